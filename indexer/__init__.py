@@ -1,0 +1,1 @@
+"""MedSearch core library: encoders, image loading, corpus scanning, store, vector index, retrieval."""

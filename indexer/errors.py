@@ -1,0 +1,86 @@
+"""Typed exceptions raised by the MedSearch library.
+
+Library code raises these; only the CLI and the HTTP error handler turn them into messages.
+Each carries an HTTP-like ``status`` and a stable ``code`` so every front end reports them alike.
+"""
+
+from __future__ import annotations
+
+
+class MedSearchError(Exception):
+    """Base class of every error MedSearch raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequestError(MedSearchError):
+    """A query or parameter is malformed (bad k, two query kinds, unknown filter field ...)."""
+
+    status = 400
+    code = "invalid_request"
+
+
+class NotFoundError(MedSearchError):
+    """An indexed id (or another named thing) does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class PayloadTooLargeError(MedSearchError):
+    """An upload is larger than the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnreadableImageError(MedSearchError):
+    """A file or upload cannot be decoded as an image (truncated, not an image, no pixels, bomb)."""
+
+    status = 422
+    code = "unreadable_image"
+
+    def __init__(self, message: str, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        #: short machine-readable reason: not_image, truncated, no_pixel_data, too_large, ...
+        self.reason = reason
+
+
+class ModelUnavailableError(MedSearchError):
+    """Model weights or files cannot be found or loaded."""
+
+    status = 503
+    code = "model_unavailable"
+
+
+class EncoderMismatchError(MedSearchError):
+    """An index was built with another encoder than the one offered."""
+
+    status = 409
+    code = "encoder_mismatch"
+
+
+class IndexNotFoundError(MedSearchError):
+    """The index folder does not exist or holds no index."""
+
+    status = 503
+    code = "index_not_found"
+
+
+class IndexCorruptError(MedSearchError):
+    """The index folder exists but its files are broken or inconsistent."""
+
+    status = 503
+    code = "index_corrupt"
+
+
+class MetadataFileError(MedSearchError):
+    """A metadata sidecar (CSV/JSONL) cannot be read."""
+
+    status = 400
+    code = "invalid_metadata"

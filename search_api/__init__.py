@@ -1,0 +1,1 @@
+"""MedSearch JSON search service (Flask)."""

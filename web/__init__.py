@@ -1,0 +1,1 @@
+"""MedSearch web search page (a Flask blueprint over the JSON API)."""
