@@ -1,1 +1,1 @@
-"""MedSearch core library: encoders, image loading, corpus scanning, store, vector index, retrieval."""
+"""MedSearch core library: encoders, image loading, corpus, store, vector index, retrieval."""

@@ -1,0 +1,70 @@
+"""The encoder interface every model family implements.
+
+An encoder turns images and texts into L2-normalised float32 vectors of one dimension, and says
+exactly which model it is (``fingerprint``), so an index never mixes vectors of two models.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class Encoder(ABC):
+    """Embeds images and texts into one space of ``dim`` dimensions (unit vectors)."""
+
+    #: model family, e.g. "biomedclip"
+    name: str
+    #: embedding dimension
+    dim: int
+    #: stable digest of architecture and weights
+    fingerprint: str
+    #: how to load this model again (a hub id or an absolute folder path)
+    model_ref: str
+    #: True when the weights were randomly initialised (test and benchmark folders)
+    random_weights: bool
+    #: torch device the model runs on
+    device: torch.device
+    #: "fp32", "bf16" or "fp16"
+    precision: str
+
+    @abstractmethod
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """One RGB image to the model's input tensor [3, H, W] (thread-safe, CPU only)."""
+
+    @abstractmethod
+    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
+        """A batch of preprocessed images [n, 3, H, W] to unit vectors [n, dim]."""
+
+    @abstractmethod
+    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        """Texts to unit vectors [n, dim]."""
+
+    @property
+    @abstractmethod
+    def logit_scale(self) -> float:
+        """Temperature the model was trained with (multiplies cosine similarities)."""
+
+    def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
+        """RGB images to unit vectors [n, dim]."""
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.encode_pixels(torch.stack([self.preprocess(im) for im in images]))
+
+    def describe(self) -> dict[str, Any]:
+        """What ``index_info.json`` records about the encoder."""
+        return {
+            "name": self.name,
+            "model": self.model_ref,
+            "fingerprint": self.fingerprint,
+            "dim": self.dim,
+            "random_weights": self.random_weights,
+        }

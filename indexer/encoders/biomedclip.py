@@ -1,0 +1,126 @@
+"""BiomedCLIP (ViT-B/16 image tower + PubMedBERT text tower) through open_clip.
+
+The model is built by open_clip's own factory from the folder's config and weights, with no network:
+the text tower's BERT config comes from the folder (or MedSearch's copy of the real one).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import open_clip
+import torch
+from PIL import Image
+
+from ..errors import InvalidRequestError, ModelUnavailableError
+from .base import Encoder, FloatArray
+from .model_folder import ModelFolder
+from .runtime import inference, resolve_device, resolve_precision
+
+logger = logging.getLogger(__name__)
+
+
+class BiomedClipEncoder(Encoder):
+    """An open_clip CustomTextCLIP with a Hugging Face BERT text tower."""
+
+    name = "biomedclip"
+
+    def __init__(self, folder: ModelFolder, device: str = "auto", precision: str = "auto") -> None:
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.model_ref = folder.ref
+        self.random_weights = folder.random_weights
+        self.model, self._preprocess = _build(folder, self.device)
+        self.tokenizer = open_clip.get_tokenizer(f"local-dir:{folder.path}")
+        self.context_length = int(folder.config["model_cfg"]["text_cfg"].get("context_length", 256))
+        self.dim = int(folder.config["model_cfg"]["embed_dim"])
+        self.fingerprint = fingerprint(folder)
+        self._pad_id = int(self.model.text.config.pad_token_id or 0)
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        tensor: torch.Tensor = self._preprocess(image)
+        return tensor
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.exp().item())
+
+    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
+        pixels = pixels.to(self.device, non_blocking=True)
+        with inference(self.device, self.precision):
+            features = self.model.encode_image(pixels)
+        return _unit_rows(features)
+
+    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        if isinstance(texts, str):
+            raise InvalidRequestError("encode_texts takes a list of texts, not one string")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        tokens = self.tokenize(texts).to(self.device)
+        with inference(self.device, self.precision):
+            features = self.model.encode_text(tokens)
+        return _unit_rows(features)
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Token ids as the model card makes them, without the padding columns nobody attends to.
+
+        The text tower masks padding (attention mask = id != pad) and pools the CLS token, so
+        cutting trailing all-pad columns changes no result but saves most of the compute of a
+        short query padded to 256 tokens.
+        """
+        tokens: torch.Tensor = self.tokenizer(list(texts), context_length=self.context_length)
+        used = int((tokens != self._pad_id).sum(dim=1).max().item())
+        return tokens[:, : max(used, 1)]
+
+
+def _unit_rows(features: torch.Tensor) -> FloatArray:
+    array = features.float().cpu().numpy()
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _build(folder: ModelFolder, device: torch.device) -> tuple[torch.nn.Module, Any]:
+    text_cfg = copy.deepcopy(folder.config["model_cfg"]["text_cfg"])
+    # A path to the BERT config file keeps transformers off the network.
+    text_cfg["hf_model_name"] = str(folder.text_config)
+    text_cfg["hf_tokenizer_name"] = str(folder.path)
+    text_cfg["hf_model_pretrained"] = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # library deprecation chatter, not our concern here
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                f"local-dir:{folder.path}",
+                text_cfg=text_cfg,
+                device=device,
+                precision="fp32",
+                weights_only=True,
+            )
+    except (RuntimeError, ValueError, OSError, KeyError) as exc:
+        raise ModelUnavailableError(f"cannot load the model in {folder.path}: {exc}") from exc
+    model.eval()
+    return model, preprocess
+
+
+def fingerprint(folder: ModelFolder) -> str:
+    """Digest of the architecture (config) and the exact weight bytes."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(folder.config["model_cfg"], sort_keys=True).encode())
+    digest.update(json.dumps(folder.config.get("preprocess_cfg", {}), sort_keys=True).encode())
+    digest.update(_file_digest(folder.weights))
+    return "biomedclip-" + digest.hexdigest()[:24]
+
+
+def _file_digest(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.digest()

@@ -1,0 +1,98 @@
+"""Writing a randomly initialised model folder of the BiomedCLIP architecture, with no network.
+
+``full`` has exactly BiomedCLIP's architecture (195.9M parameters: same compute as the real weights,
+for benchmarks); ``tiny`` keeps the structure (timm ViT/16 at 224 with CLS pooling and a linear
+projection, BERT text tower with CLS pooling and an MLP projection) at small widths, for tests.
+The folder has the layout of a real offline copy, the real tokenizer, and a marker saying its
+weights are random.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import open_clip
+import torch
+
+from ..errors import InvalidRequestError
+from .model_folder import (
+    CONFIG_FILE,
+    MARKER_FILE,
+    TOKENIZER_FILES,
+    normalize_config,
+    packaged_asset,
+)
+
+Size = Literal["tiny", "full"]
+ARCHITECTURES = ("biomedclip",)
+WEIGHTS_FILE = "open_clip_pytorch_model.bin"
+TEXT_CONFIG_FILE = "text-encoder-config.json"
+
+# Width overrides of the tiny variant (the full one uses the shipped configs unchanged).
+_TINY_EMBED_DIM = 128
+_TINY_VISION_MODEL = "vit_tiny_patch16_224"
+_TINY_BERT = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 256,
+}
+
+
+def init_model_folder(
+    folder: Path, *, arch: str = "biomedclip", size: Size = "tiny", seed: int = 0
+) -> dict[str, Any]:
+    """Write a random-weight model folder; return what its marker file records."""
+    if arch not in ARCHITECTURES:
+        raise InvalidRequestError(
+            f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}"
+        )
+    if size not in ("tiny", "full"):
+        raise InvalidRequestError(f"unknown size {size!r}: use tiny or full")
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise InvalidRequestError(f"{folder} exists and is not empty; choose a new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    config = normalize_config(json.loads(packaged_asset(CONFIG_FILE).read_text(encoding="utf-8")))
+    bert = json.loads(packaged_asset(TEXT_CONFIG_FILE).read_text(encoding="utf-8"))
+    if size == "tiny":
+        config["model_cfg"]["embed_dim"] = _TINY_EMBED_DIM
+        config["model_cfg"]["vision_cfg"]["timm_model_name"] = _TINY_VISION_MODEL
+        bert.update(_TINY_BERT)
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(packaged_asset(name), folder / name)
+    shutil.copyfile(packaged_asset("LICENSE.md"), folder / "LICENSE.md")
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (folder / TEXT_CONFIG_FILE).write_text(json.dumps(bert, indent=2) + "\n", encoding="utf-8")
+
+    model = _random_model(folder, config, seed)
+    torch.save(model.state_dict(), folder / WEIGHTS_FILE)
+    marker = {
+        "random_weights": True,
+        "arch": arch,
+        "size": size,
+        "seed": seed,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "note": "Randomly initialised by `medsearch model init`: same architecture and compute "
+        "as the real model, meaningless embeddings. For tests and benchmarks only.",
+    }
+    (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    return marker
+
+
+def _random_model(folder: Path, config: dict[str, Any], seed: int) -> torch.nn.Module:
+    text_cfg = dict(config["model_cfg"]["text_cfg"])
+    text_cfg["hf_model_name"] = str(folder / TEXT_CONFIG_FILE)
+    text_cfg["hf_model_pretrained"] = False
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = open_clip.create_model(
+            f"local-dir:{folder}", text_cfg=text_cfg, load_weights=False, pretrained_text=False
+        )
+    return model

@@ -1,0 +1,53 @@
+"""Choosing the device and numeric precision a model runs with."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from ..errors import InvalidRequestError
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda"):
+        raise InvalidRequestError(f"unknown device {device!r}: use auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidRequestError("--device cuda was asked for, but no CUDA device is available")
+    return torch.device(device)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has native bf16 matrix instructions (AMX or AVX512-BF16)."""
+    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto``: bf16 on GPUs that support it and on CPUs with bf16 units, else fp16/fp32."""
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise InvalidRequestError(f"unknown precision {precision!r}: use auto, fp32, bf16 or fp16")
+    if precision != "auto":
+        if precision == "fp16" and device.type == "cpu":
+            raise InvalidRequestError("fp16 is for GPUs; on a CPU use bf16 or fp32")
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
+
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@contextlib.contextmanager
+def inference(device: torch.device, precision: str) -> Iterator[None]:
+    """No-grad inference, with mixed-precision autocast for bf16/fp16 (norms stay fp32)."""
+    with torch.inference_mode():
+        if precision in _DTYPES:
+            with torch.autocast(device_type=device.type, dtype=_DTYPES[precision]):
+                yield
+        else:
+            yield
