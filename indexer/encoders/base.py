@@ -25,6 +25,8 @@ class Encoder(ABC):
     name: str
     #: embedding dimension
     dim: int
+    #: side of the square input image
+    image_size: int
     #: stable digest of architecture and weights
     fingerprint: str
     #: how to load this model again (a hub id or an absolute folder path)

@@ -38,10 +38,12 @@ class BiomedClipEncoder(Encoder):
         self.precision = resolve_precision(precision, self.device)
         self.model_ref = folder.ref
         self.random_weights = folder.random_weights
+        self.model: Any
         self.model, self._preprocess = _build(folder, self.device)
         self.tokenizer = open_clip.get_tokenizer(f"local-dir:{folder.path}")
         self.context_length = int(folder.config["model_cfg"]["text_cfg"].get("context_length", 256))
         self.dim = int(folder.config["model_cfg"]["embed_dim"])
+        self.image_size = int(folder.config["model_cfg"]["vision_cfg"].get("image_size", 224))
         self.fingerprint = fingerprint(folder)
         self._pad_id = int(self.model.text.config.pad_token_id or 0)
 

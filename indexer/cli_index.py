@@ -1,0 +1,215 @@
+"""``medsearch index``, ``info`` and ``verify``: building and checking an index folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import cli, echo_json, reports_errors, settings_from
+
+_INDEX_TYPES = click.Choice(["auto", "flat", "hnsw", "ivf"])
+
+
+@cli.command()
+@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--index",
+    "index_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Index folder to create or update.",
+)
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or JSONL sidecar keyed by relative path (caption, ...).",
+)
+@click.option(
+    "--model",
+    help="Model name, hf-hub: id or local folder (new indexes only; "
+    "default: the index's own model, else biomedclip).",
+)
+@click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="Numeric precision (auto: bf16 where the hardware has it).",
+)
+@click.option(
+    "--index-type",
+    type=_INDEX_TYPES,
+    help="ANN index (auto: exact up to 100,000 images, IVF beyond).",
+)
+@click.option("--prune", is_flag=True, help="Remove records of files no longer in the corpus.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@reports_errors
+def index(
+    corpus: Path,
+    index_dir: Path,
+    metadata_file: Path | None,
+    model: str | None,
+    batch_size: int | None,
+    workers: int | None,
+    device: str | None,
+    precision: str | None,
+    index_type: str | None,
+    prune: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Embed the images under CORPUS into the index folder (incremental, safe to kill).
+
+    Files are recognised by content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are
+    skipped, identical bytes are embedded once, and a bad file is recorded, never fatal.
+
+    Example:
+
+        medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
+    """
+    from .pipeline import index_corpus
+
+    settings = settings_from(
+        index_dir=index_dir,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        precision=precision,
+        index_type=index_type,
+    )
+    bar = None if quiet or as_json else _ProgressBar()
+    try:
+        report = index_corpus(
+            settings, corpus, metadata_file=metadata_file, model=model, prune=prune, progress=bar
+        )
+    finally:
+        if bar:
+            bar.close()
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        _print_summary(report.to_dict())
+    if report.count == 0 and report.failed:
+        raise click.ClickException("no file could be read; nothing was indexed")
+
+
+class _ProgressBar:
+    """tqdm progress (images/s) on stderr."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="img", desc="indexing", leave=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    click.echo(
+        f"indexed {report['indexed']} (embedded at {report['images_per_s']} images/s; "
+        f"{report['duplicates']} identical copies), unchanged {report['unchanged']}, "
+        f"updated {report['updated']}, pruned {report['pruned']}, "
+        f"skipped {sum(report['skipped'].values())}, failed {len(report['failed'])}"
+    )
+    for reason, n in sorted(report["skipped"].items()):
+        click.echo(f"  skipped {n}: {reason}")
+    for failure in report["failed"][:20]:
+        click.echo(f"  failed {failure['path']}: {failure.get('message', failure['reason'])}")
+    if len(report["failed"]) > 20:
+        click.echo(f"  ... and {len(report['failed']) - 20} more (see `medsearch info --json`)")
+    if report["missing"]:
+        click.echo(f"  {report['missing']} indexed files are gone from disk; --prune removes them")
+    click.echo(f"{report['count']} images in the index ({report['seconds']:.1f} s)")
+
+
+@cli.command()
+@click.argument("index_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--check-recall", is_flag=True, help="Measure recall@10 of the ANN index vs exact.")
+@reports_errors
+def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
+    """Describe an index: count, failures, encoder, dimension, index type.
+
+    Example:
+
+        medsearch info data/index --json
+    """
+    from .index_folder import IndexFolder
+    from .verify import check_recall as measure_recall
+
+    folder = IndexFolder(index_dir)
+    stored = folder.read_info()
+    store = folder.open_store()
+    try:
+        failures = store.failures()
+    finally:
+        store.close()
+    data: dict[str, Any] = {
+        "count": stored.get("count", 0),
+        "failed": len(failures),
+        "encoder": stored["encoder"],
+        "dim": stored["dim"],
+        "index_type": stored.get("index_type"),
+        "metric": stored.get("metric"),
+        "search_param": stored.get("search_param"),
+        "corpus_root": stored.get("corpus_root"),
+        "generation": stored.get("generation"),
+        "updated_at": stored.get("updated_at"),
+        "versions": stored.get("versions"),
+        "failures": failures,
+    }
+    if check_recall:
+        data["recall"] = measure_recall(index_dir)
+    if as_json:
+        echo_json(data)
+        return
+    enc = data["encoder"]
+    click.echo(f"index      {index_dir}")
+    click.echo(f"images     {data['count']} ({data['failed']} files failed)")
+    click.echo(f"encoder    {enc['name']} {enc['model']} (dim {data['dim']})")
+    click.echo(f"           fingerprint {enc['fingerprint']}")
+    if enc.get("random_weights"):
+        click.echo("           RANDOM WEIGHTS: results are meaningless (test/benchmark model)")
+    click.echo(f"index type {data['index_type']} (inner product)")
+    click.echo(f"corpus     {data['corpus_root']}")
+    click.echo(f"updated    {data['updated_at']} (generation {data['generation']})")
+    if check_recall:
+        r = data["recall"]
+        click.echo(f"recall@{r['k']}  {r['recall_at_k']} over {r['queries']} queries")
+
+
+@cli.command()
+@click.argument("index_dir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@reports_errors
+def verify(index_dir: Path, as_json: bool) -> None:
+    """Check that every image has exactly one vector and vice versa; exit 1 if not.
+
+    Example:
+
+        medsearch verify data/index
+    """
+    from .verify import verify_index
+
+    problems = verify_index(index_dir)
+    if as_json:
+        echo_json({"ok": not problems, "problems": problems})
+    elif problems:
+        for problem in problems:
+            click.echo(f"problem: {problem}", err=True)
+    else:
+        click.echo(f"{index_dir}: consistent")
+    if problems:
+        raise SystemExit(1)

@@ -1,0 +1,49 @@
+"""``medsearch model``: model folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .cli import cli, echo_json, reports_errors
+
+
+@cli.group()
+def model() -> None:
+    """Model folders (offline copies of an encoder)."""
+
+
+@model.command("init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--arch", default="biomedclip", show_default=True, help="Architecture to build.")
+@click.option(
+    "--size",
+    type=click.Choice(["tiny", "full"]),
+    default="tiny",
+    show_default=True,
+    help="tiny: small widths, for tests; full: the exact architecture, for benchmarks.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the weights.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@reports_errors
+def init(folder: Path, arch: str, size: str, seed: int, as_json: bool) -> None:
+    """Write a RANDOMLY INITIALISED model folder of ARCH's architecture, with no network.
+
+    The folder has the layout of a real offline model folder (config, weights, tokenizer) and is
+    loaded by the same code as real weights; it is marked as random weights everywhere it is shown.
+
+    Example:
+
+        medsearch model init models/tiny --size tiny
+    """
+    from .encoders import init_model_folder
+
+    marker = init_model_folder(folder, arch=arch, size=size, seed=seed)  # type: ignore[arg-type]
+    if as_json:
+        echo_json({"folder": str(folder), **marker})
+    else:
+        click.echo(
+            f"Wrote a random-weight {arch} model ({size}, {marker['parameters']:,} parameters) "
+            f"to {folder}"
+        )

@@ -1,0 +1,101 @@
+"""``medsearch search``: query an index from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import cli, echo_json, reports_errors, settings_from
+from .errors import InvalidRequestError
+
+
+@cli.command()
+@click.argument("index_dir", type=click.Path(path_type=Path))
+@click.option("--text", help="Text query.")
+@click.option(
+    "--image",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Image file to find similar images to (PNG, JPEG, DICOM ...).",
+)
+@click.option("--id", "image_id", type=int, help="Indexed image id to find similar images to.")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Number of results.")
+@click.option("--offset", type=int, default=0, show_default=True, help="Results to skip.")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Keep images whose FIELD equals VALUE (repeat; same field twice = any of).",
+)
+@click.option("--min-score", type=float, help="Drop results scoring below this.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@click.option(
+    "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Numeric precision."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@reports_errors
+def search(
+    index_dir: Path,
+    text: str | None,
+    image: Path | None,
+    image_id: int | None,
+    k: int,
+    offset: int,
+    filters: tuple[str, ...],
+    min_score: float | None,
+    device: str | None,
+    precision: str | None,
+    as_json: bool,
+) -> None:
+    """Search an index by text, image file or indexed id. The model comes from the index.
+
+    Example:
+
+        medsearch search data/index --text "chest X-ray" -k 5 --filter modality=X-ray
+    """
+    from .imaging import load_image
+    from .retriever import Retriever
+
+    settings = settings_from(index_dir=index_dir, device=device, precision=precision)
+    retriever = Retriever.open(settings)
+    try:
+        query_image = load_image(image).image if image else None
+        result = retriever.search(
+            text=text,
+            image=query_image,
+            image_id=image_id,
+            k=k,
+            offset=offset,
+            filters=parse_filters(filters),
+            min_score=min_score,
+        )
+    finally:
+        retriever.close()
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    if not result.hits:
+        click.echo("no image matches")
+    for rank, hit in enumerate(result.hits, start=offset + 1):
+        caption = (hit.caption or "")[:80]
+        click.echo(f"{rank:>3}. {hit.score:.4f}  #{hit.id}  {hit.path}  {caption}")
+    t = result.timings_ms
+    click.echo(f"({result.total} eligible; embed {t['embed']:.1f} ms, search {t['search']:.1f} ms)")
+
+
+def parse_filters(pairs: tuple[str, ...]) -> dict[str, Any] | None:
+    """``("modality=CT", "label=a", "label=b")`` -> ``{"modality": "CT", "label": ["a", "b"]}``."""
+    filters: dict[str, Any] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            raise InvalidRequestError(f"--filter needs FIELD=VALUE, got {pair!r}")
+        field = field.strip()
+        if field in filters:
+            previous = filters[field]
+            filters[field] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            filters[field] = value
+    return filters or None

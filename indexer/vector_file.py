@@ -1,0 +1,68 @@
+"""The raw embeddings, kept beside the ANN index so it can be rebuilt without embedding again.
+
+A flat file of float16 rows: the vector of image ``id`` lives in row ``id - 1``. Rows are written
+with positional writes and fsynced before the metadata rows that refer to them are committed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import IndexCorruptError
+
+F16 = np.dtype("<f2")
+
+
+class VectorFile:
+    """Float16 vectors addressed by image id."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        self._row_bytes = dim * F16.itemsize
+
+    def rows(self) -> int:
+        """Number of row slots the file holds (some may belong to deleted images)."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return size // self._row_bytes
+
+    def write(self, ids: npt.ArrayLike, vectors: npt.NDArray[np.float32]) -> None:
+        """Write ``vectors`` at the rows of ``ids`` and flush them to disk."""
+        id_array = np.asarray(ids, dtype=np.int64)
+        data = np.ascontiguousarray(vectors, dtype=F16)
+        if data.shape != (len(id_array), self.dim):
+            raise ValueError(f"expected {len(id_array)}x{self.dim} vectors, got {data.shape}")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            # consecutive ids (the usual case) go out in one write
+            if len(id_array) and np.all(np.diff(id_array) == 1):
+                os.pwrite(fd, data.tobytes(), int(id_array[0] - 1) * self._row_bytes)
+            else:
+                for image_id, row in zip(id_array, data, strict=True):
+                    os.pwrite(fd, row.tobytes(), int(image_id - 1) * self._row_bytes)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read(self, ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """The vectors of ``ids`` as float32 [n, dim]."""
+        id_array = np.asarray(ids, dtype=np.int64)
+        if len(id_array) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        table = self.memmap()
+        if id_array.min() < 1 or id_array.max() > table.shape[0]:
+            raise IndexCorruptError(
+                f"{self.path.name} has {table.shape[0]} rows; ids up to {id_array.max()} asked for"
+            )
+        return np.asarray(table[id_array - 1], dtype=np.float32)
+
+    def memmap(self) -> npt.NDArray[np.float16]:
+        """A read-only view of every row (mapped, not read into memory)."""
+        rows = self.rows()
+        if rows == 0:
+            return np.zeros((0, self.dim), dtype=F16)
+        return np.memmap(self.path, dtype=F16, mode="r", shape=(rows, self.dim))

@@ -1,0 +1,86 @@
+"""Checking an index folder's invariants: every image has exactly one vector and vice versa.
+
+Also measures recall@10 of the ANN index against exact search (``medsearch info --check-recall``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import ann
+from .errors import MedSearchError
+from .index_folder import IndexFolder
+
+_NORM_TOLERANCE = 0.02  # float16 storage rounds unit vectors a little
+
+
+def verify_index(index_dir: Path) -> list[str]:
+    """Every broken invariant, in words; an empty list means the index is consistent."""
+    folder = IndexFolder(index_dir)
+    try:
+        info = folder.read_info()
+        store = folder.open_store()
+    except MedSearchError as exc:
+        return [exc.message]
+    problems: list[str] = []
+    try:
+        db_ids = store.ids()
+        if not folder.faiss_path.is_file():
+            return [f"{folder.faiss_path.name} is missing (run `medsearch index` again)"]
+        index = ann.load(folder.faiss_path, int(info.get("search_param", 0)))
+        faiss_ids = index.ids()
+        if len(np.unique(faiss_ids)) != len(faiss_ids):
+            problems.append("the ANN index holds some ids more than once")
+        _compare_sets(problems, "in the database but not in the ANN index", db_ids, faiss_ids)
+        _compare_sets(problems, "in the ANN index but not in the database", faiss_ids, db_ids)
+        vectors = folder.vector_file(int(info["dim"]))
+        if len(db_ids) and vectors.rows() < int(db_ids.max()):
+            problems.append(
+                f"{folder.vectors_path.name} has {vectors.rows()} rows; ids go up to {db_ids.max()}"
+            )
+        elif len(db_ids):
+            norms = np.linalg.norm(vectors.read(db_ids), axis=1)
+            bad = db_ids[~np.isfinite(norms) | (np.abs(norms - 1) > _NORM_TOLERANCE)]
+            if len(bad):
+                problems.append(
+                    f"{len(bad)} images have no valid stored vector, e.g. ids {bad[:5].tolist()}"
+                )
+        if int(info.get("count", -1)) != len(db_ids):
+            problems.append(
+                f"{folder.info_path.name} says count={info.get('count')}, the database has "
+                f"{len(db_ids)} images"
+            )
+        if index.index.d != int(info["dim"]):
+            problems.append(f"the ANN index has dimension {index.index.d}, not {info['dim']}")
+    finally:
+        store.close()
+    return problems
+
+
+def _compare_sets(problems: list[str], what: str, left: np.ndarray, right: np.ndarray) -> None:
+    extra = np.setdiff1d(left, right)
+    if len(extra):
+        problems.append(f"{len(extra)} ids {what}, e.g. {extra[:5].tolist()}")
+
+
+def check_recall(
+    index_dir: Path, *, k: int = 10, queries: int = 200, seed: int = 0
+) -> dict[str, Any]:
+    """Recall@k of the published ANN index against exact search on held-out-like queries."""
+    folder = IndexFolder(index_dir)
+    info = folder.read_info()
+    store = folder.open_store()
+    try:
+        ids = store.ids()
+    finally:
+        store.close()
+    index = ann.load(folder.faiss_path, int(info.get("search_param", 0)))
+    vectors = folder.vector_file(int(info["dim"])).read(ids)
+    if len(ids) == 0:
+        return {"k": k, "queries": 0, "recall_at_k": None, "index_type": index.kind}
+    sample = ann.sample_queries(vectors, queries, seed=seed)
+    recall = ann.recall_at_k(index, vectors, ids, sample, k=k)
+    return {"k": k, "queries": len(sample), "recall_at_k": recall, "index_type": index.kind}
