@@ -1,0 +1,89 @@
+"""Shared fixtures: a tiny real model, a real index of data/sample, settings.
+
+Everything runs offline: the Hugging Face Hub is switched to offline mode before any of its
+modules are imported, so a test can never reach the network.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from indexer.cli import cli  # noqa: E402
+from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
+from indexer.retriever import Retriever  # noqa: E402
+from indexer.settings import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "data" / "sample"
+SAMPLE_IMAGES = SAMPLE_DIR / "images"
+SAMPLE_METADATA = SAMPLE_DIR / "metadata.csv"
+SAMPLE_COUNT = 32
+
+
+def run_cli(*args: str | Path) -> str:
+    """Invoke the real ``medsearch`` command in-process; fail with its output if it fails."""
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised BiomedCLIP-architecture model folder at small widths (seed 0)."""
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    init_model_folder(folder, size="tiny", seed=0)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model_dir: Path) -> Encoder:
+    return load_encoder(str(tiny_model_dir), device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def sample_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A real index of the 32 sample images, built by the real CLI. Read-only for tests."""
+    index_dir = tmp_path_factory.mktemp("sample-index") / "index"
+    run_cli(
+        "index",
+        SAMPLE_DIR,
+        "--index",
+        index_dir,
+        "--metadata",
+        SAMPLE_METADATA,
+        "--model",
+        tiny_model_dir,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--quiet",
+    )
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def sample_settings(sample_index_dir: Path) -> Settings:
+    return Settings(index_dir=sample_index_dir, device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def retriever(sample_settings: Settings, tiny_encoder: Encoder) -> Iterator[Retriever]:
+    opened = Retriever.open(sample_settings, encoder=tiny_encoder)
+    yield opened
+    opened.close()
