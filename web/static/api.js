@@ -1,0 +1,104 @@
+/**
+ * Client for the MedSearch JSON API (the page's only way to reach the service).
+ *
+ * Every failure becomes an ApiError carrying the service's own message when it sent one
+ * (`{"error": {"code", "message"}}`), so the page can show it as is.
+ */
+
+export class ApiError extends Error {
+  /**
+   * @param {string} message
+   * @param {{status?: number, code?: string}} [details]
+   */
+  constructor(message, { status = 0, code = 'error' } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** True for the rejection fetch gives when its AbortSignal fires. */
+export function isAbort(error) {
+  return error instanceof DOMException && error.name === 'AbortError';
+}
+
+/**
+ * @param {string} base URL prefix of the API, e.g. "/api"
+ */
+export function createApi(base) {
+  /**
+   * @param {string} path
+   * @param {{method?: string, json?: unknown, form?: FormData, signal?: AbortSignal}} [options]
+   */
+  async function request(path, { method = 'GET', json, form, signal } = {}) {
+    /** @type {RequestInit} */
+    const init = { method, signal, headers: { Accept: 'application/json' } };
+    if (json !== undefined) {
+      init.body = JSON.stringify(json);
+      init.headers = { ...init.headers, 'Content-Type': 'application/json' };
+    } else if (form !== undefined) {
+      init.body = form; // the browser sets the multipart boundary itself
+    }
+    let response;
+    try {
+      response = await fetch(base + path, init);
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      throw new ApiError('Could not reach the search service. Is it running?', {
+        code: 'network_error',
+      });
+    }
+    const text = await response.text();
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null; // e.g. an HTML error page from a proxy
+    }
+    if (!response.ok) {
+      const error = body && typeof body === 'object' ? body.error : null;
+      const message =
+        error && typeof error.message === 'string' && error.message
+          ? error.message
+          : `The service answered ${response.status} ${response.statusText}`.trim();
+      throw new ApiError(message, {
+        status: response.status,
+        code: error && typeof error.code === 'string' ? error.code : `http_${response.status}`,
+      });
+    }
+    if (body === null || typeof body !== 'object') {
+      throw new ApiError('The service sent an answer the page cannot read.', {
+        status: response.status,
+        code: 'bad_response',
+      });
+    }
+    return body;
+  }
+
+  return {
+    info: (signal) => request('/info', { signal }),
+    facets: (signal) => request('/facets', { signal }),
+    image: (id, signal) => request(`/images/${encodeURIComponent(id)}`, { signal }),
+
+    /** POST /search with exactly one of text, image, image_id, vector plus paging/filters. */
+    search: (body, signal) => request('/search', { method: 'POST', json: body, signal }),
+
+    /**
+     * POST /search/image as multipart: the file plus the same fields as form values.
+     * @param {Blob} file
+     * @param {{k: number, offset: number, filters?: object, min_score?: number}} params
+     */
+    searchImage(file, params, signal) {
+      const form = new FormData();
+      form.append('file', file, file instanceof File ? file.name : 'query');
+      form.append('k', String(params.k));
+      form.append('offset', String(params.offset));
+      if (params.min_score !== undefined) form.append('min_score', String(params.min_score));
+      if (params.filters) form.append('filters', JSON.stringify(params.filters));
+      return request('/search/image', { method: 'POST', form, signal });
+    },
+
+    classify: (body, signal) => request('/classify', { method: 'POST', json: body, signal }),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The search state and its place in the address bar.
+ *
+ * URLs look like `?q=chest+x-ray&modality=CT&modality=MR&min_score=0.2` or `?similar=12`:
+ * every parameter that is not a reserved one names a metadata field to filter on, and a repeated
+ * field is an any-of list. A query image cannot live in a URL; it is kept in memory per history
+ * entry instead (see app.js).
+ */
+
+export const RESERVED = new Set(['q', 'similar', 'min_score']);
+
+/**
+ * @typedef {object} SearchState
+ * @property {string} q text query ('' when none)
+ * @property {number | null} similar image id for "find similar"
+ * @property {Blob | null} image query image
+ * @property {Map<string, string[]>} filters field -> selected values (as strings)
+ * @property {number | null} minScore
+ */
+
+/** @returns {SearchState} */
+export function emptyState() {
+  return { q: '', similar: null, image: null, filters: new Map(), minScore: null };
+}
+
+/**
+ * Read the state from a query string.
+ * @param {string} search location.search
+ * @param {(field: string) => boolean} isFilterField which parameters are filter fields
+ * @returns {SearchState}
+ */
+export function stateFromUrl(search, isFilterField) {
+  const params = new URLSearchParams(search);
+  const state = emptyState();
+  state.q = (params.get('q') ?? '').trim();
+  const similar = Number.parseInt(params.get('similar') ?? '', 10);
+  if (!state.q && Number.isInteger(similar) && similar >= 0) state.similar = similar;
+  const minScore = Number.parseFloat(params.get('min_score') ?? '');
+  if (Number.isFinite(minScore) && minScore > 0 && minScore <= 1) state.minScore = minScore;
+  for (const [key, value] of params) {
+    if (RESERVED.has(key) || !isFilterField(key)) continue;
+    const values = state.filters.get(key) ?? [];
+    if (!values.includes(value)) values.push(value);
+    state.filters.set(key, values);
+  }
+  return state;
+}
+
+/**
+ * The query string for a state ('' when there is nothing to keep).
+ * @param {SearchState} state
+ */
+export function urlFromState(state) {
+  const params = new URLSearchParams();
+  if (state.q) params.set('q', state.q);
+  else if (state.similar !== null) params.set('similar', String(state.similar));
+  for (const [field, values] of state.filters) {
+    for (const value of values) params.append(field, value);
+  }
+  if (state.minScore !== null) params.set('min_score', String(state.minScore));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/** True when the state holds something to search for. */
+export function hasQuery(state) {
+  return Boolean(state.q) || state.similar !== null || state.image !== null;
+}
