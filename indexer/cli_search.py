@@ -61,7 +61,12 @@ def search(
     settings = settings_from(index_dir=index_dir, device=device, precision=precision)
     retriever = Retriever.open(settings)
     try:
-        query_image = load_image(image).image if image else None
+        query_image = None
+        if image:
+            decoded = load_image(
+                image, max_pixels=settings.max_image_pixels, draft_size=retriever.encoder.draft_size
+            )
+            query_image = decoded.image
         result = retriever.search(
             text=text,
             image=query_image,

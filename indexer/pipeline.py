@@ -199,7 +199,7 @@ class _Run:
         self.states: dict[str, FileState] = store.file_states()
         # one id per distinct content, to copy vectors instead of embedding twice
         self.id_by_sha: dict[str, int] = {s.sha256: s.id for s in self.states.values()}
-        self.draft_size = encoder.image_size
+        self.draft_size = encoder.draft_size
 
     def execute(self, root: Path, prune: bool) -> IndexReport:
         report = self.report

@@ -38,6 +38,15 @@ class Encoder(ABC):
     #: "fp32", "bf16" or "fp16"
     precision: str
 
+    @property
+    def draft_size(self) -> int:
+        """Shortest side a JPEG may be reduced to while decoding (PIL draft mode).
+
+        Twice the model's input side: the resize to the input side then still averages several
+        decoded pixels into each, which keeps embeddings within cosine 0.999 of a full decode.
+        """
+        return 2 * self.image_size
+
     @abstractmethod
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """One RGB image to the model's input tensor [3, H, W] (thread-safe, CPU only)."""

@@ -1,0 +1,207 @@
+"""Indexing throughput: the real pipeline against the model alone and the model card's recipe.
+
+Three rates on the same images, each in images per second:
+
+* ``pipeline``: :func:`indexer.pipeline.index_corpus` into a fresh temporary index folder, end to
+  end (scan, read, hash, decode, preprocess, embed, SQLite rows, vector file, ANN publish), with
+  the encoder loaded beforehand so model loading is not counted;
+* ``model_only`` (the ceiling): ``encoder.encode_pixels`` on batches of already preprocessed
+  tensors, at the pipeline's batch size and precision;
+* ``reference`` (the BiomedCLIP model card's way): one image at a time, fp32, through open_clip's
+  ``preprocess`` and ``model.encode_image`` under ``torch.no_grad``; raster files opened with
+  ``Image.open(p).convert("RGB")``, DICOM files with MedSearch's own decoder.
+
+Files are read once before timing, so every rate is measured from the page cache. One batch
+(or one image) goes through each path first, untimed, so one-off kernel set-up is not counted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..corpus import scan_corpus
+from ..encoders import Encoder, load_encoder
+from ..errors import InvalidRequestError
+from ..imaging import load_image, sniff_file
+from ..pipeline import index_corpus
+from ..settings import Settings
+from . import LogFn, no_log
+from .stats import machine_facts, peak_rss_mb
+
+QUICK_IMAGES = 64
+
+
+def run_index_bench(
+    model: str,
+    corpus: Path,
+    *,
+    settings: Settings | None = None,
+    limit: int | None = None,
+    repeats: int = 2,
+    quick: bool = False,
+    seed: int = 0,
+    log: LogFn = no_log,
+) -> dict[str, Any]:
+    """Measure the three rates on the images under ``corpus``; return figures and ratios.
+
+    ``settings`` gives device, precision, batch size and workers (default: from MEDSEARCH_*);
+    ``limit`` keeps a seeded random subset of that many images (``quick``: 64, one repeat).
+    """
+    settings = settings or Settings.from_env()
+    if quick:
+        limit = min(limit or QUICK_IMAGES, QUICK_IMAGES)
+        repeats = 1
+    load_before = os.getloadavg()
+    files = _image_files(Path(corpus), limit, seed)
+    log(f"{len(files)} images; loading {model}")
+    encoder = load_encoder(model, device=settings.device, precision=settings.precision)
+    for path in files:  # into the page cache, for every measurement alike
+        path.read_bytes()
+
+    with tempfile.TemporaryDirectory(prefix="medsearch-bench-") as tmp:
+        corpus_dir = Path(tmp) / "corpus"
+        corpus_dir.mkdir()
+        for number, path in enumerate(files):
+            (corpus_dir / f"{number:06d}_{path.name}").symlink_to(path.resolve())
+        warm = _warm_up(encoder, files, settings, Path(tmp))
+        pipeline_runs = []
+        for run in range(repeats):
+            log(f"pipeline run {run + 1}/{repeats}")
+            pipeline_runs.append(_pipeline_rate(encoder, corpus_dir, settings, Path(tmp), run))
+
+    log("decoding and preprocessing every image (single thread)")
+    pixels, decode_ms = _preprocess_all(encoder, files)
+    model_runs = []
+    for run in range(repeats):
+        log(f"model-only run {run + 1}/{repeats}")
+        model_runs.append(_model_only_rate(encoder, pixels, settings.batch_size))
+    del pixels
+    log("model card recipe (one image at a time, fp32)")
+    reference = _reference_rate(encoder, files)
+
+    pipeline = max(r["images_per_s"] for r in pipeline_runs)
+    model_only = max(model_runs)
+    result: dict[str, Any] = {
+        "images": len(files),
+        "model": encoder.model_ref,
+        "random_weights": encoder.random_weights,
+        "device": str(encoder.device),
+        "precision": encoder.precision,
+        "batch_size": settings.batch_size,
+        "workers": settings.workers,
+        "repeats": repeats,
+        "images_per_s": round(pipeline, 3),
+        "model_only_images_per_s": round(model_only, 3),
+        "reference_images_per_s": round(reference["images_per_s"], 3),
+        "pipeline_vs_model_only": round(pipeline / model_only, 3) if model_only else None,
+        "pipeline_vs_reference": (
+            round(pipeline / reference["images_per_s"], 2) if reference["images_per_s"] else None
+        ),
+        "pipeline_runs": pipeline_runs,
+        "model_only_runs": [round(r, 3) for r in model_runs],
+        "reference_ms_per_image": reference["ms_per_image"],
+        "decode_preprocess_ms_per_image": decode_ms,
+        "warm_up_seconds": warm,
+        "formats": _format_counts(files),
+        "peak_rss_mb": peak_rss_mb(),
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine_facts(),
+    }
+    return result
+
+
+def _image_files(corpus: Path, limit: int | None, seed: int) -> list[Path]:
+    if not corpus.is_dir():
+        raise InvalidRequestError(f"corpus folder {corpus} does not exist")
+    files = [f.path for f in scan_corpus(corpus) if sniff_file(f.path) is not None]
+    if not files:
+        raise InvalidRequestError(f"{corpus} holds no image files")
+    if limit is not None and limit < len(files):
+        rng = np.random.default_rng(seed)
+        keep = sorted(rng.choice(len(files), size=limit, replace=False).tolist())
+        files = [files[i] for i in keep]
+    return files
+
+
+def _format_counts(files: list[Path]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in files:
+        fmt = sniff_file(path) or "other"
+        counts[fmt] = counts.get(fmt, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _warm_up(encoder: Encoder, files: list[Path], settings: Settings, tmp: Path) -> float:
+    """One untimed batch through the model and one image through the recipe path."""
+    started = time.perf_counter()
+    batch = [encoder.preprocess(load_image(p).image) for p in files[: settings.batch_size]]
+    encoder.encode_pixels(torch.stack(batch))
+    with torch.no_grad():
+        encoder.model.encode_image(batch[0].unsqueeze(0))
+    return round(time.perf_counter() - started, 2)
+
+
+def _pipeline_rate(
+    encoder: Encoder, corpus_dir: Path, settings: Settings, tmp: Path, run: int
+) -> dict[str, Any]:
+    index_dir = tmp / f"index-{run}"
+    report = index_corpus(settings.replace(index_dir=index_dir), corpus_dir, encoder=encoder)
+    if report.failed:
+        first = report.failed[0]
+        raise InvalidRequestError(
+            f"{len(report.failed)} benchmark images failed to index, e.g. {first['path']}: "
+            f"{first.get('message', first['reason'])}"
+        )
+    return {
+        "embedded": report.embedded,
+        "seconds": round(report.seconds, 3),
+        "images_per_s": round(report.images_per_s, 3),
+    }
+
+
+def _preprocess_all(encoder: Encoder, files: list[Path]) -> tuple[list[torch.Tensor], float]:
+    """Model input tensors of every image, and the mean decode + preprocess time (ms)."""
+    started = time.perf_counter()
+    pixels = [encoder.preprocess(load_image(p, draft_size=encoder.image_size).image) for p in files]
+    elapsed = time.perf_counter() - started
+    return pixels, round(elapsed * 1000 / len(files), 2)
+
+
+def _model_only_rate(encoder: Encoder, pixels: list[torch.Tensor], batch_size: int) -> float:
+    batches = [
+        torch.stack(pixels[start : start + batch_size])
+        for start in range(0, len(pixels), batch_size)
+    ]
+    started = time.perf_counter()
+    for batch in batches:
+        encoder.encode_pixels(batch)
+    return len(pixels) / (time.perf_counter() - started)
+
+
+def _reference_rate(encoder: Encoder, files: list[Path]) -> dict[str, float]:
+    """The model card's loop: open, convert, preprocess, unsqueeze, encode_image, fp32."""
+    model = encoder.model
+    times: list[float] = []
+    with torch.no_grad():
+        for path in files:
+            started = time.perf_counter()
+            if sniff_file(path) == "dicom":
+                image = load_image(path).image
+            else:
+                image = Image.open(path).convert("RGB")
+            model.encode_image(encoder.preprocess(image).unsqueeze(0).to(encoder.device))
+            times.append(time.perf_counter() - started)
+    total = sum(times)
+    return {
+        "images_per_s": len(files) / total if total else 0.0,
+        "ms_per_image": round(total * 1000 / len(files), 2),
+    }
