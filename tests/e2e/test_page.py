@@ -99,6 +99,18 @@ def test_upload_finds_the_same_image_first(page: Page, server_url: str) -> None:
     expect(chip.locator("img")).to_have_js_property("complete", True)
     assert chip.locator("img").evaluate("img => img.naturalWidth") > 0
 
+    # Back and forward within the session bring the image search back from memory; a reload
+    # cannot (files never go into the URL) and says so.
+    page.go_back()
+    expect(page.locator("#intro")).to_be_visible()
+    expect(chip).to_be_hidden()
+    page.go_forward()
+    expect(cards(page).first).to_have_attribute("data-path", re.compile(r"cxr_05\.jpg$"))
+    expect(chip).to_contain_text("cxr_05.jpg")
+    page.reload()
+    expect(page.locator("#intro")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("not kept after a reload")
+
 
 DISPATCH_FILE_EVENT = """([kind, name, type, b64]) => {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));

@@ -137,12 +137,18 @@ function restoreFromLocation() {
   const isFilter = (field) => (facetValues ? facetValues.has(field) : !RESERVED.has(field));
   state = stateFromUrl(window.location.search, isFilter);
   const imageKey = window.history.state?.imageKey;
-  if (imageKey && !hasQuery(state) && imageStore.has(imageKey))
+  const imageLost = Boolean(imageKey) && !hasQuery(state) && !imageStore.has(imageKey);
+  if (imageKey && !hasQuery(state) && imageStore.has(imageKey)) {
     state.image = imageStore.get(imageKey);
+  }
   els.q.value = state.q;
   syncFilterControls();
   renderQueryChip();
   search();
+  // Query images live in memory only, so a reloaded image search has nothing to run.
+  if (imageLost) {
+    els.status.textContent = 'The query image is not kept after a reload; drop or pick it again.';
+  }
 }
 
 function filtersForRequest() {
