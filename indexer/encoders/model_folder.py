@@ -94,7 +94,7 @@ def locate_model(model: str) -> ModelFolder:
     model = MODEL_ALIASES.get(model, model)
     if model.startswith(HUB_PREFIX):
         repo = model[len(HUB_PREFIX) :]
-        return _read_folder(_download_from_hub(repo), ref=model)
+        return _read_folder(_download_from_hub(repo), ref=model, via_hub=True)
     folder = Path(model).expanduser()
     if not folder.is_dir():
         raise ModelUnavailableError(
@@ -102,10 +102,10 @@ def locate_model(model: str) -> ModelFolder:
             f"an hf-hub: id, nor an existing folder. " + OFFLINE_HELP.format(repo=BIOMEDCLIP_HUB_ID)
         )
     folder = folder.resolve()
-    return _read_folder(folder, ref=str(folder))
+    return _read_folder(folder, ref=str(folder), via_hub=False)
 
 
-def _read_folder(folder: Path, ref: str) -> ModelFolder:
+def _read_folder(folder: Path, ref: str, via_hub: bool) -> ModelFolder:
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
         raise ModelUnavailableError(f"{folder} has no {CONFIG_FILE}: it is not a model folder")
@@ -131,17 +131,20 @@ def _read_folder(folder: Path, ref: str) -> ModelFolder:
         path=folder,
         config=config,
         weights=weights,
-        text_config=_text_config(folder, config),
+        text_config=_text_config(folder, config, via_hub),
         random_weights=random_weights,
     )
 
 
-def _text_config(folder: Path, config: dict[str, Any]) -> Path:
+def _text_config(folder: Path, config: dict[str, Any], via_hub: bool) -> Path:
     for name in TEXT_CONFIG_FILES:
         candidate = folder / name
         if candidate.is_file() and _is_bert_config(candidate):
             return candidate
     tower = config["model_cfg"]["text_cfg"].get("hf_model_name", "")
+    from_hub = _text_config_from_hub(tower, download=via_hub)
+    if from_hub is not None:
+        return from_hub
     if tower in BIOMEDCLIP_TEXT_TOWERS:
         # The Hub repo of BiomedCLIP lacks the BERT config; MedSearch ships the real one.
         return packaged_asset("text-encoder-config.json")
@@ -149,6 +152,24 @@ def _text_config(folder: Path, config: dict[str, Any]) -> Path:
         f"{folder} has no text-tower config ({' or '.join(TEXT_CONFIG_FILES)}) "
         f"and its text tower {tower!r} is not one MedSearch knows"
     )
+
+
+def _text_config_from_hub(tower: str, *, download: bool) -> Path | None:
+    """The text tower's own config from its Hub repo, as open_clip gets it.
+
+    Local folders only look in the Hub cache (no network); hub ids may download.
+    """
+    if not tower or Path(tower).exists():
+        return None
+    try:
+        from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+        if download:
+            return Path(hf_hub_download(tower, "config.json"))
+        cached = try_to_load_from_cache(tower, "config.json")
+        return Path(cached) if isinstance(cached, str) else None
+    except Exception:  # noqa: BLE001 - unreachable or unknown: the caller has a fallback
+        return None
 
 
 def _is_bert_config(path: Path) -> bool:
