@@ -1,0 +1,105 @@
+"""The application factory.
+
+:func:`create_app` opens the index once, mounts the JSON API at ``/api`` and then every
+blueprint advertised under the ``medsearch.blueprints`` entry-point group (the web page), so
+this package never imports the front ends that plug into it.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+from io import BytesIO
+from typing import IO, TYPE_CHECKING
+
+from flask import Flask, Request, request
+
+from indexer.settings import Settings
+from search_api.api import create_api_blueprint
+from search_api.errors import register_error_handlers
+from search_api.state import RETRIEVER_KEY, STATE_KEY, ApiState, get_state
+
+if TYPE_CHECKING:
+    from indexer.retriever import Retriever
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api"
+#: the one API route open without a token
+HEALTH_PATH = API_PREFIX + "/health"
+BLUEPRINT_GROUP = "medsearch.blueprints"
+
+
+class InMemoryUploadRequest(Request):
+    """A request whose uploaded files stay in memory (bounded by MAX_CONTENT_LENGTH).
+
+    werkzeug spools uploads over 500 KB to a temporary file; uploaded images must never
+    touch the disk.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return BytesIO()
+
+
+def create_app(settings: Settings | None = None, *, retriever: Retriever | None = None) -> Flask:
+    """A Flask app serving the index at ``settings.index_dir``.
+
+    ``settings`` defaults to :meth:`Settings.from_env`. ``retriever`` lets a caller share an
+    already opened :class:`~indexer.retriever.Retriever`; by default one is opened here, which
+    raises :class:`indexer.errors.MedSearchError` if the index or its model is unavailable.
+    """
+    settings = settings or Settings.from_env()
+    if retriever is None:
+        retriever = _open_retriever(settings)
+    app = Flask(__name__, static_folder=None)  # JSON only; plug-ins bring their own assets
+    app.request_class = InMemoryUploadRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.config["MEDSEARCH_SETTINGS"] = settings
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[RETRIEVER_KEY] = retriever
+    app.extensions[STATE_KEY] = ApiState(settings, retriever)
+    register_error_handlers(app)
+    app.before_request(_before_api_request)
+    app.register_blueprint(create_api_blueprint(), url_prefix=API_PREFIX)
+    register_plugin_blueprints(app)
+    return app
+
+
+def _open_retriever(settings: Settings) -> Retriever:
+    # imported here so that importing search_api stays light (torch loads with the index)
+    from indexer.retriever import Retriever
+
+    return Retriever.open(settings)
+
+
+def _before_api_request() -> None:
+    """On /api routes (known or not): check the bearer token, then maybe reload the index."""
+    path = request.path
+    if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
+        return
+    if path == HEALTH_PATH:
+        return
+    state = get_state()
+    state.check_token(request.headers.get("Authorization"))
+    state.maybe_refresh()
+
+
+def register_plugin_blueprints(app: Flask) -> None:
+    """Register the blueprint returned by each ``medsearch.blueprints`` entry point.
+
+    A plug-in that fails to load is logged and skipped: the API stays up without it.
+    """
+    for entry_point in entry_points(group=BLUEPRINT_GROUP):
+        try:
+            blueprint = entry_point.load()()
+            if blueprint.name in app.blueprints:
+                continue
+            app.register_blueprint(blueprint)
+        except Exception:
+            log.exception("cannot mount the %r blueprint (%s)", entry_point.name, entry_point.value)

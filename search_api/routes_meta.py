@@ -1,0 +1,55 @@
+"""Service routes: ``/health``, ``/info``, ``/facets`` and ``/openapi.json``."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from flask import Blueprint
+
+import indexer
+from search_api.openapi import build_openapi
+from search_api.state import get_state
+
+bp = Blueprint("meta", __name__)
+
+
+@bp.get("/health")
+def health() -> dict[str, Any]:
+    """Liveness: the process is up (no token needed)."""
+    return {"status": "ok"}
+
+
+@bp.get("/info")
+def info() -> dict[str, Any]:
+    """Index size, encoder, generation, plus the MedSearch version."""
+    return {**get_state().retriever.info(), "version": medsearch_version()}
+
+
+@bp.get("/facets")
+def facets() -> dict[str, Any]:
+    """Values of every metadata field with their counts, most frequent first."""
+    facets = get_state().retriever.facets()
+    return {
+        "facets": {
+            field: [{"value": value, "count": count} for value, count in values]
+            for field, values in facets.items()
+        }
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> dict[str, Any]:
+    """The OpenAPI description of this API."""
+    return build_openapi(get_state().settings, version=medsearch_version())
+
+
+def medsearch_version() -> str:
+    """``indexer.__version__`` if set, else the installed package version."""
+    version = getattr(indexer, "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        return metadata.version("medsearch")
+    except metadata.PackageNotFoundError:
+        return "unknown"

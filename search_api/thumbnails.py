@@ -1,0 +1,88 @@
+"""Thumbnails and PNG renderings of indexed images, cached on disk.
+
+Renderings are keyed by the image's sha256 (and the thumbnail size), so a re-indexed corpus
+never serves a stale picture. Files are written to a temporary name and moved into place with
+:func:`os.replace`, so concurrent requests never read a half-written file. When the cache folder
+cannot be written the rendering is still returned, just not kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from contextlib import suppress
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image
+
+from indexer.imaging import load_image
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_QUALITY = 85
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def render_thumbnail(source: Path, size: int, *, max_pixels: int) -> bytes:
+    """A JPEG of ``source`` fitting in ``size`` x ``size`` pixels (never enlarged)."""
+    decoded = load_image(source, max_pixels=max_pixels, draft_size=size)
+    image = decoded.image.convert("RGB")
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = BytesIO()
+    image.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    return buffer.getvalue()
+
+
+def render_png(source: Path, *, max_pixels: int) -> bytes:
+    """A full-size PNG of ``source`` (used for DICOM, which browsers cannot show)."""
+    decoded = load_image(source, max_pixels=max_pixels)
+    buffer = BytesIO()
+    decoded.image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class RenderCache:
+    """A folder of renderings named ``<sha256[:2]>/<sha256>-<variant>.<ext>``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, sha256: str, variant: str, suffix: str) -> Path | None:
+        """Where a rendering lives, or None if ``sha256`` is not a plain hex digest."""
+        if not _SHA256.fullmatch(sha256):
+            return None
+        return self.folder / sha256[:2] / f"{sha256}-{variant}{suffix}"
+
+    def get(self, path: Path | None, render: Callable[[], bytes]) -> bytes:
+        """The bytes cached at ``path``, else ``render()`` (stored there when possible)."""
+        if path is not None:
+            try:
+                return path.read_bytes()
+            except OSError:
+                pass  # not rendered yet (or unreadable): render it
+        data = render()
+        if path is not None:
+            try:
+                write_atomic(path, data)
+            except OSError as exc:
+                log.warning("cannot cache rendering at %s: %s", path, exc)
+        return data
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp_name)
+        raise

@@ -1,0 +1,1 @@
+"""Tests of the JSON API (a package, so its conftest never shadows tests/conftest.py)."""

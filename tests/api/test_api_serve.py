@@ -1,0 +1,137 @@
+"""``medsearch serve`` as a real process under waitress, queried from 8 threads at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from search_api.cli import serve
+
+MEDSEARCH = Path(sys.executable).parent / "medsearch"
+STARTUP_SECONDS = 120
+THREADS = 8
+ROUNDS = 4
+# loopback only, never through a proxy from the environment
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(url: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with OPENER.open(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"medsearch serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            status, raw = call(base + "/api/health")
+            if status == 200 and json.loads(raw) == {"status": "ok"}:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"medsearch serve not healthy after {STARTUP_SECONDS}s:\n{log.read_text()}")
+
+
+def one_client(base: str, worker: int) -> list[str]:
+    """A few queries of every kind; returns a description of each unexpected answer."""
+    problems = []
+    for round_ in range(ROUNDS):
+        status, raw = call(base + "/api/search", {"text": f"chest x-ray {worker} {round_}", "k": 5})
+        body = json.loads(raw)
+        if status != 200 or len(body["results"]) != 5 or body["total"] != 32:
+            problems.append(f"search: {status} {raw[:200]!r}")
+            continue
+        top = body["results"][0]
+        for url in (f"/api/images/{top['id']}", f"/api/images/{top['id']}/similar?k=3"):
+            status, raw = call(base + url)
+            if status != 200:
+                problems.append(f"{url}: {status} {raw[:200]!r}")
+        status, raw = call(base + top["thumbnail_url"] + f"?size={64 + worker}")
+        if status != 200 or not raw.startswith(b"\xff\xd8"):
+            problems.append(f"thumbnail: {status}")
+        status, raw = call(base + "/api/info")
+        if status != 200 or json.loads(raw)["count"] != 32:
+            problems.append(f"info: {status} {raw[:200]!r}")
+    return problems
+
+
+def test_serve_answers_concurrent_clients(sample_index_dir: Path, tmp_path: Path) -> None:
+    if not MEDSEARCH.exists():
+        pytest.fail(f"{MEDSEARCH} is missing: install the package (pip install -e .)")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path / "thumbnails")}
+    env.update({"MEDSEARCH_DEVICE": "cpu", "MEDSEARCH_PRECISION": "fp32"})
+    log = tmp_path / "serve.log"
+    command = [str(MEDSEARCH), "serve", str(sample_index_dir), "--port", str(port)]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [*command, "--threads", "4"], stdout=output, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        wait_until_healthy(base, process, log)
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            results = list(pool.map(lambda worker: one_client(base, worker), range(THREADS)))
+        assert [problem for problems in results for problem in problems] == []
+        status, raw = call(base + "/api/nope")
+        assert status == 404 and json.loads(raw)["error"]["code"] == "not_found"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in log.read_text()
+
+
+@pytest.mark.parametrize("broken", [None, b"", b"{not json", b'{"format_version": 1}'])
+def test_serve_reports_a_missing_or_broken_index(tmp_path: Path, broken: bytes | None) -> None:
+    folder = tmp_path / "no-index-here"
+    if broken is not None:
+        folder.mkdir()
+        (folder / "index_info.json").write_bytes(broken)
+    result = CliRunner().invoke(serve, [str(folder), "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: cannot serve")
+    assert "no-index-here" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+def test_serve_help() -> None:
+    result = CliRunner().invoke(serve, ["--help"])
+    assert result.exit_code == 0
+    for text in ["--host", "--port", "--threads", "Example:", "INDEX_DIR"]:
+        assert text in result.output
+    assert all(param.help for param in serve.params if isinstance(param, click.Option))

@@ -1,0 +1,161 @@
+"""Classification, facets, health, info, bearer token and the OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from indexer.settings import Settings
+from search_api import create_app
+
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+LABELS = ["chest x-ray", "head CT", "retina photograph", "histology slide"]
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def test_classify_indexed_image(client: FlaskClient, ids_by_file: dict[str, int]) -> None:
+    image_id = ids_by_file["images/cxr_01.jpg"]
+    response = client.post("/api/classify", json={"image_id": image_id, "labels": LABELS})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert sorted(item["label"] for item in body["labels"]) == sorted(LABELS)
+    probabilities = [item["probability"] for item in body["labels"]]
+    assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(-1.0 <= item["score"] <= 1.0 for item in body["labels"])
+    assert body["timings_ms"]["total"] >= 0
+
+
+def test_classify_uploaded_image_with_template(client: FlaskClient) -> None:
+    image = base64.b64encode((SAMPLE_DIR / "images" / "histo_01.png").read_bytes()).decode()
+    body = {"image": image, "labels": ["colon", "lung"], "template": "a micrograph of the {}"}
+    response = client.post("/api/classify", json=body)
+    assert response.status_code == 200, response.get_json()
+    labels = response.get_json()["labels"]
+    assert sum(item["probability"] for item in labels) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_facets_count_every_image(client: FlaskClient, sample_rows: list[dict[str, str]]) -> None:
+    facets = client.get("/api/facets").get_json()["facets"]
+    modality = {item["value"]: item["count"] for item in facets["modality"]}
+    assert sum(modality.values()) == len(sample_rows) == 32
+    assert modality["X-ray"] == 16
+    counts = [item["count"] for item in facets["label"]]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_health_and_info(client: FlaskClient) -> None:
+    assert client.get("/api/health").get_json() == {"status": "ok"}
+    info = client.get("/api/info").get_json()
+    assert info["count"] == 32
+    assert info["dim"] > 0
+    assert info["metric"] == "inner_product"
+    assert set(info["encoder"]) >= {"name", "fingerprint", "model", "random_weights"}
+    assert isinstance(info["version"], str) and info["version"]
+
+
+@pytest.fixture(scope="module")
+def token_app(api_settings: Settings, retriever: Any) -> Flask:
+    return create_app(api_settings.replace(api_token="correct horse"), retriever=retriever)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer ", "Bearer wrong", "Basic correct horse", "correct horse"],
+)
+def test_token_rejects(token_app: Flask, authorization: str | None) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    client = token_app.test_client()
+    for method, url in [("get", "/api/info"), ("post", "/api/search"), ("get", "/api/nope")]:
+        response = getattr(client, method)(url, headers=headers, json={"text": "x"})
+        assert response.status_code == 401
+        assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_token_accepts(token_app: Flask) -> None:
+    client = token_app.test_client()
+    good = {"Authorization": "Bearer correct horse"}
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/api/info", headers=good).status_code == 200
+    response = client.post("/api/search", json={"text": "x", "k": 1}, headers=good)
+    assert response.status_code == 200
+    thumb = response.get_json()["results"][0]["thumbnail_url"]
+    assert client.get(thumb).status_code == 401
+    assert client.get(thumb, headers=good).status_code == 200
+    assert client.get("/").status_code != 401  # the page is not under the API token
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------
+
+
+def openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def resolve(doc: dict[str, Any], node: Any) -> Any:
+    if isinstance(node, dict) and "$ref" in node:
+        target: Any = doc
+        assert node["$ref"].startswith("#/")
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        return target
+    return node
+
+
+def all_refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in all_refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in all_refs(value)]
+    return []
+
+
+def test_openapi_describes_every_api_route(app: Flask, client: FlaskClient) -> None:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    doc = response.get_json()
+    routes = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")]
+    assert len(routes) >= 11
+    for rule in routes:
+        path = openapi_path(rule.rule)
+        assert path in doc["paths"], path
+        methods = {m.lower() for m in rule.methods or ()} - {"head", "options"}
+        documented = set(doc["paths"][path]) & HTTP_METHODS
+        assert methods <= documented, (path, methods, documented)
+        for name in re.findall(r"{(\w+)}", path):
+            for method in methods:
+                params = [resolve(doc, p) for p in doc["paths"][path][method]["parameters"]]
+                assert {"name": name, "in": "path"}.items() <= next(
+                    p for p in params if p["name"] == name
+                ).items()
+    documented_paths = set(doc["paths"])
+    assert documented_paths == {openapi_path(rule.rule) for rule in routes}
+
+
+def test_openapi_is_structurally_valid(client: FlaskClient) -> None:
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert doc["info"]["title"] and doc["info"]["version"]
+    for path, item in doc["paths"].items():
+        assert path.startswith("/")
+        for method, operation in item.items():
+            assert method in HTTP_METHODS
+            assert operation["responses"], (path, method)
+            for status, response in operation["responses"].items():
+                assert status == "default" or re.fullmatch(r"[1-5]\d\d", status)
+                assert "description" in resolve(doc, response)
+            for parameter in operation.get("parameters", []):
+                assert {"name", "in", "schema"} <= set(parameter)
+                assert parameter["in"] in {"path", "query", "header", "cookie"}
+    for ref in all_refs(doc):
+        assert resolve(doc, {"$ref": ref}) is not None
+    search = doc["paths"]["/api/search"]["post"]
+    assert "200" in search["responses"] and "400" in search["responses"]
+    assert doc["paths"]["/api/health"]["get"]["security"] == []
