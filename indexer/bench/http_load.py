@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..errors import MedSearchError
 from .stats import process_memory_mb
@@ -64,7 +64,7 @@ def multipart_request(
             f"{value}\r\n".encode()
         )
     parts.append(
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; "
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
         f'filename="{filename}"\r\nContent-Type: {mime}\r\n\r\n'.encode()
         + data
         + b"\r\n"
@@ -283,7 +283,3 @@ def _tail(path: Path, lines: int = 15) -> str:
     except OSError:
         return "(no output)"
     return " | ".join(text.strip().splitlines()[-lines:]) or "(no output)"
-
-
-def read_stream(stream: IO[bytes]) -> bytes:  # pragma: no cover - kept for callers' symmetry
-    return stream.read()

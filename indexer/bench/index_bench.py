@@ -71,7 +71,7 @@ def run_index_bench(
         corpus_dir.mkdir()
         for number, path in enumerate(files):
             (corpus_dir / f"{number:06d}_{path.name}").symlink_to(path.resolve())
-        warm = _warm_up(encoder, files, settings, Path(tmp))
+        warm = _warm_up(encoder, files, settings)
         pipeline_runs = []
         for run in range(repeats):
             log(f"pipeline run {run + 1}/{repeats}")
@@ -140,13 +140,21 @@ def _format_counts(files: list[Path]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _warm_up(encoder: Encoder, files: list[Path], settings: Settings, tmp: Path) -> float:
+def _open_clip_model(encoder: Encoder) -> Any:
+    """The open_clip model behind ``encoder`` (for the model card's own calls)."""
+    model = getattr(encoder, "model", None)
+    if model is None:
+        raise InvalidRequestError(f"{encoder.name} exposes no open_clip model to benchmark")
+    return model
+
+
+def _warm_up(encoder: Encoder, files: list[Path], settings: Settings) -> float:
     """One untimed batch through the model and one image through the recipe path."""
     started = time.perf_counter()
     batch = [encoder.preprocess(load_image(p).image) for p in files[: settings.batch_size]]
     encoder.encode_pixels(torch.stack(batch))
     with torch.no_grad():
-        encoder.model.encode_image(batch[0].unsqueeze(0))
+        _open_clip_model(encoder).encode_image(batch[0].unsqueeze(0))
     return round(time.perf_counter() - started, 2)
 
 
@@ -189,7 +197,7 @@ def _model_only_rate(encoder: Encoder, pixels: list[torch.Tensor], batch_size: i
 
 def _reference_rate(encoder: Encoder, files: list[Path]) -> dict[str, float]:
     """The model card's loop: open, convert, preprocess, unsqueeze, encode_image, fp32."""
-    model = encoder.model
+    model = _open_clip_model(encoder)
     times: list[float] = []
     with torch.no_grad():
         for path in files:

@@ -1,0 +1,282 @@
+"""Query latency: text and image queries in process and over HTTP, at 1 and N concurrent clients.
+
+In process, a :class:`~indexer.retriever.Retriever` answers each query and its own timings split
+the time into embedding and search (image queries also time the JPEG decoding the service does).
+Over HTTP, a real ``medsearch serve`` subprocess on 127.0.0.1 is loaded by keep-alive clients:
+first one client sending queries one after another, then ``clients`` threads for ``duration_s``
+seconds each for text and for image queries. Text queries are all different (see
+:mod:`indexer.bench.texts`), so the embedding cache is not what is measured; a cached pass is
+reported apart. Image queries upload a 512 px JPEG made from a sample image
+(``POST /api/search/image``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..errors import InvalidRequestError
+from ..imaging import decode_image_bytes, load_image, sniff_file
+from ..retriever import Retriever
+from ..settings import Settings
+from . import LogFn, no_log
+from .http_load import (
+    LoadResult,
+    Request,
+    json_request,
+    multipart_request,
+    run_concurrent,
+    run_sequential,
+    serve,
+)
+from .stats import machine_facts, peak_rss_mb, summarize_ms
+from .texts import distinct_count, query_texts
+
+UPLOAD_SIDE = 512
+_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample" / "images"
+#: sample images the uploads are made from (varied modalities and sizes)
+_UPLOAD_SOURCES = (
+    "cxr_01.jpg",
+    "cxr_09.jpg",
+    "fundus_01.jpg",
+    "histo_01.png",
+    "dcm_ct_head.dcm",
+    "dcm_mr_shoulder.dcm",
+    "dcm_us_kidney.dcm",
+    "dcm_cr_chest.dcm",
+)
+
+
+def run_query_bench(
+    index_dir: Path,
+    *,
+    settings: Settings | None = None,
+    duration_s: float | None = None,
+    quick: bool = False,
+    clients: int = 8,
+    server_threads: int | None = None,
+    k: int = 10,
+    seed: int = 0,
+    log: LogFn = no_log,
+) -> dict[str, Any]:
+    """Measure query latency on the index in ``index_dir``; return figures per phase.
+
+    Counts: 200 text, 100 cached text and 100 image queries per single-client phase (``quick``:
+    20, 10 and 10); the concurrent phases last ``duration_s`` (default 60 s, ``quick``: 5 s).
+    """
+    settings = (settings or Settings.from_env()).replace(index_dir=Path(index_dir))
+    if duration_s is None:
+        duration_s = 5.0 if quick else 60.0
+    if duration_s <= 0 or clients < 1:
+        raise InvalidRequestError("duration must be positive and clients at least 1")
+    n_text, n_cached, n_image = (20, 10, 10) if quick else (200, 100, 100)
+    threads = server_threads or settings.threads
+    load_before = os.getloadavg()
+    texts = _TextCursor(seed)
+    uploads = sample_uploads()
+    phases: dict[str, dict[str, Any]] = {}
+
+    log(f"in process: opening {index_dir}")
+    retriever = Retriever.open(settings)
+    try:
+        info = retriever.info()
+        _warm_up_in_process(retriever, texts, uploads, k)
+        log(f"in process: {n_text} text, {n_cached} cached text, {n_image} image queries")
+        phases["inproc_text"] = _in_process_texts(retriever, texts.take(n_text), k)
+        phases["inproc_text_cached"] = _in_process_texts(retriever, [texts.first] * n_cached, k)
+        phases["inproc_image"] = _in_process_images(retriever, uploads, n_image, k)
+        draft = retriever.encoder.image_size
+    finally:
+        retriever.close()
+    inproc_rss = peak_rss_mb()
+
+    env: dict[str, str] = {
+        "MEDSEARCH_DEVICE": settings.device,
+        "MEDSEARCH_PRECISION": settings.precision,
+    }
+    log(f"HTTP: starting medsearch serve ({threads} threads)")
+    with serve(Path(index_dir), threads=threads, env=env) as server:
+        port = server.port
+
+        def text_req(text: str) -> Request:
+            return json_request("/api/search", {"text": text, "k": k})
+
+        def image_req(number: int) -> Request:
+            return _image_request(uploads, number, k)
+
+        run_sequential(port, [text_req(t) for t in texts.take(5)] + [image_req(0)])
+        log(f"HTTP, 1 client: {n_text} text and {n_image} image queries")
+        phases["http_text_1"] = _phase(
+            run_sequential(port, [text_req(t) for t in texts.take(n_text)])
+        )
+        phases["http_image_1"] = _phase(
+            run_sequential(port, [image_req(i) for i in range(n_image)])
+        )
+        log(f"HTTP, {clients} clients: text for {duration_s:g} s")
+        base = texts.cursor
+        pool = query_texts(distinct_count(), seed=seed)
+        text_load = run_concurrent(
+            port,
+            clients,
+            duration_s,
+            lambda c, n: text_req(pool[(base + n * clients + c) % len(pool)]),
+        )
+        phases[f"http_text_{clients}"] = _phase(text_load, clients)
+        phases[f"http_text_{clients}"]["distinct_texts"] = min(text_load.requests, len(pool) - base)
+        log(f"HTTP, {clients} clients: images for {duration_s:g} s")
+        phases[f"http_image_{clients}"] = _phase(
+            run_concurrent(port, clients, duration_s, lambda c, n: image_req(c + n)), clients
+        )
+        server_memory = server.memory_mb()
+        startup_s = server.startup_s
+
+    text_1, image_1 = phases["http_text_1"], phases["http_image_1"]
+    text_c, image_c = phases[f"http_text_{clients}"], phases[f"http_image_{clients}"]
+    inproc_text, inproc_image = phases["inproc_text"], phases["inproc_image"]
+    return {
+        "index": str(index_dir),
+        "count": info["count"],
+        "index_type": info["index_type"],
+        "dim": info["dim"],
+        "model": info["encoder"].get("model"),
+        "device": info["encoder"].get("device"),
+        "precision": info["encoder"].get("precision"),
+        "k": k,
+        "upload_side_px": UPLOAD_SIDE,
+        "upload_draft_size": draft,
+        "clients": clients,
+        "server_threads": threads,
+        "duration_s": duration_s,
+        # HTTP, one client
+        "text_p50_ms": text_1["p50_ms"],
+        "text_p95_ms": text_1["p95_ms"],
+        "text_p99_ms": text_1["p99_ms"],
+        "image_p50_ms": image_1["p50_ms"],
+        "image_p95_ms": image_1["p95_ms"],
+        "image_p99_ms": image_1["p99_ms"],
+        # in process
+        "inproc_text_p50_ms": inproc_text["p50_ms"],
+        "inproc_text_embed_p50_ms": inproc_text["embed_p50_ms"],
+        "inproc_text_search_p50_ms": inproc_text["search_p50_ms"],
+        "inproc_text_cached_p50_ms": phases["inproc_text_cached"]["p50_ms"],
+        "inproc_image_p50_ms": inproc_image["p50_ms"],
+        "inproc_image_decode_p50_ms": inproc_image["decode_p50_ms"],
+        "inproc_image_embed_p50_ms": inproc_image["embed_p50_ms"],
+        "inproc_image_search_p50_ms": inproc_image["search_p50_ms"],
+        # HTTP, concurrent clients
+        "concurrent_text_p50_ms": text_c["p50_ms"],
+        "concurrent_text_p99_ms": text_c["p99_ms"],
+        "concurrent_text_qps": text_c["qps"],
+        "concurrent_image_p50_ms": image_c["p50_ms"],
+        "concurrent_image_p99_ms": image_c["p99_ms"],
+        "concurrent_image_qps": image_c["qps"],
+        "concurrent_errors": text_c["errors"] + image_c["errors"],
+        "errors": text_1["errors"] + image_1["errors"],
+        "server_startup_s": round(startup_s, 2),
+        "server_rss_mb": server_memory.get("rss_mb"),
+        "server_peak_rss_mb": server_memory.get("peak_rss_mb"),
+        "bench_peak_rss_mb": inproc_rss,
+        "phases": phases,
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine_facts(),
+    }
+
+
+class _TextCursor:
+    """Hands out distinct query texts in order."""
+
+    def __init__(self, seed: int) -> None:
+        self._texts = query_texts(distinct_count(), seed=seed)
+        self.cursor = 0
+        self.first = self._texts[0]
+
+    def take(self, n: int) -> list[str]:
+        picked = [self._texts[(self.cursor + i) % len(self._texts)] for i in range(n)]
+        self.cursor += n
+        return picked
+
+
+def sample_uploads(folder: Path | None = None) -> list[bytes]:
+    """512 px JPEG uploads (quality 90) made from a few sample images."""
+    folder = folder or _SAMPLE_DIR
+    paths = [folder / name for name in _UPLOAD_SOURCES if (folder / name).is_file()]
+    if not paths:
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and sniff_file(p))[:8]
+    if not paths:
+        raise InvalidRequestError(f"no sample image in {folder} to make uploads from")
+    uploads = []
+    for path in paths:
+        image = load_image(path).image
+        scale = UPLOAD_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        buffer = io.BytesIO()
+        image.resize(size, Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
+        uploads.append(buffer.getvalue())
+    return uploads
+
+
+def _image_request(uploads: list[bytes], number: int, k: int) -> Request:
+    data = uploads[number % len(uploads)]
+    return multipart_request(
+        "/api/search/image", {"k": str(k)}, "file", f"query-{number}.jpg", data, "image/jpeg"
+    )
+
+
+def _warm_up_in_process(
+    retriever: Retriever, texts: _TextCursor, uploads: list[bytes], k: int
+) -> None:
+    for text in texts.take(5):
+        retriever.search(text=text, k=k)
+    for data in uploads[:2]:
+        retriever.search(image=decode_image_bytes(data).image, k=k)
+
+
+def _in_process_texts(retriever: Retriever, texts: list[str], k: int) -> dict[str, Any]:
+    totals, embeds, searches = [], [], []
+    for text in texts:
+        timings = retriever.search(text=text, k=k).timings_ms
+        totals.append(timings["total"])
+        embeds.append(timings["embed"])
+        searches.append(timings["search"])
+    return _with_parts(summarize_ms(totals), embed=embeds, search=searches)
+
+
+def _in_process_images(
+    retriever: Retriever, uploads: list[bytes], n: int, k: int
+) -> dict[str, Any]:
+    totals, decodes, embeds, searches = [], [], [], []
+    draft = retriever.encoder.image_size
+    for number in range(n):
+        started = time.perf_counter()
+        image = decode_image_bytes(uploads[number % len(uploads)], draft_size=draft).image
+        decode_ms = (time.perf_counter() - started) * 1000
+        timings = retriever.search(image=image, k=k).timings_ms
+        totals.append(decode_ms + timings["total"])
+        decodes.append(decode_ms)
+        embeds.append(timings["embed"])
+        searches.append(timings["search"])
+    return _with_parts(summarize_ms(totals), decode=decodes, embed=embeds, search=searches)
+
+
+def _with_parts(summary: dict[str, Any], **parts: list[float]) -> dict[str, Any]:
+    for name, values in parts.items():
+        part = summarize_ms(values)
+        summary[f"{name}_p50_ms"] = part["p50_ms"]
+        summary[f"{name}_p99_ms"] = part["p99_ms"]
+    return summary
+
+
+def _phase(load: LoadResult, clients: int = 1) -> dict[str, Any]:
+    summary: dict[str, Any] = dict(summarize_ms(load.latencies_ms))
+    summary["clients"] = clients
+    summary["errors"] = load.errors
+    summary["error_examples"] = load.error_examples
+    summary["seconds"] = round(load.seconds, 2)
+    summary["qps"] = round(len(load.latencies_ms) / load.seconds, 2) if load.seconds else 0.0
+    return summary

@@ -1,0 +1,332 @@
+"""``medsearch bench``: indexing rate, query latency and index scale on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli import cli, echo_json, reports_errors, settings_from
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks: indexing images/s, query latency, a large synthetic index.
+
+    Every subcommand prints a table, or its figures as JSON with --json; progress goes to stderr.
+
+    Example:
+
+        medsearch bench corpus data/bench/corpus --n 2000
+
+        medsearch bench index --model data/models/full --corpus data/bench/corpus --quick
+    """
+
+
+@bench.command("corpus")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--n", "count", type=click.IntRange(1), default=2000, show_default=True, help="Files to write."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Sample images to start from [default: data/sample/images].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@reports_errors
+def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json: bool) -> None:
+    """Write a benchmark corpus of distinct image files to OUT, made from the sample images.
+
+    Raster samples become JPEG or PNG files at sizes from 256 to 2048 px; DICOM samples are
+    copied as they are (with a new SOP Instance UID). Each file differs from every other one.
+
+    Example:
+
+        medsearch bench corpus data/bench/corpus --n 2000
+    """
+    from .bench.corpus import make_corpus
+
+    summary = make_corpus(out, n=count, seed=seed, source=source, log=_progress)
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(
+        f"wrote {summary['files']} files ({summary['bytes'] / 2**20:.0f} MiB) to {summary['out']}"
+    )
+    click.echo("  formats: " + ", ".join(f"{k} {v}" for k, v in summary["formats"].items()))
+    click.echo(
+        "  raster sizes: " + ", ".join(f"{k}px {v}" for k, v in summary["raster_sizes"].items())
+    )
+
+
+@bench.command("index")
+@click.option("--model", required=True, help="Model folder, name or hf-hub: id.")
+@click.option(
+    "--corpus",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of images (e.g. made by `medsearch bench corpus`).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="Precision of the pipeline and the model-only run (the recipe is always fp32).",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads of the pipeline.")
+@click.option(
+    "--limit", type=click.IntRange(1), help="Use a seeded random subset of this many images."
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 20),
+    default=2,
+    show_default=True,
+    help="Runs of the pipeline and of the model-only loop (the best is reported).",
+)
+@click.option("--quick", is_flag=True, help="64 images, one run (about a minute, tiny model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_index(
+    model: str,
+    corpus: Path,
+    precision: str | None,
+    device: str | None,
+    batch_size: int | None,
+    workers: int | None,
+    limit: int | None,
+    repeats: int,
+    quick: bool,
+    as_json: bool,
+) -> None:
+    """Indexing rate of the real pipeline vs the model alone and vs the model card's recipe.
+
+    The pipeline indexes the images into a fresh temporary index folder (model loaded first);
+    the model-only rate embeds pre-decoded tensors at the same batch size and precision; the
+    recipe embeds one image at a time in fp32, as the BiomedCLIP model card does.
+
+    Example:
+
+        medsearch bench index --model data/models/full --corpus data/bench/corpus --limit 256
+    """
+    from .bench.index_bench import run_index_bench
+
+    settings = settings_from(
+        device=device, precision=precision, batch_size=batch_size, workers=workers
+    )
+    result = run_index_bench(
+        model,
+        corpus,
+        settings=settings,
+        limit=limit,
+        repeats=repeats,
+        quick=quick,
+        log=_progress,
+    )
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(
+        f"{result['images']} images, {result['precision']} on {result['device']}, "
+        f"batch {result['batch_size']}, {result['workers']} workers"
+    )
+    _table(
+        ["path", "images/s", "ratio"],
+        [
+            ["pipeline (end to end)", result["images_per_s"], ""],
+            [
+                "model only (pre-decoded)",
+                result["model_only_images_per_s"],
+                f"pipeline = {result['pipeline_vs_model_only']} x",
+            ],
+            [
+                "model card recipe (fp32, 1 by 1)",
+                result["reference_images_per_s"],
+                f"pipeline = {result['pipeline_vs_reference']} x",
+            ],
+        ],
+    )
+    click.echo(
+        f"decode + preprocess: {result['decode_preprocess_ms_per_image']} ms/image (one thread)"
+    )
+
+
+@bench.command("query")
+@click.option(
+    "--index",
+    "index_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Index folder to query (its model must be available).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(0.5, 3600),
+    help="Seconds of each concurrent phase [default: 60, --quick: 5].",
+)
+@click.option(
+    "--clients",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Concurrent HTTP clients.",
+)
+@click.option("--threads", type=click.IntRange(1, 256), help="Threads of the server.")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="Precision of query embedding (in process and in the server).",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
+@click.option("--quick", is_flag=True, help="Fewer queries and 5 s concurrent phases.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_query(
+    index_dir: Path,
+    duration: float | None,
+    clients: int,
+    threads: int | None,
+    precision: str | None,
+    device: str | None,
+    k: int,
+    quick: bool,
+    as_json: bool,
+) -> None:
+    """Text and image query latency, in process and over HTTP against `medsearch serve`.
+
+    The server runs as a subprocess on 127.0.0.1 (a free port) and is stopped at the end.
+
+    Example:
+
+        medsearch bench query --index data/bench/scale-1m --duration 60
+    """
+    from .bench.query_bench import run_query_bench
+
+    settings = settings_from(index_dir=index_dir, device=device, precision=precision)
+    result = run_query_bench(
+        index_dir,
+        settings=settings,
+        duration_s=duration,
+        quick=quick,
+        clients=clients,
+        server_threads=threads,
+        k=k,
+        log=_progress,
+    )
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(
+        f"{result['count']:,} vectors ({result['index_type']}), {result['precision']} on "
+        f"{result['device']}, k={result['k']}"
+    )
+    rows = []
+    for name, phase in result["phases"].items():
+        rows.append(
+            [
+                name,
+                phase["n"],
+                phase["p50_ms"],
+                phase["p95_ms"],
+                phase["p99_ms"],
+                phase.get("embed_p50_ms", ""),
+                phase.get("search_p50_ms", ""),
+                phase.get("qps", ""),
+                phase.get("errors", ""),
+            ]
+        )
+    _table(["phase", "n", "p50 ms", "p95 ms", "p99 ms", "embed", "search", "q/s", "err"], rows)
+    click.echo(
+        f"server: RSS {result['server_rss_mb']} MiB (peak {result['server_peak_rss_mb']} MiB), "
+        f"started in {result['server_startup_s']} s"
+    )
+
+
+@bench.command("scale")
+@click.option("--n", "count", required=True, type=click.IntRange(1), help="Vectors to index.")
+@click.option("--dim", type=click.IntRange(2, 8192), help="Vector dimension [default: 512].")
+@click.option(
+    "--model",
+    help="Take dimension and encoder record from this model, so the index can be served.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the index in this new folder [default: a temporary one, deleted].",
+)
+@click.option(
+    "--clusters", type=click.IntRange(1), default=1000, show_default=True, help="Gaussian clusters."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--quick", is_flag=True, help="Fewer recall queries and timed searches.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_scale(
+    count: int,
+    dim: int | None,
+    model: str | None,
+    out: Path | None,
+    clusters: int,
+    seed: int,
+    quick: bool,
+    as_json: bool,
+) -> None:
+    """Build an index of N clustered synthetic vectors; report build time, memory, latency, recall.
+
+    Rows and vectors go through the project's own store, vector file and publish step, with
+    the index type `auto` picks.
+
+    Example:
+
+        medsearch bench scale --n 1000000 --model data/models/full --out data/bench/scale-1m
+    """
+    from .bench.scale_bench import run_scale_bench
+
+    result = run_scale_bench(
+        count,
+        dim=dim,
+        model=model,
+        out=out,
+        clusters=clusters,
+        quick=quick,
+        seed=seed,
+        log=_progress,
+    )
+    if as_json:
+        echo_json(result)
+        return
+    _table(
+        ["figure", "value"],
+        [
+            ["vectors", f"{result['n']:,} x {result['dim']}"],
+            [
+                "index type (auto)",
+                f"{result['index_type']} (search param {result['search_param']})",
+            ],
+            ["build", f"{result['build_seconds']} s"],
+            ["recall@10 (held-out queries)", result["recall_at_10"]],
+            ["recall@10 (random directions)", result["recall_at_10_random_queries"]],
+            ["search p50 / p99", f"{result['search_p50_ms']} / {result['search_p99_ms']} ms"],
+            ["Retriever.search p50", f"{result['retriever_search_p50_ms']} ms"],
+            ["exact search p50", f"{result['exact_search_p50_ms']} ms"],
+            ["peak RSS", f"{result['peak_rss_mb']} MiB (build {result['build_peak_rss_mb']})"],
+        ],
+    )
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> None:
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for number, row in enumerate(cells):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if number == 0:
+            click.echo("  ".join("-" * w for w in widths))

@@ -1,0 +1,153 @@
+"""Smoke tests of ``medsearch bench``: every subcommand runs on the tiny model and reports sane
+figures. No timing is asserted: these machines are shared and their speed varies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import indexer.cli_bench  # noqa: F401 - registers the bench group on the cli
+from indexer.bench.scale_bench import CHUNK, clustered_vectors
+from indexer.bench.stats import summarize_ms
+from indexer.bench.texts import distinct_count, query_texts
+from indexer.cli import cli
+
+SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "data" / "sample" / "images"
+#: a few quick-to-decode samples covering JPEG, PNG, TIFF and DICOM sources
+SOURCES = ("cxr_01.jpg", "cxr_09.jpg", "fundus_02.png", "dcm_ct_small.dcm", "dcm_us_echo.dcm")
+
+
+def bench_json(*args: str | Path) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["bench", *map(str, args), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@pytest.fixture(scope="module")
+def bench_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("bench-source")
+    for name in SOURCES:
+        shutil.copyfile(SAMPLE_IMAGES / name, source / name)
+    return source
+
+
+@pytest.fixture(scope="module")
+def bench_corpus(tmp_path_factory: pytest.TempPathFactory, bench_source: Path) -> Path:
+    source = bench_source
+    out = tmp_path_factory.mktemp("bench-corpus") / "corpus"
+    summary = bench_json("corpus", out, "--n", "12", "--source", source)
+    assert summary["files"] == 12
+    assert summary["formats"]["dicom"] == 4
+    assert set(summary["formats"]) <= {"dicom", "jpeg", "png"}
+    return out
+
+
+def test_corpus_files_are_distinct_and_seeded(
+    bench_corpus: Path, bench_source: Path, tmp_path: Path
+) -> None:
+    files = sorted(bench_corpus.iterdir())
+    assert len(files) == 12
+    digests = {hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    assert len(digests) == 12
+    again = tmp_path / "again"
+    bench_json("corpus", again, "--n", "12", "--source", bench_source)
+    assert [f.read_bytes() for f in sorted(again.iterdir())] == [f.read_bytes() for f in files]
+
+
+def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
+    result = bench_json(
+        "index",
+        "--model",
+        tiny_model_dir,
+        "--corpus",
+        bench_corpus,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--quick",
+    )
+    assert result["images"] == 12
+    assert result["precision"] == "fp32"
+    for key in ("images_per_s", "model_only_images_per_s", "reference_images_per_s"):
+        assert result[key] > 0, key
+    assert result["pipeline_runs"][0]["embedded"] == 12
+    assert result["pipeline_vs_model_only"] > 0
+    assert result["pipeline_vs_reference"] > 0
+    assert result["machine"]["cores"] >= 1
+
+
+def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "scale"
+    scale = bench_json(
+        "scale", "--n", "5000", "--model", tiny_model_dir, "--out", index_dir, "--quick"
+    )
+    assert scale["n"] == 5000
+    assert scale["index_type"] == "flat"
+    assert 0.0 <= scale["recall_at_10"] <= 1.0
+    assert 0.0 <= scale["recall_at_10_random_queries"] <= 1.0
+    assert scale["search_p50_ms"] > 0
+    assert scale["peak_rss_mb"] > 0
+    assert (index_dir / "index.faiss").is_file()
+
+    query = bench_json(
+        "query",
+        "--index",
+        index_dir,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--clients",
+        "4",
+        "--duration",
+        "1",
+        "--quick",
+    )
+    assert query["count"] == 5000
+    for key in ("text_p50_ms", "text_p99_ms", "image_p50_ms", "image_p99_ms"):
+        assert query[key] > 0, key
+    assert query["text_p50_ms"] <= query["text_p99_ms"]
+    assert query["errors"] == 0
+    assert query["concurrent_errors"] == 0
+    assert query["phases"]["http_text_4"]["n"] > 0
+    assert query["phases"]["http_image_4"]["n"] > 0
+    assert query["server_rss_mb"] > 0
+
+
+def test_bench_scale_without_model_is_temporary() -> None:
+    scale = bench_json("scale", "--n", "3000", "--dim", "32", "--quick")
+    assert scale["dim"] == 32
+    assert scale["out"] is None
+    assert scale["encoder"]["name"] == "synthetic"
+
+
+def test_clustered_vectors_do_not_depend_on_chunking() -> None:
+    whole, labels = clustered_vectors(20, 8, 5, seed=3, start=CHUNK - 10)
+    head, _ = clustered_vectors(10, 8, 5, seed=3, start=CHUNK - 10)
+    tail, _ = clustered_vectors(10, 8, 5, seed=3, start=CHUNK)
+    assert np.array_equal(whole, np.concatenate([head, tail]))
+    assert np.allclose(np.linalg.norm(whole, axis=1), 1.0, atol=1e-5)
+    assert labels.min() >= 0 and labels.max() < 5
+
+
+def test_query_texts_are_distinct() -> None:
+    texts = query_texts(distinct_count())
+    assert len(set(texts)) == distinct_count() >= 5000
+    assert query_texts(10, seed=1) == query_texts(10, seed=1)
+
+
+def test_summarize_ms() -> None:
+    summary = summarize_ms([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert summary["n"] == 5
+    assert summary["p50_ms"] == 3.0
+    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+    assert summarize_ms([])["n"] == 0
