@@ -333,7 +333,8 @@ class Retriever:
         if (image is None) == (image_id is None):
             raise InvalidRequestError("give exactly one of image or image_id")
         query = self._embed(text=None, image=image, vector=None, image_id=image_id)
-        label_vectors = self.encoder.encode_texts([template.format(lbl) for lbl in labels])
+        # replace, not str.format: other braces in a template are plain text
+        label_vectors = self.encoder.encode_texts([template.replace("{}", lbl) for lbl in labels])
         cosines = label_vectors @ query
         logits = self.encoder.logit_scale * cosines
         probs = np.exp(logits - logits.max())

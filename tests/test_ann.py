@@ -1,0 +1,132 @@
+"""ANN indexes against brute force on seeded synthetic unit vectors, and the publish step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import ann
+from indexer.index_folder import IndexFolder, new_info
+from indexer.publish import publish
+from indexer.verify import check_recall, verify_index
+
+DIM = 32
+
+
+def clustered_vectors(n: int, seed: int = 0, clusters: int = 50) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, DIM)).astype(np.float32)
+    points = centres[rng.integers(0, clusters, n)] + 0.5 * rng.standard_normal((n, DIM))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_exact_top_k_matches_numpy_sort() -> None:
+    vectors = clustered_vectors(3000)
+    ids = np.arange(1, 3001, dtype=np.int64) * 3
+    queries = clustered_vectors(7, seed=1)
+    scores, found = ann.exact_top_k(vectors, ids, queries, 10)
+    full = queries @ vectors.T
+    order = np.argsort(-full, axis=1)[:, :10]
+    np.testing.assert_array_equal(found, ids[order])
+    np.testing.assert_allclose(scores, np.take_along_axis(full, order, axis=1), rtol=1e-6)
+
+
+def test_flat_equals_brute_force_with_and_without_selector() -> None:
+    vectors = clustered_vectors(2000)
+    ids = np.arange(10, 2010, dtype=np.int64)
+    index = ann.build("flat", DIM, ids, vectors)
+    queries = clustered_vectors(5, seed=2)
+    scores, found = index.search(queries, 10)
+    truth_scores, truth = ann.exact_top_k(vectors, ids, queries, 10)
+    np.testing.assert_array_equal(found, truth)
+    np.testing.assert_allclose(scores, truth_scores, rtol=1e-5)
+    allowed = ids[::37]
+    _, found = index.search(queries, 10, allowed)
+    _, truth = ann.exact_top_k(vectors[::37], allowed, queries, 10)
+    np.testing.assert_array_equal(found, truth)
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_indexes_reach_the_recall_target(kind: str) -> None:
+    vectors = clustered_vectors(20_000)
+    ids = np.arange(1, 20_001, dtype=np.int64)
+    index = ann.build(kind, DIM, ids, vectors)
+    assert index.kind == kind and index.search_param > 0
+    queries = ann.sample_queries(vectors, 200, seed=5)
+    assert ann.recall_at_k(index, vectors, ids, queries) >= 0.97
+    assert np.array_equal(index.ids(), ids)
+
+
+def test_auto_stays_exact_for_small_corpora() -> None:
+    assert ann.choose_index_type("auto", 1000) == "flat"
+    assert ann.choose_index_type("auto", ann.AUTO_FLAT_MAX + 1) == "ivf"
+    assert ann.choose_index_type("hnsw", 10) == "hnsw"
+
+
+def test_removal_keeps_the_rest() -> None:
+    vectors = clustered_vectors(500)
+    ids = np.arange(1, 501, dtype=np.int64)
+    for kind in ("flat", "ivf"):
+        index = ann.build(kind, DIM, ids, vectors)
+        index.remove(ids[:100])
+        assert np.array_equal(index.ids(), ids[100:])
+
+
+def _synthetic_index(path: Path, n: int, index_type: str) -> IndexFolder:
+    from indexer.store import Store
+
+    folder = IndexFolder(path)
+    path.mkdir()
+    encoder = {
+        "name": "synthetic",
+        "model": "none",
+        "fingerprint": "x",
+        "dim": DIM,
+        "random_weights": True,
+    }
+    info = new_info(encoder, path, index_type)
+    store = folder.open_store(create=True)
+    rows = [
+        dict(
+            path=f"s/{i}.png",
+            sha256=f"{i:064x}",
+            size=1,
+            mtime=0.0,
+            width=1,
+            height=1,
+            format="png",
+            modality=None,
+            caption=None,
+            extra={},
+        )
+        for i in range(n)
+    ]
+    with store.session() as session:
+        ids = Store.add_images(session, rows)
+        folder.vector_file(DIM).write(ids, clustered_vectors(n))
+    publish(folder, store, info, index_type)
+    store.close()
+    return folder
+
+
+@pytest.mark.parametrize("index_type", ["flat", "ivf", "hnsw"])
+def test_published_index_verifies_and_reports_recall(tmp_path: Path, index_type: str) -> None:
+    folder = _synthetic_index(tmp_path / "idx", 5000, index_type)
+    assert verify_index(folder.path) == []
+    measured = check_recall(folder.path)
+    assert measured["index_type"] == index_type
+    assert measured["recall_at_k"] >= (1.0 if index_type == "flat" else 0.97)
+
+
+def test_verify_reports_a_stale_ann_index(tmp_path: Path) -> None:
+    from indexer.store import Store
+
+    folder = _synthetic_index(tmp_path / "idx", 300, "flat")
+    store = folder.open_store()
+    with store.session() as session:
+        Store.delete_images(session, [1, 2])
+    store.close()
+    problems = verify_index(folder.path)
+    assert any("in the ANN index but not in the database" in p for p in problems)
