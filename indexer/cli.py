@@ -86,6 +86,6 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 # Importing the command modules registers them on ``cli``.
-from . import cli_index, cli_model, cli_search  # noqa: E402,F401
+from . import cli_bench, cli_index, cli_model, cli_search  # noqa: E402,F401
 
 __all__ = ["cli", "echo_json", "main", "reports_errors", "settings_from", "sys"]

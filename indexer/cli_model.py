@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -11,7 +12,12 @@ from .cli import cli, echo_json, reports_errors
 
 @cli.group()
 def model() -> None:
-    """Model folders (offline copies of an encoder)."""
+    """Model folders (offline copies of an encoder).
+
+    Example:
+
+        medsearch model init models/tiny --size tiny
+    """
 
 
 @model.command("init")
@@ -25,9 +31,12 @@ def model() -> None:
     help="tiny: small widths, for tests; full: the exact architecture, for benchmarks.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the weights.")
+@click.option(
+    "--exist-ok", is_flag=True, help="Succeed without writing if FOLDER already holds this model."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @reports_errors
-def init(folder: Path, arch: str, size: str, seed: int, as_json: bool) -> None:
+def init(folder: Path, arch: str, size: str, seed: int, exist_ok: bool, as_json: bool) -> None:
     """Write a RANDOMLY INITIALISED model folder of ARCH's architecture, with no network.
 
     The folder has the layout of a real offline model folder (config, weights, tokenizer) and is
@@ -38,8 +47,16 @@ def init(folder: Path, arch: str, size: str, seed: int, as_json: bool) -> None:
         medsearch model init models/tiny --size tiny
     """
     from .encoders import init_model_folder
+    from .encoders.model_folder import MARKER_FILE
 
-    marker = init_model_folder(folder, arch=arch, size=size, seed=seed)  # type: ignore[arg-type]
+    existing = folder / MARKER_FILE
+    if exist_ok and existing.is_file():
+        marker = json.loads(existing.read_text(encoding="utf-8"))
+        if (marker.get("arch"), marker.get("size"), marker.get("seed")) != (arch, size, seed):
+            raise click.ClickException(f"{folder} holds another model: {marker}")
+        click.echo(f"{folder} already holds this random-weight {arch} model ({size})", err=True)
+    else:
+        marker = init_model_folder(folder, arch=arch, size=size, seed=seed)  # type: ignore[arg-type]
     if as_json:
         echo_json({"folder": str(folder), **marker})
     else:
