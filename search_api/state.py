@@ -28,9 +28,6 @@ log = logging.getLogger(__name__)
 RETRIEVER_KEY = "medsearch"
 #: ``app.extensions`` key of the :class:`ApiState`
 STATE_KEY = "medsearch_api"
-#: input size of BiomedCLIP, used when the encoder does not say
-DEFAULT_DRAFT_SIZE = 224
-
 
 class ApiState:
     """What the API views need, built once per application."""
@@ -39,9 +36,8 @@ class ApiState:
         self.settings = settings
         self.retriever = retriever
         self.renders = RenderCache(settings.thumbnail_dir or settings.index_dir / "thumbnails")
-        #: uploads are decoded like indexed files: JPEG draft reduction to the model's input size
-        encoder = getattr(retriever, "encoder", None)
-        self.draft_size = int(getattr(encoder, "image_size", DEFAULT_DRAFT_SIZE))
+        #: uploads are decoded like indexed files (same JPEG draft reduction)
+        self.draft_size = retriever.encoder.draft_size
         self._refresh_lock = threading.Lock()
         self._next_refresh = time.monotonic() + settings.reload_interval
 
