@@ -10,6 +10,7 @@ weights are random.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import warnings
 from pathlib import Path
@@ -90,9 +91,14 @@ def _random_model(folder: Path, config: dict[str, Any], seed: int) -> torch.nn.M
     text_cfg["hf_model_name"] = str(folder / TEXT_CONFIG_FILE)
     text_cfg["hf_model_pretrained"] = False
     torch.manual_seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = open_clip.create_model(
-            f"local-dir:{folder}", text_cfg=text_cfg, load_weights=False, pretrained_text=False
-        )
+    # open_clip logs "no weights found, initialised randomly": here that is the point
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = open_clip.create_model(
+                f"local-dir:{folder}", text_cfg=text_cfg, load_weights=False, pretrained_text=False
+            )
+    finally:
+        logging.disable(logging.NOTSET)
     return model
