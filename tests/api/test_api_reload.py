@@ -1,0 +1,36 @@
+"""A running service picks up a newly published index without a restart."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import SAMPLE_IMAGES, run_cli
+
+from indexer.encoders import Encoder
+from indexer.retriever import Retriever
+from indexer.settings import Settings
+from search_api import create_app
+
+
+def test_service_serves_the_new_version_after_indexing(
+    tmp_path: Path, tiny_model_dir: Path, tiny_encoder: Encoder
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SAMPLE_IMAGES / "cxr_01.jpg", corpus)
+    index_dir = tmp_path / "index"
+    args = ("--index", index_dir, "--model", tiny_model_dir, "--device", "cpu", "--quiet")
+    run_cli("index", corpus, *args)
+    settings = Settings(index_dir=index_dir, device="cpu", reload_interval=0.0)
+    retriever = Retriever.open(settings, encoder=tiny_encoder)
+    client = create_app(settings, retriever=retriever).test_client()
+    try:
+        assert client.get("/api/info").get_json()["count"] == 1
+        shutil.copy(SAMPLE_IMAGES / "dcm_ct_small.dcm", corpus)
+        run_cli("index", corpus, *args)
+        assert client.get("/api/info").get_json()["count"] == 2
+        found = client.post("/api/search", json={"text": "CT", "k": 5}).get_json()["results"]
+        assert {hit["path"] for hit in found} == {"cxr_01.jpg", "dcm_ct_small.dcm"}
+    finally:
+        retriever.close()
