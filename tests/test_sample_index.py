@@ -10,32 +10,12 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import SAMPLE_COUNT, SAMPLE_DIR, SAMPLE_IMAGES, run_cli
+from test_dicom import PHI_KEYWORDS
 
 from indexer.ann import exact_top_k
 from indexer.imaging import load_image
 from indexer.index_folder import IndexFolder
 from indexer.retriever import Retriever
-
-# DICOM attributes that identify a patient, an institution or a study
-PHI_KEYWORDS = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientAddress",
-    "OtherPatientIDs",
-    "OtherPatientNames",
-    "AccessionNumber",
-    "InstitutionName",
-    "InstitutionAddress",
-    "ReferringPhysicianName",
-    "PerformingPhysicianName",
-    "OperatorsName",
-    "StudyID",
-    "PatientTelephoneNumbers",
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "SOPInstanceUID",
-)
 
 
 def test_every_sample_file_is_indexed(sample_index_dir: Path) -> None:
