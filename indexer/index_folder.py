@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexCorruptError, IndexNotFoundError, MedSearchError
+from .errors import EncoderMismatchError, IndexCorruptError, IndexNotFoundError, MedSearchError
 from .store import Store
 from .vector_file import VectorFile
 
@@ -95,6 +95,20 @@ class IndexFolder:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def require_same_encoder(
+    info: dict[str, Any], fingerprint: str, model_ref: str, where: Path
+) -> None:
+    """Refuse an encoder other than the one the index was built with."""
+    recorded = info["encoder"]
+    if recorded.get("fingerprint") != fingerprint:
+        raise EncoderMismatchError(
+            f"the index in {where} was built with {recorded.get('name')} "
+            f"({recorded.get('model')}, fingerprint {recorded.get('fingerprint')}); the model "
+            f"given ({model_ref}, fingerprint {fingerprint}) is another one. Vectors of two "
+            "models cannot share an index: use a new --index folder, or rebuild this one."
+        )
 
 
 def new_info(encoder: dict[str, Any], corpus_root: Path, index_type: str) -> dict[str, Any]:

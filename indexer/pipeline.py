@@ -22,9 +22,9 @@ import torch
 
 from .corpus import CorpusFile, load_metadata, scan_corpus
 from .encoders import Encoder, load_encoder
-from .errors import EncoderMismatchError, InvalidRequestError, UnreadableImageError
+from .errors import InvalidRequestError, UnreadableImageError
 from .imaging import IMAGE_SUFFIXES, decode_image_bytes, sniff_format
-from .index_folder import IndexFolder, new_info
+from .index_folder import IndexFolder, new_info, require_same_encoder
 from .publish import publish
 from .records import MetadataValue
 from .settings import Settings
@@ -130,7 +130,7 @@ def index_corpus(
             store = folder.open_store(create=True)
             folder.write_info(info)
         else:
-            _check_same_encoder(info, encoder, folder.path)
+            require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
             _check_same_corpus(info, root, folder.path)
             store = folder.open_store(create=True)
         state = {"info": info}
@@ -154,17 +154,6 @@ def index_corpus(
 def _load_encoder(settings: Settings, info: dict[str, Any] | None, model: str | None) -> Encoder:
     ref = model or (info["encoder"]["model"] if info else settings.model)
     return load_encoder(ref, device=settings.device, precision=settings.precision)
-
-
-def _check_same_encoder(info: dict[str, Any], encoder: Encoder, where: Path) -> None:
-    recorded = info["encoder"]
-    if recorded.get("fingerprint") != encoder.fingerprint:
-        raise EncoderMismatchError(
-            f"the index in {where} was built with {recorded.get('name')} "
-            f"({recorded.get('model')}, fingerprint {recorded.get('fingerprint')}); the model "
-            f"given ({encoder.model_ref}, fingerprint {encoder.fingerprint}) is another one. "
-            "Vectors of two models cannot share an index: use a new --index folder."
-        )
 
 
 def _check_same_corpus(info: dict[str, Any], root: Path, where: Path) -> None:

@@ -21,13 +21,8 @@ from PIL import Image
 
 from . import ann
 from .encoders import Encoder, load_encoder
-from .errors import (
-    EncoderMismatchError,
-    IndexCorruptError,
-    InvalidRequestError,
-    NotFoundError,
-)
-from .index_folder import IndexFolder
+from .errors import IndexCorruptError, InvalidRequestError, NotFoundError
+from .index_folder import IndexFolder, require_same_encoder
 from .records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from .settings import Settings
 from .store import Store
@@ -73,13 +68,7 @@ class Retriever:
             encoder = load_encoder(
                 recorded["model"], device=settings.device, precision=settings.precision
             )
-        if encoder.fingerprint != recorded.get("fingerprint"):
-            raise EncoderMismatchError(
-                f"the index in {folder.path} was built with {recorded.get('model')} "
-                f"(fingerprint {recorded.get('fingerprint')}), but the model now at "
-                f"{encoder.model_ref} has fingerprint {encoder.fingerprint}: its weights changed. "
-                "Rebuild the index with the current model."
-            )
+        require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
         return cls(settings, encoder, folder.open_store(), folder)
 
     # -- snapshots -----------------------------------------------------------------------------
