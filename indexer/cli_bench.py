@@ -240,11 +240,15 @@ def bench_query(
                 phase["p99_ms"],
                 phase.get("embed_p50_ms", ""),
                 phase.get("search_p50_ms", ""),
+                phase.get("server_p50_ms", ""),
                 phase.get("qps", ""),
                 phase.get("errors", ""),
             ]
         )
-    _table(["phase", "n", "p50 ms", "p95 ms", "p99 ms", "embed", "search", "q/s", "err"], rows)
+    _table(
+        ["phase", "n", "p50 ms", "p95 ms", "p99 ms", "embed", "search", "server", "q/s", "err"],
+        rows,
+    )
     click.echo(
         f"server: RSS {result['server_rss_mb']} MiB (peak {result['server_peak_rss_mb']} MiB), "
         f"started in {result['server_startup_s']} s"
@@ -266,6 +270,13 @@ def bench_query(
 @click.option(
     "--clusters", type=click.IntRange(1), default=1000, show_default=True, help="Gaussian clusters."
 )
+@click.option(
+    "--spread",
+    type=click.FloatRange(0.0),
+    default=0.65,
+    show_default=True,
+    help="Noise around each cluster centre (1.0 and more: clusters overlap, harder for IVF).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--quick", is_flag=True, help="Fewer recall queries and timed searches.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -276,6 +287,7 @@ def bench_scale(
     model: str | None,
     out: Path | None,
     clusters: int,
+    spread: float,
     seed: int,
     quick: bool,
     as_json: bool,
@@ -297,6 +309,7 @@ def bench_scale(
         model=model,
         out=out,
         clusters=clusters,
+        spread=spread,
         quick=quick,
         seed=seed,
         log=_progress,
@@ -319,6 +332,60 @@ def bench_scale(
             ["Retriever.search p50", f"{result['retriever_search_p50_ms']} ms"],
             ["exact search p50", f"{result['exact_search_p50_ms']} ms"],
             ["peak RSS", f"{result['peak_rss_mb']} MiB (build {result['build_peak_rss_mb']})"],
+        ],
+    )
+
+
+@bench.command("precision")
+@click.option("--model", required=True, help="Model folder, name or hf-hub: id.")
+@click.option(
+    "--images",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Images to embed [default: data/sample/images].",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["bf16", "fp16"]),
+    default="bf16",
+    show_default=True,
+    help="Reduced precision to compare with fp32.",
+)
+@click.option("--max-images", type=click.IntRange(1), default=32, show_default=True, help="Images.")
+@click.option("--texts", type=click.IntRange(1), default=20, show_default=True, help="Query texts.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_precision(
+    model: str,
+    images: Path | None,
+    precision: str,
+    max_images: int,
+    texts: int,
+    as_json: bool,
+) -> None:
+    """Cosine of reduced-precision vs fp32 embeddings of the same images and texts.
+
+    Example:
+
+        medsearch bench precision --model data/models/full
+    """
+    from .bench.precision_bench import run_precision_bench
+
+    result = run_precision_bench(
+        model,
+        images=images,
+        precision=precision,
+        max_images=max_images,
+        texts=texts,
+        log=_progress,
+    )
+    if as_json:
+        echo_json(result)
+        return
+    _table(
+        ["what", "n", "cosine min", "cosine mean"],
+        [
+            ["images", result["images"], result["image_cosine_min"], result["image_cosine_mean"]],
+            ["texts", result["texts"], result["text_cosine_min"], result["text_cosine_mean"]],
         ],
     )
 

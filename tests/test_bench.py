@@ -130,6 +130,13 @@ def test_bench_scale_without_model_is_temporary() -> None:
     assert scale["encoder"]["name"] == "synthetic"
 
 
+def test_bench_precision(tiny_model_dir: Path) -> None:
+    result = bench_json("precision", "--model", tiny_model_dir, "--max-images", "4", "--texts", "3")
+    assert result["images"] == 4 and result["texts"] == 3
+    for key in ("image_cosine_min", "image_cosine_mean", "text_cosine_min", "text_cosine_mean"):
+        assert -1.0 <= result[key] <= 1.0 + 1e-6, key
+
+
 def test_clustered_vectors_do_not_depend_on_chunking() -> None:
     whole, labels = clustered_vectors(20, 8, 5, seed=3, start=CHUNK - 10)
     head, _ = clustered_vectors(10, 8, 5, seed=3, start=CHUNK - 10)

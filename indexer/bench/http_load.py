@@ -80,6 +80,8 @@ class LoadResult:
     """Latencies (ms) of the successful requests and the errors of one load phase."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    #: the server's own "timings_ms.total" of each answer (embed + search, no HTTP), when given
+    server_ms: list[float] = field(default_factory=list)
     errors: int = 0
     error_examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -167,6 +169,7 @@ def run_concurrent(
     merged = LoadResult(seconds=time.perf_counter() - started)
     for result in results:
         merged.latencies_ms.extend(result.latencies_ms)
+        merged.server_ms.extend(result.server_ms)
         merged.errors += result.errors
         merged.error_examples.extend(result.error_examples[: 5 - len(merged.error_examples)])
     return merged
@@ -182,8 +185,12 @@ def _timed_send(client: Client, request: Request, result: LoadResult) -> None:
     elapsed_ms = (time.perf_counter() - started) * 1000
     if status != 200:
         result.note_error(f"HTTP {status}: {body[:150].decode(errors='replace')}")
-    else:
-        result.latencies_ms.append(elapsed_ms)
+        return
+    result.latencies_ms.append(elapsed_ms)
+    try:
+        result.server_ms.append(float(json.loads(body)["timings_ms"]["total"]))
+    except (ValueError, KeyError, TypeError):
+        pass
 
 
 def free_port() -> int:

@@ -159,6 +159,8 @@ def run_query_bench(
         "image_p50_ms": image_1["p50_ms"],
         "image_p95_ms": image_1["p95_ms"],
         "image_p99_ms": image_1["p99_ms"],
+        "text_server_p50_ms": text_1["server_p50_ms"],
+        "image_server_p50_ms": image_1["server_p50_ms"],
         # in process
         "inproc_text_p50_ms": inproc_text["p50_ms"],
         "inproc_text_embed_p50_ms": inproc_text["embed_p50_ms"],
@@ -274,6 +276,9 @@ def _with_parts(summary: dict[str, Any], **parts: list[float]) -> dict[str, Any]
 
 def _phase(load: LoadResult, clients: int = 1) -> dict[str, Any]:
     summary: dict[str, Any] = dict(summarize_ms(load.latencies_ms))
+    server = summarize_ms(load.server_ms)
+    summary["server_p50_ms"] = server["p50_ms"]
+    summary["server_p99_ms"] = server["p99_ms"]
     summary["clients"] = clients
     summary["errors"] = load.errors
     summary["error_examples"] = load.error_examples

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def run_scale_bench(
     model: str | None = None,
     out: Path | None = None,
     clusters: int = 1000,
+    spread: float = CLUSTER_SPREAD,
     queries: int = 200,
     searches: int = 500,
     quick: bool = False,
@@ -65,11 +67,13 @@ def run_scale_bench(
     """Build an index of ``n`` synthetic vectors (in ``out``, else a temporary folder); measure it.
 
     ``dim`` (default 512) or ``model`` (its dimension and encoder record) fixes the vectors'
-    dimension. ``queries`` recall queries per kind and ``searches`` timed searches (``quick``:
-    50 and 100).
+    dimension; ``spread`` is the noise around each cluster centre (larger: clusters overlap).
+    ``queries`` recall queries per kind and ``searches`` timed searches (``quick``: 50 and 100).
     """
     if n < 1:
         raise InvalidRequestError("n must be at least 1")
+    if spread < 0:
+        raise InvalidRequestError("spread must not be negative")
     if model is not None and dim is not None:
         raise InvalidRequestError("give --dim or --model, not both")
     if quick:
@@ -77,11 +81,9 @@ def run_scale_bench(
     load_before = os.getloadavg()
     encoder_record = _encoder_record(model, dim, log)
     dim = int(encoder_record["dim"])
-    clusters = max(1, min(clusters, n))
+    data = Synthetic(dim, max(1, min(clusters, n)), spread, seed)
     with _target_folder(out) as folder_path:
-        result = _build_and_measure(
-            folder_path, n, dim, clusters, encoder_record, queries, searches, seed, log
-        )
+        result = _build_and_measure(folder_path, n, data, encoder_record, queries, searches, log)
         result["out"] = str(out) if out else None
     result.update(
         {
@@ -129,8 +131,29 @@ def _target_folder(out: Path | None) -> Iterator[Path]:
     yield out
 
 
+@dataclass(frozen=True)
+class Synthetic:
+    """The seeded data set: ``clusters`` random unit centres in ``dim`` dimensions."""
+
+    dim: int
+    clusters: int
+    spread: float = CLUSTER_SPREAD
+    seed: int = 0
+
+    def vectors(self, n: int, start: int = 0) -> tuple[FloatArray, np.ndarray]:
+        return clustered_vectors(n, self.dim, self.clusters, self.seed, start, self.spread)
+
+    def queries(self, n: int, stream: int = 0) -> FloatArray:
+        return held_out_queries(n, self.dim, self.clusters, self.seed + stream, self.spread)
+
+
 def clustered_vectors(
-    n: int, dim: int, clusters: int, seed: int, start: int = 0
+    n: int,
+    dim: int,
+    clusters: int,
+    seed: int,
+    start: int = 0,
+    spread: float = CLUSTER_SPREAD,
 ) -> tuple[FloatArray, np.ndarray]:
     """Rows ``start`` .. ``start + n`` of the seeded clustered data set, and their cluster numbers.
 
@@ -147,7 +170,7 @@ def clustered_vectors(
         size = CHUNK
         which = rng.choice(clusters, size=size, p=weights)
         noise = rng.standard_normal((size, dim), dtype=np.float32) / np.sqrt(dim)
-        vectors = centres[which] + CLUSTER_SPREAD * noise
+        vectors = centres[which] + spread * noise
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         lo, hi = max(start, chunk_start) - chunk_start, min(end, chunk_start + CHUNK) - chunk_start
         rows.append(vectors[lo:hi])
@@ -155,13 +178,15 @@ def clustered_vectors(
     return np.concatenate(rows).astype(np.float32), np.concatenate(labels)
 
 
-def held_out_queries(n: int, dim: int, clusters: int, seed: int) -> FloatArray:
+def held_out_queries(
+    n: int, dim: int, clusters: int, seed: int, spread: float = CLUSTER_SPREAD
+) -> FloatArray:
     """New points of the same clusters (not in the index), unit length."""
     centres = _centres(dim, clusters, seed)
     rng = np.random.default_rng([seed, 3])
     which = rng.integers(0, clusters, n)
     noise = rng.standard_normal((n, dim), dtype=np.float32) / np.sqrt(dim)
-    vectors = centres[which] + CLUSTER_SPREAD * noise
+    vectors = centres[which] + spread * noise
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -173,14 +198,13 @@ def _centres(dim: int, clusters: int, seed: int) -> FloatArray:
 def _build_and_measure(
     path: Path,
     n: int,
-    dim: int,
-    clusters: int,
+    data: Synthetic,
     encoder_record: dict[str, Any],
     n_queries: int,
     n_searches: int,
-    seed: int,
     log: LogFn,
 ) -> dict[str, Any]:
+    dim = data.dim
     folder = IndexFolder(path)
     times: dict[str, float] = {"rows": 0.0, "vectors": 0.0}
     started = time.perf_counter()
@@ -195,7 +219,7 @@ def _build_and_measure(
                 size = min(CHUNK, n - chunk_start)
                 ids = np.arange(chunk_start + 1, chunk_start + size + 1, dtype=np.int64)
                 t0 = time.perf_counter()
-                vectors, _ = clustered_vectors(size, dim, clusters, seed, start=chunk_start)
+                vectors, _ = data.vectors(size, start=chunk_start)
                 vector_file.write(ids, vectors)
                 t1 = time.perf_counter()
                 with store.session() as session:
@@ -212,12 +236,14 @@ def _build_and_measure(
     build_seconds = time.perf_counter() - started
     build_peak = peak_rss_mb()
     log(f"built in {build_seconds:.1f} s; measuring recall and latency")
-    measured = _measure(folder, info, n, dim, clusters, n_queries, n_searches, seed)
+    measured = _measure(folder, info, data, n_queries, n_searches)
     index_mb = folder.faiss_path.stat().st_size / 2**20
     result: dict[str, Any] = {
         "n": n,
         "dim": dim,
-        "clusters": clusters,
+        "clusters": data.clusters,
+        "spread": data.spread,
+        "seed": data.seed,
         "index_type": info["index_type"],
         "search_param": info["search_param"],
         **measured,
@@ -255,13 +281,11 @@ def _row(image_id: int, now: float) -> dict[str, Any]:
 def _measure(
     folder: IndexFolder,
     info: dict[str, Any],
-    n: int,
-    dim: int,
-    clusters: int,
+    data: Synthetic,
     n_queries: int,
     n_searches: int,
-    seed: int,
 ) -> dict[str, Any]:
+    dim, seed = data.dim, data.seed
     index = ann.load(folder.faiss_path, int(info["search_param"]))
     nlist = int(ann.faiss.extract_index_ivf(index.index).nlist) if index.kind == "ivf" else None
     store = folder.open_store()
@@ -270,7 +294,7 @@ def _measure(
     finally:
         store.close()
     vectors = folder.vector_file(dim).read(ids)
-    held_out = held_out_queries(n_queries, dim, clusters, seed)
+    held_out = data.queries(n_queries)
     calibration_like = ann.sample_queries(vectors, n_queries, seed=seed + 1)
     random_dirs = np.random.default_rng([seed, 4]).standard_normal((n_queries, dim))
     random_dirs = (random_dirs / np.linalg.norm(random_dirs, axis=1, keepdims=True)).astype(
@@ -279,7 +303,7 @@ def _measure(
     recall = ann.recall_at_k(index, vectors, ids, held_out, k=10)
     recall_sample = ann.recall_at_k(index, vectors, ids, calibration_like, k=10)
     recall_random = ann.recall_at_k(index, vectors, ids, random_dirs, k=10)
-    timed_queries = held_out_queries(n_searches, dim, clusters, seed + 7)
+    timed_queries = data.queries(n_searches, stream=7)
     for query in timed_queries[:10]:
         index.search(query[None, :], 10)
     ann_ms = []
