@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -109,9 +109,10 @@ def load_image(
 ) -> DecodedImage:
     """Decode the image file at ``path``; see the module docstring for what is done to it.
 
-    ``draft_size``: JPEGs are decoded reduced by a power of two while their shortest side
-    stays at least this long (much faster for large photos); ``width``/``height`` still give
-    the full size.
+    ``draft_size``: the image is returned reduced by an integer factor while its shortest side
+    stays at least this long (JPEGs while decoding, in draft mode; other formats by a box
+    reduction after it): much faster for large images; ``width``/``height`` still give the
+    full size.
     """
     try:
         format_ = sniff_file(path)
@@ -134,8 +135,15 @@ def _decode(
         raise UnreadableImageError("not a recognised image file", "not_image")
     if format_ == "dicom":
         image, metadata = read_dicom(source, max_pixels=max_pixels)
-        return DecodedImage(image, "dicom", image.width, image.height, metadata)
-    return _decode_raster(source, format_, max_pixels, draft_size)
+        decoded = DecodedImage(image, "dicom", image.width, image.height, metadata)
+    else:
+        decoded = _decode_raster(source, format_, max_pixels, draft_size)
+    if draft_size and min(decoded.image.size) >= 2 * draft_size:
+        # what JPEG draft mode does while decoding, done after it for the other formats: a box
+        # reduction by an integer factor, far cheaper than resampling the full image
+        reduced = decoded.image.reduce(min(decoded.image.size) // draft_size)
+        decoded = replace(decoded, image=reduced)
+    return decoded
 
 
 def _decode_raster(

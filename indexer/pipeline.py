@@ -116,7 +116,6 @@ def index_corpus(
     progress: ProgressCallback | None = None,
 ) -> IndexReport:
     """Bring the index in ``settings.index_dir`` up to date with the images under ``corpus``."""
-    started = time.perf_counter()
     root = Path(corpus).resolve()
     if not root.is_dir():
         raise InvalidRequestError(f"corpus folder {corpus} does not exist")
@@ -125,6 +124,7 @@ def index_corpus(
     with folder.writer_lock():
         info = folder.read_info() if folder.exists() else None
         encoder = encoder or _load_encoder(settings, info, model)
+        started = time.perf_counter()  # the rate is the pipeline's, not the model load's
         if info is None:
             info = new_info(encoder.describe(), root, settings.index_type)
             store = folder.open_store(create=True)

@@ -10,10 +10,12 @@ import copy
 import hashlib
 import json
 import logging
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import open_clip
@@ -26,6 +28,7 @@ from .model_folder import ModelFolder
 from .runtime import inference, resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class BiomedClipEncoder(Encoder):
@@ -38,8 +41,12 @@ class BiomedClipEncoder(Encoder):
         self.precision = resolve_precision(precision, self.device)
         self.model_ref = folder.ref
         self.random_weights = folder.random_weights
+        # All torch work (the load included) runs on one thread: the CPU thread pools stay warm
+        # for it, where calls from many request threads would each wake pools of their own.
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsearch-model")
+        self._model_thread_id = self._model_thread.submit(threading.get_ident).result()
         self.model: Any
-        self.model, self._preprocess = _build(folder, self.device)
+        self.model, self._preprocess = self._on_model_thread(_build, folder, self.device)
         self.tokenizer = open_clip.get_tokenizer(f"local-dir:{folder.path}")
         self.context_length = int(folder.config["model_cfg"]["text_cfg"].get("context_length", 256))
         self.dim = int(folder.config["model_cfg"]["embed_dim"])
@@ -56,20 +63,34 @@ class BiomedClipEncoder(Encoder):
         return float(self.model.logit_scale.exp().item())
 
     def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        pixels = pixels.to(self.device, non_blocking=True)
-        with inference(self.device, self.precision):
-            features = self.model.encode_image(pixels)
-        return _unit_rows(features)
+        return self._on_model_thread(self._encode_pixels, pixels)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
+        return self._on_model_thread(super().encode_images, images)
 
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:
         if isinstance(texts, str):
             raise InvalidRequestError("encode_texts takes a list of texts, not one string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._on_model_thread(self._encode_texts, texts)
+
+    def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
+        pixels = pixels.to(self.device, non_blocking=True)
+        with inference(self.device, self.precision):
+            features = self.model.encode_image(pixels)
+        return _unit_rows(features)
+
+    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         tokens = self.tokenize(texts).to(self.device)
         with inference(self.device, self.precision):
             features = self.model.encode_text(tokens)
         return _unit_rows(features)
+
+    def _on_model_thread(self, func: Callable[..., T], *args: Any) -> T:
+        if threading.get_ident() == self._model_thread_id:
+            return func(*args)
+        return self._model_thread.submit(func, *args).result()
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Token ids as the model card makes them, without the padding columns nobody attends to.
