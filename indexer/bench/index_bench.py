@@ -183,7 +183,7 @@ def _pipeline_rate(
 def _preprocess_all(encoder: Encoder, files: list[Path]) -> tuple[list[torch.Tensor], float]:
     """Model input tensors of every image, and the mean decode + preprocess time (ms)."""
     started = time.perf_counter()
-    pixels = [encoder.preprocess(load_image(p, draft_size=encoder.image_size).image) for p in files]
+    pixels = [encoder.preprocess(load_image(p, draft_size=encoder.draft_size).image) for p in files]
     elapsed = time.perf_counter() - started
     return pixels, round(elapsed * 1000 / len(files), 2)
 

@@ -41,7 +41,7 @@ def run_precision_bench(
     log(f"loading {model} in fp32 and {precision}")
     reference = load_encoder(model, device="cpu", precision="fp32")
     reduced = load_encoder(model, device="cpu", precision=precision)
-    size = reference.image_size
+    size = reference.draft_size
     pixels = torch.stack(
         [reference.preprocess(load_image(p, draft_size=size).image) for p in paths]
     )

@@ -90,7 +90,7 @@ def run_query_bench(
         phases["inproc_text"] = _in_process_texts(retriever, texts.take(n_text), k)
         phases["inproc_text_cached"] = _in_process_texts(retriever, [texts.first] * n_cached, k)
         phases["inproc_image"] = _in_process_images(retriever, uploads, n_image, k)
-        draft = retriever.encoder.image_size
+        draft = retriever.encoder.draft_size
     finally:
         retriever.close()
     inproc_rss = peak_rss_mb()
@@ -253,7 +253,7 @@ def _in_process_images(
     retriever: Retriever, uploads: list[bytes], n: int, k: int
 ) -> dict[str, Any]:
     totals, decodes, embeds, searches = [], [], [], []
-    draft = retriever.encoder.image_size
+    draft = retriever.encoder.draft_size
     for number in range(n):
         started = time.perf_counter()
         image = decode_image_bytes(uploads[number % len(uploads)], draft_size=draft).image
