@@ -36,10 +36,13 @@ class ApiState:
         self.settings = settings
         self.retriever = retriever
         self.renders = RenderCache(settings.thumbnail_dir or settings.index_dir / "thumbnails")
-        #: uploads are decoded like indexed files (same JPEG draft reduction)
-        self.draft_size = retriever.encoder.draft_size
         self._refresh_lock = threading.Lock()
         self._next_refresh = time.monotonic() + settings.reload_interval
+
+    @property
+    def draft_size(self) -> int:
+        """Uploads are decoded like indexed files (same draft reduction)."""
+        return self.retriever.encoder.draft_size
 
     def maybe_refresh(self) -> None:
         """Ask the retriever to pick up a newly published index, at most every reload_interval.
