@@ -29,6 +29,7 @@ RETRIEVER_KEY = "medsearch"
 #: ``app.extensions`` key of the :class:`ApiState`
 STATE_KEY = "medsearch_api"
 
+
 class ApiState:
     """What the API views need, built once per application."""
 
