@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -18,20 +13,13 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from indexer.bench.http_load import serve as serve_process
 from search_api.cli import serve
 
-MEDSEARCH = Path(sys.executable).parent / "medsearch"
-STARTUP_SECONDS = 120
 THREADS = 8
 ROUNDS = 4
 # loopback only, never through a proxy from the environment
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def call(url: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
@@ -45,21 +33,6 @@ def call(url: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, exc.read()
-
-
-def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"medsearch serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            status, raw = call(base + "/api/health")
-            if status == 200 and json.loads(raw) == {"status": "ok"}:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"medsearch serve not healthy after {STARTUP_SECONDS}s:\n{log.read_text()}")
 
 
 def one_client(base: str, worker: int) -> list[str]:
@@ -86,33 +59,20 @@ def one_client(base: str, worker: int) -> list[str]:
 
 
 def test_serve_answers_concurrent_clients(sample_index_dir: Path, tmp_path: Path) -> None:
-    if not MEDSEARCH.exists():
-        pytest.fail(f"{MEDSEARCH} is missing: install the package (pip install -e .)")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path / "thumbnails")}
-    env.update({"MEDSEARCH_DEVICE": "cpu", "MEDSEARCH_PRECISION": "fp32"})
-    log = tmp_path / "serve.log"
-    command = [str(MEDSEARCH), "serve", str(sample_index_dir), "--port", str(port)]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [*command, "--threads", "4"], stdout=output, stderr=subprocess.STDOUT, env=env
-        )
-    try:
-        wait_until_healthy(base, process, log)
+    env = {
+        "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path / "thumbnails"),
+        "MEDSEARCH_DEVICE": "cpu",
+        "MEDSEARCH_PRECISION": "fp32",
+    }
+    with serve_process(sample_index_dir, threads=4, env=env, startup_timeout_s=120) as server:
+        base = f"http://127.0.0.1:{server.port}"
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             results = list(pool.map(lambda worker: one_client(base, worker), range(THREADS)))
         assert [problem for problems in results for problem in problems] == []
         status, raw = call(base + "/api/nope")
         assert status == 404 and json.loads(raw)["error"]["code"] == "not_found"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-    assert f"http://127.0.0.1:{port}/" in log.read_text()
+        log = server.log_path.read_text()
+    assert f"{base}/" in log
 
 
 @pytest.mark.parametrize("broken", [None, b"", b"{not json", b'{"format_version": 1}'])

@@ -10,17 +10,12 @@ is already running instead (it must serve the sample corpus).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from indexer.bench.http_load import serve
 
 CHROMIUM = Path(os.environ.get("MEDSEARCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -60,31 +55,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/api/health", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _medsearch_command() -> list[str]:
-    """The ``medsearch`` console script of this interpreter's environment."""
-    script = Path(sys.executable).with_name("medsearch")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("medsearch")
-    if found is None:
-        pytest.fail("the medsearch command is not installed (pip install -e .)")
-    return [found]
-
-
 @pytest.fixture(scope="session")
 def server_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -96,42 +66,13 @@ def server_url(
         return
     index_dir = Path(request.getfixturevalue("sample_index_dir"))
     workdir = tmp_path_factory.mktemp("e2e-server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
         "MEDSEARCH_DEVICE": "cpu",
-        "MEDSEARCH_THREADS": "4",
         # Keep rendered thumbnails out of the shared session index.
         "MEDSEARCH_THUMBNAIL_DIR": str(workdir / "thumbnails"),
     }
-    command = [*_medsearch_command(), "serve", str(index_dir), "--host", "127.0.0.1"]
-    command += ["--port", str(port)]
-    log_path = workdir / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while not _healthy(url):
-                if process.poll() is not None:
-                    pytest.fail(
-                        f"medsearch serve exited with {process.returncode}:\n"
-                        + log_path.read_text(errors="replace")
-                    )
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"medsearch serve did not answer {url}/api/health within "
-                        f"{SERVER_START_TIMEOUT:.0f} s:\n" + log_path.read_text(errors="replace")
-                    )
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    with serve(index_dir, threads=4, env=env, startup_timeout_s=SERVER_START_TIMEOUT) as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 @pytest.fixture(scope="session")
