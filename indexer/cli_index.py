@@ -151,11 +151,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
 
     folder = IndexFolder(index_dir)
     stored = folder.read_info()
-    store = folder.open_store()
-    try:
+    with folder.open_store() as store:
         failures = store.failures()
-    finally:
-        store.close()
     data: dict[str, Any] = {
         "count": stored.get("count", 0),
         "failed": len(failures),

@@ -72,11 +72,8 @@ def check_recall(
     """Recall@k of the published ANN index against exact search on held-out-like queries."""
     folder = IndexFolder(index_dir)
     info = folder.read_info()
-    store = folder.open_store()
-    try:
+    with folder.open_store() as store:
         ids = store.ids()
-    finally:
-        store.close()
     index = ann.load(folder.faiss_path, int(info.get("search_param", 0)))
     vectors = folder.vector_file(int(info["dim"])).read(ids)
     if len(ids) == 0:
