@@ -77,7 +77,17 @@ class AnnIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(k, self.ntotal)) if self.ntotal else 1
         params = self._params(allowed)
-        scores, ids = self.index.search(queries, k, params=params)
+        if len(queries) > 1:
+            scores, ids = self.index.search(queries, k, params=params)
+            return scores, ids
+        # One query gains nothing from FAISS's OpenMP team, whose idle spinning afterwards
+        # takes a core from the model's; the thread count is per calling thread.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self.index.search(queries, k, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return scores, ids
 
     def _params(self, allowed: IdArray | None) -> Any:
