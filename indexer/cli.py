@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import click
 
 from .errors import MedSearchError
-from .settings import Settings
+from .settings import Device, Precision, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +36,20 @@ def reports_errors(func: F) -> F:
 def settings_from(**overrides: Any) -> Settings:
     """Settings from MEDSEARCH_* variables with the given CLI flags on top."""
     return Settings.from_env().replace(**overrides)
+
+
+def device_option(func: F) -> F:
+    """``--device``, with the choices of :data:`indexer.settings.Device`."""
+    return click.option(
+        "--device", type=click.Choice(get_args(Device)), help="Where the model runs."
+    )(func)
+
+
+def precision_option(
+    help: str = "Numeric precision (auto: bf16 where the hardware has it).",
+) -> Callable[[F], F]:
+    """``--precision``, with the choices of :data:`indexer.settings.Precision`."""
+    return click.option("--precision", type=click.Choice(get_args(Precision)), help=help)
 
 
 def echo_json(data: Any) -> None:
@@ -88,4 +101,12 @@ def main() -> None:  # pragma: no cover - console entry point
 # Importing the command modules registers them on ``cli``.
 from . import cli_bench, cli_index, cli_model, cli_search  # noqa: E402,F401
 
-__all__ = ["cli", "echo_json", "main", "reports_errors", "settings_from", "sys"]
+__all__ = [
+    "cli",
+    "device_option",
+    "echo_json",
+    "main",
+    "precision_option",
+    "reports_errors",
+    "settings_from",
+]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .cli import cli, echo_json, reports_errors, settings_from
+from .cli import cli, device_option, echo_json, precision_option, reports_errors, settings_from
 
 
 def _progress(message: str) -> None:
@@ -74,12 +74,8 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of images (e.g. made by `medsearch bench corpus`).",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    help="Precision of the pipeline and the model-only run (the recipe is always fp32).",
-)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@precision_option("Precision of the pipeline and the model-only run (the recipe is always fp32).")
+@device_option
 @click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads of the pipeline.")
 @click.option(
@@ -180,12 +176,8 @@ def bench_index(
     help="Concurrent HTTP clients.",
 )
 @click.option("--threads", type=click.IntRange(1, 256), help="Threads of the server.")
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    help="Precision of query embedding (in process and in the server).",
-)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
+@precision_option("Precision of query embedding (in process and in the server).")
+@device_option
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
 @click.option("--quick", is_flag=True, help="Fewer queries and 5 s concurrent phases.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
-from .cli import cli, echo_json, reports_errors, settings_from
+from .cli import cli, device_option, echo_json, precision_option, reports_errors, settings_from
+from .settings import IndexType
 
-_INDEX_TYPES = click.Choice(["auto", "flat", "hnsw", "ivf"])
+_INDEX_TYPES = click.Choice(get_args(IndexType))
 
 
 @cli.command()
@@ -34,12 +35,8 @@ _INDEX_TYPES = click.Choice(["auto", "flat", "hnsw", "ivf"])
 )
 @click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    help="Numeric precision (auto: bf16 where the hardware has it).",
-)
+@device_option
+@precision_option()
 @click.option(
     "--index-type",
     type=_INDEX_TYPES,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .cli import cli, echo_json, reports_errors, settings_from
+from .cli import cli, device_option, echo_json, precision_option, reports_errors, settings_from
 from .errors import InvalidRequestError
 
 
@@ -30,10 +30,8 @@ from .errors import InvalidRequestError
     help="Keep images whose FIELD equals VALUE (repeat; same field twice = any of).",
 )
 @click.option("--min-score", type=float, help="Drop results scoring below this.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs.")
-@click.option(
-    "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="Numeric precision."
-)
+@device_option
+@precision_option()
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
 def search(
