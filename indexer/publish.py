@@ -38,16 +38,17 @@ def publish(
         else None
     )
     trained_on = int(info.get("trained_count", 0) or 0)
+    have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
+    gone = np.setdiff1d(have, db_ids)
     reuse = (
         current is not None
         and current.kind == kind
-        and current.supports_removal
+        and (current.supports_removal or len(gone) == 0)
         and not (kind == "ivf" and len(db_ids) > IVF_RETRAIN_GROWTH * max(trained_on, 1))
     )
     if reuse and current is not None:
         index = current
-        have = index.ids()
-        index.remove(np.setdiff1d(have, db_ids))
+        index.remove(gone)
         new_ids = np.setdiff1d(db_ids, have)
         index.add(new_ids, vectors.read(new_ids))
         changed = len(new_ids) > 0 or len(have) != len(db_ids)
@@ -55,8 +56,13 @@ def publish(
         index = ann.build(kind, dim, db_ids, vectors.read(db_ids))
         trained_on = len(db_ids)
         changed = True
-    if changed or not folder.faiss_path.is_file():
+    changed = changed or not folder.faiss_path.is_file()
+    if changed:
         ann.save(index, folder.faiss_path)
+    failed = store.failure_count()
+    if not changed and (len(db_ids), failed) == (info.get("count"), info.get("failed")):
+        # nothing to publish: a new generation would make every running service reload
+        return info
     info = {
         **info,
         "index_type": index.kind,
@@ -64,7 +70,7 @@ def publish(
         "search_param": index.search_param,
         "trained_count": trained_on,
         "count": len(db_ids),
-        "failed": store.failure_count(),
+        "failed": failed,
         "generation": int(info.get("generation", 0)) + 1,
         "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": library_versions(),
