@@ -7,7 +7,7 @@ reused (``AUTOINCREMENT``), so a stale ANN index can never point at another imag
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +122,7 @@ class Store:
         if create:
             Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -194,6 +195,32 @@ class Store:
     # -- filters and facets -------------------------------------------------------------------
 
     def filterable_fields(self) -> list[str]:
+        """Every field a filter may name; recomputed only after the database file changed."""
+        fields: list[str] = self._cached("fields", self._scan_fields)
+        return fields
+
+    def _cached(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, reused until the database changes (scans of every row are slow)."""
+        key = self._change_stamp()
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        value = compute()
+        self._cache[name] = (key, value)
+        return value
+
+    def _change_stamp(self) -> tuple[int, ...]:
+        # committed writes touch the database file or its write-ahead log
+        stamps = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                stat = path.stat()
+                stamps += [stat.st_mtime_ns, stat.st_size]
+            except FileNotFoundError:
+                stamps += [0, 0]
+        return tuple(stamps)
+
+    def _scan_fields(self) -> list[str]:
         with self._sessions() as s:
             keys = s.execute(text("SELECT DISTINCT j.key FROM images, json_each(images.extra) j"))
             extra_keys = {k for (k,) in keys}
@@ -220,6 +247,12 @@ class Store:
 
     def facets(self, max_values: int = 50) -> dict[str, list[tuple[MetadataValue, int]]]:
         """For each filterable field, its most frequent values with their counts."""
+        facets: dict[str, list[tuple[MetadataValue, int]]] = self._cached(
+            f"facets-{max_values}", lambda: self._count_facets(max_values)
+        )
+        return facets
+
+    def _count_facets(self, max_values: int) -> dict[str, list[tuple[MetadataValue, int]]]:
         result: dict[str, list[tuple[MetadataValue, int]]] = {}
         with self._sessions() as s:
             for field in self.filterable_fields():

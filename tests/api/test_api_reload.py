@@ -27,9 +27,15 @@ def test_service_serves_the_new_version_after_indexing(
     client = create_app(settings, retriever=retriever).test_client()
     try:
         assert client.get("/api/info").get_json()["count"] == 1
+        assert client.get("/api/facets").get_json()["facets"]["format"] == [
+            {"value": "jpeg", "count": 1}
+        ]
         shutil.copy(SAMPLE_IMAGES / "dcm_ct_small.dcm", corpus)
         run_cli("index", corpus, *args)
         assert client.get("/api/info").get_json()["count"] == 2
+        formats = client.get("/api/facets").get_json()["facets"]["format"]
+        assert sorted(f["value"] for f in formats) == ["dicom", "jpeg"]
+        assert "rows" in client.get("/api/facets").get_json()["facets"]  # a DICOM-only field
         found = client.post("/api/search", json={"text": "CT", "k": 5}).get_json()["results"]
         assert {hit["path"] for hit in found} == {"cxr_01.jpg", "dcm_ct_small.dcm"}
     finally:
