@@ -88,6 +88,8 @@ def test_bf16_stays_close_to_fp32(tiny_model_dir: Path, tiny_encoder: Encoder) -
         >= 0.999
     )
     assert _cosines(bf16.encode_texts(TEXTS), tiny_encoder.encode_texts(TEXTS)).min() >= 0.999
+    # The temperature is read before the weights are cast, so zero-shot scores keep it exactly.
+    assert bf16.logit_scale == tiny_encoder.logit_scale
 
 
 def test_device_and_precision_auto() -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 
 from ..errors import InvalidRequestError
@@ -39,15 +36,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if cpu_has_fast_bf16() else "fp32"
 
 
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-@contextlib.contextmanager
-def inference(device: torch.device, precision: str) -> Iterator[None]:
-    """No-grad inference, with mixed-precision autocast for bf16/fp16 (norms stay fp32)."""
-    with torch.inference_mode():
-        if precision in _DTYPES:
-            with torch.autocast(device_type=device.type, dtype=_DTYPES[precision]):
-                yield
-        else:
-            yield
+def model_dtype(precision: str) -> torch.dtype:
+    """The dtype a model's weights and activations are held in at ``precision``."""
+    return _DTYPES[precision]
