@@ -7,10 +7,10 @@ so concurrent searches always see one whole version.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from . import ann
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorruptError, InvalidRequestError, NotFoundError
 from .index_folder import IndexFolder, require_same_encoder
+from .query_cache import QueryCache
 from .records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from .settings import Settings
 from .store import Store
@@ -33,6 +34,7 @@ MAX_LABELS = 100
 #: filtered searches over at most this many images are exact brute force over the raw vectors
 BRUTE_FORCE_MAX = 50_000
 _TEXT_CACHE_SIZE = 1024
+_IMAGE_CACHE_SIZE = 256
 
 Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
 
@@ -55,7 +57,8 @@ class Retriever:
         self.folder = folder
         self._lock = threading.Lock()
         self._snapshot = self._load_snapshot()
-        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._text_cache = QueryCache(_TEXT_CACHE_SIZE)
+        self._image_cache = QueryCache(_IMAGE_CACHE_SIZE)
         self._last_check = time.monotonic()
 
     @classmethod
@@ -214,7 +217,7 @@ class Retriever:
         if text is not None:
             return self.embed_text(text)
         if image is not None:
-            return self.encoder.encode_images([image.convert("RGB")])[0]
+            return self.embed_image(image)
         if image_id is not None:
             if isinstance(image_id, bool) or not isinstance(image_id, int):
                 raise InvalidRequestError("image_id must be an integer")
@@ -227,17 +230,19 @@ class Retriever:
         if not isinstance(text, str) or not text.strip():
             raise InvalidRequestError("text must be a non-empty string")
         key = " ".join(text.split())
-        with self._lock:
-            cached = self._text_cache.get(key)
-            if cached is not None:
-                self._text_cache.move_to_end(key)
-                return cached
-        vector = self.encoder.encode_texts([key])[0]
-        with self._lock:
-            self._text_cache[key] = vector
-            while len(self._text_cache) > _TEXT_CACHE_SIZE:
-                self._text_cache.popitem(last=False)
-        return vector
+        return self._text_cache.get_or_embed(key, lambda: self.encoder.encode_texts([key])[0])
+
+    def embed_image(self, image: Image.Image) -> np.ndarray:
+        """The unit vector of an image query (cached by the model input the image becomes).
+
+        Keying on the preprocessed pixels rather than the upload's bytes also catches the same
+        picture sent again in another file format.
+        """
+        pixels = self.encoder.preprocess(image.convert("RGB"))
+        key = hashlib.blake2b(pixels.numpy().tobytes(), digest_size=16).digest()
+        return self._image_cache.get_or_embed(
+            key, lambda: self.encoder.encode_pixels(pixels[None])[0]
+        )
 
     def _check_vector(self, vector: Any) -> np.ndarray:
         try:

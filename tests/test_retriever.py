@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -156,3 +157,34 @@ def test_a_running_retriever_picks_up_a_new_version(
         assert len(retriever.search(text="retina", k=10).hits) == 3
     finally:
         retriever.close()
+
+
+def test_a_repeated_image_query_is_embedded_once(
+    sample_settings: Settings, tiny_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real_encode = tiny_encoder.encode_pixels
+
+    def counting_encode(pixels):  # type: ignore[no-untyped-def]
+        calls.append(len(pixels))
+        return real_encode(pixels)
+
+    monkeypatch.setattr(tiny_encoder, "encode_pixels", counting_encode)
+    fresh = Retriever.open(sample_settings, encoder=tiny_encoder)
+    try:
+        image = Image.open(SAMPLE_IMAGES / "fundus_01.jpg").convert("RGB")
+        first = fresh.search(image=image, k=5)
+        # Paging and filtering send the same picture again, here re-encoded losslessly as PNG.
+        png = io.BytesIO()
+        image.save(png, "PNG")
+        again = fresh.search(image=Image.open(png), k=5, offset=5)
+        other = fresh.search(image=image.rotate(90), k=5)
+    finally:
+        fresh.close()
+    assert calls == [1, 1]  # the first image and the rotated one
+    assert [h.id for h in again.hits] == [
+        h.id for h in fresh.search(vector=fresh.embed_image(image), k=10).hits[5:]
+    ]
+    expected = tiny_encoder.encode_images([image])[0]
+    assert float(np.dot(fresh.embed_image(image), expected)) >= 0.99999
+    assert first.hits and other.hits

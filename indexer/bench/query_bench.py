@@ -7,7 +7,8 @@ first one client sending queries one after another, then ``clients`` threads for
 seconds each for text and for image queries. Text queries are all different (see
 :mod:`indexer.bench.texts`), so the embedding cache is not what is measured; a cached pass is
 reported apart. Image queries upload a 512 px JPEG made from a sample image
-(``POST /api/search/image``).
+(``POST /api/search/image``); every upload is a different crop, so the service's image-query cache
+answers none of them either, and a cached pass is again reported apart.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from .stats import machine_facts, peak_rss_mb, summarize_ms
 from .texts import distinct_count, query_texts
 
 UPLOAD_SIDE = 512
+#: largest margin trimmed off a source to make uploads differ
+_MAX_TRIM = 15
 _SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample" / "images"
 #: sample images the uploads are made from (varied modalities and sizes)
 _UPLOAD_SOURCES = (
@@ -78,7 +81,9 @@ def run_query_bench(
     threads = server_threads or settings.threads
     load_before = os.getloadavg()
     texts = _TextCursor(seed)
-    uploads = sample_uploads()
+    # warm-ups, one client's queries, then at most ~16 images/s for the concurrent phase
+    single_http = 1 + n_image
+    uploads = sample_uploads(single_http + int(duration_s * 16))
     phases: dict[str, dict[str, Any]] = {}
 
     log(f"in process: opening {index_dir}")
@@ -89,7 +94,8 @@ def run_query_bench(
         log(f"in process: {n_text} text, {n_cached} cached text, {n_image} image queries")
         phases["inproc_text"] = _in_process_texts(retriever, texts.take(n_text), k)
         phases["inproc_text_cached"] = _in_process_texts(retriever, [texts.first] * n_cached, k)
-        phases["inproc_image"] = _in_process_images(retriever, uploads, n_image, k)
+        phases["inproc_image"] = _in_process_images(retriever, uploads[2 : 2 + n_image], k)
+        phases["inproc_image_cached"] = _in_process_images(retriever, uploads[:1] * n_cached, k)
         draft = retriever.encoder.draft_size
     finally:
         retriever.close()
@@ -115,7 +121,7 @@ def run_query_bench(
             run_sequential(port, [text_req(t) for t in texts.take(n_text)])
         )
         phases["http_image_1"] = _phase(
-            run_sequential(port, [image_req(i) for i in range(n_image)])
+            run_sequential(port, [image_req(i) for i in range(1, single_http)])
         )
         log(f"HTTP, {clients} clients: text for {duration_s:g} s")
         base = texts.cursor
@@ -129,8 +135,12 @@ def run_query_bench(
         phases[f"http_text_{clients}"] = _phase(text_load, clients)
         phases[f"http_text_{clients}"]["distinct_texts"] = min(text_load.requests, len(pool) - base)
         log(f"HTTP, {clients} clients: images for {duration_s:g} s")
-        phases[f"http_image_{clients}"] = _phase(
-            run_concurrent(port, clients, duration_s, lambda c, n: image_req(c + n)), clients
+        image_load = run_concurrent(
+            port, clients, duration_s, lambda c, n: image_req(single_http + n * clients + c)
+        )
+        phases[f"http_image_{clients}"] = _phase(image_load, clients)
+        phases[f"http_image_{clients}"]["distinct_images"] = min(
+            image_load.requests, len(uploads) - single_http
         )
         server_memory = server.memory_mb()
         startup_s = server.startup_s
@@ -170,6 +180,7 @@ def run_query_bench(
         "inproc_image_decode_p50_ms": inproc_image["decode_p50_ms"],
         "inproc_image_embed_p50_ms": inproc_image["embed_p50_ms"],
         "inproc_image_search_p50_ms": inproc_image["search_p50_ms"],
+        "inproc_image_cached_p50_ms": phases["inproc_image_cached"]["p50_ms"],
         # HTTP, concurrent clients
         "concurrent_text_p50_ms": text_c["p50_ms"],
         "concurrent_text_p99_ms": text_c["p99_ms"],
@@ -204,23 +215,36 @@ class _TextCursor:
         return picked
 
 
-def sample_uploads(folder: Path | None = None) -> list[bytes]:
-    """512 px JPEG uploads (quality 90) made from a few sample images."""
+def sample_uploads(count: int = len(_UPLOAD_SOURCES), folder: Path | None = None) -> list[bytes]:
+    """``count`` different 512 px JPEG uploads (quality 90) made from a few sample images.
+
+    The sources take turns; each turn trims a different margin of up to 15 px off the source
+    before the resize, so no two uploads become the same model input.
+    """
     folder = folder or _SAMPLE_DIR
     paths = [folder / name for name in _UPLOAD_SOURCES if (folder / name).is_file()]
     if not paths:
         paths = sorted(p for p in folder.iterdir() if p.is_file() and sniff_file(p))[:8]
     if not paths:
         raise InvalidRequestError(f"no sample image in {folder} to make uploads from")
+    sources = [_fit(load_image(path).image, UPLOAD_SIDE + _MAX_TRIM) for path in paths]
     uploads = []
-    for path in paths:
-        image = load_image(path).image
-        scale = UPLOAD_SIDE / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    for number in range(count):
+        image = sources[number % len(sources)]
+        turn = number // len(sources)
+        left, top = turn % (_MAX_TRIM + 1), (turn // (_MAX_TRIM + 1)) % (_MAX_TRIM + 1)
+        trimmed = image.crop((left, top, image.width, image.height))
         buffer = io.BytesIO()
-        image.resize(size, Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
+        _fit(trimmed, UPLOAD_SIDE).save(buffer, "JPEG", quality=90)
         uploads.append(buffer.getvalue())
     return uploads
+
+
+def _fit(image: Image.Image, side: int) -> Image.Image:
+    """``image`` resized so its longer side is ``side`` pixels."""
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 def _image_request(uploads: list[bytes], number: int, k: int) -> Request:
@@ -249,14 +273,12 @@ def _in_process_texts(retriever: Retriever, texts: list[str], k: int) -> dict[st
     return _with_parts(summarize_ms(totals), embed=embeds, search=searches)
 
 
-def _in_process_images(
-    retriever: Retriever, uploads: list[bytes], n: int, k: int
-) -> dict[str, Any]:
+def _in_process_images(retriever: Retriever, uploads: list[bytes], k: int) -> dict[str, Any]:
     totals, decodes, embeds, searches = [], [], [], []
     draft = retriever.encoder.draft_size
-    for number in range(n):
+    for upload in uploads:
         started = time.perf_counter()
-        image = decode_image_bytes(uploads[number % len(uploads)], draft_size=draft).image
+        image = decode_image_bytes(upload, draft_size=draft).image
         decode_ms = (time.perf_counter() - started) * 1000
         timings = retriever.search(image=image, k=k).timings_ms
         totals.append(decode_ms + timings["total"])

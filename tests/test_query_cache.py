@@ -1,0 +1,31 @@
+"""The LRU cache of query embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer.query_cache import QueryCache
+
+
+def test_least_recently_used_is_dropped_first() -> None:
+    cache = QueryCache(size=2)
+    embedded: list[str] = []
+
+    def embed(key: str) -> np.ndarray:
+        embedded.append(key)
+        return np.full(4, len(embedded), dtype=np.float32)
+
+    for key in ["a", "b", "a", "c", "a", "b"]:
+        cache.get_or_embed(key, lambda key=key: embed(key))
+    # "b" was dropped when "c" came in ("a" had just been used), then came back.
+    assert embedded == ["a", "b", "c", "b"]
+    assert len(cache) == 2
+
+
+def test_cached_vectors_are_read_only() -> None:
+    cache = QueryCache(size=4)
+    vector = cache.get_or_embed("q", lambda: np.ones(3, dtype=np.float32))
+    assert cache.get_or_embed("q", lambda: np.zeros(3, dtype=np.float32)) is vector
+    with pytest.raises(ValueError):
+        vector[0] = 2.0
