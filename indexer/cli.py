@@ -52,6 +52,17 @@ def precision_option(
     return click.option("--precision", type=click.Choice(get_args(Precision)), help=help)
 
 
+def compile_option(func: F) -> F:
+    """``--compile/--no-compile``: torch.compile the image tower (unset: MEDSEARCH_COMPILE)."""
+    return click.option(
+        "--compile/--no-compile",
+        "compile_images",
+        default=None,
+        help="Compile the image tower: batches about a fifth faster on a CPU, 20-30 s to "
+        "start, needs a C++ compiler. Worth it from a few thousand images.",
+    )(func)
+
+
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -107,6 +118,7 @@ __all__ = [
     "echo_json",
     "main",
     "precision_option",
+    "compile_option",
     "reports_errors",
     "settings_from",
 ]

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from .cli import cli, device_option, echo_json, precision_option, reports_errors, settings_from
+from .cli import (
+    cli,
+    compile_option,
+    device_option,
+    echo_json,
+    precision_option,
+    reports_errors,
+    settings_from,
+)
 
 
 def _progress(message: str) -> None:
@@ -76,6 +84,7 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
 )
 @precision_option("Precision of the pipeline and the model-only run (the recipe is always fp32).")
 @device_option
+@compile_option
 @click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads of the pipeline.")
 @click.option(
@@ -96,6 +105,7 @@ def bench_index(
     corpus: Path,
     precision: str | None,
     device: str | None,
+    compile_images: bool | None,
     batch_size: int | None,
     workers: int | None,
     limit: int | None,
@@ -116,7 +126,11 @@ def bench_index(
     from .bench.index_bench import run_index_bench
 
     settings = settings_from(
-        device=device, precision=precision, batch_size=batch_size, workers=workers
+        device=device,
+        precision=precision,
+        compile=compile_images,
+        batch_size=batch_size,
+        workers=workers,
     )
     result = run_index_bench(
         model,
@@ -131,7 +145,8 @@ def bench_index(
         echo_json(result)
         return
     click.echo(
-        f"{result['images']} images, {result['precision']} on {result['device']}, "
+        f"{result['images']} images, {result['precision']} on {result['device']}"
+        f"{' (compiled)' if result['compiled'] else ''}, "
         f"batch {result['batch_size']}, {result['workers']} workers"
     )
     _table(

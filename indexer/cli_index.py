@@ -7,7 +7,15 @@ from typing import Any, get_args
 
 import click
 
-from .cli import cli, device_option, echo_json, precision_option, reports_errors, settings_from
+from .cli import (
+    cli,
+    compile_option,
+    device_option,
+    echo_json,
+    precision_option,
+    reports_errors,
+    settings_from,
+)
 from .settings import IndexType
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
@@ -37,6 +45,7 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
 @click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads.")
 @device_option
 @precision_option()
+@compile_option
 @click.option(
     "--index-type",
     type=_INDEX_TYPES,
@@ -55,6 +64,7 @@ def index(
     workers: int | None,
     device: str | None,
     precision: str | None,
+    compile_images: bool | None,
     index_type: str | None,
     prune: bool,
     as_json: bool,
@@ -77,6 +87,7 @@ def index(
         workers=workers,
         device=device,
         precision=precision,
+        compile=compile_images,
         index_type=index_type,
     )
     bar = None if quiet or as_json else _ProgressBar()

@@ -153,7 +153,12 @@ def index_corpus(
 
 def _load_encoder(settings: Settings, info: dict[str, Any] | None, model: str | None) -> Encoder:
     ref = model or (info["encoder"]["model"] if info else settings.model)
-    return load_encoder(ref, device=settings.device, precision=settings.precision)
+    return load_encoder(
+        ref,
+        device=settings.device,
+        precision=settings.precision,
+        compile_images=settings.compile,
+    )
 
 
 def _check_same_corpus(info: dict[str, Any], root: Path, where: Path) -> None:

@@ -85,3 +85,7 @@ def test_settings_come_from_the_environment_and_flags_override() -> None:
     assert settings.replace(batch_size=None).batch_size == 8
     with pytest.raises(ValueError, match="MEDSEARCH_BATCH_SIZE"):
         Settings.from_env({"MEDSEARCH_BATCH_SIZE": "many"})
+    assert Settings.from_env({"MEDSEARCH_COMPILE": "True"}).compile is True
+    assert Settings.from_env({"MEDSEARCH_COMPILE": "0"}).compile is False
+    with pytest.raises(ValueError, match="MEDSEARCH_COMPILE"):
+        Settings.from_env({"MEDSEARCH_COMPILE": "maybe"})

@@ -92,6 +92,27 @@ def test_bf16_stays_close_to_fp32(tiny_model_dir: Path, tiny_encoder: Encoder) -
     assert bf16.logit_scale == tiny_encoder.logit_scale
 
 
+def test_compiled_image_tower_matches_eager_and_pads_short_batches(
+    tiny_model_dir: Path, tiny_encoder: Encoder
+) -> None:
+    compiled = load_encoder(str(tiny_model_dir), device="cpu", precision="bf16", compile_images=True)
+    images = _images()
+    full = compiled.encode_images(images)
+    # A shorter batch runs padded to the compiled size: same rows, no second compilation.
+    short = compiled.encode_images(images[:2])
+    assert compiled._image_tower._sizes == [len(images)]  # type: ignore[attr-defined]
+    assert _cosines(short, full[:2]).min() >= 0.99999
+    assert _cosines(full, tiny_encoder.encode_images(images)).min() >= 0.999
+
+
+def test_compiling_without_a_cxx_compiler_is_a_clear_error(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    with pytest.raises(ModelUnavailableError, match="C\\+\\+ compiler"):
+        load_encoder(str(tiny_model_dir), device="cpu", compile_images=True)
+
+
 def test_device_and_precision_auto() -> None:
     device = resolve_device("auto")
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -13,11 +13,18 @@ from .model_folder import MODEL_ALIASES, ModelFolder, locate_model
 from .model_init import init_model_folder
 
 
-def load_encoder(model: str, *, device: str = "auto", precision: str = "auto") -> Encoder:
-    """Load the encoder for ``model`` (alias, ``hf-hub:`` id or local folder)."""
+def load_encoder(
+    model: str, *, device: str = "auto", precision: str = "auto", compile_images: bool = False
+) -> Encoder:
+    """Load the encoder for ``model`` (alias, ``hf-hub:`` id or local folder).
+
+    ``compile_images`` compiles the image tower for bulk indexing (see :mod:`.compiled`).
+    """
     from .biomedclip import BiomedClipEncoder
 
-    return BiomedClipEncoder(locate_model(model), device=device, precision=precision)
+    return BiomedClipEncoder(
+        locate_model(model), device=device, precision=precision, compile_images=compile_images
+    )
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from PIL import Image
 
 from ..errors import InvalidRequestError, ModelUnavailableError
 from .base import Encoder, FloatArray
+from .compiled import CompiledTower
 from .model_folder import ModelFolder
 from .runtime import model_dtype, resolve_device, resolve_precision
 
@@ -36,7 +37,13 @@ class BiomedClipEncoder(Encoder):
 
     name = "biomedclip"
 
-    def __init__(self, folder: ModelFolder, device: str = "auto", precision: str = "auto") -> None:
+    def __init__(
+        self,
+        folder: ModelFolder,
+        device: str = "auto",
+        precision: str = "auto",
+        compile_images: bool = False,
+    ) -> None:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.model_ref = folder.ref
@@ -49,6 +56,9 @@ class BiomedClipEncoder(Encoder):
         self.model: Any
         self.model, self._preprocess, self._logit_scale = self._on_model_thread(
             _build, folder, self.device, self._dtype
+        )
+        self._image_tower: Callable[[torch.Tensor], torch.Tensor] = (
+            CompiledTower(self.model.visual, self.device) if compile_images else self.model.visual
         )
         self.tokenizer = open_clip.get_tokenizer(f"local-dir:{folder.path}")
         self.context_length = int(folder.config["model_cfg"]["text_cfg"].get("context_length", 256))
@@ -81,7 +91,7 @@ class BiomedClipEncoder(Encoder):
     def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
         with torch.inference_mode():
-            features = self.model.encode_image(pixels)
+            features = self._image_tower(pixels)
         return _unit_rows(features)
 
     def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
@@ -139,7 +149,7 @@ def _build(
     # Weights held in bf16/fp16 rather than autocast: autocast re-casts every weight on every
     # call, which costs a fifth of a single-image forward on a CPU.
     model.to(dtype=dtype)
-    if device.type == "cpu":
+    if device.type == "cpu" and dtype == torch.bfloat16:
         _use_matmul_attention(model.visual)
     return model, preprocess, logit_scale
 

@@ -1,0 +1,52 @@
+"""An image tower compiled with ``torch.compile`` for bulk indexing.
+
+Inductor fuses the elementwise work between the matrix products and, with ``freezing``, packs the
+weights once for the CPU's matrix kernels; batched bf16 forwards of ViT-B/16 run about a fifth
+faster on a 2-core CPU. Compiling one batch shape takes 20-30 s, so batches are padded up to a
+shape already compiled rather than compiling the short last batch of a run again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import torch
+
+from ..errors import ModelUnavailableError
+
+#: C++ compilers inductor looks for when ``CXX`` is not set
+_CXX_CANDIDATES = ("g++", "clang++")
+
+
+def find_cxx_compiler() -> str | None:
+    """The C++ compiler inductor will use for CPU kernels, or None when there is none."""
+    configured = os.environ.get("CXX")
+    if configured:
+        return shutil.which(configured)
+    return next(filter(None, map(shutil.which, _CXX_CANDIDATES)), None)
+
+
+class CompiledTower:
+    """Calls ``tower`` through ``torch.compile``, every batch at an already compiled size."""
+
+    def __init__(self, tower: torch.nn.Module, device: torch.device) -> None:
+        if device.type == "cpu" and find_cxx_compiler() is None:
+            raise ModelUnavailableError(
+                "compiling the model needs a C++ compiler for its CPU kernels (g++ or clang++, "
+                "or set CXX); install one or index without --compile"
+            )
+        self._compiled: Any = torch.compile(tower, dynamic=False, options={"freezing": True})
+        self._sizes: list[int] = []
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        count = len(pixels)
+        size = next((s for s in sorted(self._sizes) if s >= count), count)
+        if size not in self._sizes:
+            self._sizes.append(size)
+        if size > count:
+            padding = pixels.new_zeros((size - count, *pixels.shape[1:]))
+            pixels = torch.cat([pixels, padding])
+        features: torch.Tensor = self._compiled(pixels)
+        return features[:count]
