@@ -168,6 +168,12 @@ def bench_index(
     click.echo(
         f"decode + preprocess: {result['decode_preprocess_ms_per_image']} ms/image (one thread)"
     )
+    _echo_speed_probe(result)
+
+
+def _echo_speed_probe(result: dict[str, Any]) -> None:
+    before, after = result["speed_probe_gflops"]
+    click.echo(f"machine speed probe (matrix product): {before} GFLOP/s before, {after} after")
 
 
 @bench.command("query")
@@ -260,6 +266,7 @@ def bench_query(
         f"server: RSS {result['server_rss_mb']} MiB (peak {result['server_peak_rss_mb']} MiB), "
         f"started in {result['server_startup_s']} s"
     )
+    _echo_speed_probe(result)
 
 
 @bench.command("scale")

@@ -4,6 +4,7 @@ figures. No timing is asserted: these machines are shared and their speed varies
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -11,13 +12,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
+from PIL import Image
 
 import indexer.cli_bench  # noqa: F401 - registers the bench group on the cli
+from indexer.bench.query_bench import UPLOAD_SIDE, sample_uploads
 from indexer.bench.scale_bench import CHUNK, clustered_vectors
 from indexer.bench.stats import summarize_ms
 from indexer.bench.texts import distinct_count, query_texts
 from indexer.cli import cli
+from indexer.encoders import Encoder
+from indexer.imaging import decode_image_bytes
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "data" / "sample" / "images"
 #: a few quick-to-decode samples covering JPEG, PNG, TIFF and DICOM sources
@@ -83,6 +89,8 @@ def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
     assert result["pipeline_vs_model_only"] > 0
     assert result["pipeline_vs_reference"] > 0
     assert result["machine"]["cores"] >= 1
+    before, after = result["speed_probe_gflops"]
+    assert before > 0 and after > 0
 
 
 def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -121,6 +129,16 @@ def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert query["phases"]["http_text_4"]["n"] > 0
     assert query["phases"]["http_image_4"]["n"] > 0
     assert query["server_rss_mb"] > 0
+    assert query["inproc_image_cached_p50_ms"] > 0
+    assert query["phases"]["http_image_4"]["distinct_images"] >= 1
+
+
+def test_image_uploads_are_all_different_model_inputs(tiny_encoder: Encoder) -> None:
+    uploads = sample_uploads(20)  # 8 sources: numbers 0, 8 and 16 share one
+    assert len(set(uploads)) == 20
+    pixels = [tiny_encoder.preprocess(decode_image_bytes(u).image) for u in uploads[::8]]
+    assert not torch.equal(pixels[0], pixels[1]) and not torch.equal(pixels[1], pixels[2])
+    assert max(Image.open(io.BytesIO(u)).size[0] for u in uploads) == UPLOAD_SIDE
 
 
 def test_bench_scale_without_model_is_temporary() -> None:

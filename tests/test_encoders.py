@@ -95,7 +95,9 @@ def test_bf16_stays_close_to_fp32(tiny_model_dir: Path, tiny_encoder: Encoder) -
 def test_compiled_image_tower_matches_eager_and_pads_short_batches(
     tiny_model_dir: Path, tiny_encoder: Encoder
 ) -> None:
-    compiled = load_encoder(str(tiny_model_dir), device="cpu", precision="bf16", compile_images=True)
+    compiled = load_encoder(
+        str(tiny_model_dir), device="cpu", precision="bf16", compile_images=True
+    )
     images = _images()
     full = compiled.encode_images(images)
     # A shorter batch runs padded to the compiled size: same rows, no second compilation.

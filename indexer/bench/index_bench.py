@@ -36,7 +36,7 @@ from ..imaging import load_image, sniff_file
 from ..pipeline import index_corpus
 from ..settings import Settings
 from . import LogFn, no_log
-from .stats import machine_facts, peak_rss_mb
+from .stats import machine_facts, peak_rss_mb, speed_probe_gflops
 
 QUICK_IMAGES = 64
 
@@ -62,6 +62,7 @@ def run_index_bench(
         limit = min(limit or QUICK_IMAGES, QUICK_IMAGES)
         repeats = 1
     load_before = os.getloadavg()
+    probe_before = speed_probe_gflops()
     files = _image_files(Path(corpus), limit, seed)
     log(f"{len(files)} images; loading {model}")
     encoder = load_encoder(
@@ -125,6 +126,7 @@ def run_index_bench(
         "peak_rss_mb": peak_rss_mb(),
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "speed_probe_gflops": [probe_before, speed_probe_gflops()],
         "machine": machine_facts(),
     }
     return result

@@ -35,7 +35,7 @@ from .http_load import (
     run_sequential,
     serve,
 )
-from .stats import machine_facts, peak_rss_mb, summarize_ms
+from .stats import machine_facts, peak_rss_mb, speed_probe_gflops, summarize_ms
 from .texts import distinct_count, query_texts
 
 UPLOAD_SIDE = 512
@@ -80,6 +80,7 @@ def run_query_bench(
     n_text, n_cached, n_image = (20, 10, 10) if quick else (200, 100, 100)
     threads = server_threads or settings.threads
     load_before = os.getloadavg()
+    probe_before = speed_probe_gflops()
     texts = _TextCursor(seed)
     # warm-ups, one client's queries, then at most ~16 images/s for the concurrent phase
     single_http = 1 + n_image
@@ -197,6 +198,7 @@ def run_query_bench(
         "phases": phases,
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "speed_probe_gflops": [probe_before, speed_probe_gflops()],
         "machine": machine_facts(),
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from importlib import metadata
@@ -70,6 +71,33 @@ def machine_facts() -> dict[str, Any]:
         with suppress(metadata.PackageNotFoundError):
             facts[dist] = metadata.version(dist)
     return facts
+
+
+def speed_probe_gflops(seconds: float = 0.5) -> float:
+    """Best rate of a ViT-sized bf16 matrix product on the CPU, in GFLOP/s (fp32 without bf16).
+
+    On a shared machine the same benchmark can run 1.5x slower an hour later; a probe taken
+    next to each measurement tells a slower machine apart from slower code.
+    """
+    import torch
+
+    from ..encoders.runtime import cpu_has_fast_bf16
+
+    dtype = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    generator = torch.Generator().manual_seed(0)
+    # one MLP matrix of ViT-B/16 at 4 images: [4 x 197 tokens, 768] @ [768, 3072]
+    a = torch.randn(788, 768, generator=generator).to(dtype)
+    b = torch.randn(768, 3072, generator=generator).to(dtype)
+    flop = 2 * 788 * 768 * 3072
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    with torch.inference_mode():
+        torch.mm(a, b)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - started)
+    return round(flop / best / 1e9, 1)
 
 
 def _cpu_model() -> str:
