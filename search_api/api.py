@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from search_api import routes_images, routes_meta, routes_search
+from search_api import routes_images, routes_meta, routes_search, routes_session
 from search_api.errors import register_error_handlers
 
 
@@ -16,4 +16,5 @@ def create_api_blueprint() -> Blueprint:
     api.register_blueprint(routes_search.bp)
     api.register_blueprint(routes_images.bp)
     api.register_blueprint(routes_meta.bp)
+    api.register_blueprint(routes_session.bp)
     return api

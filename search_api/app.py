@@ -17,6 +17,7 @@ from flask import Flask, Request, request
 from indexer.settings import Settings
 from search_api.api import create_api_blueprint
 from search_api.errors import register_error_handlers
+from search_api.routes_session import SESSION_COOKIE
 from search_api.state import RETRIEVER_KEY, STATE_KEY, ApiState, get_state
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api"
 #: the one API route open without a token
 HEALTH_PATH = API_PREFIX + "/health"
+#: where a browser signs in with the token (so it needs none itself)
+SESSION_PATH = API_PREFIX + "/session"
 BLUEPRINT_GROUP = "medsearch.blueprints"
 
 
@@ -83,10 +86,10 @@ def _before_api_request() -> None:
     path = request.path
     if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
         return
-    if path == HEALTH_PATH:
+    if path in (HEALTH_PATH, SESSION_PATH):
         return
     state = get_state()
-    state.check_token(request.headers.get("Authorization"))
+    state.check_token(request.headers.get("Authorization"), request.cookies.get(SESSION_COOKIE))
     state.maybe_refresh()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from indexer.settings import Settings
 from search_api.params import MAX_OFFSET, MAX_TEXT_CHARS
+from search_api.routes_session import SESSION_COOKIE
 
 Schema = dict[str, Any]
 
@@ -43,11 +44,14 @@ def build_openapi(settings: Settings, *, version: str) -> dict[str, Any]:
             "responses": {
                 name: _json_response(description, "Error") for name, description in _ERRORS.values()
             },
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
         },
     }
     if settings.api_token:
-        doc["security"] = [{"bearerAuth": []}]
+        doc["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
     return doc
 
 
@@ -77,7 +81,44 @@ def _paths(settings: Settings) -> dict[str, Any]:
         "/api/facets": {"get": _op("Metadata values with counts", "Facets", [])},
         "/api/info": {"get": _op("Index and encoder description", "Info", [])},
         "/api/health": {"get": {**_op("Liveness", "Health", []), "security": []}},
+        "/api/session": _session_ops(),
         "/api/openapi.json": {"get": _op("This document", "OpenApiDocument", [])},
+    }
+
+
+def _session_ops() -> dict[str, Any]:
+    token: Schema = {
+        "type": "object",
+        "required": ["token"],
+        "additionalProperties": False,
+        "properties": {"token": {"type": "string", "minLength": 1}},
+    }
+    signed_in: Schema = {
+        "type": "object",
+        "properties": {
+            "signed_in": {"type": "boolean"},
+            "token_required": {"type": "boolean"},
+        },
+    }
+    return {
+        "post": {
+            "summary": "Sign a browser in: sets an HttpOnly session cookie the API accepts "
+            "like the bearer token (for pages, whose <img> requests cannot send the header)",
+            "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": token}}},
+            "responses": {
+                "200": {
+                    "description": "Signed in (Set-Cookie: medsearch_session)",
+                    "content": {"application/json": {"schema": signed_in}},
+                },
+                **_error_refs("400", "401", "415"),
+            },
+        },
+        "delete": {
+            "summary": "Sign this browser out (clears the session cookie)",
+            "security": [],
+            "responses": {"204": {"description": "Signed out"}},
+        },
     }
 
 

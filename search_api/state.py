@@ -65,17 +65,32 @@ class ApiState:
         finally:
             self._refresh_lock.release()
 
-    def check_token(self, authorization: str | None) -> None:
-        """401 unless ``authorization`` is ``Bearer <api_token>`` (when a token is configured)."""
-        expected = self.settings.api_token
-        if not expected:
+    def check_token(self, authorization: str | None, session: str | None = None) -> None:
+        """401 unless ``authorization`` is ``Bearer <api_token>`` or ``session`` is the session
+        cookie's value (when a token is configured)."""
+        if not self.settings.api_token:
+            return
+        if session and hmac.compare_digest(session.encode(), self.session_value().encode()):
             return
         scheme, _, supplied = (authorization or "").strip().partition(" ")
         # WSGI hands headers over as latin-1 text: back to the bytes the client sent
         sent = supplied.strip().encode("latin-1", errors="replace")
-        matches = hmac.compare_digest(sent, expected.encode("utf-8"))
-        if scheme.lower() != "bearer" or not matches:
-            raise UnauthorizedError("missing or wrong bearer token (Authorization: Bearer <token>)")
+        if scheme.lower() != "bearer" or not self.token_matches(sent):
+            raise UnauthorizedError(
+                "missing or wrong bearer token (Authorization: Bearer <token>, "
+                "or sign in with POST /api/session)"
+            )
+
+    def token_matches(self, supplied: bytes) -> bool:
+        """True when ``supplied`` is the configured token (constant time)."""
+        expected = self.settings.api_token
+        return bool(expected) and hmac.compare_digest(supplied, (expected or "").encode("utf-8"))
+
+    def session_value(self) -> str:
+        """What the session cookie holds: derived from the token, so the cookie never carries
+        the token itself; changing the token signs every browser out."""
+        key = (self.settings.api_token or "").encode("utf-8")
+        return hmac.new(key, b"medsearch browser session v1", "sha256").hexdigest()
 
 
 def get_state() -> ApiState:

@@ -236,8 +236,9 @@ def serve(
         "--threads",
         str(threads),
     ]
-    child_env = {**os.environ, **(env or {})}
-    child_env.pop("MEDSEARCH_API_TOKEN", None)  # the benchmark's own server needs no token
+    child_env = dict(os.environ)
+    child_env.pop("MEDSEARCH_API_TOKEN", None)  # a token only when ``env`` asks for one
+    child_env.update(env or {})
     with tempfile.TemporaryDirectory(prefix="medsearch-bench-serve-") as tmp:
         log_path = Path(tmp) / "serve.log"
         with open(log_path, "wb") as log_file:

@@ -91,6 +91,43 @@ def test_token_accepts(token_app: Flask) -> None:
     assert client.get("/").status_code != 401  # the page is not under the API token
 
 
+def test_browser_session_stands_in_for_the_token(token_app: Flask) -> None:
+    client = token_app.test_client()
+    assert client.post("/api/session", json={"token": "wrong"}).status_code == 401
+    assert client.post("/api/session", json={}).status_code == 400
+    assert client.post("/api/session", json={"token": "x", "extra": 1}).status_code == 400
+    assert client.post("/api/session", data="correct horse").status_code == 415
+    assert client.get("/api/info").status_code == 401
+
+    response = client.post("/api/session", json={"token": "correct horse"})
+    assert response.status_code == 200
+    assert response.get_json() == {"signed_in": True, "token_required": True}
+    set_cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+    assert "correct" not in set_cookie  # the cookie holds a value derived from the token
+    # The cookie now opens every API route, the thumbnails (plain <img> requests) included.
+    assert client.get("/api/info").status_code == 200
+    hit = client.post("/api/search", json={"text": "x", "k": 1}).get_json()["results"][0]
+    assert client.get(hit["thumbnail_url"]).status_code == 200
+
+    assert client.delete("/api/session").status_code == 204
+    assert client.get("/api/info").status_code == 401
+
+
+def test_a_forged_session_cookie_is_refused(token_app: Flask) -> None:
+    client = token_app.test_client()
+    client.set_cookie("medsearch_session", "0" * 64)
+    assert client.get("/api/info").status_code == 401
+    client.set_cookie("medsearch_session", "correct horse")
+    assert client.get("/api/info").status_code == 401
+
+
+def test_signing_in_without_a_configured_token(client: FlaskClient) -> None:
+    response = client.post("/api/session", json={"token": "anything"})
+    assert response.get_json() == {"signed_in": True, "token_required": False}
+    assert "Set-Cookie" not in response.headers
+
+
 # --- OpenAPI ----------------------------------------------------------------------------------
 
 

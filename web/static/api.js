@@ -100,5 +100,8 @@ export function createApi(base) {
     },
 
     classify: (body, signal) => request('/classify', { method: 'POST', json: body, signal }),
+
+    /** POST /session: the service answers with an HttpOnly cookie it accepts from then on. */
+    signIn: (token) => request('/session', { method: 'POST', json: { token } }),
   };
 }

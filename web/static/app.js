@@ -59,6 +59,9 @@ const els = {
   results: $('results'),
   loadMore: /** @type {HTMLButtonElement} */ ($('load-more')),
   dropOverlay: $('drop-overlay'),
+  signin: /** @type {HTMLFormElement} */ ($('signin-form')),
+  signinToken: /** @type {HTMLInputElement} */ ($('signin-token')),
+  signinError: $('signin-error'),
 };
 
 /** @type {import('./urlstate.js').SearchState} */
@@ -201,7 +204,8 @@ async function search({ append = false } = {}) {
     showResults(answer, append, offset);
   } catch (error) {
     if (isAbort(error) || seq !== searchSeq) return;
-    showError(error, append);
+    if (error.status === 401) askForToken();
+    else showError(error, append);
   } finally {
     if (seq === searchSeq) setLoading(false);
   }
@@ -723,10 +727,44 @@ function wireEvents() {
   });
 }
 
+/**
+ * The service wants its access token: show the sign-in form instead of results. Signing in sets
+ * a session cookie, which also covers the thumbnails' plain <img> requests.
+ */
+function askForToken() {
+  els.info.textContent = 'Sign in to search';
+  els.intro.hidden = true;
+  els.error.hidden = true;
+  els.signin.hidden = false;
+  els.signinToken.focus();
+}
+
+function wireSignIn() {
+  els.signin.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    els.signinError.hidden = true;
+    try {
+      await api.signIn(els.signinToken.value);
+      window.location.reload();
+    } catch (error) {
+      els.signinError.textContent =
+        error.status === 401 ? 'That token is not right. Try again.' : error.message;
+      els.signinError.hidden = false;
+      els.signinToken.select();
+    }
+  });
+}
+
 async function init() {
   wireEvents();
+  wireSignIn();
   renderExamples();
   const [info, facets] = await Promise.allSettled([api.info(), api.facets()]);
+  if (info.status === 'rejected' && info.reason?.status === 401) {
+    askForToken();
+    document.body.dataset.ready = 'true';
+    return;
+  }
   if (info.status === 'fulfilled') renderInfo(info.value);
   else {
     els.info.textContent = `Search service unavailable: ${info.reason?.message ?? 'unknown error'}`;
