@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from contextlib import suppress
@@ -77,13 +79,27 @@ def speed_probe_gflops(seconds: float = 0.5) -> float:
     """Best rate of a ViT-sized bf16 matrix product on the CPU, in GFLOP/s (fp32 without bf16).
 
     On a shared machine the same benchmark can run 1.5x slower an hour later; a probe taken
-    next to each measurement tells a slower machine apart from slower code.
+    next to each measurement tells a slower machine apart from slower code. It runs in a child
+    process: a torch call on this process's main thread would give OpenMP a second thread team
+    and slow every later model call on the encoder's own thread.
     """
-    import torch
-
     from ..encoders.runtime import cpu_has_fast_bf16
 
-    dtype = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    dtype = "bfloat16" if cpu_has_fast_bf16() else "float32"
+    code = (
+        "from indexer.bench.stats import _matmul_gflops; "
+        f"print(_matmul_gflops({seconds!r}, {dtype!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _matmul_gflops(seconds: float, dtype_name: str) -> float:
+    import torch
+
+    dtype = getattr(torch, dtype_name)
     generator = torch.Generator().manual_seed(0)
     # one MLP matrix of ViT-B/16 at 4 images: [4 x 197 tokens, 768] @ [768, 3072]
     a = torch.randn(788, 768, generator=generator).to(dtype)
