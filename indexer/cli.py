@@ -58,8 +58,8 @@ def compile_option(func: F) -> F:
         "--compile/--no-compile",
         "compile_images",
         default=None,
-        help="Compile the image tower: batches about a fifth faster on a CPU, 20-30 s to "
-        "start, needs a C++ compiler. Worth it from a few thousand images.",
+        help="Compile the image tower: batches 5-10% faster on a CPU, 20-30 s to start, "
+        "needs a C++ compiler. Worth it from a few thousand images.",
     )(func)
 
 

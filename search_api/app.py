@@ -26,9 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api"
-#: the one API route open without a token
+#: API routes open without a token: liveness, and where a browser signs in with one
 HEALTH_PATH = API_PREFIX + "/health"
-#: where a browser signs in with the token (so it needs none itself)
 SESSION_PATH = API_PREFIX + "/session"
 BLUEPRINT_GROUP = "medsearch.blueprints"
 

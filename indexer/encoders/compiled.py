@@ -1,9 +1,10 @@
 """An image tower compiled with ``torch.compile`` for bulk indexing.
 
 Inductor fuses the elementwise work between the matrix products and, with ``freezing``, packs the
-weights once for the CPU's matrix kernels; batched bf16 forwards of ViT-B/16 run about a fifth
-faster on a 2-core CPU. Compiling one batch shape takes 20-30 s, so batches are padded up to a
-shape already compiled rather than compiling the short last batch of a run again.
+weights once for the CPU's matrix kernels; batched bf16 forwards of ViT-B/16 measured 5 to 10%
+faster on a 2-core CPU (docs/benchmarks.md). Compiling one batch shape takes 20-30 s, so batches
+are padded up to a shape already compiled rather than compiling the short last batch of a run
+again.
 """
 
 from __future__ import annotations
