@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import faiss as _faiss
 import numpy as np
@@ -28,6 +28,16 @@ TARGET_RECALL = 0.98
 INDEX_TYPES = ("flat", "ivf", "hnsw")
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
+#: vectors added to an index per FAISS call, so no more than this many are in memory twice
+ADD_CHUNK = 65_536
+
+
+class RowSource(Protocol):
+    """Vectors addressable by row: an array, or :class:`indexer.vector_file.Rows` (lazy)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: Any, /) -> Any: ...
 
 
 @dataclass
@@ -58,9 +68,11 @@ class AnnIndex:
             ids = faiss.vector_to_array(self.index.id_map)
         return np.sort(ids.astype(np.int64))
 
-    def add(self, ids: IdArray, vectors: FloatArray) -> None:
-        if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    def add(self, ids: IdArray, vectors: RowSource) -> None:
+        """Add ``vectors`` (row i under ``ids[i]``), a chunk at a time."""
+        for start in range(0, len(ids), ADD_CHUNK):
+            chunk = np.ascontiguousarray(vectors[start : start + ADD_CHUNK], dtype=np.float32)
+            self.index.add_with_ids(chunk, ids[start : start + ADD_CHUNK])
 
     def remove(self, ids: IdArray) -> None:
         if len(ids):
@@ -113,9 +125,12 @@ def choose_index_type(requested: str, n: int) -> str:
     return requested
 
 
-def build(kind: str, dim: int, ids: IdArray, vectors: FloatArray, *, seed: int = 0) -> AnnIndex:
-    """A new index of ``kind`` holding ``vectors`` under ``ids``, calibrated when approximate."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+def build(kind: str, dim: int, ids: IdArray, vectors: RowSource, *, seed: int = 0) -> AnnIndex:
+    """A new index of ``kind`` holding ``vectors`` under ``ids``, calibrated when approximate.
+
+    ``vectors`` is only ever read in slices, so a lazy source keeps the build's memory at about
+    the index itself.
+    """
     if kind == "flat":
         ann = AnnIndex(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), "flat")
     elif kind == "hnsw":
@@ -129,7 +144,7 @@ def build(kind: str, dim: int, ids: IdArray, vectors: FloatArray, *, seed: int =
         ivf.cp.seed = seed
         rng = np.random.default_rng(seed)
         sample = vectors[rng.choice(len(vectors), min(len(vectors), nlist * 64), replace=False)]
-        ivf.train(sample)
+        ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
         ann = AnnIndex(ivf, "ivf", search_param=min(32, nlist))
     else:
         raise InvalidRequestError(f"unknown index type {kind!r}")
@@ -144,7 +159,7 @@ def ivf_list_count(n: int) -> int:
     return int(min(max(8, 4 * math.sqrt(max(n, 1))), max(8, n // 39)))
 
 
-def sample_queries(vectors: FloatArray, n: int, seed: int = 0) -> FloatArray:
+def sample_queries(vectors: RowSource, n: int, seed: int = 0) -> FloatArray:
     """Held-out-like queries: stored vectors moved by noise, renormalised.
 
     Half land near the data (cosine ~0.85 to their source), half far from it (cosine ~0.55),
@@ -152,7 +167,9 @@ def sample_queries(vectors: FloatArray, n: int, seed: int = 0) -> FloatArray:
     case for an inverted-list index.
     """
     rng = np.random.default_rng(seed)
-    picked = vectors[rng.choice(len(vectors), min(n, len(vectors)), replace=False)]
+    picked = np.asarray(
+        vectors[rng.choice(len(vectors), min(n, len(vectors)), replace=False)], dtype=np.float32
+    )
     noise = rng.standard_normal(picked.shape).astype(np.float32)
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
     scale = np.where(np.arange(len(picked)) % 2 == 0, 0.6, 1.5).astype(np.float32)[:, None]
@@ -161,7 +178,7 @@ def sample_queries(vectors: FloatArray, n: int, seed: int = 0) -> FloatArray:
 
 
 def exact_top_k(
-    vectors: FloatArray, ids: IdArray, queries: FloatArray, k: int
+    vectors: RowSource, ids: IdArray, queries: FloatArray, k: int
 ) -> tuple[FloatArray, IdArray]:
     """Brute-force top-``k`` by inner product, best first, in blocks to bound memory."""
     k = min(k, len(ids))
@@ -181,7 +198,7 @@ def exact_top_k(
 
 
 def recall_at_k(
-    ann: AnnIndex, vectors: FloatArray, ids: IdArray, queries: FloatArray, k: int = 10
+    ann: AnnIndex, vectors: RowSource, ids: IdArray, queries: FloatArray, k: int = 10
 ) -> float:
     """Mean share of the exact top-``k`` that ``ann`` returns."""
     _, truth = exact_top_k(vectors, ids, queries, k)
@@ -191,7 +208,7 @@ def recall_at_k(
 
 
 def calibrate(
-    ann: AnnIndex, ids: IdArray, vectors: FloatArray, *, seed: int = 0, n_queries: int = 200
+    ann: AnnIndex, ids: IdArray, vectors: RowSource, *, seed: int = 0, n_queries: int = 200
 ) -> float:
     """Raise the search knob (nprobe / efSearch) until recall@10 reaches TARGET_RECALL."""
     queries = sample_queries(vectors, n_queries, seed=seed)

@@ -50,10 +50,10 @@ def publish(
         index = current
         index.remove(gone)
         new_ids = np.setdiff1d(db_ids, have)
-        index.add(new_ids, vectors.read(new_ids))
+        index.add(new_ids, vectors.rows_of(new_ids))
         changed = len(new_ids) > 0 or len(have) != len(db_ids)
     else:
-        index = ann.build(kind, dim, db_ids, vectors.read(db_ids))
+        index = ann.build(kind, dim, db_ids, vectors.rows_of(db_ids))
         trained_on = len(db_ids)
         changed = True
     changed = changed or not folder.faiss_path.is_file()

@@ -50,15 +50,17 @@ class VectorFile:
 
     def read(self, ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """The vectors of ``ids`` as float32 [n, dim]."""
+        return self.rows_of(ids)[:]
+
+    def rows_of(self, ids: npt.ArrayLike) -> Rows:
+        """The vectors of ``ids``, read from disk only as slices of them are asked for."""
         id_array = np.asarray(ids, dtype=np.int64)
-        if len(id_array) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
         table = self.memmap()
-        if id_array.min() < 1 or id_array.max() > table.shape[0]:
+        if len(id_array) and (id_array.min() < 1 or id_array.max() > table.shape[0]):
             raise IndexCorruptError(
                 f"{self.path.name} has {table.shape[0]} rows; ids up to {id_array.max()} asked for"
             )
-        return np.asarray(table[id_array - 1], dtype=np.float32)
+        return Rows(table, id_array)
 
     def memmap(self) -> npt.NDArray[np.float16]:
         """A read-only view of every row (mapped, not read into memory)."""
@@ -66,3 +68,22 @@ class VectorFile:
         if rows == 0:
             return np.zeros((0, self.dim), dtype=F16)
         return np.memmap(self.path, dtype=F16, mode="r", shape=(rows, self.dim))
+
+
+class Rows:
+    """The vectors of some ids as a lazy float32 array: ``rows[i:j]`` or ``rows[[i, j]]`` reads
+    just those rows, so a million vectors can be indexed in chunks instead of all at once."""
+
+    def __init__(self, table: npt.NDArray[np.float16], ids: npt.NDArray[np.int64]) -> None:
+        self._table = table
+        self.ids = ids
+        self.dim = int(table.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, key: slice | npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        picked = self.ids[key]
+        if len(picked) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._table[picked - 1], dtype=np.float32)
