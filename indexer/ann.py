@@ -30,6 +30,8 @@ IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 #: vectors added to an index per FAISS call, so no more than this many are in memory twice
 ADD_CHUNK = 65_536
+#: rows scored at a time by exact search
+EXACT_BLOCK = 65_536
 
 
 class RowSource(Protocol):
@@ -180,17 +182,26 @@ def sample_queries(vectors: RowSource, n: int, seed: int = 0) -> FloatArray:
 def exact_top_k(
     vectors: RowSource, ids: IdArray, queries: FloatArray, k: int
 ) -> tuple[FloatArray, IdArray]:
-    """Brute-force top-``k`` by inner product, best first, in blocks to bound memory."""
+    """Brute-force top-``k`` by inner product, best first.
+
+    Rows are scored a block at a time and only each block's own top ``k`` is kept, so memory
+    stays at one block's scores however many vectors there are.
+    """
     k = min(k, len(ids))
     best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(queries), 0), dtype=np.int64)
-    for start in range(0, len(ids), 262_144):
-        block = np.asarray(vectors[start : start + 262_144], dtype=np.float32)
+    for start in range(0, len(ids), EXACT_BLOCK):
+        block = np.asarray(vectors[start : start + EXACT_BLOCK], dtype=np.float32)
         scores = queries @ block.T
+        if scores.shape[1] > k:
+            keep = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            keep.sort(axis=1)  # block order, so equal scores rank as a full sort would
+            scores = np.take_along_axis(scores, keep, axis=1)
+            block_ids = ids[start + keep]
+        else:
+            block_ids = np.broadcast_to(ids[start : start + len(block)], scores.shape)
         merged_scores = np.concatenate([best_scores, scores], axis=1)
-        merged_ids = np.concatenate(
-            [best_ids, np.broadcast_to(ids[start : start + len(block)], scores.shape)], axis=1
-        )
+        merged_ids = np.concatenate([best_ids, block_ids], axis=1)
         top = np.argsort(-merged_scores, axis=1, kind="stable")[:, :k]
         best_scores = np.take_along_axis(merged_scores, top, axis=1)
         best_ids = np.take_along_axis(merged_ids, top, axis=1)
@@ -202,7 +213,11 @@ def recall_at_k(
 ) -> float:
     """Mean share of the exact top-``k`` that ``ann`` returns."""
     _, truth = exact_top_k(vectors, ids, queries, k)
-    _, found = ann.search(queries, k)
+    return _recall(ann, truth, queries)
+
+
+def _recall(ann: AnnIndex, truth: IdArray, queries: FloatArray) -> float:
+    _, found = ann.search(queries, truth.shape[1])
     hits = sum(len(set(t) & set(f)) for t, f in zip(truth.tolist(), found.tolist(), strict=True))
     return hits / float(truth.size or 1)
 
@@ -213,10 +228,11 @@ def calibrate(
     """Raise the search knob (nprobe / efSearch) until recall@10 reaches TARGET_RECALL."""
     queries = sample_queries(vectors, n_queries, seed=seed)
     limit = faiss.extract_index_ivf(ann.index).nlist if ann.kind == "ivf" else 4096
-    recall = recall_at_k(ann, vectors, ids, queries)
+    _, truth = exact_top_k(vectors, ids, queries, 10)
+    recall = _recall(ann, truth, queries)
     while recall < TARGET_RECALL and ann.search_param < limit:
         ann.search_param = min(limit, ann.search_param * 2)
-        recall = recall_at_k(ann, vectors, ids, queries)
+        recall = _recall(ann, truth, queries)
     return recall
 
 

@@ -23,7 +23,9 @@ def clustered_vectors(n: int, seed: int = 0, clusters: int = 50) -> np.ndarray:
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_exact_top_k_matches_numpy_sort() -> None:
+@pytest.mark.parametrize("block", [65_536, 700, 7])
+def test_exact_top_k_matches_numpy_sort(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    monkeypatch.setattr(ann, "EXACT_BLOCK", block)
     vectors = clustered_vectors(3000)
     ids = np.arange(1, 3001, dtype=np.int64) * 3
     queries = clustered_vectors(7, seed=1)
