@@ -15,6 +15,8 @@ from .errors import MedSearchError
 from .index_folder import IndexFolder
 
 _NORM_TOLERANCE = 0.02  # float16 storage rounds unit vectors a little
+#: stored vectors whose norms are checked at a time
+_NORM_CHUNK = 65_536
 
 
 def verify_index(index_dir: Path) -> list[str]:
@@ -42,7 +44,13 @@ def verify_index(index_dir: Path) -> list[str]:
                 f"{folder.vectors_path.name} has {vectors.rows()} rows; ids go up to {db_ids.max()}"
             )
         elif len(db_ids):
-            norms = np.linalg.norm(vectors.read(db_ids), axis=1)
+            rows = vectors.rows_of(db_ids)
+            norms = np.concatenate(
+                [
+                    np.linalg.norm(rows[start : start + _NORM_CHUNK], axis=1)
+                    for start in range(0, len(rows), _NORM_CHUNK)
+                ]
+            )
             bad = db_ids[~np.isfinite(norms) | (np.abs(norms - 1) > _NORM_TOLERANCE)]
             if len(bad):
                 problems.append(
@@ -75,7 +83,7 @@ def check_recall(
     with folder.open_store() as store:
         ids = store.ids()
     index = ann.load(folder.faiss_path, int(info.get("search_param", 0)))
-    vectors = folder.vector_file(int(info["dim"])).read(ids)
+    vectors = folder.vector_file(int(info["dim"])).rows_of(ids)
     if len(ids) == 0:
         return {"k": k, "queries": 0, "recall_at_k": None, "index_type": index.kind}
     sample = ann.sample_queries(vectors, queries, seed=seed)
