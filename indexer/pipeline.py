@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .corpus import CorpusFile, load_metadata, scan_corpus
 from .encoders import Encoder, load_encoder
@@ -86,7 +85,7 @@ class _Prepared:
     width: int
     height: int
     metadata: dict[str, MetadataValue]
-    pixels: torch.Tensor | None
+    pixels: np.ndarray | None
 
 
 @dataclass
@@ -278,7 +277,7 @@ class _Run:
             )
             # bytes embedded before need no pixels: their vector is copied
             known = sha in self.id_by_sha
-            pixels = None if known else self.encoder.preprocess(decoded.image)
+            pixels = None if known else self.encoder.prepare(decoded.image)
         except UnreadableImageError as exc:
             return _Failed(f, exc.reason, exc.message)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop the run
@@ -329,13 +328,13 @@ class _Run:
 
     def _vectors_for(self, fresh: list[_Prepared]) -> np.ndarray:
         """One vector per image; each distinct content is embedded once, copies are read back."""
-        to_embed: dict[str, torch.Tensor] = {}
+        to_embed: dict[str, np.ndarray] = {}
         for p in fresh:
             if p.sha256 not in self.id_by_sha and p.pixels is not None:
                 to_embed.setdefault(p.sha256, p.pixels)
         embedded: dict[str, np.ndarray] = {}
         if to_embed:
-            matrix = self.encoder.encode_pixels(torch.stack(list(to_embed.values())))
+            matrix = self.encoder.encode_prepared(list(to_embed.values()))
             embedded = dict(zip(to_embed, matrix, strict=True))
             self.report.embedded += len(to_embed)
         copies = {p.sha256 for p in fresh if p.sha256 not in embedded}

@@ -238,10 +238,10 @@ class Retriever:
         Keying on the preprocessed pixels rather than the upload's bytes also catches the same
         picture sent again in another file format.
         """
-        pixels = self.encoder.preprocess(image.convert("RGB"))
-        key = hashlib.blake2b(pixels.numpy().tobytes(), digest_size=16).digest()
+        prepared = self.encoder.prepare(image)
+        key = hashlib.blake2b(prepared.tobytes(), digest_size=16).digest()
         return self._image_cache.get_or_embed(
-            key, lambda: self.encoder.encode_pixels(pixels[None])[0]
+            key, lambda: self.encoder.encode_prepared([prepared])[0]
         )
 
     def _check_vector(self, vector: Any) -> np.ndarray:

@@ -69,6 +69,18 @@ def test_embeddings_are_unit_float32(tiny_encoder: Encoder) -> None:
     assert tiny_encoder.encode_texts([]).shape == (0, tiny_encoder.dim)
 
 
+def test_prepared_images_embed_exactly_as_the_model_card_preprocess(tiny_encoder: Encoder) -> None:
+    images = _images()
+    prepared = [tiny_encoder.prepare(im) for im in images]
+    side = tiny_encoder.image_size
+    assert all(p.dtype == np.uint8 and p.shape == (side, side, 3) for p in prepared)
+    pixels = torch.stack([tiny_encoder.preprocess(im) for im in images])
+    np.testing.assert_array_equal(
+        tiny_encoder.encode_prepared(prepared), tiny_encoder.encode_pixels(pixels)
+    )
+    assert tiny_encoder.encode_prepared([]).shape == (0, tiny_encoder.dim)
+
+
 def test_text_padding_is_cut_without_changing_results(tiny_encoder: Encoder) -> None:
     model = tiny_encoder.model  # type: ignore[attr-defined]
     tokenizer = tiny_encoder.tokenizer  # type: ignore[attr-defined]

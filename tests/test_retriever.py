@@ -163,13 +163,13 @@ def test_a_repeated_image_query_is_embedded_once(
     sample_settings: Settings, tiny_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real_encode = tiny_encoder.encode_pixels
+    real_encode = tiny_encoder.encode_prepared
 
-    def counting_encode(pixels):  # type: ignore[no-untyped-def]
-        calls.append(len(pixels))
-        return real_encode(pixels)
+    def counting_encode(images):  # type: ignore[no-untyped-def]
+        calls.append(len(images))
+        return real_encode(images)
 
-    monkeypatch.setattr(tiny_encoder, "encode_pixels", counting_encode)
+    monkeypatch.setattr(tiny_encoder, "encode_prepared", counting_encode)
     fresh = Retriever.open(sample_settings, encoder=tiny_encoder)
     try:
         image = Image.open(SAMPLE_IMAGES / "fundus_01.jpg").convert("RGB")

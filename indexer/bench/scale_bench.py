@@ -362,6 +362,12 @@ class _VectorOnlyEncoder(Encoder):
     def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         raise InvalidRequestError("this benchmark index answers vector queries only")
 
+    def prepare(self, image: Any) -> np.ndarray:
+        raise InvalidRequestError("this benchmark index answers vector queries only")
+
+    def encode_prepared(self, images: Any) -> FloatArray:
+        raise InvalidRequestError("this benchmark index answers vector queries only")
+
     def encode_texts(self, texts: Any) -> FloatArray:
         raise InvalidRequestError("this benchmark index answers vector queries only")
 

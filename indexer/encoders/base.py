@@ -52,6 +52,18 @@ class Encoder(ABC):
         """One RGB image to the model's input tensor [3, H, W] (thread-safe, CPU only)."""
 
     @abstractmethod
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """The image resized and cropped to the model's input, uint8 [H, W, 3], without torch.
+
+        Decoding threads and request threads call this; keeping torch out of them keeps them
+        from starting CPU thread pools of their own beside the model's.
+        """
+
+    @abstractmethod
+    def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+        """Images from :meth:`prepare` to unit vectors [n, dim]; equal to :meth:`encode_images`."""
+
+    @abstractmethod
     def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         """A batch of preprocessed images [n, 3, H, W] to unit vectors [n, dim]."""
 
@@ -68,7 +80,7 @@ class Encoder(ABC):
         """RGB images to unit vectors [n, dim]."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.encode_pixels(torch.stack([self.preprocess(im) for im in images]))
+        return self.encode_prepared([self.prepare(im) for im in images])
 
     def describe(self) -> dict[str, Any]:
         """What ``index_info.json`` records about the encoder."""

@@ -21,6 +21,7 @@ import numpy as np
 import open_clip
 import torch
 from PIL import Image
+from torchvision.transforms import Compose, Normalize
 
 from ..errors import InvalidRequestError, ModelUnavailableError
 from .base import Encoder, FloatArray
@@ -57,6 +58,7 @@ class BiomedClipEncoder(Encoder):
         self.model, self._preprocess, self._logit_scale = self._on_model_thread(
             _build, folder, self.device, self._dtype
         )
+        self._resize_and_crop, self._normalize = _split_at_to_tensor(self._preprocess)
         self._image_tower: Callable[[torch.Tensor], torch.Tensor] = (
             CompiledTower(self.model.visual, self.device) if compile_images else self.model.visual
         )
@@ -71,15 +73,20 @@ class BiomedClipEncoder(Encoder):
         tensor: torch.Tensor = self._preprocess(image)
         return tensor
 
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        return np.asarray(self._resize_and_crop(image.convert("RGB")), dtype=np.uint8)
+
+    def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+        if not len(images):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._on_model_thread(self._encode_prepared, images)
+
     @property
     def logit_scale(self) -> float:
         return self._logit_scale
 
     def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         return self._on_model_thread(self._encode_pixels, pixels)
-
-    def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
-        return self._on_model_thread(super().encode_images, images)
 
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:
         if isinstance(texts, str):
@@ -93,6 +100,11 @@ class BiomedClipEncoder(Encoder):
         with torch.inference_mode():
             features = self._image_tower(pixels)
         return _unit_rows(features)
+
+    def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+        # ToTensor and Normalize of the model card's preprocess, for the whole batch at once
+        batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)
+        return self._encode_pixels(self._normalize(batch))
 
     def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         tokens = self.tokenize(texts).to(self.device)
@@ -152,6 +164,20 @@ def _build(
     if device.type == "cpu" and dtype == torch.bfloat16:
         _use_matmul_attention(model.visual)
     return model, preprocess, logit_scale
+
+
+def _split_at_to_tensor(preprocess: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """open_clip's eval preprocess as its PIL steps (resize, crop, mode) and its ``Normalize``.
+
+    Only ``ToTensor`` and ``Normalize`` may follow the PIL steps: anything else would make
+    :meth:`BiomedClipEncoder.encode_prepared` differ from the model card's preprocess.
+    """
+    steps = list(preprocess.transforms)
+    tensor_at = next((i for i, step in enumerate(steps) if "ToTensor" in type(step).__name__), None)
+    tail = steps[tensor_at + 1 :] if tensor_at is not None else []
+    if tensor_at is None or len(tail) != 1 or not isinstance(tail[0], Normalize):
+        raise ModelUnavailableError(f"unexpected image preprocessing in this model: {steps}")
+    return Compose(steps[:tensor_at]), tail[0]
 
 
 def _use_matmul_attention(module: torch.nn.Module) -> None:
