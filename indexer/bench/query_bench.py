@@ -221,7 +221,7 @@ def sample_uploads(count: int = len(_UPLOAD_SOURCES), folder: Path | None = None
     """``count`` different 512 px JPEG uploads (quality 90) made from a few sample images.
 
     The sources take turns; each turn trims a different margin of up to 15 px off the source
-    before the resize, so no two uploads become the same model input.
+    before the resize, so no two of the first 8 x 256 uploads become the same model input.
     """
     folder = folder or _SAMPLE_DIR
     paths = [folder / name for name in _UPLOAD_SOURCES if (folder / name).is_file()]
