@@ -25,6 +25,7 @@ from torchvision.transforms import Compose, Normalize
 
 from ..errors import InvalidRequestError, ModelUnavailableError
 from .base import Encoder, FloatArray
+from .class_token import use_class_token_last_block
 from .compiled import CompiledTower
 from .model_folder import ModelFolder
 from .runtime import model_dtype, resolve_device, resolve_precision
@@ -161,6 +162,9 @@ def _build(
     # Weights held in bf16/fp16 rather than autocast: autocast re-casts every weight on every
     # call, which costs a fifth of a single-image forward on a CPU.
     model.to(dtype=dtype)
+    trunk = getattr(model.visual, "trunk", None)
+    if trunk is not None:
+        use_class_token_last_block(trunk)
     if device.type == "cpu" and dtype == torch.bfloat16:
         _use_matmul_attention(model.visual)
     return model, preprocess, logit_scale
