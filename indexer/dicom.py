@@ -34,6 +34,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel
 from pydicom.uid import UID
 
 from indexer.errors import UnreadableImageError
+from indexer.jpeg2000 import reduced_jpeg2000_frame
 from indexer.records import MetadataValue
 
 DEFAULT_MAX_PIXELS = 178_956_970
@@ -103,9 +104,12 @@ def scale_to_uint8(
 
 
 def read_dicom(
-    source: Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = None
 ) -> tuple[Image.Image, dict[str, MetadataValue]]:
     """Render a DICOM file (path or bytes) to an RGB image and return its safe metadata.
+
+    ``min_side``: the image may come back reduced by a power of two while its shortest side
+    stays at least this long (large JPEG 2000 frames, decoded at a lower resolution level).
 
     Raises :class:`UnreadableImageError` with reason ``not_image``, ``truncated``,
     ``no_pixel_data``, ``too_large``, ``unsupported`` or ``corrupt``.
@@ -114,7 +118,7 @@ def read_dicom(
         dataset = _read_dataset(source)
         try:
             metadata = extract_metadata(dataset)
-            image = _render(dataset, max_pixels)
+            image = _render(dataset, max_pixels, min_side)
         except UnreadableImageError:
             raise
         except MemoryError as exc:
@@ -184,7 +188,7 @@ def _is_cut(dataset: Dataset, file_size: int) -> bool:
     return not has_pixels and last.value_tell + last.length < file_size
 
 
-def _render(dataset: Dataset, max_pixels: int) -> Image.Image:
+def _render(dataset: Dataset, max_pixels: int, min_side: int | None) -> Image.Image:
     if not any(keyword in dataset for keyword in _PIXEL_DATA_KEYWORDS):
         raise UnreadableImageError("DICOM file has no pixel data", "no_pixel_data")
     rows, columns = int(dataset.get("Rows") or 0), int(dataset.get("Columns") or 0)
@@ -195,8 +199,9 @@ def _render(dataset: Dataset, max_pixels: int) -> Image.Image:
             f"DICOM image is too large ({columns}x{rows} pixels)", "too_large"
         )
     frame = _number_of_frames(dataset) // 2
+    reduced = reduced_jpeg2000_frame(dataset, frame, min_side) if min_side else None
     # decode only the frame shown; as_rgb (default) turns YBR colour into RGB
-    pixels = pixel_array(dataset, index=frame)
+    pixels = pixel_array(dataset, index=frame) if reduced is None else reduced
     samples = int(dataset.get("SamplesPerPixel") or 1)
     if pixels.ndim == (3 if samples > 1 else 2) + 1:  # a decoder that ignored index
         pixels = pixels[pixels.shape[0] // 2]

@@ -110,9 +110,9 @@ def load_image(
     """Decode the image file at ``path``; see the module docstring for what is done to it.
 
     ``draft_size``: the image is returned reduced by an integer factor while its shortest side
-    stays at least this long (JPEGs while decoding, in draft mode; other formats by a box
-    reduction after it): much faster for large images; ``width``/``height`` still give the
-    full size.
+    stays at least this long (JPEGs while decoding, in draft mode; JPEG 2000 DICOMs at a lower
+    resolution level; other formats by a box reduction after it): much faster for large images;
+    ``width``/``height`` still give the full size.
     """
     try:
         format_ = sniff_file(path)
@@ -134,8 +134,12 @@ def _decode(
     if format_ is None:
         raise UnreadableImageError("not a recognised image file", "not_image")
     if format_ == "dicom":
-        image, metadata = read_dicom(source, max_pixels=max_pixels)
-        decoded = DecodedImage(image, "dicom", image.width, image.height, metadata)
+        image, metadata = read_dicom(source, max_pixels=max_pixels, min_side=draft_size)
+        # the full size, also when a JPEG 2000 frame was decoded at a lower resolution level
+        width, height = metadata.get("columns"), metadata.get("rows")
+        if not isinstance(width, int) or not isinstance(height, int):
+            width, height = image.size
+        decoded = DecodedImage(image, "dicom", width, height, metadata)
     else:
         decoded = _decode_raster(source, format_, max_pixels, draft_size)
     if draft_size and min(decoded.image.size) >= 2 * draft_size:
