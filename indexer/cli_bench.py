@@ -150,18 +150,20 @@ def bench_index(
         f"batch {result['batch_size']}, {result['workers']} workers"
     )
     _table(
-        ["path", "images/s", "ratio"],
+        ["path", "images/s (best run)", "ratio of best runs", "ratio per repeat"],
         [
-            ["pipeline (end to end)", result["images_per_s"], ""],
+            ["pipeline (end to end)", result["images_per_s"], "", ""],
             [
                 "model only (pre-decoded)",
                 result["model_only_images_per_s"],
                 f"pipeline = {result['pipeline_vs_model_only']} x",
+                ", ".join(map(str, result["pipeline_vs_model_only_per_run"])),
             ],
             [
                 "model card recipe (fp32, 1 by 1)",
                 result["reference_images_per_s"],
                 f"pipeline = {result['pipeline_vs_reference']} x",
+                ", ".join(map(str, result["pipeline_vs_reference_per_run"])),
             ],
         ],
     )

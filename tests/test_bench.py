@@ -87,6 +87,8 @@ def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
     assert result["pipeline_runs"][0]["embedded"] == 12
     assert result["pipeline_vs_model_only"] > 0
     assert result["pipeline_vs_reference"] > 0
+    assert [run["images"] for run in result["reference_runs"]] == [12]
+    assert len(result["pipeline_vs_reference_per_run"]) == len(result["model_only_runs"]) == 1
     assert result["machine"]["cores"] >= 1
     before, after = result["speed_probe_gflops"]
     assert before > 0 and after > 0

@@ -84,3 +84,14 @@ def _is_plain(block: nn.Module) -> bool:
         and attn.attn_dim == attn.num_heads * attn.head_dim == attn.qkv.in_features
         and type(block.mlp) is Mlp
     )
+
+
+def use_stock_last_block(trunk: nn.Module) -> None:
+    """Undo :func:`use_class_token_last_block`: for a reference run of the unchanged model."""
+    blocks = getattr(trunk, "blocks", None)
+    if (
+        isinstance(blocks, nn.Sequential)
+        and len(blocks)
+        and isinstance(blocks[-1], ClassTokenBlock)
+    ):
+        blocks[-1] = blocks[-1].block
