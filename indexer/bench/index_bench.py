@@ -37,8 +37,9 @@ import torch
 from PIL import Image
 
 from ..corpus import scan_corpus
-from ..encoders import Encoder, load_encoder
-from ..encoders.class_token import use_stock_last_block
+from ..encoders import Encoder, load_encoder, locate_model
+from ..encoders.biomedclip import build_stock_model
+from ..encoders.runtime import resolve_device
 from ..errors import InvalidRequestError, ModelUnavailableError
 from ..imaging import load_image, sniff_file
 from ..pipeline import index_corpus
@@ -161,14 +162,6 @@ def _format_counts(files: list[Path]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _open_clip_model(encoder: Encoder) -> Any:
-    """The open_clip model behind ``encoder`` (for the model card's own calls)."""
-    model = getattr(encoder, "model", None)
-    if model is None:
-        raise InvalidRequestError(f"{encoder.name} exposes no open_clip model to benchmark")
-    return model
-
-
 def _warm_up(encoder: Encoder, files: list[Path], settings: Settings) -> float:
     """One untimed batch through the model."""
     started = time.perf_counter()
@@ -243,24 +236,23 @@ def _reference_rate(model_ref: str, files: list[Path], device: str) -> dict[str,
 def recipe_rate(model_ref: str, paths: list[str], device: str = "auto") -> dict[str, float]:
     """The model card's loop: open, convert, preprocess, unsqueeze, encode_image, fp32.
 
-    The weights are loaded as MedSearch loads them, then the image tower is put back to its
-    stock form, so the recipe computes exactly what open_clip's own model does.
+    The model is open_clip's own, built from the same folder without any of MedSearch's
+    changes for speed.
     """
-    encoder = load_encoder(model_ref, device=device, precision="fp32")
-    model = _open_clip_model(encoder)
-    use_stock_last_block(model.visual.trunk)
+    torch_device = resolve_device(device)
+    model, preprocess = build_stock_model(locate_model(model_ref), torch_device)
     files = [Path(p) for p in paths]
     times: list[float] = []
     with torch.no_grad():
-        first = encoder.preprocess(load_image(files[0]).image).unsqueeze(0)
-        model.encode_image(first.to(encoder.device))  # warm-up, untimed
+        first = preprocess(load_image(files[0]).image).unsqueeze(0)
+        model.encode_image(first.to(torch_device))  # warm-up, untimed
         for path in files:
             started = time.perf_counter()
             if sniff_file(path) == "dicom":
                 image = load_image(path).image
             else:
                 image = Image.open(path).convert("RGB")
-            model.encode_image(encoder.preprocess(image).unsqueeze(0).to(encoder.device))
+            model.encode_image(preprocess(image).unsqueeze(0).to(torch_device))
             times.append(time.perf_counter() - started)
     total = sum(times)
     return {

@@ -28,6 +28,7 @@ from .base import Encoder, FloatArray
 from .class_token import use_class_token_last_block
 from .compiled import CompiledTower
 from .model_folder import ModelFolder
+from .packed_linear import can_pack, pack_linear_layers
 from .runtime import model_dtype, resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class BiomedClipEncoder(Encoder):
         self._dtype = model_dtype(self.precision)
         self.model: Any
         self.model, self._preprocess, self._logit_scale = self._on_model_thread(
-            _build, folder, self.device, self._dtype
+            _build, folder, self.device, self._dtype, compile_images
         )
         self._resize_and_crop, self._normalize = _split_at_to_tensor(self._preprocess)
         self._image_tower: Callable[[torch.Tensor], torch.Tensor] = (
@@ -136,10 +137,8 @@ def _unit_rows(features: torch.Tensor) -> FloatArray:
     return (array / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _build(
-    folder: ModelFolder, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.nn.Module, Any, float]:
-    """The model in eval mode with weights in ``dtype``, its preprocess, and its logit scale."""
+def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, Any]:
+    """open_clip's own model (fp32, eval mode) and eval preprocess, as the model card loads them."""
     text_cfg = copy.deepcopy(folder.config["model_cfg"]["text_cfg"])
     # A path to the BERT config file keeps transformers off the network.
     text_cfg["hf_model_name"] = str(folder.text_config)
@@ -157,7 +156,17 @@ def _build(
             )
     except (RuntimeError, ValueError, OSError, KeyError) as exc:
         raise ModelUnavailableError(f"cannot load the model in {folder.path}: {exc}") from exc
-    model.eval()
+    return model.eval(), preprocess
+
+
+def _build(
+    folder: ModelFolder, device: torch.device, dtype: torch.dtype, compile_images: bool
+) -> tuple[Any, Any, float]:
+    """The model made fast for inference in ``dtype``, its preprocess, and its logit scale.
+
+    Every step keeps the results of the stock model (tests compare with the model card).
+    """
+    model, preprocess = build_stock_model(folder, device)
     logit_scale = float(model.logit_scale.exp().item())  # read before a cast can round it
     # Weights held in bf16/fp16 rather than autocast: autocast re-casts every weight on every
     # call, which costs a fifth of a single-image forward on a CPU.
@@ -167,6 +176,10 @@ def _build(
         use_class_token_last_block(trunk)
     if device.type == "cpu" and dtype == torch.bfloat16:
         _use_matmul_attention(model.visual)
+    if can_pack(device, dtype):
+        # a compiled image tower packs its own weights (inductor freezing)
+        for tower in (model.text,) if compile_images else (model.text, model.visual):
+            pack_linear_layers(tower)
     return model, preprocess, logit_scale
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from timm.layers import Mlp
 from timm.models.vision_transformer import Attention, Block, VisionTransformer
 from torch import nn
+from torch.nn.utils import skip_init
 
 
 class ClassTokenBlock(nn.Module):
@@ -24,6 +25,11 @@ class ClassTokenBlock(nn.Module):
     def __init__(self, block: Block) -> None:
         super().__init__()
         self.block = block
+        # the fused query-key-value projection, split: queries are needed for one token only
+        qkv = cast(nn.Linear, block.attn.qkv)
+        width = qkv.in_features
+        self.query = _linear(qkv, slice(0, width))
+        self.key_value = _linear(qkv, slice(width, 3 * width))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         block: Any = self.block  # a plain timm Block (checked by use_class_token_last_block)
@@ -31,9 +37,8 @@ class ClassTokenBlock(nn.Module):
         batch, count, width = tokens.shape
         heads, head_dim = attn.num_heads, attn.head_dim
         normed = block.norm1(tokens)
-        weight, bias = attn.qkv.weight, attn.qkv.bias
-        query = F.linear(normed[:, :1], weight[:width], None if bias is None else bias[:width])
-        key_value = F.linear(normed, weight[width:], None if bias is None else bias[width:])
+        query = self.query(normed[:, :1])
+        key_value = self.key_value(normed)
         key, value = key_value.reshape(batch, count, 2, heads, head_dim).permute(2, 0, 3, 1, 4)
         query = query.reshape(batch, 1, heads, head_dim).transpose(1, 2)
         if attn.fused_attn:
@@ -86,12 +91,19 @@ def _is_plain(block: nn.Module) -> bool:
     )
 
 
-def use_stock_last_block(trunk: nn.Module) -> None:
-    """Undo :func:`use_class_token_last_block`: for a reference run of the unchanged model."""
-    blocks = getattr(trunk, "blocks", None)
-    if (
-        isinstance(blocks, nn.Sequential)
-        and len(blocks)
-        and isinstance(blocks[-1], ClassTokenBlock)
-    ):
-        blocks[-1] = blocks[-1].block
+def _linear(source: nn.Linear, rows: slice) -> nn.Linear:
+    """A new ``nn.Linear`` computing the output features ``rows`` of ``source``."""
+    weight = source.weight.detach()[rows]
+    bias = None if source.bias is None else source.bias.detach()[rows]
+    linear: nn.Linear = skip_init(  # no random initialisation: the weights are copied in
+        nn.Linear,
+        weight.shape[1],
+        weight.shape[0],
+        bias=bias is not None,
+        device=weight.device,
+        dtype=weight.dtype,
+    )
+    linear.weight = nn.Parameter(weight.clone(), requires_grad=False)
+    if bias is not None:
+        linear.bias = nn.Parameter(bias.clone(), requires_grad=False)
+    return linear.eval()
