@@ -33,7 +33,7 @@ class Settings:
     device: Device = "auto"
     precision: Precision = "auto"
     batch_size: int = 32
-    #: compile the image tower for indexing (batches 5-10% faster; 20-30 s to start; needs g++)
+    #: compile the image tower for indexing (20-30 s to start; needs g++; see docs/benchmarks.md)
     compile: bool = False
     #: decoding threads feeding the model
     workers: int = 2

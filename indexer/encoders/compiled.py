@@ -1,14 +1,16 @@
 """An image tower compiled with ``torch.compile`` for bulk indexing.
 
 Inductor fuses the elementwise work between the matrix products and, with ``freezing``, packs the
-weights once for the CPU's matrix kernels; batched bf16 forwards of ViT-B/16 measured 5 to 10%
-faster on a 2-core CPU (docs/benchmarks.md). Compiling one batch shape takes 20-30 s, so batches
-are padded up to a shape already compiled rather than compiling the short last batch of a run
-again.
+weights once for the CPU's matrix kernels. Batched bf16 forwards of ViT-B/16 measured 5 to 10%
+faster on a 2-core CPU than the eager model did before its weights were packed at load time
+(:mod:`.packed_linear`); against the packed eager model the gain is within noise there
+(docs/benchmarks.md). Compiling one batch shape takes 20-30 s, so batches are padded up to a
+shape already compiled rather than compiling the short last batch of a run again.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import shutil
 from typing import Any
@@ -39,13 +41,13 @@ class CompiledTower:
                 "or set CXX); install one or index without --compile"
             )
         self._compiled: Any = torch.compile(tower, dynamic=False, options={"freezing": True})
-        self._sizes: list[int] = []
+        self._sizes: list[int] = []  # compiled batch sizes, ascending
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         count = len(pixels)
-        size = next((s for s in sorted(self._sizes) if s >= count), count)
+        size = next((s for s in self._sizes if s >= count), count)
         if size not in self._sizes:
-            self._sizes.append(size)
+            bisect.insort(self._sizes, size)  # kept sorted: the first fit is the smallest
         if size > count:
             padding = pixels.new_zeros((size - count, *pixels.shape[1:]))
             pixels = torch.cat([pixels, padding])
