@@ -5,7 +5,8 @@ reorders it into its blocked layout again on every call. :func:`pack_linear_laye
 reorder once, at load time, as ``torch.compile``'s weight freezing does inside a compiled graph.
 Results agree to float rounding (bit for bit in the bf16 products of ViT-B/16 we compared). On
 a 2-core CPU in bf16, one [n x 768] @ [768 x 3072] product took 438 -> 211 us at n = 13 (a short
-text query) and 3293 -> 2656 us at n = 197 (one image).
+text query) and 3293 -> 2656 us at n = 197 (one image). Packing BiomedCLIP's 123 linear layers
+takes 0.2 s at load.
 """
 
 from __future__ import annotations
