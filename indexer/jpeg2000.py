@@ -48,7 +48,10 @@ def reduced_jpeg2000_frame(dataset: Dataset, frame: int, min_side: int) -> np.nd
     if wanted < 1:
         return None
     frames = int(dataset.get("NumberOfFrames") or 1)
-    codestream = get_frame(dataset.PixelData, frame, number_of_frames=frames)
+    try:
+        codestream = get_frame(dataset.PixelData, frame, number_of_frames=frames)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None  # broken encapsulation: pydicom's full decode reports it
     header = _read_header(codestream)
     if header is None or header.signed or not 0 < header.precision <= 16:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from test_dicom import pydicom_file
 
 from indexer.dicom import read_dicom
 from indexer.encoders import Encoder
-from indexer.imaging import load_image
+from indexer.errors import UnreadableImageError
+from indexer.imaging import decode_image_bytes, load_image
 from indexer.jpeg2000 import reduced_jpeg2000_frame
 
 LARGE_J2K = ["dcm_cr_chest.dcm", "dcm_cr_tibia.dcm", "dcm_mr_shoulder.dcm"]
@@ -113,3 +115,19 @@ def test_damaged_or_single_level_streams_are_left_to_the_full_decode() -> None:
     cod = header.index(b"\xff\x52")
     single = _with_codestream(path, b"\0", at=cod + 9)  # COD: no wavelet levels
     assert reduced_jpeg2000_frame(single, 0, 448) is None
+    not_encapsulated = copy.deepcopy(dataset)
+    not_encapsulated.PixelData = b"\0" * 64
+    assert reduced_jpeg2000_frame(not_encapsulated, 0, 448) is None
+
+
+def test_a_cut_frame_keeps_the_full_decode_error() -> None:
+    """With or without a size asked for, a cut frame gives the same classified error."""
+    dataset = _with_codestream(SAMPLE_IMAGES / "dcm_cr_tibia.dcm", cut=4000)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    reasons = []
+    for draft_size in (None, 448):
+        with pytest.raises(UnreadableImageError) as caught:
+            decode_image_bytes(buffer.getvalue(), draft_size=draft_size)
+        reasons.append((caught.value.reason, str(caught.value)))
+    assert reasons[0] == reasons[1]
