@@ -198,8 +198,9 @@ def _render(dataset: Dataset, max_pixels: int, min_side: int | None) -> Image.Im
         raise UnreadableImageError(
             f"DICOM image is too large ({columns}x{rows} pixels)", "too_large"
         )
-    frame = _number_of_frames(dataset) // 2
-    reduced = reduced_jpeg2000_frame(dataset, frame, min_side) if min_side else None
+    frames = _number_of_frames(dataset)
+    frame = frames // 2
+    reduced = reduced_jpeg2000_frame(dataset, frame, frames, min_side) if min_side else None
     # decode only the frame shown; as_rgb (default) turns YBR colour into RGB
     pixels = pixel_array(dataset, index=frame) if reduced is None else reduced
     samples = int(dataset.get("SamplesPerPixel") or 1)

@@ -34,8 +34,10 @@ class _Codestream:
     levels: int  # wavelet decompositions: the frame can be decoded at 1/2 ** levels of its size
 
 
-def reduced_jpeg2000_frame(dataset: Dataset, frame: int, min_side: int) -> np.ndarray | None:
-    """Stored values of ``frame`` at the smallest resolution level whose sides are >= ``min_side``.
+def reduced_jpeg2000_frame(
+    dataset: Dataset, frame: int, frames: int, min_side: int
+) -> np.ndarray | None:
+    """Stored values of ``frame`` (of ``frames``) at the smallest level with sides >= ``min_side``.
 
     Returns None when the full size is the only such level, or when the frame is not plain grey
     unsigned JPEG 2000 or fails to decode at a lower level; the caller then decodes it whole.
@@ -47,7 +49,6 @@ def reduced_jpeg2000_frame(dataset: Dataset, frame: int, min_side: int) -> np.nd
     wanted = max(0, (min(rows, columns) // max(min_side, 1)).bit_length() - 1)
     if wanted < 1:
         return None
-    frames = int(dataset.get("NumberOfFrames") or 1)
     try:
         codestream = get_frame(dataset.PixelData, frame, number_of_frames=frames)
     except (ValueError, TypeError, IndexError, KeyError):
@@ -67,13 +68,16 @@ def reduced_jpeg2000_frame(dataset: Dataset, frame: int, min_side: int) -> np.nd
 def _qualifies(dataset: Dataset) -> bool:
     file_meta = getattr(dataset, "file_meta", None)
     syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
-    return (
-        syntax in JPEG2000_SYNTAXES
-        and "PixelData" in dataset
-        and int(dataset.get("SamplesPerPixel") or 1) == 1
-        and int(dataset.get("PixelRepresentation") or 0) == 0
-        and int(dataset.get("BitsAllocated") or 0) in (8, 16)
-    )
+    try:
+        return (
+            syntax in JPEG2000_SYNTAXES
+            and "PixelData" in dataset
+            and int(dataset.get("SamplesPerPixel") or 1) == 1
+            and int(dataset.get("PixelRepresentation") or 0) == 0
+            and int(dataset.get("BitsAllocated") or 0) in (8, 16)
+        )
+    except (TypeError, ValueError):  # malformed values: left to pydicom's full decode
+        return False
 
 
 def _decode(codestream: bytes, reduce: int, precision: int) -> np.ndarray | None:

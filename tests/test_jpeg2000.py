@@ -47,7 +47,7 @@ def _assert_is_reduced(reduced: np.ndarray, full: np.ndarray) -> None:
 @pytest.mark.parametrize("name", LARGE_J2K)
 def test_large_frames_decode_at_a_lower_level(name: str) -> None:
     dataset = pydicom.dcmread(SAMPLE_IMAGES / name)
-    reduced = reduced_jpeg2000_frame(dataset, 0, 448)
+    reduced = reduced_jpeg2000_frame(dataset, 0, 1, 448)
     assert reduced is not None and min(reduced.shape) >= 448
     _assert_is_reduced(reduced, pixel_array(dataset))
 
@@ -70,7 +70,7 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_the_frame_asked_for_is_decoded() -> None:
     dataset = pydicom.dcmread(pydicom_file("emri_small_jpeg_2k_lossless.dcm"))  # 10 frames
-    reduced = reduced_jpeg2000_frame(dataset, 5, 32)
+    reduced = reduced_jpeg2000_frame(dataset, 5, 10, 32)
     assert reduced is not None and reduced.shape == (32, 32)
     asked, first = (_block_means(pixel_array(dataset, index=i), 2, (32, 32)) for i in (5, 0))
     # a small noisy MR: its wavelet approximation is near the 2 x 2 means, not equal to them
@@ -89,7 +89,7 @@ def test_the_frame_asked_for_is_decoded() -> None:
 )
 def test_other_frames_are_left_to_the_full_decode(name: str, min_side: int) -> None:
     dataset = pydicom.dcmread(pydicom_file(name))
-    assert reduced_jpeg2000_frame(dataset, 0, min_side) is None
+    assert reduced_jpeg2000_frame(dataset, 0, 1, min_side) is None
 
 
 def _with_codestream(path: Path, edit: bytes | None = None, at: int = 0, cut: int = 0) -> Dataset:
@@ -107,17 +107,17 @@ def _with_codestream(path: Path, edit: bytes | None = None, at: int = 0, cut: in
 def test_damaged_or_single_level_streams_are_left_to_the_full_decode() -> None:
     path = SAMPLE_IMAGES / "dcm_cr_tibia.dcm"
     dataset = pydicom.dcmread(path)
-    assert reduced_jpeg2000_frame(dataset, 0, 448) is not None
-    assert reduced_jpeg2000_frame(_with_codestream(path, b"\0\0"), 0, 448) is None  # no SOC
+    assert reduced_jpeg2000_frame(dataset, 0, 1, 448) is not None
+    assert reduced_jpeg2000_frame(_with_codestream(path, b"\0\0"), 0, 1, 448) is None  # no SOC
     cut = _with_codestream(path, cut=4000)
-    assert reduced_jpeg2000_frame(cut, 0, 448) is None
+    assert reduced_jpeg2000_frame(cut, 0, 1, 448) is None
     header = get_frame(dataset.PixelData, 0, number_of_frames=1)
     cod = header.index(b"\xff\x52")
     single = _with_codestream(path, b"\0", at=cod + 9)  # COD: no wavelet levels
-    assert reduced_jpeg2000_frame(single, 0, 448) is None
+    assert reduced_jpeg2000_frame(single, 0, 1, 448) is None
     not_encapsulated = copy.deepcopy(dataset)
     not_encapsulated.PixelData = b"\0" * 64
-    assert reduced_jpeg2000_frame(not_encapsulated, 0, 448) is None
+    assert reduced_jpeg2000_frame(not_encapsulated, 0, 1, 448) is None
 
 
 def test_a_cut_frame_keeps_the_full_decode_error() -> None:
@@ -131,3 +131,10 @@ def test_a_cut_frame_keeps_the_full_decode_error() -> None:
             decode_image_bytes(buffer.getvalue(), draft_size=draft_size)
         reasons.append((caught.value.reason, str(caught.value)))
     assert reasons[0] == reasons[1]
+
+
+def test_malformed_values_leave_the_frame_to_the_full_decode() -> None:
+    dataset = pydicom.dcmread(SAMPLE_IMAGES / "dcm_cr_tibia.dcm")
+    with pytest.warns(UserWarning, match="cannot be assigned"):
+        dataset.BitsAllocated = "sixteen"  # kept as it is, as pydicom keeps what it cannot read
+    assert reduced_jpeg2000_frame(dataset, 0, 1, 448) is None
