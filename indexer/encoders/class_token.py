@@ -20,16 +20,20 @@ from torch.nn.utils import skip_init
 
 
 class ClassTokenBlock(nn.Module):
-    """A timm ``Block`` that returns only the class token's output, shape [batch, 1, width]."""
+    """A timm ``Block`` that returns only the class token's output, shape [batch, 1, width].
+
+    It takes the block over: the block's fused ``qkv`` layer is replaced by the split one here.
+    """
 
     def __init__(self, block: Block) -> None:
         super().__init__()
-        self.block = block
         # the fused query-key-value projection, split: queries are needed for one token only
         qkv = cast(nn.Linear, block.attn.qkv)
         width = qkv.in_features
         self.query = _linear(qkv, slice(0, width))
         self.key_value = _linear(qkv, slice(width, 3 * width))
+        block.attn.qkv = nn.Identity()  # taken over: no second copy of its weights is kept
+        self.block = block
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         block: Any = self.block  # a plain timm Block (checked by use_class_token_last_block)
