@@ -17,7 +17,12 @@ from PIL import Image
 
 from indexer.encoders import Encoder, load_encoder, locate_model
 from indexer.encoders.model_folder import BIOMEDCLIP_HUB_ID, packaged_asset
-from indexer.encoders.runtime import cpu_has_fast_bf16, resolve_device, resolve_precision
+from indexer.encoders.runtime import (
+    CPU_IMAGES_PER_FORWARD,
+    cpu_has_fast_bf16,
+    resolve_device,
+    resolve_precision,
+)
 from indexer.errors import ModelUnavailableError
 
 IMAGES = ["cxr_01.jpg", "fundus_01.jpg", "histo_01.png"]
@@ -102,6 +107,23 @@ def test_bf16_stays_close_to_fp32(tiny_model_dir: Path, tiny_encoder: Encoder) -
     assert _cosines(bf16.encode_texts(TEXTS), tiny_encoder.encode_texts(TEXTS)).min() >= 0.999
     # The temperature is read before the weights are cast, so zero-shot scores keep it exactly.
     assert bf16.logit_scale == tiny_encoder.logit_scale
+
+
+def test_cpu_batches_go_through_the_image_tower_in_slices(tiny_encoder: Encoder) -> None:
+    images = [
+        tiny_encoder.prepare(Image.open(path).convert("RGB"))
+        for path in sorted(SAMPLE_IMAGES.glob("cxr_*.jpg"))[:11]
+    ]
+    sizes: list[int] = []
+    tower = tiny_encoder.model.visual  # type: ignore[attr-defined]
+    hook = tower.register_forward_pre_hook(lambda _module, args: sizes.append(len(args[0])))
+    try:
+        batch = tiny_encoder.encode_prepared(images)
+    finally:
+        hook.remove()
+    assert sizes == [CPU_IMAGES_PER_FORWARD, len(images) - CPU_IMAGES_PER_FORWARD]
+    one_by_one = np.concatenate([tiny_encoder.encode_prepared([image]) for image in images])
+    assert _cosines(batch, one_by_one).min() >= 0.99999
 
 
 def test_compiled_image_tower_matches_eager_and_pads_short_batches(

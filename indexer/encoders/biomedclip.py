@@ -29,7 +29,7 @@ from .class_token import use_class_token_last_block
 from .compiled import CompiledTower
 from .model_folder import ModelFolder
 from .packed_linear import can_pack, pack_linear_layers
-from .runtime import model_dtype, resolve_device, resolve_precision
+from .runtime import forward_in_slices, model_dtype, resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,7 +100,7 @@ class BiomedClipEncoder(Encoder):
     def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
         with torch.inference_mode():
-            features = self._image_tower(pixels)
+            features = forward_in_slices(self._image_tower, pixels)
         return _unit_rows(features)
 
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
