@@ -41,7 +41,9 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
     help="Model name, hf-hub: id or local folder (new indexes only; "
     "default: the index's own model, else biomedclip).",
 )
-@click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
+@click.option(
+    "--batch-size", type=click.IntRange(1, 4096), help="Images per model call and per transaction."
+)
 @click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads.")
 @device_option
 @precision_option()

@@ -32,6 +32,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     device: Device = "auto"
     precision: Precision = "auto"
+    #: images per model call and per transaction (a CPU runs each call in slices of 8 images)
     batch_size: int = 32
     #: compile the image tower for indexing (20-30 s to start; needs g++; see docs/benchmarks.md)
     compile: bool = False
