@@ -59,7 +59,7 @@ def compile_option(func: F) -> F:
         "compile_images",
         default=None,
         help="Compile the image tower with torch.compile (fuses elementwise work; 20-30 s to "
-        "start, needs a C++ compiler). Within noise of the default on a 2-core CPU; try it on "
+        "start, needs a C++ compiler). 5% slower than the default on a 2-core CPU; try it on "
         "your hardware with `medsearch bench index`.",
     )(func)
 
