@@ -171,6 +171,9 @@ def bench_index(
         f"decode + preprocess: {result['decode_preprocess_ms_per_image']} ms/image (one thread)"
     )
     _echo_speed_probe(result)
+    click.echo(
+        f"the same product in fp32 (the recipe's precision): {result['fp32_probe_gflops']} GFLOP/s"
+    )
 
 
 def _echo_speed_probe(result: dict[str, Any]) -> None:

@@ -91,7 +91,19 @@ def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
     assert len(result["pipeline_vs_reference_per_run"]) == len(result["model_only_runs"]) == 1
     assert result["machine"]["cores"] >= 1
     before, after = result["speed_probe_gflops"]
-    assert before > 0 and after > 0
+    assert before > 0 and after > 0 and result["fp32_probe_gflops"] > 0
+
+
+def test_bench_index_prints_its_table(bench_corpus: Path, tiny_model_dir: Path) -> None:
+    args = ["--model", tiny_model_dir, "--corpus", bench_corpus, "--precision", "fp32", "--quick"]
+    result = CliRunner().invoke(cli, ["bench", "index", *map(str, args)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("12 images, fp32 on cpu")
+    for row in ("pipeline (end to end)", "model only", "model card recipe", "decode + preprocess"):
+        assert any(line.startswith(row) for line in lines), row
+    assert "pipeline = " in result.stdout
+    assert any(line.startswith("the same product in fp32") for line in lines)
 
 
 def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -72,6 +72,8 @@ def run_index_bench(
         repeats = 1
     load_before = os.getloadavg()
     probe_before = speed_probe_gflops()
+    # the recipe runs fp32: how much faster bf16 products are here bounds the ratio to it
+    fp32_probe = speed_probe_gflops(dtype="float32")
     files = _image_files(Path(corpus), limit, seed)
     log(f"{len(files)} images; loading {model}")
     encoder = load_encoder(
@@ -136,6 +138,7 @@ def run_index_bench(
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
         "speed_probe_gflops": [probe_before, speed_probe_gflops()],
+        "fp32_probe_gflops": fp32_probe,
         "machine": machine_facts(),
     }
     return result
