@@ -45,7 +45,7 @@ from ..imaging import load_image, sniff_file
 from ..pipeline import index_corpus
 from ..settings import Settings
 from . import LogFn, no_log
-from .stats import machine_facts, peak_rss_mb, speed_probe_gflops
+from .stats import machine_facts, peak_rss_mb, probe_dtype, speed_probe_gflops
 
 QUICK_IMAGES = 64
 
@@ -73,7 +73,7 @@ def run_index_bench(
     load_before = os.getloadavg()
     probe_before = speed_probe_gflops()
     # the recipe runs fp32: how much faster bf16 products are here bounds the ratio to it
-    fp32_probe = speed_probe_gflops(dtype="float32")
+    fp32_probe = probe_before if probe_dtype() == "float32" else speed_probe_gflops(dtype="float32")
     files = _image_files(Path(corpus), limit, seed)
     log(f"{len(files)} images; loading {model}")
     encoder = load_encoder(

@@ -75,18 +75,23 @@ def machine_facts() -> dict[str, Any]:
     return facts
 
 
+def probe_dtype() -> str:
+    """The torch dtype name the speed probe uses by default: bf16 on CPUs with bf16 units."""
+    from ..encoders.runtime import cpu_has_fast_bf16
+
+    return "bfloat16" if cpu_has_fast_bf16() else "float32"
+
+
 def speed_probe_gflops(seconds: float = 0.5, dtype: str | None = None) -> float:
     """Best rate of a ViT-sized matrix product on the CPU, in GFLOP/s.
 
-    ``dtype`` is a torch dtype name; by default bf16 on CPUs with bf16 units, else fp32.
+    ``dtype`` is a torch dtype name (default: :func:`probe_dtype`).
     On a shared machine the same benchmark can run 1.5x slower an hour later; a probe taken
     next to each measurement tells a slower machine apart from slower code. It runs in a child
     process: a torch call on this process's main thread would give OpenMP a second thread team
     and slow every later model call on the encoder's own thread.
     """
-    from ..encoders.runtime import cpu_has_fast_bf16
-
-    dtype = dtype or ("bfloat16" if cpu_has_fast_bf16() else "float32")
+    dtype = dtype or probe_dtype()
     code = (
         "from indexer.bench.stats import _matmul_gflops; "
         f"print(_matmul_gflops({seconds!r}, {dtype!r}))"
