@@ -16,25 +16,11 @@ from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
 
-from indexer.cli import cli  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO / "data" / "sample"
-SAMPLE_IMAGES = SAMPLE_DIR / "images"
-SAMPLE_METADATA = SAMPLE_DIR / "metadata.csv"
-SAMPLE_COUNT = 32
-
-
-def run_cli(*args: str | Path) -> str:
-    """Invoke the real ``medsearch`` command in-process; fail with its output if it fails."""
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,8 @@ from indexer.bench.texts import distinct_count, query_texts
 from indexer.cli import cli
 from indexer.encoders import Encoder
 from indexer.imaging import decode_image_bytes
+from tests.helpers import SAMPLE_IMAGES
 
-SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "data" / "sample" / "images"
 #: a few quick-to-decode samples covering JPEG, PNG, TIFF and DICOM sources
 SOURCES = ("cxr_01.jpg", "cxr_09.jpg", "fundus_02.png", "dcm_ct_small.dcm", "dcm_us_echo.dcm")
 
@@ -67,6 +67,7 @@ def test_corpus_files_are_distinct_and_seeded(
     assert [f.read_bytes() for f in sorted(again.iterdir())] == [f.read_bytes() for f in files]
 
 
+@pytest.mark.slow
 def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
     result = bench_json(
         "index",
@@ -94,6 +95,7 @@ def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
     assert before > 0 and after > 0 and result["fp32_probe_gflops"] > 0
 
 
+@pytest.mark.slow
 def test_bench_index_prints_its_table(bench_corpus: Path, tiny_model_dir: Path) -> None:
     args = ["--model", tiny_model_dir, "--corpus", bench_corpus, "--precision", "fp32", "--quick"]
     result = CliRunner().invoke(cli, ["bench", "index", *map(str, args)], catch_exceptions=False)
@@ -106,6 +108,7 @@ def test_bench_index_prints_its_table(bench_corpus: Path, tiny_model_dir: Path) 
     assert any(line.startswith("the same product in fp32") for line in lines)
 
 
+@pytest.mark.slow
 def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "scale"
     scale = bench_json(

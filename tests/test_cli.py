@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import run_cli
 
 from indexer.cli import cli
 from indexer.cli_search import parse_filters
 from indexer.errors import InvalidRequestError
 from indexer.settings import Settings
+from tests.helpers import run_cli
 
 
 def _all_commands(group: click.Group, ctx: click.Context) -> list[tuple[str, click.Command]]:

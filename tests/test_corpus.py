@@ -11,8 +11,7 @@ import pytest
 from indexer import corpus
 from indexer.corpus import CorpusFile, load_metadata, scan_corpus
 from indexer.errors import InvalidRequestError, MetadataFileError
-
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+from tests.helpers import SAMPLE_DIR as SAMPLE
 
 
 def write(path: Path, content: str = "x") -> Path:

@@ -18,8 +18,8 @@ from pydicom.uid import UID, JPEGLSNearLossless
 
 from indexer.dicom import SAFE_TAGS, extract_metadata, read_dicom
 from indexer.errors import UnreadableImageError
+from tests.helpers import SAMPLE_IMAGES
 
-SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "data" / "sample" / "images"
 SAMPLE_DICOMS = sorted(SAMPLE_IMAGES.glob("*.dcm"))
 
 #: identifying elements that must never reach the metadata

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, SAMPLE_IMAGES, run_cli
 from PIL import Image
 
 from indexer.encoders import Encoder, load_encoder, locate_model
@@ -24,6 +23,7 @@ from indexer.encoders.runtime import (
     resolve_precision,
 )
 from indexer.errors import ModelUnavailableError
+from tests.helpers import REPO, SAMPLE_IMAGES, run_cli
 
 IMAGES = ["cxr_01.jpg", "fundus_01.jpg", "histo_01.png"]
 TEXTS = ["chest X-ray with pleural effusion", "this is a photo of brain MRI", "histopathology"]
@@ -60,6 +60,7 @@ def test_model_init_writes_an_offline_folder(tmp_path: Path) -> None:
     assert locate_model(str(folder)).random_weights
 
 
+@pytest.mark.slow
 def test_full_size_has_the_exact_biomedclip_parameter_count(tmp_path: Path) -> None:
     marker = json.loads(run_cli("model", "init", tmp_path / "full", "--size", "full", "--json"))
     assert marker["parameters"] == BIOMEDCLIP_PARAMETERS
@@ -126,6 +127,7 @@ def test_cpu_batches_go_through_the_image_tower_in_slices(tiny_encoder: Encoder)
     assert _cosines(batch, one_by_one).min() >= 0.99999
 
 
+@pytest.mark.slow
 def test_compiled_image_tower_matches_eager_and_pads_short_batches(
     tiny_model_dir: Path, tiny_encoder: Encoder
 ) -> None:
@@ -247,6 +249,7 @@ def _offline_hub_cache(cache: Path, model: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_parity_with_the_model_card_recipe(
     tmp_path: Path, tiny_model_dir: Path, tiny_encoder: Encoder
 ) -> None:
@@ -263,7 +266,7 @@ def test_parity_with_the_model_card_recipe(
         timeout=300,
     )
     features = np.load(out)
-    from parity_recipe import LABELS, TEMPLATE
+    from tests.parity_recipe import LABELS, TEMPLATE
 
     ours_images = tiny_encoder.encode_images([Image.open(p).convert("RGB") for p in paths])
     ours_texts = tiny_encoder.encode_texts([TEMPLATE + label for label in LABELS])

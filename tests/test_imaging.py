@@ -21,8 +21,8 @@ from indexer.imaging import (
     sniff_file,
     sniff_format,
 )
+from tests.helpers import SAMPLE_IMAGES
 
-SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "data" / "sample" / "images"
 SAMPLE_FILES = sorted(SAMPLE_IMAGES.iterdir())
 SUFFIX_FORMATS = {".jpg": "jpeg", ".png": "png", ".dcm": "dicom"}
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLE_IMAGES, run_cli
 from PIL import Image
 
 from indexer.cli import cli
 from indexer.verify import verify_index
+from tests.helpers import SAMPLE_IMAGES, run_cli
 
 
 def _index(corpus: Path, index_dir: Path, model: Path, *extra: str) -> dict:
@@ -152,6 +152,7 @@ def _count_rows(db_path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after_rows", [0, 20])
 def test_kill_mid_run_then_rerun_is_consistent(
     tmp_path: Path, tiny_model_dir: Path, kill_after_rows: int

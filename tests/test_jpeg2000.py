@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import SAMPLE_IMAGES
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, get_frame
 from pydicom.pixels import pixel_array
-from test_dicom import pydicom_file
 
 from indexer.dicom import read_dicom
 from indexer.encoders import Encoder
 from indexer.errors import UnreadableImageError
 from indexer.imaging import decode_image_bytes, load_image
 from indexer.jpeg2000 import reduced_jpeg2000_frame
+from tests.helpers import SAMPLE_IMAGES
+from tests.test_dicom import pydicom_file
 
 LARGE_J2K = ["dcm_cr_chest.dcm", "dcm_cr_tibia.dcm", "dcm_mr_shoulder.dcm"]
 

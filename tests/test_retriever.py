@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_COUNT, SAMPLE_IMAGES, run_cli
 from PIL import Image
 
 from indexer.ann import exact_top_k
@@ -16,6 +15,7 @@ from indexer.encoders import Encoder
 from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.retriever import Retriever
 from indexer.settings import Settings
+from tests.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, run_cli
 
 
 def _brute_force(retriever: Retriever, query: np.ndarray, ids: np.ndarray, k: int) -> list[int]:

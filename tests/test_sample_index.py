@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import SAMPLE_COUNT, SAMPLE_DIR, SAMPLE_IMAGES, run_cli
-from test_dicom import PHI_KEYWORDS
 
 from indexer.ann import exact_top_k
 from indexer.imaging import load_image
 from indexer.index_folder import IndexFolder
 from indexer.retriever import Retriever
+from tests.helpers import SAMPLE_COUNT, SAMPLE_DIR, SAMPLE_IMAGES, run_cli
+from tests.test_dicom import PHI_KEYWORDS
 
 
 def test_every_sample_file_is_indexed(sample_index_dir: Path) -> None:

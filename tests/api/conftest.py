@@ -21,9 +21,7 @@ from indexer.errors import NotFoundError
 from indexer.records import Hit, ImageRecord, LabelProbability, SearchResult
 from indexer.settings import Settings
 from search_api import create_app
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = REPO / "data" / "sample"
+from tests.helpers import SAMPLE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import base64
 import io
 import struct
 import zlib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ from flask.testing import FlaskClient
 
 from indexer.settings import Settings
 from search_api import create_app
+from tests.helpers import SAMPLE_DIR, assert_error
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 JPEG = (SAMPLE_DIR / "images" / "cxr_01.jpg").read_bytes()
 
 
@@ -36,16 +35,6 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def assert_error(response: Any, status: int) -> None:
-    body = response.get_json(silent=True)
-    assert response.status_code != 500, body
-    assert response.status_code == status, body
-    assert isinstance(body, dict) and set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message"}
-    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
 
 BAD_SEARCH_BODIES: list[tuple[Any, int]] = [

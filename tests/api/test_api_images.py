@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from PIL import Image
 
 from indexer.settings import Settings
 from search_api import routes_images
-
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+from tests.helpers import SAMPLE_DIR
 
 
 def test_record_has_everything_stored(client: FlaskClient, ids_by_file: dict[str, int]) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import SAMPLE_IMAGES, run_cli
-
 from indexer.encoders import Encoder
 from indexer.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
+from tests.helpers import SAMPLE_IMAGES, run_cli
 
 
 def test_service_serves_the_new_version_after_indexing(

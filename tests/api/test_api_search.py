@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,8 @@ import werkzeug.formparser
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+from tests.helpers import SAMPLE_DIR
+
 HIT_KEYS = {"id", "score", "path", "caption", "metadata", "thumbnail_url", "image_url"}
 
 

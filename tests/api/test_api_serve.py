@@ -13,8 +13,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from indexer.bench.http_load import serve as serve_process
 from search_api.cli import serve
+from tests.serving import serve as serve_process
 
 THREADS = 8
 ROUNDS = 4
@@ -58,6 +58,7 @@ def one_client(base: str, worker: int) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_serve_answers_concurrent_clients(sample_index_dir: Path, tmp_path: Path) -> None:
     env = {
         "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path / "thumbnails"),
@@ -65,7 +66,7 @@ def test_serve_answers_concurrent_clients(sample_index_dir: Path, tmp_path: Path
         "MEDSEARCH_PRECISION": "fp32",
     }
     with serve_process(sample_index_dir, threads=4, env=env, startup_timeout_s=120) as server:
-        base = f"http://127.0.0.1:{server.port}"
+        base = server.url
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             results = list(pool.map(lambda worker: one_client(base, worker), range(THREADS)))
         assert [problem for problems in results for problem in problems] == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,8 @@ from flask.testing import FlaskClient
 
 from indexer.settings import Settings
 from search_api import create_app
+from tests.helpers import SAMPLE_DIR
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 LABELS = ["chest x-ray", "head CT", "retina photograph", "histology slide"]
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

@@ -34,18 +34,7 @@ from search_api.params import (
     parse_size,
 )
 from search_api.thumbnails import RenderCache, write_atomic
-
-
-def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    if code is not None:
-        assert body["error"]["code"] == code
-    return body
-
+from tests.helpers import assert_error
 
 # --- parsing ----------------------------------------------------------------------------------
 

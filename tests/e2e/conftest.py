@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.bench.http_load import serve
+from tests.serving import serve
 
 CHROMIUM = Path(os.environ.get("MEDSEARCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -72,7 +72,7 @@ def server_url(
         "MEDSEARCH_THUMBNAIL_DIR": str(workdir / "thumbnails"),
     }
     with serve(index_dir, threads=4, env=env, startup_timeout_s=SERVER_START_TIMEOUT) as server:
-        yield f"http://127.0.0.1:{server.port}"
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-pytestmark = pytest.mark.browser
+from tests.helpers import PAGE_SIZE, REPO, SAMPLE_COUNT, SAMPLE_IMAGES
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_IMAGES = REPO / "data" / "sample" / "images"
-SAMPLE_COUNT = 32
-PAGE_SIZE = 24
+pytestmark = pytest.mark.browser
 
 
 def query_of(page: Page) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from indexer.bench.http_load import serve
+from tests.serving import serve
 
 from .conftest import SERVER_START_TIMEOUT
 from .test_page import PAGE_SIZE, cards, open_home, search
@@ -31,7 +31,7 @@ def token_server_url(
         "MEDSEARCH_THUMBNAIL_DIR": str(workdir / "thumbnails"),
     }
     with serve(index_dir, threads=4, env=env, startup_timeout_s=SERVER_START_TIMEOUT) as server:
-        yield f"http://127.0.0.1:{server.port}"
+        yield server.url
 
 
 def test_sign_in_then_search_shows_thumbnails(page: Page, token_server_url: str) -> None:

@@ -1,0 +1,43 @@
+"""Constants and helpers shared by the test modules (fixtures stay in the conftest files)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from indexer.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "data" / "sample"
+SAMPLE_IMAGES = SAMPLE_DIR / "images"
+SAMPLE_METADATA = SAMPLE_DIR / "metadata.csv"
+SAMPLE_COUNT = 32
+#: results per page of the search page, read from the page's own script
+PAGE_SIZE = int(
+    re.search(  # type: ignore[union-attr]
+        r"const PAGE_SIZE = (\d+);", (REPO / "web" / "static" / "app.js").read_text("utf-8")
+    ).group(1)
+)
+
+
+def run_cli(*args: str | Path) -> str:
+    """Invoke the real ``medsearch`` command in-process; fail with its output if it fails."""
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """Check that a Flask test response is the API's one error shape with ``status``."""
+    body = response.get_json(silent=True)
+    assert response.status_code == status, body
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body
