@@ -3,12 +3,17 @@
 A :class:`Retriever` holds the encoder, the metadata store and an immutable snapshot of the ANN
 index and vector file. :meth:`Retriever.refresh` swaps in a newly published snapshot atomically,
 so concurrent searches always see one whole version.
+
+Arguments are typed Python values: the JSON API checks the shape of requests (types, sizes,
+ranges) before they get here (``search_api/params.py``). The Retriever checks what only it
+knows (the vector's dimension, that an image id exists, that a filter field is known) and the
+few preconditions without which it cannot answer: one query, something to embed, a page that
+starts at 0 or later with at least one result, and the template rule of :mod:`indexer.prompts`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -23,14 +28,13 @@ from . import ann
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorruptError, InvalidRequestError, NotFoundError
 from .index_folder import IndexFolder, require_same_encoder
+from .prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from .query_cache import QueryCache
 from .records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from .settings import Settings
 from .store import Store
 from .vector_file import VectorFile
 
-DEFAULT_TEMPLATE = "this is a photo of {}"
-MAX_LABELS = 100
 #: filtered searches over at most this many images are exact brute force over the raw vectors
 BRUTE_FORCE_MAX = 50_000
 _TEXT_CACHE_SIZE = 1024
@@ -161,7 +165,10 @@ class Retriever:
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given."""
         started = time.perf_counter()
-        self._check_paging(k, offset, min_score)
+        if k < 1:
+            raise InvalidRequestError("k must be at least 1")
+        if offset < 0:
+            raise InvalidRequestError("offset must be at least 0")
         query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
         embedded = time.perf_counter()
         snapshot = self._snapshot
@@ -179,18 +186,6 @@ class Retriever:
         }
         return SearchResult(hits=hits, total=total, timings_ms=timings)
 
-    def _check_paging(self, k: Any, offset: Any, min_score: Any) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_k:
-            raise InvalidRequestError(f"k must be an integer from 1 to {self.settings.max_k}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise InvalidRequestError("offset must be an integer >= 0")
-        if min_score is not None and (
-            isinstance(min_score, bool)
-            or not isinstance(min_score, (int, float))
-            or not math.isfinite(min_score)
-        ):
-            raise InvalidRequestError("min_score must be a finite number")
-
     def _embed(
         self,
         *,
@@ -204,30 +199,29 @@ class Retriever:
             for n, v in (
                 ("text", text),
                 ("image", image),
-                ("vector", vector),
                 ("image_id", image_id),
+                ("vector", vector),
             )
             if v is not None
         ]
         if len(given) != 1:
             raise InvalidRequestError(
-                "give exactly one of text, image, vector or image_id"
-                + (f" (got {', '.join(given)})" if given else "")
+                "give exactly one of text, image, image_id, vector"
+                + (f", not {' and '.join(given)}" if given else "")
             )
         if text is not None:
             return self.embed_text(text)
         if image is not None:
             return self.embed_image(image)
-        if image_id is not None:
-            if isinstance(image_id, bool) or not isinstance(image_id, int):
-                raise InvalidRequestError("image_id must be an integer")
-            self.store.get(image_id)  # NotFoundError for unknown ids
-            return self.vectors_for([image_id])[0]
-        return self._check_vector(vector)
+        if vector is not None:
+            return self._check_vector(vector)
+        assert image_id is not None  # exactly one of the four is set
+        self.store.get(image_id)  # NotFoundError for unknown ids
+        return self.vectors_for([image_id])[0]
 
     def embed_text(self, text: str) -> np.ndarray:
         """The unit vector of a text query (recent queries are cached)."""
-        if not isinstance(text, str) or not text.strip():
+        if not text.strip():
             raise InvalidRequestError("text must be a non-empty string")
         key = " ".join(text.split())
         return self._text_cache.get_or_embed(key, lambda: self.encoder.encode_texts([key])[0])
@@ -244,18 +238,19 @@ class Retriever:
             key, lambda: self.encoder.encode_prepared([prepared])[0]
         )
 
-    def _check_vector(self, vector: Any) -> np.ndarray:
-        try:
-            array = np.asarray(vector, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequestError("vector must be a list of numbers") from exc
+    def _check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The query vector scaled to unit length; it must fit this index's encoder."""
+        array = np.asarray(vector, dtype=np.float64)
         dim = self.encoder.dim
         if array.shape != (dim,):
-            raise InvalidRequestError(f"vector must have {dim} numbers, got shape {array.shape}")
-        norm = float(np.linalg.norm(array))
-        if not np.all(np.isfinite(array)) or norm == 0.0:
+            raise InvalidRequestError(
+                f"vector must have {dim} numbers (the index's dimension), got shape {array.shape}"
+            )
+        largest = float(np.max(np.abs(array)))
+        if not np.isfinite(largest) or largest == 0.0:
             raise InvalidRequestError("vector must be finite and not all zeros")
-        return array / norm
+        scaled = array / largest  # first, so that squaring cannot overflow
+        return (scaled / np.linalg.norm(scaled)).astype(np.float32)
 
     def _top(
         self, snapshot: _Snapshot, query: np.ndarray, want: int, allowed: np.ndarray | None
@@ -315,20 +310,17 @@ class Retriever:
         image_id: int | None = None,
         template: str = DEFAULT_TEMPLATE,
     ) -> list[LabelProbability]:
-        """Probabilities of candidate labels for an image, as in the model card's example."""
-        if isinstance(labels, str) or not isinstance(labels, Sequence) or not labels:
+        """Probabilities of candidate labels for an image, as in the model card's example.
+
+        Each label is put in ``template`` by :func:`indexer.prompts.fill_template`.
+        """
+        if not labels:
             raise InvalidRequestError("labels must be a non-empty list of strings")
-        if len(labels) > MAX_LABELS:
-            raise InvalidRequestError(f"at most {MAX_LABELS} labels")
-        if not all(isinstance(label, str) and label.strip() for label in labels):
-            raise InvalidRequestError("every label must be a non-empty string")
-        if not isinstance(template, str) or template.count("{}") != 1:
-            raise InvalidRequestError('template must contain "{}" exactly once')
+        check_template(template)
         if (image is None) == (image_id is None):
-            raise InvalidRequestError("give exactly one of image or image_id")
+            raise InvalidRequestError("give exactly one of image, image_id")
         query = self._embed(text=None, image=image, vector=None, image_id=image_id)
-        # replace, not str.format: other braces in a template are plain text
-        label_vectors = self.encoder.encode_texts([template.replace("{}", lbl) for lbl in labels])
+        label_vectors = self.encoder.encode_texts([fill_template(template, lbl) for lbl in labels])
         cosines = label_vectors @ query
         logits = self.encoder.logit_scale * cosines
         probs = np.exp(logits - logits.max())

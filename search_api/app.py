@@ -10,18 +10,16 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 from io import BytesIO
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from flask import Flask, Request, request
 
 from indexer.settings import Settings
 from search_api.api import create_api_blueprint
+from search_api.auth import SESSION_COOKIE, check_token
 from search_api.errors import register_error_handlers
-from search_api.routes_session import SESSION_COOKIE
-from search_api.state import RETRIEVER_KEY, STATE_KEY, ApiState, get_state
-
-if TYPE_CHECKING:
-    from indexer.retriever import Retriever
+from search_api.service import SearchService
+from search_api.state import STATE_KEY, ApiState, get_state
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +47,16 @@ class InMemoryUploadRequest(Request):
         return BytesIO()
 
 
-def create_app(settings: Settings | None = None, *, retriever: Retriever | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, *, retriever: SearchService | None = None
+) -> Flask:
     """A Flask app serving the index at ``settings.index_dir``.
 
     ``settings`` defaults to :meth:`Settings.from_env`. ``retriever`` lets a caller share an
-    already opened :class:`~indexer.retriever.Retriever`; by default one is opened here, which
-    raises :class:`indexer.errors.MedSearchError` if the index or its model is unavailable.
+    already opened :class:`~indexer.retriever.Retriever` (or any :class:`SearchService`); by
+    default one is opened here, which raises :class:`indexer.errors.MedSearchError` if the index
+    or its model is unavailable. The app's state, retriever included, is
+    ``app.extensions["medsearch"]`` (:class:`~search_api.state.ApiState`).
     """
     settings = settings or Settings.from_env()
     if retriever is None:
@@ -62,9 +64,7 @@ def create_app(settings: Settings | None = None, *, retriever: Retriever | None 
     app = Flask(__name__, static_folder=None)  # JSON only; plug-ins bring their own assets
     app.request_class = InMemoryUploadRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    app.config["MEDSEARCH_SETTINGS"] = settings
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[RETRIEVER_KEY] = retriever
     app.extensions[STATE_KEY] = ApiState(settings, retriever)
     register_error_handlers(app)
     app.before_request(_before_api_request)
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, retriever: Retriever | None 
     return app
 
 
-def _open_retriever(settings: Settings) -> Retriever:
+def _open_retriever(settings: Settings) -> SearchService:
     # imported here so that importing search_api stays light (torch loads with the index)
     from indexer.retriever import Retriever
 
@@ -88,7 +88,11 @@ def _before_api_request() -> None:
     if path in (HEALTH_PATH, SESSION_PATH):
         return
     state = get_state()
-    state.check_token(request.headers.get("Authorization"), request.cookies.get(SESSION_COOKIE))
+    check_token(
+        state.settings.api_token,
+        request.headers.get("Authorization"),
+        request.cookies.get(SESSION_COOKIE),
+    )
     state.maybe_refresh()
 
 

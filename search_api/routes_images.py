@@ -13,16 +13,14 @@ from typing import Any
 from flask import Blueprint, Response, request, send_file
 
 from indexer.errors import NotFoundError
-from search_api.params import check_id, parse_search_form, parse_size
-from search_api.routes_search import image_urls, search_kwargs, search_payload
+from search_api.fields import check_id
+from search_api.params import parse_search_query, parse_thumbnail_size
+from search_api.payloads import image_urls, search_payload
 from search_api.state import get_state
 from search_api.thumbnails import render_png, render_thumbnail
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
-THUMBNAIL_DEFAULT = 256
-THUMBNAIL_MIN = 32
-THUMBNAIL_MAX = 1024
 #: seconds browsers may reuse an image without asking again (then they revalidate the ETag)
 CACHE_SECONDS = 3600
 #: files up to this size are sent from memory, bigger ones streamed from disk
@@ -50,11 +48,9 @@ def record(id: int) -> dict[str, Any]:
 def similar(id: int) -> dict[str, Any]:
     """Images most similar to an indexed image, the image itself left out."""
     state = get_state()
-    params = parse_search_form(request.args, max_k=state.settings.max_k)
+    params = parse_search_query(request.args, state.limits)
     image_id = check_id(id)
-    result = state.retriever.search(
-        image_id=image_id, exclude_ids={image_id}, **search_kwargs(params)
-    )
+    result = state.retriever.search(image_id=image_id, exclude_ids={image_id}, **params.as_kwargs())
     return search_payload(result)
 
 
@@ -62,9 +58,7 @@ def similar(id: int) -> dict[str, Any]:
 def thumbnail(id: int) -> Response:
     """A JPEG thumbnail at most ``size`` pixels on a side, cached on disk by content hash."""
     state = get_state()
-    size = parse_size(
-        request.args.get("size"), default=THUMBNAIL_DEFAULT, low=THUMBNAIL_MIN, high=THUMBNAIL_MAX
-    )
+    size = parse_thumbnail_size(request.args, state.limits)
     image = state.retriever.get(check_id(id))
     max_pixels = state.settings.max_image_pixels
     cached = state.renders.get(

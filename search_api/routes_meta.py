@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any
 
 from flask import Blueprint
 
 import indexer
+from indexer.prompts import DEFAULT_TEMPLATE
 from search_api.openapi import build_openapi
 from search_api.state import get_state
 
@@ -22,8 +22,12 @@ def health() -> dict[str, Any]:
 
 @bp.get("/info")
 def info() -> dict[str, Any]:
-    """Index size, encoder, generation, plus the MedSearch version."""
-    return {**get_state().retriever.info(), "version": medsearch_version()}
+    """Index size, encoder, generation, plus the MedSearch version and the default template."""
+    return {
+        **get_state().retriever.info(),
+        "version": indexer.__version__,
+        "default_template": DEFAULT_TEMPLATE,
+    }
 
 
 @bp.get("/facets")
@@ -41,15 +45,4 @@ def facets() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> dict[str, Any]:
     """The OpenAPI description of this API."""
-    return build_openapi(get_state().settings, version=medsearch_version())
-
-
-def medsearch_version() -> str:
-    """``indexer.__version__`` if set, else the installed package version."""
-    version = getattr(indexer, "__version__", None)
-    if isinstance(version, str):
-        return version
-    try:
-        return metadata.version("medsearch")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return build_openapi(get_state().settings, version=indexer.__version__)

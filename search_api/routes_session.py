@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, make_response, request
 
-from indexer.errors import InvalidRequestError
+from search_api.auth import SESSION_COOKIE, SESSION_SECONDS, session_value, token_matches
 from search_api.errors import UnauthorizedError
-from search_api.params import json_body, reject_unknown
+from search_api.params import json_body, parse_session_body
 from search_api.state import get_state
-
-#: name of the cookie holding a signed-in browser's session value
-SESSION_COOKIE = "medsearch_session"
-#: a signed-in browser stays signed in this long (seconds)
-SESSION_SECONDS = 12 * 3600
 
 bp = Blueprint("session", __name__)
 
@@ -25,20 +20,17 @@ bp = Blueprint("session", __name__)
 @bp.post("/session")
 def sign_in() -> Response:
     """Check ``{"token": ...}`` and set the session cookie (no token needed to call this)."""
-    body = json_body(request)
-    reject_unknown(body, ["token"])
-    token = body.get("token")
-    if not isinstance(token, str) or not token:
-        raise InvalidRequestError('send the access token as JSON: {"token": "..."}')
     state = get_state()
-    if not state.settings.api_token:
+    token = parse_session_body(json_body(request), state.limits)
+    api_token = state.settings.api_token
+    if not api_token:
         return jsonify({"signed_in": True, "token_required": False})
-    if not state.token_matches(token.encode("utf-8")):
+    if not token_matches(api_token, token.encode("utf-8")):
         raise UnauthorizedError("wrong access token")
     response = jsonify({"signed_in": True, "token_required": True})
     response.set_cookie(
         SESSION_COOKIE,
-        state.session_value(),
+        session_value(api_token),
         max_age=SESSION_SECONDS,
         path="/",
         secure=request.is_secure,

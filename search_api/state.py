@@ -1,41 +1,35 @@
-"""Per-application state shared by the API views: settings, the retriever, the render cache.
+"""Per-application state shared by the API views: settings, the search service, the render cache.
 
-The retriever itself is also published as ``app.extensions["medsearch"]`` so other blueprints
-(the web page) can use it; this module keeps what only the API needs beside it.
+It is the application's one extension, ``app.extensions["medsearch"]``.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from flask import current_app
 
 from indexer.errors import MedSearchError
 from indexer.settings import Settings
-from search_api.errors import UnauthorizedError
+from search_api.fields import Limits
+from search_api.service import SearchService
 from search_api.thumbnails import RenderCache
-
-if TYPE_CHECKING:
-    from indexer.retriever import Retriever
 
 log = logging.getLogger(__name__)
 
-#: ``app.extensions`` key of the shared :class:`~indexer.retriever.Retriever`
-RETRIEVER_KEY = "medsearch"
 #: ``app.extensions`` key of the :class:`ApiState`
-STATE_KEY = "medsearch_api"
+STATE_KEY = "medsearch"
 
 
 class ApiState:
     """What the API views need, built once per application."""
 
-    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+    def __init__(self, settings: Settings, retriever: SearchService) -> None:
         self.settings = settings
         self.retriever = retriever
+        self.limits = Limits.of(settings)
         self.renders = RenderCache(settings.thumbnail_dir or settings.index_dir / "thumbnails")
         self._refresh_lock = threading.Lock()
         self._next_refresh = time.monotonic() + settings.reload_interval
@@ -64,33 +58,6 @@ class ApiState:
             log.exception("keeping the current index, reloading %s failed", self.settings.index_dir)
         finally:
             self._refresh_lock.release()
-
-    def check_token(self, authorization: str | None, session: str | None = None) -> None:
-        """401 unless ``authorization`` is ``Bearer <api_token>`` or ``session`` is the session
-        cookie's value (when a token is configured)."""
-        if not self.settings.api_token:
-            return
-        if session and hmac.compare_digest(session.encode(), self.session_value().encode()):
-            return
-        scheme, _, supplied = (authorization or "").strip().partition(" ")
-        # WSGI hands headers over as latin-1 text: back to the bytes the client sent
-        sent = supplied.strip().encode("latin-1", errors="replace")
-        if scheme.lower() != "bearer" or not self.token_matches(sent):
-            raise UnauthorizedError(
-                "missing or wrong bearer token (Authorization: Bearer <token>, "
-                "or sign in with POST /api/session)"
-            )
-
-    def token_matches(self, supplied: bytes) -> bool:
-        """True when ``supplied`` is the configured token (constant time)."""
-        expected = self.settings.api_token
-        return bool(expected) and hmac.compare_digest(supplied, (expected or "").encode("utf-8"))
-
-    def session_value(self) -> str:
-        """What the session cookie holds: derived from the token, so the cookie never carries
-        the token itself; changing the token signs every browser out."""
-        key = (self.settings.api_token or "").encode("utf-8")
-        return hmac.new(key, b"medsearch browser session v1", "sha256").hexdigest()
 
 
 def get_state() -> ApiState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PIL import Image
 from indexer.ann import exact_top_k
 from indexer.encoders import Encoder
 from indexer.errors import InvalidRequestError, NotFoundError
+from indexer.prompts import TEMPLATE_RULE
 from indexer.retriever import Retriever
 from indexer.settings import Settings
 from tests.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, run_cli
@@ -78,33 +80,48 @@ def test_classify_gives_probabilities(retriever: Retriever) -> None:
     assert [r.probability for r in result] == sorted((r.probability for r in result), reverse=True)
     image = Image.open(SAMPLE_IMAGES / "cxr_01.jpg")
     by_image = retriever.classify(labels, image=image, template="an image of {}")
-    assert len(by_image) == 3
+    query = retriever.embed_image(image)
+    prompts = retriever.encoder.encode_texts([f"an image of {label}" for label in labels])
+    expected = dict(zip(labels, (prompts @ query).tolist(), strict=True))
+    assert {r.label: r.score for r in by_image} == pytest.approx(expected, abs=1e-5)
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {},
-        {"text": "a", "image_id": 1},
-        {"text": "   "},
-        {"text": "a", "k": 0},
-        {"text": "a", "k": 1001},
-        {"text": "a", "k": "5"},
-        {"text": "a", "offset": -1},
-        {"text": "a", "min_score": float("nan")},
-        {"text": "a", "filters": {"no_such_field": "x"}},
-        {"text": "a", "filters": {"modality": []}},
-        {"text": "a", "filters": {"modality": {"$ne": 1}}},
-        {"vector": [0.1, 0.2]},
-        {"vector": [float("inf")] * 128},
-        {"vector": [0.0] * 128},
-        {"vector": "abc"},
-        {"image_id": "3"},
+        ({}, "give exactly one of text, image, image_id, vector"),
+        ({"text": "a", "image_id": 1}, "not text and image_id"),
+        ({"text": "   "}, "text must be a non-empty string"),
+        ({"text": "a", "k": 0}, "k must be at least 1"),
+        ({"text": "a", "offset": -1}, "offset must be at least 0"),
+        ({"text": "a", "filters": {"no_such_field": "x"}}, "unknown filter field 'no_such_field'"),
+        ({"text": "a", "filters": {"modality": []}}, "modality"),
+        ({"text": "a", "filters": {"modality": {"$ne": 1}}}, "modality"),
+        ({"vector": [0.1, 0.2]}, "vector must have 128 numbers"),
+        ({"vector": [float("inf")] * 128}, "vector must be finite"),
+        ({"vector": [float("nan")] * 128}, "vector must be finite"),
+        ({"vector": [0.0] * 128}, "not all zeros"),
     ],
 )
-def test_bad_queries_raise_invalid_request(retriever: Retriever, kwargs: dict) -> None:
-    with pytest.raises(InvalidRequestError):
+def test_bad_queries_raise_invalid_request(
+    retriever: Retriever, kwargs: dict, message: str
+) -> None:
+    assert retriever.encoder.dim == 128
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
         retriever.search(**kwargs)
+
+
+def test_any_finite_vector_is_scaled_to_unit_length(retriever: Retriever) -> None:
+    direction = retriever.vectors_for([5])[0].astype(np.float64)
+    expected = [h.id for h in retriever.search(vector=direction, k=5).hits]
+    for scale in (1e-300, 1e300):
+        assert [h.id for h in retriever.search(vector=direction * scale, k=5).hits] == expected
+
+
+def test_shape_rules_are_left_to_the_front_ends(retriever: Retriever) -> None:
+    """A k above the service's max_k is the JSON API's rule, not the library's."""
+    assert retriever.settings.max_k < 5000
+    assert len(retriever.search(text="x-ray", k=5000).hits) == SAMPLE_COUNT
 
 
 def test_unknown_ids_raise_not_found(retriever: Retriever) -> None:
@@ -115,18 +132,30 @@ def test_unknown_ids_raise_not_found(retriever: Retriever) -> None:
 
 
 @pytest.mark.parametrize(
-    "labels, template",
+    ("labels", "template", "message"),
     [
-        ([], "{}"),
-        ("chest", "{}"),
-        (["a", ""], "{}"),
-        (["a"], "no placeholder"),
-        (["a"] * 101, "{}"),
+        ([], "{}", "labels must be a non-empty list"),
+        (["a"], "no placeholder", TEMPLATE_RULE),
+        (["a"], "{} and {}", TEMPLATE_RULE),
+        (["a"], "{{}}{}", TEMPLATE_RULE),
     ],
 )
-def test_bad_classify_requests(retriever: Retriever, labels: object, template: str) -> None:
-    with pytest.raises(InvalidRequestError):
-        retriever.classify(labels, image_id=1, template=template)  # type: ignore[arg-type]
+def test_bad_classify_requests(
+    retriever: Retriever, labels: list[str], template: str, message: str
+) -> None:
+    with pytest.raises(InvalidRequestError, match=re.escape(message)):
+        retriever.classify(labels, image_id=1, template=template)
+
+
+@pytest.mark.parametrize("template", ["a {{x}} of {}", "a {x} of {}", "{0} {} }{", "{{}}"])
+def test_template_braces_other_than_the_placeholder_are_plain_text(
+    retriever: Retriever, tiny_encoder: Encoder, template: str
+) -> None:
+    (result,) = retriever.classify(["lung"], image_id=1, template=template)
+    prompt = template.replace("{}", "lung")
+    expected = float(tiny_encoder.encode_texts([prompt])[0] @ retriever.vectors_for([1])[0])
+    assert result.score == pytest.approx(expected, abs=1e-5)
+    assert result.probability == pytest.approx(1.0)
 
 
 def test_facets_count_the_corpus(retriever: Retriever) -> None:

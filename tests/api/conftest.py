@@ -2,13 +2,15 @@
 
 The real app runs over the session's ``sample_index_dir`` (32 sample images, tiny random model)
 from tests/conftest.py; ``fake_app`` runs over a stand-in retriever for the paths a real index
-cannot easily produce (503, 500, reload cadence).
+cannot easily produce (503, 500, reload cadence). The stand-in implements the same
+:class:`~search_api.service.SearchService` protocol as the real Retriever
+(``test_api_contract.py`` holds it to the protocol's signatures).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 
 from indexer.errors import NotFoundError
-from indexer.records import Hit, ImageRecord, LabelProbability, SearchResult
+from indexer.prompts import DEFAULT_TEMPLATE
+from indexer.records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from indexer.settings import Settings
 from search_api import create_app
+from search_api.state import ApiState
+from tests.api.contract import Contract, ContractClient
 from tests.helpers import SAMPLE_DIR
 
 
@@ -39,18 +45,32 @@ def app(api_settings: Settings) -> Iterator[Flask]:
     """The app as ``medsearch serve`` builds it: it opens the index and model itself."""
     app = create_app(api_settings)
     yield app
-    app.extensions["medsearch"].close()
+    app_state(app).retriever.close()
+
+
+def app_state(app: Flask) -> ApiState:
+    state: ApiState = app.extensions["medsearch"]
+    return state
 
 
 @pytest.fixture(scope="session")
-def retriever(app: Flask) -> Any:
-    """The app's own retriever (overrides the library's fixture of the same name)."""
-    return app.extensions["medsearch"]
+def app_retriever(app: Flask) -> Any:
+    """The real Retriever the app opened itself."""
+    return app_state(app).retriever
+
+
+@pytest.fixture(scope="session")
+def contract(app: Flask) -> Contract:
+    """The real app's OpenAPI document, with the checks of answers against it."""
+    return Contract.of(app)
 
 
 @pytest.fixture()
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask, contract: Contract) -> FlaskClient:
+    """A client of the real app that checks each answer against the app's OpenAPI document."""
+    client = ContractClient(app, app.response_class, use_cookies=True)
+    client.contract = contract
+    return client
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +81,9 @@ def sample_rows() -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def ids_by_file(app: Flask, retriever: Any) -> dict[str, int]:
+def ids_by_file(app: Flask, app_retriever: Any) -> dict[str, int]:
     """Indexed id of every sample file, keyed by its path relative to data/sample."""
-    count = retriever.info()["count"]
+    count = app_retriever.info()["count"]
     with app.test_client() as client:
         response = client.post("/api/search", json={"text": "an image", "k": count})
     assert response.status_code == 200, response.get_json()
@@ -73,14 +93,20 @@ def ids_by_file(app: Flask, retriever: Any) -> dict[str, int]:
 # --- a stand-in retriever ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FakeEncoder:
+    draft_size: int = 448
+
+
 @dataclass
 class FakeRetriever:
-    """Just enough of the Retriever interface; ``error`` is raised by every query if set."""
+    """A :class:`SearchService` over one image; ``error`` is raised by every query if set."""
 
     root: Path
     error: Exception | None = None
     refreshes: int = 0
     calls: list[dict[str, Any]] = field(default_factory=list)
+    encoder: FakeEncoder = field(default_factory=FakeEncoder)
 
     def record(self) -> ImageRecord:
         return ImageRecord(
@@ -99,12 +125,24 @@ class FakeRetriever:
     def info(self) -> dict[str, Any]:
         return {"count": 1, "dim": 4, "encoder": {"name": "fake"}}
 
-    def search(self, **kwargs: Any) -> SearchResult:
-        self.calls.append(kwargs)
+    def search(
+        self,
+        *,
+        text: str | None = None,
+        image: Image.Image | None = None,
+        vector: Sequence[float] | None = None,
+        image_id: int | None = None,
+        k: int = 20,
+        offset: int = 0,
+        filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None,
+        min_score: float | None = None,
+        exclude_ids: Collection[int] = (),
+    ) -> SearchResult:
+        self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:
             raise self.error
-        image = self.record()
-        hit = Hit(image.id, 0.5, image.path, image.caption, image.metadata())
+        image_record = self.record()
+        hit = Hit(1, 0.5, image_record.path, image_record.caption, image_record.metadata())
         return SearchResult([hit], 1, {"embed": 1.0, "search": 1.0, "total": 2.0})
 
     def get(self, image_id: int) -> ImageRecord:
@@ -116,16 +154,20 @@ class FakeRetriever:
         self.get(image_id)
         return self.root / "a.png"
 
-    def classify(self, labels: list[str], **kwargs: Any) -> list[LabelProbability]:
+    def classify(
+        self,
+        labels: Sequence[str],
+        *,
+        image: Image.Image | None = None,
+        image_id: int | None = None,
+        template: str = DEFAULT_TEMPLATE,
+    ) -> list[LabelProbability]:
         if self.error is not None:
             raise self.error
         return [LabelProbability(label, 1 / len(labels), 0.1) for label in labels]
 
-    def facets(self) -> dict[str, list[tuple[Any, int]]]:
+    def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
         return {"modality": [("CT", 1)]}
-
-    def filterable_fields(self) -> list[str]:
-        return ["modality"]
 
     def refresh(self) -> bool:
         self.refreshes += 1

@@ -43,13 +43,13 @@ def brute_force(retriever: Any, all_hits: dict[int, float], query: list[float], 
 
 
 @pytest.fixture(scope="session")
-def dim(retriever: Any) -> int:
-    return int(retriever.info()["dim"])
+def dim(app_retriever: Any) -> int:
+    return int(app_retriever.info()["dim"])
 
 
-def test_text_search_shape(client: FlaskClient, retriever: Any) -> None:
+def test_text_search_shape(client: FlaskClient, app_retriever: Any) -> None:
     body = search(client, {"text": "chest x-ray with ground-glass opacities", "k": 5})
-    assert body["total"] == retriever.info()["count"] == 32
+    assert body["total"] == app_retriever.info()["count"] == 32
     assert set(body["timings_ms"]) >= {"embed", "search", "total"}
     assert len(body["results"]) == 5
     scores = [hit["score"] for hit in body["results"]]
@@ -72,11 +72,13 @@ def test_default_k_paging_and_min_score(client: FlaskClient, dim: int) -> None:
     assert [h["id"] for h in kept] == [h["id"] for h in everything if h["score"] >= threshold]
 
 
-def test_unfiltered_vector_search_is_exact(client: FlaskClient, retriever: Any, dim: int) -> None:
+def test_unfiltered_vector_search_is_exact(
+    client: FlaskClient, app_retriever: Any, dim: int
+) -> None:
     vector = unit_vector(dim, seed=2)
     hits = search(client, {"vector": vector, "k": 32})["results"]
     ids = [hit["id"] for hit in hits]
-    expected = brute_force(retriever, {h["id"]: h["score"] for h in hits}, vector, sorted(ids))
+    expected = brute_force(app_retriever, {h["id"]: h["score"] for h in hits}, vector, sorted(ids))
     assert [i for i, _ in expected[:10]] == ids[:10]
     for hit, (_, score) in zip(hits, expected, strict=True):
         assert hit["score"] == pytest.approx(score, abs=1e-4)
@@ -94,7 +96,7 @@ def test_unfiltered_vector_search_is_exact(client: FlaskClient, retriever: Any, 
 @pytest.mark.parametrize("k", [2, 20])
 def test_filters_match_brute_force(
     client: FlaskClient,
-    retriever: Any,
+    app_retriever: Any,
     dim: int,
     sample_rows: list[dict[str, str]],
     ids_by_file: dict[str, int],
@@ -113,7 +115,8 @@ def test_filters_match_brute_force(
     assert 1 <= len(matching) <= 12
     vector = unit_vector(dim, seed=3)
     everything = search(client, {"vector": vector, "k": 32})["results"]
-    expected = brute_force(retriever, {h["id"]: h["score"] for h in everything}, vector, matching)
+    scores = {h["id"]: h["score"] for h in everything}
+    expected = brute_force(app_retriever, scores, vector, matching)
     body = search(client, {"vector": vector, "k": k, "filters": filters})
     assert body["total"] == len(matching)
     assert [hit["id"] for hit in body["results"]] == [i for i, _ in expected[:k]]

@@ -60,8 +60,8 @@ def test_health_and_info(client: FlaskClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def token_app(api_settings: Settings, retriever: Any) -> Flask:
-    return create_app(api_settings.replace(api_token="correct horse"), retriever=retriever)
+def token_app(api_settings: Settings, app_retriever: Any) -> Flask:
+    return create_app(api_settings.replace(api_token="correct horse"), retriever=app_retriever)
 
 
 @pytest.mark.parametrize(

@@ -24,31 +24,32 @@ from indexer.errors import (
 from indexer.settings import Settings
 from search_api import app as app_module
 from search_api import create_app
+from search_api.fields import MAX_ID, Limits, decode_base64_image
 from search_api.params import (
-    MAX_ID,
-    decode_base64_image,
-    parse_filters,
-    parse_k,
+    FILTERS,
+    K,
     parse_search_body,
-    parse_search_form,
-    parse_size,
+    parse_search_query,
+    parse_thumbnail_size,
 )
 from search_api.thumbnails import RenderCache, write_atomic
 from tests.helpers import assert_error
 
 # --- parsing ----------------------------------------------------------------------------------
 
+LIMITS = Limits(max_k=1000, max_upload_bytes=100)
+
 
 @pytest.mark.parametrize("value", [0, -1, 1001, "5", 2.0, True, [], {}])
 def test_parse_k_rejects(value: Any) -> None:
-    with pytest.raises(InvalidRequestError):
-        parse_k(value, max_k=1000)
+    with pytest.raises(InvalidRequestError, match="k must be an integer between 1 and 1000"):
+        K.parse(value, LIMITS)
 
 
 def test_parse_k_default_and_bounds() -> None:
-    assert parse_k(None, max_k=1000) == 20
-    assert parse_k(None, max_k=5) == 5
-    assert parse_k(1000, max_k=1000) == 1000
+    assert parse_search_body({"text": "x"}, LIMITS).params.k == 20
+    assert parse_search_body({"text": "x", "k": None}, Limits(5, 100)).params.k == 5
+    assert K.parse(1000, LIMITS) == 1000
 
 
 def test_search_body_parses_every_field() -> None:
@@ -60,7 +61,7 @@ def test_search_body_parses_every_field() -> None:
         "min_score": 0.1,
         "image": None,
     }
-    query = parse_search_body(body, max_k=10, max_bytes=100)
+    query = parse_search_body(body, Limits(max_k=10, max_upload_bytes=100))
     assert query.text == "chest x-ray"
     assert query.image is None and query.vector is None and query.image_id is None
     assert query.params.k == 3 and query.params.offset == 2 and query.params.min_score == 0.1
@@ -78,17 +79,20 @@ def test_search_body_parses_every_field() -> None:
         {"modality": float("nan")},
         {"width": 2**70},
         {"": "x"},
+        {"width": 1e300},
         {"label": ["x"] * 1001},
+        {f"field{i}": 1 for i in range(65)},
+        {"caption": "x" * 10_001},
     ],
 )
 def test_parse_filters_rejects(filters: Any) -> None:
     with pytest.raises(InvalidRequestError):
-        parse_filters(filters)
+        FILTERS.parse(filters, LIMITS)
 
 
 def test_parse_filters_empty_is_none() -> None:
-    assert parse_filters({}) is None
-    assert parse_filters(None) is None
+    assert FILTERS.parse({}, LIMITS) is None
+    assert parse_search_body({"text": "x", "filters": None}, LIMITS).params.filters is None
 
 
 def test_base64_accepts_data_urls_whitespace_and_missing_padding() -> None:
@@ -117,13 +121,13 @@ def test_base64_too_large() -> None:
 
 
 def test_search_form_parses_strings() -> None:
-    params = parse_search_form(
-        {"k": "7", "offset": " 3 ", "min_score": "0.25", "filters": '{"label": ["a"]}'},
-        max_k=10,
+    limits = Limits(max_k=10, max_upload_bytes=100)
+    params = parse_search_query(
+        {"k": "7", "offset": " 3 ", "min_score": "0.25", "filters": '{"label": ["a"]}'}, limits
     )
     assert (params.k, params.offset, params.min_score) == (7, 3, 0.25)
     assert params.filters == {"label": ["a"]}
-    assert parse_search_form({"k": "", "filters": ""}, max_k=10).k == 10
+    assert parse_search_query({"k": "", "filters": ""}, limits).k == 10
 
 
 @pytest.mark.parametrize(
@@ -145,18 +149,18 @@ def test_search_form_parses_strings() -> None:
 )
 def test_search_form_rejects(form: dict[str, str]) -> None:
     with pytest.raises(InvalidRequestError):
-        parse_search_form(form, max_k=10)
+        parse_search_query(form, Limits(max_k=10, max_upload_bytes=100))
 
 
 @pytest.mark.parametrize("value", ["31", "1025", "abc", "1e3", "-64"])
 def test_parse_size_rejects(value: str) -> None:
     with pytest.raises(InvalidRequestError):
-        parse_size(value, default=256, low=32, high=1024)
+        parse_thumbnail_size({"size": value}, LIMITS)
 
 
 def test_image_id_beyond_sqlite_is_not_found() -> None:
     with pytest.raises(NotFoundError):
-        parse_search_body({"image_id": MAX_ID + 1}, max_k=10, max_bytes=10)
+        parse_search_body({"image_id": MAX_ID + 1}, LIMITS)
 
 
 # --- render cache -----------------------------------------------------------------------------
@@ -199,7 +203,8 @@ def test_render_cache_unwritable_folder_still_renders(tmp_path: Path) -> None:
 
 
 def test_factory_config(fake_app: Flask, fake: Any) -> None:
-    assert fake_app.extensions["medsearch"] is fake
+    assert [key for key in fake_app.extensions if "medsearch" in key] == ["medsearch"]
+    assert fake_app.extensions["medsearch"].retriever is fake
     assert fake_app.config["MAX_CONTENT_LENGTH"] == Settings().max_upload_bytes
 
 

@@ -1,0 +1,433 @@
+"""Request fields declared once: each one validates a value and describes itself as JSON Schema.
+
+:mod:`search_api.params` groups these fields into the requests of the API and validates with
+them; :mod:`search_api.openapi` renders the same objects into the OpenAPI document. A limit is
+therefore written in one place, and the document cannot promise what the validator refuses.
+
+A field's :meth:`~Field.parse` takes a JSON value that is not ``None`` (a JSON ``null`` counts
+as absent, which :class:`~search_api.params.FieldSet` handles) and returns the typed value or
+raises :class:`~indexer.errors.InvalidRequestError` (400) with a message naming the rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from indexer.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from indexer.prompts import DEFAULT_TEMPLATE, TEMPLATE_PATTERN, check_template
+from indexer.records import MetadataValue
+from indexer.settings import Settings
+
+Schema = dict[str, Any]
+Filters = dict[str, MetadataValue | list[MetadataValue]]
+
+#: largest id SQLite can hold; larger integers in a filter would overflow the database too
+MAX_ID = 2**63 - 1
+#: JSON Schema of a string with something other than whitespace in it
+_NOT_BLANK = r"\S"
+_DATA_URL = re.compile(r"^data:[^,]*?(;base64)?,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The request limits that follow the service's settings (``MEDSEARCH_*``)."""
+
+    max_k: int
+    max_upload_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(max_k=settings.max_k, max_upload_bytes=settings.max_upload_bytes)
+
+
+def invalid(message: str) -> InvalidRequestError:
+    """A 400 error with ``message``."""
+    return InvalidRequestError(message)
+
+
+class Field(ABC):
+    """One named request field: its JSON Schema and its validator, from the same attributes."""
+
+    name: str
+    description: str = ""
+    #: the value when the field is absent (or null)
+    default: Any = None
+
+    @abstractmethod
+    def schema(self, limits: Limits) -> Schema:
+        """The field's JSON Schema as a JSON value."""
+
+    @abstractmethod
+    def parse(self, value: Any, limits: Limits) -> Any:
+        """The typed value of a JSON value (``None`` only for a required field, to refuse it)."""
+
+    def text_schema(self, limits: Limits) -> Schema:
+        """The JSON Schema of the field sent as text (a query argument or form value)."""
+        return self.schema(limits)
+
+    def parse_text(self, text: str, limits: Limits) -> Any:
+        """The typed value of the field sent as text."""
+        return self.parse(text, limits)
+
+    def default_for(self, limits: Limits) -> Any:
+        return self.default
+
+    def documented(self, schema: Schema, limits: Limits) -> Schema:
+        """``schema`` with the description and default added."""
+        if self.description:
+            schema["description"] = self.description
+        default = self.default_for(limits)
+        if default is not None:
+            schema["default"] = default
+        return schema
+
+
+@dataclass(frozen=True)
+class Integer(Field):
+    """An integer in ``minimum..maximum``; the maximum may follow the settings."""
+
+    name: str
+    minimum: int
+    maximum: int | Callable[[Limits], int]
+    default: int | None = None
+    description: str = ""
+
+    def bounds(self, limits: Limits) -> tuple[int, int]:
+        high = self.maximum(limits) if callable(self.maximum) else self.maximum
+        return self.minimum, high
+
+    def default_for(self, limits: Limits) -> int | None:
+        return None if self.default is None else min(self.default, self.bounds(limits)[1])
+
+    def schema(self, limits: Limits) -> Schema:
+        low, high = self.bounds(limits)
+        return self.documented({"type": "integer", "minimum": low, "maximum": high}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> int:
+        low, high = self.bounds(limits)
+        if not is_int(value) or not low <= value <= high:
+            raise invalid(f"{self.name} must be an integer between {low} and {high}")
+        return int(value)
+
+    def parse_text(self, text: str, limits: Limits) -> int:
+        stripped = text.strip()
+        if not re.fullmatch(r"[+-]?\d{1,19}", stripped):
+            raise invalid(f"{self.name} must be an integer")
+        return self.parse(int(stripped), limits)
+
+
+@dataclass(frozen=True)
+class Number(Field):
+    """A finite number."""
+
+    name: str
+    description: str = ""
+
+    def schema(self, limits: Limits) -> Schema:
+        return self.documented({"type": "number"}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> float:
+        if not is_number(value):
+            raise invalid(f"{self.name} must be a finite number")
+        return float(value)
+
+    def parse_text(self, text: str, limits: Limits) -> float:
+        try:
+            number = float(text)
+        except ValueError:
+            raise invalid(f"{self.name} must be a number") from None
+        return self.parse(number, limits)
+
+
+@dataclass(frozen=True)
+class ImageId(Field):
+    """An image id: a non-negative integer; one no database can hold is simply not found."""
+
+    name: str
+    description: str = "Indexed image id"
+
+    def schema(self, limits: Limits) -> Schema:
+        return self.documented({"type": "integer", "minimum": 0}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> int:
+        if not is_int(value) or value < 0:
+            raise invalid(f"{self.name} must be a non-negative integer")
+        return check_id(int(value))
+
+
+@dataclass(frozen=True)
+class Text(Field):
+    """A string with something other than whitespace, of at most ``max_chars`` characters."""
+
+    name: str
+    max_chars: int
+    description: str = ""
+
+    def schema(self, limits: Limits) -> Schema:
+        schema = {"type": "string", "minLength": 1, "maxLength": self.max_chars}
+        return self.documented({**schema, "pattern": _NOT_BLANK}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise invalid(f"{self.name} must be a non-empty string")
+        if len(value) > self.max_chars:
+            raise invalid(f"{self.name} must be at most {self.max_chars} characters")
+        return value
+
+
+@dataclass(frozen=True)
+class Secret(Field):
+    """A non-empty string, with one message for every way of getting it wrong."""
+
+    name: str
+    message: str
+    description: str = ""
+
+    def schema(self, limits: Limits) -> Schema:
+        return self.documented({"type": "string", "minLength": 1}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> str:
+        if not isinstance(value, str) or not value:
+            raise invalid(self.message)
+        return value
+
+
+@dataclass(frozen=True)
+class Labels(Field):
+    """Candidate labels: 1 to ``max_count`` strings, each as a :class:`Text` field."""
+
+    name: str
+    max_count: int
+    max_chars: int
+    description: str = ""
+
+    def schema(self, limits: Limits) -> Schema:
+        item = Text("label", self.max_chars).schema(limits)
+        schema = {"type": "array", "items": item, "minItems": 1, "maxItems": self.max_count}
+        return self.documented(schema, limits)
+
+    def parse(self, value: Any, limits: Limits) -> list[str]:
+        if not isinstance(value, list) or not value:
+            raise invalid(f"{self.name} must be a non-empty list of strings")
+        if len(value) > self.max_count:
+            raise invalid(f"{self.name} may hold at most {self.max_count} labels")
+        for label in value:
+            if not isinstance(label, str) or not label.strip():
+                raise invalid(f"{self.name} must be a non-empty list of non-empty strings")
+            if len(label) > self.max_chars:
+                raise invalid(f"each label must be at most {self.max_chars} characters")
+        return list(value)
+
+
+@dataclass(frozen=True)
+class Template(Field):
+    """A label template: the rule of :mod:`indexer.prompts`, at most ``max_chars`` long."""
+
+    name: str
+    max_chars: int
+    default: str = DEFAULT_TEMPLATE
+    description: str = 'The label replaces "{}"; every other brace is plain text'
+
+    def schema(self, limits: Limits) -> Schema:
+        schema = {"type": "string", "maxLength": self.max_chars, "pattern": TEMPLATE_PATTERN}
+        return self.documented(schema, limits)
+
+    def parse(self, value: Any, limits: Limits) -> str:
+        if not isinstance(value, str):
+            raise invalid(f"{self.name} must be a string such as {DEFAULT_TEMPLATE!r}")
+        if len(value) > self.max_chars:
+            raise invalid(f"{self.name} must be at most {self.max_chars} characters")
+        return check_template(value)
+
+
+@dataclass(frozen=True)
+class Vector(Field):
+    """A query vector: 1 to ``max_len`` finite numbers."""
+
+    name: str
+    max_len: int
+    description: str = ""
+
+    def schema(self, limits: Limits) -> Schema:
+        schema = {"type": "array", "items": {"type": "number"}, "minItems": 1}
+        return self.documented({**schema, "maxItems": self.max_len}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> list[float]:
+        if not isinstance(value, list) or not value or len(value) > self.max_len:
+            raise invalid(f"{self.name} must be a list of 1 to {self.max_len} numbers")
+        if not all(is_number(x) for x in value):
+            raise invalid(f"{self.name} must contain only finite numbers")
+        return [float(x) for x in value]
+
+
+@dataclass(frozen=True)
+class Base64Image(Field):
+    """Image bytes sent as base64 or a base64 ``data:`` URL; 413 beyond the upload limit."""
+
+    name: str
+
+    def schema(self, limits: Limits) -> Schema:
+        description = (
+            f"Base64 image, or a data: URL, of at most {limits.max_upload_bytes} bytes decoded"
+        )
+        return {"type": "string", "minLength": 1, "description": description}
+
+    def parse(self, value: Any, limits: Limits) -> bytes:
+        return decode_base64_image(value, max_bytes=limits.max_upload_bytes)
+
+
+@dataclass(frozen=True)
+class Upload(Field):
+    """A multipart file part (the route reads it from ``request.files``)."""
+
+    name: str
+    description: str = ""
+
+    def schema(self, limits: Limits) -> Schema:
+        schema = {"type": "string", "contentMediaType": "application/octet-stream"}
+        description = f"{self.description}, at most {limits.max_upload_bytes} bytes"
+        return {**schema, "description": description}
+
+    def parse(self, value: Any, limits: Limits) -> bytes:
+        if not hasattr(value, "read"):
+            raise invalid(f"a multipart {self.name!r} part with the image is required")
+        data: bytes = value.read()
+        return data
+
+
+@dataclass(frozen=True)
+class MetadataFilters(Field):
+    """``{"field": value}`` or ``{"field": [value, ...]}`` (any of); values are JSON scalars."""
+
+    name: str
+    max_fields: int
+    max_values: int
+    max_chars: int
+    description: str = 'Exact match per field; a list means any of: {"modality": "CT"}'
+
+    def scalar_schema(self) -> Schema:
+        return {
+            "type": ["string", "number", "boolean", "null"],
+            "maxLength": self.max_chars,
+            "minimum": -MAX_ID,
+            "maximum": MAX_ID,
+        }
+
+    def schema(self, limits: Limits) -> Schema:
+        scalar = self.scalar_schema()
+        values = {"type": "array", "items": scalar, "minItems": 1, "maxItems": self.max_values}
+        schema = {
+            "type": "object",
+            "maxProperties": self.max_fields,
+            "propertyNames": {"minLength": 1},
+            "additionalProperties": {"anyOf": [scalar, values]},
+        }
+        return self.documented(schema, limits)
+
+    def text_schema(self, limits: Limits) -> Schema:
+        return {
+            "type": "string",
+            "description": "Filters as a JSON object: " + self.description,
+            "contentMediaType": "application/json",
+            "contentSchema": self.schema(limits),
+        }
+
+    def parse_text(self, text: str, limits: Limits) -> Filters | None:
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise invalid(f"{self.name} must be a JSON object: {short(exc)}") from None
+        if value is None:
+            raise invalid(f"{self.name} must be a JSON object")
+        return self.parse(value, limits)
+
+    def parse(self, value: Any, limits: Limits) -> Filters | None:
+        if not isinstance(value, dict):
+            raise invalid(f'{self.name} must be an object such as {{"modality": "CT"}}')
+        if len(value) > self.max_fields:
+            raise invalid(f"{self.name} may name at most {self.max_fields} fields")
+        filters: Filters = {}
+        for field, condition in value.items():
+            if not field:
+                raise invalid("filter field names must be non-empty")
+            filters[field] = self._condition(field, condition)
+        return filters or None
+
+    def _condition(self, field: str, condition: Any) -> MetadataValue | list[MetadataValue]:
+        if isinstance(condition, list):
+            if not condition or len(condition) > self.max_values:
+                raise invalid(f"filter {field!r}: a list needs 1 to {self.max_values} values")
+            return [self._scalar(field, item) for item in condition]
+        return self._scalar(field, condition)
+
+    def _scalar(self, field: str, value: Any) -> MetadataValue:
+        if value is None or isinstance(value, bool):
+            return value
+        if is_number(value) and abs(value) <= MAX_ID:
+            return value
+        if isinstance(value, str) and len(value) <= self.max_chars:
+            return value
+        raise invalid(
+            f"filter {field!r}: values must be strings of at most {self.max_chars} characters, "
+            f"numbers between {-MAX_ID} and {MAX_ID}, booleans or null"
+        )
+
+
+# --- value checks shared by the fields ---------------------------------------------------------
+
+
+def check_id(image_id: int) -> int:
+    """404 for ids no index can hold (they would overflow the database)."""
+    if not 0 <= image_id <= MAX_ID:
+        raise NotFoundError(f"no image with id {image_id}")
+    return image_id
+
+
+def decode_base64_image(value: Any, *, max_bytes: int) -> bytes:
+    """The bytes of a base64 image, optionally a ``data:`` URL; 413 if over ``max_bytes``."""
+    if not isinstance(value, str):
+        raise invalid("image must be a base64 string or a data: URL")
+    match = _DATA_URL.match(value)
+    if match:
+        if not match.group(1):
+            raise invalid("image data: URL must be base64-encoded")
+        value = value[match.end() :]
+    text = "".join(value.split()).replace("-", "+").replace("_", "/")
+    if not text:
+        raise invalid("image is empty")
+    if len(text) // 4 * 3 > max_bytes + 3:
+        raise PayloadTooLargeError(f"image is larger than {max_bytes} bytes")
+    text += "=" * (-len(text) % 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("image is not valid base64") from None
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(f"image is larger than {max_bytes} bytes")
+    return data
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite JSON number: not a bool, and not an integer too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def short(exc: BaseException) -> str:
+    return str(exc)[:200] or type(exc).__name__

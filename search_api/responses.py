@@ -1,0 +1,143 @@
+"""JSON Schemas of the API's answers, for the OpenAPI document.
+
+Objects whose keys the service fixes are closed (``additionalProperties: false``), so a key added
+to an answer without being described here fails the contract tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+#: every error status the API answers: (component name, description)
+ERRORS = {
+    "400": ("BadRequest", "Malformed body, wrong types or out-of-range parameters"),
+    "401": ("Unauthorized", "Missing or wrong bearer token"),
+    "404": ("NotFound", "Unknown image id, or its original file is gone"),
+    "413": ("PayloadTooLarge", "Body or image larger than the upload limit"),
+    "415": ("UnsupportedMediaType", "Wrong Content-Type for this endpoint"),
+    "422": ("UnreadableImage", "The image cannot be decoded (not an image, truncated, too big)"),
+    "503": ("Unavailable", "The index or the model is unavailable"),
+}
+
+_SCALAR: Schema = {"type": ["string", "number", "boolean", "null"]}
+_NULLABLE_STRING: Schema = {"type": ["string", "null"]}
+_METADATA: Schema = {"type": "object", "additionalProperties": _SCALAR}
+_TIMINGS: Schema = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}
+_URLS = {"thumbnail_url": {"type": "string"}, "image_url": {"type": "string"}}
+
+
+def response_schemas() -> dict[str, Schema]:
+    """The component schemas of every answer body."""
+    return {
+        "Error": closed(
+            {
+                "error": closed(
+                    {"code": {"type": "string"}, "message": {"type": "string", "minLength": 1}}
+                )
+            }
+        ),
+        "Hit": closed(
+            {
+                "id": {"type": "integer", "minimum": 0},
+                "score": {"type": "number"},
+                "path": {"type": "string"},
+                "caption": _NULLABLE_STRING,
+                "metadata": _METADATA,
+                **_URLS,
+            }
+        ),
+        "SearchResponse": closed(
+            {
+                "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                "total": {"type": "integer", "minimum": 0},
+                "timings_ms": _TIMINGS,
+            }
+        ),
+        "ClassifyResponse": closed(
+            {
+                "labels": {
+                    "type": "array",
+                    "items": closed(
+                        {
+                            "label": {"type": "string"},
+                            "probability": {"type": "number", "minimum": 0, "maximum": 1},
+                            "score": {"type": "number"},
+                        }
+                    ),
+                },
+                "timings_ms": _TIMINGS,
+            }
+        ),
+        "ImageRecord": closed(
+            {
+                "id": {"type": "integer", "minimum": 0},
+                "path": {"type": "string"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "size": {"type": "integer", "minimum": 0},
+                "mtime": {"type": "number"},
+                "caption": _NULLABLE_STRING,
+                "metadata": _METADATA,
+                **_URLS,
+            }
+        ),
+        "Facets": closed(
+            {
+                "facets": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": closed({"value": _SCALAR, "count": {"type": "integer"}}),
+                    },
+                }
+            }
+        ),
+        "Info": _info_schema(),
+        "Health": closed({"status": {"type": "string", "enum": ["ok"]}}),
+        "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    }
+
+
+def _info_schema() -> Schema:
+    encoder = {
+        "type": "object",
+        "required": ["name", "model", "fingerprint"],
+        "properties": {
+            "name": {"type": "string"},
+            "model": {"type": "string"},
+            "fingerprint": {"type": "string"},
+            "random_weights": {"type": "boolean"},
+            "device": {"type": "string"},
+            "precision": {"type": "string"},
+        },
+    }
+    return closed(
+        {
+            "count": {"type": "integer", "minimum": 0},
+            "failed": {"type": "integer", "minimum": 0},
+            "dim": {"type": "integer", "minimum": 1},
+            "index_type": {"type": "string"},
+            "metric": {"type": "string"},
+            "encoder": encoder,
+            "generation": {"type": "integer"},
+            "created_at": _NULLABLE_STRING,
+            "updated_at": _NULLABLE_STRING,
+            "versions": {"type": "object"},
+            "version": {"type": "string"},
+            "default_template": {
+                "type": "string",
+                "description": "The template classify uses when a request gives none",
+            },
+        }
+    )
+
+
+def closed(properties: dict[str, Schema]) -> Schema:
+    """An object with exactly these keys, all of them required."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }

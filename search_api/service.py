@@ -1,0 +1,81 @@
+"""What the API needs from the search library, as a :class:`typing.Protocol`.
+
+The application is typed against :class:`SearchService`, not the concrete
+:class:`indexer.retriever.Retriever`, which implements it (mypy checks that where ``create_app``
+opens one). Tests hold their stand-in retriever to the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from PIL import Image
+
+from indexer.prompts import DEFAULT_TEMPLATE
+from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
+
+
+class QueryEncoder(Protocol):
+    """The one fact about the encoder that request handling needs."""
+
+    @property
+    def draft_size(self) -> int:
+        """Shortest side a JPEG upload may be reduced to while decoding."""
+        ...
+
+
+@runtime_checkable
+class SearchService(Protocol):
+    """Search, classification and image lookup over one index."""
+
+    @property
+    def encoder(self) -> QueryEncoder: ...
+
+    def info(self) -> dict[str, Any]:
+        """Index size, dimension, encoder, generation, versions."""
+        ...
+
+    def get(self, image_id: int) -> ImageRecord:
+        """The stored record of an image (:class:`indexer.errors.NotFoundError` if none)."""
+        ...
+
+    def source_path(self, image_id: int) -> Path:
+        """Absolute path of the original file of an indexed image."""
+        ...
+
+    def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
+        """For each filterable field, its most frequent values with their counts."""
+        ...
+
+    def search(
+        self,
+        *,
+        text: str | None = None,
+        image: Image.Image | None = None,
+        vector: Sequence[float] | None = None,
+        image_id: int | None = None,
+        k: int = 20,
+        offset: int = 0,
+        filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None,
+        min_score: float | None = None,
+        exclude_ids: Collection[int] = (),
+    ) -> SearchResult:
+        """Top-``k`` images after ``offset`` for exactly one query kind."""
+        ...
+
+    def classify(
+        self,
+        labels: Sequence[str],
+        *,
+        image: Image.Image | None = None,
+        image_id: int | None = None,
+        template: str = DEFAULT_TEMPLATE,
+    ) -> list[LabelProbability]:
+        """Zero-shot probabilities of ``labels`` for an image, best first."""
+        ...
+
+    def refresh(self) -> bool:
+        """Load a newer published index version if there is one; True when it did."""
+        ...
