@@ -34,6 +34,9 @@ MAX_ID = 2**63 - 1
 #: JSON Schema of a string with something other than whitespace in it
 _NOT_BLANK = r"\S"
 _DATA_URL = re.compile(r"^data:[^,]*?(;base64)?,", re.IGNORECASE)
+#: the characters a base64 image may hold (standard or URL-safe alphabet, padding, whitespace),
+#: after an optional ``data:...;base64,`` prefix
+_BASE64 = r"^(?:[dD][aA][tT][aA]:[^,]*;[bB][aA][sS][eE]64,)?[A-Za-z0-9+/_=\s-]*$"
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,13 @@ class Base64Image(Field):
         description = (
             f"Base64 image, or a data: URL, of at most {limits.max_upload_bytes} bytes decoded"
         )
-        return {"type": "string", "minLength": 1, "description": description}
+        return {
+            "type": "string",
+            "minLength": 1,
+            "pattern": _BASE64,
+            "contentEncoding": "base64",
+            "description": description,
+        }
 
     def parse(self, value: Any, limits: Limits) -> bytes:
         return decode_base64_image(value, max_bytes=limits.max_upload_bytes)
@@ -387,7 +396,7 @@ class MetadataFilters(Field):
 def check_id(image_id: int) -> int:
     """404 for ids no index can hold (they would overflow the database)."""
     if not 0 <= image_id <= MAX_ID:
-        raise NotFoundError(f"no image with id {image_id}")
+        raise NotFoundError(f"no indexed image with id {image_id}")
     return image_id
 
 
@@ -416,6 +425,9 @@ def decode_base64_image(value: Any, *, max_bytes: int) -> bytes:
 
 
 def is_int(value: Any) -> bool:
+    """An integral JSON number: ``5`` or, as JSON Schema counts it, ``5.0`` (not a bool)."""
+    if isinstance(value, float):
+        return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -41,8 +41,11 @@ class Contract:
 
     @classmethod
     def of(cls, app: Flask) -> Contract:
+        """The document ``app`` serves (fetched with its token when it has one)."""
+        token = app.extensions["medsearch"].settings.api_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         with app.test_client() as client:
-            response = client.get("/api/openapi.json")
+            response = client.get("/api/openapi.json", headers=headers)
         assert response.status_code == 200, response.get_data(as_text=True)
         return cls(app, response.get_json())
 

@@ -1,9 +1,9 @@
-"""Classification, facets, health, info, bearer token and the OpenAPI document."""
+"""Classification, facets, health, info and the bearer token (the OpenAPI document has
+``test_api_contract.py``)."""
 
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 import pytest
@@ -15,7 +15,6 @@ from search_api import create_app
 from tests.helpers import SAMPLE_DIR
 
 LABELS = ["chest x-ray", "head CT", "retina photograph", "histology slide"]
-HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 def test_classify_indexed_image(client: FlaskClient, ids_by_file: dict[str, int]) -> None:
@@ -125,73 +124,3 @@ def test_signing_in_without_a_configured_token(client: FlaskClient) -> None:
     response = client.post("/api/session", json={"token": "anything"})
     assert response.get_json() == {"signed_in": True, "token_required": False}
     assert "Set-Cookie" not in response.headers
-
-
-# --- OpenAPI ----------------------------------------------------------------------------------
-
-
-def openapi_path(rule: str) -> str:
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
-
-
-def resolve(doc: dict[str, Any], node: Any) -> Any:
-    if isinstance(node, dict) and "$ref" in node:
-        target: Any = doc
-        assert node["$ref"].startswith("#/")
-        for part in node["$ref"][2:].split("/"):
-            target = target[part]
-        return target
-    return node
-
-
-def all_refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return found + [ref for value in node.values() for ref in all_refs(value)]
-    if isinstance(node, list):
-        return [ref for value in node for ref in all_refs(value)]
-    return []
-
-
-def test_openapi_describes_every_api_route(app: Flask, client: FlaskClient) -> None:
-    response = client.get("/api/openapi.json")
-    assert response.status_code == 200
-    doc = response.get_json()
-    routes = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")]
-    assert len(routes) >= 11
-    for rule in routes:
-        path = openapi_path(rule.rule)
-        assert path in doc["paths"], path
-        methods = {m.lower() for m in rule.methods or ()} - {"head", "options"}
-        documented = set(doc["paths"][path]) & HTTP_METHODS
-        assert methods <= documented, (path, methods, documented)
-        for name in re.findall(r"{(\w+)}", path):
-            for method in methods:
-                params = [resolve(doc, p) for p in doc["paths"][path][method]["parameters"]]
-                assert {"name": name, "in": "path"}.items() <= next(
-                    p for p in params if p["name"] == name
-                ).items()
-    documented_paths = set(doc["paths"])
-    assert documented_paths == {openapi_path(rule.rule) for rule in routes}
-
-
-def test_openapi_is_structurally_valid(client: FlaskClient) -> None:
-    doc = client.get("/api/openapi.json").get_json()
-    assert doc["openapi"].startswith("3.")
-    assert doc["info"]["title"] and doc["info"]["version"]
-    for path, item in doc["paths"].items():
-        assert path.startswith("/")
-        for method, operation in item.items():
-            assert method in HTTP_METHODS
-            assert operation["responses"], (path, method)
-            for status, response in operation["responses"].items():
-                assert status == "default" or re.fullmatch(r"[1-5]\d\d", status)
-                assert "description" in resolve(doc, response)
-            for parameter in operation.get("parameters", []):
-                assert {"name", "in", "schema"} <= set(parameter)
-                assert parameter["in"] in {"path", "query", "header", "cookie"}
-    for ref in all_refs(doc):
-        assert resolve(doc, {"$ref": ref}) is not None
-    search = doc["paths"]["/api/search"]["post"]
-    assert "200" in search["responses"] and "400" in search["responses"]
-    assert doc["paths"]["/api/health"]["get"]["security"] == []
