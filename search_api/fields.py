@@ -1,6 +1,8 @@
 """Request fields declared once: each one validates a value and describes itself as JSON Schema.
 
-:mod:`search_api.params` groups these fields into the requests of the API and validates with
+This module holds the base class, the settings-driven :class:`Limits` and the plain fields;
+:mod:`search_api.image_fields` and :mod:`search_api.filter_field` add the image and filter
+fields. :mod:`search_api.params` groups these fields into the requests of the API and validates with
 them; :mod:`search_api.openapi` renders the same objects into the OpenAPI document. A limit is
 therefore written in one place, and the document cannot promise what the validator refuses.
 
@@ -11,9 +13,6 @@ raises :class:`~indexer.errors.InvalidRequestError` (400) with a message naming 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import re
 from abc import ABC, abstractmethod
@@ -21,22 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE, TEMPLATE_PATTERN, check_template
-from indexer.records import MetadataValue
 from indexer.settings import Settings
 
 Schema = dict[str, Any]
-Filters = dict[str, MetadataValue | list[MetadataValue]]
 
 #: largest id SQLite can hold; larger integers in a filter would overflow the database too
 MAX_ID = 2**63 - 1
 #: JSON Schema of a string with something other than whitespace in it
 _NOT_BLANK = r"\S"
-_DATA_URL = re.compile(r"^data:[^,]*?(;base64)?,", re.IGNORECASE)
-#: the characters a base64 image may hold (standard or URL-safe alphabet, padding, whitespace),
-#: after an optional ``data:...;base64,`` prefix
-_BASE64 = r"^(?:[dD][aA][tT][aA]:[^,]*;[bB][aA][sS][eE]64,)?[A-Za-z0-9+/_=\s-]*$"
 
 
 @dataclass(frozen=True)
@@ -212,8 +205,12 @@ class Labels(Field):
     max_chars: int
     description: str = ""
 
+    @property
+    def item(self) -> Text:
+        return Text("each label", self.max_chars)
+
     def schema(self, limits: Limits) -> Schema:
-        item = Text("label", self.max_chars).schema(limits)
+        item = self.item.schema(limits)
         schema = {"type": "array", "items": item, "minItems": 1, "maxItems": self.max_count}
         return self.documented(schema, limits)
 
@@ -222,12 +219,7 @@ class Labels(Field):
             raise invalid(f"{self.name} must be a non-empty list of strings")
         if len(value) > self.max_count:
             raise invalid(f"{self.name} may hold at most {self.max_count} labels")
-        for label in value:
-            if not isinstance(label, str) or not label.strip():
-                raise invalid(f"{self.name} must be a non-empty list of non-empty strings")
-            if len(label) > self.max_chars:
-                raise invalid(f"each label must be at most {self.max_chars} characters")
-        return list(value)
+        return [self.item.parse(label, limits) for label in value]
 
 
 @dataclass(frozen=True)
@@ -271,125 +263,6 @@ class Vector(Field):
         return [float(x) for x in value]
 
 
-@dataclass(frozen=True)
-class Base64Image(Field):
-    """Image bytes sent as base64 or a base64 ``data:`` URL; 413 beyond the upload limit."""
-
-    name: str
-
-    def schema(self, limits: Limits) -> Schema:
-        description = (
-            f"Base64 image, or a data: URL, of at most {limits.max_upload_bytes} bytes decoded"
-        )
-        return {
-            "type": "string",
-            "minLength": 1,
-            "pattern": _BASE64,
-            "contentEncoding": "base64",
-            "description": description,
-        }
-
-    def parse(self, value: Any, limits: Limits) -> bytes:
-        return decode_base64_image(value, max_bytes=limits.max_upload_bytes)
-
-
-@dataclass(frozen=True)
-class Upload(Field):
-    """A multipart file part (the route reads it from ``request.files``)."""
-
-    name: str
-    description: str = ""
-
-    def schema(self, limits: Limits) -> Schema:
-        schema = {"type": "string", "contentMediaType": "application/octet-stream"}
-        description = f"{self.description}, at most {limits.max_upload_bytes} bytes"
-        return {**schema, "description": description}
-
-    def parse(self, value: Any, limits: Limits) -> bytes:
-        if not hasattr(value, "read"):
-            raise invalid(f"a multipart {self.name!r} part with the image is required")
-        data: bytes = value.read()
-        return data
-
-
-@dataclass(frozen=True)
-class MetadataFilters(Field):
-    """``{"field": value}`` or ``{"field": [value, ...]}`` (any of); values are JSON scalars."""
-
-    name: str
-    max_fields: int
-    max_values: int
-    max_chars: int
-    description: str = 'Exact match per field; a list means any of: {"modality": "CT"}'
-
-    def scalar_schema(self) -> Schema:
-        return {
-            "type": ["string", "number", "boolean", "null"],
-            "maxLength": self.max_chars,
-            "minimum": -MAX_ID,
-            "maximum": MAX_ID,
-        }
-
-    def schema(self, limits: Limits) -> Schema:
-        scalar = self.scalar_schema()
-        values = {"type": "array", "items": scalar, "minItems": 1, "maxItems": self.max_values}
-        schema = {
-            "type": "object",
-            "maxProperties": self.max_fields,
-            "propertyNames": {"minLength": 1},
-            "additionalProperties": {"anyOf": [scalar, values]},
-        }
-        return self.documented(schema, limits)
-
-    def text_schema(self, limits: Limits) -> Schema:
-        return {
-            "type": "string",
-            "description": "Filters as a JSON object: " + self.description,
-            "contentMediaType": "application/json",
-            "contentSchema": self.schema(limits),
-        }
-
-    def parse_text(self, text: str, limits: Limits) -> Filters | None:
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise invalid(f"{self.name} must be a JSON object: {short(exc)}") from None
-        if value is None:
-            raise invalid(f"{self.name} must be a JSON object")
-        return self.parse(value, limits)
-
-    def parse(self, value: Any, limits: Limits) -> Filters | None:
-        if not isinstance(value, dict):
-            raise invalid(f'{self.name} must be an object such as {{"modality": "CT"}}')
-        if len(value) > self.max_fields:
-            raise invalid(f"{self.name} may name at most {self.max_fields} fields")
-        filters: Filters = {}
-        for field, condition in value.items():
-            if not field:
-                raise invalid("filter field names must be non-empty")
-            filters[field] = self._condition(field, condition)
-        return filters or None
-
-    def _condition(self, field: str, condition: Any) -> MetadataValue | list[MetadataValue]:
-        if isinstance(condition, list):
-            if not condition or len(condition) > self.max_values:
-                raise invalid(f"filter {field!r}: a list needs 1 to {self.max_values} values")
-            return [self._scalar(field, item) for item in condition]
-        return self._scalar(field, condition)
-
-    def _scalar(self, field: str, value: Any) -> MetadataValue:
-        if value is None or isinstance(value, bool):
-            return value
-        if is_number(value) and abs(value) <= MAX_ID:
-            return value
-        if isinstance(value, str) and len(value) <= self.max_chars:
-            return value
-        raise invalid(
-            f"filter {field!r}: values must be strings of at most {self.max_chars} characters, "
-            f"numbers between {-MAX_ID} and {MAX_ID}, booleans or null"
-        )
-
-
 # --- value checks shared by the fields ---------------------------------------------------------
 
 
@@ -398,30 +271,6 @@ def check_id(image_id: int) -> int:
     if not 0 <= image_id <= MAX_ID:
         raise NotFoundError(f"no indexed image with id {image_id}")
     return image_id
-
-
-def decode_base64_image(value: Any, *, max_bytes: int) -> bytes:
-    """The bytes of a base64 image, optionally a ``data:`` URL; 413 if over ``max_bytes``."""
-    if not isinstance(value, str):
-        raise invalid("image must be a base64 string or a data: URL")
-    match = _DATA_URL.match(value)
-    if match:
-        if not match.group(1):
-            raise invalid("image data: URL must be base64-encoded")
-        value = value[match.end() :]
-    text = "".join(value.split()).replace("-", "+").replace("_", "/")
-    if not text:
-        raise invalid("image is empty")
-    if len(text) // 4 * 3 > max_bytes + 3:
-        raise PayloadTooLargeError(f"image is larger than {max_bytes} bytes")
-    text += "=" * (-len(text) % 4)
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid("image is not valid base64") from None
-    if len(data) > max_bytes:
-        raise PayloadTooLargeError(f"image is larger than {max_bytes} bytes")
-    return data
 
 
 def is_int(value: Any) -> bool:

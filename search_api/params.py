@@ -23,24 +23,22 @@ from flask import Request
 from indexer.prompts import DEFAULT_TEMPLATE
 from search_api.errors import UnsupportedMediaTypeError
 from search_api.fields import (
-    Base64Image,
     Field,
-    Filters,
     ImageId,
     Integer,
     Labels,
     Limits,
-    MetadataFilters,
     Number,
     Schema,
     Secret,
     Template,
     Text,
-    Upload,
     Vector,
     invalid,
     short,
 )
+from search_api.filter_field import Filters, MetadataFilters
+from search_api.image_fields import Base64Image, Upload
 
 #: longest text query, in characters
 MAX_TEXT_CHARS = 10_000

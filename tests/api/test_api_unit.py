@@ -24,7 +24,8 @@ from indexer.errors import (
 from indexer.settings import Settings
 from search_api import app as app_module
 from search_api import create_app
-from search_api.fields import MAX_ID, Limits, decode_base64_image
+from search_api.fields import MAX_ID, Limits
+from search_api.image_fields import decode_base64_image
 from search_api.params import (
     FILTERS,
     K,
