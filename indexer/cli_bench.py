@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from .cli import (
-    cli,
+from .cli.options import (
     compile_option,
     device_option,
     echo_json,
@@ -22,7 +21,7 @@ def _progress(message: str) -> None:
     click.echo(message, err=True)
 
 
-@cli.group()
+@click.group()
 def bench() -> None:
     """Benchmarks: indexing images/s, query latency, a large synthetic index.
 
