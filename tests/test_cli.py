@@ -147,3 +147,18 @@ def test_every_command_reports_a_wrong_setting_in_one_line_with_status_2(
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: MEDSEARCH_"), result.stderr
+
+
+def test_a_front_end_that_cannot_be_loaded_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import indexer.cli as cli_package
+
+    broken = {**cli_package.FRONT_END_COMMANDS, "serve": "search_api.no_such_module:serve"}
+    monkeypatch.setattr(cli_package, "FRONT_END_COMMANDS", broken)
+    monkeypatch.setattr(cli_package.cli, "_front_ends_loaded", False)
+    core = {n: c for n, c in cli_package.cli.commands.items() if n not in broken}
+    monkeypatch.setattr(cli_package.cli, "commands", core)
+    result = CliRunner().invoke(cli_package.cli, ["serve", "--help"])
+    assert result.exit_code == 1
+    assert "the 'serve' command cannot be loaded from search_api.no_such_module:serve" in (
+        result.output
+    )
