@@ -110,8 +110,13 @@ def main() -> None:  # pragma: no cover - console entry point
     cli(prog_name="medsearch")
 
 
-# Importing the command modules registers them on ``cli``.
-from . import cli_bench, cli_index, cli_model, cli_search  # noqa: E402,F401
+# Importing the command modules registers them on ``cli``; the benchmarks live in their own
+# package beside the library.
+from medsearch_bench.cli import bench  # noqa: E402
+
+from . import cli_index, cli_model, cli_search  # noqa: E402,F401
+
+cli.add_command(bench)
 
 __all__ = [
     "cli",
