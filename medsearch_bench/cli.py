@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from indexer.cli import (
+from indexer.cli.options import (
     compile_option,
     device_option,
     echo_json,

@@ -7,8 +7,8 @@ from typing import Any, get_args
 
 import click
 
-from .cli import (
-    cli,
+from ..settings import IndexType
+from .options import (
     compile_option,
     device_option,
     echo_json,
@@ -16,12 +16,11 @@ from .cli import (
     reports_errors,
     settings_from,
 )
-from .settings import IndexType
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
 
 
-@cli.command()
+@click.command()
 @click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--index",
@@ -81,7 +80,7 @@ def index(
 
         medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
     """
-    from .pipeline import index_corpus
+    from ..pipeline import index_corpus
 
     settings = settings_from(
         index_dir=index_dir,
@@ -144,7 +143,7 @@ def _print_summary(report: dict[str, Any]) -> None:
     click.echo(f"{report['count']} images in the index ({report['seconds']:.1f} s)")
 
 
-@cli.command()
+@click.command()
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--check-recall", is_flag=True, help="Measure recall@10 of the ANN index vs exact.")
@@ -156,8 +155,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
 
         medsearch info data/index --json
     """
-    from .index_folder import IndexFolder
-    from .verify import check_recall as measure_recall
+    from ..index_folder import IndexFolder
+    from ..verify import check_recall as measure_recall
 
     folder = IndexFolder(index_dir)
     stored = folder.read_info()
@@ -197,7 +196,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
         click.echo(f"recall@{r['k']}  {r['recall_at_k']} over {r['queries']} queries")
 
 
-@cli.command()
+@click.command()
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @reports_errors
@@ -208,7 +207,7 @@ def verify(index_dir: Path, as_json: bool) -> None:
 
         medsearch verify data/index
     """
-    from .verify import verify_index
+    from ..verify import verify_index
 
     problems = verify_index(index_dir)
     if as_json:
