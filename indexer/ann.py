@@ -81,6 +81,11 @@ class AnnIndex:
             self.index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
 
     @property
+    def list_count(self) -> int | None:
+        """The inverted lists of an IVF index (its ``nlist``); None for other types."""
+        return int(faiss.extract_index_ivf(self.index).nlist) if self.kind == "ivf" else None
+
+    @property
     def supports_removal(self) -> bool:
         return self.kind in ("flat", "ivf")
 
@@ -206,6 +211,16 @@ def exact_top_k(
         best_scores = np.take_along_axis(merged_scores, top, axis=1)
         best_ids = np.take_along_axis(merged_ids, top, axis=1)
     return best_scores, best_ids
+
+
+def flat_search(vectors: FloatArray, queries: FloatArray, k: int) -> tuple[FloatArray, IdArray]:
+    """Top-``k`` (scores, row numbers) per query by inner product over every row of ``vectors``.
+
+    FAISS's exact kernel on vectors already in memory: what a flat index answers, without
+    building one (and without a second copy of the vectors).
+    """
+    scores, rows = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+    return scores, rows
 
 
 def recall_at_k(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
     text,
 )
@@ -285,6 +286,16 @@ class Store:
         session.add_all(objects)
         session.flush()
         return [o.id for o in objects]
+
+    def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert complete image rows, ids and ``indexed_at`` included, in one transaction.
+
+        One bulk statement, no ORM objects: for rows made in bulk elsewhere (the synthetic rows
+        of a benchmark index), where building an object per row would cost more than the insert.
+        """
+        if rows:
+            with self.session() as session:
+                session.execute(insert(ImageRow), [dict(r) for r in rows])
 
     @staticmethod
     def delete_images(session: Session, ids: Iterable[int]) -> None:

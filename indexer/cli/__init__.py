@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 #: command name -> "module:attribute" of the first-party front ends
 FRONT_END_COMMANDS = {
     "serve": "search_api.cli:serve",
-    "bench": "indexer.cli_bench:bench",
+    "bench": "medsearch_bench.cli:bench",
 }
 #: entry-point group through which other packages add commands
 PLUGIN_GROUP = "medsearch.commands"

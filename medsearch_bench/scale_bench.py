@@ -29,17 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from sqlalchemy import insert
 
-from .. import ann
-from ..encoders import Encoder, FloatArray, load_encoder
-from ..errors import InvalidRequestError
-from ..index_folder import IndexFolder, new_info
-from ..publish import publish
-from ..retriever import Retriever
-from ..settings import Settings
-from ..store import ImageRow
+from indexer import ann
+from indexer.encoders import FloatArray, load_encoder
+from indexer.encoders.vector_only import VectorOnlyEncoder
+from indexer.errors import InvalidRequestError
+from indexer.index_folder import IndexFolder, new_info
+from indexer.publish import publish
+from indexer.retriever import Retriever
+from indexer.settings import Settings
+
 from . import LogFn, no_log
 from .stats import machine_facts, peak_rss_mb, summarize_ms
 
@@ -222,8 +221,7 @@ def _build_and_measure(
                 vectors, _ = data.vectors(size, start=chunk_start)
                 vector_file.write(ids, vectors)
                 t1 = time.perf_counter()
-                with store.session() as session:
-                    session.execute(insert(ImageRow), [_row(int(i), now) for i in ids])
+                store.insert_rows([_row(int(i), now) for i in ids])
                 times["vectors"] += t1 - t0
                 times["rows"] += time.perf_counter() - t1
                 log(f"  {chunk_start + size:,}/{n:,} rows and vectors")
@@ -287,7 +285,7 @@ def _measure(
 ) -> dict[str, Any]:
     dim, seed = data.dim, data.seed
     index = ann.load(folder.faiss_path, int(info["search_param"]))
-    nlist = int(ann.faiss.extract_index_ivf(index.index).nlist) if index.kind == "ivf" else None
+    nlist = index.list_count
     store = folder.open_store()
     try:
         ids = store.ids()
@@ -337,49 +335,15 @@ def _exact_search_ms(vectors: FloatArray, queries: FloatArray) -> float:
     times = []
     for query in queries:
         t0 = time.perf_counter()
-        ann.faiss.knn(query[None, :], vectors, 10, metric=ann.faiss.METRIC_INNER_PRODUCT)
+        ann.flat_search(vectors, query[None, :], 10)
         times.append((time.perf_counter() - t0) * 1000)
     return summarize_ms(times)["p50_ms"]
-
-
-class _VectorOnlyEncoder(Encoder):
-    """Stands in for the model when only vector queries are timed (nothing is embedded)."""
-
-    name = "synthetic"
-    image_size = 224
-    fingerprint = "synthetic"
-    model_ref = "synthetic"
-    random_weights = True
-    device = torch.device("cpu")
-    precision = "fp32"
-
-    def __init__(self, dim: int) -> None:
-        self.dim = dim
-
-    def preprocess(self, image: Any) -> torch.Tensor:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def prepare(self, image: Any) -> np.ndarray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def encode_prepared(self, images: Any) -> FloatArray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def encode_texts(self, texts: Any) -> FloatArray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    @property
-    def logit_scale(self) -> float:
-        return 1.0
 
 
 def _retriever_search_ms(folder: IndexFolder, dim: int, queries: FloatArray) -> dict[str, Any]:
     """Latency of Retriever.search with a vector query: ANN search plus the hits' SQLite rows."""
     settings = Settings(index_dir=folder.path, device="cpu", precision="fp32")
-    retriever = Retriever(settings, _VectorOnlyEncoder(dim), folder.open_store(), folder)
+    retriever = Retriever(settings, VectorOnlyEncoder(dim), folder.open_store(), folder)
     try:
         for query in queries[:10]:
             retriever.search(vector=query, k=10)
