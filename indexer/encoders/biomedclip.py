@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,7 +30,6 @@ from .model_folder import ModelFolder
 from .packed_linear import can_pack, pack_linear_layers
 from .runtime import forward_in_slices, model_dtype, resolve_device, resolve_precision
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
