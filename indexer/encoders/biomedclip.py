@@ -199,8 +199,7 @@ def _use_matmul_attention(module: torch.nn.Module) -> None:
     """Plain matmul-softmax-matmul attention in timm blocks instead of the fused kernel.
 
     At ViT's 197 tokens PyTorch's CPU flash-attention kernel is slower than two batched
-    matmuls (about 177 vs 140 ms per single-image forward in bf16 on a 2-core CPU); the
-    results agree to float rounding.
+    matmuls in bf16 (docs/benchmarks.md, third round); the results agree to float rounding.
     """
     for block in module.modules():
         if hasattr(block, "fused_attn"):
