@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +16,7 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
+from .atomic import write_atomic
 from .errors import IndexCorruptError, InvalidRequestError
 
 # faiss's partial SWIG stubs disagree with its runtime API (SearchParameters keywords ...)
@@ -252,17 +251,8 @@ def calibrate(
 
 
 def save(ann: AnnIndex, path: Path) -> None:
-    """Write the index beside ``path`` and move it into place in one atomic step."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        faiss.write_index(ann.index, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write the index beside ``path`` and move it into place in one durable, atomic step."""
+    write_atomic(path, lambda tmp: faiss.write_index(ann.index, str(tmp)), durable=True)
 
 
 def load(path: Path, search_param: int) -> AnnIndex:

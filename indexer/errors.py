@@ -86,6 +86,13 @@ class IndexCorruptError(MedSearchError):
     code = "index_corrupt"
 
 
+class IndexBusyError(MedSearchError):
+    """Another process is writing this index."""
+
+    status = 409
+    code = "index_busy"
+
+
 class MetadataFileError(MedSearchError):
     """A metadata sidecar (CSV/JSONL) cannot be read."""
 

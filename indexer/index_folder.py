@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import EncoderMismatchError, IndexCorruptError, IndexNotFoundError, MedSearchError
+from .atomic import write_atomic
+from .errors import EncoderMismatchError, IndexBusyError, IndexCorruptError, IndexNotFoundError
 from .store import Store
 from .vector_file import VectorFile
 
@@ -30,13 +29,6 @@ DB_FILE = "meta.sqlite"
 VECTORS_FILE = "vectors.f16"
 LOCK_FILE = ".write.lock"
 FORMAT_VERSION = 1
-
-
-class IndexBusyError(MedSearchError):
-    """Another process is writing this index."""
-
-    status = 409
-    code = "index_busy"
 
 
 class IndexFolder:
@@ -70,7 +62,8 @@ class IndexFolder:
         return info
 
     def write_info(self, info: dict[str, Any]) -> None:
-        write_atomic(self.info_path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+        text = json.dumps(info, indent=2, sort_keys=True) + "\n"
+        write_atomic(self.info_path, text.encode(), durable=True)
 
     def open_store(self, *, create: bool = False) -> Store:
         if not create and not self.db_path.is_file():
@@ -148,29 +141,6 @@ def library_versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
     return versions
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _now() -> str:

@@ -38,8 +38,6 @@ from .records import ImageRecord, MetadataValue
 COLUMN_FIELDS = ("modality", "format")
 #: filterable, but too many distinct values to be facets
 SIZE_FIELDS = ("width", "height")
-#: sidecar keys that are not filter fields but columns of their own
-_SIDECAR_COLUMNS = ("caption", "modality")
 
 IdArray = npt.NDArray[np.int64]
 
@@ -187,11 +185,6 @@ class Store:
                 for row in s.scalars(select(ImageRow).where(ImageRow.id.in_(chunk))):
                     found[row.id] = row.record()
         return found
-
-    def row_for_sha(self, sha256: str) -> ImageRecord | None:
-        with self._sessions() as s:
-            row = s.scalars(select(ImageRow).where(ImageRow.sha256 == sha256).limit(1)).first()
-            return row.record() if row else None
 
     # -- filters and facets -------------------------------------------------------------------
 
