@@ -9,6 +9,7 @@ from flask import Blueprint
 
 import indexer
 from search_api.openapi import build_openapi
+from search_api.params import DEFAULT_TEMPLATE
 from search_api.state import get_state
 
 bp = Blueprint("meta", __name__)
@@ -22,8 +23,12 @@ def health() -> dict[str, Any]:
 
 @bp.get("/info")
 def info() -> dict[str, Any]:
-    """Index size, encoder, generation, plus the MedSearch version."""
-    return {**get_state().retriever.info(), "version": medsearch_version()}
+    """Index size, encoder, generation, the MedSearch version and the default label template."""
+    return {
+        **get_state().retriever.info(),
+        "version": medsearch_version(),
+        "default_template": DEFAULT_TEMPLATE,
+    }
 
 
 @bp.get("/facets")
