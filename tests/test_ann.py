@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,7 +92,7 @@ def _synthetic_index(path: Path, n: int, index_type: str) -> IndexFolder:
     }
     info = new_info(encoder, path, index_type)
     store = folder.open_store(create=True)
-    rows = [
+    rows: list[dict[str, Any]] = [
         dict(
             path=f"s/{i}.png",
             sha256=f"{i:064x}",

@@ -123,7 +123,7 @@ def test_faiss_results_equal_brute_force(retriever: Retriever) -> None:
     ids = retriever.store.ids()
     vectors = retriever.vectors_for(ids.tolist())
     for _ in range(10):
-        query = rng.standard_normal(vectors.shape[1]).astype(np.float32)
+        query = rng.standard_normal(int(vectors.shape[1])).astype(np.float32)
         query /= np.linalg.norm(query)
         result = retriever.search(vector=query, k=10)
         truth_scores, truth_ids = exact_top_k(vectors, ids, query[None, :], 10)
