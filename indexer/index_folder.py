@@ -16,19 +16,17 @@ import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from .atomic import write_atomic
 from .errors import EncoderMismatchError, IndexBusyError, IndexCorruptError, IndexNotFoundError
+from .index_info import INFO_FILE, EncoderRecord, IndexInfo
 from .store import Store
 from .vector_file import VectorFile
 
-INFO_FILE = "index_info.json"
 FAISS_FILE = "index.faiss"
 DB_FILE = "meta.sqlite"
 VECTORS_FILE = "vectors.f16"
 LOCK_FILE = ".write.lock"
-FORMAT_VERSION = 1
 
 
 class IndexFolder:
@@ -44,7 +42,7 @@ class IndexFolder:
     def exists(self) -> bool:
         return self.info_path.is_file()
 
-    def read_info(self) -> dict[str, Any]:
+    def read_info(self) -> IndexInfo:
         if not self.path.is_dir():
             raise IndexNotFoundError(f"index folder {self.path} does not exist")
         if not self.info_path.is_file():
@@ -53,16 +51,13 @@ class IndexFolder:
                 f"`medsearch index CORPUS --index {self.path}`"
             )
         try:
-            info: dict[str, Any] = json.loads(self.info_path.read_text(encoding="utf-8"))
+            data = json.loads(self.info_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(f"{self.info_path} is not valid JSON: {exc}") from exc
-        for key in ("encoder", "dim", "generation"):
-            if key not in info:
-                raise IndexCorruptError(f"{self.info_path} lacks {key!r}")
-        return info
+        return IndexInfo.from_json(data, str(self.info_path))
 
-    def write_info(self, info: dict[str, Any]) -> None:
-        text = json.dumps(info, indent=2, sort_keys=True) + "\n"
+    def write_info(self, info: IndexInfo) -> None:
+        text = json.dumps(info.to_json(), indent=2, sort_keys=True) + "\n"
         write_atomic(self.info_path, text.encode(), durable=True)
 
     def open_store(self, *, create: bool = False) -> Store:
@@ -90,39 +85,31 @@ class IndexFolder:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def require_same_encoder(
-    info: dict[str, Any], fingerprint: str, model_ref: str, where: Path
-) -> None:
+def require_same_encoder(info: IndexInfo, fingerprint: str, model_ref: str, where: Path) -> None:
     """Refuse an encoder other than the one the index was built with."""
-    recorded = info["encoder"]
-    if recorded.get("fingerprint") != fingerprint:
+    recorded = info.encoder
+    if recorded.fingerprint != fingerprint:
         raise EncoderMismatchError(
-            f"the index in {where} was built with {recorded.get('name')} "
-            f"({recorded.get('model')}, fingerprint {recorded.get('fingerprint')}); the model "
+            f"the index in {where} was built with {recorded.name} "
+            f"({recorded.model}, fingerprint {recorded.fingerprint}); the model "
             f"given ({model_ref}, fingerprint {fingerprint}) is another one. Vectors of two "
             "models cannot share an index: use a new --index folder, or rebuild this one."
         )
 
 
-def new_info(encoder: dict[str, Any], corpus_root: Path, index_type: str) -> dict[str, Any]:
+def new_info(encoder: EncoderRecord, corpus_root: Path, index_type: str) -> IndexInfo:
     """The info of a new, empty index."""
     now = _now()
-    return {
-        "format_version": FORMAT_VERSION,
-        "encoder": encoder,
-        "dim": encoder["dim"],
-        "metric": "inner_product",
-        "index_type": "flat",
-        "index_type_requested": index_type,
-        "search_param": 0,
-        "count": 0,
-        "failed": 0,
-        "corpus_root": str(corpus_root),
-        "generation": 0,
-        "created_at": now,
-        "updated_at": now,
-        "versions": library_versions(),
-    }
+    return IndexInfo(
+        encoder=encoder,
+        dim=encoder.dim,
+        generation=0,
+        index_type_requested=index_type,
+        corpus_root=str(corpus_root),
+        created_at=now,
+        updated_at=now,
+        versions=library_versions(),
+    )
 
 
 def library_versions() -> dict[str, str]:

@@ -35,6 +35,7 @@ from indexer.encoders import FloatArray, load_encoder
 from indexer.encoders.vector_only import VectorOnlyEncoder
 from indexer.errors import InvalidRequestError
 from indexer.index_folder import IndexFolder, new_info
+from indexer.index_info import EncoderRecord, IndexInfo
 from indexer.publish import publish
 from indexer.retriever import Retriever
 from indexer.settings import Settings
@@ -79,7 +80,7 @@ def run_scale_bench(
         queries, searches = min(queries, 50), min(searches, 100)
     load_before = os.getloadavg()
     encoder_record = _encoder_record(model, dim, log)
-    dim = int(encoder_record["dim"])
+    dim = encoder_record.dim
     data = Synthetic(dim, max(1, min(clusters, n)), spread, seed)
     with _target_folder(out) as folder_path:
         result = _build_and_measure(folder_path, n, data, encoder_record, queries, searches, log)
@@ -95,18 +96,18 @@ def run_scale_bench(
     return result
 
 
-def _encoder_record(model: str | None, dim: int | None, log: LogFn) -> dict[str, Any]:
+def _encoder_record(model: str | None, dim: int | None, log: LogFn) -> EncoderRecord:
     if model is None:
         dim = dim or DEFAULT_DIM
         if dim < 2:
             raise InvalidRequestError("dim must be at least 2")
-        return {
-            "name": "synthetic",
-            "model": "synthetic",
-            "fingerprint": f"synthetic-{dim}",
-            "dim": dim,
-            "random_weights": True,
-        }
+        return EncoderRecord(
+            name="synthetic",
+            model="synthetic",
+            fingerprint=f"synthetic-{dim}",
+            dim=dim,
+            random_weights=True,
+        )
     log(f"reading the encoder record of {model}")
     encoder = load_encoder(model, device="cpu", precision="fp32")
     record = encoder.describe()
@@ -198,7 +199,7 @@ def _build_and_measure(
     path: Path,
     n: int,
     data: Synthetic,
-    encoder_record: dict[str, Any],
+    encoder_record: EncoderRecord,
     n_queries: int,
     n_searches: int,
     log: LogFn,
@@ -242,8 +243,8 @@ def _build_and_measure(
         "clusters": data.clusters,
         "spread": data.spread,
         "seed": data.seed,
-        "index_type": info["index_type"],
-        "search_param": info["search_param"],
+        "index_type": info.index_type,
+        "search_param": info.search_param,
         **measured,
         "build_seconds": round(build_seconds, 2),
         "build_vectors_seconds": round(times["vectors"], 2),
@@ -253,7 +254,7 @@ def _build_and_measure(
         "index_file_mb": round(index_mb, 1),
         "vectors_file_mb": round(folder.vectors_path.stat().st_size / 2**20, 1),
         "db_file_mb": round(folder.db_path.stat().st_size / 2**20, 1),
-        "encoder": encoder_record,
+        "encoder": encoder_record.to_json(),
     }
     return result
 
@@ -278,13 +279,13 @@ def _row(image_id: int, now: float) -> dict[str, Any]:
 
 def _measure(
     folder: IndexFolder,
-    info: dict[str, Any],
+    info: IndexInfo,
     data: Synthetic,
     n_queries: int,
     n_searches: int,
 ) -> dict[str, Any]:
     dim, seed = data.dim, data.seed
-    index = ann.load(folder.faiss_path, int(info["search_param"]))
+    index = ann.load(folder.faiss_path, info.search_param)
     nlist = index.list_count
     store = folder.open_store()
     try:

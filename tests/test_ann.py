@@ -10,6 +10,7 @@ import pytest
 
 from indexer import ann
 from indexer.index_folder import IndexFolder, new_info
+from indexer.index_info import EncoderRecord
 from indexer.publish import publish
 from indexer.vector_file import VectorFile
 from indexer.verify import check_recall, verify_index
@@ -83,13 +84,9 @@ def _synthetic_index(path: Path, n: int, index_type: str) -> IndexFolder:
 
     folder = IndexFolder(path)
     path.mkdir()
-    encoder = {
-        "name": "synthetic",
-        "model": "none",
-        "fingerprint": "x",
-        "dim": DIM,
-        "random_weights": True,
-    }
+    encoder = EncoderRecord(
+        name="synthetic", model="none", fingerprint="x", dim=DIM, random_weights=True
+    )
     info = new_info(encoder, path, index_type)
     store = folder.open_store(create=True)
     rows: list[dict[str, Any]] = [

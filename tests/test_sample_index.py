@@ -148,9 +148,9 @@ def test_rerun_adds_nothing(sample_index_dir: Path, tmp_path: Path) -> None:
     assert out["unchanged"] == SAMPLE_COUNT
     assert out["count"] == SAMPLE_COUNT
     after = IndexFolder(sample_index_dir).read_info()
-    assert after["encoder"] == before["encoder"]
+    assert after.encoder == before.encoder
     # nothing changed, so nothing is published: running services have nothing to reload
-    assert after["generation"] == before["generation"]
+    assert after.generation == before.generation
     run_cli("verify", sample_index_dir)
 
 

@@ -163,17 +163,17 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     with folder.open_store() as store:
         failures = store.failures()
     data: dict[str, Any] = {
-        "count": stored.get("count", 0),
+        "count": stored.count,
         "failed": len(failures),
-        "encoder": stored["encoder"],
-        "dim": stored["dim"],
-        "index_type": stored.get("index_type"),
-        "metric": stored.get("metric"),
-        "search_param": stored.get("search_param"),
-        "corpus_root": stored.get("corpus_root"),
-        "generation": stored.get("generation"),
-        "updated_at": stored.get("updated_at"),
-        "versions": stored.get("versions"),
+        "encoder": stored.encoder.to_json(),
+        "dim": stored.dim,
+        "index_type": stored.index_type,
+        "metric": stored.metric,
+        "search_param": stored.search_param,
+        "corpus_root": stored.corpus_root,
+        "generation": stored.generation,
+        "updated_at": stored.updated_at,
+        "versions": dict(stored.versions),
         "failures": failures,
     }
     if check_recall:
@@ -186,7 +186,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     click.echo(f"images     {data['count']} ({data['failed']} files failed)")
     click.echo(f"encoder    {enc['name']} {enc['model']} (dim {data['dim']})")
     click.echo(f"           fingerprint {enc['fingerprint']}")
-    if enc.get("random_weights"):
+    if stored.encoder.random_weights:
         click.echo("           RANDOM WEIGHTS: results are meaningless (test/benchmark model)")
     click.echo(f"index type {data['index_type']} (inner product)")
     click.echo(f"corpus     {data['corpus_root']}")
