@@ -13,7 +13,24 @@ from __future__ import annotations
 
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # real types for type checkers; `X as X` marks a re-export
+    from .encoders import Encoder as Encoder
+    from .encoders import init_model_folder as init_model_folder
+    from .encoders import load_encoder as load_encoder
+    from .errors import MedSearchError as MedSearchError
+    from .imaging import decode_image_bytes as decode_image_bytes
+    from .imaging import load_image as load_image
+    from .pipeline import IndexReport as IndexReport
+    from .pipeline import index_corpus as index_corpus
+    from .records import Hit as Hit
+    from .records import ImageRecord as ImageRecord
+    from .records import SearchResult as SearchResult
+    from .retriever import Retriever as Retriever
+    from .settings import Settings as Settings
+    from .store import Store as Store
+    from .verify import verify_index as verify_index
 
 try:
     __version__ = version("medsearch")
@@ -21,21 +38,21 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0"
 
 _EXPORTS = {
-    "Settings": "indexer.settings",
-    "Encoder": "indexer.encoders",
-    "load_encoder": "indexer.encoders",
-    "init_model_folder": "indexer.encoders",
-    "Store": "indexer.store",
-    "Retriever": "indexer.retriever",
-    "index_corpus": "indexer.pipeline",
-    "IndexReport": "indexer.pipeline",
-    "verify_index": "indexer.verify",
-    "load_image": "indexer.imaging",
-    "decode_image_bytes": "indexer.imaging",
-    "ImageRecord": "indexer.records",
-    "Hit": "indexer.records",
-    "SearchResult": "indexer.records",
-    "MedSearchError": "indexer.errors",
+    "Settings": ".settings",
+    "Encoder": ".encoders",
+    "load_encoder": ".encoders",
+    "init_model_folder": ".encoders",
+    "Store": ".store",
+    "Retriever": ".retriever",
+    "index_corpus": ".pipeline",
+    "IndexReport": ".pipeline",
+    "verify_index": ".verify",
+    "load_image": ".imaging",
+    "decode_image_bytes": ".imaging",
+    "ImageRecord": ".records",
+    "Hit": ".records",
+    "SearchResult": ".records",
+    "MedSearchError": ".errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -43,5 +60,5 @@ __all__ = ["__version__", *_EXPORTS]
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        return getattr(import_module(_EXPORTS[name], __name__), name)
     raise AttributeError(f"module 'indexer' has no attribute {name!r}")

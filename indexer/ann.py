@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +16,7 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
+from .atomic import write_atomic
 from .errors import IndexCorruptError, InvalidRequestError
 
 # faiss's partial SWIG stubs disagree with its runtime API (SearchParameters keywords ...)
@@ -79,6 +78,11 @@ class AnnIndex:
     def remove(self, ids: IdArray) -> None:
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
+
+    @property
+    def list_count(self) -> int | None:
+        """The inverted lists of an IVF index (its ``nlist``); None for other types."""
+        return int(faiss.extract_index_ivf(self.index).nlist) if self.kind == "ivf" else None
 
     @property
     def supports_removal(self) -> bool:
@@ -208,6 +212,16 @@ def exact_top_k(
     return best_scores, best_ids
 
 
+def flat_search(vectors: FloatArray, queries: FloatArray, k: int) -> tuple[FloatArray, IdArray]:
+    """Top-``k`` (scores, row numbers) per query by inner product over every row of ``vectors``.
+
+    FAISS's exact kernel on vectors already in memory: what a flat index answers, without
+    building one (and without a second copy of the vectors).
+    """
+    scores, rows = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+    return scores, rows
+
+
 def recall_at_k(
     ann: AnnIndex, vectors: RowSource, ids: IdArray, queries: FloatArray, k: int = 10
 ) -> float:
@@ -237,17 +251,8 @@ def calibrate(
 
 
 def save(ann: AnnIndex, path: Path) -> None:
-    """Write the index beside ``path`` and move it into place in one atomic step."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        faiss.write_index(ann.index, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write the index beside ``path`` and move it into place in one durable, atomic step."""
+    write_atomic(path, lambda tmp: faiss.write_index(ann.index, str(tmp)), durable=True)
 
 
 def load(path: Path, search_param: int) -> AnnIndex:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from indexer.errors import InvalidRequestError, MetadataFileError
-from indexer.records import MetadataValue
+from .errors import InvalidRequestError, MetadataFileError
+from .records import MetadataValue
 
 #: columns that name the file a metadata row describes, in order of preference
 KEY_COLUMNS: tuple[str, ...] = ("path", "relpath", "file", "filename")

@@ -33,9 +33,9 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel_array
 from pydicom.uid import UID
 
-from indexer.errors import UnreadableImageError
-from indexer.jpeg2000 import reduced_jpeg2000_frame
-from indexer.records import MetadataValue
+from .errors import UnreadableImageError
+from .jpeg2000 import reduced_jpeg2000_frame
+from .records import MetadataValue
 
 DEFAULT_MAX_PIXELS = 178_956_970
 

@@ -18,6 +18,13 @@ class MedSearchError(Exception):
         self.message = message
 
 
+class SettingsError(MedSearchError):
+    """A setting (``MEDSEARCH_*`` variable or option) has a value it does not accept."""
+
+    status = 500
+    code = "invalid_setting"
+
+
 class InvalidRequestError(MedSearchError):
     """A query or parameter is malformed (bad k, two query kinds, unknown filter field ...)."""
 
@@ -77,6 +84,13 @@ class IndexCorruptError(MedSearchError):
 
     status = 503
     code = "index_corrupt"
+
+
+class IndexBusyError(MedSearchError):
+    """Another process is writing this index."""
+
+    status = 409
+    code = "index_busy"
 
 
 class MetadataFileError(MedSearchError):

@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from indexer.dicom import (
+from .dicom import (
     DEFAULT_MAX_PIXELS,
     decoder_warnings_suppressed,
     read_dicom,
     scale_to_uint8,
 )
-from indexer.errors import UnreadableImageError
-from indexer.records import MetadataValue
+from .errors import UnreadableImageError
+from .records import MetadataValue
 
 IMAGE_FORMATS: tuple[str, ...] = ("png", "jpeg", "tiff", "bmp", "webp", "gif", "dicom")
 

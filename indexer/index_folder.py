@@ -11,32 +11,22 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import platform
-import tempfile
 import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from .errors import EncoderMismatchError, IndexCorruptError, IndexNotFoundError, MedSearchError
+from .atomic import write_atomic
+from .errors import EncoderMismatchError, IndexBusyError, IndexCorruptError, IndexNotFoundError
+from .index_info import INFO_FILE, EncoderRecord, IndexInfo
 from .store import Store
 from .vector_file import VectorFile
 
-INFO_FILE = "index_info.json"
 FAISS_FILE = "index.faiss"
 DB_FILE = "meta.sqlite"
 VECTORS_FILE = "vectors.f16"
 LOCK_FILE = ".write.lock"
-FORMAT_VERSION = 1
-
-
-class IndexBusyError(MedSearchError):
-    """Another process is writing this index."""
-
-    status = 409
-    code = "index_busy"
 
 
 class IndexFolder:
@@ -52,7 +42,7 @@ class IndexFolder:
     def exists(self) -> bool:
         return self.info_path.is_file()
 
-    def read_info(self) -> dict[str, Any]:
+    def read_info(self) -> IndexInfo:
         if not self.path.is_dir():
             raise IndexNotFoundError(f"index folder {self.path} does not exist")
         if not self.info_path.is_file():
@@ -61,16 +51,14 @@ class IndexFolder:
                 f"`medsearch index CORPUS --index {self.path}`"
             )
         try:
-            info: dict[str, Any] = json.loads(self.info_path.read_text(encoding="utf-8"))
+            data = json.loads(self.info_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(f"{self.info_path} is not valid JSON: {exc}") from exc
-        for key in ("encoder", "dim", "generation"):
-            if key not in info:
-                raise IndexCorruptError(f"{self.info_path} lacks {key!r}")
-        return info
+        return IndexInfo.from_json(data, str(self.info_path))
 
-    def write_info(self, info: dict[str, Any]) -> None:
-        write_atomic(self.info_path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+    def write_info(self, info: IndexInfo) -> None:
+        text = json.dumps(info.to_json(), indent=2, sort_keys=True) + "\n"
+        write_atomic(self.info_path, text.encode(), durable=True)
 
     def open_store(self, *, create: bool = False) -> Store:
         if not create and not self.db_path.is_file():
@@ -97,39 +85,31 @@ class IndexFolder:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def require_same_encoder(
-    info: dict[str, Any], fingerprint: str, model_ref: str, where: Path
-) -> None:
+def require_same_encoder(info: IndexInfo, fingerprint: str, model_ref: str, where: Path) -> None:
     """Refuse an encoder other than the one the index was built with."""
-    recorded = info["encoder"]
-    if recorded.get("fingerprint") != fingerprint:
+    recorded = info.encoder
+    if recorded.fingerprint != fingerprint:
         raise EncoderMismatchError(
-            f"the index in {where} was built with {recorded.get('name')} "
-            f"({recorded.get('model')}, fingerprint {recorded.get('fingerprint')}); the model "
+            f"the index in {where} was built with {recorded.name} "
+            f"({recorded.model}, fingerprint {recorded.fingerprint}); the model "
             f"given ({model_ref}, fingerprint {fingerprint}) is another one. Vectors of two "
             "models cannot share an index: use a new --index folder, or rebuild this one."
         )
 
 
-def new_info(encoder: dict[str, Any], corpus_root: Path, index_type: str) -> dict[str, Any]:
+def new_info(encoder: EncoderRecord, corpus_root: Path, index_type: str) -> IndexInfo:
     """The info of a new, empty index."""
     now = _now()
-    return {
-        "format_version": FORMAT_VERSION,
-        "encoder": encoder,
-        "dim": encoder["dim"],
-        "metric": "inner_product",
-        "index_type": "flat",
-        "index_type_requested": index_type,
-        "search_param": 0,
-        "count": 0,
-        "failed": 0,
-        "corpus_root": str(corpus_root),
-        "generation": 0,
-        "created_at": now,
-        "updated_at": now,
-        "versions": library_versions(),
-    }
+    return IndexInfo(
+        encoder=encoder,
+        dim=encoder.dim,
+        generation=0,
+        index_type_requested=index_type,
+        corpus_root=str(corpus_root),
+        created_at=now,
+        updated_at=now,
+        versions=library_versions(),
+    )
 
 
 def library_versions() -> dict[str, str]:
@@ -148,29 +128,6 @@ def library_versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
     return versions
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _now() -> str:

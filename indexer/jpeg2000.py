@@ -1,11 +1,11 @@
 """Decode a DICOM's JPEG 2000 frame at a lower resolution level.
 
 A JPEG 2000 codestream holds the image as wavelet levels: the image at 1/2, 1/4 ... of its size
-can be decoded without the finer levels, several times faster than the whole image (a
-1955 x 1841 CR: 265 -> 55 ms). Indexing and thumbnails need far fewer pixels than large
-radiographs have, so :func:`reduced_jpeg2000_frame` decodes such frames at the smallest level
-that still has the size asked for. It handles plain grey unsigned data only; for anything else
-(colour, signed values, other codecs) it returns None and pydicom decodes the whole frame.
+can be decoded without the finer levels, much faster than the whole image (docs/benchmarks.md,
+fourth round). Indexing and thumbnails need far fewer pixels than large radiographs have, so
+:func:`reduced_jpeg2000_frame` decodes such frames at the smallest level that still has the size
+asked for. It handles plain grey unsigned data only; for anything else (colour, signed values,
+other codecs) it returns None and pydicom decodes the whole frame.
 """
 
 from __future__ import annotations

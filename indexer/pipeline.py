@@ -24,6 +24,7 @@ from .encoders import Encoder, load_encoder
 from .errors import InvalidRequestError, UnreadableImageError
 from .imaging import IMAGE_SUFFIXES, decode_image_bytes, sniff_format
 from .index_folder import IndexFolder, new_info, require_same_encoder
+from .index_info import IndexInfo
 from .publish import publish
 from .records import MetadataValue
 from .settings import Settings
@@ -132,7 +133,7 @@ def index_corpus(
             require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
             _check_same_corpus(info, root, folder.path)
             store = folder.open_store(create=True)
-        state = {"info": info}
+        state: dict[str, IndexInfo] = {"info": info}
 
         def checkpoint() -> None:
             state["info"] = publish(folder, store, state["info"], settings.index_type)
@@ -143,15 +144,15 @@ def index_corpus(
             report = run.execute(root, prune)
             store.apply_sidecar(sidecar)
             checkpoint()
-            report.count = int(state["info"]["count"])
+            report.count = state["info"].count
         finally:
             store.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _load_encoder(settings: Settings, info: dict[str, Any] | None, model: str | None) -> Encoder:
-    ref = model or (info["encoder"]["model"] if info else settings.model)
+def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None) -> Encoder:
+    ref = model or (info.encoder.model if info else settings.model)
     return load_encoder(
         ref,
         device=settings.device,
@@ -160,10 +161,10 @@ def _load_encoder(settings: Settings, info: dict[str, Any] | None, model: str | 
     )
 
 
-def _check_same_corpus(info: dict[str, Any], root: Path, where: Path) -> None:
-    if info.get("corpus_root") and Path(info["corpus_root"]) != root:
+def _check_same_corpus(info: IndexInfo, root: Path, where: Path) -> None:
+    if info.corpus_root and Path(info.corpus_root) != root:
         raise InvalidRequestError(
-            f"the index in {where} holds images of {info['corpus_root']}, not of {root}; "
+            f"the index in {where} holds images of {info.corpus_root}, not of {root}; "
             "paths are stored relative to the corpus folder, so use a new --index folder"
         )
 

@@ -8,13 +8,14 @@ writes ``index_info.json`` with a higher generation, which is what a running ser
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
 
 import numpy as np
 
 from . import ann
 from .index_folder import IndexFolder, library_versions
+from .index_info import IndexInfo
 from .store import Store
 
 #: rebuild an IVF index once the corpus has grown this much since its clustering was trained
@@ -22,22 +23,20 @@ IVF_RETRAIN_GROWTH = 4.0
 
 
 def publish(
-    folder: IndexFolder, store: Store, info: dict[str, Any], requested_type: str | None = None
-) -> dict[str, Any]:
+    folder: IndexFolder, store: Store, info: IndexInfo, requested_type: str | None = None
+) -> IndexInfo:
     """Sync ``index.faiss`` with the store and write the new ``index_info.json``; return it."""
-    dim = int(info["dim"])
+    dim = info.dim
     vectors = folder.vector_file(dim)
     db_ids = store.ids()
-    requested = requested_type or info.get("index_type_requested", "auto")
-    if requested == "auto" and info.get("index_type_requested") not in (None, "auto"):
-        requested = info["index_type_requested"]  # keep an explicit earlier choice
+    requested = requested_type or info.index_type_requested
+    if requested == "auto" and info.index_type_requested != "auto":
+        requested = info.index_type_requested  # keep an explicit earlier choice
     kind = ann.choose_index_type(requested, len(db_ids))
     current = (
-        ann.load(folder.faiss_path, int(info.get("search_param", 0)))
-        if (folder.faiss_path.is_file())
-        else None
+        ann.load(folder.faiss_path, info.search_param) if (folder.faiss_path.is_file()) else None
     )
-    trained_on = int(info.get("trained_count", 0) or 0)
+    trained_on = info.trained_count or 0
     have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
     gone = np.setdiff1d(have, db_ids)
     reuse = (
@@ -60,20 +59,20 @@ def publish(
     if changed:
         ann.save(index, folder.faiss_path)
     failed = store.failure_count()
-    if not changed and (len(db_ids), failed) == (info.get("count"), info.get("failed")):
+    if not changed and (len(db_ids), failed) == (info.count, info.failed):
         # nothing to publish: a new generation would make every running service reload
         return info
-    info = {
-        **info,
-        "index_type": index.kind,
-        "index_type_requested": requested,
-        "search_param": index.search_param,
-        "trained_count": trained_on,
-        "count": len(db_ids),
-        "failed": failed,
-        "generation": int(info.get("generation", 0)) + 1,
-        "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": library_versions(),
-    }
+    info = dataclasses.replace(
+        info,
+        index_type=index.kind,
+        index_type_requested=requested,
+        search_param=index.search_param,
+        trained_count=trained_on,
+        count=len(db_ids),
+        failed=failed,
+        generation=info.generation + 1,
+        updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        versions=library_versions(),
+    )
     folder.write_info(info)
     return info

@@ -28,6 +28,7 @@ from . import ann
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorruptError, InvalidRequestError, NotFoundError
 from .index_folder import IndexFolder, require_same_encoder
+from .index_info import IndexInfo
 from .prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from .query_cache import QueryCache
 from .records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
@@ -45,7 +46,7 @@ Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
 
 @dataclass(frozen=True)
 class _Snapshot:
-    info: dict[str, Any]
+    info: IndexInfo
     index: ann.AnnIndex
     vectors: VectorFile
     info_mtime: float
@@ -70,10 +71,10 @@ class Retriever:
         """Open the index in ``settings.index_dir`` with the encoder it was built with."""
         folder = IndexFolder(settings.index_dir)
         info = folder.read_info()
-        recorded = info["encoder"]
+        recorded = info.encoder
         if encoder is None:
             encoder = load_encoder(
-                recorded["model"], device=settings.device, precision=settings.precision
+                recorded.model, device=settings.device, precision=settings.precision
             )
         require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
         return cls(settings, encoder, folder.open_store(), folder)
@@ -88,8 +89,8 @@ class Retriever:
                 f"{self.folder.path} has no {self.folder.faiss_path.name} yet: the first "
                 "`medsearch index` run did not finish; run it again"
             )
-        index = ann.load(self.folder.faiss_path, int(info.get("search_param", 0)))
-        return _Snapshot(info, index, self.folder.vector_file(int(info["dim"])), mtime)
+        index = ann.load(self.folder.faiss_path, info.search_param)
+        return _Snapshot(info, index, self.folder.vector_file(info.dim), mtime)
 
     def refresh(self) -> bool:
         """Load a newer published index version if there is one; True when it did."""
@@ -104,7 +105,7 @@ class Retriever:
             if mtime == current.info_mtime:
                 return False
             fresh = self._load_snapshot()
-            if fresh.info["generation"] == current.info["generation"]:
+            if fresh.info.generation == current.info.generation:
                 return False
             self._snapshot = fresh
             return True
@@ -114,20 +115,20 @@ class Retriever:
     def info(self) -> dict[str, Any]:
         info = self._snapshot.info
         return {
-            "count": int(info.get("count", 0)),
-            "failed": int(info.get("failed", 0)),
-            "dim": int(info["dim"]),
-            "index_type": info.get("index_type", "flat"),
-            "metric": info.get("metric", "inner_product"),
+            "count": info.count,
+            "failed": info.failed,
+            "dim": info.dim,
+            "index_type": info.index_type,
+            "metric": info.metric,
             "encoder": {
-                **info["encoder"],
+                **info.encoder.to_json(),
                 "device": str(self.encoder.device),
                 "precision": self.encoder.precision,
             },
-            "generation": int(info["generation"]),
-            "created_at": info.get("created_at"),
-            "updated_at": info.get("updated_at"),
-            "versions": info.get("versions", {}),
+            "generation": info.generation,
+            "created_at": info.created_at,
+            "updated_at": info.updated_at,
+            "versions": dict(info.versions),
         }
 
     def get(self, image_id: int) -> ImageRecord:
@@ -136,7 +137,7 @@ class Retriever:
     def source_path(self, image_id: int) -> Path:
         """Absolute path of the original file of an indexed image."""
         record = self.store.get(image_id)
-        return Path(self._snapshot.info["corpus_root"]) / record.path
+        return self._snapshot.info.corpus_path() / record.path
 
     def filterable_fields(self) -> list[str]:
         return self.store.filterable_fields()

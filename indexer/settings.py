@@ -1,17 +1,24 @@
-"""One frozen settings object for every front end.
+"""One frozen, validated settings object for every front end.
 
 Values come from ``MEDSEARCH_*`` environment variables (:meth:`Settings.from_env`); CLI flags
-override them with :meth:`Settings.replace`; tests build :class:`Settings` directly.
+override them with :meth:`Settings.replace`; tests build :class:`Settings` directly. Every value
+is checked when the object is built, whatever its source: a wrong one raises
+:class:`~indexer.errors.SettingsError` naming the setting and what it accepts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import os
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from .errors import SettingsError
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -19,7 +26,12 @@ IndexType = Literal["auto", "flat", "hnsw", "ivf"]
 
 DEFAULT_MODEL = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 
-_ENV_PREFIX = "MEDSEARCH_"
+ENV_PREFIX = "MEDSEARCH_"
+
+
+def _bounds(low: float, high: float | None = None) -> dict[str, Any]:
+    """Field metadata: the value must lie in [low, high] (no upper bound when high is None)."""
+    return {"bounds": (low, high)}
 
 
 @dataclass(frozen=True)
@@ -33,26 +45,30 @@ class Settings:
     device: Device = "auto"
     precision: Precision = "auto"
     #: images per model call and per transaction (a CPU runs each call in slices of 8 images)
-    batch_size: int = 32
-    #: compile the image tower for indexing (20-30 s to start; needs g++; see docs/benchmarks.md)
+    batch_size: int = field(default=32, metadata=_bounds(1, 4096))
+    #: compile the image tower for indexing (slow to start, needs g++; see docs/benchmarks.md)
     compile: bool = False
     #: decoding threads feeding the model
-    workers: int = 2
+    workers: int = field(default=2, metadata=_bounds(1, 64))
     index_type: IndexType = "auto"
     #: largest image accepted, in pixels (decompression bomb guard)
-    max_image_pixels: int = 178_956_970
+    max_image_pixels: int = field(default=178_956_970, metadata=_bounds(1))
     #: largest upload accepted by the service, in bytes
-    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_bytes: int = field(default=20 * 1024 * 1024, metadata=_bounds(1))
     #: bearer token required on /api/ routes (but health) when set
     api_token: str | None = None
     #: largest k a query may ask for
-    max_k: int = 1000
+    max_k: int = field(default=1000, metadata=_bounds(1, 100_000))
     #: service threads (waitress)
-    threads: int = 8
+    threads: int = field(default=8, metadata=_bounds(1, 1024))
     #: seconds between checks for a newly published index in the service
-    reload_interval: float = 2.0
+    reload_interval: float = field(default=2.0, metadata=_bounds(0.0, 86_400.0))
     #: folder for rendered thumbnails; defaults to <index_dir>/thumbnails
     thumbnail_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            _check(spec, getattr(self, spec.name), spec.name)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored (unset CLI flags)."""
@@ -60,32 +76,92 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings from ``MEDSEARCH_*`` variables, defaults for the rest."""
+        """Settings from ``MEDSEARCH_*`` variables, defaults for the rest.
+
+        Raises :class:`~indexer.errors.SettingsError` naming the first variable that is wrong.
+        """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in dataclasses.fields(cls):
-            raw = env.get(_ENV_PREFIX + field.name.upper())
-            if raw is None or raw == "":
+        for spec in dataclasses.fields(cls):
+            name = ENV_PREFIX + spec.name.upper()
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
                 continue
-            values[field.name] = _parse(field.name, str(field.type), raw)
+            value = _parse(spec, raw.strip(), name)
+            _check(spec, value, f"{name}={raw!r}")
+            values[spec.name] = value
         return cls(**values)
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _parse(name: str, type_name: str, raw: str) -> Any:
-    if type_name.startswith("bool"):
-        if raw.strip().lower() in _TRUE + _FALSE:
-            return raw.strip().lower() in _TRUE
-        raise ValueError(f"{_ENV_PREFIX}{name.upper()}={raw!r} is not one of 1/0, true/false")
-    try:
-        if "Path" in type_name:
-            return Path(raw)
-        if type_name.startswith("int"):
-            return int(raw)
-        if type_name.startswith("float"):
-            return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{_ENV_PREFIX}{name.upper()}={raw!r} is not a valid {type_name}") from exc
+@functools.cache
+def _field_types() -> dict[str, tuple[Any, bool]]:
+    """Each field's type, with ``X | None`` reduced to ``X``, and whether it may be None."""
+    types_by_name = {}
+    for name, hint in get_type_hints(Settings).items():
+        optional = get_origin(hint) in (Union, types.UnionType)
+        if optional:
+            hint = next(arg for arg in get_args(hint) if arg is not type(None))
+        types_by_name[name] = (hint, optional)
+    return types_by_name
+
+
+def _parse(spec: dataclasses.Field[Any], raw: str, name: str) -> Any:
+    """Text of an environment variable -> the field's type."""
+    kind, _ = _field_types()[spec.name]
+    if kind is bool:
+        if raw.lower() in _TRUE + _FALSE:
+            return raw.lower() in _TRUE
+        raise SettingsError(f"{name}={raw!r} is not one of 1/0, true/false, yes/no, on/off")
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise SettingsError(f"{name}={raw!r} is not {noun}{_accepts(spec)}") from None
+    if kind is Path:
+        return Path(raw)
     return raw
+
+
+def _check(spec: dataclasses.Field[Any], value: Any, shown: str) -> None:
+    """Raise SettingsError unless ``value`` is acceptable for the field (``shown`` names it)."""
+    kind, optional = _field_types()[spec.name]
+    if value is None:
+        if optional:
+            return
+        raise SettingsError(f"{shown} must be set")
+    if get_origin(kind) is Literal:
+        if value not in get_args(kind):
+            raise SettingsError(f"{shown} is not one of {', '.join(get_args(kind))}")
+        return
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(f"{shown} must be true or false")
+        return
+    if kind in (int, float):
+        number_types = (int,) if kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, number_types):
+            raise SettingsError(f"{shown} must be a number{_accepts(spec)}")
+        low, high = spec.metadata.get("bounds", (-math.inf, None))
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            raise SettingsError(f"{shown} is out of range{_accepts(spec)}")
+        return
+    if kind is Path:
+        if not isinstance(value, Path) or str(value) == "":
+            raise SettingsError(f"{shown} must be a folder path")
+        if value.exists() and not value.is_dir():
+            raise SettingsError(f"{shown} is a file; it must be a folder")
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"{shown} must be a non-empty text")
+
+
+def _accepts(spec: dataclasses.Field[Any]) -> str:
+    bounds = spec.metadata.get("bounds")
+    if bounds is None:
+        return ""
+    low, high = bounds
+    return f" (accepts {low:g} or more)" if high is None else f" (accepts {low:g} to {high:g})"

@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
     text,
 )
@@ -37,8 +38,6 @@ from .records import ImageRecord, MetadataValue
 COLUMN_FIELDS = ("modality", "format")
 #: filterable, but too many distinct values to be facets
 SIZE_FIELDS = ("width", "height")
-#: sidecar keys that are not filter fields but columns of their own
-_SIDECAR_COLUMNS = ("caption", "modality")
 
 IdArray = npt.NDArray[np.int64]
 
@@ -187,11 +186,6 @@ class Store:
                     found[row.id] = row.record()
         return found
 
-    def row_for_sha(self, sha256: str) -> ImageRecord | None:
-        with self._sessions() as s:
-            row = s.scalars(select(ImageRow).where(ImageRow.sha256 == sha256).limit(1)).first()
-            return row.record() if row else None
-
     # -- filters and facets -------------------------------------------------------------------
 
     def filterable_fields(self) -> list[str]:
@@ -285,6 +279,16 @@ class Store:
         session.add_all(objects)
         session.flush()
         return [o.id for o in objects]
+
+    def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert complete image rows, ids and ``indexed_at`` included, in one transaction.
+
+        One bulk statement, no ORM objects: for rows made in bulk elsewhere (the synthetic rows
+        of a benchmark index), where building an object per row would cost more than the insert.
+        """
+        if rows:
+            with self.session() as session:
+                session.execute(insert(ImageRow), [dict(r) for r in rows])
 
     @staticmethod
     def delete_images(session: Session, ids: Iterable[int]) -> None:

@@ -32,13 +32,13 @@ def verify_index(index_dir: Path) -> list[str]:
         db_ids = store.ids()
         if not folder.faiss_path.is_file():
             return [f"{folder.faiss_path.name} is missing (run `medsearch index` again)"]
-        index = ann.load(folder.faiss_path, int(info.get("search_param", 0)))
+        index = ann.load(folder.faiss_path, info.search_param)
         faiss_ids = index.ids()
         if len(np.unique(faiss_ids)) != len(faiss_ids):
             problems.append("the ANN index holds some ids more than once")
         _compare_sets(problems, "in the database but not in the ANN index", db_ids, faiss_ids)
         _compare_sets(problems, "in the ANN index but not in the database", faiss_ids, db_ids)
-        vectors = folder.vector_file(int(info["dim"]))
+        vectors = folder.vector_file(info.dim)
         if len(db_ids) and vectors.rows() < int(db_ids.max()):
             problems.append(
                 f"{folder.vectors_path.name} has {vectors.rows()} rows; ids go up to {db_ids.max()}"
@@ -56,13 +56,13 @@ def verify_index(index_dir: Path) -> list[str]:
                 problems.append(
                     f"{len(bad)} images have no valid stored vector, e.g. ids {bad[:5].tolist()}"
                 )
-        if int(info.get("count", -1)) != len(db_ids):
+        if info.count != len(db_ids):
             problems.append(
-                f"{folder.info_path.name} says count={info.get('count')}, the database has "
+                f"{folder.info_path.name} says count={info.count}, the database has "
                 f"{len(db_ids)} images"
             )
-        if index.index.d != int(info["dim"]):
-            problems.append(f"the ANN index has dimension {index.index.d}, not {info['dim']}")
+        if index.index.d != info.dim:
+            problems.append(f"the ANN index has dimension {index.index.d}, not {info.dim}")
     finally:
         store.close()
     return problems
@@ -82,8 +82,8 @@ def check_recall(
     info = folder.read_info()
     with folder.open_store() as store:
         ids = store.ids()
-    index = ann.load(folder.faiss_path, int(info.get("search_param", 0)))
-    vectors = folder.vector_file(int(info["dim"])).rows_of(ids)
+    index = ann.load(folder.faiss_path, info.search_param)
+    vectors = folder.vector_file(info.dim).rows_of(ids)
     if len(ids) == 0:
         return {"k": k, "queries": 0, "recall_at_k": None, "index_type": index.kind}
     sample = ann.sample_queries(vectors, queries, seed=seed)

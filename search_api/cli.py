@@ -1,6 +1,6 @@
 """``medsearch serve``: run the JSON API (and any plugged-in web page) under waitress.
 
-The command joins the ``medsearch`` group through the ``medsearch.commands`` entry point.
+The ``medsearch`` group imports this command by name (:data:`indexer.cli.FRONT_END_COMMANDS`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 from waitress import create_server
 
-from indexer.errors import MedSearchError
-from indexer.settings import Settings
+from indexer.cli.options import reports_errors, settings_from
+from indexer.errors import MedSearchError, SettingsError
 from search_api.app import create_app
 
 
@@ -37,6 +37,7 @@ from search_api.app import create_app
     default=None,
     help="Request threads [default: MEDSEARCH_THREADS or 8].",
 )
+@reports_errors
 def serve(index_dir: Path, host: str, port: int, threads: int | None) -> None:
     """Serve the search API for the index in INDEX_DIR at /api (and the search page at /).
 
@@ -46,9 +47,11 @@ def serve(index_dir: Path, host: str, port: int, threads: int | None) -> None:
     Example: medsearch serve data/index --port 8000
     """
     configure_logging()
-    settings = Settings.from_env().replace(index_dir=index_dir, threads=threads)
+    settings = settings_from(index_dir=index_dir, threads=threads)
     try:
         app = create_app(settings)
+    except SettingsError:
+        raise
     except MedSearchError as exc:
         raise click.ClickException(f"cannot serve {index_dir}: {exc.message}") from exc
     try:

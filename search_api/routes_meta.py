@@ -22,7 +22,7 @@ def health() -> dict[str, Any]:
 
 @bp.get("/info")
 def info() -> dict[str, Any]:
-    """Index size, encoder, generation, plus the MedSearch version and the default template."""
+    """Index size, encoder, generation, the MedSearch version and the default label template."""
     return {
         **get_state().retriever.info(),
         "version": indexer.__version__,

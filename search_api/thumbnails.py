@@ -1,24 +1,22 @@
 """Thumbnails and PNG renderings of indexed images, cached on disk.
 
 Renderings are keyed by the image's sha256 (and the thumbnail size), so a re-indexed corpus
-never serves a stale picture. Files are written to a temporary name and moved into place with
-:func:`os.replace`, so concurrent requests never read a half-written file. When the cache folder
-cannot be written the rendering is still returned, just not kept.
+never serves a stale picture. Files are replaced atomically (:func:`indexer.atomic.write_atomic`),
+so concurrent requests never read a half-written file. When the cache folder cannot be written
+the rendering is still returned, just not kept.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable
-from contextlib import suppress
 from io import BytesIO
 from pathlib import Path
 
 from PIL import Image
 
+from indexer.atomic import write_atomic
 from indexer.imaging import load_image
 
 log = logging.getLogger(__name__)
@@ -67,22 +65,8 @@ class RenderCache:
         data = render()
         if path is not None:
             try:
-                write_atomic(path, data)
+                # a cache: a rendering lost to a power cut is rendered again, so no fsync
+                write_atomic(path, data, durable=False, make_parents=True)
             except OSError as exc:
                 log.warning("cannot cache rendering at %s: %s", path, exc)
         return data
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp_name)
-        raise

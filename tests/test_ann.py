@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from indexer import ann
 from indexer.index_folder import IndexFolder, new_info
+from indexer.index_info import EncoderRecord
 from indexer.publish import publish
 from indexer.vector_file import VectorFile
 from indexer.verify import check_recall, verify_index
@@ -82,16 +84,12 @@ def _synthetic_index(path: Path, n: int, index_type: str) -> IndexFolder:
 
     folder = IndexFolder(path)
     path.mkdir()
-    encoder = {
-        "name": "synthetic",
-        "model": "none",
-        "fingerprint": "x",
-        "dim": DIM,
-        "random_weights": True,
-    }
+    encoder = EncoderRecord(
+        name="synthetic", model="none", fingerprint="x", dim=DIM, random_weights=True
+    )
     info = new_info(encoder, path, index_type)
     store = folder.open_store(create=True)
-    rows = [
+    rows: list[dict[str, Any]] = [
         dict(
             path=f"s/{i}.png",
             sha256=f"{i:064x}",

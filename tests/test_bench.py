@@ -15,14 +15,15 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-import indexer.cli_bench  # noqa: F401 - registers the bench group on the cli
-from indexer.bench.query_bench import UPLOAD_SIDE, sample_uploads
-from indexer.bench.scale_bench import CHUNK, clustered_vectors
-from indexer.bench.stats import summarize_ms
-from indexer.bench.texts import distinct_count, query_texts
 from indexer.cli import cli
 from indexer.encoders import Encoder
 from indexer.imaging import decode_image_bytes
+from medsearch_bench.query_bench import UPLOAD_SIDE, sample_uploads
+from medsearch_bench.report import index_lines
+from medsearch_bench.samples import DEFAULT_SAMPLE_IMAGES
+from medsearch_bench.scale_bench import CHUNK, clustered_vectors
+from medsearch_bench.stats import summarize_ms
+from medsearch_bench.texts import distinct_count, query_texts
 from tests.helpers import SAMPLE_IMAGES
 
 #: a few quick-to-decode samples covering JPEG, PNG, TIFF and DICOM sources
@@ -67,9 +68,9 @@ def test_corpus_files_are_distinct_and_seeded(
     assert [f.read_bytes() for f in sorted(again.iterdir())] == [f.read_bytes() for f in files]
 
 
-@pytest.mark.slow
-def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
-    result = bench_json(
+@pytest.fixture(scope="module")
+def index_result(bench_corpus: Path, tiny_model_dir: Path) -> dict[str, Any]:
+    return bench_json(
         "index",
         "--model",
         tiny_model_dir,
@@ -81,6 +82,11 @@ def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
         "fp32",
         "--quick",
     )
+
+
+@pytest.mark.slow
+def test_bench_index(index_result: dict[str, Any]) -> None:
+    result = index_result
     assert result["images"] == 12
     assert result["precision"] == "fp32"
     for key in ("images_per_s", "model_only_images_per_s", "reference_images_per_s"):
@@ -96,15 +102,20 @@ def test_bench_index(bench_corpus: Path, tiny_model_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_bench_index_prints_its_table(bench_corpus: Path, tiny_model_dir: Path) -> None:
-    args = ["--model", tiny_model_dir, "--corpus", bench_corpus, "--precision", "fp32", "--quick"]
-    result = CliRunner().invoke(cli, ["bench", "index", *map(str, args)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+def test_bench_index_table(index_result: dict[str, Any]) -> None:
+    lines = index_lines(index_result)
     assert lines[0].startswith("12 images, fp32 on cpu")
+    header, rule = lines[1], lines[2]
+    assert header.startswith("path") and set(rule) <= {"-", " "}
+    # columns line up: each cell of the header starts where its rule does
+    assert [i for i, c in enumerate(rule) if c == "-" and (i == 0 or rule[i - 1] == " ")] == [
+        header.index(name) for name in ("path", "images/s", "ratio of best", "ratio per")
+    ]
     for row in ("pipeline (end to end)", "model only", "model card recipe", "decode + preprocess"):
         assert any(line.startswith(row) for line in lines), row
-    assert "pipeline = " in result.stdout
+    recipe = next(line for line in lines if line.startswith("model card recipe"))
+    assert f"pipeline = {index_result['pipeline_vs_reference']} x" in recipe
+    assert any(line.startswith("machine speed probe") for line in lines)
     assert any(line.startswith("the same product in fp32") for line in lines)
 
 
@@ -134,6 +145,8 @@ def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
         "4",
         "--duration",
         "1",
+        "--source",
+        SAMPLE_IMAGES,
         "--quick",
     )
     assert query["count"] == 5000
@@ -150,7 +163,7 @@ def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
 
 
 def test_image_uploads_are_all_different_model_inputs(tiny_encoder: Encoder) -> None:
-    uploads = sample_uploads(20)  # 8 sources: numbers 0, 8 and 16 share one
+    uploads = sample_uploads(20, SAMPLE_IMAGES)  # 8 sources: numbers 0, 8 and 16 share one
     assert len(set(uploads)) == 20
     # what the service's image-query cache keys on must differ for every upload
     prepared = {tiny_encoder.prepare(decode_image_bytes(u).image).tobytes() for u in uploads}
@@ -165,11 +178,35 @@ def test_bench_scale_without_model_is_temporary() -> None:
     assert scale["encoder"]["name"] == "synthetic"
 
 
-def test_bench_precision(tiny_model_dir: Path) -> None:
+def test_bench_precision(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # without --images, the samples come from data/sample/images under the current directory
+    (tmp_path / DEFAULT_SAMPLE_IMAGES).parent.mkdir(parents=True)
+    (tmp_path / DEFAULT_SAMPLE_IMAGES).symlink_to(SAMPLE_IMAGES)
+    monkeypatch.chdir(tmp_path)
     result = bench_json("precision", "--model", tiny_model_dir, "--max-images", "4", "--texts", "3")
     assert result["images"] == 4 and result["texts"] == 3
     for key in ("image_cosine_min", "image_cosine_mean", "text_cosine_min", "text_cosine_mean"):
         assert -1.0 <= result[key] <= 1.0 + 1e-6, key
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["corpus", "out"], "--source"),
+        (["precision", "--model", "unused"], "--images"),
+    ],
+)
+def test_sample_images_are_looked_for_in_the_current_directory(
+    command: list[str], option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["bench", *command])
+    assert result.exit_code == 1
+    assert "no sample images at data/sample/images" in result.output
+    assert f"pass {option} FOLDER" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_clustered_vectors_do_not_depend_on_chunking() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 
 import pytest
 import torch
@@ -27,7 +28,7 @@ def test_class_token_block_gives_the_stock_output(fused_attn: bool, qkv_bias: bo
     stock = _vit(qkv_bias=qkv_bias)
     for module in stock.modules():
         if hasattr(module, "fused_attn"):
-            module.fused_attn = fused_attn
+            cast(Any, module).fused_attn = fused_attn
     fast = copy.deepcopy(stock)
     assert use_class_token_last_block(fast)
     pixels = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))

@@ -285,7 +285,11 @@ def test_fast_decoding_keeps_embeddings(tiny_encoder: Encoder, name: str, fmt: s
 
     from indexer.imaging import decode_image_bytes
 
-    big = Image.open(SAMPLE_IMAGES / name).convert("RGB").resize((2048, 2048), Image.BICUBIC)
+    big = (
+        Image.open(SAMPLE_IMAGES / name)
+        .convert("RGB")
+        .resize((2048, 2048), Image.Resampling.BICUBIC)
+    )
     buffer = io.BytesIO()
     big.save(buffer, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     data = buffer.getvalue()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,7 @@ def test_least_recently_used_is_dropped_first() -> None:
         return np.full(4, len(embedded), dtype=np.float32)
 
     for key in ["a", "b", "a", "c", "a", "b"]:
-        cache.get_or_embed(key, lambda key=key: embed(key))
+        cache.get_or_embed(key, functools.partial(embed, key))
     # "b" was dropped when "c" came in ("a" had just been used), then came back.
     assert embedded == ["a", "b", "c", "b"]
     assert len(cache) == 2

@@ -123,7 +123,7 @@ def test_faiss_results_equal_brute_force(retriever: Retriever) -> None:
     ids = retriever.store.ids()
     vectors = retriever.vectors_for(ids.tolist())
     for _ in range(10):
-        query = rng.standard_normal(vectors.shape[1]).astype(np.float32)
+        query = rng.standard_normal(int(vectors.shape[1])).astype(np.float32)
         query /= np.linalg.norm(query)
         result = retriever.search(vector=query, k=10)
         truth_scores, truth_ids = exact_top_k(vectors, ids, query[None, :], 10)
@@ -148,9 +148,9 @@ def test_rerun_adds_nothing(sample_index_dir: Path, tmp_path: Path) -> None:
     assert out["unchanged"] == SAMPLE_COUNT
     assert out["count"] == SAMPLE_COUNT
     after = IndexFolder(sample_index_dir).read_info()
-    assert after["encoder"] == before["encoder"]
+    assert after.encoder == before.encoder
     # nothing changed, so nothing is published: running services have nothing to reload
-    assert after["generation"] == before["generation"]
+    assert after.generation == before.generation
     run_cli("verify", sample_index_dir)
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from PIL import Image
+
+from ..index_info import EncoderRecord
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -82,12 +83,12 @@ class Encoder(ABC):
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.encode_prepared([self.prepare(im) for im in images])
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EncoderRecord:
         """What ``index_info.json`` records about the encoder."""
-        return {
-            "name": self.name,
-            "model": self.model_ref,
-            "fingerprint": self.fingerprint,
-            "dim": self.dim,
-            "random_weights": self.random_weights,
-        }
+        return EncoderRecord(
+            name=self.name,
+            model=self.model_ref,
+            fingerprint=self.fingerprint,
+            dim=self.dim,
+            random_weights=self.random_weights,
+        )

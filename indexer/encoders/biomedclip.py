@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,7 +30,6 @@ from .model_folder import ModelFolder
 from .packed_linear import can_pack, pack_linear_layers
 from .runtime import forward_in_slices, model_dtype, resolve_device, resolve_precision
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -201,8 +199,7 @@ def _use_matmul_attention(module: torch.nn.Module) -> None:
     """Plain matmul-softmax-matmul attention in timm blocks instead of the fused kernel.
 
     At ViT's 197 tokens PyTorch's CPU flash-attention kernel is slower than two batched
-    matmuls (about 177 vs 140 ms per single-image forward in bf16 on a 2-core CPU); the
-    results agree to float rounding.
+    matmuls in bf16 (docs/benchmarks.md, third round); the results agree to float rounding.
     """
     for block in module.modules():
         if hasattr(block, "fused_attn"):

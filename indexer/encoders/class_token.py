@@ -3,8 +3,8 @@
 A ViT whose embedding is its class token (timm ``global_pool="token"``, as BiomedCLIP's image
 tower) throws away the last block's output for the other 196 tokens. That block still needs their
 keys and values, but not their queries, attention output, projection or MLP: computing those for
-the class token only removes about 7% of the tower's work, with the same result (the same matrix
-products on the one row that is kept).
+the class token only removes a small part of the tower's work (docs/benchmarks.md, fourth round),
+with the same result (the same matrix products on the one row that is kept).
 """
 
 from __future__ import annotations

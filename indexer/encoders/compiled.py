@@ -1,12 +1,12 @@
 """An image tower compiled with ``torch.compile`` for bulk indexing.
 
 Inductor fuses the elementwise work between the matrix products and, with ``freezing``, packs the
-weights once for the CPU's matrix kernels. Batched bf16 forwards of ViT-B/16 measured 5 to 10%
-faster on a 2-core CPU than the eager model did before its weights were packed at load time
+weights once for the CPU's matrix kernels. Batched bf16 forwards of ViT-B/16 measured faster on
+a 2-core CPU than the eager model did before its weights were packed at load time
 (:mod:`.packed_linear`). Against the packed eager model, both run in slices of 8 images, it is
-now 5% slower there (docs/benchmarks.md); other hardware may differ. Compiling one batch shape
-takes 20-30 s, so batches are padded up to a shape already compiled rather than compiling the
-short last batch of a run again.
+now slightly slower there; other hardware may differ (figures in docs/benchmarks.md, third and
+fifth rounds). Compiling one batch shape is slow, so batches are padded up to a shape already
+compiled rather than compiling the short last batch of a run again.
 """
 
 from __future__ import annotations

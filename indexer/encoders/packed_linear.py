@@ -3,10 +3,9 @@
 An eager ``nn.Linear`` on the CPU hands its weight to oneDNN in plain row-major layout, and oneDNN
 reorders it into its blocked layout again on every call. :func:`pack_linear_layers` does that
 reorder once, at load time, as ``torch.compile``'s weight freezing does inside a compiled graph.
-Results agree to float rounding (bit for bit in the bf16 products of ViT-B/16 we compared). On
-a 2-core CPU in bf16, one [n x 768] @ [768 x 3072] product took 438 -> 211 us at n = 13 (a short
-text query) and 3293 -> 2656 us at n = 197 (one image). Packing BiomedCLIP's 123 linear layers
-takes 0.2 s at load.
+Results agree to float rounding (bit for bit in the bf16 products of ViT-B/16 we compared). The
+gain is largest for the few rows of a short text query, where the reorder was most of a product's
+cost; packing costs little at load (figures in docs/benchmarks.md, fourth round).
 """
 
 from __future__ import annotations

@@ -48,9 +48,9 @@ def model_dtype(precision: str) -> torch.dtype:
 
 #: Images per forward of an image tower on a CPU. A ViT layer's attention scores and MLP
 #: activations for 8 images stay in the CPU's caches; for 32 they do not, and the softmax, GELU
-#: and attention products then wait on memory. bf16 ViT-B/16 on a 2-core EPYC, per image: 95.5 ms
-#: in slices of 8 against 110.6 ms as one batch of 32 for the tower alone, 100.2 against 103.6 ms
-#: through the encoder on real images (docs/benchmarks.md).
+#: and attention products then wait on memory. On a 2-core CPU in bf16, ViT-B/16 takes less time
+#: per image in slices of 8 than as one batch of 32, for the tower alone and through the encoder
+#: (figures in docs/benchmarks.md, fifth round).
 CPU_IMAGES_PER_FORWARD = 8
 
 

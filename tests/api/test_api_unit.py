@@ -33,7 +33,7 @@ from search_api.params import (
     parse_search_query,
     parse_thumbnail_size,
 )
-from search_api.thumbnails import RenderCache, write_atomic
+from search_api.thumbnails import RenderCache
 from tests.helpers import assert_error
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -168,12 +168,12 @@ def test_image_id_beyond_sqlite_is_not_found() -> None:
 # --- render cache -----------------------------------------------------------------------------
 
 
-def test_write_atomic_leaves_only_the_file(tmp_path: Path) -> None:
-    target = tmp_path / "ab" / "x.jpg"
-    write_atomic(target, b"first")
-    write_atomic(target, b"second")
-    assert target.read_bytes() == b"second"
-    assert os.listdir(target.parent) == ["x.jpg"]
+def test_render_cache_creates_its_folder_and_leaves_only_the_rendering(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path / "cache")
+    path = cache.path_for("ab" * 32, "png", ".png")
+    assert path is not None
+    assert cache.get(path, lambda: b"png") == b"png"
+    assert os.listdir(path.parent) == [path.name]
 
 
 def test_render_cache_renders_once(tmp_path: Path) -> None:

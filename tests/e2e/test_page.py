@@ -183,6 +183,9 @@ def test_open_result_metadata_labels_and_find_similar(page: Page, server_url: st
     # Zero-shot labels: add one, classify, one bar per candidate, probabilities sum to 1.
     card.click()
     expect(panel).to_be_visible()
+    # The prompt template starts as the service's own default.
+    info = page.request.get(server_url + "/api/info").json()
+    expect(page.locator("#template-input")).to_have_value(info["default_template"])
     page.fill("#label-input", "pleural effusion")
     page.press("#label-input", "Enter")
     expect(page.locator("#label-chips")).to_contain_text("pleural effusion")

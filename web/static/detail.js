@@ -23,7 +23,6 @@ const GENERIC_LABELS = [
   'histopathology',
   'fundus photograph',
 ];
-const DEFAULT_TEMPLATE = 'this is a photo of {}';
 
 /**
  * @param {object} deps
@@ -189,8 +188,9 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
       showMessage(classifyError, 'Add at least one candidate label.');
       return;
     }
-    const template = templateInput.value.trim() || DEFAULT_TEMPLATE;
-    if (!template.includes('{}')) {
+    // An empty template box leaves the template to the service's default.
+    const template = templateInput.value.trim();
+    if (template && !template.includes('{}')) {
       showMessage(classifyError, 'The prompt template must contain {} where the label goes.');
       return;
     }
@@ -200,7 +200,8 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     classifyButton.textContent = 'Classifying…';
     bars.setAttribute('aria-busy', 'true');
     try {
-      const answer = await api.classify({ image_id: id, labels, template }, signal);
+      const body = template ? { image_id: id, labels, template } : { image_id: id, labels };
+      const answer = await api.classify(body, signal);
       if (!current || current.id !== id) return;
       renderBars(Array.isArray(answer.labels) ? answer.labels : []);
     } catch (error) {
@@ -336,5 +337,16 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     );
   }
 
-  return { open, isOpen: () => dialog.open };
+  /**
+   * Offer the service's default label template (the `default_template` of /api/info): it fills
+   * the template box until the user writes their own, and stays as its placeholder.
+   * @param {unknown} template
+   */
+  function useDefaultTemplate(template) {
+    if (typeof template !== 'string' || !template) return;
+    templateInput.placeholder = template;
+    if (!templateInput.value) templateInput.value = template;
+  }
+
+  return { open, isOpen: () => dialog.open, useDefaultTemplate };
 }

@@ -3,6 +3,9 @@
  *
  * Every piece of text from the API reaches the page through text nodes or setAttribute, never
  * through innerHTML, so captions, labels and metadata cannot inject markup.
+ *
+ * safeUrl (given a base), linkParts, fieldLabel, formatBytes and debounce need no document, so
+ * Node's test runner checks them (tests/webpage/dom.test.mjs); keep them that way.
  */
 
 /**
@@ -47,12 +50,13 @@ export function clear(el) {
 /**
  * A URL safe to put in src/href: same-origin paths or http(s)/blob URLs only.
  * @param {unknown} value
+ * @param {string} [base] what relative URLs are relative to (the page's own address)
  * @returns {string | null}
  */
-export function safeUrl(value) {
+export function safeUrl(value, base = document.baseURI) {
   if (typeof value !== 'string' || value === '') return null;
   try {
-    const url = new URL(value, document.baseURI);
+    const url = new URL(value, base);
     return ['http:', 'https:', 'blob:'].includes(url.protocol) ? url.href : null;
   } catch {
     return null;
@@ -60,24 +64,38 @@ export function safeUrl(value) {
 }
 
 /**
- * Text with bare http(s) URLs turned into links (attribution fields often hold a source URL).
+ * Text split into plain runs and bare http(s) URLs (attribution fields often hold a source URL).
+ * A URL ends at white space, a quote or an angle bracket, and trailing punctuation belongs to
+ * the sentence, not the URL.
+ * @param {string} text
+ * @returns {({text: string} | {href: string})[]} in order; joined back they give `text`
+ */
+export function linkParts(text) {
+  const parts = [];
+  const pattern = /https?:\/\/[^\s<>"']+/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    const href = match[0].replace(/[.,;:)\]]+$/, '');
+    const start = match.index ?? 0;
+    if (start > last) parts.push({ text: text.slice(last, start) });
+    parts.push({ href });
+    last = start + href.length;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last) });
+  return parts;
+}
+
+/**
+ * Text with bare http(s) URLs turned into links that open in a new tab.
  * @param {string} text
  * @returns {Node[]}
  */
 export function linkify(text) {
-  const nodes = [];
-  const pattern = /https?:\/\/[^\s<>"']+/g;
-  let last = 0;
-  for (const match of text.matchAll(pattern)) {
-    // Trailing punctuation usually belongs to the sentence, not the URL.
-    const href = match[0].replace(/[.,;:)\]]+$/, '');
-    const start = match.index ?? 0;
-    nodes.push(document.createTextNode(text.slice(last, start)));
-    nodes.push(h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, href));
-    last = start + href.length;
-  }
-  nodes.push(document.createTextNode(text.slice(last)));
-  return nodes;
+  return linkParts(text).map((part) =>
+    'href' in part
+      ? h('a', { href: part.href, target: '_blank', rel: 'noopener noreferrer' }, part.href)
+      : document.createTextNode(part.text),
+  );
 }
 
 /** Human-readable field name: "body_part" -> "Body part". */
@@ -99,13 +117,20 @@ export function formatBytes(bytes) {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-/** Returns a function that runs `fn` once `ms` have passed without another call. */
+/**
+ * Returns a function that runs `fn`, with the latest arguments, once `ms` have passed without
+ * another call; its `cancel()` drops a pending run.
+ * @template {unknown[]} A
+ * @param {(...args: A) => void} fn
+ * @param {number} ms
+ */
 export function debounce(fn, ms) {
-  let timer = 0;
-  const debounced = (...args) => {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(() => fn(...args), ms);
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const debounced = (/** @type {A} */ ...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
   };
-  debounced.cancel = () => window.clearTimeout(timer);
+  debounced.cancel = () => clearTimeout(timer);
   return debounced;
 }

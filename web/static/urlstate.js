@@ -1,5 +1,5 @@
 /**
- * The search state and its place in the address bar.
+ * The search state, its place in the address bar, and the pure steps that change it.
  *
  * URLs look like `?q=chest+x-ray&modality=CT&modality=MR&min_score=0.2` or `?similar=12`:
  * every parameter that is not a reserved one names a metadata field to filter on, and a repeated
@@ -65,4 +65,51 @@ export function urlFromState(state) {
 /** True when the state holds something to search for. */
 export function hasQuery(state) {
   return Boolean(state.q) || state.similar !== null || state.image !== null;
+}
+
+/**
+ * The state changes that make a new query of one kind (text, similar id or query image) and
+ * drop the other kinds; filters and minimum score are not part of it, so they stay.
+ * @param {{q?: string, similar?: number | null, image?: Blob | null}} [query]
+ * @returns {Pick<SearchState, 'q' | 'similar' | 'image'>}
+ */
+export function newQuery({ q = '', similar = null, image = null } = {}) {
+  return { q, similar, image };
+}
+
+/**
+ * Filters with one value of one field selected or unselected; a field left with no value goes.
+ * Selecting keeps the order of selection, so the URL lists values in the order they were picked.
+ * @param {Map<string, string[]>} filters not changed
+ * @param {string} field
+ * @param {string} value
+ * @param {boolean} selected
+ * @returns {Map<string, string[]>}
+ */
+export function withFilter(filters, field, value, selected) {
+  const next = new Map(filters);
+  const values = (next.get(field) ?? []).filter((v) => v !== value);
+  if (selected) values.push(value);
+  if (values.length) next.set(field, values);
+  else next.delete(field);
+  return next;
+}
+
+/**
+ * The filters as the search API takes them: one value alone, several as an any-of list, each
+ * with the type the facets gave it (a number stays a number) when the facets know it.
+ * @param {Map<string, string[]>} filters
+ * @param {Map<string, Map<string, unknown>> | null} facetValues field -> (text -> API value)
+ * @returns {Record<string, unknown> | undefined} undefined when nothing is filtered
+ */
+export function requestFilters(filters, facetValues) {
+  if (filters.size === 0) return undefined;
+  /** @type {Record<string, unknown>} */
+  const request = {};
+  for (const [field, values] of filters) {
+    const known = facetValues?.get(field);
+    const typed = values.map((v) => (known && known.has(v) ? known.get(v) : v));
+    request[field] = typed.length === 1 ? typed[0] : typed;
+  }
+  return request;
 }

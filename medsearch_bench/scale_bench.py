@@ -29,17 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from sqlalchemy import insert
 
-from .. import ann
-from ..encoders import Encoder, FloatArray, load_encoder
-from ..errors import InvalidRequestError
-from ..index_folder import IndexFolder, new_info
-from ..publish import publish
-from ..retriever import Retriever
-from ..settings import Settings
-from ..store import ImageRow
+from indexer import ann
+from indexer.encoders import FloatArray, load_encoder
+from indexer.encoders.vector_only import VectorOnlyEncoder
+from indexer.errors import InvalidRequestError
+from indexer.index_folder import IndexFolder, new_info
+from indexer.index_info import EncoderRecord, IndexInfo
+from indexer.publish import publish
+from indexer.retriever import Retriever
+from indexer.settings import Settings
+
 from . import LogFn, no_log
 from .stats import machine_facts, peak_rss_mb, summarize_ms
 
@@ -80,7 +80,7 @@ def run_scale_bench(
         queries, searches = min(queries, 50), min(searches, 100)
     load_before = os.getloadavg()
     encoder_record = _encoder_record(model, dim, log)
-    dim = int(encoder_record["dim"])
+    dim = encoder_record.dim
     data = Synthetic(dim, max(1, min(clusters, n)), spread, seed)
     with _target_folder(out) as folder_path:
         result = _build_and_measure(folder_path, n, data, encoder_record, queries, searches, log)
@@ -96,18 +96,18 @@ def run_scale_bench(
     return result
 
 
-def _encoder_record(model: str | None, dim: int | None, log: LogFn) -> dict[str, Any]:
+def _encoder_record(model: str | None, dim: int | None, log: LogFn) -> EncoderRecord:
     if model is None:
         dim = dim or DEFAULT_DIM
         if dim < 2:
             raise InvalidRequestError("dim must be at least 2")
-        return {
-            "name": "synthetic",
-            "model": "synthetic",
-            "fingerprint": f"synthetic-{dim}",
-            "dim": dim,
-            "random_weights": True,
-        }
+        return EncoderRecord(
+            name="synthetic",
+            model="synthetic",
+            fingerprint=f"synthetic-{dim}",
+            dim=dim,
+            random_weights=True,
+        )
     log(f"reading the encoder record of {model}")
     encoder = load_encoder(model, device="cpu", precision="fp32")
     record = encoder.describe()
@@ -199,7 +199,7 @@ def _build_and_measure(
     path: Path,
     n: int,
     data: Synthetic,
-    encoder_record: dict[str, Any],
+    encoder_record: EncoderRecord,
     n_queries: int,
     n_searches: int,
     log: LogFn,
@@ -222,8 +222,7 @@ def _build_and_measure(
                 vectors, _ = data.vectors(size, start=chunk_start)
                 vector_file.write(ids, vectors)
                 t1 = time.perf_counter()
-                with store.session() as session:
-                    session.execute(insert(ImageRow), [_row(int(i), now) for i in ids])
+                store.insert_rows([_row(int(i), now) for i in ids])
                 times["vectors"] += t1 - t0
                 times["rows"] += time.perf_counter() - t1
                 log(f"  {chunk_start + size:,}/{n:,} rows and vectors")
@@ -244,8 +243,8 @@ def _build_and_measure(
         "clusters": data.clusters,
         "spread": data.spread,
         "seed": data.seed,
-        "index_type": info["index_type"],
-        "search_param": info["search_param"],
+        "index_type": info.index_type,
+        "search_param": info.search_param,
         **measured,
         "build_seconds": round(build_seconds, 2),
         "build_vectors_seconds": round(times["vectors"], 2),
@@ -255,7 +254,7 @@ def _build_and_measure(
         "index_file_mb": round(index_mb, 1),
         "vectors_file_mb": round(folder.vectors_path.stat().st_size / 2**20, 1),
         "db_file_mb": round(folder.db_path.stat().st_size / 2**20, 1),
-        "encoder": encoder_record,
+        "encoder": encoder_record.to_json(),
     }
     return result
 
@@ -280,14 +279,14 @@ def _row(image_id: int, now: float) -> dict[str, Any]:
 
 def _measure(
     folder: IndexFolder,
-    info: dict[str, Any],
+    info: IndexInfo,
     data: Synthetic,
     n_queries: int,
     n_searches: int,
 ) -> dict[str, Any]:
     dim, seed = data.dim, data.seed
-    index = ann.load(folder.faiss_path, int(info["search_param"]))
-    nlist = int(ann.faiss.extract_index_ivf(index.index).nlist) if index.kind == "ivf" else None
+    index = ann.load(folder.faiss_path, info.search_param)
+    nlist = index.list_count
     store = folder.open_store()
     try:
         ids = store.ids()
@@ -337,49 +336,15 @@ def _exact_search_ms(vectors: FloatArray, queries: FloatArray) -> float:
     times = []
     for query in queries:
         t0 = time.perf_counter()
-        ann.faiss.knn(query[None, :], vectors, 10, metric=ann.faiss.METRIC_INNER_PRODUCT)
+        ann.flat_search(vectors, query[None, :], 10)
         times.append((time.perf_counter() - t0) * 1000)
     return summarize_ms(times)["p50_ms"]
-
-
-class _VectorOnlyEncoder(Encoder):
-    """Stands in for the model when only vector queries are timed (nothing is embedded)."""
-
-    name = "synthetic"
-    image_size = 224
-    fingerprint = "synthetic"
-    model_ref = "synthetic"
-    random_weights = True
-    device = torch.device("cpu")
-    precision = "fp32"
-
-    def __init__(self, dim: int) -> None:
-        self.dim = dim
-
-    def preprocess(self, image: Any) -> torch.Tensor:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def prepare(self, image: Any) -> np.ndarray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def encode_prepared(self, images: Any) -> FloatArray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    def encode_texts(self, texts: Any) -> FloatArray:
-        raise InvalidRequestError("this benchmark index answers vector queries only")
-
-    @property
-    def logit_scale(self) -> float:
-        return 1.0
 
 
 def _retriever_search_ms(folder: IndexFolder, dim: int, queries: FloatArray) -> dict[str, Any]:
     """Latency of Retriever.search with a vector query: ANN search plus the hits' SQLite rows."""
     settings = Settings(index_dir=folder.path, device="cpu", precision="fp32")
-    retriever = Retriever(settings, _VectorOnlyEncoder(dim), folder.open_store(), folder)
+    retriever = Retriever(settings, VectorOnlyEncoder(dim), folder.open_store(), folder)
     try:
         for query in queries[:10]:
             retriever.search(vector=query, k=10)

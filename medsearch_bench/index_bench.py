@@ -8,11 +8,9 @@ Three rates on the same images, each in images per second:
 * ``model_only`` (the ceiling): ``encoder.encode_prepared`` on batches of already decoded,
   resized and cropped images (to tensor and normalised on the model thread, as in the
   pipeline), at the pipeline's batch size and precision;
-* ``reference`` (the BiomedCLIP model card's way): one image at a time, through open_clip's
-  ``preprocess`` and ``model.encode_image`` under ``torch.no_grad``, on the same weights loaded a
-  second time in fp32, with the stock image tower; raster files opened with
-  ``Image.open(p).convert("RGB")``, DICOM files with MedSearch's own decoder. It runs in a child
-  process, so its torch threads never share this process with the encoder's.
+* ``reference`` (the BiomedCLIP model card's way): one image at a time, in fp32, on the same
+  weights loaded a second time into the stock model, in a child process
+  (:mod:`indexer.encoders.model_card`).
 
 Files are read once before timing, so every rate is measured from the page cache. One batch
 (or one image) goes through each path first, untimed, so one-off kernel set-up is not counted.
@@ -23,29 +21,25 @@ each is reported, with every run and the ratios of every repeat listed.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from PIL import Image
 
-from ..corpus import scan_corpus
-from ..encoders import Encoder, load_encoder, locate_model
-from ..encoders.biomedclip import build_stock_model
-from ..encoders.runtime import resolve_device
-from ..errors import InvalidRequestError, ModelUnavailableError
-from ..imaging import load_image, sniff_file
-from ..pipeline import index_corpus
-from ..settings import Settings
+from indexer.corpus import scan_corpus
+from indexer.encoders import Encoder, load_encoder
+from indexer.encoders.model_card import model_card_rate_in_child
+from indexer.encoders.speed_probe import probe_dtype, speed_probe_gflops
+from indexer.errors import InvalidRequestError
+from indexer.imaging import load_image, sniff_file
+from indexer.pipeline import index_corpus
+from indexer.settings import Settings
+
 from . import LogFn, no_log
-from .stats import machine_facts, peak_rss_mb, probe_dtype, speed_probe_gflops
+from .stats import machine_facts, peak_rss_mb
 
 QUICK_IMAGES = 64
 
@@ -103,7 +97,9 @@ def run_index_bench(
             log(f"model-only run {run + 1}/{repeats}")
             model_runs.append(_model_only_rate(encoder, prepared, settings.batch_size))
             log(f"model card recipe (one image at a time, fp32) {run + 1}/{repeats}")
-            reference_runs.append(_reference_rate(model, files[run::repeats], settings.device))
+            reference_runs.append(
+                model_card_rate_in_child(model, files[run::repeats], settings.device)
+            )
 
     pipeline_rates = [r["images_per_s"] for r in pipeline_runs]
     reference_rates = [r["images_per_s"] for r in reference_runs]
@@ -213,53 +209,3 @@ def _model_only_rate(encoder: Encoder, prepared: list[np.ndarray], batch_size: i
 
 def _ratios(numerators: list[float], denominators: list[float], digits: int) -> list[float]:
     return [round(a / b, digits) for a, b in zip(numerators, denominators, strict=True)]
-
-
-def _reference_rate(model_ref: str, files: list[Path], device: str) -> dict[str, float]:
-    """The model card's recipe on ``files``, timed in a child process (see :func:`recipe_rate`)."""
-    request = {"model_ref": model_ref, "paths": [str(p) for p in files], "device": device}
-    code = (
-        "import json, sys; from indexer.bench.index_bench import recipe_rate; "
-        "print(json.dumps(recipe_rate(**json.load(sys.stdin))))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelUnavailableError(f"the model card recipe failed to run: {detail}")
-    rate: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return rate
-
-
-def recipe_rate(model_ref: str, paths: list[str], device: str = "auto") -> dict[str, float]:
-    """The model card's loop: open, convert, preprocess, unsqueeze, encode_image, fp32.
-
-    The model is open_clip's own, built from the same folder without any of MedSearch's
-    changes for speed.
-    """
-    torch_device = resolve_device(device)
-    model, preprocess = build_stock_model(locate_model(model_ref), torch_device)
-    files = [Path(p) for p in paths]
-    times: list[float] = []
-    with torch.no_grad():
-        first = preprocess(load_image(files[0]).image).unsqueeze(0)
-        model.encode_image(first.to(torch_device))  # warm-up, untimed
-        for path in files:
-            started = time.perf_counter()
-            if sniff_file(path) == "dicom":
-                image = load_image(path).image
-            else:
-                image = Image.open(path).convert("RGB")
-            model.encode_image(preprocess(image).unsqueeze(0).to(torch_device))
-            times.append(time.perf_counter() - started)
-    total = sum(times)
-    return {
-        "images": len(files),
-        "images_per_s": round(len(files) / total, 3),
-        "ms_per_image": round(total * 1000 / len(files), 2),
-    }

@@ -1,13 +1,13 @@
-"""Small measuring helpers: percentiles, memory readings, facts about the machine."""
+"""Small measuring helpers: percentiles, memory readings, facts about the machine.
+
+The machine's speed right now comes from :func:`indexer.encoders.speed_probe.speed_probe_gflops`.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import resource
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from contextlib import suppress
 from importlib import metadata
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from indexer.encoders.speed_probe import torch_facts
 
 
 def summarize_ms(samples_ms: Sequence[float]) -> dict[str, float | int]:
@@ -56,70 +58,20 @@ def process_memory_mb(pid: int) -> dict[str, float]:
 
 def machine_facts() -> dict[str, Any]:
     """CPU model, cores, memory, bf16 support and library versions."""
-    import torch
-
-    from ..encoders.runtime import cpu_has_fast_bf16
-
+    from_torch = torch_facts()
     facts: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": from_torch["torch_threads"],
         "memory_gb": _memory_gb(),
-        "cpu_bf16": cpu_has_fast_bf16(),
-        "cuda": torch.cuda.is_available(),
+        "cpu_bf16": from_torch["cpu_bf16"],
+        "cuda": from_torch["cuda"],
         "python": platform.python_version(),
     }
     for dist in ("torch", "faiss-cpu", "open_clip_torch", "numpy", "pillow", "pydicom"):
         with suppress(metadata.PackageNotFoundError):
             facts[dist] = metadata.version(dist)
     return facts
-
-
-def probe_dtype() -> str:
-    """The torch dtype name the speed probe uses by default: bf16 on CPUs with bf16 units."""
-    from ..encoders.runtime import cpu_has_fast_bf16
-
-    return "bfloat16" if cpu_has_fast_bf16() else "float32"
-
-
-def speed_probe_gflops(seconds: float = 0.5, dtype: str | None = None) -> float:
-    """Best rate of a ViT-sized matrix product on the CPU, in GFLOP/s.
-
-    ``dtype`` is a torch dtype name (default: :func:`probe_dtype`).
-    On a shared machine the same benchmark can run 1.5x slower an hour later; a probe taken
-    next to each measurement tells a slower machine apart from slower code. It runs in a child
-    process: a torch call on this process's main thread would give OpenMP a second thread team
-    and slow every later model call on the encoder's own thread.
-    """
-    dtype = dtype or probe_dtype()
-    code = (
-        "from indexer.bench.stats import _matmul_gflops; "
-        f"print(_matmul_gflops({seconds!r}, {dtype!r}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
-    )
-    return float(done.stdout.strip().splitlines()[-1])
-
-
-def _matmul_gflops(seconds: float, dtype_name: str) -> float:
-    import torch
-
-    dtype = getattr(torch, dtype_name)
-    generator = torch.Generator().manual_seed(0)
-    # one MLP matrix of ViT-B/16 at 4 images: [4 x 197 tokens, 768] @ [768, 3072]
-    a = torch.randn(788, 768, generator=generator).to(dtype)
-    b = torch.randn(768, 3072, generator=generator).to(dtype)
-    flop = 2 * 788 * 768 * 3072
-    best = float("inf")
-    deadline = time.perf_counter() + seconds
-    with torch.inference_mode():
-        torch.mm(a, b)
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - started)
-    return round(flop / best / 1e9, 1)
 
 
 def _cpu_model() -> str:

@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..corpus import scan_corpus
-from ..encoders import load_encoder
-from ..errors import InvalidRequestError
-from ..imaging import load_image, sniff_file
+from indexer.corpus import scan_corpus
+from indexer.encoders import load_encoder
+from indexer.errors import InvalidRequestError
+from indexer.imaging import load_image, sniff_file
+
 from . import LogFn, no_log
+from .samples import sample_images
 from .texts import query_texts
-
-_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample" / "images"
 
 
 def run_precision_bench(
@@ -31,10 +30,12 @@ def run_precision_bench(
     texts: int = 20,
     log: LogFn = no_log,
 ) -> dict[str, Any]:
-    """Cosine similarity of ``precision`` vs fp32 embeddings; min, mean and the worst items."""
-    folder = Path(images) if images else _SAMPLE_DIR
-    if not folder.is_dir():
-        raise InvalidRequestError(f"image folder {folder} does not exist")
+    """Cosine similarity of ``precision`` vs fp32 embeddings; min, mean and the worst items.
+
+    ``images`` defaults to ``data/sample/images`` under the current directory (see
+    :func:`~medsearch_bench.samples.sample_images`).
+    """
+    folder = sample_images(images, option="--images")
     paths = [f.path for f in scan_corpus(folder) if sniff_file(f.path)][:max_images]
     if not paths:
         raise InvalidRequestError(f"{folder} holds no image files")
@@ -42,12 +43,10 @@ def run_precision_bench(
     reference = load_encoder(model, device="cpu", precision="fp32")
     reduced = load_encoder(model, device="cpu", precision=precision)
     size = reference.draft_size
-    pixels = torch.stack(
-        [reference.preprocess(load_image(p, draft_size=size).image) for p in paths]
-    )
+    prepared = [reference.prepare(load_image(p, draft_size=size).image) for p in paths]
     queries = query_texts(texts)
     log(f"embedding {len(paths)} images and {len(queries)} texts twice")
-    image_cos = _row_cosines(reference.encode_pixels(pixels), reduced.encode_pixels(pixels))
+    image_cos = _row_cosines(reference.encode_prepared(prepared), reduced.encode_prepared(prepared))
     text_cos = _row_cosines(reference.encode_texts(queries), reduced.encode_texts(queries))
     worst = int(np.argmin(image_cos))
     return {

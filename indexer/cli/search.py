@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from .cli import cli, device_option, echo_json, precision_option, reports_errors, settings_from
-from .errors import InvalidRequestError
+from ..errors import InvalidRequestError
+from .options import device_option, echo_json, precision_option, reports_errors, settings_from
 
 
-@cli.command()
+@click.command()
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.option("--text", help="Text query.")
 @click.option(
@@ -53,8 +53,8 @@ def search(
 
         medsearch search data/index --text "chest X-ray" -k 5 --filter modality=X-ray
     """
-    from .imaging import load_image
-    from .retriever import Retriever
+    from ..imaging import load_image
+    from ..retriever import Retriever
 
     settings = settings_from(index_dir=index_dir, device=device, precision=precision)
     retriever = Retriever.open(settings)

@@ -7,8 +7,8 @@ from typing import Any, get_args
 
 import click
 
-from .cli import (
-    cli,
+from ..settings import IndexType
+from .options import (
     compile_option,
     device_option,
     echo_json,
@@ -16,12 +16,11 @@ from .cli import (
     reports_errors,
     settings_from,
 )
-from .settings import IndexType
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
 
 
-@cli.command()
+@click.command()
 @click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--index",
@@ -81,7 +80,7 @@ def index(
 
         medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
     """
-    from .pipeline import index_corpus
+    from ..pipeline import index_corpus
 
     settings = settings_from(
         index_dir=index_dir,
@@ -144,7 +143,7 @@ def _print_summary(report: dict[str, Any]) -> None:
     click.echo(f"{report['count']} images in the index ({report['seconds']:.1f} s)")
 
 
-@cli.command()
+@click.command()
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--check-recall", is_flag=True, help="Measure recall@10 of the ANN index vs exact.")
@@ -156,25 +155,25 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
 
         medsearch info data/index --json
     """
-    from .index_folder import IndexFolder
-    from .verify import check_recall as measure_recall
+    from ..index_folder import IndexFolder
+    from ..verify import check_recall as measure_recall
 
     folder = IndexFolder(index_dir)
     stored = folder.read_info()
     with folder.open_store() as store:
         failures = store.failures()
     data: dict[str, Any] = {
-        "count": stored.get("count", 0),
+        "count": stored.count,
         "failed": len(failures),
-        "encoder": stored["encoder"],
-        "dim": stored["dim"],
-        "index_type": stored.get("index_type"),
-        "metric": stored.get("metric"),
-        "search_param": stored.get("search_param"),
-        "corpus_root": stored.get("corpus_root"),
-        "generation": stored.get("generation"),
-        "updated_at": stored.get("updated_at"),
-        "versions": stored.get("versions"),
+        "encoder": stored.encoder.to_json(),
+        "dim": stored.dim,
+        "index_type": stored.index_type,
+        "metric": stored.metric,
+        "search_param": stored.search_param,
+        "corpus_root": stored.corpus_root,
+        "generation": stored.generation,
+        "updated_at": stored.updated_at,
+        "versions": dict(stored.versions),
         "failures": failures,
     }
     if check_recall:
@@ -187,7 +186,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     click.echo(f"images     {data['count']} ({data['failed']} files failed)")
     click.echo(f"encoder    {enc['name']} {enc['model']} (dim {data['dim']})")
     click.echo(f"           fingerprint {enc['fingerprint']}")
-    if enc.get("random_weights"):
+    if stored.encoder.random_weights:
         click.echo("           RANDOM WEIGHTS: results are meaningless (test/benchmark model)")
     click.echo(f"index type {data['index_type']} (inner product)")
     click.echo(f"corpus     {data['corpus_root']}")
@@ -197,7 +196,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
         click.echo(f"recall@{r['k']}  {r['recall_at_k']} over {r['queries']} queries")
 
 
-@cli.command()
+@click.command()
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @reports_errors
@@ -208,7 +207,7 @@ def verify(index_dir: Path, as_json: bool) -> None:
 
         medsearch verify data/index
     """
-    from .verify import verify_index
+    from ..verify import verify_index
 
     problems = verify_index(index_dir)
     if as_json:

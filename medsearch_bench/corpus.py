@@ -1,4 +1,4 @@
-"""A seeded benchmark corpus made from ``data/sample``: many distinct files of mixed sizes.
+"""A seeded benchmark corpus made from the sample images: many distinct files of mixed sizes.
 
 Every raster sample (JPEG, PNG, TIFF) is written again, for each of its turns, as JPEG or PNG with
 its longest side at one of :data:`SIZES` (256 to 2048 px, up- or downscaled); every DICOM sample is
@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import InvalidRequestError
-from ..imaging import load_image, sniff_file
+from indexer.errors import InvalidRequestError
+from indexer.imaging import load_image, sniff_file
+
 from . import LogFn, no_log
+from .samples import sample_images
 
 #: longest side of the re-encoded raster files, in pixels
 SIZES = (256, 384, 512, 768, 1024, 1536, 2048)
@@ -30,8 +32,6 @@ SIZES = (256, 384, 512, 768, 1024, 1536, 2048)
 PNG_SHARE = 0.3
 JPEG_QUALITY = 90
 PNG_COMPRESS_LEVEL = 6
-
-_DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "images"
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,14 @@ def make_corpus(
     workers: int = 2,
     log: LogFn = no_log,
 ) -> dict[str, Any]:
-    """Write ``n`` distinct image files under ``out``; return what was written."""
+    """Write ``n`` distinct image files under ``out``, made from the images in ``source``.
+
+    ``source`` defaults to ``data/sample/images`` under the current directory (see
+    :func:`~medsearch_bench.samples.sample_images`). Returns what was written.
+    """
     if n < 1:
         raise InvalidRequestError("n must be at least 1")
-    source = Path(source) if source else _DEFAULT_SAMPLE
-    sources = _read_sources(source)
+    sources = _read_sources(sample_images(source, option="--source"))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -99,8 +102,6 @@ def make_corpus(
 
 
 def _read_sources(folder: Path) -> list[_Source]:
-    if not folder.is_dir():
-        raise InvalidRequestError(f"sample folder {folder} does not exist")
     sources: list[_Source] = []
     for path in sorted(folder.iterdir()):
         if not path.is_file():

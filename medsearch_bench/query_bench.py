@@ -5,10 +5,11 @@ the time into embedding and search (image queries also time the JPEG decoding th
 Over HTTP, a real ``medsearch serve`` subprocess on 127.0.0.1 is loaded by keep-alive clients:
 first one client sending queries one after another, then ``clients`` threads for ``duration_s``
 seconds each for text and for image queries. Text queries are all different (see
-:mod:`indexer.bench.texts`), so the embedding cache is not what is measured; a cached pass is
+:mod:`medsearch_bench.texts`), so the embedding cache is not what is measured; a cached pass is
 reported apart. Image queries upload a 512 px JPEG made from a sample image
 (``POST /api/search/image``); every upload is a different crop, so the service's image-query cache
-answers none of them either, and a cached pass is again reported apart.
+answers none of them either, and a cached pass is again reported apart. The sample images come
+from ``source``, by default ``data/sample/images`` under the current directory.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Any
 
 from PIL import Image
 
-from ..errors import InvalidRequestError
-from ..imaging import decode_image_bytes, load_image, sniff_file
-from ..retriever import Retriever
-from ..settings import Settings
+from indexer.encoders.speed_probe import speed_probe_gflops
+from indexer.errors import InvalidRequestError
+from indexer.imaging import decode_image_bytes, load_image, sniff_file
+from indexer.retriever import Retriever
+from indexer.settings import Settings
+
 from . import LogFn, no_log
 from .http_load import (
     LoadResult,
@@ -35,13 +38,13 @@ from .http_load import (
     run_sequential,
     serve,
 )
-from .stats import machine_facts, peak_rss_mb, speed_probe_gflops, summarize_ms
+from .samples import sample_images
+from .stats import machine_facts, peak_rss_mb, summarize_ms
 from .texts import distinct_count, query_texts
 
 UPLOAD_SIDE = 512
 #: largest margin trimmed off a source to make uploads differ
 _MAX_TRIM = 15
-_SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample" / "images"
 #: sample images the uploads are made from (varied modalities and sizes)
 _UPLOAD_SOURCES = (
     "cxr_01.jpg",
@@ -64,6 +67,7 @@ def run_query_bench(
     clients: int = 8,
     server_threads: int | None = None,
     k: int = 10,
+    source: Path | None = None,
     seed: int = 0,
     log: LogFn = no_log,
 ) -> dict[str, Any]:
@@ -71,6 +75,7 @@ def run_query_bench(
 
     Counts: 200 text, 100 cached text and 100 image queries per single-client phase (``quick``:
     20, 10 and 10); the concurrent phases last ``duration_s`` (default 60 s, ``quick``: 5 s).
+    Image queries are made from the images in ``source`` (see :func:`sample_uploads`).
     """
     settings = (settings or Settings.from_env()).replace(index_dir=Path(index_dir))
     if duration_s is None:
@@ -84,7 +89,7 @@ def run_query_bench(
     texts = _TextCursor(seed)
     # warm-ups, one client's queries, then at most ~16 images/s for the concurrent phase
     single_http = 1 + n_image
-    uploads = sample_uploads(single_http + int(duration_s * 16))
+    uploads = sample_uploads(single_http + int(duration_s * 16), source)
     phases: dict[str, dict[str, Any]] = {}
 
     log(f"in process: opening {index_dir}")
@@ -154,9 +159,9 @@ def run_query_bench(
         "count": info["count"],
         "index_type": info["index_type"],
         "dim": info["dim"],
-        "model": info["encoder"].get("model"),
-        "device": info["encoder"].get("device"),
-        "precision": info["encoder"].get("precision"),
+        "model": info["encoder"]["model"],
+        "device": info["encoder"]["device"],
+        "precision": info["encoder"]["precision"],
         "k": k,
         "upload_side_px": UPLOAD_SIDE,
         "upload_draft_size": draft,
@@ -220,10 +225,12 @@ class _TextCursor:
 def sample_uploads(count: int = len(_UPLOAD_SOURCES), folder: Path | None = None) -> list[bytes]:
     """``count`` different 512 px JPEG uploads (quality 90) made from a few sample images.
 
-    The sources take turns; each turn trims a different margin of up to 15 px off the source
-    before the resize, so no two of the first 8 x 256 uploads become the same model input.
+    ``folder`` defaults to ``data/sample/images`` under the current directory (see
+    :func:`~medsearch_bench.samples.sample_images`). The sources take turns; each turn trims a
+    different margin of up to 15 px off the source before the resize, so no two of the first
+    8 x 256 uploads become the same model input.
     """
-    folder = folder or _SAMPLE_DIR
+    folder = sample_images(folder, option="--source")
     paths = [folder / name for name in _UPLOAD_SOURCES if (folder / name).is_file()]
     if not paths:
         paths = sorted(p for p in folder.iterdir() if p.is_file() and sniff_file(p))[:8]

@@ -1,14 +1,18 @@
-"""``medsearch bench``: indexing rate, query latency and index scale on this machine."""
+"""``medsearch bench``: indexing rate, query latency and index scale on this machine.
+
+The ``bench`` group is registered on the ``medsearch`` command by name; the figures are printed
+by :mod:`medsearch_bench.report`, or as JSON with --json.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .cli import (
-    cli,
+from indexer.cli.options import (
     compile_option,
     device_option,
     echo_json,
@@ -17,12 +21,25 @@ from .cli import (
     settings_from,
 )
 
+from . import report
+
 
 def _progress(message: str) -> None:
     click.echo(message, err=True)
 
 
-@cli.group()
+def _print(
+    figures: dict[str, Any], as_json: bool, lines: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    """The figures as JSON, or as the lines ``lines`` makes of them."""
+    if as_json:
+        echo_json(figures)
+        return
+    for line in lines(figures):
+        click.echo(line)
+
+
+@click.group()
 def bench() -> None:
     """Benchmarks: indexing images/s, query latency, a large synthetic index.
 
@@ -45,7 +62,7 @@ def bench() -> None:
 @click.option(
     "--source",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Sample images to start from [default: data/sample/images].",
+    help="Sample images to start from [default: data/sample/images in the current directory].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @reports_errors
@@ -59,19 +76,10 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
 
         medsearch bench corpus data/bench/corpus --n 2000
     """
-    from .bench.corpus import make_corpus
+    from .corpus import make_corpus
 
     summary = make_corpus(out, n=count, seed=seed, source=source, log=_progress)
-    if as_json:
-        echo_json(summary)
-        return
-    click.echo(
-        f"wrote {summary['files']} files ({summary['bytes'] / 2**20:.0f} MiB) to {summary['out']}"
-    )
-    click.echo("  formats: " + ", ".join(f"{k} {v}" for k, v in summary["formats"].items()))
-    click.echo(
-        "  raster sizes: " + ", ".join(f"{k}px {v}" for k, v in summary["raster_sizes"].items())
-    )
+    _print(summary, as_json, report.corpus_lines)
 
 
 @bench.command("index")
@@ -97,7 +105,7 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
     show_default=True,
     help="Runs of the pipeline and of the model-only loop (the best is reported).",
 )
-@click.option("--quick", is_flag=True, help="64 images, one run (about a minute, tiny model).")
+@click.option("--quick", is_flag=True, help="64 images, one run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @reports_errors
 def bench_index(
@@ -123,7 +131,7 @@ def bench_index(
 
         medsearch bench index --model data/models/full --corpus data/bench/corpus --limit 256
     """
-    from .bench.index_bench import run_index_bench
+    from .index_bench import run_index_bench
 
     settings = settings_from(
         device=device,
@@ -141,44 +149,7 @@ def bench_index(
         quick=quick,
         log=_progress,
     )
-    if as_json:
-        echo_json(result)
-        return
-    click.echo(
-        f"{result['images']} images, {result['precision']} on {result['device']}"
-        f"{' (compiled)' if result['compiled'] else ''}, "
-        f"batch {result['batch_size']}, {result['workers']} workers"
-    )
-    _table(
-        ["path", "images/s (best run)", "ratio of best runs", "ratio per repeat"],
-        [
-            ["pipeline (end to end)", result["images_per_s"], "", ""],
-            [
-                "model only (pre-decoded)",
-                result["model_only_images_per_s"],
-                f"pipeline = {result['pipeline_vs_model_only']} x",
-                ", ".join(map(str, result["pipeline_vs_model_only_per_run"])),
-            ],
-            [
-                "model card recipe (fp32, 1 by 1)",
-                result["reference_images_per_s"],
-                f"pipeline = {result['pipeline_vs_reference']} x",
-                ", ".join(map(str, result["pipeline_vs_reference_per_run"])),
-            ],
-        ],
-    )
-    click.echo(
-        f"decode + preprocess: {result['decode_preprocess_ms_per_image']} ms/image (one thread)"
-    )
-    _echo_speed_probe(result)
-    click.echo(
-        f"the same product in fp32 (the recipe's precision): {result['fp32_probe_gflops']} GFLOP/s"
-    )
-
-
-def _echo_speed_probe(result: dict[str, Any]) -> None:
-    before, after = result["speed_probe_gflops"]
-    click.echo(f"machine speed probe (matrix product): {before} GFLOP/s before, {after} after")
+    _print(result, as_json, report.index_lines)
 
 
 @bench.command("query")
@@ -205,6 +176,12 @@ def _echo_speed_probe(result: dict[str, Any]) -> None:
 @precision_option("Precision of query embedding (in process and in the server).")
 @device_option
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
+@click.option(
+    "--source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Sample images the image queries are made from "
+    "[default: data/sample/images in the current directory].",
+)
 @click.option("--quick", is_flag=True, help="Fewer queries and 5 s concurrent phases.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @reports_errors
@@ -216,6 +193,7 @@ def bench_query(
     precision: str | None,
     device: str | None,
     k: int,
+    source: Path | None,
     quick: bool,
     as_json: bool,
 ) -> None:
@@ -227,7 +205,7 @@ def bench_query(
 
         medsearch bench query --index data/bench/scale-1m --duration 60
     """
-    from .bench.query_bench import run_query_bench
+    from .query_bench import run_query_bench
 
     settings = settings_from(index_dir=index_dir, device=device, precision=precision)
     result = run_query_bench(
@@ -238,40 +216,10 @@ def bench_query(
         clients=clients,
         server_threads=threads,
         k=k,
+        source=source,
         log=_progress,
     )
-    if as_json:
-        echo_json(result)
-        return
-    click.echo(
-        f"{result['count']:,} vectors ({result['index_type']}), {result['precision']} on "
-        f"{result['device']}, k={result['k']}"
-    )
-    rows = []
-    for name, phase in result["phases"].items():
-        rows.append(
-            [
-                name,
-                phase["n"],
-                phase["p50_ms"],
-                phase["p95_ms"],
-                phase["p99_ms"],
-                phase.get("embed_p50_ms", ""),
-                phase.get("search_p50_ms", ""),
-                phase.get("server_p50_ms", ""),
-                phase.get("qps", ""),
-                phase.get("errors", ""),
-            ]
-        )
-    _table(
-        ["phase", "n", "p50 ms", "p95 ms", "p99 ms", "embed", "search", "server", "q/s", "err"],
-        rows,
-    )
-    click.echo(
-        f"server: RSS {result['server_rss_mb']} MiB (peak {result['server_peak_rss_mb']} MiB), "
-        f"started in {result['server_startup_s']} s"
-    )
-    _echo_speed_probe(result)
+    _print(result, as_json, report.query_lines)
 
 
 @bench.command("scale")
@@ -320,7 +268,7 @@ def bench_scale(
 
         medsearch bench scale --n 1000000 --model data/models/full --out data/bench/scale-1m
     """
-    from .bench.scale_bench import run_scale_bench
+    from .scale_bench import run_scale_bench
 
     result = run_scale_bench(
         count,
@@ -333,26 +281,7 @@ def bench_scale(
         seed=seed,
         log=_progress,
     )
-    if as_json:
-        echo_json(result)
-        return
-    _table(
-        ["figure", "value"],
-        [
-            ["vectors", f"{result['n']:,} x {result['dim']}"],
-            [
-                "index type (auto)",
-                f"{result['index_type']} (search param {result['search_param']})",
-            ],
-            ["build", f"{result['build_seconds']} s"],
-            ["recall@10 (held-out queries)", result["recall_at_10"]],
-            ["recall@10 (random directions)", result["recall_at_10_random_queries"]],
-            ["search p50 / p99", f"{result['search_p50_ms']} / {result['search_p99_ms']} ms"],
-            ["Retriever.search p50", f"{result['retriever_search_p50_ms']} ms"],
-            ["exact search p50", f"{result['exact_search_p50_ms']} ms"],
-            ["peak RSS", f"{result['peak_rss_mb']} MiB (build {result['build_peak_rss_mb']})"],
-        ],
-    )
+    _print(result, as_json, report.scale_lines)
 
 
 @bench.command("precision")
@@ -360,7 +289,7 @@ def bench_scale(
 @click.option(
     "--images",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Images to embed [default: data/sample/images].",
+    help="Images to embed [default: data/sample/images in the current directory].",
 )
 @click.option(
     "--precision",
@@ -387,7 +316,7 @@ def bench_precision(
 
         medsearch bench precision --model data/models/full
     """
-    from .bench.precision_bench import run_precision_bench
+    from .precision_bench import run_precision_bench
 
     result = run_precision_bench(
         model,
@@ -397,22 +326,4 @@ def bench_precision(
         texts=texts,
         log=_progress,
     )
-    if as_json:
-        echo_json(result)
-        return
-    _table(
-        ["what", "n", "cosine min", "cosine mean"],
-        [
-            ["images", result["images"], result["image_cosine_min"], result["image_cosine_mean"]],
-            ["texts", result["texts"], result["text_cosine_min"], result["text_cosine_mean"]],
-        ],
-    )
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> None:
-    cells = [header] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    for number, row in enumerate(cells):
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if number == 0:
-            click.echo("  ".join("-" * w for w in widths))
+    _print(result, as_json, report.precision_lines)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from .cli import cli, echo_json, reports_errors
+from .options import echo_json, reports_errors
 
 
-@cli.group()
+@click.group()
 def model() -> None:
     """Model folders (offline copies of an encoder).
 
@@ -46,8 +46,8 @@ def init(folder: Path, arch: str, size: str, seed: int, exist_ok: bool, as_json:
 
         medsearch model init models/tiny --size tiny
     """
-    from .encoders import init_model_folder
-    from .encoders.model_folder import MARKER_FILE
+    from ..encoders import init_model_folder
+    from ..encoders.model_folder import MARKER_FILE
 
     existing = folder / MARKER_FILE
     if exist_ok and existing.is_file():

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MedSearchError
+from indexer.errors import MedSearchError
+
 from .stats import process_memory_mb
 
 HOST = "127.0.0.1"
@@ -225,8 +226,8 @@ def serve(
     port = free_port()
     command = [
         sys.executable,
-        "-c",
-        "from indexer.cli import main; main()",
+        "-m",
+        "indexer",
         "serve",
         str(index_dir),
         "--host",

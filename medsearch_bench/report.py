@@ -1,0 +1,135 @@
+"""The figures of each benchmark as lines of text: a summary line or two and an aligned table.
+
+Each function takes the dict its benchmark returns (the same the commands print with --json)
+and gives the lines ``medsearch bench`` prints without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """``rows`` under ``header`` in left-aligned columns, with a rule below the header."""
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def corpus_lines(summary: dict[str, Any]) -> list[str]:
+    """What ``bench corpus`` wrote: files, size, formats and raster sizes."""
+    return [
+        f"wrote {summary['files']} files ({summary['bytes'] / 2**20:.0f} MiB) to {summary['out']}",
+        "  formats: " + ", ".join(f"{k} {v}" for k, v in summary["formats"].items()),
+        "  raster sizes: " + ", ".join(f"{k}px {v}" for k, v in summary["raster_sizes"].items()),
+    ]
+
+
+def index_lines(result: dict[str, Any]) -> list[str]:
+    """The three indexing rates of ``bench index``, their ratios and the machine's speed."""
+    header = (
+        f"{result['images']} images, {result['precision']} on {result['device']}"
+        f"{' (compiled)' if result['compiled'] else ''}, "
+        f"batch {result['batch_size']}, {result['workers']} workers"
+    )
+    rates = table(
+        ["path", "images/s (best run)", "ratio of best runs", "ratio per repeat"],
+        [
+            ["pipeline (end to end)", result["images_per_s"], "", ""],
+            [
+                "model only (pre-decoded)",
+                result["model_only_images_per_s"],
+                f"pipeline = {result['pipeline_vs_model_only']} x",
+                ", ".join(map(str, result["pipeline_vs_model_only_per_run"])),
+            ],
+            [
+                "model card recipe (fp32, 1 by 1)",
+                result["reference_images_per_s"],
+                f"pipeline = {result['pipeline_vs_reference']} x",
+                ", ".join(map(str, result["pipeline_vs_reference_per_run"])),
+            ],
+        ],
+    )
+    return [
+        header,
+        *rates,
+        f"decode + preprocess: {result['decode_preprocess_ms_per_image']} ms/image (one thread)",
+        speed_probe_line(result),
+        f"the same product in fp32 (the recipe's precision): {result['fp32_probe_gflops']} GFLOP/s",
+    ]
+
+
+def speed_probe_line(result: dict[str, Any]) -> str:
+    """The speed probe taken before and after a benchmark."""
+    before, after = result["speed_probe_gflops"]
+    return f"machine speed probe (matrix product): {before} GFLOP/s before, {after} after"
+
+
+def query_lines(result: dict[str, Any]) -> list[str]:
+    """Latency per phase of ``bench query``, the server's memory and the machine's speed."""
+    header = (
+        f"{result['count']:,} vectors ({result['index_type']}), {result['precision']} on "
+        f"{result['device']}, k={result['k']}"
+    )
+    rows = [
+        [
+            name,
+            phase["n"],
+            phase["p50_ms"],
+            phase["p95_ms"],
+            phase["p99_ms"],
+            phase.get("embed_p50_ms", ""),
+            phase.get("search_p50_ms", ""),
+            phase.get("server_p50_ms", ""),
+            phase.get("qps", ""),
+            phase.get("errors", ""),
+        ]
+        for name, phase in result["phases"].items()
+    ]
+    phases = table(
+        ["phase", "n", "p50 ms", "p95 ms", "p99 ms", "embed", "search", "server", "q/s", "err"],
+        rows,
+    )
+    return [
+        header,
+        *phases,
+        f"server: RSS {result['server_rss_mb']} MiB (peak {result['server_peak_rss_mb']} MiB), "
+        f"started in {result['server_startup_s']} s",
+        speed_probe_line(result),
+    ]
+
+
+def scale_lines(result: dict[str, Any]) -> list[str]:
+    """Build time, recall, latency and memory of ``bench scale``."""
+    return table(
+        ["figure", "value"],
+        [
+            ["vectors", f"{result['n']:,} x {result['dim']}"],
+            [
+                "index type (auto)",
+                f"{result['index_type']} (search param {result['search_param']})",
+            ],
+            ["build", f"{result['build_seconds']} s"],
+            ["recall@10 (held-out queries)", result["recall_at_10"]],
+            ["recall@10 (random directions)", result["recall_at_10_random_queries"]],
+            ["search p50 / p99", f"{result['search_p50_ms']} / {result['search_p99_ms']} ms"],
+            ["Retriever.search p50", f"{result['retriever_search_p50_ms']} ms"],
+            ["exact search p50", f"{result['exact_search_p50_ms']} ms"],
+            ["peak RSS", f"{result['peak_rss_mb']} MiB (build {result['build_peak_rss_mb']})"],
+        ],
+    )
+
+
+def precision_lines(result: dict[str, Any]) -> list[str]:
+    """Cosines of reduced-precision vs fp32 embeddings from ``bench precision``."""
+    return table(
+        ["what", "n", "cosine min", "cosine mean"],
+        [
+            ["images", result["images"], result["image_cosine_min"], result["image_cosine_mean"]],
+            ["texts", result["texts"], result["text_cosine_min"], result["text_cosine_mean"]],
+        ],
+    )

@@ -1,0 +1,85 @@
+/**
+ * One search result as a card in the results grid: thumbnail, rank, score, tags and caption.
+ * The card is a button that opens the result panel.
+ */
+
+import { h, safeUrl } from './dom.js';
+
+/** A thumbnail stand-in for images the browser cannot show (DICOM queries, failed loads). */
+export function placeholder(text) {
+  return h('span', { class: 'placeholder' }, h('span', {}, text));
+}
+
+/**
+ * An image that swaps itself for a placeholder when the browser cannot load it.
+ * @param {Record<string, unknown>} props attributes of the <img>
+ * @param {string} fallback placeholder text
+ */
+export function imageOrPlaceholder(props, fallback) {
+  const img = h('img', props);
+  img.addEventListener('error', () => img.replaceWith(placeholder(fallback)), { once: true });
+  return img;
+}
+
+/**
+ * A result card inside its list item.
+ * @param {any} hit a search result from the API
+ * @param {number} rank 1 for the best
+ * @param {object} options
+ * @param {string} options.apiBase URL prefix of the API, for the thumbnail when the hit has none
+ * @param {(hit: any, card: HTMLElement) => void} options.onOpen called when the card is chosen
+ * @returns {HTMLElement}
+ */
+export function resultCard(hit, rank, { apiBase, onOpen }) {
+  const id = Number(hit.id);
+  const meta = hit.metadata && typeof hit.metadata === 'object' ? hit.metadata : {};
+  const tags = [meta.modality, meta.body_part, meta.label]
+    .filter((v) => v !== null && v !== undefined && v !== '')
+    .map(String)
+    .filter((v, i, all) => all.indexOf(v) === i);
+  const src =
+    safeUrl(hit.thumbnail_url) ?? safeUrl(`${apiBase}/images/${encodeURIComponent(id)}/thumbnail`);
+  const thumb = h(
+    'span',
+    { class: 'thumb' },
+    src
+      ? imageOrPlaceholder({ src, alt: '', loading: 'lazy', decoding: 'async' }, 'No preview')
+      : placeholder('No preview'),
+    h('span', { class: 'rank', 'aria-hidden': 'true' }, `#${rank}`),
+  );
+
+  const score = Number(hit.score);
+  const text = hit.caption || hit.path || `Image #${id}`;
+  const card = h(
+    'button',
+    {
+      type: 'button',
+      class: 'card',
+      dataset: { id: String(id), path: String(hit.path ?? ''), score: String(score) },
+      'aria-haspopup': 'dialog',
+    },
+    thumb,
+    h(
+      'span',
+      { class: 'card-body' },
+      h(
+        'span',
+        { class: 'card-top' },
+        h(
+          'span',
+          { class: 'score' },
+          h('span', { class: 'visually-hidden' }, `Result ${rank}, score `),
+          Number.isFinite(score) ? score.toFixed(3) : '–',
+        ),
+        h(
+          'span',
+          { class: 'tags' },
+          tags.map((tag) => h('span', { class: 'tag' }, tag)),
+        ),
+      ),
+      h('span', { class: 'caption' }, text),
+    ),
+  );
+  card.addEventListener('click', () => onOpen(hit, card));
+  return h('li', {}, card);
+}

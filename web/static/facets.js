@@ -1,0 +1,133 @@
+/**
+ * The filter checkboxes built from /api/facets: one group per metadata field, the common fields
+ * first and open, the rest under "More filters". The checkboxes only show the search state;
+ * app.js turns their changes into state changes.
+ */
+
+import { clear, fieldLabel, h } from './dom.js';
+
+/** Facet fields listed first (open), in this order; the others go under "More filters". */
+const FIRST_FACETS = ['modality', 'body_part', 'label'];
+/** A field whose values are all different (file names, ids) is no use as a filter past this. */
+const MAX_UNIQUE_FACET_VALUES = 20;
+/** Values shown per facet before "Show all". */
+const FACET_PREVIEW = 8;
+
+/**
+ * Fill `container` with the facet groups.
+ * @param {HTMLElement} container
+ * @param {Record<string, {value: unknown, count: number}[]>} facets the /api/facets answer
+ * @returns {Map<string, Map<string, unknown>>} field -> (value as text -> value as the API sent
+ *   it), for the fields offered as filters
+ */
+export function renderFacets(container, facets) {
+  const facetValues = new Map();
+  clear(container);
+  const fields = Object.keys(facets);
+  const more = h('div', { class: 'facet-more-list' });
+  for (const field of [
+    ...FIRST_FACETS.filter((f) => fields.includes(f)),
+    ...fields.filter((f) => !FIRST_FACETS.includes(f)).sort(),
+  ]) {
+    const entries = (Array.isArray(facets[field]) ? facets[field] : []).filter(
+      (e) => e && e.value !== null && e.value !== undefined && e.value !== '',
+    );
+    if (entries.length === 0) continue;
+    const primary = FIRST_FACETS.includes(field);
+    const allUnique = entries.every((e) => e.count === 1);
+    if (!primary && allUnique && entries.length > MAX_UNIQUE_FACET_VALUES) continue;
+    facetValues.set(field, new Map(entries.map((e) => [String(e.value), e.value])));
+    const group = renderFacetGroup(field, entries, primary);
+    if (primary) container.append(group);
+    else more.append(group);
+  }
+  if (more.childElementCount > 0) {
+    container.append(
+      h(
+        'details',
+        { class: 'facet facet-more' },
+        h(
+          'summary',
+          {},
+          'More filters',
+          h('span', { class: 'count' }, String(more.childElementCount)),
+        ),
+        more,
+      ),
+    );
+  }
+  if (facetValues.size === 0) container.append(h('p', { class: 'muted' }, 'No filters available.'));
+  return facetValues;
+}
+
+/**
+ * One field's checkbox list, the most frequent values first and the rest behind "Show all".
+ * @param {string} field
+ * @param {{value: unknown, count: number}[]} entries
+ * @param {boolean} open
+ */
+function renderFacetGroup(field, entries, open) {
+  const items = entries.map((entry, index) => {
+    const value = String(entry.value);
+    return h(
+      'li',
+      { hidden: index >= FACET_PREVIEW },
+      h(
+        'label',
+        { class: 'facet-option' },
+        h('input', { type: 'checkbox', name: field, value, dataset: { field, value } }),
+        h('span', { class: 'facet-value' }, value),
+        h('span', { class: 'count' }, String(entry.count ?? '')),
+      ),
+    );
+  });
+  const group = h(
+    'details',
+    { class: 'facet', open, dataset: { field } },
+    h('summary', {}, fieldLabel(field), h('span', { class: 'count' }, String(entries.length))),
+    h(
+      'fieldset',
+      {},
+      h('legend', { class: 'visually-hidden' }, fieldLabel(field)),
+      h('ul', { class: 'facet-list' }, items),
+    ),
+  );
+  if (entries.length > FACET_PREVIEW) {
+    const toggle = h(
+      'button',
+      { type: 'button', class: 'link-button', 'aria-expanded': 'false' },
+      `Show all ${entries.length}`,
+    );
+    toggle.addEventListener('click', () => {
+      const expand = toggle.getAttribute('aria-expanded') !== 'true';
+      items.forEach((li, i) => {
+        li.hidden = !expand && i >= FACET_PREVIEW;
+      });
+      toggle.setAttribute('aria-expanded', String(expand));
+      toggle.textContent = expand ? 'Show fewer' : `Show all ${entries.length}`;
+    });
+    group.append(toggle);
+  }
+  return group;
+}
+
+/**
+ * Tick exactly the selected values' checkboxes, and bring each ticked one into view.
+ * @param {HTMLElement} container
+ * @param {Map<string, string[]>} filters field -> selected values
+ */
+export function showSelected(container, filters) {
+  for (const box of container.querySelectorAll('input[type="checkbox"]')) {
+    const input = /** @type {HTMLInputElement} */ (box);
+    const selected = filters.get(input.dataset.field ?? '') ?? [];
+    input.checked = selected.includes(input.dataset.value ?? '');
+    // A checked value hidden behind "Show all" or a closed group would be easy to forget.
+    if (!input.checked) continue;
+    input.closest('li')?.removeAttribute('hidden');
+    let group = input.closest('details');
+    while (group) {
+      group.open = true;
+      group = group.parentElement?.closest('details') ?? null;
+    }
+  }
+}
