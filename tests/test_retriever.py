@@ -194,7 +194,7 @@ def test_a_repeated_image_query_is_embedded_once(
     calls: list[int] = []
     real_encode = tiny_encoder.encode_prepared
 
-    def counting_encode(images):  # type: ignore[no-untyped-def]
+    def counting_encode(images: list[np.ndarray]) -> np.ndarray:
         calls.append(len(images))
         return real_encode(images)
 

@@ -23,6 +23,7 @@ from PIL import Image
 from indexer.errors import NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
 from search_api.state import ApiState
@@ -45,7 +46,9 @@ def app(api_settings: Settings) -> Iterator[Flask]:
     """The app as ``medsearch serve`` builds it: it opens the index and model itself."""
     app = create_app(api_settings)
     yield app
-    app_state(app).retriever.close()
+    retriever = app_state(app).retriever
+    assert isinstance(retriever, Retriever)
+    retriever.close()
 
 
 def app_state(app: Flask) -> ApiState:
