@@ -1,13 +1,15 @@
 """The application factory.
 
-:func:`create_app` opens the index once, mounts the JSON API at ``/api`` and then every
-blueprint advertised under the ``medsearch.blueprints`` entry-point group (the web page), so
-this package never imports the front ends that plug into it.
+:func:`create_app` opens the index once, mounts the JSON API at ``/api``, then the first-party
+search page, imported by name so that this package never imports it statically (one that cannot
+be loaded is an error), then the blueprints other packages advertise under the
+``medsearch.blueprints`` entry-point group.
 """
 
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from importlib.metadata import entry_points
 from io import BytesIO
 from typing import IO
@@ -27,6 +29,9 @@ API_PREFIX = "/api"
 #: API routes open without a token: liveness, and where a browser signs in with one
 HEALTH_PATH = API_PREFIX + "/health"
 SESSION_PATH = API_PREFIX + "/session"
+#: "module:factory" of the first-party blueprints (the search page)
+FRONT_END_BLUEPRINTS = ("web:create_blueprint",)
+#: entry-point group through which other packages add blueprints
 BLUEPRINT_GROUP = "medsearch.blueprints"
 
 
@@ -69,6 +74,7 @@ def create_app(
     register_error_handlers(app)
     app.before_request(_before_api_request)
     app.register_blueprint(create_api_blueprint(), url_prefix=API_PREFIX)
+    register_front_end_blueprints(app)
     register_plugin_blueprints(app)
     return app
 
@@ -94,6 +100,19 @@ def _before_api_request() -> None:
         request.cookies.get(SESSION_COOKIE),
     )
     state.maybe_refresh()
+
+
+def register_front_end_blueprints(app: Flask) -> None:
+    """Register the first-party blueprints; raise ImportError if one cannot be loaded."""
+    for target in FRONT_END_BLUEPRINTS:
+        module_name, _, factory = target.partition(":")
+        try:
+            create_blueprint = getattr(import_module(module_name), factory)
+        except (ImportError, AttributeError) as exc:
+            raise ImportError(
+                f"the search page cannot be loaded from {target} ({exc}); reinstall medsearch"
+            ) from exc
+        app.register_blueprint(create_blueprint())
 
 
 def register_plugin_blueprints(app: Flask) -> None:

@@ -20,8 +20,12 @@ from .options import device_option, echo_json, precision_option, reports_errors,
     help="Image file to find similar images to (PNG, JPEG, DICOM ...).",
 )
 @click.option("--id", "image_id", type=int, help="Indexed image id to find similar images to.")
-@click.option("-k", "k", type=int, default=10, show_default=True, help="Number of results.")
-@click.option("--offset", type=int, default=0, show_default=True, help="Results to skip.")
+@click.option(
+    "-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results."
+)
+@click.option(
+    "--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Results to skip."
+)
 @click.option(
     "--filter",
     "filters",

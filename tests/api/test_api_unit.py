@@ -316,7 +316,7 @@ def test_plugin_blueprints_are_mounted(
 
     def page() -> Blueprint:
         blueprint = Blueprint("page", __name__)
-        blueprint.add_url_rule("/", "index", lambda: "hello")
+        blueprint.add_url_rule("/hello", "index", lambda: "hello")
         return blueprint
 
     def broken() -> Blueprint:
@@ -326,8 +326,17 @@ def test_plugin_blueprints_are_mounted(
     monkeypatch.setattr(app_module, "entry_points", lambda group: plugins)
     with caplog.at_level(logging.ERROR, logger="search_api.app"):
         app = create_app(Settings(index_dir=tmp_path, api_token="t"), retriever=fake)
-    assert app.test_client().get("/").get_data(as_text=True) == "hello"
+    assert app.test_client().get("/hello").get_data(as_text=True) == "hello"
+    assert "web" in app.blueprints  # the first-party page is mounted beside the plug-in
     assert any("broken" in record.getMessage() for record in caplog.records)
+
+
+def test_a_first_party_page_that_cannot_be_loaded_fails_loudly(
+    fake: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "FRONT_END_BLUEPRINTS", ("web.no_such_module:create",))
+    with pytest.raises(ImportError, match="cannot be loaded from web.no_such_module:create"):
+        create_app(Settings(index_dir=tmp_path), retriever=fake)
 
 
 def test_search_api_imports_no_heavy_libraries() -> None:
