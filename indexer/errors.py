@@ -25,6 +25,12 @@ class SettingsError(MedSearchError):
     code = "invalid_setting"
 
 
+class FrontEndMissingError(MedSearchError):
+    """A first-party front end (a command, the search page) cannot be imported."""
+
+    code = "front_end_missing"
+
+
 class InvalidRequestError(MedSearchError):
     """A query or parameter is malformed (bad k, two query kinds, unknown filter field ...)."""
 

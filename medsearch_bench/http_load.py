@@ -1,41 +1,24 @@
-"""A ``medsearch serve`` subprocess on 127.0.0.1 and keep-alive clients that load it.
+"""Keep-alive HTTP clients that load a ``medsearch serve`` on 127.0.0.1.
 
-Traffic only ever goes to the loopback address, every loop is bounded by a deadline and a request
-count, and the server process is always stopped (terminate, then kill) when the block ends.
+Traffic only ever goes to the loopback address and every loop is bounded by a deadline and a
+request count. The service itself runs in a child process (:mod:`search_api.process`).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from indexer.errors import MedSearchError
-
-from .stats import process_memory_mb
 
 HOST = "127.0.0.1"
 #: requests one client may send in one phase, whatever the duration
 MAX_REQUESTS_PER_CLIENT = 100_000
 REQUEST_TIMEOUT_S = 120.0
-
-
-class BenchServerError(MedSearchError):
-    """The benchmark's server did not start or answer."""
-
-    code = "bench_server_error"
 
 
 @dataclass(frozen=True)
@@ -192,103 +175,3 @@ def _timed_send(client: Client, request: Request, result: LoadResult) -> None:
         result.server_ms.append(float(json.loads(body)["timings_ms"]["total"]))
     except (ValueError, KeyError, TypeError):
         pass
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    """A running ``medsearch serve``."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-    startup_s: float
-
-    def memory_mb(self) -> dict[str, float]:
-        return process_memory_mb(self.process.pid)
-
-
-@contextmanager
-def serve(
-    index_dir: Path,
-    *,
-    threads: int = 8,
-    env: dict[str, str] | None = None,
-    startup_timeout_s: float = 600.0,
-) -> Iterator[ServerProcess]:
-    """Start ``medsearch serve INDEX_DIR`` on a free loopback port; stop it on exit."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "indexer",
-        "serve",
-        str(index_dir),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--threads",
-        str(threads),
-    ]
-    child_env = dict(os.environ)
-    child_env.pop("MEDSEARCH_API_TOKEN", None)  # a token only when ``env`` asks for one
-    child_env.update(env or {})
-    with tempfile.TemporaryDirectory(prefix="medsearch-bench-serve-") as tmp:
-        log_path = Path(tmp) / "serve.log"
-        with open(log_path, "wb") as log_file:
-            started = time.perf_counter()
-            process = subprocess.Popen(
-                command, stdout=log_file, stderr=subprocess.STDOUT, env=child_env
-            )
-            try:
-                _wait_ready(process, port, log_path, startup_timeout_s)
-                yield ServerProcess(process, port, log_path, time.perf_counter() - started)
-            finally:
-                _stop(process)
-
-
-def _wait_ready(
-    process: subprocess.Popen[bytes], port: int, log_path: Path, timeout_s: float
-) -> None:
-    deadline = time.perf_counter() + timeout_s
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise BenchServerError(
-                f"medsearch serve exited with status {process.returncode}: {_tail(log_path)}"
-            )
-        client = Client(port)
-        try:
-            status, _ = client.send(Request("GET", "/api/health", b"", {}))
-            if status == 200:
-                return
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            client.close()
-        time.sleep(0.25)
-    raise BenchServerError(f"medsearch serve did not answer within {timeout_s:.0f} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no output)"
-    return " | ".join(text.strip().splitlines()[-lines:]) or "(no output)"

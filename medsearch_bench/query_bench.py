@@ -27,6 +27,7 @@ from indexer.errors import InvalidRequestError
 from indexer.imaging import decode_image_bytes, load_image, sniff_file
 from indexer.retriever import Retriever
 from indexer.settings import Settings
+from search_api.process import run_service
 
 from . import LogFn, no_log
 from .http_load import (
@@ -36,10 +37,9 @@ from .http_load import (
     multipart_request,
     run_concurrent,
     run_sequential,
-    serve,
 )
 from .samples import sample_images
-from .stats import machine_facts, peak_rss_mb, summarize_ms
+from .stats import machine_facts, peak_rss_mb, process_memory_mb, summarize_ms
 from .texts import distinct_count, query_texts
 
 UPLOAD_SIDE = 512
@@ -112,7 +112,7 @@ def run_query_bench(
         "MEDSEARCH_PRECISION": settings.precision,
     }
     log(f"HTTP: starting medsearch serve ({threads} threads)")
-    with serve(Path(index_dir), threads=threads, env=env) as server:
+    with run_service(Path(index_dir), threads=threads, env=env, startup_timeout_s=600) as server:
         port = server.port
 
         def text_req(text: str) -> Request:
@@ -148,7 +148,7 @@ def run_query_bench(
         phases[f"http_image_{clients}"]["distinct_images"] = min(
             image_load.requests, len(uploads) - single_http
         )
-        server_memory = server.memory_mb()
+        server_memory = process_memory_mb(server.process.pid)
         startup_s = server.startup_s
 
     text_1, image_1 = phases["http_text_1"], phases["http_image_1"]

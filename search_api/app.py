@@ -9,13 +9,13 @@ be loaded is an error), then the blueprints other packages advertise under the
 from __future__ import annotations
 
 import logging
-from importlib import import_module
 from importlib.metadata import entry_points
 from io import BytesIO
 from typing import IO
 
 from flask import Flask, Request, request
 
+from indexer.front_ends import load_front_end
 from indexer.settings import Settings
 from search_api.api import create_api_blueprint
 from search_api.auth import SESSION_COOKIE, check_token
@@ -103,16 +103,9 @@ def _before_api_request() -> None:
 
 
 def register_front_end_blueprints(app: Flask) -> None:
-    """Register the first-party blueprints; raise ImportError if one cannot be loaded."""
+    """Register the first-party blueprints; FrontEndMissingError if one cannot be loaded."""
     for target in FRONT_END_BLUEPRINTS:
-        module_name, _, factory = target.partition(":")
-        try:
-            create_blueprint = getattr(import_module(module_name), factory)
-        except (ImportError, AttributeError) as exc:
-            raise ImportError(
-                f"the search page cannot be loaded from {target} ({exc}); reinstall medsearch"
-            ) from exc
-        app.register_blueprint(create_blueprint())
+        app.register_blueprint(load_front_end(target)())
 
 
 def register_plugin_blueprints(app: Flask) -> None:

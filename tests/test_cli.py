@@ -159,6 +159,6 @@ def test_a_front_end_that_cannot_be_loaded_fails_loudly(monkeypatch: pytest.Monk
     monkeypatch.setattr(cli_package.cli, "commands", core)
     result = CliRunner().invoke(cli_package.cli, ["serve", "--help"])
     assert result.exit_code == 1
-    assert "the 'serve' command cannot be loaded from search_api.no_such_module:serve" in (
+    assert "the 'serve' command: search_api.no_such_module:serve cannot be loaded" in (
         result.output
     )

@@ -10,11 +10,12 @@ entry points. Library errors become one-line messages (:mod:`indexer.cli.options
 from __future__ import annotations
 
 import logging
-from importlib import import_module
 from importlib.metadata import entry_points
 
 import click
 
+from ..errors import FrontEndMissingError
+from ..front_ends import load_front_end
 from ..settings import Settings
 from .index import index, info, verify
 from .model import model
@@ -32,10 +33,6 @@ FRONT_END_COMMANDS = {
 PLUGIN_GROUP = "medsearch.commands"
 
 
-class FrontEndLoadError(click.ClickException):
-    """A first-party front end could not be imported: the installation is broken."""
-
-
 class _Group(click.Group):
     """Adds the front ends' commands the first time the command list is read."""
 
@@ -46,15 +43,10 @@ class _Group(click.Group):
             return
         self._front_ends_loaded = True
         for name, target in FRONT_END_COMMANDS.items():
-            module_name, _, attribute = target.partition(":")
             try:
-                command = getattr(import_module(module_name), attribute)
-            except (ImportError, AttributeError) as exc:
-                raise FrontEndLoadError(
-                    f"the '{name}' command cannot be loaded from {target} ({exc}); "
-                    "reinstall medsearch"
-                ) from exc
-            self.add_command(command, name)
+                self.add_command(load_front_end(target), name)
+            except FrontEndMissingError as exc:
+                raise click.ClickException(f"the '{name}' command: {exc.message}") from exc
         for entry_point in entry_points(group=PLUGIN_GROUP):
             if entry_point.name in self.commands:
                 continue

@@ -29,8 +29,9 @@ from schemathesis.specs.openapi.checks import (
 
 from indexer.settings import Settings
 from search_api.openapi import build_openapi
+from search_api.process import ServiceProcess
 from tests.helpers import SAMPLE_COUNT
-from tests.serving import Server, serve
+from tests.serving import serve
 
 #: examples per operation: enough to reach every field and its limits, bounded in time
 EXAMPLES = 25
@@ -43,10 +44,11 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def server(sample_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    sample_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
     env = {
         "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path_factory.mktemp("schemathesis-thumbnails")),
-        "MEDSEARCH_DEVICE": "cpu",
         "MEDSEARCH_PRECISION": "fp32",
     }
     with serve(sample_index_dir, threads=2, env=env) as running:
@@ -54,7 +56,7 @@ def server(sample_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def api_schema(server: Server) -> schemathesis.BaseSchema:
+def api_schema(server: ServiceProcess) -> schemathesis.BaseSchema:
     """The document the running service publishes; requests are generated to fit it."""
     return schemathesis.openapi.from_url(server.url + "/api/openapi.json", timeout=30)
 
@@ -68,7 +70,7 @@ def documented_operations() -> list[tuple[str, str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("method", "path"), documented_operations())
 def test_every_operation_keeps_to_the_document(
-    api_schema: schemathesis.BaseSchema, server: Server, method: str, path: str
+    api_schema: schemathesis.BaseSchema, server: ServiceProcess, method: str, path: str
 ) -> None:
     operation = api_schema[path][method]
     cases = operation.as_strategy()

@@ -62,7 +62,6 @@ def one_client(base: str, worker: int) -> list[str]:
 def test_serve_answers_concurrent_clients(sample_index_dir: Path, tmp_path: Path) -> None:
     env = {
         "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path / "thumbnails"),
-        "MEDSEARCH_DEVICE": "cpu",
         "MEDSEARCH_PRECISION": "fp32",
     }
     with serve_process(sample_index_dir, threads=4, env=env, startup_timeout_s=120) as server:

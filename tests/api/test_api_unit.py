@@ -15,6 +15,7 @@ from flask import Blueprint, Flask
 
 import search_api
 from indexer.errors import (
+    FrontEndMissingError,
     IndexCorruptError,
     InvalidRequestError,
     ModelUnavailableError,
@@ -335,7 +336,7 @@ def test_a_first_party_page_that_cannot_be_loaded_fails_loudly(
     fake: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(app_module, "FRONT_END_BLUEPRINTS", ("web.no_such_module:create",))
-    with pytest.raises(ImportError, match="cannot be loaded from web.no_such_module:create"):
+    with pytest.raises(FrontEndMissingError, match="web.no_such_module:create cannot be loaded"):
         create_app(Settings(index_dir=tmp_path), retriever=fake)
 
 

@@ -67,7 +67,6 @@ def server_url(
     index_dir = Path(request.getfixturevalue("sample_index_dir"))
     workdir = tmp_path_factory.mktemp("e2e-server")
     env = {
-        "MEDSEARCH_DEVICE": "cpu",
         # Keep rendered thumbnails out of the shared session index.
         "MEDSEARCH_THUMBNAIL_DIR": str(workdir / "thumbnails"),
     }

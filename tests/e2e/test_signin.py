@@ -26,7 +26,6 @@ def token_server_url(
     index_dir = Path(request.getfixturevalue("sample_index_dir"))
     workdir = tmp_path_factory.mktemp("e2e-token-server")
     env = {
-        "MEDSEARCH_DEVICE": "cpu",
         "MEDSEARCH_API_TOKEN": TOKEN,
         "MEDSEARCH_THUMBNAIL_DIR": str(workdir / "thumbnails"),
     }
