@@ -1,4 +1,4 @@
-"""Encoder families: dispatch by alias, id and folder contents."""
+"""Encoder families: dispatch by alias, id and folder contents; the zero-shot head."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.encoders import Encoder, EncoderFamily, family_for, load_encoder, register_family
@@ -96,3 +97,22 @@ def test_an_alias_belongs_to_one_family(vectors_only_family: Path) -> None:
     with pytest.raises(ValueError, match="already belong to family 'open_clip'"):
         register_family(clash)
     assert "other" not in [f.name for f in families()]
+
+
+def test_label_probabilities_is_the_clip_softmax(tiny_encoder: Encoder) -> None:
+    rng = np.random.default_rng(0)
+    cosines = rng.uniform(-1.0, 1.0, size=(4, 5)).astype(np.float32)
+    probs = tiny_encoder.label_probabilities(cosines)
+    logits = tiny_encoder.logit_scale * cosines.astype(np.float64)
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert probs.shape == (4, 5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_label_probabilities_stay_finite_at_full_scale() -> None:
+    # logits far past float32's exp range: a softmax without the max shift would overflow
+    cosines = np.array([[1000.0, 999.0, -1000.0]], dtype=np.float32)
+    probs = VectorOnlyEncoder(dim=2).label_probabilities(cosines)
+    expected = np.array([[1 / (1 + np.exp(-1.0)), np.exp(-1.0) / (1 + np.exp(-1.0)), 0.0]])
+    np.testing.assert_allclose(probs, expected, rtol=1e-6)
