@@ -323,9 +323,7 @@ class Retriever:
         query = self._embed(text=None, image=image, vector=None, image_id=image_id)
         label_vectors = self.encoder.encode_texts([fill_template(template, lbl) for lbl in labels])
         cosines = label_vectors @ query
-        logits = self.encoder.logit_scale * cosines
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
+        probs = self.encoder.label_probabilities(cosines[np.newaxis, :])[0]
         ranked = sorted(
             zip(labels, probs.tolist(), cosines.tolist(), strict=True), key=lambda t: -t[1]
         )

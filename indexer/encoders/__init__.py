@@ -11,6 +11,7 @@ from __future__ import annotations
 from .base import Encoder, FloatArray
 from .model_folder import MODEL_ALIASES, ModelFolder, locate_model
 from .model_init import init_model_folder
+from .registry import EncoderFamily, expand_alias, family_for, register_family
 
 
 def load_encoder(
@@ -18,21 +19,24 @@ def load_encoder(
 ) -> Encoder:
     """Load the encoder for ``model`` (alias, ``hf-hub:`` id or local folder).
 
-    ``compile_images`` compiles the image tower for bulk indexing (see :mod:`.compiled`).
+    The family that loads it is chosen by :func:`.registry.family_for`. ``compile_images``
+    compiles the image tower for bulk indexing (see :mod:`.compiled`).
     """
-    from .biomedclip import BiomedClipEncoder
-
-    return BiomedClipEncoder(
-        locate_model(model), device=device, precision=precision, compile_images=compile_images
+    reference = expand_alias(model)
+    return family_for(reference).load(
+        reference, device=device, precision=precision, compile_images=compile_images
     )
 
 
 __all__ = [
     "MODEL_ALIASES",
     "Encoder",
+    "EncoderFamily",
     "FloatArray",
     "ModelFolder",
+    "family_for",
     "init_model_folder",
     "load_encoder",
     "locate_model",
+    "register_family",
 ]

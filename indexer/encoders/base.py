@@ -77,6 +77,17 @@ class Encoder(ABC):
     def logit_scale(self) -> float:
         """Temperature the model was trained with (multiplies cosine similarities)."""
 
+    def label_probabilities(self, cosines: FloatArray) -> FloatArray:
+        """Zero-shot head: cosines [images, labels] to each image's label probabilities.
+
+        CLIP's head, a softmax over ``logit_scale * cosines`` per row; families trained with
+        another loss (SigLIP's sigmoid) override it as their model cards do.
+        """
+        logits = self.logit_scale * cosines
+        probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probs /= probs.sum(axis=-1, keepdims=True)
+        return probs
+
     def encode_images(self, images: Sequence[Image.Image]) -> FloatArray:
         """RGB images to unit vectors [n, dim]."""
         if not images:

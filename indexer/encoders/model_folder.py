@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -97,12 +98,17 @@ def locate_model(model: str) -> ModelFolder:
         return _read_folder(_download_from_hub(repo), ref=model, via_hub=True)
     folder = Path(model).expanduser()
     if not folder.is_dir():
-        raise ModelUnavailableError(
-            f"model {model!r} is neither a known name ({', '.join(MODEL_ALIASES)}), "
-            f"an hf-hub: id, nor an existing folder. " + OFFLINE_HELP.format(repo=BIOMEDCLIP_HUB_ID)
-        )
+        raise model_not_found(model, MODEL_ALIASES)
     folder = folder.resolve()
     return _read_folder(folder, ref=str(folder), via_hub=False)
+
+
+def model_not_found(model: str, known_names: Iterable[str]) -> ModelUnavailableError:
+    """The error for a model that is no known name, no ``hf-hub:`` id and no folder."""
+    return ModelUnavailableError(
+        f"model {model!r} is neither a known name ({', '.join(known_names)}), "
+        f"an hf-hub: id, nor an existing folder. " + OFFLINE_HELP.format(repo=BIOMEDCLIP_HUB_ID)
+    )
 
 
 def _read_folder(folder: Path, ref: str, via_hub: bool) -> ModelFolder:
