@@ -1,9 +1,9 @@
 """The application factory.
 
-:func:`create_app` opens the index once, mounts the JSON API at ``/api``, then the first-party
-search page, imported by name so that this package never imports it statically (one that cannot
-be loaded is an error), then the blueprints other packages advertise under the
-``medsearch.blueprints`` entry-point group.
+:func:`create_app` opens the indexes once (:mod:`search_api.indexes`), mounts the JSON API at
+``/api``, then the first-party search page, imported by name so that this package never imports
+it statically (one that cannot be loaded is an error), then the blueprints other packages
+advertise under the ``medsearch.blueprints`` entry-point group.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from indexer.settings import Settings
 from search_api.api import create_api_blueprint
 from search_api.auth import SESSION_COOKIE, check_token
 from search_api.errors import register_error_handlers
+from search_api.indexes import IndexSet, name_index_dirs, open_indexes
 from search_api.service import SearchService
 from search_api.state import STATE_KEY, ApiState, get_state
 
@@ -53,24 +54,29 @@ class InMemoryUploadRequest(Request):
 
 
 def create_app(
-    settings: Settings | None = None, *, retriever: SearchService | None = None
+    settings: Settings | None = None,
+    *,
+    retriever: SearchService | None = None,
+    indexes: IndexSet | None = None,
 ) -> Flask:
-    """A Flask app serving the index at ``settings.index_dir``.
+    """A Flask app serving ``indexes``, or else the one index at ``settings.index_dir``.
 
-    ``settings`` defaults to :meth:`Settings.from_env`. ``retriever`` lets a caller share an
-    already opened :class:`~indexer.retriever.Retriever` (or any :class:`SearchService`); by
-    default one is opened here, which raises :class:`indexer.errors.MedSearchError` if the index
-    or its model is unavailable. The app's state, retriever included, is
-    ``app.extensions["medsearch"]`` (:class:`~search_api.state.ApiState`).
+    ``settings`` defaults to :meth:`Settings.from_env`. ``indexes`` are named, already opened
+    indexes (:func:`search_api.indexes.open_indexes` opens folders). ``retriever`` lets a caller
+    share one already opened :class:`~indexer.retriever.Retriever` (or any
+    :class:`SearchService`) for ``settings.index_dir``. Otherwise that index is opened here,
+    which raises :class:`indexer.errors.MedSearchError` if the index or its model is
+    unavailable. The app's state, indexes included, is ``app.extensions["medsearch"]``
+    (:class:`~search_api.state.ApiState`).
     """
     settings = settings or Settings.from_env()
-    if retriever is None:
-        retriever = _open_retriever(settings)
+    if indexes is None:
+        indexes = _single_index(settings, retriever)
     app = Flask(__name__, static_folder=None)  # JSON only; plug-ins bring their own assets
     app.request_class = InMemoryUploadRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[STATE_KEY] = ApiState(settings, retriever)
+    app.extensions[STATE_KEY] = ApiState(settings, indexes)
     register_error_handlers(app)
     app.before_request(_before_api_request)
     app.register_blueprint(create_api_blueprint(), url_prefix=API_PREFIX)
@@ -79,15 +85,16 @@ def create_app(
     return app
 
 
-def _open_retriever(settings: Settings) -> SearchService:
-    # imported here so that importing search_api stays light (torch loads with the index)
-    from indexer.retriever import Retriever
-
-    return Retriever.open(settings)
+def _single_index(settings: Settings, retriever: SearchService | None) -> IndexSet:
+    """The index at ``settings.index_dir``, named by its folder, over ``retriever`` if given."""
+    [(name, folder)] = name_index_dirs([str(settings.index_dir)])
+    if retriever is None:
+        return open_indexes(settings, [(name, folder)])
+    return IndexSet.of([(name, settings, retriever)])
 
 
 def _before_api_request() -> None:
-    """On /api routes (known or not): check the bearer token, then maybe reload the index."""
+    """On /api routes (known or not): check the bearer token, then maybe reload the indexes."""
     path = request.path
     if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
         return

@@ -6,7 +6,6 @@ The ``medsearch`` group imports this command by name (:data:`indexer.cli.FRONT_E
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import click
 from waitress import create_server
@@ -14,10 +13,11 @@ from waitress import create_server
 from indexer.cli.options import reports_errors, settings_from
 from indexer.errors import MedSearchError, SettingsError
 from search_api.app import create_app
+from search_api.indexes import IndexNameError, IndexOpenError, name_index_dirs, open_indexes
 
 
 @click.command("serve")
-@click.argument("index_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("index_dirs", metavar="INDEX_DIR...", nargs=-1, required=True)
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -38,28 +38,39 @@ from search_api.app import create_app
     help="Request threads [default: MEDSEARCH_THREADS or 8].",
 )
 @reports_errors
-def serve(index_dir: Path, host: str, port: int, threads: int | None) -> None:
-    """Serve the search API for the index in INDEX_DIR at /api (and the search page at /).
+def serve(index_dirs: tuple[str, ...], host: str, port: int, threads: int | None) -> None:
+    """Serve the search API for the indexes in INDEX_DIR... at /api (and the search page at /).
 
-    The model is loaded once; a newly published index in INDEX_DIR is picked up without a
-    restart. Other settings come from MEDSEARCH_* environment variables.
+    Each index is named by its folder name, or by NAME in a NAME=DIR argument; requests choose
+    one with index=NAME (the first by default). Each model is loaded once, however many indexes
+    use it; a newly published version of an index is picked up without a restart. Other
+    settings come from MEDSEARCH_* environment variables.
 
     Example: medsearch serve data/index --port 8000
+
+    Example: medsearch serve ct=data/ct-index xray=data/xray-index
     """
     configure_logging()
-    settings = settings_from(index_dir=index_dir, threads=threads)
     try:
-        app = create_app(settings)
+        named_dirs = name_index_dirs(index_dirs)
+    except IndexNameError as exc:
+        raise click.UsageError(exc.message) from exc
+    settings = settings_from(index_dir=named_dirs[0][1], threads=threads)
+    try:
+        app = create_app(settings, indexes=open_indexes(settings, named_dirs))
     except SettingsError:
         raise
+    except IndexOpenError as exc:
+        raise click.ClickException(f"cannot serve {exc.folder}: {exc.message}") from exc
     except MedSearchError as exc:
-        raise click.ClickException(f"cannot serve {index_dir}: {exc.message}") from exc
+        raise click.ClickException(f"cannot serve: {exc.message}") from exc
     try:
         server = create_server(app, host=host, port=port, threads=settings.threads)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     url_host = f"[{host}]" if ":" in host else host
-    click.echo(f"MedSearch is serving {index_dir} on http://{url_host}:{server.effective_port}/")
+    served = ", ".join(str(folder) for _, folder in named_dirs)
+    click.echo(f"MedSearch is serving {served} on http://{url_host}:{server.effective_port}/")
     try:
         server.run()
     except KeyboardInterrupt:

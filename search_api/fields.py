@@ -38,10 +38,16 @@ class Limits:
 
     max_k: int
     max_upload_bytes: int
+    #: names of the served indexes, the first one the default (empty: not known here)
+    index_names: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, settings: Settings) -> Limits:
-        return cls(max_k=settings.max_k, max_upload_bytes=settings.max_upload_bytes)
+    def of(cls, settings: Settings, index_names: tuple[str, ...] = ()) -> Limits:
+        return cls(
+            max_k=settings.max_k,
+            max_upload_bytes=settings.max_upload_bytes,
+            index_names=index_names,
+        )
 
 
 def invalid(message: str) -> InvalidRequestError:
@@ -261,6 +267,29 @@ class Vector(Field):
         if not all(is_number(x) for x in value):
             raise invalid(f"{self.name} must contain only finite numbers")
         return [float(x) for x in value]
+
+
+@dataclass(frozen=True)
+class IndexName(Field):
+    """The name of a served index; the document lists the names, a name not served is a 404."""
+
+    name: str
+    max_chars: int
+    description: str = "Which served index to use (GET /api/indexes); the first one by default"
+
+    def default_for(self, limits: Limits) -> str | None:
+        return limits.index_names[0] if limits.index_names else None
+
+    def schema(self, limits: Limits) -> Schema:
+        schema: Schema = {"type": "string", "minLength": 1, "maxLength": self.max_chars}
+        if limits.index_names:
+            schema["enum"] = list(limits.index_names)
+        return self.documented(schema, limits)
+
+    def parse(self, value: Any, limits: Limits) -> str:
+        if not isinstance(value, str) or not value or len(value) > self.max_chars:
+            raise invalid(f"{self.name} must be the name of a served index")
+        return value
 
 
 # --- value checks shared by the fields ---------------------------------------------------------

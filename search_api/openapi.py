@@ -16,6 +16,7 @@ from search_api.auth import SESSION_COOKIE
 from search_api.fields import ImageId, Limits
 from search_api.params import (
     CLASSIFY_BODY,
+    INDEX_QUERY,
     SEARCH_BODY,
     SEARCH_QUERY,
     SEARCH_UPLOAD,
@@ -28,9 +29,12 @@ from search_api.responses import ERRORS, response_schemas
 Schema = dict[str, Any]
 
 
-def build_openapi(settings: Settings, *, version: str) -> dict[str, Any]:
-    """The OpenAPI document for a service running with ``settings``."""
-    limits = Limits.of(settings)
+def build_openapi(
+    settings: Settings, *, version: str, index_names: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The OpenAPI document for a service running with ``settings`` over the indexes named
+    ``index_names`` (the ``index`` arguments then list them)."""
+    limits = Limits.of(settings, index_names)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -78,6 +82,7 @@ class _Paths:
             "schema": ImageId("id", description="Indexed image id").schema(self.limits),
         }
         search_query = SEARCH_QUERY.parameters(self.limits)
+        index = INDEX_QUERY.parameters(self.limits)
         return {
             "/api/search": {
                 "post": self.op(
@@ -92,7 +97,7 @@ class _Paths:
                     "Search with an uploaded image file",
                     "SearchResponse",
                     body=_form_content(SEARCH_UPLOAD, self.limits),
-                    errors=("400", "413", "415", "422", "503"),
+                    errors=("400", "404", "413", "415", "422", "503"),
                 )
             },
             "/api/classify": {
@@ -107,8 +112,8 @@ class _Paths:
                 "get": self.op(
                     "Everything stored about an image",
                     "ImageRecord",
-                    parameters=[image_id],
-                    errors=("404", "503"),
+                    parameters=[image_id, *index],
+                    errors=("400", "404", "503"),
                 )
             },
             "/api/images/{id}/similar": {
@@ -131,14 +136,29 @@ class _Paths:
                 "get": self.image_op(
                     "The original file (DICOM rendered to PNG)",
                     "image/*",
-                    [image_id],
-                    errors=("404", "422", "503"),
+                    [image_id, *index],
+                    errors=("400", "404", "422", "503"),
                 )
             },
             "/api/facets": {
-                "get": self.op("Metadata values with counts", "Facets", errors=("503",))
+                "get": self.op(
+                    "Metadata values with counts",
+                    "Facets",
+                    parameters=index,
+                    errors=("400", "404", "503"),
+                )
             },
-            "/api/info": {"get": self.op("Index and encoder description", "Info", errors=("503",))},
+            "/api/info": {
+                "get": self.op(
+                    "Index and encoder description",
+                    "Info",
+                    parameters=index,
+                    errors=("400", "404", "503"),
+                )
+            },
+            "/api/indexes": {
+                "get": self.op("The served indexes, the default first", "Indexes", errors=("503",))
+            },
             "/api/health": {"get": {**self.op("Liveness", "Health", open_=True), "security": []}},
             "/api/session": self.session_ops(),
             "/api/openapi.json": {"get": self.op("This document", "OpenApiDocument")},

@@ -25,6 +25,7 @@ from search_api.errors import UnsupportedMediaTypeError
 from search_api.fields import (
     Field,
     ImageId,
+    IndexName,
     Integer,
     Labels,
     Limits,
@@ -58,6 +59,8 @@ DEFAULT_K = 20
 THUMBNAIL_DEFAULT = 256
 THUMBNAIL_MIN = 32
 THUMBNAIL_MAX = 1024
+#: longest index name (names are URL-safe: letters, digits, ".", "_", "-")
+MAX_INDEX_NAME_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,13 @@ OFFSET = Integer("offset", 0, MAX_OFFSET, default=0, description="Results to ski
 MIN_SCORE = Number("min_score", description="Drop results scoring below this cosine")
 FILTERS = MetadataFilters("filters", MAX_FILTER_FIELDS, MAX_FILTER_VALUES, MAX_STRING_CHARS)
 PAGING = (K, OFFSET, FILTERS, MIN_SCORE)
+INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
 QUERY_KINDS = ("text", "image", "image_id", "vector")
 SEARCH_BODY = FieldSet(
     (
         *PAGING,
+        INDEX,
         Text("text", MAX_TEXT_CHARS, description="What to look for, in words"),
         Base64Image("image"),
         ImageId("image_id", description="Find images similar to this indexed image"),
@@ -153,12 +158,15 @@ SEARCH_BODY = FieldSet(
 )
 #: the form fields of an image upload (``POST /search/image``)
 SEARCH_UPLOAD = FieldSet(
-    (*PAGING, Upload("file", description="The query image")), required=("file",)
+    (*PAGING, INDEX, Upload("file", description="The query image")), required=("file",)
 )
 #: the query arguments of ``GET /images/<id>/similar`` (other arguments are ignored)
-SEARCH_QUERY = FieldSet(PAGING, closed=False)
+SEARCH_QUERY = FieldSet((*PAGING, INDEX), closed=False)
+#: the query argument of the routes that take nothing but the index (others are ignored)
+INDEX_QUERY = FieldSet((INDEX,), closed=False)
 CLASSIFY_BODY = FieldSet(
     (
+        INDEX,
         Labels("labels", MAX_LABELS, MAX_STRING_CHARS, description="Candidate labels"),
         Template("template", MAX_STRING_CHARS),
         Base64Image("image"),
@@ -176,6 +184,7 @@ THUMBNAIL_QUERY = FieldSet(
             default=THUMBNAIL_DEFAULT,
             description="Longest side in pixels",
         ),
+        INDEX,
     ),
     closed=False,
 )
@@ -215,6 +224,8 @@ class SearchQuery:
     """A parsed ``POST /api/search`` body: exactly one query kind is set."""
 
     params: SearchParams
+    #: the served index to search (None: the default one)
+    index: str | None = None
     text: str | None = None
     image: bytes | None = None
     image_id: int | None = None
@@ -227,6 +238,8 @@ class ClassifyQuery:
 
     labels: list[str]
     template: str = DEFAULT_TEMPLATE
+    #: the served index holding ``image_id`` and whose encoder classifies (None: the default)
+    index: str | None = None
     image: bytes | None = None
     image_id: int | None = None
 
@@ -266,6 +279,7 @@ def parse_search_body(body: Mapping[str, Any], limits: Limits) -> SearchQuery:
     values = SEARCH_BODY.parse(body, limits)
     return SearchQuery(
         SearchParams.of(values),
+        index=values["index"],
         text=values["text"],
         image=values["image"],
         image_id=values["image_id"],
@@ -273,12 +287,12 @@ def parse_search_body(body: Mapping[str, Any], limits: Limits) -> SearchQuery:
     )
 
 
-def parse_search_upload(request: Request, limits: Limits) -> tuple[SearchParams, bytes]:
-    """Validate a ``POST /api/search/image`` upload: its paging fields and its image bytes."""
+def parse_search_upload(request: Request, limits: Limits) -> tuple[SearchParams, bytes, str | None]:
+    """Validate a ``POST /api/search/image`` upload: its paging fields, image bytes and index."""
     require_multipart(request)
     reject_unknown(request.files.keys(), {"file"})
     values = SEARCH_UPLOAD.parse_text({**request.form, **request.files}, limits)
-    return SearchParams.of(values), values["file"]
+    return SearchParams.of(values), values["file"], values["index"]
 
 
 def parse_search_query(args: Mapping[str, str], limits: Limits) -> SearchParams:
@@ -290,8 +304,18 @@ def parse_classify_body(body: Mapping[str, Any], limits: Limits) -> ClassifyQuer
     """Validate a ``POST /api/classify`` body."""
     values = CLASSIFY_BODY.parse(body, limits)
     return ClassifyQuery(
-        values["labels"], values["template"], image=values["image"], image_id=values["image_id"]
+        values["labels"],
+        values["template"],
+        index=values["index"],
+        image=values["image"],
+        image_id=values["image_id"],
     )
+
+
+def parse_index_query(args: Mapping[str, str], limits: Limits) -> str | None:
+    """The ``index`` query argument (None when absent and no default is known)."""
+    index: str | None = INDEX_QUERY.parse_text(args, limits)["index"]
+    return index
 
 
 def parse_thumbnail_size(args: Mapping[str, str], limits: Limits) -> int:

@@ -57,20 +57,21 @@ def free_port() -> int:
 
 @contextmanager
 def run_service(
-    index_dir: Path,
-    *,
+    *index_dirs: Path | str,
     threads: int = 8,
     env: dict[str, str] | None = None,
     startup_timeout_s: float = 120.0,
 ) -> Iterator[ServiceProcess]:
-    """Run ``medsearch serve INDEX_DIR`` until the block ends, once it answers /api/health.
+    """Run ``medsearch serve INDEX_DIR...`` until the block ends, once it answers /api/health.
+
+    Each of ``index_dirs`` is a folder or a ``NAME=DIR`` string, as on the command line.
 
     The child gets this process's environment without ``MEDSEARCH_API_TOKEN`` (a token only when
     ``env`` asks for one), plus ``env``. Raises :class:`ServiceStartError` with the end of its
     output if it exits or stays silent for ``startup_timeout_s``.
     """
     port = free_port()
-    command = [sys.executable, "-m", "indexer", "serve", str(index_dir)]
+    command = [sys.executable, "-m", "indexer", "serve", *map(str, index_dirs)]
     command += ["--host", HOST, "--port", str(port), "--threads", str(threads)]
     child_env = {k: v for k, v in os.environ.items() if k != "MEDSEARCH_API_TOKEN"}
     child_env.update(env or {})

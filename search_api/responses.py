@@ -14,7 +14,7 @@ Schema = dict[str, Any]
 ERRORS = {
     "400": ("BadRequest", "Malformed body, wrong types or out-of-range parameters"),
     "401": ("Unauthorized", "Missing or wrong bearer token"),
-    "404": ("NotFound", "Unknown image id, or its original file is gone"),
+    "404": ("NotFound", "Unknown image id or index name, or the image's original file is gone"),
     "413": ("PayloadTooLarge", "Body or image larger than the upload limit"),
     "415": ("UnsupportedMediaType", "Wrong Content-Type for this endpoint"),
     "422": ("UnreadableImage", "The image cannot be decoded (not an image, truncated, too big)"),
@@ -94,6 +94,24 @@ def response_schemas() -> dict[str, Schema]:
             }
         ),
         "Info": _info_schema(),
+        "Indexes": closed(
+            {
+                "indexes": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": closed(
+                        {
+                            "name": {"type": "string", "minLength": 1},
+                            "family": {"type": "string"},
+                            "model": {"type": "string"},
+                            "dim": {"type": "integer", "minimum": 1},
+                            "count": {"type": "integer", "minimum": 0},
+                            "random_weights": {"type": "boolean"},
+                        }
+                    ),
+                }
+            }
+        ),
         "Health": closed({"status": {"type": "string", "enum": ["ok"]}}),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
     }

@@ -1,6 +1,7 @@
 """Routes about one indexed image: record, similar images, thumbnail, original file.
 
 Files are only ever looked up by indexed id through the retriever, never by a client path.
+Ids are per index: every route takes the ``index`` query argument (the first index by default).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from flask import Blueprint, Response, request, send_file
 
 from indexer.errors import NotFoundError
 from search_api.fields import check_id
+from search_api.indexes import ServedIndex
 from search_api.params import parse_search_query, parse_thumbnail_size
 from search_api.payloads import image_urls, search_payload
-from search_api.state import get_state
+from search_api.state import get_state, requested_index
 from search_api.thumbnails import render_png, render_thumbnail
 
 bp = Blueprint("images", __name__, url_prefix="/images")
@@ -40,30 +42,36 @@ MIMETYPES = {
 @bp.get("/<int:id>")
 def record(id: int) -> dict[str, Any]:
     """Everything stored about an image, with its URLs."""
-    image = get_state().retriever.get(check_id(id))
-    return {**image.to_dict(), **image_urls(image.id)}
+    state = get_state()
+    served = requested_index()
+    image = served.retriever.get(check_id(id))
+    return {**image.to_dict(), **image_urls(image.id, state.url_name(served))}
 
 
 @bp.get("/<int:id>/similar")
 def similar(id: int) -> dict[str, Any]:
     """Images most similar to an indexed image, the image itself left out."""
     state = get_state()
+    served = requested_index()
     params = parse_search_query(request.args, state.limits)
     image_id = check_id(id)
-    result = state.retriever.search(image_id=image_id, exclude_ids={image_id}, **params.as_kwargs())
-    return search_payload(result)
+    result = served.retriever.search(
+        image_id=image_id, exclude_ids={image_id}, **params.as_kwargs()
+    )
+    return search_payload(result, index=state.url_name(served))
 
 
 @bp.get("/<int:id>/thumbnail")
 def thumbnail(id: int) -> Response:
     """A JPEG thumbnail at most ``size`` pixels on a side, cached on disk by content hash."""
     state = get_state()
+    served = requested_index()
     size = parse_thumbnail_size(request.args, state.limits)
-    image = state.retriever.get(check_id(id))
+    image = served.retriever.get(check_id(id))
     max_pixels = state.settings.max_image_pixels
-    cached = state.renders.get(
-        state.renders.path_for(image.sha256, str(size), ".jpg"),
-        lambda: render_thumbnail(original_path(id), size, max_pixels=max_pixels),
+    cached = served.renders.get(
+        served.renders.path_for(image.sha256, str(size), ".jpg"),
+        lambda: render_thumbnail(original_path(served, id), size, max_pixels=max_pixels),
     )
     return send_image(cached, "image/jpeg", etag=f"{image.sha256}-{size}")
 
@@ -72,22 +80,23 @@ def thumbnail(id: int) -> Response:
 def original(id: int) -> Response:
     """The original file; DICOM is rendered to PNG since browsers cannot show it."""
     state = get_state()
-    image = state.retriever.get(check_id(id))
+    served = requested_index()
+    image = served.retriever.get(check_id(id))
     if image.format == "dicom":
         max_pixels = state.settings.max_image_pixels
-        cached = state.renders.get(
-            state.renders.path_for(image.sha256, "full", ".png"),
-            lambda: render_png(original_path(id), max_pixels=max_pixels),
+        cached = served.renders.get(
+            served.renders.path_for(image.sha256, "full", ".png"),
+            lambda: render_png(original_path(served, id), max_pixels=max_pixels),
         )
         return send_image(cached, "image/png", etag=f"{image.sha256}-png")
-    source = original_path(id)
+    source = original_path(served, id)
     mimetype = MIMETYPES.get(image.format) or mimetypes.guess_type(source.name)[0]
     return send_image(source, mimetype or "application/octet-stream")
 
 
-def original_path(image_id: int) -> Path:
-    """The original file of an indexed image; 404 if it is gone from disk."""
-    path = get_state().retriever.source_path(image_id)
+def original_path(index: ServedIndex, image_id: int) -> Path:
+    """The original file of an image of ``index``; 404 if it is gone from disk."""
+    path = index.retriever.source_path(image_id)
     if not path.is_file():
         raise NotFoundError(f"the original file of image {image_id} is no longer available")
     return path

@@ -1,4 +1,4 @@
-"""Service routes: ``/health``, ``/info``, ``/facets`` and ``/openapi.json``."""
+"""Service routes: ``/health``, ``/info``, ``/indexes``, ``/facets`` and ``/openapi.json``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import Blueprint
 import indexer
 from indexer.prompts import DEFAULT_TEMPLATE
 from search_api.openapi import build_openapi
-from search_api.state import get_state
+from search_api.state import get_state, requested_index
 
 bp = Blueprint("meta", __name__)
 
@@ -24,16 +24,22 @@ def health() -> dict[str, Any]:
 def info() -> dict[str, Any]:
     """Index size, encoder, generation, the MedSearch version and the default label template."""
     return {
-        **get_state().retriever.info(),
+        **requested_index().retriever.info(),
         "version": indexer.__version__,
         "default_template": DEFAULT_TEMPLATE,
     }
 
 
+@bp.get("/indexes")
+def indexes() -> dict[str, Any]:
+    """The served indexes, the default first: name, encoder family, model, dim, count."""
+    return {"indexes": [index.describe() for index in get_state().indexes]}
+
+
 @bp.get("/facets")
 def facets() -> dict[str, Any]:
     """Values of every metadata field with their counts, most frequent first."""
-    facets = get_state().retriever.facets()
+    facets = requested_index().retriever.facets()
     return {
         "facets": {
             field: [{"value": value, "count": count} for value, count in values]
@@ -45,4 +51,6 @@ def facets() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> dict[str, Any]:
     """The OpenAPI description of this API."""
-    return build_openapi(get_state().settings, version=indexer.__version__)
+    state = get_state()
+    names = state.indexes.names
+    return build_openapi(state.settings, version=indexer.__version__, index_names=names)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from indexer.imaging import decode_image_bytes
 from search_api.fields import invalid
+from search_api.indexes import ServedIndex
 from search_api.params import (
     json_body,
     parse_classify_body,
@@ -27,25 +28,27 @@ def search() -> dict[str, Any]:
     """Search by text, base64 image, indexed image id or raw vector."""
     state = get_state()
     query = parse_search_body(json_body(request), state.limits)
-    image, decode_ms = decode_upload(query.image)
-    result = state.retriever.search(
+    served = state.index(query.index)
+    image, decode_ms = decode_upload(query.image, served)
+    result = served.retriever.search(
         text=query.text,
         image=image,
         vector=query.vector,
         image_id=query.image_id,
         **query.params.as_kwargs(),
     )
-    return search_payload(result, decode_ms)
+    return search_payload(result, decode_ms, index=state.url_name(served))
 
 
 @bp.post("/search/image")
 def search_image() -> dict[str, Any]:
     """Search with an uploaded image file (multipart ``file``) and the usual form fields."""
     state = get_state()
-    params, data = parse_search_upload(request, state.limits)
-    image, decode_ms = decode_upload(data)
-    result = state.retriever.search(image=image, **params.as_kwargs())
-    return search_payload(result, decode_ms)
+    params, data, index = parse_search_upload(request, state.limits)
+    served = state.index(index)
+    image, decode_ms = decode_upload(data, served)
+    result = served.retriever.search(image=image, **params.as_kwargs())
+    return search_payload(result, decode_ms, index=state.url_name(served))
 
 
 @bp.post("/classify")
@@ -53,9 +56,10 @@ def classify() -> dict[str, Any]:
     """Zero-shot probabilities of candidate labels for a base64 image or an indexed image."""
     state = get_state()
     query = parse_classify_body(json_body(request), state.limits)
-    image, decode_ms = decode_upload(query.image)
+    served = state.index(query.index)
+    image, decode_ms = decode_upload(query.image, served)
     started = time.perf_counter()
-    labels = state.retriever.classify(
+    labels = served.retriever.classify(
         query.labels, image=image, image_id=query.image_id, template=query.template
     )
     classify_ms = (time.perf_counter() - started) * 1000
@@ -66,15 +70,15 @@ def classify() -> dict[str, Any]:
     }
 
 
-def decode_upload(data: bytes | None) -> tuple[Image.Image | None, float]:
-    """Decode uploaded image bytes in memory; the image (None if no bytes) and milliseconds."""
+def decode_upload(data: bytes | None, index: ServedIndex) -> tuple[Image.Image | None, float]:
+    """Decode uploaded image bytes in memory for ``index``'s encoder; the image (None if no
+    bytes) and milliseconds."""
     if data is None:
         return None, 0.0
     if not data:
         raise invalid("the uploaded image is empty")
     started = time.perf_counter()
-    state = get_state()
     decoded = decode_image_bytes(
-        data, max_pixels=state.settings.max_image_pixels, draft_size=state.draft_size
+        data, max_pixels=get_state().settings.max_image_pixels, draft_size=index.draft_size
     )
     return decoded.image, (time.perf_counter() - started) * 1000

@@ -1,23 +1,17 @@
-"""Per-application state shared by the API views: settings, the search service, the render cache.
+"""Per-application state shared by the API views: settings, the served indexes, the limits.
 
 It is the application's one extension, ``app.extensions["medsearch"]``.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
+from flask import current_app, request
 
-from flask import current_app
-
-from indexer.errors import MedSearchError
 from indexer.settings import Settings
 from search_api.fields import Limits
+from search_api.indexes import IndexSet, ServedIndex
+from search_api.params import parse_index_query
 from search_api.service import SearchService
-from search_api.thumbnails import RenderCache
-
-log = logging.getLogger(__name__)
 
 #: ``app.extensions`` key of the :class:`ApiState`
 STATE_KEY = "medsearch"
@@ -26,41 +20,36 @@ STATE_KEY = "medsearch"
 class ApiState:
     """What the API views need, built once per application."""
 
-    def __init__(self, settings: Settings, retriever: SearchService) -> None:
+    def __init__(self, settings: Settings, indexes: IndexSet) -> None:
         self.settings = settings
-        self.retriever = retriever
-        self.limits = Limits.of(settings)
-        self.renders = RenderCache(settings.thumbnail_dir or settings.index_dir / "thumbnails")
-        self._refresh_lock = threading.Lock()
-        self._next_refresh = time.monotonic() + settings.reload_interval
+        self.indexes = indexes
+        self.limits = Limits.of(settings, indexes.names)
 
     @property
-    def draft_size(self) -> int:
-        """Uploads are decoded like indexed files (same draft reduction)."""
-        return self.retriever.encoder.draft_size
+    def retriever(self) -> SearchService:
+        """The search service of the default (first) index."""
+        return self.indexes.default.retriever
+
+    def index(self, name: str | None) -> ServedIndex:
+        """The served index called ``name`` (the default for None); 404 if there is none."""
+        return self.indexes.get(name)
+
+    def url_name(self, index: ServedIndex) -> str | None:
+        """The ``index`` argument image URLs carry: the name when several indexes are served."""
+        return index.name if self.indexes.several else None
 
     def maybe_refresh(self) -> None:
-        """Ask the retriever to pick up a newly published index, at most every reload_interval.
-
-        Only one request thread checks at a time; the others go on with the current index.
-        A failed reload is logged and the previous index keeps being served.
-        """
-        now = time.monotonic()
-        if now < self._next_refresh or not self._refresh_lock.acquire(blocking=False):
-            return
-        try:
-            self._next_refresh = now + self.settings.reload_interval
-            if self.retriever.refresh():
-                log.info("loaded a newly published index from %s", self.settings.index_dir)
-        except MedSearchError as exc:
-            log.warning("keeping the current index, the new one cannot be loaded: %s", exc)
-        except Exception:  # a reload problem must not fail the request that noticed it
-            log.exception("keeping the current index, reloading %s failed", self.settings.index_dir)
-        finally:
-            self._refresh_lock.release()
+        """Let each index pick up its new version (:meth:`ServedIndex.maybe_refresh`)."""
+        self.indexes.maybe_refresh()
 
 
 def get_state() -> ApiState:
     """The :class:`ApiState` of the current application."""
     state: ApiState = current_app.extensions[STATE_KEY]
     return state
+
+
+def requested_index() -> ServedIndex:
+    """The index the request's ``index`` query argument names (the default one without it)."""
+    state = get_state()
+    return state.index(parse_index_query(request.args, state.limits))

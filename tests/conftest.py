@@ -20,7 +20,8 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli  # noqa: E402
+from tests.helpers import SAMPLE_DIR  # noqa: E402
+from tests.serving import index_sample  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,23 +45,21 @@ def tiny_encoder(tiny_model_dir: Path) -> Encoder:
 @pytest.fixture(scope="session")
 def sample_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     """A real index of the 32 sample images, built by the real CLI. Read-only for tests."""
-    index_dir = tmp_path_factory.mktemp("sample-index") / "index"
-    run_cli(
-        "index",
-        SAMPLE_DIR,
-        "--index",
-        index_dir,
-        "--metadata",
-        SAMPLE_METADATA,
-        "--model",
-        tiny_model_dir,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--quiet",
-    )
-    return index_dir
+    return index_sample(tmp_path_factory.mktemp("sample-index") / "index", tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def other_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second tiny model folder (seed 1): same architecture, another fingerprint."""
+    folder = tmp_path_factory.mktemp("models") / "tiny-seed1"
+    init_model_folder(folder, size="tiny", seed=1)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def other_index_dir(tmp_path_factory: pytest.TempPathFactory, other_model_dir: Path) -> Path:
+    """The sample images indexed with :func:`other_model_dir`'s model. Read-only for tests."""
+    return index_sample(tmp_path_factory.mktemp("other-index") / "other", other_model_dir)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The real ``medsearch serve`` process that the API, sign-in and browser tests talk to."""
+"""The real ``medsearch serve`` process that the API, sign-in and browser tests talk to, and the
+sample indexes it serves."""
 
 from __future__ import annotations
 
@@ -7,19 +8,40 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from search_api.process import ServiceProcess, run_service
+from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli
+
+
+def index_sample(index_dir: Path, model_dir: Path) -> Path:
+    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI."""
+    run_cli(
+        "index",
+        SAMPLE_DIR,
+        "--index",
+        index_dir,
+        "--metadata",
+        SAMPLE_METADATA,
+        "--model",
+        model_dir,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--quiet",
+    )
+    return index_dir
 
 
 @contextmanager
 def serve(
-    index_dir: Path,
-    *,
+    *index_dirs: Path | str,
     threads: int = 4,
     env: dict[str, str] | None = None,
     startup_timeout_s: float = 120.0,
 ) -> Iterator[ServiceProcess]:
-    """Serve ``index_dir`` with the model on the CPU, whatever the machine has, plus ``env``."""
+    """Serve ``index_dirs`` (folders or ``NAME=DIR``) with the models on the CPU, whatever the
+    machine has, plus ``env``."""
     settings = {"MEDSEARCH_DEVICE": "cpu", **(env or {})}
     with run_service(
-        index_dir, threads=threads, env=settings, startup_timeout_s=startup_timeout_s
+        *index_dirs, threads=threads, env=settings, startup_timeout_s=startup_timeout_s
     ) as server:
         yield server

@@ -227,7 +227,10 @@ def real_app_requests(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any
     return [
         ("GET", "/api/health", {}),
         ("GET", "/api/info", {}),
+        ("GET", "/api/info?index=nope", {}),
         ("GET", "/api/facets", {}),
+        ("GET", "/api/facets?index=" + "x" * 65, {}),
+        ("GET", "/api/indexes", {}),
         ("GET", "/api/openapi.json", {}),
         ("POST", "/api/search", {"json": {"text": "chest x-ray", "k": 3}}),
         ("POST", "/api/search", {"json": {"image": image, "filters": {"modality": "X-ray"}}}),
@@ -351,4 +354,4 @@ def test_the_api_package_imports_the_concrete_retriever_only_to_open_it() -> Non
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom) and node.module == "indexer.retriever"
     ]
-    assert users == ["app.py"]
+    assert users == ["indexes.py"]
