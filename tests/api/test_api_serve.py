@@ -95,3 +95,50 @@ def test_serve_help() -> None:
     for text in ["--host", "--port", "--threads", "Example:", "INDEX_DIR"]:
         assert text in result.output
     assert all(param.help for param in serve.params if isinstance(param, click.Option))
+
+
+@pytest.mark.slow
+def test_serve_several_indexes(
+    sample_index_dir: Path, other_index_dir: Path, tmp_path: Path
+) -> None:
+    env = {"MEDSEARCH_THUMBNAIL_DIR": str(tmp_path / "thumbnails"), "MEDSEARCH_PRECISION": "fp32"}
+    with serve_process(sample_index_dir, f"b={other_index_dir}", threads=2, env=env) as server:
+        base = server.url
+        status, raw = call(base + "/api/indexes")
+        listed = json.loads(raw)["indexes"]
+        assert status == 200
+        assert [entry["name"] for entry in listed] == [sample_index_dir.name, "b"]
+        assert [entry["count"] for entry in listed] == [32, 32]
+        scores = {}
+        for entry in listed:
+            body = {"text": "chest x-ray", "k": 3, "index": entry["name"]}
+            status, raw = call(base + "/api/search", body)
+            top = json.loads(raw)["results"][0]
+            assert status == 200 and top["thumbnail_url"].endswith(f"?index={entry['name']}")
+            scores[entry["name"]] = top["score"]
+            status, raw = call(base + top["thumbnail_url"] + "&size=64")
+            assert status == 200 and raw.startswith(b"\xff\xd8")
+        assert scores[sample_index_dir.name] != scores["b"]  # two models, two rankings
+        status, raw = call(base + "/api/search", {"text": "x", "index": "c"})
+        assert status == 404 and json.loads(raw)["error"]["code"] == "unknown_index"
+        log = server.log_path.read_text()
+    assert f"{sample_index_dir}, {other_index_dir} on {base}/" in log
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["a=x", "a=y"], "two indexes are named 'a'"), (["bad name=x"], "is not URL-safe")],
+)
+def test_serve_refuses_bad_index_names(arguments: list[str], message: str) -> None:
+    result = CliRunner().invoke(serve, [*arguments, "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_serve_names_the_index_folder_it_cannot_open(
+    sample_index_dir: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing"
+    result = CliRunner().invoke(serve, [str(sample_index_dir), f"m={missing}", "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: cannot serve {missing}:")
