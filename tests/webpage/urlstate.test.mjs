@@ -29,6 +29,8 @@ describe('empty state', () => {
       image: null,
       filters: new Map(),
       minScore: null,
+      index: null,
+      compare: null,
     });
     assert.equal(urlstate.hasQuery(state), false);
     assert.equal(urlstate.urlFromState(state), '');
@@ -210,6 +212,73 @@ describe('filters for the API', () => {
       slice: [3, 4, '5'],
       contrast: true,
       modality: 'CT',
+    });
+  });
+});
+
+describe('the index picker and the compare view', () => {
+  test('index and compare round-trip after the query and filters', () => {
+    const state = stateWith({
+      q: 'head CT',
+      filters: new Map([['modality', ['CT']]]),
+      index: 'ct-index',
+      compare: 'xray.v2',
+    });
+    const url = urlstate.urlFromState(state);
+    assert.equal(url, '?q=head+CT&modality=CT&index=ct-index&compare=xray.v2');
+    assert.deepEqual(roundTrip(state), state);
+  });
+
+  test('index and compare are never taken for filter fields', () => {
+    const state = urlstate.stateFromUrl('?similar=3&index=b&compare=a', anyField);
+    assert.equal(state.filters.size, 0);
+    assert.equal(state.similar, 3);
+    assert.equal(state.index, 'b');
+    assert.equal(state.compare, 'a');
+  });
+
+  test('an empty index or compare counts as none', () => {
+    const state = urlstate.stateFromUrl('?q=x&index=&compare=', anyField);
+    assert.equal(state.index, null);
+    assert.equal(state.compare, null);
+    assert.equal(urlstate.urlFromState(state), '?q=x');
+  });
+
+  test('a new query keeps the chosen indexes', () => {
+    const state = stateWith({ q: 'a', index: 'b', compare: 'a' });
+    const next = { ...state, ...urlstate.newQuery({ similar: 4 }) };
+    assert.equal(next.index, 'b');
+    assert.equal(next.compare, 'a');
+  });
+
+  test('known indexes: the default is written as none, unknown names are dropped', () => {
+    const names = ['a', 'b', 'c'];
+    assert.deepEqual(urlstate.knownIndexes({ index: 'b', compare: 'c' }, names), {
+      index: 'b',
+      compare: 'c',
+    });
+    assert.deepEqual(urlstate.knownIndexes({ index: 'a', compare: 'b' }, names), {
+      index: null,
+      compare: 'b',
+    });
+    assert.deepEqual(urlstate.knownIndexes({ index: 'zzz', compare: 'zzz' }, names), {
+      index: null,
+      compare: null,
+    });
+  });
+
+  test('known indexes: a comparison needs a second index', () => {
+    assert.deepEqual(urlstate.knownIndexes({ index: 'b', compare: 'b' }, ['a', 'b']), {
+      index: 'b',
+      compare: null,
+    });
+    assert.deepEqual(urlstate.knownIndexes({ index: null, compare: 'a' }, ['a', 'b']), {
+      index: null,
+      compare: null,
+    });
+    assert.deepEqual(urlstate.knownIndexes({ index: null, compare: 'a' }, ['a']), {
+      index: null,
+      compare: null,
     });
   });
 });

@@ -24,9 +24,24 @@ export function isAbort(error) {
 }
 
 /**
- * @param {string} base URL prefix of the API, e.g. "/api"
+ * A path with the `index` query argument added (unchanged for null: the service's default).
+ * @param {string} path
+ * @param {string | null} index
  */
-export function createApi(base) {
+export function withIndex(path, index) {
+  if (index === null) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}index=${encodeURIComponent(index)}`;
+}
+
+/**
+ * @param {string} base URL prefix of the API, e.g. "/api"
+ * @param {{currentIndex?: () => string | null}} [options] currentIndex: the index requests go to
+ *   unless they name one (null: the service's default)
+ */
+export function createApi(base, { currentIndex = () => null } = {}) {
+  /** A JSON body for the current index unless it names its own. */
+  const indexed = (body) => ({ index: currentIndex() ?? undefined, ...body });
+
   /**
    * @param {string} path
    * @param {{method?: string, json?: unknown, form?: FormData, signal?: AbortSignal}} [options]
@@ -77,17 +92,24 @@ export function createApi(base) {
   }
 
   return {
-    info: (signal) => request('/info', { signal }),
-    facets: (signal) => request('/facets', { signal }),
-    image: (id, signal) => request(`/images/${encodeURIComponent(id)}`, { signal }),
+    info: (signal) => request(withIndex('/info', currentIndex()), { signal }),
+    facets: (signal) => request(withIndex('/facets', currentIndex()), { signal }),
+    /** GET /indexes: the served indexes, the default first. */
+    indexes: (signal) => request('/indexes', { signal }),
+    image: (id, signal, index = currentIndex()) =>
+      request(withIndex(`/images/${encodeURIComponent(id)}`, index), { signal }),
 
-    /** POST /search with exactly one of text, image, image_id, vector plus paging/filters. */
-    search: (body, signal) => request('/search', { method: 'POST', json: body, signal }),
+    /**
+     * POST /search with exactly one of text, image, image_id, vector plus paging/filters
+     * (and `index` to search another index than the current one).
+     */
+    search: (body, signal) => request('/search', { method: 'POST', json: indexed(body), signal }),
 
     /**
      * POST /search/image as multipart: the file plus the same fields as form values.
      * @param {Blob} file
-     * @param {{k: number, offset: number, filters?: object, min_score?: number}} params
+     * @param {{k: number, offset: number, filters?: object, min_score?: number, index?: string}}
+     *   params
      */
     searchImage(file, params, signal) {
       const form = new FormData();
@@ -96,10 +118,26 @@ export function createApi(base) {
       form.append('offset', String(params.offset));
       if (params.min_score !== undefined) form.append('min_score', String(params.min_score));
       if (params.filters) form.append('filters', JSON.stringify(params.filters));
+      const index = params.index ?? currentIndex();
+      if (index !== null) form.append('index', index);
       return request('/search/image', { method: 'POST', form, signal });
     },
 
-    classify: (body, signal) => request('/classify', { method: 'POST', json: body, signal }),
+    classify: (body, signal) =>
+      request('/classify', { method: 'POST', json: indexed(body), signal }),
+
+    /** The original file of an indexed image, as a Blob (to search another index with it). */
+    async imageFile(id, index, signal) {
+      const path = withIndex(`/images/${encodeURIComponent(id)}/file`, index);
+      const response = await fetch(base + path, { signal });
+      if (!response.ok) {
+        throw new ApiError(`The image could not be fetched (${response.status})`, {
+          status: response.status,
+          code: `http_${response.status}`,
+        });
+      }
+      return response.blob();
+    },
 
     /** POST /session: the service answers with an HttpOnly cookie it accepts from then on. */
     signIn: (token) => request('/session', { method: 'POST', json: { token } }),

@@ -4,7 +4,9 @@
  * The page's state lives in `page` below. What the user asked for (`page.search`: text query,
  * "similar to" id or query image, filters, minimum score) changes only through `update()`, which
  * writes it to the URL (history.pushState) and searches; the URL is read back on load and on
- * back/forward. The results area shows one phase at a time, drawn by `render(phase)`.
+ * back/forward. The results area shows one phase at a time, drawn by `render(phase)`. When the
+ * service serves several indexes, a picker chooses the one searched and a compare view shows a
+ * second index's top results next to it (both in the URL: `index=`, `compare=`).
  */
 
 import { createApi, isAbort } from './api.js';
@@ -16,6 +18,7 @@ import { createQueryChip } from './querychip.js';
 import {
   emptyState,
   hasQuery,
+  knownIndexes,
   newQuery,
   RESERVED,
   requestFilters,
@@ -26,6 +29,8 @@ import {
 
 /** Results per request; 24 fills whole rows of 2, 3, 4 or 6 columns. */
 const PAGE_SIZE = 24;
+/** Results per index in the compare view. */
+const COMPARE_SIZE = 12;
 const TYPING_DELAY_MS = 350;
 const MIN_SCORE_DELAY_MS = 250;
 const EXAMPLES = [
@@ -39,7 +44,7 @@ const EXAMPLES = [
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const apiBase = document.body.dataset.apiBase || '/api';
-const api = createApi(apiBase);
+const api = createApi(apiBase, { currentIndex: () => page.search.index });
 
 const els = {
   form: /** @type {HTMLFormElement} */ ($('search-form')),
@@ -62,6 +67,10 @@ const els = {
   examples: $('examples'),
   empty: $('empty'),
   results: $('results'),
+  compare: $('compare'),
+  indexRow: $('index-row'),
+  indexPicker: /** @type {HTMLSelectElement} */ ($('index-picker')),
+  comparePicker: /** @type {HTMLSelectElement} */ ($('compare-picker')),
   loadMore: /** @type {HTMLButtonElement} */ ($('load-more')),
   dropOverlay: $('drop-overlay'),
   signin: /** @type {HTMLFormElement} */ ($('signin-form')),
@@ -96,6 +105,10 @@ const page = {
   /** What the user asked for; the URL mirrors it. Written only by update() and restore(). */
   search: emptyState(),
   shown: nothingShown(),
+  /** The served indexes from /api/indexes, the default first (empty until known). */
+  indexes: /** @type {any[]} */ ([]),
+  /** The compare view's two columns: each index's name, top hits and total. */
+  compared: /** @type {{name: string, hits: any[], total: number}[] | null} */ (null),
   /** field -> (value as text -> value as the API sent it), from /api/facets. */
   facetValues: /** @type {Map<string, Map<string, unknown>> | null} */ (null),
   /** True while the current history entry was made by typing (later pauses replace it). */
@@ -113,7 +126,7 @@ const queryChip = createQueryChip({ api, apiBase });
 const detail = createDetail({
   api,
   apiBase,
-  onFindSimilar: (id) => update(newQuery({ similar: id })),
+  onFindSimilar: (id, index) => update({ ...newQuery({ similar: id }), ...similarIndexes(index) }),
   suggestedLabels: () => [...(page.facetValues?.get('label')?.keys() ?? [])],
 });
 
@@ -128,7 +141,9 @@ const detail = createDetail({
  *   or the query image changed); replace rewrites the current one
  */
 function update(changes, { history = 'push' } = {}) {
+  const previousIndex = page.search.index;
   page.search = { ...page.search, ...changes };
+  if (page.search.index !== previousIndex) loadIndexFacts();
   // Any change ends a typing entry; typing marks the entry it makes itself.
   page.typingEntry = false;
   // Only a new query rewrites the box, so a filter change keeps what is being typed.
@@ -162,6 +177,11 @@ function restore() {
   const isFilter = (field) =>
     page.facetValues ? page.facetValues.has(field) : !RESERVED.has(field);
   const search = stateFromUrl(window.location.search, isFilter);
+  Object.assign(search, knownIndexes(search, indexNames()));
+  if (search.index !== page.search.index) {
+    page.search = { ...page.search, index: search.index };
+    loadIndexFacts();
+  }
   const imageKey = window.history.state?.imageKey;
   const image = imageKey && !hasQuery(search) ? page.images.get(imageKey) : undefined;
   if (image) search.image = image;
@@ -185,7 +205,55 @@ function showSearch() {
   const active = [...filters.values()].reduce((n, v) => n + v.length, 0);
   els.filtersToggle.textContent = active ? `Filters (${active})` : 'Filters';
   queryChip.show(page.search);
+  showIndexChoice();
   runSearch();
+}
+
+/** The served index names, the default first. */
+function indexNames() {
+  return page.indexes.map((index) => String(index.name));
+}
+
+/** The index searched: the chosen one, else the service's default. */
+function searchedIndex() {
+  return page.search.index ?? indexNames()[0] ?? null;
+}
+
+/**
+ * Where "find similar" on an image of `index` searches: in that index, and when it is not the
+ * one searched (an image of the compare view), the two indexes swap places.
+ * @param {string | undefined} index
+ */
+function similarIndexes(index) {
+  const searched = searchedIndex();
+  if (index === undefined || index === searched) return {};
+  return knownIndexes({ index, compare: searched }, indexNames());
+}
+
+/** Fill the index pickers once the served indexes are known (hidden for a single index). */
+function renderIndexPickers() {
+  els.indexRow.hidden = page.indexes.length < 2;
+  const option = (index) => {
+    const count = Number(index.count);
+    const images = `${count} image${count === 1 ? '' : 's'}`;
+    const label = `${index.name} — ${index.family}, ${index.dim}-d, ${images}`;
+    return h('option', { value: String(index.name) }, label);
+  };
+  els.indexPicker.replaceChildren(...page.indexes.map(option));
+  els.comparePicker.replaceChildren(
+    h('option', { value: '' }, 'No comparison'),
+    ...page.indexes.map(option),
+  );
+}
+
+/** Show the chosen indexes in the pickers (the one searched cannot be compared with itself). */
+function showIndexChoice() {
+  const searched = searchedIndex();
+  if (searched !== null) els.indexPicker.value = searched;
+  els.comparePicker.value = page.search.compare ?? '';
+  for (const option of els.comparePicker.options) {
+    option.disabled = option.value !== '' && option.value === searched;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,19 +276,24 @@ async function runSearch({ append = false } = {}) {
   }
 
   const offset = append ? page.shown.nextOffset : 0;
+  const compare = asked.compare;
   /** @type {{k: number, offset: number, filters?: object, min_score?: number}} */
-  const params = { k: PAGE_SIZE, offset };
+  const params = { k: compare === null ? PAGE_SIZE : COMPARE_SIZE, offset };
   const filters = requestFilters(asked.filters, page.facetValues);
   if (filters) params.filters = filters;
   if (asked.minScore !== null) params.min_score = asked.minScore;
 
   render('loading', { append });
   try {
-    let answer;
-    if (asked.image) answer = await api.searchImage(asked.image, params, signal);
-    else if (asked.similar !== null) {
-      answer = await api.search({ image_id: asked.similar, ...params }, signal);
-    } else answer = await api.search({ text: asked.q, ...params }, signal);
+    if (compare !== null) {
+      const names = [searchedIndex() ?? '', compare];
+      const answers = await Promise.all(names.map((name) => searchIn(name, params, signal)));
+      if (page.inFlight !== controller) return;
+      addCompared(names, answers);
+      render('results');
+      return;
+    }
+    const answer = await searchIn(null, params, signal);
     if (page.inFlight !== controller) return;
     const firstNew = addResults(answer, append, offset);
     render('results');
@@ -231,6 +304,62 @@ async function runSearch({ append = false } = {}) {
     if (error.status === 401) render('signin');
     else render('error', { error, append });
   }
+}
+
+/**
+ * Run the query asked in one index (null: the current one). Image ids are per index, so a
+ * "similar" query sends the image's own file to any other index.
+ * @param {string | null} name
+ * @param {{k: number, offset: number, filters?: object, min_score?: number}} params
+ * @param {AbortSignal} signal
+ */
+async function searchIn(name, params, signal) {
+  const asked = page.search;
+  const inIndex = name === null ? params : { ...params, index: name };
+  if (asked.image) return api.searchImage(asked.image, inIndex, signal);
+  if (asked.similar !== null) {
+    if (name === null || name === searchedIndex()) {
+      return api.search({ image_id: asked.similar, ...inIndex }, signal);
+    }
+    const file = await api.imageFile(asked.similar, searchedIndex(), signal);
+    return api.searchImage(file, inIndex, signal);
+  }
+  return api.search({ text: asked.q, ...inIndex }, signal);
+}
+
+/**
+ * Show two answers side by side, each hit marked with its index (its detail and "find similar"
+ * then ask that index).
+ * @param {string[]} names
+ * @param {any[]} answers /api/search responses, in the order of names
+ */
+function addCompared(names, answers) {
+  clearResults();
+  page.compared = names.map((name, i) => {
+    const batch = Array.isArray(answers[i].results) ? answers[i].results : [];
+    const total = Number.isFinite(answers[i].total) ? answers[i].total : batch.length;
+    return { name, hits: batch.map((hit) => ({ ...hit, index: name })), total };
+  });
+  const onOpen = (hit, card) => detail.open(hit, card);
+  const described = new Map(page.indexes.map((index) => [String(index.name), index]));
+  const columns = page.compared.map(({ name, hits, total }, i) => {
+    const about = described.get(name);
+    const list = h('ol', { class: 'grid', 'aria-label': `Results in ${name}` });
+    list.append(...hits.map((hit, rank) => resultCard(hit, rank + 1, { apiBase, onOpen })));
+    return h(
+      'section',
+      { class: 'compare-column', 'data-index': name, 'aria-labelledby': `compare-title-${i}` },
+      h('h2', { id: `compare-title-${i}` }, name),
+      h(
+        'p',
+        { class: 'muted' },
+        about ? `${about.family} · ${about.model} · ${about.dim}-d · ` : '',
+        hits.length ? `top ${hits.length} of ${total}` : 'No results',
+      ),
+      list,
+    );
+  });
+  els.compare.replaceChildren(...columns);
 }
 
 /**
@@ -263,7 +392,9 @@ function addResults(answer, append, offset) {
 
 function clearResults() {
   page.shown = nothingShown();
+  page.compared = null;
   clear(els.results);
+  clear(els.compare);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,6 +418,10 @@ function render(phase, { append = false, error = null, note = '' } = {}) {
   els.signin.hidden = phase !== 'signin';
   els.error.hidden = phase !== 'error';
   if (phase === 'error') renderError(error);
+  const comparing = page.compared !== null;
+  els.compare.hidden = !comparing;
+  els.compare.classList.toggle('is-stale', loading && comparing);
+  els.results.hidden = comparing;
   els.empty.hidden = !(phase === 'results' || loading) || !shown.answered || shown.hits.length > 0;
   els.loadMore.hidden = !shown.hasMore;
   els.loadMore.disabled = loading;
@@ -302,8 +437,9 @@ function render(phase, { append = false, error = null, note = '' } = {}) {
       phase === 'results' ? resultsStatus() : loading ? 'Searching…' : note;
     // Counts describe finished searches only (tests and tools wait on them).
     if (phase === 'results') {
-      els.status.dataset.shown = String(shown.hits.length);
-      els.status.dataset.total = String(shown.total);
+      const counted = page.compared ? page.compared[0] : shown;
+      els.status.dataset.shown = String(counted.hits.length);
+      els.status.dataset.total = String(counted.total);
     } else {
       delete els.status.dataset.shown;
       delete els.status.dataset.total;
@@ -318,6 +454,10 @@ function render(phase, { append = false, error = null, note = '' } = {}) {
 }
 
 function resultsStatus() {
+  if (page.compared !== null) {
+    const [left, right] = page.compared;
+    return `Comparing ${left.name} and ${right.name}: their top ${COMPARE_SIZE} results`;
+  }
   const { hits, total, ms } = page.shown;
   const timing = Number.isFinite(ms) ? ` · ${Math.round(ms)} ms` : '';
   const { minScore } = page.search;
@@ -467,9 +607,18 @@ function wireEvents() {
 
   els.loadMore.addEventListener('click', () => runSearch({ append: true }));
 
+  els.indexPicker.addEventListener('change', () => {
+    const choice = { index: els.indexPicker.value, compare: page.search.compare };
+    update(knownIndexes(choice, indexNames()));
+  });
+  els.comparePicker.addEventListener('change', () => {
+    const choice = { index: page.search.index, compare: els.comparePicker.value || null };
+    update(knownIndexes(choice, indexNames()));
+  });
+
   $('home-link').addEventListener('click', (event) => {
     event.preventDefault();
-    update(emptyState());
+    update({ ...emptyState(), index: page.search.index, compare: page.search.compare });
     els.q.focus();
   });
 
@@ -505,16 +654,16 @@ function wireSignIn() {
   });
 }
 
-async function init() {
-  wireEvents();
-  wireSignIn();
-  renderExamples();
+/**
+ * Show the header and the filters of the index searched (on load, and when another is picked).
+ * @returns {Promise<boolean>} false when the service wants its access token first
+ */
+async function loadIndexFacts() {
+  const index = page.search.index;
   const [info, facets] = await Promise.allSettled([api.info(), api.facets()]);
-  if (info.status === 'rejected' && info.reason?.status === 401) {
-    render('signin');
-    document.body.dataset.ready = 'true';
-    return;
-  }
+  if (info.status === 'rejected' && info.reason?.status === 401) return false;
+  if (page.search.index !== index) return true; // another index was picked meanwhile
+  els.info.classList.remove('is-error');
   if (info.status === 'fulfilled') {
     renderInfo(info.value);
     detail.useDefaultTemplate(info.value.default_template);
@@ -532,6 +681,33 @@ async function init() {
     clear(els.facets);
     const reason = facets.status === 'rejected' ? facets.reason?.message : 'no facets';
     els.facets.append(h('p', { class: 'muted' }, `Filters unavailable (${reason}).`));
+  }
+  showSelected(els.facets, page.search.filters);
+  return true;
+}
+
+async function init() {
+  wireEvents();
+  wireSignIn();
+  renderExamples();
+  try {
+    const answer = await api.indexes();
+    page.indexes = Array.isArray(answer.indexes) ? answer.indexes : [];
+  } catch (error) {
+    page.indexes = []; // the header reports why the service cannot be used
+    if (error?.status === 401) {
+      render('signin');
+      document.body.dataset.ready = 'true';
+      return;
+    }
+  }
+  renderIndexPickers();
+  const fromUrl = stateFromUrl(window.location.search, () => false);
+  page.search = { ...page.search, ...knownIndexes(fromUrl, indexNames()) };
+  if (!(await loadIndexFacts())) {
+    render('signin');
+    document.body.dataset.ready = 'true';
+    return;
   }
   restore();
   document.body.dataset.ready = 'true';

@@ -28,7 +28,8 @@ const GENERIC_LABELS = [
  * @param {object} deps
  * @param {ReturnType<import('./api.js').createApi>} deps.api
  * @param {string} deps.apiBase
- * @param {(id: number) => void} deps.onFindSimilar
+ * @param {(id: number, index: string | undefined) => void} deps.onFindSimilar called with the
+ *   index the shown image belongs to (undefined: the page's current index)
  * @param {() => string[]} deps.suggestedLabels label facet values, most frequent first
  */
 export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
@@ -53,7 +54,7 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
   const classifyError = $('classify-error');
   const bars = $('classify-results');
 
-  /** @type {{id: number} | null} */
+  /** @type {{id: number, index: string | undefined} | null} */
   let current = null;
   /** @type {HTMLElement | null} */
   let opener = null;
@@ -76,9 +77,9 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
   });
   $('find-similar').addEventListener('click', () => {
     if (!current) return;
-    const { id } = current;
+    const { id, index } = current;
     dialog.close();
-    onFindSimilar(id);
+    onFindSimilar(id, index);
   });
 
   image.addEventListener('load', () => figure.classList.remove('is-loading', 'is-broken'));
@@ -201,6 +202,7 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     bars.setAttribute('aria-busy', 'true');
     try {
       const body = template ? { image_id: id, labels, template } : { image_id: id, labels };
+      if (current.index !== undefined) body.index = current.index;
       const answer = await api.classify(body, signal);
       if (!current || current.id !== id) return;
       renderBars(Array.isArray(answer.labels) ? answer.labels : []);
@@ -302,7 +304,8 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     controller = new AbortController();
     const { signal } = controller;
     const id = Number(hit.id);
-    current = { id };
+    // A hit from the compare view names its index; others belong to the page's current one.
+    current = { id, index: typeof hit.index === 'string' ? hit.index : undefined };
     opener = from;
 
     title.textContent = `Image #${id}`;
@@ -326,7 +329,7 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     if (!dialog.open) dialog.showModal();
 
     // The search hit lacks file details (size, hash, dates); fetch the full record.
-    api.image(id, signal).then(
+    api.image(id, signal, current.index).then(
       (record) => {
         if (current && current.id === id) renderRecord({ ...record, score: hit.score });
       },

@@ -3,6 +3,7 @@
  * preview) or the image a "find similar" search started from.
  */
 
+import { withIndex } from './api.js';
 import { imageOrPlaceholder, placeholder } from './cards.js';
 import { clear, formatBytes, h, safeUrl } from './dom.js';
 
@@ -49,7 +50,8 @@ export function createQueryChip({ api, apiBase }) {
     } else if (state.similar !== null) {
       const id = state.similar;
       chip.dataset.kind = 'similar';
-      const src = safeUrl(`${apiBase}/images/${encodeURIComponent(id)}/thumbnail`);
+      const thumbnail = `${apiBase}/images/${encodeURIComponent(id)}/thumbnail`;
+      const src = safeUrl(withIndex(thumbnail, state.index));
       if (src) media.append(imageOrPlaceholder({ src, alt: '' }, 'Image'));
       const label = h('span', {}, '');
       text.replaceChildren(h('span', { class: 'muted' }, `Images similar to #${id} `), label);

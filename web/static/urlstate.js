@@ -3,11 +3,12 @@
  *
  * URLs look like `?q=chest+x-ray&modality=CT&modality=MR&min_score=0.2` or `?similar=12`:
  * every parameter that is not a reserved one names a metadata field to filter on, and a repeated
- * field is an any-of list. A query image cannot live in a URL; it is kept in memory per history
- * entry instead (see app.js).
+ * field is an any-of list. `index=NAME` picks one of the served indexes (the first without it)
+ * and `compare=NAME` shows a second index's results next to it. A query image cannot live in a
+ * URL; it is kept in memory per history entry instead (see app.js).
  */
 
-export const RESERVED = new Set(['q', 'similar', 'min_score']);
+export const RESERVED = new Set(['q', 'similar', 'min_score', 'index', 'compare']);
 
 /**
  * @typedef {object} SearchState
@@ -16,11 +17,21 @@ export const RESERVED = new Set(['q', 'similar', 'min_score']);
  * @property {Blob | null} image query image
  * @property {Map<string, string[]>} filters field -> selected values (as strings)
  * @property {number | null} minScore
+ * @property {string | null} index served index searched (null: the service's default)
+ * @property {string | null} compare second index shown next to it (null: no comparison)
  */
 
 /** @returns {SearchState} */
 export function emptyState() {
-  return { q: '', similar: null, image: null, filters: new Map(), minScore: null };
+  return {
+    q: '',
+    similar: null,
+    image: null,
+    filters: new Map(),
+    minScore: null,
+    index: null,
+    compare: null,
+  };
 }
 
 /**
@@ -37,6 +48,8 @@ export function stateFromUrl(search, isFilterField) {
   if (!state.q && Number.isInteger(similar) && similar >= 0) state.similar = similar;
   const minScore = Number.parseFloat(params.get('min_score') ?? '');
   if (Number.isFinite(minScore) && minScore > 0 && minScore <= 1) state.minScore = minScore;
+  state.index = params.get('index') || null;
+  state.compare = params.get('compare') || null;
   for (const [key, value] of params) {
     if (RESERVED.has(key) || !isFilterField(key)) continue;
     const values = state.filters.get(key) ?? [];
@@ -58,6 +71,8 @@ export function urlFromState(state) {
     for (const value of values) params.append(field, value);
   }
   if (state.minScore !== null) params.set('min_score', String(state.minScore));
+  if (state.index !== null) params.set('index', state.index);
+  if (state.compare !== null) params.set('compare', state.compare);
   const text = params.toString();
   return text ? `?${text}` : '';
 }
@@ -112,4 +127,19 @@ export function requestFilters(filters, facetValues) {
     request[field] = typed.length === 1 ? typed[0] : typed;
   }
   return request;
+}
+
+/**
+ * The index choice made consistent with the indexes the service serves (first = default):
+ * an unknown index becomes the default (null), the default is written as null so its URL stays
+ * plain, and a comparison needs a second, known index other than the one searched.
+ * @param {Pick<SearchState, 'index' | 'compare'>} choice
+ * @param {string[]} names served index names, the default first
+ * @returns {Pick<SearchState, 'index' | 'compare'>}
+ */
+export function knownIndexes({ index, compare }, names) {
+  const chosen = index !== null && names.includes(index) && index !== names[0] ? index : null;
+  const searched = chosen ?? names[0] ?? null;
+  const other = compare !== null && names.includes(compare) && compare !== searched;
+  return { index: chosen, compare: other ? compare : null };
 }
