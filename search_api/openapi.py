@@ -140,22 +140,8 @@ class _Paths:
                     errors=("400", "404", "422", "503"),
                 )
             },
-            "/api/facets": {
-                "get": self.op(
-                    "Metadata values with counts",
-                    "Facets",
-                    parameters=index,
-                    errors=("400", "404", "503"),
-                )
-            },
-            "/api/info": {
-                "get": self.op(
-                    "Index and encoder description",
-                    "Info",
-                    parameters=index,
-                    errors=("400", "404", "503"),
-                )
-            },
+            "/api/facets": {"get": self.index_op("Metadata values with counts", "Facets")},
+            "/api/info": {"get": self.index_op("Index and encoder description", "Info")},
             "/api/indexes": {
                 "get": self.op("The served indexes, the default first", "Indexes", errors=("503",))
             },
@@ -184,6 +170,11 @@ class _Paths:
             **self.error_refs(*errors, open_=open_),
         }
         return operation
+
+    def index_op(self, summary: str, schema: str) -> dict[str, Any]:
+        """An operation about one index, named by its only argument ``index``."""
+        index = INDEX_QUERY.parameters(self.limits)
+        return self.op(summary, schema, parameters=index, errors=("400", "404", "503"))
 
     def image_op(
         self, summary: str, mimetype: str, parameters: list[Schema], errors: tuple[str, ...]

@@ -29,12 +29,16 @@ def sample_dir() -> Path:
     return SAMPLE_DIR
 
 
+def tiny_model_folder(tmp_path_factory: pytest.TempPathFactory, name: str, seed: int) -> Path:
+    folder = tmp_path_factory.mktemp("models") / name
+    init_model_folder(folder, size="tiny", seed=seed)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised BiomedCLIP-architecture model folder at small widths (seed 0)."""
-    folder = tmp_path_factory.mktemp("models") / "tiny"
-    init_model_folder(folder, size="tiny", seed=0)
-    return folder
+    return tiny_model_folder(tmp_path_factory, "tiny", seed=0)
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +55,7 @@ def sample_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: P
 @pytest.fixture(scope="session")
 def other_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second tiny model folder (seed 1): same architecture, another fingerprint."""
-    folder = tmp_path_factory.mktemp("models") / "tiny-seed1"
-    init_model_folder(folder, size="tiny", seed=1)
-    return folder
+    return tiny_model_folder(tmp_path_factory, "tiny-seed1", seed=1)
 
 
 @pytest.fixture(scope="session")

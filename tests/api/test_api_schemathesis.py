@@ -1,5 +1,6 @@
 """Schemathesis sends generated requests for every operation of the published OpenAPI document
-to a real ``medsearch serve`` over the sample index.
+to a real ``medsearch serve`` over two indexes of the sample images (two tiny models), so the
+generated ``index`` arguments reach both.
 
 Requests are generated to fit the document (Schemathesis' positive mode, its default). Every
 answer must be free of server errors, carry a status the document lists for the operation,
@@ -45,13 +46,13 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def server(
-    sample_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    sample_index_dir: Path, other_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
     env = {
         "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path_factory.mktemp("schemathesis-thumbnails")),
         "MEDSEARCH_PRECISION": "fp32",
     }
-    with serve(sample_index_dir, threads=2, env=env) as running:
+    with serve(sample_index_dir, other_index_dir, threads=2, env=env) as running:
         yield running
 
 
