@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import device_option, echo_json, precision_option, reports_errors
+from .options import device_option, echo_json, precision_option, reports_errors, settings_from
 
 
 @click.command()
@@ -85,7 +85,6 @@ def eval_command(
     from ..evaluation.report_html import write_report
     from ..evaluation.run import EvalOptions, evaluate
     from ..evaluation.table import random_weight_warnings, render_table
-    from .options import settings_from
 
     settings = settings_from(device=device, precision=precision)
     options = EvalOptions(

@@ -134,9 +134,11 @@ def read_qrels(path: Path) -> list[Judgment]:
             f"{path} line 1: the header must name the columns query and image (and optionally "
             f"grade), not {', '.join(rows[0]) or 'nothing'}"
         )
-    at = {name: header.index(name) for name in ("query", "image", "grade") if name in header}
-    judgments = [_judgment(path, number, row, at) for number, row in enumerate(rows[1:], start=2)]
-    judgments = [j for j in judgments if j is not None]
+    at: dict[str, int] = {
+        name: header.index(name) for name in ("query", "image", "grade") if name in header
+    }
+    read = [_judgment(path, number, row, at) for number, row in enumerate(rows[1:], start=2)]
+    judgments = [j for j in read if j is not None]
     if not judgments:
         raise EvaluationInputError(f"{path} holds no judgment below its header")
     return judgments

@@ -39,7 +39,8 @@ table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bott
 text-align:left}td.v{font-variant-numeric:tabular-nums}.flag{color:#c92a2a;font-weight:700}
 .legend span{display:inline-block;margin-right:16px}.swatch{display:inline-block;width:12px;
 height:12px;margin-right:5px;vertical-align:-1px}svg text{font:11px system-ui,sans-serif}
-.examples .query{margin:14px 0 4px;font-weight:600}.hits{display:flex;gap:8px;align-items:flex-start}
+.examples .query{margin:14px 0 4px;font-weight:600}
+.hits{display:flex;gap:8px;align-items:flex-start}
 .hit{width:100px;font-size:11px;word-break:break-all}.hit img,.hit .none{width:96px;height:96px;
 object-fit:contain;background:#111;border:3px solid #ccc;display:block}
 .hit.relevant img,.hit.relevant .none{border-color:#2b8a3e}.none{color:#aaa;text-align:center;
@@ -119,10 +120,7 @@ def _summary_table(data: dict[str, Any]) -> str:
         for key in figure_keys(present[0][section]):
             mark = ' <span class="flag">*</span>' if f"{section}.{key}" in flagged else ""
             cells = "".join(
-                f'<td class="v">'
-                f"{_e(format_value((e.get(section) or {}).get(key), (e.get(section) or {}).get(key + '_ci')))}"
-                "</td>"
-                for e in entries
+                f'<td class="v">{_e(_cell(e.get(section) or {}, key))}</td>' for e in entries
             )
             rows.append(f"<tr><td>{_e(key)}{mark}</td>{cells}</tr>")
     rows.append("</table>")
@@ -133,6 +131,10 @@ def _summary_table(data: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _cell(figures: dict[str, Any], key: str) -> str:
+    return format_value(figures.get(key), figures.get(f"{key}_ci"))
+
+
 def _bar_chart(name: str, groups: list[tuple[str, str, str]], entries: list[dict[str, Any]]) -> str:
     """Grouped bars on a 0..1 axis: one group per figure, one bar per index, whiskers = CI."""
     groups = [g for g in groups if any((e.get(g[1]) or {}).get(g[2]) is not None for e in entries)]
@@ -140,9 +142,10 @@ def _bar_chart(name: str, groups: list[tuple[str, str, str]], entries: list[dict
     group_width = bar * len(entries) + gap
     width = left + group_width * len(groups) + 110
     label_space = 110
+    full_height = top + height + label_space
     svg = [
-        f'<svg class="chart" data-chart="{name}" width="{width}" height="{top + height + label_space}"'
-        f' viewBox="0 0 {width} {top + height + label_space}" role="img">'
+        f'<svg class="chart" data-chart="{name}" width="{width}" height="{full_height}"'
+        f' viewBox="0 0 {width} {full_height}" role="img">'
     ]
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         y = top + height * (1 - tick)
@@ -223,13 +226,15 @@ def _heat_map(zero_shot: dict[str, Any]) -> str:
             share = count / total
             shade = int(255 - 200 * share)
             svg.append(
-                f'<rect class="cell" data-count="{count}" x="{left + p * cell}" y="{top + t * cell}" '
+                f'<rect class="cell" data-count="{count}" '
+                f'x="{left + p * cell}" y="{top + t * cell}" '
                 f'width="{cell - 1}" height="{cell - 1}" fill="rgb({shade},{shade},255)">'
                 f"<title>true {_e(labels[t])}, predicted {_e(labels[p])}: {count}</title></rect>"
             )
     svg.append("</svg>")
     svg.append(
-        '<p class="note">Rows: true label; columns: predicted; darker: a larger share of the row.</p>'
+        '<p class="note">Rows: true label; columns: predicted; '
+        "darker: a larger share of the row.</p>"
     )
     return "\n".join(svg)
 

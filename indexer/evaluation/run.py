@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..encoders import Encoder, load_encoder
 from ..index_folder import require_same_encoder
 from ..prompts import DEFAULT_TEMPLATE, fill_template
+from ..settings import Device, Precision
 from . import tasks
 from .bootstrap import overlapping
 from .dataset import (
@@ -59,8 +60,8 @@ class EvalOptions:
     bootstrap: int = 1000
     seed: int = 0
     served: bool = False
-    device: str = "auto"
-    precision: str = "auto"
+    device: Device = "auto"
+    precision: Precision = "auto"
     #: None: a progress bar on stderr when it is a terminal
     progress: bool | None = None
 
