@@ -45,6 +45,7 @@ height:12px;margin-right:5px;vertical-align:-1px}svg text{font:11px system-ui,sa
 object-fit:contain;background:#111;border:3px solid #ccc;display:block}
 .hit.relevant img,.hit.relevant .none{border-color:#2b8a3e}.none{color:#aaa;text-align:center;
 line-height:96px}.row-label{width:130px;font-size:12px;color:#555}.note{color:#555}
+.row{display:flex;flex-wrap:wrap;gap:8px 40px;align-items:flex-start}#figures{max-width:500px}
 """
 
 
@@ -63,8 +64,9 @@ def render_report(evaluation: Evaluation) -> str:
     for warning in random_weight_warnings(data):
         parts.append(f'<div class="banner random-weights" role="alert">{_e(warning)}</div>')
     parts.append(_legend(entries))
+    parts.append('<div class="row">')
     parts.append(_summary_table(data))
-    parts.append('<section id="retrieval"><h2>Recall@K with 95% intervals</h2>')
+    parts.append('<div><section id="retrieval"><h2>Recall@K, 95% intervals</h2>')
     recall_groups = [
         (f"{SHORT[s]} R@{k}", s, f"R@{k}")
         for s in ("text_to_image", "image_to_text")
@@ -72,7 +74,7 @@ def render_report(evaluation: Evaluation) -> str:
     ]
     parts.append(_bar_chart("recall", recall_groups, entries))
     parts.append("</section>")
-    parts.append('<section id="image-to-image"><h2>Image -> image and zero-shot</h2>')
+    parts.append('<section id="image-to-image"><h2>Image → image and zero-shot</h2>')
     image_groups = [
         (f"{SHORT[s]} {key}", s, key)
         for s in ("image_to_image", "image_to_image_leakage_free")
@@ -84,14 +86,14 @@ def render_report(evaluation: Evaluation) -> str:
         for key in ("accuracy", "balanced_accuracy", "macro_f1")
     ]
     parts.append(_bar_chart("map", image_groups, entries))
-    parts.append("</section>")
+    parts.append("</section></div></div>")
     if any("by" in e for e in entries):
         parts.append(_breakdown(entries))
-    parts.append('<section id="confusion"><h2>Zero-shot confusion matrix</h2>')
+    parts.append('<section id="confusion"><h2>Zero-shot confusion matrix</h2><div class="row">')
     for color, entry in zip(PALETTE * 4, entries, strict=False):
-        parts.append(f'<h3 style="color:{color}">{_e(entry["index"])}</h3>')
-        parts.append(_heat_map(entry["zero_shot"]))
-    parts.append("</section>")
+        parts.append(f'<div><h3 style="color:{color}">{_e(entry["index"])}</h3>')
+        parts.append(_heat_map(entry["zero_shot"]) + "</div>")
+    parts.append("</div></section>")
     parts.append(_examples(names, evaluation.examples))
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -149,7 +151,9 @@ def _bar_chart(name: str, groups: list[tuple[str, str, str]], entries: list[dict
     ]
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         y = top + height * (1 - tick)
-        svg.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>')
+        svg.append(
+            f'<line x1="{left}" x2="{width - 100}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
+        )
         svg.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>')
     for g, (label, section, key) in enumerate(groups):
         x0 = left + g * group_width + gap / 2
@@ -185,7 +189,7 @@ def _bar_chart(name: str, groups: list[tuple[str, str, str]], entries: list[dict
 def _breakdown(entries: list[dict[str, Any]]) -> str:
     field = next(e["by"]["field"] for e in entries if "by" in e)
     values = sorted({v for e in entries for v in e.get("by", {}).get("values", {})})
-    parts = [f'<section id="breakdown"><h2>Per {_e(field)}</h2>']
+    parts = [f'<section id="breakdown"><h2>Per {_e(field)}</h2><div class="row">']
     for section, key in (("text_to_image", "R@10"), ("image_to_image", "mAP@10")):
         groups = [(f"{v}", f"{section}|{v}", key) for v in values]
         flattened = [
@@ -198,18 +202,18 @@ def _breakdown(entries: list[dict[str, Any]]) -> str:
             }
             for e in entries
         ]
-        parts.append(f"<h3>{_e(TITLES[section])} {_e(key)} per {_e(field)}</h3>")
-        parts.append(_bar_chart(f"by-{section}", groups, flattened))
-    parts.append("</section>")
+        parts.append(f"<div><h3>{_e(TITLES[section])} {_e(key)}</h3>")
+        parts.append(_bar_chart(f"by-{section}", groups, flattened) + "</div>")
+    parts.append("</div></section>")
     return "\n".join(parts)
 
 
 def _heat_map(zero_shot: dict[str, Any]) -> str:
     labels, matrix = zero_shot["labels"], zero_shot["confusion_matrix"]
-    cell, left, top = 18, 170, 150
+    cell, left, top = 18, 200, 150
     size = len(labels) * cell
     svg = [
-        f'<svg class="chart heatmap" data-chart="confusion" width="{left + size + 10}" '
+        f'<svg class="chart heatmap" data-chart="confusion" width="{left + size + 90}" '
         f'height="{top + size + 10}" role="img">'
     ]
     for i, label in enumerate(labels):

@@ -61,6 +61,7 @@ def render_table(data: dict[str, Any]) -> str:
                 figures = entry.get(section) or {}
                 row.append(format_value(figures.get(key), figures.get(f"{key}_ci")))
             rows.append(row)
+    rows += _breakdown_rows(entries)
     lines += _aligned(rows)
     for entry in entries:
         served = entry.get("served")
@@ -75,10 +76,40 @@ def render_table(data: dict[str, Any]) -> str:
     if len(entries) > 1:
         lines += ["", "* intervals of two indexes do not overlap:"]
         lines += [f"  {d['figure']}: {d['better']} > {d['worse']}" for d in data["differences"]]
-        if not data["differences"]:
+        if not data["settings"]["bootstrap"]:
+            lines[-1] = "no intervals computed (--bootstrap 0): differences are not tested"
+        elif not data["differences"]:
             lines[-1] = "no difference between the indexes lies outside the 95% intervals"
     lines += ["", "values: figure [95% bootstrap interval over queries]"]
     return "\n".join(lines)
+
+
+#: the figures the per-group rows show, one per task
+BREAKDOWN_FIGURES = (
+    ("text_to_image", "R@10"),
+    ("image_to_image", "mAP@10"),
+    ("zero_shot", "accuracy"),
+)
+
+
+def _breakdown_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
+    with_groups = [e["by"] for e in entries if "by" in e]
+    if not with_groups:
+        return []
+    field = with_groups[0]["field"]
+    values = sorted({v for by in with_groups for v in by["values"]})
+    rows = [[f"per {field}: " + ", ".join(f"{TITLES[s]} {k}" for s, k in BREAKDOWN_FIGURES)]]
+    for value in values:
+        row = [f"  {value}"]
+        for entry in entries:
+            group = entry.get("by", {}).get("values", {}).get(value, {})
+            row.append(
+                " / ".join(
+                    format_value((group.get(s) or {}).get(k), None) for s, k in BREAKDOWN_FIGURES
+                )
+            )
+        rows.append(row)
+    return rows
 
 
 def _aligned(rows: list[list[str]]) -> list[str]:
