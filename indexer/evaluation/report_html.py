@@ -20,7 +20,8 @@ from PIL import Image
 from ..atomic import write_atomic
 from ..errors import MedSearchError
 from ..imaging import load_image
-from .run import Evaluation, Example
+from .examples import Example
+from .run import Evaluation
 from .table import TITLES, figure_keys, format_value, random_weight_warnings
 
 THUMBNAIL = 96

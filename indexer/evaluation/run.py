@@ -33,13 +33,12 @@ from .dataset import (
     read_qrels,
     resolve_judgments,
 )
+from .examples import Example, example_paths, examples_of
 from .figures import summarise, zero_shot_figures
 from .served import served_figures
 
 #: texts embedded per batch
 TEXT_BATCH = 64
-#: example queries kept for the report, and results shown per example
-EXAMPLES, EXAMPLE_HITS = 4, 5
 SECTIONS = (
     "text_to_image",
     "image_to_text",
@@ -66,21 +65,6 @@ class EvalOptions:
     progress: bool | None = None
 
 
-@dataclass(frozen=True)
-class ExampleHit:
-    path: str
-    file: Path | None
-    score: float
-    relevant: bool
-
-
-@dataclass(frozen=True)
-class Example:
-    query: str
-    query_path: str
-    hits: list[ExampleHit]
-
-
 @dataclass
 class Evaluation:
     """The JSON document (``data``) and, per index, the example queries the report shows."""
@@ -104,9 +88,9 @@ def evaluate(paths: Sequence[Path], options: EvalOptions) -> Evaluation:
     judgments = read_qrels(options.queries) if options.queries else None
     inputs = [_checked_inputs(open_eval_index(p), options, judgments) for p in paths]
     evaluation = Evaluation({"indexes": [], "differences": [], "settings": _settings(options)})
-    example_paths = _example_paths(inputs[0], options.seed)
+    shown = example_paths(inputs[0].index, inputs[0].captions, options.seed)
     for item in inputs:
-        entry, examples = _evaluate_one(item, options, judgments, example_paths)
+        entry, examples = _evaluate_one(item, options, judgments, shown)
         evaluation.data["indexes"].append(entry)
         evaluation.examples.append(examples)
     evaluation.data["differences"] = differences(evaluation.data["indexes"])
@@ -204,7 +188,9 @@ def _evaluate_one(
         entry["served"] = served_figures(
             index, encoder, options, caption_vectors, caption_rows, item.groups, label_codes, entry
         )
-    examples = _examples(item, caption_vectors, caption_rows, example_paths)
+    examples = examples_of(
+        item.index, item.groups, texts, caption_vectors, caption_rows, example_paths
+    )
     return entry, examples
 
 
@@ -296,44 +282,6 @@ def differences(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def _example_paths(item: _Inputs, seed: int) -> list[str]:
-    rows = [r for r, caption in enumerate(item.captions) if caption]
-    picked = np.random.default_rng(seed).choice(
-        len(rows), size=min(EXAMPLES, len(rows)), replace=False
-    )
-    return [item.index.records[rows[int(i)]].path for i in sorted(picked)]
-
-
-def _examples(
-    item: _Inputs,
-    caption_vectors: npt.NDArray[np.float32],
-    caption_rows: npt.NDArray[np.int64],
-    paths: list[str],
-) -> list[Example]:
-    index = item.index
-    position = {index.records[int(r)].path: q for q, r in enumerate(caption_rows)}
-    relevance = tasks.same_image(caption_rows, np.arange(len(index.ids)), item.groups)
-    examples = []
-    for path in paths:
-        if path not in position:
-            continue
-        q = position[path]
-        scores = index.vectors @ caption_vectors[q]
-        top = tasks.metrics.rank_order(scores[None, :])[0][:EXAMPLE_HITS]
-        relevant = relevance(np.array([q]))[0][0]
-        hits = [
-            ExampleHit(
-                index.records[int(r)].path,
-                index.source_file(int(r)),
-                float(scores[r]),
-                bool(relevant[r]),
-            )
-            for r in top
-        ]
-        examples.append(Example(str(item.captions[int(caption_rows[q])]), path, hits))
-    return examples
-
-
 def _codes(values: Sequence[str | None]) -> npt.NDArray[np.int64]:
     """Each value's position among the sorted distinct values; -1 for None."""
     distinct = {v: i for i, v in enumerate(sorted({v for v in values if v is not None}))}
@@ -359,4 +307,4 @@ def _bar(options: EvalOptions, description: str, total: int) -> tqdm[Any]:
     return tqdm(total=total, desc=description, unit="q", leave=False, disable=disable)
 
 
-__all__ = ["EvalOptions", "Evaluation", "Example", "ExampleHit", "evaluate", "differences"]
+__all__ = ["EvalOptions", "Evaluation", "differences", "evaluate"]

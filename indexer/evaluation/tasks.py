@@ -20,8 +20,9 @@ from . import metrics
 RECALL_KS = (1, 5, 10, 50)
 #: cut-off of precision and average precision in image-to-image retrieval
 IMAGE_K = 10
-#: queries scored per block
+#: queries scored per block at most, and score cells per block at most (memory stays bounded)
 BLOCK = 256
+BLOCK_CELLS = 4_000_000
 
 FloatMatrix = npt.NDArray[np.float32]
 BoolMatrix = npt.NDArray[np.bool_]
@@ -39,8 +40,9 @@ def ranked_blocks(
 
     Excluded candidates are scored -inf, so they rank last and never count as relevant.
     """
-    for start in range(0, len(queries), BLOCK):
-        rows = np.arange(start, min(start + BLOCK, len(queries)), dtype=np.int64)
+    block = block_size(len(candidates))
+    for start in range(0, len(queries), block):
+        rows = np.arange(start, min(start + block, len(queries)), dtype=np.int64)
         scores = (queries[rows] @ candidates.T).astype(np.float64)
         relevant, excluded = relevance(rows)
         relevant = relevant & ~excluded
@@ -49,6 +51,11 @@ def ranked_blocks(
         ranked = np.take_along_axis(relevant, order, axis=1)
         yield rows, ranked, relevant.sum(axis=1)
         progress(len(rows))
+
+
+def block_size(candidates: int) -> int:
+    """Queries per block: up to :data:`BLOCK`, fewer over many candidates."""
+    return max(1, min(BLOCK, BLOCK_CELLS // max(candidates, 1)))
 
 
 def cross_modal(first_ranks: npt.NDArray[np.float64]) -> PerQuery:
@@ -147,8 +154,9 @@ def judged_retrieval(
 ) -> PerQuery:
     """nDCG@10 and recall@K of each judged query; ``gains[q]`` maps image rows to grades."""
     parts: list[PerQuery] = []
-    for start in range(0, len(query_vectors), BLOCK):
-        rows = list(range(start, min(start + BLOCK, len(query_vectors))))
+    block = block_size(len(vectors))
+    for start in range(0, len(query_vectors), block):
+        rows = list(range(start, min(start + block, len(query_vectors))))
         scores = (query_vectors[rows] @ vectors.T).astype(np.float64)
         order = metrics.rank_order(scores)
         grade_matrix = np.zeros(scores.shape)
