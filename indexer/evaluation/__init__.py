@@ -2,5 +2,5 @@
 
 :mod:`.metrics` (per-query metrics), :mod:`.bootstrap` (intervals), :mod:`.dataset` (inputs,
 checked), :mod:`.tasks` (exact scoring), :mod:`.served` (through the ANN index), :mod:`.run`
-(one evaluation), :mod:`.table` and :mod:`.report_html` (outputs).
+(one evaluation), :mod:`.examples`, :mod:`.table` and :mod:`.report_html` (outputs).
 """
