@@ -104,3 +104,10 @@ class MetadataFileError(MedSearchError):
 
     status = 400
     code = "invalid_metadata"
+
+
+class EvaluationInputError(MedSearchError):
+    """What ``medsearch eval`` was given cannot be evaluated (a missing field, one class ...)."""
+
+    status = 400
+    code = "invalid_evaluation_input"

@@ -17,6 +17,7 @@ import click
 from ..errors import FrontEndMissingError
 from ..front_ends import load_front_end
 from ..settings import Settings
+from .eval import eval_command
 from .index import index, info, verify
 from .model import model
 from .options import reports_errors
@@ -88,6 +89,7 @@ def cli(ctx: click.Context) -> None:
 
 for _command in (index, info, verify, search, model):
     cli.add_command(_command)
+cli.add_command(eval_command, "eval")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, get_args
 
 import click
 
-from ..errors import MedSearchError, SettingsError
+from ..errors import EvaluationInputError, MedSearchError, SettingsError
 from ..settings import Device, Precision, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,13 +28,14 @@ class SettingsProblem(click.ClickException):
 
 
 def reports_errors(func: F) -> F:
-    """Turn library errors into a one-line message: exit 2 for a setting, 1 for the rest."""
+    """Turn library errors into a one-line message: exit 2 for a setting or a bad evaluation
+    input, 1 for the rest."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except SettingsError as exc:
+        except (SettingsError, EvaluationInputError) as exc:
             raise SettingsProblem(exc.message) from exc
         except MedSearchError as exc:
             raise click.ClickException(exc.message) from exc

@@ -1,0 +1,112 @@
+"""``medsearch eval``: how well indexes retrieve, measured on their own labelled images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import device_option, echo_json, precision_option, reports_errors, settings_from
+
+
+@click.command()
+@click.argument("index_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--label-field",
+    default="label",
+    show_default=True,
+    help="Metadata field with each image's class (image -> image relevance, zero-shot).",
+)
+@click.option(
+    "--group-field",
+    help="Field naming each image's case or patient: its images are "
+    "relevant to each other's captions, and excluded in the leakage-free variant.",
+)
+@click.option(
+    "--caption-field",
+    default="caption",
+    show_default=True,
+    help="Field with each image's caption (text <-> image queries).",
+)
+@click.option("--by", help="Also report every figure per value of this field (e.g. modality).")
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of judgments: query,image[,grade] (image: indexed path or id).",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the 95% intervals (0: no intervals).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--served",
+    is_flag=True,
+    help="Also measure what the served ANN index returns, and the difference.",
+)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report to this file.",
+)
+@device_option
+@precision_option()
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def eval_command(
+    index_dirs: tuple[Path, ...],
+    label_field: str,
+    group_field: str | None,
+    caption_field: str,
+    by: str | None,
+    queries: Path | None,
+    bootstrap: int,
+    seed: int,
+    served: bool,
+    html_out: Path | None,
+    device: str | None,
+    precision: str | None,
+    as_json: bool,
+) -> None:
+    """Measure retrieval quality of one or more indexes on their own images and metadata.
+
+    Text -> image and image -> text recall (captions), image -> image precision (same label),
+    zero-shot classification (label field), nDCG on judged queries; each figure with a seeded
+    bootstrap 95% interval. Several indexes of the same images give a column each.
+
+    Example:
+
+        medsearch eval data/index --by modality --html report.html
+    """
+    from ..evaluation.report_html import write_report
+    from ..evaluation.run import EvalOptions, evaluate
+    from ..evaluation.table import random_weight_warnings, render_table
+
+    settings = settings_from(device=device, precision=precision)
+    options = EvalOptions(
+        label_field=label_field,
+        group_field=group_field,
+        caption_field=caption_field,
+        by=by,
+        queries=queries,
+        bootstrap=bootstrap,
+        seed=seed,
+        served=served,
+        device=settings.device,
+        precision=settings.precision,
+    )
+    evaluation = evaluate(index_dirs, options)
+    if html_out is not None:
+        write_report(evaluation, html_out)
+    if as_json:
+        for warning in random_weight_warnings(evaluation.data):
+            click.echo(warning, err=True)
+        echo_json(evaluation.data)
+        return
+    click.echo(render_table(evaluation.data))
+    if html_out is not None:
+        click.echo(f"report written to {html_out}")

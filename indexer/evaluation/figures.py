@@ -1,0 +1,82 @@
+"""Per-query values to reported figures: the value, its bootstrap interval and the query count.
+
+Each figure is the mean of its per-query values (the median for ``median_rank``); queries with
+a NaN value (nothing relevant to find) are left out, and ``n`` says how many remained. Values that
+are not finite (a median rank beyond a truncated ranking) are reported as null.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import metrics
+from .bootstrap import mean_of, median_of, percentile_interval
+
+#: figures summarised by their median instead of their mean
+MEDIAN_FIGURES = frozenset({"median_rank"})
+
+
+def summarise(
+    per_query: dict[str, npt.NDArray[np.float64]], rounds: int, seed: int
+) -> dict[str, Any]:
+    """``{figure: value, figure_ci: [lo, hi], ..., "n": queries}`` of per-query values."""
+    out: dict[str, Any] = {}
+    n = 0
+    for name, values in per_query.items():
+        kept = values[~np.isnan(values)]
+        n = max(n, len(kept))
+        statistic = median_of(kept) if name in MEDIAN_FIGURES else mean_of(kept)
+        if len(kept):
+            value = float(np.median(kept)) if name in MEDIAN_FIGURES else float(kept.mean())
+        else:
+            value = math.nan
+        out[name] = _plain(value)
+        out[f"{name}_ci"] = _interval(percentile_interval(statistic, len(kept), rounds, seed))
+    out["n"] = n
+    return out
+
+
+def zero_shot_figures(
+    truth: npt.NDArray[np.int64],
+    predicted: npt.NDArray[np.int64],
+    labels: list[str],
+    rounds: int,
+    seed: int,
+    *,
+    matrix: bool = True,
+) -> dict[str, Any]:
+    """Accuracy, balanced accuracy and macro-F1 with intervals (and the confusion matrix)."""
+    classes = len(labels)
+    scores = metrics.classification_scores(metrics.confusion_matrix(truth, predicted, classes))
+    out: dict[str, Any] = {}
+    for name, value in scores.items():
+
+        def statistic(rows: npt.NDArray[np.int64], name: str = name) -> npt.NDArray[np.float64]:
+            return np.array(
+                [
+                    metrics.classification_scores(
+                        metrics.confusion_matrix(truth[r], predicted[r], classes)
+                    )[name]
+                    for r in rows
+                ]
+            )
+
+        out[name] = _plain(value)
+        out[f"{name}_ci"] = _interval(percentile_interval(statistic, len(truth), rounds, seed))
+    out["n"] = len(truth)
+    if matrix:
+        out["labels"] = list(labels)
+        out["confusion_matrix"] = metrics.confusion_matrix(truth, predicted, classes).tolist()
+    return out
+
+
+def _plain(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def _interval(interval: tuple[float, float] | None) -> list[float | None] | None:
+    return None if interval is None else [_plain(interval[0]), _plain(interval[1])]
