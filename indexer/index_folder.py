@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import write_atomic
+from .atomic import reporting_disk_full, write_atomic
 from .errors import EncoderMismatchError, IndexBusyError, IndexCorruptError, IndexNotFoundError
 from .index_info import INFO_FILE, EncoderRecord, IndexInfo
 from .store import Store
@@ -58,7 +58,8 @@ class IndexFolder:
 
     def write_info(self, info: IndexInfo) -> None:
         text = json.dumps(info.to_json(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self.info_path, text.encode(), durable=True)
+        with reporting_disk_full(self.info_path.name):
+            write_atomic(self.info_path, text.encode(), durable=True)
 
     def open_store(self, *, create: bool = False) -> Store:
         if not create and not self.db_path.is_file():
@@ -109,7 +110,16 @@ def new_info(encoder: EncoderRecord, corpus_root: Path, index_type: str) -> Inde
         created_at=now,
         updated_at=now,
         versions=library_versions(),
+        written_by=medsearch_version(),
     )
+
+
+def medsearch_version() -> str:
+    """The version of this MedSearch, recorded in every ``index_info.json`` it writes."""
+    try:
+        return metadata.version("medsearch")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def library_versions() -> dict[str, str]:
