@@ -11,7 +11,7 @@ import pytest
 
 from indexer.errors import IndexCorruptError
 from indexer.index_folder import IndexFolder, new_info
-from indexer.index_info import FORMAT_VERSION, EncoderRecord, IndexInfo
+from indexer.index_info import EncoderRecord, IndexInfo
 from indexer.verify import verify_index
 from tests.helpers import SAMPLE_COUNT, run_cli
 
