@@ -69,6 +69,15 @@ class IndexFolder:
     def vector_file(self, dim: int) -> VectorFile:
         return VectorFile(self.vectors_path, dim)
 
+    def remove_stale_temporaries(self) -> None:
+        """Delete files a killed writer left half-written beside their targets.
+
+        Call it holding :meth:`writer_lock`: no other process is writing them then.
+        """
+        for leftover in self.path.glob(".*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
         """Hold the folder's write lock; refuse at once when another writer holds it."""

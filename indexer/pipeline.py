@@ -127,6 +127,7 @@ def index_corpus(
     folder = IndexFolder(settings.index_dir)
     # the other files name themselves when they find the disk full; the rest is SQLite's
     with folder.writer_lock(), reporting_disk_full(folder.db_path.name):
+        folder.remove_stale_temporaries()
         info = folder.read_info() if folder.exists() else None
         encoder = encoder or _load_encoder(settings, info, model)
         started = time.perf_counter()  # the rate is the pipeline's, not the model load's
