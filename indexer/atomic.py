@@ -24,8 +24,9 @@ from .fault_points import fault_point
 
 #: errors of a write that found no room
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
-#: SQLite's (extended) result names for the same; a failed write is most often a full disk
-_SQLITE_DISK_FULL = frozenset({"SQLITE_FULL", "SQLITE_IOERR_WRITE"})
+#: SQLite's (extended) result names for the same: a full database, a failed write, a
+#: shared-memory file that cannot grow (SQLite does not pass on the errno)
+_SQLITE_DISK_FULL = frozenset({"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_SHMSIZE"})
 
 
 def write_atomic(
