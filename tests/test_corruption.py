@@ -43,18 +43,11 @@ def _invoke(*args: str | Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+_ON_CPU = ("--device", "cpu", "--precision", "fp32")
+
+
 def _index_args(corpus: Path, index_dir: Path) -> list[str | Path]:
-    return [
-        "index",
-        corpus,
-        "--index",
-        index_dir,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--quiet",
-    ]
+    return ["index", corpus, "--index", index_dir, *_ON_CPU, "--quiet"]
 
 
 def _raw_info(index_dir: Path) -> dict[str, Any]:

@@ -76,6 +76,9 @@ def index(
     Files are recognised by content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are
     skipped, identical bytes are embedded once, and a bad file is recorded, never fatal.
 
+    Exit status 3 when the disk is full: the last published index is left as it was, and the
+    next run after space is freed finishes the job.
+
     Example:
 
         medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
