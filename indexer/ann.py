@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
-from .atomic import write_atomic
+from . import checksums
+from .atomic import reporting_disk_full, write_atomic
 from .errors import IndexCorruptError, InvalidRequestError
 
 # faiss's partial SWIG stubs disagree with its runtime API (SearchParameters keywords ...)
@@ -250,16 +252,44 @@ def calibrate(
     return recall
 
 
-def save(ann: AnnIndex, path: Path) -> None:
-    """Write the index beside ``path`` and move it into place in one durable, atomic step."""
-    write_atomic(path, lambda tmp: faiss.write_index(ann.index, str(tmp)), durable=True)
+def save(ann: AnnIndex, path: Path) -> str:
+    """Write the index beside ``path`` and move it into place in one durable, atomic step.
+
+    Returns the checksum of the bytes written. They go through Python file writes, so a full
+    disk raises :class:`~indexer.errors.DiskFullError` instead of leaving a cut file behind.
+    """
+    digest = hashlib.sha256()
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+
+            def sink(chunk: bytes) -> int:
+                digest.update(chunk)
+                return handle.write(chunk)
+
+            faiss.write_index(ann.index, faiss.PyCallbackIOWriter(sink))
+
+    with reporting_disk_full(path.name):
+        write_atomic(path, write, durable=True)
+    return f"{checksums.ALGORITHM}:{digest.hexdigest()}"
 
 
-def load(path: Path, search_param: int) -> AnnIndex:
-    """Read an index; its type comes from the file itself, not from what the info says."""
+def load(path: Path, search_param: int, checksum: str | None = None) -> AnnIndex:
+    """Read an index; its type comes from the file itself, not from what the info says.
+
+    With ``checksum``, the file is hashed before it is parsed, through the same open file (so a
+    newer file renamed into place meanwhile cannot slip in), and a mismatch raises
+    :class:`~indexer.errors.IndexCorruptError`.
+    """
     try:
-        index = faiss.read_index(str(path))
-    except RuntimeError as exc:
+        with open(path, "rb") as handle:
+            if checksum is not None and checksums.file_checksum(handle) != checksum:
+                raise IndexCorruptError(
+                    checksums.mismatch_message(path.name, "run `medsearch index` to rebuild it")
+                )
+            handle.seek(0)
+            index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+    except (RuntimeError, OSError) as exc:
         raise IndexCorruptError(f"cannot read {path}: {exc}") from exc
     return AnnIndex(index, index_kind(index), search_param)
 

@@ -3,15 +3,30 @@
 The content goes to a hidden temporary file beside the target, which is then renamed over it.
 A durable write also fsyncs the file before the rename and the folder after it, so the new file
 survives a power cut once the call returns; a cache that can be rebuilt may skip both.
+
+A write that fails for lack of space (``ENOSPC``, ``EFBIG`` past a file-size limit, ``EDQUOT``,
+or SQLite's "database or disk is full") becomes a :class:`~indexer.errors.DiskFullError` inside
+:func:`reporting_disk_full`, so the command line reports it in one line with its own exit status.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
-from collections.abc import Callable
-from contextlib import suppress
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from .errors import DiskFullError
+from .fault_points import fault_point
+
+#: errors of a write that found no room
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+#: SQLite's (extended) result names for the same: a full database, a failed write, a
+#: shared-memory file that cannot grow (SQLite does not pass on the errno)
+_SQLITE_DISK_FULL = frozenset({"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_SHMSIZE"})
 
 
 def write_atomic(
@@ -40,6 +55,7 @@ def write_atomic(
             content(tmp)
         if durable:
             _fsync(tmp)
+        fault_point("atomic:before-rename")
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
@@ -56,3 +72,30 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def reporting_disk_full(what: str) -> Iterator[None]:
+    """Turn a write that failed for lack of space into :class:`DiskFullError` naming ``what``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_FULL_ERRNOS:
+            raise
+        raise DiskFullError(_disk_full_message(what, os.strerror(exc.errno))) from exc
+    except Exception as exc:
+        # SQLAlchemy wraps the sqlite3 error in ``orig``
+        cause = getattr(exc, "orig", exc)
+        if not (
+            isinstance(cause, sqlite3.Error)
+            and getattr(cause, "sqlite_errorname", None) in _SQLITE_DISK_FULL
+        ):
+            raise
+        raise DiskFullError(_disk_full_message(what, str(cause))) from exc
+
+
+def _disk_full_message(what: str, reason: str) -> str:
+    return (
+        f"cannot write {what}: {reason}. The last published index is intact; "
+        "free some space and run the command again to finish"
+    )

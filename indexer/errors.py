@@ -111,3 +111,17 @@ class EvaluationInputError(MedSearchError):
 
     status = 400
     code = "invalid_evaluation_input"
+
+
+class IndexFormatError(MedSearchError):
+    """An index folder has a layout this MedSearch cannot read (too new, or too old to migrate)."""
+
+    status = 503
+    code = "index_format_unsupported"
+
+
+class DiskFullError(MedSearchError):
+    """A write failed for lack of space: disk full, file-size limit or quota reached."""
+
+    status = 507
+    code = "disk_full"

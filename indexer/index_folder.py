@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import write_atomic
+from .atomic import reporting_disk_full, write_atomic
 from .errors import EncoderMismatchError, IndexBusyError, IndexCorruptError, IndexNotFoundError
 from .index_info import INFO_FILE, EncoderRecord, IndexInfo
 from .store import Store
@@ -58,7 +58,8 @@ class IndexFolder:
 
     def write_info(self, info: IndexInfo) -> None:
         text = json.dumps(info.to_json(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self.info_path, text.encode(), durable=True)
+        with reporting_disk_full(self.info_path.name):
+            write_atomic(self.info_path, text.encode(), durable=True)
 
     def open_store(self, *, create: bool = False) -> Store:
         if not create and not self.db_path.is_file():
@@ -67,6 +68,15 @@ class IndexFolder:
 
     def vector_file(self, dim: int) -> VectorFile:
         return VectorFile(self.vectors_path, dim)
+
+    def remove_stale_temporaries(self) -> None:
+        """Delete files a killed writer left half-written beside their targets.
+
+        Call it holding :meth:`writer_lock`: no other process is writing them then.
+        """
+        for leftover in self.path.glob(".*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -109,7 +119,16 @@ def new_info(encoder: EncoderRecord, corpus_root: Path, index_type: str) -> Inde
         created_at=now,
         updated_at=now,
         versions=library_versions(),
+        written_by=medsearch_version(),
     )
+
+
+def medsearch_version() -> str:
+    """The version of this MedSearch, recorded in every ``index_info.json`` it writes."""
+    try:
+        return metadata.version("medsearch")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def library_versions() -> dict[str, str]:

@@ -5,6 +5,11 @@ for fields an older file may lack. :meth:`IndexInfo.from_json` checks every fiel
 :class:`~indexer.errors.IndexCorruptError` for a missing or ill-typed one; :meth:`IndexInfo.to_json`
 writes the same keys and values the file holds. Records are frozen: a new version of the info is
 made with :func:`dataclasses.replace`.
+
+``format_version`` is checked first: a newer format is refused (the message names the MedSearch
+version that wrote it, ``written_by``), one older than :data:`MIN_FORMAT_VERSION` is refused with
+the command that rebuilds it. Format 1 lacks the checksums of format 2 and is still read; the next
+publication records them (:mod:`indexer.publish`).
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexFormatError
 
 INFO_FILE = "index_info.json"
-FORMAT_VERSION = 1
+#: the layout this MedSearch writes; 2 added checksums and written_by
+FORMAT_VERSION = 2
+#: the oldest layout it still reads (and brings up to date on the next publication)
+MIN_FORMAT_VERSION = 1
 
 _Record = TypeVar("_Record", "EncoderRecord", "IndexInfo")
 
@@ -82,10 +90,23 @@ class IndexInfo:
     updated_at: str | None = None
     #: versions of Python and the libraries that last published the index
     versions: Mapping[str, str] = field(default_factory=dict)
+    #: MedSearch version that last wrote the file (absent before format 2)
+    written_by: str | None = None
+    #: ``"sha256:<hex>"`` of the published files by name (index.faiss; vectors.f16 up to
+    #: ``vector_rows`` rows); empty before format 2 and before the first publication
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    #: rows of vectors.f16 its checksum covers (the highest published id)
+    vector_rows: int | None = None
 
     @classmethod
     def from_json(cls, data: object, source: str = INFO_FILE) -> IndexInfo:
-        """The info in ``data`` (the parsed file); ``source`` names the file in error messages."""
+        """The info in ``data`` (the parsed file); ``source`` names the file in error messages.
+
+        A file without ``format_version`` is of format 1, which did not write it.
+        """
+        if isinstance(data, dict):
+            data = {"format_version": 1, **data}
+            _check_format(data, source)
         return _read(cls, data, source, "")
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +120,26 @@ class IndexInfo:
                 f"{INFO_FILE} records no corpus_root: the indexed files cannot be located"
             )
         return Path(self.corpus_root)
+
+
+def _check_format(data: dict[str, Any], source: str) -> None:
+    """Refuse a layout this version cannot read, saying what can."""
+    version = _checked(data["format_version"], int, source, "format_version")
+    if version > FORMAT_VERSION:
+        writer = data.get("written_by")
+        by = f"MedSearch {writer}" if isinstance(writer, str) else "a newer MedSearch"
+        raise IndexFormatError(
+            f"{source} has format {version}, written by {by}; this MedSearch reads formats "
+            f"{MIN_FORMAT_VERSION} to {FORMAT_VERSION}: open it with {by} or later"
+        )
+    if version < MIN_FORMAT_VERSION:
+        corpus = data.get("corpus_root")
+        corpus = corpus if isinstance(corpus, str) else "CORPUS"
+        raise IndexFormatError(
+            f"{source} has format {version}, older than this MedSearch reads "
+            f"({MIN_FORMAT_VERSION} to {FORMAT_VERSION}); rebuild it into a new folder: "
+            f"medsearch index {corpus} --index NEW_INDEX_FOLDER"
+        )
 
 
 def _read(cls: type[_Record], data: object, source: str, prefix: str) -> _Record:

@@ -4,6 +4,8 @@ Decoding, hashing and preprocessing run in worker threads while the model embeds
 batch. Each batch is written in one SQLite transaction, its vectors fsynced just before the
 commit, so a kill at any moment leaves every committed image with its vector; the ANN index is
 derived from both and brought in line at the end of every run (see :mod:`indexer.publish`).
+A write that finds the disk full stops the run with :class:`~indexer.errors.DiskFullError`; the
+batch it was writing is rolled back and the published version stays as it was.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import reporting_disk_full
 from .corpus import CorpusFile, load_metadata, scan_corpus
 from .encoders import Encoder, load_encoder
 from .errors import InvalidRequestError, UnreadableImageError
+from .fault_points import fault_point
 from .imaging import IMAGE_SUFFIXES, decode_image_bytes, sniff_format
 from .index_folder import IndexFolder, new_info, require_same_encoder
 from .index_info import IndexInfo
@@ -121,7 +125,9 @@ def index_corpus(
         raise InvalidRequestError(f"corpus folder {corpus} does not exist")
     sidecar = load_metadata(metadata_file) if metadata_file else {}
     folder = IndexFolder(settings.index_dir)
-    with folder.writer_lock():
+    # the other files name themselves when they find the disk full; the rest is SQLite's
+    with folder.writer_lock(), reporting_disk_full(folder.db_path.name):
+        folder.remove_stale_temporaries()
         info = folder.read_info() if folder.exists() else None
         encoder = encoder or _load_encoder(settings, info, model)
         started = time.perf_counter()  # the rate is the pipeline's, not the model load's
@@ -312,6 +318,7 @@ class _Run:
             if ids:
                 # vectors reach the disk before the rows that point at them are committed
                 self.vectors.write(ids, vectors)
+                fault_point("batch:after-vectors")
             for p in touched:
                 state = self.states[p.file.relpath]
                 Store.touch_image(session, state.id, p.file.size, p.file.mtime)

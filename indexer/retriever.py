@@ -2,7 +2,9 @@
 
 A :class:`Retriever` holds the encoder, the metadata store and an immutable snapshot of the ANN
 index and vector file. :meth:`Retriever.refresh` swaps in a newly published snapshot atomically,
-so concurrent searches always see one whole version.
+so concurrent searches always see one whole version. A version whose files do not match the
+checksums its ``index_info.json`` records (or whose format this MedSearch cannot read) is refused,
+once, and the current one goes on being served.
 
 Arguments are typed Python values: the JSON API checks the shape of requests (types, sizes,
 ranges) before they get here (``search_api/params.py``). The Retriever checks what only it
@@ -13,6 +15,7 @@ starts at 0 or later with at least one result, and the template rule of :mod:`in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -25,9 +28,10 @@ import numpy as np
 from PIL import Image
 
 from . import ann
+from .checksums import PrefixDigest
 from .encoders import Encoder, load_encoder
-from .errors import IndexCorruptError, InvalidRequestError, NotFoundError
-from .index_folder import IndexFolder, require_same_encoder
+from .errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
+from .index_folder import FAISS_FILE, VECTORS_FILE, IndexFolder, require_same_encoder
 from .index_info import IndexInfo
 from .prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from .query_cache import QueryCache
@@ -50,6 +54,8 @@ class _Snapshot:
     index: ann.AnnIndex
     vectors: VectorFile
     info_mtime: float
+    #: digest of the published rows of the vector file (None when the info records no checksum)
+    vectors_digest: PrefixDigest | None
 
 
 class Retriever:
@@ -61,7 +67,9 @@ class Retriever:
         self.store = store
         self.folder = folder
         self._lock = threading.Lock()
-        self._snapshot = self._load_snapshot()
+        self._snapshot = self._load_snapshot(None)
+        #: mtime of an index_info.json that could not be loaded, not to be tried again
+        self._rejected_mtime: float | None = None
         self._text_cache = QueryCache(_TEXT_CACHE_SIZE)
         self._image_cache = QueryCache(_IMAGE_CACHE_SIZE)
         self._last_check = time.monotonic()
@@ -81,7 +89,9 @@ class Retriever:
 
     # -- snapshots -----------------------------------------------------------------------------
 
-    def _load_snapshot(self) -> _Snapshot:
+    def _load_snapshot(self, previous: _Snapshot | None) -> _Snapshot:
+        """The published version, its files checked against the checksums its info records
+        (the vector rows ``previous`` checked already are not read again)."""
         mtime = self.folder.info_path.stat().st_mtime
         info = self.folder.read_info()
         if not self.folder.faiss_path.is_file():
@@ -89,23 +99,38 @@ class Retriever:
                 f"{self.folder.path} has no {self.folder.faiss_path.name} yet: the first "
                 "`medsearch index` run did not finish; run it again"
             )
-        index = ann.load(self.folder.faiss_path, info.search_param)
-        return _Snapshot(info, index, self.folder.vector_file(info.dim), mtime)
+        recorded = info.checksums
+        index = ann.load(self.folder.faiss_path, info.search_param, recorded.get(FAISS_FILE))
+        vectors = self.folder.vector_file(info.dim)
+        digest = None
+        if VECTORS_FILE in recorded and info.vector_rows is not None:
+            start = previous.vectors_digest if previous is not None else None
+            digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
+        return _Snapshot(info, index, vectors, mtime, digest)
 
     def refresh(self) -> bool:
-        """Load a newer published index version if there is one; True when it did."""
+        """Load a newer published index version if there is one; True when it did.
+
+        A version that cannot be loaded (damaged, unknown format) raises its error once and is
+        not tried again until ``index_info.json`` changes; the current version stays.
+        """
         try:
             mtime = self.folder.info_path.stat().st_mtime
         except FileNotFoundError:
             return False
-        if mtime == self._snapshot.info_mtime:
+        if mtime in (self._snapshot.info_mtime, self._rejected_mtime):
             return False
         with self._lock:
             current = self._snapshot
-            if mtime == current.info_mtime:
+            if mtime in (current.info_mtime, self._rejected_mtime):
                 return False
-            fresh = self._load_snapshot()
+            try:
+                fresh = self._load_snapshot(current)
+            except MedSearchError:
+                self._rejected_mtime = mtime
+                raise
             if fresh.info.generation == current.info.generation:
+                self._snapshot = dataclasses.replace(current, info_mtime=fresh.info_mtime)
                 return False
             self._snapshot = fresh
             return True

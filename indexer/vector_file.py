@@ -2,6 +2,8 @@
 
 A flat file of float16 rows: the vector of image ``id`` lives in row ``id - 1``. Rows are written
 with positional writes and fsynced before the metadata rows that refer to them are committed.
+Rows are only ever appended past the last published one, so the published rows never change and
+``index_info.json`` can record their checksum (:mod:`indexer.checksums`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from .atomic import reporting_disk_full
+from .checksums import PrefixDigest, mismatch_message
 from .errors import IndexCorruptError
 
 F16 = np.dtype("<f2")
@@ -36,17 +40,41 @@ class VectorFile:
         data = np.ascontiguousarray(vectors, dtype=F16)
         if data.shape != (len(id_array), self.dim):
             raise ValueError(f"expected {len(id_array)}x{self.dim} vectors, got {data.shape}")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            # consecutive ids (the usual case) go out in one write
-            if len(id_array) and np.all(np.diff(id_array) == 1):
-                os.pwrite(fd, data.tobytes(), int(id_array[0] - 1) * self._row_bytes)
-            else:
-                for image_id, row in zip(id_array, data, strict=True):
-                    os.pwrite(fd, row.tobytes(), int(image_id - 1) * self._row_bytes)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with reporting_disk_full(self.path.name):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                # consecutive ids (the usual case) go out in one write
+                if len(id_array) and np.all(np.diff(id_array) == 1):
+                    _pwrite_all(fd, data.tobytes(), int(id_array[0] - 1) * self._row_bytes)
+                else:
+                    for image_id, row in zip(id_array, data, strict=True):
+                        _pwrite_all(fd, row.tobytes(), int(image_id - 1) * self._row_bytes)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def digest(self, rows: int, start: PrefixDigest | None = None) -> PrefixDigest:
+        """The digest of the first ``rows`` rows, going on from ``start`` when it is no longer."""
+        length = rows * self._row_bytes
+        fits = start is not None and start.length <= length
+        digest = start.copy() if start is not None and fits else PrefixDigest()
+        digest.extend_to(self.path, length)
+        return digest
+
+    def checked_digest(
+        self, rows: int, recorded: str, start: PrefixDigest | None = None
+    ) -> PrefixDigest:
+        """:meth:`digest`, which must match the ``recorded`` checksum of those rows."""
+        digest = self.digest(rows, start)
+        if digest.checksum() != recorded:
+            raise IndexCorruptError(
+                mismatch_message(
+                    self.path.name,
+                    "the stored embeddings cannot be repaired: rebuild the index into a new "
+                    "folder with `medsearch index CORPUS --index NEW_FOLDER`",
+                )
+            )
+        return digest
 
     def read(self, ids: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """The vectors of ``ids`` as float32 [n, dim]."""
@@ -68,6 +96,15 @@ class VectorFile:
         if rows == 0:
             return np.zeros((0, self.dim), dtype=F16)
         return np.memmap(self.path, dtype=F16, mode="r", shape=(rows, self.dim))
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """Write all of ``data`` at ``offset``: a short write (the disk filled up) is continued, so
+    the next attempt raises the error instead of leaving the row silently cut."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 class Rows:

@@ -1,10 +1,16 @@
 """Checking an index folder's invariants: every image has exactly one vector and vice versa.
 
+The deep check also reads every published byte: ``index.faiss`` and the published rows of
+``vectors.f16`` against the checksums ``index_info.json`` records, and ``meta.sqlite`` with
+SQLite's own ``PRAGMA integrity_check`` (a database written in place has no fixed checksum).
+
 Also measures recall@10 of the ANN index against exact search (``medsearch info --check-recall``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +18,29 @@ import numpy as np
 
 from . import ann
 from .errors import MedSearchError
-from .index_folder import IndexFolder
+from .index_folder import FAISS_FILE, VECTORS_FILE, IndexFolder
+from .index_info import IndexInfo
 
 _NORM_TOLERANCE = 0.02  # float16 storage rounds unit vectors a little
 #: stored vectors whose norms are checked at a time
 _NORM_CHUNK = 65_536
 
 
-def verify_index(index_dir: Path) -> list[str]:
-    """Every broken invariant, in words; an empty list means the index is consistent."""
+def verify_index(index_dir: Path, *, deep: bool = False) -> list[str]:
+    """Every broken invariant, in words; an empty list means the index is consistent.
+
+    ``deep`` also checks every published file's bytes (checksums, SQLite integrity check).
+    """
     folder = IndexFolder(index_dir)
     try:
         info = folder.read_info()
+    except MedSearchError as exc:
+        return [exc.message]
+    if deep:
+        damaged = _damaged_files(folder, info)
+        if damaged:
+            return damaged  # the invariants of damaged files mean nothing
+    try:
         store = folder.open_store()
     except MedSearchError as exc:
         return [exc.message]
@@ -32,7 +49,10 @@ def verify_index(index_dir: Path) -> list[str]:
         db_ids = store.ids()
         if not folder.faiss_path.is_file():
             return [f"{folder.faiss_path.name} is missing (run `medsearch index` again)"]
-        index = ann.load(folder.faiss_path, info.search_param)
+        try:
+            index = ann.load(folder.faiss_path, info.search_param)
+        except MedSearchError as exc:
+            return [exc.message]
         faiss_ids = index.ids()
         if len(np.unique(faiss_ids)) != len(faiss_ids):
             problems.append("the ANN index holds some ids more than once")
@@ -66,6 +86,41 @@ def verify_index(index_dir: Path) -> list[str]:
     finally:
         store.close()
     return problems
+
+
+def _damaged_files(folder: IndexFolder, info: IndexInfo) -> list[str]:
+    """The published files whose bytes are not what was published, each in words."""
+    problems = _sqlite_problems(folder.db_path)
+    recorded = info.checksums
+    if FAISS_FILE not in recorded or VECTORS_FILE not in recorded or info.vector_rows is None:
+        problems.append(
+            f"{folder.info_path.name} records no checksums (format {info.format_version}): "
+            "the next `medsearch index` run records them"
+        )
+        return problems
+    try:
+        ann.load(folder.faiss_path, info.search_param, recorded[FAISS_FILE])
+    except MedSearchError as exc:
+        problems.append(exc.message)
+    try:
+        folder.vector_file(info.dim).checked_digest(info.vector_rows, recorded[VECTORS_FILE])
+    except MedSearchError as exc:
+        problems.append(exc.message)
+    return problems
+
+
+def _sqlite_problems(db_path: Path) -> list[str]:
+    """What SQLite's integrity check finds wrong with the metadata database."""
+    if not db_path.is_file():
+        return [f"{db_path.name} is missing"]
+    try:
+        with contextlib.closing(sqlite3.connect(db_path)) as db:
+            rows = [str(row[0]) for row in db.execute("PRAGMA integrity_check")]
+    except sqlite3.Error as exc:
+        return [f"{db_path.name} is damaged: {exc}"]
+    if rows == ["ok"]:
+        return []
+    return [f"{db_path.name} is damaged: {'; '.join(rows[:5])}"]
 
 
 def _compare_sets(problems: list[str], what: str, left: np.ndarray, right: np.ndarray) -> None:

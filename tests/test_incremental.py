@@ -1,4 +1,5 @@
-"""Incremental, crash-safe indexing: re-runs, changes, copies, bad files, prune, kill -9."""
+"""Incremental, crash-safe indexing: re-runs, changes, copies, bad files, prune, kill -9
+(timed, and at each named fault point while a service answers from the same index)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +23,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from indexer.cli import cli
+from indexer.fault_points import FAULT_POINT_VARIABLE
 from indexer.verify import verify_index
 from tests.helpers import SAMPLE_IMAGES, run_cli
+from tests.serving import serve
 
 
 def _index(corpus: Path, index_dir: Path, model: Path, *extra: str) -> dict:
@@ -152,15 +159,9 @@ def _count_rows(db_path: Path) -> int:
         return 0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kill_after_rows", [0, 20])
-def test_kill_mid_run_then_rerun_is_consistent(
-    tmp_path: Path, tiny_model_dir: Path, kill_after_rows: int
-) -> None:
-    n = 60
-    corpus = _many_distinct_images(tmp_path / "corpus", n)
-    index_dir = tmp_path / "index"
-    medsearch = [
+def _index_command(corpus: Path, index_dir: Path, model: Path) -> list[str]:
+    """``medsearch index`` as its own process, for runs that are killed."""
+    return [
         sys.executable,
         "-m",
         "indexer",
@@ -169,31 +170,150 @@ def test_kill_mid_run_then_rerun_is_consistent(
         "--index",
         str(index_dir),
         "--model",
-        str(tiny_model_dir),
+        str(model),
         "--device",
         "cpu",
+        "--precision",
+        "fp32",
         "--batch-size",
         "4",
         "--quiet",
     ]
-    proc = subprocess.Popen(medsearch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _has_rows(db_path: Path, rows: int) -> Callable[[], bool]:
+    return lambda: _count_rows(db_path) >= rows
+
+
+def _kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` (polled); fail if it finishes first."""
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        rows = _count_rows(index_dir / "meta.sqlite") if (index_dir / "meta.sqlite").exists() else 0
-        if (kill_after_rows == 0 and (index_dir / "index_info.json").exists()) or (
-            kill_after_rows and rows >= kill_after_rows
-        ):
-            break
-        time.sleep(0.05)
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.02)
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def _run_killed_at(command: list[str], fault_point: str) -> None:
+    """Run ``command`` until it kills itself at ``fault_point`` (MEDSEARCH_FAULT_POINT)."""
+    env = {**os.environ, FAULT_POINT_VARIABLE: fault_point}
+    proc = subprocess.run(command, env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode(errors="replace")[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after_rows", [0, 20])
+def test_kill_mid_run_then_rerun_is_consistent(
+    tmp_path: Path, tiny_model_dir: Path, kill_after_rows: int
+) -> None:
+    n = 60
+    corpus = _many_distinct_images(tmp_path / "corpus", n)
+    index_dir = tmp_path / "index"
+    command = _index_command(corpus, index_dir, tiny_model_dir)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if kill_after_rows == 0:
+        _kill_when(proc, (index_dir / "index_info.json").exists)
+    else:
+        _kill_when(proc, _has_rows(index_dir / "meta.sqlite", kill_after_rows))
     done = _count_rows(index_dir / "meta.sqlite")
     assert done < n
 
     report = _index(corpus, index_dir, tiny_model_dir)
     assert report["count"] == n
     assert report["indexed"] == n - done
-    assert verify_index(index_dir) == []
+    assert verify_index(index_dir, deep=True) == []
     db = sqlite3.connect(index_dir / "meta.sqlite")
     assert db.execute("SELECT count(DISTINCT path) FROM images").fetchone()[0] == n
+
+
+class _Poller(threading.Thread):
+    """Searches a running service without pause; keeps every answer that is not a 200 from a
+    whole published version (a count outside ``allowed``)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.allowed: set[int] = set()
+        self.answers = 0
+        self.bad: list[str] = []
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        body = json.dumps({"text": "chest x-ray", "k": 3}).encode()
+        while not self._stopping.is_set():
+            request = urllib.request.Request(
+                self.url + "/api/search", body, {"Content-Type": "application/json"}
+            )
+            allowed = set(self.allowed)
+            try:
+                with _OPENER.open(request, timeout=30) as response:
+                    total = json.loads(response.read())["total"]
+            except urllib.error.HTTPError as exc:
+                self.bad.append(f"HTTP {exc.code}: {exc.read()[:200]!r}")
+                continue
+            self.answers += 1
+            if total not in allowed | set(self.allowed):
+                self.bad.append(f"total {total}, published counts {sorted(allowed)}")
+            time.sleep(0.05)  # leave the CPU to the runs being killed
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=60)
+
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+#: where the runs are killed, in turn: while embedding (timed, after the first new batch is
+#: committed), then at each named fault point; each kill is followed by a complete run
+_KILLS = [
+    "rows",
+    "batch:after-vectors@2",
+    "publish:after-faiss",
+    "atomic:before-rename@1",  # index.faiss written aside
+    "atomic:before-rename@2",  # index_info.json written aside
+]
+_STEP = 8
+
+
+@pytest.mark.slow
+def test_kill_anywhere_while_served_then_rerun(tmp_path: Path, tiny_model_dir: Path) -> None:
+    pool = _many_distinct_images(tmp_path / "pool", 12 + _STEP * len(_KILLS))
+    images = sorted(pool.iterdir())
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for image in images[:12]:
+        shutil.copy(image, corpus / image.name)
+    index_dir = tmp_path / "index"
+    count = _index(corpus, index_dir, tiny_model_dir)["count"]
+    command = _index_command(corpus, index_dir, tiny_model_dir)
+    with serve(index_dir, env={"MEDSEARCH_RELOAD_INTERVAL": "0.1"}) as server:
+        poller = _Poller(server.url)
+        poller.allowed = {count}
+        poller.start()
+        try:
+            for step, kill in enumerate(_KILLS):
+                for image in images[12 + step * _STEP : 12 + (step + 1) * _STEP]:
+                    shutil.copy(image, corpus / image.name)
+                poller.allowed = {count, count + _STEP}
+                published = (index_dir / "index_info.json").read_bytes()
+                if kill == "rows":
+                    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+                    _kill_when(proc, _has_rows(index_dir / "meta.sqlite", count + 4))
+                else:
+                    _run_killed_at(command, kill)
+                assert (index_dir / "index_info.json").read_bytes() == published, kill
+                report = _index(corpus, index_dir, tiny_model_dir)
+                count += _STEP
+                assert report["count"] == count, kill
+                assert verify_index(index_dir, deep=True) == [], kill
+                assert not [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
+                poller.allowed = {count}
+                answered = poller.answers
+                deadline = time.monotonic() + 30
+                while poller.answers < answered + 3 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        finally:
+            poller.stop()
+    assert poller.bad == []
+    assert poller.answers > 20

@@ -11,7 +11,7 @@ import pytest
 
 from indexer.errors import IndexCorruptError
 from indexer.index_folder import IndexFolder, new_info
-from indexer.index_info import FORMAT_VERSION, EncoderRecord, IndexInfo
+from indexer.index_info import EncoderRecord, IndexInfo
 from indexer.verify import verify_index
 from tests.helpers import SAMPLE_COUNT, run_cli
 
@@ -108,7 +108,8 @@ def test_an_older_file_without_optional_fields_gets_the_defaults() -> None:
     info = IndexInfo.from_json({"encoder": encoder, "dim": 8, "generation": 3})
     assert info.encoder == EncoderRecord("biomedclip", "m", "f", 8, random_weights=False)
     assert (info.dim, info.generation) == (8, 3)
-    assert info.format_version == FORMAT_VERSION
+    assert info.format_version == 1  # the first format did not write its number
+    assert (info.written_by, info.checksums, info.vector_rows) == (None, {}, None)
     assert (info.metric, info.index_type, info.index_type_requested) == (
         "inner_product",
         "flat",

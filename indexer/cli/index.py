@@ -76,6 +76,9 @@ def index(
     Files are recognised by content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are
     skipped, identical bytes are embedded once, and a bad file is recorded, never fatal.
 
+    Exit status 3 when the disk is full: the last published index is left as it was, and the
+    next run after space is freed finishes the job.
+
     Example:
 
         medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
@@ -199,17 +202,23 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
 @click.command()
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also read every published byte: index.faiss and vectors.f16 against the checksums "
+    "index_info.json records, meta.sqlite with SQLite's integrity check.",
+)
 @reports_errors
-def verify(index_dir: Path, as_json: bool) -> None:
+def verify(index_dir: Path, as_json: bool, deep: bool) -> None:
     """Check that every image has exactly one vector and vice versa; exit 1 if not.
 
     Example:
 
-        medsearch verify data/index
+        medsearch verify data/index --deep
     """
     from ..verify import verify_index
 
-    problems = verify_index(index_dir)
+    problems = verify_index(index_dir, deep=deep)
     if as_json:
         echo_json({"ok": not problems, "problems": problems})
     elif problems:

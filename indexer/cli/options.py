@@ -12,24 +12,32 @@ from typing import Any, TypeVar, get_args
 
 import click
 
-from ..errors import EvaluationInputError, MedSearchError, SettingsError
+from ..errors import DiskFullError, EvaluationInputError, MedSearchError, SettingsError
 from ..settings import Device, Precision, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: exit status of a usage problem (click's own, also used for a wrong setting)
 USAGE_EXIT_CODE = 2
+#: exit status of a write that found the disk full (the published index is left as it was)
+DISK_FULL_EXIT_CODE = 3
 
 
 class SettingsProblem(click.ClickException):
-    """A wrong ``MEDSEARCH_*`` value or option: one line on stderr, exit status 2."""
+    """A wrong ``MEDSEARCH_*`` value, option or input: one line on stderr, exit status 2."""
 
     exit_code = USAGE_EXIT_CODE
 
 
+class DiskFull(click.ClickException):
+    """A write found no room: one line on stderr, exit status 3."""
+
+    exit_code = DISK_FULL_EXIT_CODE
+
+
 def reports_errors(func: F) -> F:
     """Turn library errors into a one-line message: exit 2 for a setting or a bad evaluation
-    input, 1 for the rest."""
+    input, 3 for a full disk, 1 for the rest."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,6 +45,8 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (SettingsError, EvaluationInputError) as exc:
             raise SettingsProblem(exc.message) from exc
+        except DiskFullError as exc:
+            raise DiskFull(exc.message) from exc
         except MedSearchError as exc:
             raise click.ClickException(exc.message) from exc
 
