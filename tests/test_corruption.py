@@ -200,7 +200,7 @@ def test_the_service_refuses_a_damaged_new_version_and_keeps_the_previous(
         assert [_total(client) for _ in range(3)] == [2, 2, 2]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # refused once, not at every request
-    assert "keeping the current index" in warnings[0] and damaged in warnings[0]
+    assert "its new version cannot be loaded" in warnings[0] and damaged in warnings[0]
 
     if damaged == FAISS_FILE:  # the next run rebuilds it, and the service takes it
         run_cli(*_index_args(corpus, index_dir))
