@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .burned_in import settle_burned_in
 from .corpus import CorpusFile, load_metadata, scan_corpus
 from .encoders import Encoder, load_encoder
 from .errors import InvalidRequestError, UnreadableImageError
@@ -274,8 +275,13 @@ class _Run:
             return _Prepared(f, sha, fmt or "", 0, 0, {}, None)
         try:
             decoded = decode_image_bytes(
-                data, max_pixels=self.settings.max_image_pixels, draft_size=self.draft_size
+                data,
+                max_pixels=self.settings.max_image_pixels,
+                draft_size=self.draft_size,
+                descriptions=self.settings.keep_descriptions,
             )
+            if self.settings.ocr_burned_in:
+                settle_burned_in(decoded.metadata, decoded.image)
             # bytes embedded before need no pixels: their vector is copied
             known = sha in self.id_by_sha
             pixels = None if known else self.encoder.prepare(decoded.image)
