@@ -17,6 +17,7 @@ import subprocess
 from PIL import Image, ImageOps
 
 from .errors import InvalidRequestError
+from .imaging import decode_image_bytes
 from .records import MetadataValue
 
 #: Tesseract confidence (0..100) a word needs to count
@@ -74,9 +75,11 @@ def has_burned_in_text(image: Image.Image) -> bool:
     return len(burned_in_words(image)) >= MIN_WORDS
 
 
-def settle_burned_in(metadata: dict[str, MetadataValue], image: Image.Image) -> None:
-    """Turn an "unknown" ``burned_in_annotation`` into "yes"/"no" by OCR; note it was OCR."""
+def settle_burned_in(metadata: dict[str, MetadataValue], data: bytes, max_pixels: int) -> None:
+    """Turn an "unknown" ``burned_in_annotation`` into "yes"/"no" by OCR of the image file
+    ``data`` at full size (overlay fonts are small); note that OCR decided it."""
     if metadata.get("burned_in_annotation") != "unknown":
         return
+    image = decode_image_bytes(data, max_pixels=max_pixels).image
     metadata["burned_in_annotation"] = "yes" if has_burned_in_text(image) else "no"
     metadata["burned_in_checked_by"] = "ocr"

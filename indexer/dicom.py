@@ -146,9 +146,7 @@ def read_dicom(
     return image, metadata
 
 
-def extract_metadata(
-    dataset: Dataset, *, descriptions: bool = False
-) -> dict[str, MetadataValue]:
+def extract_metadata(dataset: Dataset, *, descriptions: bool = False) -> dict[str, MetadataValue]:
     """The :data:`SAFE_TAGS` fields of ``dataset`` as plain str/int/float; empty ones omitted.
 
     ``burned_in_annotation`` is always set; the :data:`DESCRIPTION_TAGS` only with
@@ -170,7 +168,7 @@ def extract_metadata(
 
 
 def burned_in_annotation(dataset: Dataset) -> str:
-    """"yes" or "no" from the Burned In Annotation tag; when it is absent, "unknown" for the
+    """ "yes" or "no" from the Burned In Annotation tag; when it is absent, "unknown" for the
     :data:`BURNED_IN_MODALITIES` and secondary captures, "no" for the others."""
     tag = str(dataset.get("BurnedInAnnotation") or "").strip().upper()
     if tag in ("YES", "NO"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -14,14 +15,13 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 from pydicom.sequence import Sequence
-from pydicom.uid import UID, MPEG2MPML
+from pydicom.uid import MPEG2MPML, UID
 
 from indexer.dicom import SAFE_TAGS, extract_metadata, read_dicom
-
-STORED_FIELDS = {*SAFE_TAGS.values(), "burned_in_annotation"}
 from indexer.errors import UnreadableImageError
 from tests.helpers import SAMPLE_IMAGES
 
+STORED_FIELDS = {*SAFE_TAGS.values(), "burned_in_annotation"}
 SAMPLE_DICOMS = sorted(SAMPLE_IMAGES.glob("*.dcm"))
 
 #: identifying elements that must never reach the metadata
@@ -73,7 +73,7 @@ def stretched(values: np.ndarray) -> np.ndarray:
     return np.rint((values - values.min()) / (values.max() - values.min()) * 255)
 
 
-def reason_of(source: Path | bytes, **options: int) -> str:
+def reason_of(source: Path | bytes, **options: Any) -> str:
     with pytest.raises(UnreadableImageError) as caught:
         read_dicom(source, **options)
     return caught.value.reason
