@@ -27,7 +27,7 @@ import pydicom
 import requests
 
 from .corpus import CorpusFile, InstanceUIDs
-from .errors import InvalidRequestError, SourceUnavailableError
+from .errors import InvalidRequestError, NotFoundError, SourceUnavailableError
 from .settings import Settings
 
 #: instances asked for per QIDO-RS request
@@ -88,6 +88,14 @@ def retrieve(client: Any, uids: InstanceUIDs) -> bytes:
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def fetch_instance(url: str, uids: InstanceUIDs, settings: Settings) -> bytes:
+    """One instance from the PACS at ``url``; :class:`NotFoundError` when it refuses it."""
+    try:
+        return retrieve(open_client(url, settings), uids)
+    except OSError as exc:
+        raise NotFoundError(f"the PACS no longer gives this image ({exc})") from exc
 
 
 class DicomWebSource:

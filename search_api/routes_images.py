@@ -12,12 +12,14 @@ from typing import Any
 
 from flask import Blueprint, Response, request, send_file
 
+from indexer.dicomweb import fetch_instance
 from indexer.errors import NotFoundError
+from indexer.records import ImageRecord
 from search_api.fields import check_id
 from search_api.params import parse_search_query, parse_thumbnail_size
 from search_api.payloads import image_urls, search_payload
 from search_api.state import get_state
-from search_api.thumbnails import render_png, render_thumbnail
+from search_api.thumbnails import render_png, render_thumbnail, withheld_placeholder
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
@@ -60,10 +62,12 @@ def thumbnail(id: int) -> Response:
     state = get_state()
     size = parse_thumbnail_size(request.args, state.limits)
     image = state.retriever.get(check_id(id))
+    if is_withheld(image):
+        return send_image(withheld_placeholder(size, "JPEG"), "image/jpeg", etag="withheld")
     max_pixels = state.settings.max_image_pixels
     cached = state.renders.get(
         state.renders.path_for(image.sha256, str(size), ".jpg"),
-        lambda: render_thumbnail(original_path(id), size, max_pixels=max_pixels),
+        lambda: render_thumbnail(original_source(id), size, max_pixels=max_pixels),
     )
     return send_image(cached, "image/jpeg", etag=f"{image.sha256}-{size}")
 
@@ -74,15 +78,31 @@ def original(id: int) -> Response:
     state = get_state()
     image = state.retriever.get(check_id(id))
     if image.format == "dicom":
+        if is_withheld(image):
+            return send_image(withheld_placeholder(512, "PNG"), "image/png", etag="withheld")
         max_pixels = state.settings.max_image_pixels
         cached = state.renders.get(
             state.renders.path_for(image.sha256, "full", ".png"),
-            lambda: render_png(original_path(id), max_pixels=max_pixels),
+            lambda: render_png(original_source(id), max_pixels=max_pixels),
         )
         return send_image(cached, "image/png", etag=f"{image.sha256}-png")
     source = original_path(id)
     mimetype = MIMETYPES.get(image.format) or mimetypes.guess_type(source.name)[0]
     return send_image(source, mimetype or "application/octet-stream")
+
+
+def is_withheld(image: ImageRecord) -> bool:
+    """Whether MEDSEARCH_HIDE_BURNED_IN withholds this image (burned-in patient data)."""
+    return get_state().settings.hide_burned_in and image.extra.get("burned_in_annotation") == "yes"
+
+
+def original_source(image_id: int) -> Path | bytes:
+    """The original file of an indexed image, or its bytes fetched from the PACS it came from."""
+    state = get_state()
+    located = state.retriever.dicomweb_instance(image_id)
+    if located is None:
+        return original_path(image_id)
+    return fetch_instance(*located, state.settings)
 
 
 def original_path(image_id: int) -> Path:

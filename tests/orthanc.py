@@ -96,7 +96,8 @@ def running_orthanc(folder: Path) -> Iterator[Orthanc]:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"Orthanc exited: {(folder / 'orthanc.log').read_text()[-2000:]}")
+                log_text = (folder / "orthanc.log").read_text(errors="replace")
+                raise RuntimeError(f"Orthanc exited: {log_text[-2000:]}")
             try:
                 if requests.get(f"{url}/system", auth=(USER, PASSWORD), timeout=2).ok:
                     break
