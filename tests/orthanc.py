@@ -17,11 +17,43 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
+from pydicom.data import get_testdata_file
+
+from tests.helpers import SAMPLE_IMAGES
 
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 USER, PASSWORD = "medsearch", "orthanc-test-password"
+
+#: pydicom and pydicom-data files of several encodings and modalities, each its own instance
+#: (one without pixel data)
+PYDICOM_FILES = (
+    "SC_rgb_rle.dcm",
+    "SC_rgb_jpeg_dcmtk.dcm",
+    "JPGExtended.dcm",
+    "JPGLosslessP14SV1_1s_1f_8b.dcm",
+    "emri_small_jpeg_ls_lossless.dcm",
+    "US1_J2KI.dcm",
+    "RG1_J2KR.dcm",
+    "image_dfl.dcm",
+    "rtplan.dcm",
+)
+
+
+def _pydicom_files() -> list[Path]:
+    found = (get_testdata_file(name, download=False) for name in PYDICOM_FILES)
+    return [Path(str(path)) for path in found if path is not None]
+
+
+#: what the test PACS holds
+PACS_FILES = sorted(SAMPLE_IMAGES.glob("*.dcm")) + _pydicom_files()
+
+
+def tiny_model_args(model_dir: Path) -> list[str]:
+    """CLI options that index with the tiny test model on the CPU."""
+    return ["--model", str(model_dir), "--device", "cpu", "--precision", "fp32", "--quiet"]
 
 
 def missing() -> str | None:
@@ -42,6 +74,11 @@ class Orthanc:
     @property
     def dicomweb(self) -> str:
         return f"{self.url}/dicom-web"
+
+    def use_credentials(self, patch: pytest.MonkeyPatch) -> None:
+        """Give ``medsearch`` this PACS's user and password, the way a site would."""
+        patch.setenv("MEDSEARCH_DICOMWEB_USER", USER)
+        patch.setenv("MEDSEARCH_DICOMWEB_PASSWORD", PASSWORD)
 
     def upload(self, files: Iterable[Path]) -> int:
         """POST each DICOM file to /instances; return how many it stored."""
@@ -87,6 +124,7 @@ def running_orthanc(folder: Path) -> Iterator[Orthanc]:
         "HttpsVerifyPeers": False,
         "StableAge": 1,
     }
+    folder.mkdir(parents=True, exist_ok=True)
     config_file = folder / "orthanc.json"
     config_file.write_text(json.dumps(config), encoding="utf-8")
     log = (folder / "orthanc.log").open("wb")
