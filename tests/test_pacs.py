@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from indexer.cli import cli
+from indexer.corpus import InstanceUIDs
 from indexer.dicomweb import relpath_for
 from indexer.index_folder import IndexFolder
 from indexer.settings import Settings
@@ -68,7 +69,7 @@ def test_the_whole_pacs_is_indexed_with_its_identifiers_apart(
     identifiers = stored_identifiers(pacs_index_dir)
     assert set(identifiers.values()) <= listed and len(identifiers) == info.count
     for relpath, uids in identifiers.items():
-        assert relpath == relpath_for(uids)  # (an opaque name, no UID in the images table)
+        assert relpath == relpath_for(InstanceUIDs(*uids))  # opaque: no UID in the images table
 
 
 def test_a_second_run_retrieves_nothing_and_a_filter_narrows_the_listing(
