@@ -115,7 +115,7 @@ def index(
     from ..burned_in import tesseract_path
     from ..corpus import CorpusSource, FolderSource
     from ..dicomweb import DicomWebSource, is_dicomweb_url, parse_filters
-    from ..pipeline import index_corpus
+    from ..pipeline import IndexReport, index_corpus
 
     settings = settings_from(
         index_dir=index_dir,
@@ -137,7 +137,8 @@ def index(
         raise click.UsageError("--dicomweb-filter applies to a DICOMweb URL corpus only")
     else:
         source = FolderSource(Path(corpus))
-    while True:
+
+    def run_once() -> IndexReport:
         bar = None if quiet or as_json else _ProgressBar()
         try:
             report = index_corpus(
@@ -155,9 +156,16 @@ def index(
             echo_json(report.to_dict())
         else:
             _print_summary(report.to_dict())
-        if watch is None:
-            break
-        time.sleep(watch)
+        return report
+
+    if watch is not None:
+        try:
+            while True:
+                run_once()
+                time.sleep(watch)
+        except KeyboardInterrupt:  # the way to stop watching; a round cut short is safe
+            return
+    report = run_once()
     if report.count == 0 and report.failed:
         raise click.ClickException("no file could be read; nothing was indexed")
 
