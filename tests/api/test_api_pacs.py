@@ -104,3 +104,29 @@ def test_hide_burned_in_withholds_flagged_images(pacs_client: ContractClient) ->
     ct = image_id(pacs_client, "dcm_ct_head.dcm")
     shown = pacs_client.get(f"/api/images/{ct}/thumbnail?size=128")
     assert shown.status_code == 200 and shown.data != withheld_placeholder(128, "JPEG")
+
+
+VIEWER = "https://viewer.example/viewer?study={study_uid}&series={series_uid}"
+
+
+@pytest.mark.parametrize("pacs_client", [{"viewer_url": VIEWER}], indirect=True)
+def test_viewer_setting_gives_each_pacs_image_its_viewer_link(
+    pacs_client: ContractClient,
+) -> None:
+    dataset = pydicom.dcmread(SAMPLE_IMAGES / "dcm_ct_head.dcm", stop_before_pixels=True)
+    ct = image_id(pacs_client, "dcm_ct_head.dcm")
+    expected = VIEWER.format(
+        study_uid=dataset.StudyInstanceUID, series_uid=dataset.SeriesInstanceUID
+    )
+    hits = {hit["id"]: hit for hit in search_all(pacs_client)["results"]}
+    assert hits[ct]["viewer_url"] == expected
+    assert pacs_client.get(f"/api/images/{ct}").get_json()["viewer_url"] == expected
+
+
+def test_files_have_no_viewer_link(api_settings: Settings) -> None:
+    app = create_app(api_settings.replace(viewer_url=VIEWER))
+    viewer_client = ContractClient(app, app.response_class)
+    viewer_client.contract = Contract.of(app)
+    hits = search_all(viewer_client)["results"]
+    assert hits and all(hit["viewer_url"] is None for hit in hits)
+    app.extensions["medsearch"].retriever.close()
