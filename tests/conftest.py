@@ -20,8 +20,13 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli  # noqa: E402
-from tests.orthanc import PACS_FILES, Orthanc, running_orthanc, tiny_model_args  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    SAMPLE_DIR,
+    SAMPLE_METADATA,
+    run_cli,
+    tiny_model_args,  # noqa: E402
+)
+from tests.orthanc import PACS_FILES, Orthanc, running_orthanc  # noqa: E402
 from tests.orthanc import missing as orthanc_missing  # noqa: E402
 
 

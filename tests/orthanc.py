@@ -51,11 +51,6 @@ def _pydicom_files() -> list[Path]:
 PACS_FILES = sorted(SAMPLE_IMAGES.glob("*.dcm")) + _pydicom_files()
 
 
-def tiny_model_args(model_dir: Path) -> list[str]:
-    """CLI options that index with the tiny test model on the CPU."""
-    return ["--model", str(model_dir), "--device", "cpu", "--precision", "fp32", "--quiet"]
-
-
 def missing() -> str | None:
     """Why a test Orthanc cannot run here, or None."""
     if not Path(ORTHANC).is_file():

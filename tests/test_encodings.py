@@ -21,7 +21,7 @@ from pydicom.uid import UID
 
 from indexer.dicom import read_dicom
 from indexer.imaging import load_image
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_cli, tiny_model_args
 
 HTJ2K_FILE = REPO / "tests" / "data" / "ct_small_htj2k.dcm"
 
@@ -113,19 +113,8 @@ def test_a_folder_of_every_encoding_indexes_without_failure(
     corpus.mkdir()
     for syntax in sorted(CASES):
         case_file(syntax, corpus)
-    out = run_cli(
-        "index",
-        corpus,
-        "--index",
-        tmp_path / "index",
-        "--model",
-        tiny_model_dir,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--json",
-    )
+    model = tiny_model_args(tiny_model_dir)
+    out = run_cli("index", corpus, "--index", tmp_path / "index", *model, "--json")
     report = json.loads(out)
     assert report["failed"] == [] and report["skipped"] == {}
     assert report["indexed"] == report["count"] == len(CASES)

@@ -16,8 +16,8 @@ from indexer.dicomweb import relpath_for
 from indexer.index_folder import IndexFolder
 from indexer.settings import Settings
 from indexer.store import IdentifierRow
-from tests.helpers import SAMPLE_IMAGES, run_cli
-from tests.orthanc import PACS_FILES, Orthanc, running_orthanc, tiny_model_args
+from tests.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
+from tests.orthanc import PACS_FILES, Orthanc, running_orthanc
 from tests.orthanc import missing as orthanc_missing
 
 pytestmark = pytest.mark.slow

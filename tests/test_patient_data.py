@@ -15,8 +15,8 @@ from pydicom.dataset import Dataset
 from indexer.burned_in import has_burned_in_text
 from indexer.imaging import load_image
 from indexer.index_folder import IndexFolder
-from tests.helpers import SAMPLE_IMAGES, run_cli
-from tests.orthanc import PACS_FILES, tiny_model_args
+from tests.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
+from tests.orthanc import PACS_FILES
 
 #: keywords whose values identify a patient, a site or a person
 PHI_KEYWORDS = frozenset(

@@ -14,8 +14,7 @@ from typing import IO, Any
 import pytest
 
 from indexer.index_folder import IndexFolder
-from tests.helpers import REPO, SAMPLE_IMAGES
-from tests.orthanc import tiny_model_args
+from tests.helpers import REPO, SAMPLE_IMAGES, tiny_model_args
 
 
 def next_report(stream: IO[str]) -> dict[str, Any]:
