@@ -152,6 +152,13 @@ def index_corpus(
     return report
 
 
+def encoder_for(settings: Settings, model: str | None = None) -> Encoder:
+    """The encoder a run would load (``model``, else the index's own, else the setting), for
+    callers that run many times in a row (``--watch``)."""
+    folder = IndexFolder(settings.index_dir)
+    return _load_encoder(settings, folder.read_info() if folder.exists() else None, model)
+
+
 def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None) -> Encoder:
     ref = model or (info.encoder.model if info else settings.model)
     return load_encoder(

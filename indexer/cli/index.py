@@ -115,7 +115,7 @@ def index(
     from ..burned_in import tesseract_path
     from ..corpus import CorpusSource, FolderSource
     from ..dicomweb import DicomWebSource, is_dicomweb_url, parse_filters
-    from ..pipeline import IndexReport, index_corpus
+    from ..pipeline import IndexReport, encoder_for, index_corpus
 
     settings = settings_from(
         index_dir=index_dir,
@@ -138,6 +138,9 @@ def index(
     else:
         source = FolderSource(Path(corpus))
 
+    # watching loads the model once, not every round
+    encoder = encoder_for(settings, model) if watch is not None else None
+
     def run_once() -> IndexReport:
         bar = None if quiet or as_json else _ProgressBar()
         try:
@@ -147,6 +150,7 @@ def index(
                 metadata_file=metadata_file,
                 model=model,
                 prune=prune,
+                encoder=encoder,
                 progress=bar,
             )
         finally:
