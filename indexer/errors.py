@@ -102,7 +102,7 @@ class IndexBusyError(MedSearchError):
 class SourceUnavailableError(MedSearchError):
     """A PACS (DICOMweb service) cannot be reached or refuses a request."""
 
-    status = 502
+    status = 503
     code = "source_unavailable"
 
 

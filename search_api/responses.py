@@ -18,7 +18,7 @@ ERRORS = {
     "413": ("PayloadTooLarge", "Body or image larger than the upload limit"),
     "415": ("UnsupportedMediaType", "Wrong Content-Type for this endpoint"),
     "422": ("UnreadableImage", "The image cannot be decoded (not an image, truncated, too big)"),
-    "503": ("Unavailable", "The index or the model is unavailable"),
+    "503": ("Unavailable", "The index, the model or the PACS holding the image is unavailable"),
 }
 
 _SCALAR: Schema = {"type": ["string", "number", "boolean", "null"]}

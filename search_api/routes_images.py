@@ -63,7 +63,8 @@ def thumbnail(id: int) -> Response:
     size = parse_thumbnail_size(request.args, state.limits)
     image = state.retriever.get(check_id(id))
     if is_withheld(image):
-        return send_image(withheld_placeholder(size, "JPEG"), "image/jpeg", etag="withheld")
+        placeholder = withheld_placeholder(size, "JPEG")
+        return send_image(placeholder, "image/jpeg", etag=f"withheld-{size}")
     max_pixels = state.settings.max_image_pixels
     cached = state.renders.get(
         state.renders.path_for(image.sha256, str(size), ".jpg"),
@@ -79,7 +80,7 @@ def original(id: int) -> Response:
     image = state.retriever.get(check_id(id))
     if image.format == "dicom":
         if is_withheld(image):
-            return send_image(withheld_placeholder(512, "PNG"), "image/png", etag="withheld")
+            return send_image(withheld_placeholder(512, "PNG"), "image/png", etag="withheld-png")
         max_pixels = state.settings.max_image_pixels
         cached = state.renders.get(
             state.renders.path_for(image.sha256, "full", ".png"),

@@ -23,8 +23,9 @@ from search_api import create_app
 from search_api.state import ApiState
 from search_api.thumbnails import withheld_placeholder
 from tests.api.contract import Contract, ContractClient
-from tests.helpers import SAMPLE_IMAGES
-from tests.orthanc import PASSWORD, USER, Orthanc
+from tests.helpers import SAMPLE_IMAGES, assert_error, run_cli, tiny_model_args
+from tests.orthanc import PASSWORD, USER, Orthanc, running_orthanc
+from tests.orthanc import missing as orthanc_missing
 
 pytestmark = pytest.mark.slow
 
@@ -129,4 +130,23 @@ def test_files_have_no_viewer_link(api_settings: Settings) -> None:
     viewer_client.contract = Contract.of(app)
     hits = search_all(viewer_client)["results"]
     assert hits and all(hit["viewer_url"] is None for hit in hits)
+    app.extensions["medsearch"].retriever.close()
+
+
+def test_a_pacs_that_is_down_gives_503(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reason = orthanc_missing()
+    if reason:
+        pytest.skip(reason)
+    index_dir = tmp_path / "index"
+    with running_orthanc(tmp_path / "pacs") as pacs:
+        pacs.use_credentials(monkeypatch)
+        pacs.upload([SAMPLE_IMAGES / "dcm_ct_small.dcm"])
+        run_cli("index", pacs.dicomweb, "--index", index_dir, *tiny_model_args(tiny_model_dir))
+    app = make_app(index_dir, tmp_path / "thumbnails")
+    client = ContractClient(app, app.response_class)
+    client.contract = Contract.of(app)
+    assert_error(client.get("/api/images/1/thumbnail"), 503, "source_unavailable")
+    assert_error(client.get("/api/images/1/file"), 503, "source_unavailable")
     app.extensions["medsearch"].retriever.close()
