@@ -14,10 +14,9 @@ from indexer.cli import cli
 from indexer.corpus import InstanceUIDs
 from indexer.dicomweb import relpath_for
 from indexer.index_folder import IndexFolder
-from indexer.settings import Settings
 from indexer.store import IdentifierRow
 from tests.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
-from tests.orthanc import PACS_FILES, Orthanc, running_orthanc
+from tests.orthanc import Orthanc, running_orthanc
 from tests.orthanc import missing as orthanc_missing
 
 pytestmark = pytest.mark.slow
@@ -131,7 +130,3 @@ def test_credentials_stay_out_of_the_url(tmp_path: Path) -> None:
         cli, ["index", "http://user:secret@127.0.0.1:9/dicom-web", "--index", str(tmp_path)]
     )
     assert result.exit_code == 1 and "MEDSEARCH_DICOMWEB_TOKEN" in result.output
-
-
-def test_the_pacs_holds_every_sample_dicom() -> None:
-    assert len(PACS_FILES) >= 20 and Settings().dicomweb_token is None
