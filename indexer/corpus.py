@@ -1,5 +1,8 @@
 """Scanning a corpus folder for candidate files and reading a metadata sidecar.
 
+A :class:`CorpusSource` is what the indexing pipeline reads: a list of :class:`CorpusFile` and
+the bytes of each. :class:`FolderSource` is a folder; :mod:`indexer.dicomweb` holds the PACS one.
+
 :func:`scan_corpus` lists every regular file under a folder in a stable order. It does not
 filter by extension: the indexing pipeline sniffs each file's content.
 
@@ -16,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from .errors import InvalidRequestError, MetadataFileError
 from .records import MetadataValue
@@ -28,14 +31,55 @@ _CSV_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
 
+class InstanceUIDs(NamedTuple):
+    """What a DICOMweb service needs to retrieve an instance again."""
+
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+
+
 @dataclass(frozen=True)
 class CorpusFile:
-    """One regular file found under the corpus root."""
+    """One regular file found under the corpus root (or one instance in a PACS)."""
 
     path: Path  # absolute
     relpath: str  # relative to the corpus root, POSIX separators
     size: int
     mtime: float
+    #: the instance's identifiers, for files listed by a DICOMweb service
+    uids: InstanceUIDs | None = None
+
+
+class CorpusSource(Protocol):
+    """Where the images of an index come from."""
+
+    #: recorded as the index's ``corpus_root``: a folder, or a DICOMweb base URL
+    root: str
+
+    def scan(self) -> list[CorpusFile]:
+        """Every candidate file, in a stable order."""
+        ...
+
+    def read(self, file: CorpusFile) -> bytes:
+        """The file's bytes; :class:`OSError` when this one file cannot be read."""
+        ...
+
+
+class FolderSource:
+    """The files under a folder (see :func:`scan_corpus`)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder).resolve()
+        if not self.folder.is_dir():
+            raise InvalidRequestError(f"corpus folder {folder} does not exist")
+        self.root = str(self.folder)
+
+    def scan(self) -> list[CorpusFile]:
+        return list(scan_corpus(self.folder))
+
+    def read(self, file: CorpusFile) -> bytes:
+        return file.path.read_bytes()
 
 
 def scan_corpus(root: Path) -> Iterator[CorpusFile]:

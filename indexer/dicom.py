@@ -4,7 +4,10 @@
 default: modality LUT / rescale, then the first VOI LUT or window (or the image's own min/max
 when there is none), MONOCHROME1 inverted, palette colour expanded, the middle frame of a
 multi-frame object. Only the tags listed in :data:`SAFE_TAGS` are ever returned as metadata:
-an allowlist, so no patient, institution, date or UID value can leak into an index.
+an allowlist, so no patient, institution, date or UID value can leak into an index. The free-text
+:data:`DESCRIPTION_TAGS` (which DICOM's de-identification profile removes) are returned only when
+asked for. ``burned_in_annotation`` says whether the pixels may show patient data (see
+:func:`burned_in_annotation`).
 
 The pixel helpers :func:`scale_to_uint8` and :func:`decoder_warnings_suppressed` are shared
 with :mod:`indexer.imaging`.
@@ -49,8 +52,6 @@ SAFE_TAGS: Mapping[str, str] = MappingProxyType(
         "ViewPosition": "view_position",
         "Laterality": "laterality",
         "ImageLaterality": "laterality",
-        "SeriesDescription": "series_description",
-        "StudyDescription": "study_description",
         "PhotometricInterpretation": "photometric_interpretation",
         "Rows": "rows",
         "Columns": "columns",
@@ -61,6 +62,18 @@ SAFE_TAGS: Mapping[str, str] = MappingProxyType(
         # read from the file meta group and stored by name ("JPEG 2000 Image Compression")
         "TransferSyntaxUID": "transfer_syntax",
     }
+)
+
+#: free text often carrying names, dates and identifiers (PS3.15 Table E.1-1 removes both):
+#: stored only when a site knows its descriptions are clean
+DESCRIPTION_TAGS: Mapping[str, str] = MappingProxyType(
+    {"SeriesDescription": "series_description", "StudyDescription": "study_description"}
+)
+
+#: modalities whose images commonly carry text burned into the pixels (ultrasound, secondary
+#: capture, angiography, endoscopy, photographs, scanned documents ...)
+BURNED_IN_MODALITIES = frozenset(
+    {"US", "IVUS", "SC", "OT", "XA", "RF", "ES", "XC", "GM", "SM", "DOC", "OP", "ECG"}
 )
 
 _PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -104,12 +117,17 @@ def scale_to_uint8(
 
 
 def read_dicom(
-    source: Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = None
+    source: Path | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int | None = None,
+    descriptions: bool = False,
 ) -> tuple[Image.Image, dict[str, MetadataValue]]:
     """Render a DICOM file (path or bytes) to an RGB image and return its safe metadata.
 
     ``min_side``: the image may come back reduced by a power of two while its shortest side
     stays at least this long (large JPEG 2000 frames, decoded at a lower resolution level).
+    ``descriptions``: also return the :data:`DESCRIPTION_TAGS`.
 
     Raises :class:`UnreadableImageError` with reason ``not_image``, ``truncated``,
     ``no_pixel_data``, ``too_large``, ``unsupported`` or ``corrupt``.
@@ -117,7 +135,7 @@ def read_dicom(
     with decoder_warnings_suppressed():
         dataset = _read_dataset(source)
         try:
-            metadata = extract_metadata(dataset)
+            metadata = extract_metadata(dataset, descriptions=descriptions)
             image = _render(dataset, max_pixels, min_side)
         except UnreadableImageError:
             raise
@@ -128,10 +146,15 @@ def read_dicom(
     return image, metadata
 
 
-def extract_metadata(dataset: Dataset) -> dict[str, MetadataValue]:
-    """The :data:`SAFE_TAGS` fields of ``dataset`` as plain str/int/float; empty ones omitted."""
-    metadata: dict[str, MetadataValue] = {}
-    for keyword, field in SAFE_TAGS.items():
+def extract_metadata(dataset: Dataset, *, descriptions: bool = False) -> dict[str, MetadataValue]:
+    """The :data:`SAFE_TAGS` fields of ``dataset`` as plain str/int/float; empty ones omitted.
+
+    ``burned_in_annotation`` is always set; the :data:`DESCRIPTION_TAGS` only with
+    ``descriptions``.
+    """
+    metadata: dict[str, MetadataValue] = {"burned_in_annotation": burned_in_annotation(dataset)}
+    tags = {**SAFE_TAGS, **DESCRIPTION_TAGS} if descriptions else SAFE_TAGS
+    for keyword, field in tags.items():
         if field in metadata:
             continue
         value: MetadataValue
@@ -142,6 +165,18 @@ def extract_metadata(dataset: Dataset) -> dict[str, MetadataValue]:
         if value is not None:
             metadata[field] = value
     return metadata
+
+
+def burned_in_annotation(dataset: Dataset) -> str:
+    """ "yes" or "no" from the Burned In Annotation tag; when it is absent, "unknown" for the
+    :data:`BURNED_IN_MODALITIES` and secondary captures, "no" for the others."""
+    tag = str(dataset.get("BurnedInAnnotation") or "").strip().upper()
+    if tag in ("YES", "NO"):
+        return tag.lower()
+    modality = str(dataset.get("Modality") or "").strip().upper()
+    if modality in BURNED_IN_MODALITIES or "ConversionType" in dataset:
+        return "unknown"
+    return "no"
 
 
 def _read_dataset(source: Path | bytes) -> Dataset:

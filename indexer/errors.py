@@ -99,6 +99,13 @@ class IndexBusyError(MedSearchError):
     code = "index_busy"
 
 
+class SourceUnavailableError(MedSearchError):
+    """A PACS (DICOMweb service) cannot be reached or refuses a request."""
+
+    status = 503
+    code = "source_unavailable"
+
+
 class MetadataFileError(MedSearchError):
     """A metadata sidecar (CSV/JSONL) cannot be read."""
 

@@ -122,19 +122,33 @@ def load_image(
 
 
 def decode_image_bytes(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: int | None = None
+    data: bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: int | None = None,
+    descriptions: bool = False,
 ) -> DecodedImage:
-    """Decode an image held in memory (an upload); same rules as :func:`load_image`."""
-    return _decode(data, sniff_format(data[:SNIFF_BYTES]), max_pixels, draft_size)
+    """Decode an image held in memory (an upload); same rules as :func:`load_image`.
+
+    ``descriptions``: keep the free-text DICOM descriptions in the metadata
+    (:data:`indexer.dicom.DESCRIPTION_TAGS`).
+    """
+    return _decode(data, sniff_format(data[:SNIFF_BYTES]), max_pixels, draft_size, descriptions)
 
 
 def _decode(
-    source: Path | bytes, format_: str | None, max_pixels: int, draft_size: int | None
+    source: Path | bytes,
+    format_: str | None,
+    max_pixels: int,
+    draft_size: int | None,
+    descriptions: bool = False,
 ) -> DecodedImage:
     if format_ is None:
         raise UnreadableImageError("not a recognised image file", "not_image")
     if format_ == "dicom":
-        image, metadata = read_dicom(source, max_pixels=max_pixels, min_side=draft_size)
+        image, metadata = read_dicom(
+            source, max_pixels=max_pixels, min_side=draft_size, descriptions=descriptions
+        )
         # the full size, also when a JPEG 2000 frame was decoded at a lower resolution level
         width, height = metadata.get("columns"), metadata.get("rows")
         if not isinstance(width, int) or not isinstance(height, int):

@@ -107,7 +107,7 @@ def require_same_encoder(info: IndexInfo, fingerprint: str, model_ref: str, wher
         )
 
 
-def new_info(encoder: EncoderRecord, corpus_root: Path, index_type: str) -> IndexInfo:
+def new_info(encoder: EncoderRecord, corpus_root: Path | str, index_type: str) -> IndexInfo:
     """The info of a new, empty index."""
     now = _now()
     return IndexInfo(

@@ -16,13 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from .atomic import reporting_disk_full
-from .corpus import CorpusFile, load_metadata, scan_corpus
+from .burned_in import settle_burned_in
+from .corpus import CorpusFile, CorpusSource, FolderSource, load_metadata
 from .encoders import Encoder, load_encoder
 from .errors import InvalidRequestError, UnreadableImageError
 from .fault_points import fault_point
@@ -111,7 +112,7 @@ _Outcome = _Prepared | _Failed | _Skipped
 
 def index_corpus(
     settings: Settings,
-    corpus: Path,
+    corpus: Path | CorpusSource,
     *,
     metadata_file: Path | None = None,
     model: str | None = None,
@@ -119,10 +120,10 @@ def index_corpus(
     encoder: Encoder | None = None,
     progress: ProgressCallback | None = None,
 ) -> IndexReport:
-    """Bring the index in ``settings.index_dir`` up to date with the images under ``corpus``."""
-    root = Path(corpus).resolve()
-    if not root.is_dir():
-        raise InvalidRequestError(f"corpus folder {corpus} does not exist")
+    """Bring the index in ``settings.index_dir`` up to date with the images under ``corpus``
+    (a folder, or a source such as :class:`indexer.dicomweb.DicomWebSource`)."""
+    source = FolderSource(corpus) if isinstance(corpus, Path) else corpus
+    root = source.root
     sidecar = load_metadata(metadata_file) if metadata_file else {}
     folder = IndexFolder(settings.index_dir)
     # the other files name themselves when they find the disk full; the rest is SQLite's
@@ -147,7 +148,7 @@ def index_corpus(
         try:
             vectors = folder.vector_file(encoder.dim)
             run = _Run(settings, encoder, store, vectors, sidecar, progress, checkpoint)
-            report = run.execute(root, prune)
+            report = run.execute(source, prune)
             store.apply_sidecar(sidecar)
             checkpoint()
             report.count = state["info"].count
@@ -155,6 +156,13 @@ def index_corpus(
             store.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def encoder_for(settings: Settings, model: str | None = None) -> Encoder:
+    """The encoder a run would load (``model``, else the index's own, else the setting), for
+    callers that run many times in a row (``--watch``)."""
+    folder = IndexFolder(settings.index_dir)
+    return _load_encoder(settings, folder.read_info() if folder.exists() else None, model)
 
 
 def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None) -> Encoder:
@@ -167,8 +175,8 @@ def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None)
     )
 
 
-def _check_same_corpus(info: IndexInfo, root: Path, where: Path) -> None:
-    if info.corpus_root and Path(info.corpus_root) != root:
+def _check_same_corpus(info: IndexInfo, root: str, where: Path) -> None:
+    if info.corpus_root and info.corpus_root != root:
         raise InvalidRequestError(
             f"the index in {where} holds images of {info.corpus_root}, not of {root}; "
             "paths are stored relative to the corpus folder, so use a new --index folder"
@@ -201,9 +209,10 @@ class _Run:
         self.id_by_sha: dict[str, int] = {s.sha256: s.id for s in self.states.values()}
         self.draft_size = encoder.draft_size
 
-    def execute(self, root: Path, prune: bool) -> IndexReport:
+    def execute(self, source: CorpusSource, prune: bool) -> IndexReport:
         report = self.report
-        files = list(scan_corpus(root))
+        self.source = source
+        files = source.scan()
         report.scanned = len(files)
         failures = self.store.failure_states()
         todo: list[CorpusFile] = []
@@ -268,11 +277,11 @@ class _Run:
 
     def _prepare(self, f: CorpusFile) -> _Outcome:
         try:
-            data = f.path.read_bytes()
+            data = self.source.read(f)
         except OSError as exc:
             return _Failed(f, "io_error", f"cannot read the file: {exc.strerror or exc}")
         fmt = sniff_format(data[:132])
-        if fmt is None and f.path.suffix.lower() not in IMAGE_SUFFIXES:
+        if fmt is None and PurePosixPath(f.relpath).suffix.lower() not in IMAGE_SUFFIXES:
             return _Skipped(f, "not an image")
         sha = hashlib.sha256(data).hexdigest()
         state = self.states.get(f.relpath)
@@ -280,8 +289,13 @@ class _Run:
             return _Prepared(f, sha, fmt or "", 0, 0, {}, None)
         try:
             decoded = decode_image_bytes(
-                data, max_pixels=self.settings.max_image_pixels, draft_size=self.draft_size
+                data,
+                max_pixels=self.settings.max_image_pixels,
+                draft_size=self.draft_size,
+                descriptions=self.settings.keep_descriptions,
             )
+            if self.settings.ocr_burned_in:
+                settle_burned_in(decoded.metadata, data, self.settings.max_image_pixels)
             # bytes embedded before need no pixels: their vector is copied
             known = sha in self.id_by_sha
             pixels = None if known else self.encoder.prepare(decoded.image)
@@ -315,6 +329,9 @@ class _Run:
                     )
             Store.delete_images(session, replaced)
             ids = Store.add_images(session, rows) if rows else []
+            Store.add_identifiers(
+                session, [(i, p.file.uids) for p, i in zip(fresh, ids, strict=True) if p.file.uids]
+            )
             if ids:
                 # vectors reach the disk before the rows that point at them are committed
                 self.vectors.write(ids, vectors)

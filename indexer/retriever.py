@@ -29,6 +29,7 @@ from PIL import Image
 
 from . import ann
 from .checksums import PrefixDigest
+from .corpus import InstanceUIDs
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from .index_folder import FAISS_FILE, VECTORS_FILE, IndexFolder, require_same_encoder
@@ -163,6 +164,12 @@ class Retriever:
         """Absolute path of the original file of an indexed image."""
         record = self.store.get(image_id)
         return self._snapshot.info.corpus_path() / record.path
+
+    def dicomweb_instance(self, image_id: int) -> tuple[str, InstanceUIDs] | None:
+        """The DICOMweb base URL and UIDs of an image indexed from a PACS; None for files."""
+        uids = self.store.identifiers(image_id)
+        root = self._snapshot.info.corpus_root
+        return None if uids is None or root is None else (root, uids)
 
     def filterable_fields(self) -> list[str]:
         return self.store.filterable_fields()

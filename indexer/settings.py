@@ -65,6 +65,18 @@ class Settings:
     reload_interval: float = field(default=2.0, metadata=_bounds(0.0, 86_400.0))
     #: folder for rendered thumbnails; defaults to <index_dir>/thumbnails
     thumbnail_dir: Path | None = None
+    #: store DICOM Series/Study Description (free text that may carry patient data)
+    keep_descriptions: bool = False
+    #: run Tesseract over DICOM images that may carry burned-in text, to settle yes/no
+    ocr_burned_in: bool = False
+    #: the service withholds thumbnails and files of images flagged burned_in_annotation=yes
+    hide_burned_in: bool = False
+    #: viewer link of a PACS image, with {study_uid} and {series_uid} placeholders
+    viewer_url: str | None = None
+    #: DICOMweb credentials: a bearer token, or a user and password (environment only)
+    dicomweb_token: str | None = field(default=None, repr=False)
+    dicomweb_user: str | None = None
+    dicomweb_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

@@ -1,5 +1,8 @@
 """SQLite metadata through SQLAlchemy 2: one row per indexed image, one per failed file.
 
+Images indexed from a PACS also have a row of DICOM identifiers (``dicom_identifiers``), kept
+apart from the image rows so that no UID appears in what searches return.
+
 Row ids are the ids of the vector index and the slots of the raw vector file, and are never
 reused (``AUTOINCREMENT``), so a stale ANN index can never point at another image.
 """
@@ -18,6 +21,7 @@ import numpy.typing as npt
 from sqlalchemy import (
     JSON,
     Float,
+    ForeignKey,
     Integer,
     String,
     create_engine,
@@ -29,8 +33,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from .corpus import InstanceUIDs
 from .errors import InvalidRequestError, NotFoundError
 from .records import ImageRecord, MetadataValue
 
@@ -88,6 +94,19 @@ class FailureRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(String)
     failed_at: Mapped[float] = mapped_column(Float)
+
+
+class IdentifierRow(Base):
+    """Study/Series/SOP Instance UIDs of an image indexed from a PACS (to fetch it again)."""
+
+    __tablename__ = "dicom_identifiers"
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    study_uid: Mapped[str] = mapped_column(String(64))
+    series_uid: Mapped[str] = mapped_column(String(64))
+    sop_uid: Mapped[str] = mapped_column(String(64))
 
 
 @dataclass(frozen=True)
@@ -185,6 +204,15 @@ class Store:
                 for row in s.scalars(select(ImageRow).where(ImageRow.id.in_(chunk))):
                     found[row.id] = row.record()
         return found
+
+    def identifiers(self, image_id: int) -> InstanceUIDs | None:
+        """The DICOM identifiers of an image indexed from a PACS; None for files."""
+        with self._sessions() as s:
+            try:
+                row = s.get(IdentifierRow, image_id)
+            except OperationalError:  # an index made before the table existed
+                return None
+            return None if row is None else InstanceUIDs(row.study_uid, row.series_uid, row.sop_uid)
 
     # -- filters and facets -------------------------------------------------------------------
 
@@ -289,6 +317,14 @@ class Store:
         if rows:
             with self.session() as session:
                 session.execute(insert(ImageRow), [dict(r) for r in rows])
+
+    @staticmethod
+    def add_identifiers(session: Session, pairs: Iterable[tuple[int, InstanceUIDs]]) -> None:
+        """Record the DICOM identifiers of newly added PACS images."""
+        session.add_all(
+            IdentifierRow(image_id=i, study_uid=u[0], series_uid=u[1], sop_uid=u[2])
+            for i, u in pairs
+        )
 
     @staticmethod
     def delete_images(session: Session, ids: Iterable[int]) -> None:

@@ -48,7 +48,7 @@ def build_openapi(
         "paths": _Paths(limits, token=bool(settings.api_token)).all(),
         "components": {
             "schemas": {
-                **response_schemas(),
+                **response_schemas(viewer=bool(settings.viewer_url)),
                 "SearchRequest": SEARCH_BODY.schema(limits),
                 "ClassifyRequest": CLASSIFY_BODY.schema(limits),
                 "SessionRequest": SESSION_BODY.schema(limits),

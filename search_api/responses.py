@@ -18,7 +18,7 @@ ERRORS = {
     "413": ("PayloadTooLarge", "Body or image larger than the upload limit"),
     "415": ("UnsupportedMediaType", "Wrong Content-Type for this endpoint"),
     "422": ("UnreadableImage", "The image cannot be decoded (not an image, truncated, too big)"),
-    "503": ("Unavailable", "The index or the model is unavailable"),
+    "503": ("Unavailable", "The index, the model or the PACS holding the image is unavailable"),
 }
 
 _SCALAR: Schema = {"type": ["string", "number", "boolean", "null"]}
@@ -28,8 +28,10 @@ _TIMINGS: Schema = {"type": "object", "additionalProperties": {"type": "number",
 _URLS = {"thumbnail_url": {"type": "string"}, "image_url": {"type": "string"}}
 
 
-def response_schemas() -> dict[str, Schema]:
-    """The component schemas of every answer body."""
+def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
+    """The component schemas of every answer body; ``viewer``: images carry ``viewer_url``
+    (a link into the PACS viewer, null for images that did not come from a PACS)."""
+    urls = {**_URLS, "viewer_url": _NULLABLE_STRING} if viewer else _URLS
     return {
         "Error": closed(
             {
@@ -45,7 +47,7 @@ def response_schemas() -> dict[str, Schema]:
                 "path": {"type": "string"},
                 "caption": _NULLABLE_STRING,
                 "metadata": _METADATA,
-                **_URLS,
+                **urls,
             }
         ),
         "SearchResponse": closed(
@@ -79,7 +81,7 @@ def response_schemas() -> dict[str, Schema]:
                 "mtime": {"type": "number"},
                 "caption": _NULLABLE_STRING,
                 "metadata": _METADATA,
-                **_URLS,
+                **urls,
             }
         ),
         "Facets": closed(

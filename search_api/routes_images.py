@@ -13,13 +13,15 @@ from typing import Any
 
 from flask import Blueprint, Response, request, send_file
 
+from indexer.dicomweb import fetch_instance
 from indexer.errors import NotFoundError
+from indexer.records import ImageRecord
 from search_api.fields import check_id
 from search_api.indexes import ServedIndex
 from search_api.params import parse_search_query, parse_thumbnail_size
 from search_api.payloads import image_urls, search_payload
 from search_api.state import get_state, requested_index
-from search_api.thumbnails import render_png, render_thumbnail
+from search_api.thumbnails import render_png, render_thumbnail, withheld_placeholder
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
@@ -68,10 +70,13 @@ def thumbnail(id: int) -> Response:
     served = requested_index()
     size = parse_thumbnail_size(request.args, state.limits)
     image = served.retriever.get(check_id(id))
+    if is_withheld(image):
+        placeholder = withheld_placeholder(size, "JPEG")
+        return send_image(placeholder, "image/jpeg", etag=f"withheld-{size}")
     max_pixels = state.settings.max_image_pixels
     cached = served.renders.get(
         served.renders.path_for(image.sha256, str(size), ".jpg"),
-        lambda: render_thumbnail(original_path(served, id), size, max_pixels=max_pixels),
+        lambda: render_thumbnail(original_source(served, id), size, max_pixels=max_pixels),
     )
     return send_image(cached, "image/jpeg", etag=f"{image.sha256}-{size}")
 
@@ -83,15 +88,31 @@ def original(id: int) -> Response:
     served = requested_index()
     image = served.retriever.get(check_id(id))
     if image.format == "dicom":
+        if is_withheld(image):
+            return send_image(withheld_placeholder(512, "PNG"), "image/png", etag="withheld-png")
         max_pixels = state.settings.max_image_pixels
         cached = served.renders.get(
             served.renders.path_for(image.sha256, "full", ".png"),
-            lambda: render_png(original_path(served, id), max_pixels=max_pixels),
+            lambda: render_png(original_source(served, id), max_pixels=max_pixels),
         )
         return send_image(cached, "image/png", etag=f"{image.sha256}-png")
     source = original_path(served, id)
     mimetype = MIMETYPES.get(image.format) or mimetypes.guess_type(source.name)[0]
     return send_image(source, mimetype or "application/octet-stream")
+
+
+def is_withheld(image: ImageRecord) -> bool:
+    """Whether MEDSEARCH_HIDE_BURNED_IN withholds this image (burned-in patient data)."""
+    return get_state().settings.hide_burned_in and image.extra.get("burned_in_annotation") == "yes"
+
+
+def original_source(index: ServedIndex, image_id: int) -> Path | bytes:
+    """The original file of an image of ``index``, or its bytes fetched from the PACS it came
+    from."""
+    located = index.retriever.dicomweb_instance(image_id)
+    if located is None:
+        return original_path(index, image_id)
+    return fetch_instance(*located, get_state().settings)
 
 
 def original_path(index: ServedIndex, image_id: int) -> Path:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
+from indexer.corpus import InstanceUIDs
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
 
@@ -43,6 +44,10 @@ class SearchService(Protocol):
 
     def source_path(self, image_id: int) -> Path:
         """Absolute path of the original file of an indexed image."""
+        ...
+
+    def dicomweb_instance(self, image_id: int) -> tuple[str, InstanceUIDs] | None:
+        """The DICOMweb base URL and UIDs of an image indexed from a PACS; None for files."""
         ...
 
     def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:

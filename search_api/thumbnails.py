@@ -14,10 +14,10 @@ from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from indexer.atomic import write_atomic
-from indexer.imaging import load_image
+from indexer.imaging import DecodedImage, decode_image_bytes, load_image
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,15 @@ THUMBNAIL_QUALITY = 85
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def render_thumbnail(source: Path, size: int, *, max_pixels: int) -> bytes:
+def _load(source: Path | bytes, max_pixels: int, draft_size: int | None = None) -> DecodedImage:
+    if isinstance(source, bytes):  # fetched from a PACS
+        return decode_image_bytes(source, max_pixels=max_pixels, draft_size=draft_size)
+    return load_image(source, max_pixels=max_pixels, draft_size=draft_size)
+
+
+def render_thumbnail(source: Path | bytes, size: int, *, max_pixels: int) -> bytes:
     """A JPEG of ``source`` fitting in ``size`` x ``size`` pixels (never enlarged)."""
-    decoded = load_image(source, max_pixels=max_pixels, draft_size=size)
+    decoded = _load(source, max_pixels, size)
     image = decoded.image.convert("RGB")
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     buffer = BytesIO()
@@ -35,11 +41,23 @@ def render_thumbnail(source: Path, size: int, *, max_pixels: int) -> bytes:
     return buffer.getvalue()
 
 
-def render_png(source: Path, *, max_pixels: int) -> bytes:
+def render_png(source: Path | bytes, *, max_pixels: int) -> bytes:
     """A full-size PNG of ``source`` (used for DICOM, which browsers cannot show)."""
-    decoded = load_image(source, max_pixels=max_pixels)
+    decoded = _load(source, max_pixels)
     buffer = BytesIO()
     decoded.image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def withheld_placeholder(size: int, image_format: str) -> bytes:
+    """A grey square saying why the image is not shown (burned-in patient data)."""
+    image = Image.new("RGB", (size, size), (64, 64, 64))
+    draw = ImageDraw.Draw(image)
+    lines = ["withheld:", "burned-in", "patient data"]
+    for row, line in enumerate(lines):
+        draw.text((size // 10, size // 3 + row * max(12, size // 10)), line, fill=(230, 230, 230))
+    buffer = BytesIO()
+    image.save(buffer, image_format)
     return buffer.getvalue()
 
 

@@ -20,7 +20,13 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.helpers import SAMPLE_DIR  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    SAMPLE_DIR,
+    run_cli,
+    tiny_model_args,
+)
+from tests.orthanc import PACS_FILES, Orthanc, running_orthanc  # noqa: E402
+from tests.orthanc import missing as orthanc_missing  # noqa: E402
 from tests.serving import index_sample  # noqa: E402
 
 
@@ -74,3 +80,26 @@ def retriever(sample_settings: Settings, tiny_encoder: Encoder) -> Iterator[Retr
     opened = Retriever.open(sample_settings, encoder=tiny_encoder)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    """A real PACS (Orthanc + DICOMweb) holding the sample DICOMs and one file per encoding."""
+    reason = orthanc_missing()
+    if reason:
+        pytest.skip(reason)
+    with running_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+        server.upload(PACS_FILES)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pacs_index_dir(
+    orthanc: Orthanc, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A real index of everything in :func:`orthanc`, built by ``medsearch index URL``."""
+    index_dir = tmp_path_factory.mktemp("pacs-index") / "index"
+    with pytest.MonkeyPatch.context() as patch:
+        orthanc.use_credentials(patch)
+        run_cli("index", orthanc.dicomweb, "--index", index_dir, *tiny_model_args(tiny_model_dir))
+    return index_dir

@@ -30,6 +30,11 @@ def run_cli(*args: str | Path) -> str:
     return result.output
 
 
+def tiny_model_args(model_dir: Path) -> list[str]:
+    """CLI options that index with the tiny test model on the CPU."""
+    return ["--model", str(model_dir), "--device", "cpu", "--precision", "fp32", "--quiet"]
+
+
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
     """Check that a Flask test response is the API's one error shape with ``status``."""
     body = response.get_json(silent=True)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from search_api.process import ServiceProcess, run_service
-from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli
+from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli, tiny_model_args
 
 
 def index_sample(index_dir: Path, model_dir: Path) -> Path:
@@ -20,13 +20,7 @@ def index_sample(index_dir: Path, model_dir: Path) -> Path:
         index_dir,
         "--metadata",
         SAMPLE_METADATA,
-        "--model",
-        model_dir,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--quiet",
+        *tiny_model_args(model_dir),
     )
     return index_dir
 

@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def encode(image: Image.Image, format_: str, **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def reason_of(data: bytes, **options: int) -> str:
+def reason_of(data: bytes, **options: Any) -> str:
     with pytest.raises(UnreadableImageError) as caught:
         decode_image_bytes(data, **options)
     return caught.value.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, get_args
 
@@ -21,7 +22,7 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
 
 
 @click.command()
-@click.argument("corpus", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("corpus")
 @click.option(
     "--index",
     "index_dir",
@@ -53,11 +54,36 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
     help="ANN index (auto: exact up to 100,000 images, IVF beyond).",
 )
 @click.option("--prune", is_flag=True, help="Remove records of files no longer in the corpus.")
+@click.option(
+    "--dicomweb-filter",
+    "dicomweb_filters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="QIDO-RS matching key for a PACS corpus, e.g. Modality=CT (repeatable).",
+)
+@click.option(
+    "--keep-descriptions",
+    is_flag=True,
+    default=None,
+    help="Store DICOM Series/Study Description (free text that may carry patient data).",
+)
+@click.option(
+    "--ocr-burned-in",
+    is_flag=True,
+    default=None,
+    help="Read DICOM images that may show burned-in text with Tesseract to settle yes/no.",
+)
+@click.option(
+    "--watch",
+    type=click.FloatRange(min=1.0),
+    metavar="SECONDS",
+    help="Keep indexing what is new every SECONDS, publishing each round, until stopped.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @reports_errors
 def index(
-    corpus: Path,
+    corpus: str,
     index_dir: Path,
     metadata_file: Path | None,
     model: str | None,
@@ -68,13 +94,19 @@ def index(
     compile_images: bool | None,
     index_type: str | None,
     prune: bool,
+    dicomweb_filters: tuple[str, ...],
+    keep_descriptions: bool | None,
+    ocr_burned_in: bool | None,
+    watch: float | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Embed the images under CORPUS into the index folder (incremental, safe to kill).
 
-    Files are recognised by content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are
-    skipped, identical bytes are embedded once, and a bad file is recorded, never fatal.
+    CORPUS is a folder, or the http(s) URL of a PACS's DICOMweb service (credentials from
+    MEDSEARCH_DICOMWEB_TOKEN or MEDSEARCH_DICOMWEB_USER/_PASSWORD). Files are recognised by
+    content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are skipped, identical
+    bytes are embedded once, and a bad file is recorded, never fatal.
 
     Exit status 3 when the disk is full: the last published index is left as it was, and the
     next run after space is freed finishes the job.
@@ -83,7 +115,10 @@ def index(
 
         medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
     """
-    from ..pipeline import index_corpus
+    from ..burned_in import tesseract_path
+    from ..corpus import CorpusSource, FolderSource
+    from ..dicomweb import DicomWebSource, is_dicomweb_url, parse_filters
+    from ..pipeline import IndexReport, encoder_for, index_corpus
 
     settings = settings_from(
         index_dir=index_dir,
@@ -93,19 +128,51 @@ def index(
         precision=precision,
         compile=compile_images,
         index_type=index_type,
+        keep_descriptions=keep_descriptions,
+        ocr_burned_in=ocr_burned_in,
     )
-    bar = None if quiet or as_json else _ProgressBar()
-    try:
-        report = index_corpus(
-            settings, corpus, metadata_file=metadata_file, model=model, prune=prune, progress=bar
-        )
-    finally:
-        if bar:
-            bar.close()
-    if as_json:
-        echo_json(report.to_dict())
+    if settings.ocr_burned_in:
+        tesseract_path()  # fail now, not once per image
+    source: CorpusSource
+    if is_dicomweb_url(corpus):
+        source = DicomWebSource(corpus, settings, parse_filters(dicomweb_filters))
+    elif dicomweb_filters:
+        raise click.UsageError("--dicomweb-filter applies to a DICOMweb URL corpus only")
     else:
-        _print_summary(report.to_dict())
+        source = FolderSource(Path(corpus))
+
+    # watching loads the model once, not every round
+    encoder = encoder_for(settings, model) if watch is not None else None
+
+    def run_once() -> IndexReport:
+        bar = None if quiet or as_json else _ProgressBar()
+        try:
+            report = index_corpus(
+                settings,
+                source,
+                metadata_file=metadata_file,
+                model=model,
+                prune=prune,
+                encoder=encoder,
+                progress=bar,
+            )
+        finally:
+            if bar:
+                bar.close()
+        if as_json:
+            echo_json(report.to_dict())
+        else:
+            _print_summary(report.to_dict())
+        return report
+
+    if watch is not None:
+        try:
+            while True:
+                run_once()
+                time.sleep(watch)
+        except KeyboardInterrupt:  # the way to stop watching; a round cut short is safe
+            return
+    report = run_once()
     if report.count == 0 and report.failed:
         raise click.ClickException("no file could be read; nothing was indexed")
 

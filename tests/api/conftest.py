@@ -157,6 +157,10 @@ class FakeRetriever:
         self.get(image_id)
         return self.root / "a.png"
 
+    def dicomweb_instance(self, image_id: int) -> None:
+        self.get(image_id)
+        return None
+
     def classify(
         self,
         labels: Sequence[str],

@@ -176,6 +176,7 @@ def test_open_result_metadata_labels_and_find_similar(page: Page, server_url: st
     expect(page.locator("#detail-meta")).to_contain_text("Modality")
     expect(page.locator("#detail-meta")).to_contain_text("SHA-256")
     expect(page.locator("#detail-licence")).to_be_visible()
+    expect(page.locator("#open-viewer")).to_be_hidden()  # a file, not a PACS image
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(card).to_be_focused()

@@ -45,6 +45,7 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
   const licenceList = $('licence-list');
   const detailError = $('detail-error');
   const openOriginal = /** @type {HTMLAnchorElement} */ ($('open-original'));
+  const openViewer = /** @type {HTMLAnchorElement} */ ($('open-viewer'));
   const classifyForm = /** @type {HTMLFormElement} */ ($('classify-form'));
   const labelInput = /** @type {HTMLInputElement} */ ($('label-input'));
   const templateInput = /** @type {HTMLInputElement} */ ($('template-input'));
@@ -325,6 +326,11 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     if (src) image.src = src;
     if (src) openOriginal.href = src;
     else openOriginal.removeAttribute('href');
+    // a PACS image, when the service is set up with a viewer (MEDSEARCH_VIEWER_URL)
+    const viewer = safeUrl(hit.viewer_url);
+    openViewer.hidden = !viewer;
+    if (viewer) openViewer.href = viewer;
+    else openViewer.removeAttribute('href');
 
     if (!dialog.open) dialog.showModal();
 
