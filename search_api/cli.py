@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from waitress import create_server
 
-from indexer.cli.options import reports_errors, settings_from
+from indexer.cli.options import reports_errors, settings_from, trust_remote_code_option
 from indexer.errors import MedSearchError, SettingsError
 from search_api.app import create_app
 
@@ -37,8 +37,11 @@ from search_api.app import create_app
     default=None,
     help="Request threads [default: MEDSEARCH_THREADS or 8].",
 )
+@trust_remote_code_option
 @reports_errors
-def serve(index_dir: Path, host: str, port: int, threads: int | None) -> None:
+def serve(
+    index_dir: Path, host: str, port: int, threads: int | None, trust_remote_code: bool
+) -> None:
     """Serve the search API for the index in INDEX_DIR at /api (and the search page at /).
 
     The model is loaded once; a newly published index in INDEX_DIR is picked up without a
@@ -47,7 +50,9 @@ def serve(index_dir: Path, host: str, port: int, threads: int | None) -> None:
     Example: medsearch serve data/index --port 8000
     """
     configure_logging()
-    settings = settings_from(index_dir=index_dir, threads=threads)
+    settings = settings_from(
+        index_dir=index_dir, threads=threads, trust_remote_code=trust_remote_code or None
+    )
     try:
         app = create_app(settings)
     except SettingsError:

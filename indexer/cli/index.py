@@ -15,6 +15,7 @@ from .options import (
     precision_option,
     reports_errors,
     settings_from,
+    trust_remote_code_option,
 )
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
@@ -47,6 +48,7 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
 @device_option
 @precision_option()
 @compile_option
+@trust_remote_code_option
 @click.option(
     "--index-type",
     type=_INDEX_TYPES,
@@ -66,6 +68,7 @@ def index(
     device: str | None,
     precision: str | None,
     compile_images: bool | None,
+    trust_remote_code: bool,
     index_type: str | None,
     prune: bool,
     as_json: bool,
@@ -89,6 +92,7 @@ def index(
         device=device,
         precision=precision,
         compile=compile_images,
+        trust_remote_code=trust_remote_code or None,
         index_type=index_type,
     )
     bar = None if quiet or as_json else _ProgressBar()

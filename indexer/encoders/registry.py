@@ -56,6 +56,8 @@ class EncoderFamily:
     aliases: Mapping[str, str] = field(default_factory=dict)
     #: model ids this family resolves itself, not through a local folder
     id_prefixes: tuple[str, ...] = ()
+    #: True when loading runs Python code that ships with the model (needs the user's trust)
+    runs_model_code: bool = False
 
 
 _FAMILIES: dict[str, EncoderFamily] = {}
