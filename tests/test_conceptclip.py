@@ -24,6 +24,7 @@ from indexer.errors import UntrustedModelCodeError
 from indexer.imaging import load_image, sniff_file
 from indexer.retriever import Retriever
 from indexer.settings import Settings
+from search_api import create_app
 from tests.helpers import SAMPLE_DIR, SAMPLE_IMAGES, run_cli
 
 TEXTS = [
@@ -179,16 +180,36 @@ def test_index_search_similar_and_classify(conceptclip_dir: Path, tmp_path: Path
     assert similar["results"][0]["id"] == first
     assert similar["results"][0]["score"] == pytest.approx(1.0, abs=1e-3)
 
+    refused = CliRunner().invoke(cli, ["serve", str(index_dir), "--port", "0"])
+    assert refused.exit_code == 1 and "--trust-remote-code" in refused.output
+
     settings = Settings(index_dir=index_dir, device="cpu", precision="fp32")
     with pytest.raises(UntrustedModelCodeError):
         Retriever.open(settings)
     retriever = Retriever.open(settings.replace(trust_remote_code=True))
     try:
         labels = retriever.classify(["chest X-ray", "brain MRI", "skin lesion"], image_id=first)
+        response = (
+            create_app(settings, retriever=retriever)
+            .test_client()
+            .post("/api/classify", json={"labels": ["chest X-ray", "brain MRI"], "image_id": first})
+        )
     finally:
         retriever.close()
     assert [0 <= label.probability <= 1 for label in labels] == [True] * 3
     assert labels == sorted(labels, key=lambda label: -label.probability)
+    assert response.status_code == 200, response.get_json()
+    served = {row["label"]: row["probability"] for row in response.get_json()["labels"]}
+    by_label = {label.label: label.probability for label in labels}
+    assert served == pytest.approx({name: by_label[name] for name in served})
+
+
+def test_the_benchmark_times_the_model_card_recipe(conceptclip_dir: Path) -> None:
+    from indexer.encoders.model_card import model_card_rate
+
+    paths = [str(SAMPLE_IMAGES / "cxr_01.jpg"), str(SAMPLE_IMAGES / "dcm_ct_small.dcm")]
+    rate = model_card_rate(str(conceptclip_dir), paths, device="cpu")
+    assert rate["images"] == 2 and rate["images_per_s"] > 0 and rate["ms_per_image"] > 0
 
 
 def test_full_size_has_the_so400m_pubmedbert_parameter_count() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +219,21 @@ def _hub_snapshot(repo: str) -> Path:
             f"that can reach the Hub (huggingface-cli download {repo} --local-dir ./conceptclip) "
             "and pass the folder with --model DIR --trust-remote-code."
         ) from exc
+
+
+def card_embedder(model: str, device: torch.device) -> Callable[[Image.Image], torch.Tensor]:
+    """The model card's recipe for one image: ``AutoProcessor`` then ``model.encode_image``.
+
+    The stock model in fp32, loaded as the card loads it (the caller was trusted already).
+    """
+    from transformers import AutoModel, AutoProcessor
+
+    folder = _hub_snapshot(model) if model == HUB_ID else Path(model).expanduser()
+    card_model = AutoModel.from_pretrained(str(folder), trust_remote_code=True).eval().to(device)
+    processor = AutoProcessor.from_pretrained(str(folder), trust_remote_code=True)
+
+    def embed(image: Image.Image) -> torch.Tensor:
+        pixels = processor(images=image, return_tensors="pt")["pixel_values"].to(device)
+        return _first(card_model.encode_image(pixels), "image_features")
+
+    return embed
