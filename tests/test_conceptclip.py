@@ -8,6 +8,10 @@ MedSearch's encoder must give the same vectors; loading is refused without the u
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +145,32 @@ def test_parity_with_the_model_card_recipe(
     assert float(outputs["logit_scale"]) == pytest.approx(conceptclip_encoder.logit_scale)
     # the longest text is cut at 77 tokens by both
     assert inputs["input_ids"].shape[1] == 77
+
+
+@pytest.mark.slow
+def test_the_alias_loads_the_hub_id_from_an_offline_cache(
+    conceptclip_dir: Path, conceptclip_encoder: Encoder, tmp_path: Path
+) -> None:
+    revision = "0" * 40
+    repo = tmp_path / "hub" / "models--JerrryNie--ConceptCLIP"
+    shutil.copytree(conceptclip_dir, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision, encoding="utf-8")
+    code = (
+        "from indexer.encoders import load_encoder; "
+        "e = load_encoder('conceptclip', device='cpu', precision='fp32', trust_remote_code=True); "
+        "print(e.model_ref, e.fingerprint, e.encode_texts(['chest X-ray'])[0, :4].tolist())"
+    )
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    model_ref, fingerprint, start = done.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert model_ref == "JerrryNie/ConceptCLIP"
+    assert fingerprint == conceptclip_encoder.fingerprint
+    expected = conceptclip_encoder.encode_texts(["chest X-ray"])[0, :4]
+    assert np.allclose(json.loads(start), expected, atol=1e-6)
 
 
 def test_zero_shot_head_is_siglip_sigmoid(
