@@ -71,6 +71,10 @@ class ModelUnavailableError(MedSearchError):
     code = "model_unavailable"
 
 
+class UntrustedModelCodeError(ModelUnavailableError):
+    """Loading the model would run Python code from its folder, which the user did not allow."""
+
+
 class EncoderMismatchError(MedSearchError):
     """An index was built with another encoder than the one offered."""
 

@@ -172,6 +172,7 @@ def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None)
         device=settings.device,
         precision=settings.precision,
         compile_images=settings.compile,
+        trust_remote_code=settings.trust_remote_code,
     )
 
 

@@ -83,7 +83,10 @@ class Retriever:
         recorded = info.encoder
         if encoder is None:
             encoder = load_encoder(
-                recorded.model, device=settings.device, precision=settings.precision
+                recorded.model,
+                device=settings.device,
+                precision=settings.precision,
+                trust_remote_code=settings.trust_remote_code,
             )
         require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
         return cls(settings, encoder, folder.open_store(), folder)

@@ -48,6 +48,8 @@ class Settings:
     batch_size: int = field(default=32, metadata=_bounds(1, 4096))
     #: compile the image tower for indexing (slow to start, needs g++; see docs/benchmarks.md)
     compile: bool = False
+    #: allow models whose code ships in their folder (transformers remote code, e.g. ConceptCLIP)
+    trust_remote_code: bool = False
     #: decoding threads feeding the model
     workers: int = field(default=2, metadata=_bounds(1, 64))
     index_type: IndexType = "auto"

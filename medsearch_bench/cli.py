@@ -19,6 +19,7 @@ from indexer.cli.options import (
     precision_option,
     reports_errors,
     settings_from,
+    trust_remote_code_option,
 )
 
 from . import report
@@ -93,6 +94,7 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
 @precision_option("Precision of the pipeline and the model-only run (the recipe is always fp32).")
 @device_option
 @compile_option
+@trust_remote_code_option
 @click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads of the pipeline.")
 @click.option(
@@ -114,6 +116,7 @@ def bench_index(
     precision: str | None,
     device: str | None,
     compile_images: bool | None,
+    trust_remote_code: bool,
     batch_size: int | None,
     workers: int | None,
     limit: int | None,
@@ -137,6 +140,7 @@ def bench_index(
         device=device,
         precision=precision,
         compile=compile_images,
+        trust_remote_code=trust_remote_code or None,
         batch_size=batch_size,
         workers=workers,
     )

@@ -75,6 +75,7 @@ def run_index_bench(
         device=settings.device,
         precision=settings.precision,
         compile_images=settings.compile,
+        trust_remote_code=settings.trust_remote_code,
     )
     for path in files:  # into the page cache, for every measurement alike
         path.read_bytes()

@@ -10,7 +10,7 @@ import logging
 import click
 from waitress import create_server
 
-from indexer.cli.options import reports_errors, settings_from
+from indexer.cli.options import reports_errors, settings_from, trust_remote_code_option
 from indexer.errors import MedSearchError, SettingsError
 from search_api.app import create_app
 from search_api.indexes import IndexNameError, IndexOpenError, name_index_dirs, open_indexes
@@ -37,8 +37,11 @@ from search_api.indexes import IndexNameError, IndexOpenError, name_index_dirs, 
     default=None,
     help="Request threads [default: MEDSEARCH_THREADS or 8].",
 )
+@trust_remote_code_option
 @reports_errors
-def serve(index_dirs: tuple[str, ...], host: str, port: int, threads: int | None) -> None:
+def serve(
+    index_dirs: tuple[str, ...], host: str, port: int, threads: int | None, trust_remote_code: bool
+) -> None:
     """Serve the search API for the indexes in INDEX_DIR... at /api (and the search page at /).
 
     Each index is named by its folder name, or by NAME in a NAME=DIR argument; requests choose
@@ -55,7 +58,9 @@ def serve(index_dirs: tuple[str, ...], host: str, port: int, threads: int | None
         named_dirs = name_index_dirs(index_dirs)
     except IndexNameError as exc:
         raise click.UsageError(exc.message) from exc
-    settings = settings_from(index_dir=named_dirs[0][1], threads=threads)
+    settings = settings_from(
+        index_dir=named_dirs[0][1], threads=threads, trust_remote_code=trust_remote_code or None
+    )
     try:
         app = create_app(settings, indexes=open_indexes(settings, named_dirs))
     except SettingsError:

@@ -239,7 +239,10 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
                 encoder = encoders.get(recorded.fingerprint)
                 if encoder is None:
                     encoder = load_encoder(
-                        recorded.model, device=settings.device, precision=settings.precision
+                        recorded.model,
+                        device=settings.device,
+                        precision=settings.precision,
+                        trust_remote_code=settings.trust_remote_code,
                     )
                     encoders[recorded.fingerprint] = encoder
                 retriever = Retriever.open(index_settings, encoder=encoder)

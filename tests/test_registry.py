@@ -43,7 +43,7 @@ def vectors_only_family(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_open_clip_family_loads_the_tiny_folder_and_the_alias(tiny_model_dir: Path) -> None:
-    assert [f.name for f in families()] == ["open_clip"]
+    assert families()[0].name == "open_clip"
     assert family_for(str(tiny_model_dir)).name == "open_clip"
     assert expand_alias("biomedclip") == "hf-hub:" + BIOMEDCLIP_HUB_ID
     assert family_for("biomedclip").name == "open_clip"
@@ -63,16 +63,12 @@ def test_a_transformers_clip_folder_is_recognised_by_no_family_yet(tmp_path: Pat
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "clip"}), encoding="utf-8")
     with pytest.raises(ModelUnavailableError, match="config.json with model_type 'clip'"):
         family_for(str(tmp_path))
-    remote = tmp_path / "remote"
-    remote.mkdir()
-    config = {"model_type": "concept_clip", "auto_map": {"AutoModel": "modeling.Model"}}
-    (remote / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    with pytest.raises(ModelUnavailableError, match=r"and an auto_map \(remote code\)"):
-        family_for(str(remote))
 
 
 def test_a_missing_model_still_lists_the_known_names(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailableError, match=r"neither a known name \(biomedclip\)"):
+    with pytest.raises(
+        ModelUnavailableError, match=r"neither a known name \(biomedclip, .*conceptclip"
+    ):
         load_encoder(str(tmp_path / "absent"), device="cpu")
 
 

@@ -16,6 +16,7 @@ from .options import (
     precision_option,
     reports_errors,
     settings_from,
+    trust_remote_code_option,
 )
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
@@ -48,6 +49,7 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
 @device_option
 @precision_option()
 @compile_option
+@trust_remote_code_option
 @click.option(
     "--index-type",
     type=_INDEX_TYPES,
@@ -92,6 +94,7 @@ def index(
     device: str | None,
     precision: str | None,
     compile_images: bool | None,
+    trust_remote_code: bool,
     index_type: str | None,
     prune: bool,
     dicomweb_filters: tuple[str, ...],
@@ -127,6 +130,7 @@ def index(
         device=device,
         precision=precision,
         compile=compile_images,
+        trust_remote_code=trust_remote_code or None,
         index_type=index_type,
         keep_descriptions=keep_descriptions,
         ocr_burned_in=ocr_burned_in,

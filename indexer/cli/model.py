@@ -22,7 +22,13 @@ def model() -> None:
 
 @model.command("init")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--arch", default="biomedclip", show_default=True, help="Architecture to build.")
+@click.option(
+    "--arch",
+    type=click.Choice(["biomedclip", "conceptclip"]),
+    default="biomedclip",
+    show_default=True,
+    help="Architecture to build.",
+)
 @click.option(
     "--size",
     type=click.Choice(["tiny", "full"]),

@@ -86,6 +86,21 @@ def compile_option(func: F) -> F:
     )(func)
 
 
+def trust_remote_code_option(func: F) -> F:
+    """``--trust-remote-code``: allow a model whose code ships in its folder (unset: the setting).
+
+    The command passes ``trust_remote_code or None`` to :func:`settings_from`, so that without
+    the flag ``MEDSEARCH_TRUST_REMOTE_CODE`` decides.
+    """
+    return click.option(
+        "--trust-remote-code",
+        is_flag=True,
+        help="Allow a model that is Python code shipped in its folder (ConceptCLIP): loading it "
+        "runs that code. Only for folders from a source you trust "
+        "[default: MEDSEARCH_TRUST_REMOTE_CODE or off].",
+    )(func)
+
+
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON (the ``--json`` output of every command)."""
     click.echo(json.dumps(data, indent=2, default=str))

@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from ..errors import InvalidRequestError
-from .options import device_option, echo_json, precision_option, reports_errors, settings_from
+from .options import (
+    device_option,
+    echo_json,
+    precision_option,
+    reports_errors,
+    settings_from,
+    trust_remote_code_option,
+)
 
 
 @click.command()
@@ -36,6 +43,7 @@ from .options import device_option, echo_json, precision_option, reports_errors,
 @click.option("--min-score", type=float, help="Drop results scoring below this.")
 @device_option
 @precision_option()
+@trust_remote_code_option
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
 def search(
@@ -49,6 +57,7 @@ def search(
     min_score: float | None,
     device: str | None,
     precision: str | None,
+    trust_remote_code: bool,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
@@ -60,7 +69,12 @@ def search(
     from ..imaging import load_image
     from ..retriever import Retriever
 
-    settings = settings_from(index_dir=index_dir, device=device, precision=precision)
+    settings = settings_from(
+        index_dir=index_dir,
+        device=device,
+        precision=precision,
+        trust_remote_code=trust_remote_code or None,
+    )
     retriever = Retriever.open(settings)
     try:
         query_image = None

@@ -1,9 +1,11 @@
-"""The BiomedCLIP model card's way of embedding images, timed: a reference for indexing speed.
+"""The model card's way of embedding images, timed: a reference for indexing speed.
 
-One image at a time, through open_clip's own ``preprocess`` and ``model.encode_image`` under
-``torch.no_grad``, in fp32, on the stock model built from the same folder without any of
-MedSearch's changes for speed. Raster files are opened with ``Image.open(p).convert("RGB")`` as
-the card does; DICOM files, which the card cannot open, with MedSearch's own decoder.
+One image at a time, under ``torch.no_grad``, in fp32, on the stock model built from the same
+folder without any of MedSearch's changes for speed: for BiomedCLIP open_clip's own ``preprocess``
+and ``model.encode_image``; for ConceptCLIP (a model that is code in its folder) its card's
+``AutoModel``/``AutoProcessor`` (:func:`.conceptclip.card_embedder`). Raster files are opened with
+``Image.open(p).convert("RGB")`` as the cards do; DICOM files, which they cannot open, with
+MedSearch's own decoder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -21,6 +24,7 @@ from ..errors import ModelUnavailableError
 from ..imaging import load_image, sniff_file
 from .biomedclip import build_stock_model
 from .model_folder import locate_model
+from .registry import expand_alias, family_for
 from .runtime import resolve_device
 
 
@@ -29,20 +33,18 @@ def model_card_rate(model_ref: str, paths: list[str], device: str = "auto") -> d
 
     One image goes through first, untimed, so one-off kernel set-up is not counted.
     """
-    torch_device = resolve_device(device)
-    model, preprocess = build_stock_model(locate_model(model_ref), torch_device)
+    embed = _card_embedder(model_ref, resolve_device(device))
     files = [Path(p) for p in paths]
     times: list[float] = []
     with torch.no_grad():
-        first = preprocess(load_image(files[0]).image).unsqueeze(0)
-        model.encode_image(first.to(torch_device))
+        embed(load_image(files[0]).image)
         for path in files:
             started = time.perf_counter()
             if sniff_file(path) == "dicom":
                 image = load_image(path).image
             else:
                 image = Image.open(path).convert("RGB")
-            model.encode_image(preprocess(image).unsqueeze(0).to(torch_device))
+            embed(image)
             times.append(time.perf_counter() - started)
     total = sum(times)
     return {
@@ -50,6 +52,17 @@ def model_card_rate(model_ref: str, paths: list[str], device: str = "auto") -> d
         "images_per_s": round(len(files) / total, 3),
         "ms_per_image": round(total * 1000 / len(files), 2),
     }
+
+
+def _card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], object]:
+    """The family's model card recipe for one image (the model loaded once)."""
+    reference = expand_alias(model_ref)
+    if family_for(reference).runs_model_code:
+        from .conceptclip import card_embedder
+
+        return card_embedder(reference, device)
+    model, preprocess = build_stock_model(locate_model(reference), device)
+    return lambda image: model.encode_image(preprocess(image).unsqueeze(0).to(device))
 
 
 def model_card_rate_in_child(model_ref: str, paths: list[Path], device: str) -> dict[str, float]:

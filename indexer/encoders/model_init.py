@@ -20,6 +20,7 @@ import open_clip
 import torch
 
 from ..errors import InvalidRequestError
+from .conceptclip_init import write_conceptclip_folder
 from .model_folder import (
     CONFIG_FILE,
     MARKER_FILE,
@@ -29,7 +30,7 @@ from .model_folder import (
 )
 
 Size = Literal["tiny", "full"]
-ARCHITECTURES = ("biomedclip",)
+ARCHITECTURES = ("biomedclip", "conceptclip")
 WEIGHTS_FILE = "open_clip_pytorch_model.bin"
 TEXT_CONFIG_FILE = "text-encoder-config.json"
 
@@ -58,6 +59,8 @@ def init_model_folder(
     if folder.exists() and any(folder.iterdir()):
         raise InvalidRequestError(f"{folder} exists and is not empty; choose a new folder")
     folder.mkdir(parents=True, exist_ok=True)
+    if arch == "conceptclip":
+        return _write_marker(folder, arch, size, seed, write_conceptclip_folder(folder, size, seed))
 
     config = normalize_config(json.loads(packaged_asset(CONFIG_FILE).read_text(encoding="utf-8")))
     bert = json.loads(packaged_asset(TEXT_CONFIG_FILE).read_text(encoding="utf-8"))
@@ -73,12 +76,17 @@ def init_model_folder(
 
     model = _random_model(folder, config, seed)
     torch.save(model.state_dict(), folder / WEIGHTS_FILE)
+    return _write_marker(folder, arch, size, seed, sum(p.numel() for p in model.parameters()))
+
+
+def _write_marker(folder: Path, arch: str, size: str, seed: int, parameters: int) -> dict[str, Any]:
+    """Write ``medsearch_model.json``, which marks the folder's weights as random; return it."""
     marker = {
         "random_weights": True,
         "arch": arch,
         "size": size,
         "seed": seed,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": parameters,
         "note": "Randomly initialised by `medsearch model init`: same architecture and compute "
         "as the real model, meaningless embeddings. For tests and benchmarks only.",
     }

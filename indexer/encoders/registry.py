@@ -56,6 +56,8 @@ class EncoderFamily:
     aliases: Mapping[str, str] = field(default_factory=dict)
     #: model ids this family resolves itself, not through a local folder
     id_prefixes: tuple[str, ...] = ()
+    #: True when loading runs Python code that ships with the model (needs the user's trust)
+    runs_model_code: bool = False
 
 
 _FAMILIES: dict[str, EncoderFamily] = {}
@@ -154,5 +156,27 @@ register_family(
         load=_load_open_clip,
         aliases=MODEL_ALIASES,
         id_prefixes=(HUB_PREFIX,),
+    )
+)
+
+
+def _load_conceptclip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
+    from .conceptclip import load_conceptclip
+
+    return load_conceptclip(
+        model, device=device, precision=precision, compile_images=compile_images
+    )
+
+
+register_family(
+    EncoderFamily(
+        name="conceptclip",
+        description="a folder whose config.json has an auto_map (transformers remote code), "
+        "or the JerrryNie/ConceptCLIP id",
+        matches=lambda folder: "auto_map" in (_json_object(folder / "config.json") or {}),
+        load=_load_conceptclip,
+        aliases={"conceptclip": "JerrryNie/ConceptCLIP"},
+        id_prefixes=("JerrryNie/ConceptCLIP",),
+        runs_model_code=True,
     )
 )
