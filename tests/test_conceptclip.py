@@ -217,15 +217,17 @@ def test_index_search_similar_and_classify(conceptclip_dir: Path, tmp_path: Path
         Retriever.open(settings)
     retriever = Retriever.open(settings.replace(trust_remote_code=True))
     try:
-        labels = retriever.classify(["chest X-ray", "brain MRI", "skin lesion"], image_id=first)
+        names = ["chest X-ray", "brain MRI", "skin lesion"]
+        labels = retriever.classify(names, image_id=first)
         response = (
             create_app(settings, retriever=retriever)
             .test_client()
-            .post("/api/classify", json={"labels": ["chest X-ray", "brain MRI"], "image_id": first})
+            .post("/api/classify", json={"labels": names, "image_id": first})
         )
     finally:
         retriever.close()
     assert [0 <= label.probability <= 1 for label in labels] == [True] * 3
+    assert sum(label.probability for label in labels) == pytest.approx(1.0, abs=1e-5)
     assert labels == sorted(labels, key=lambda label: -label.probability)
     assert response.status_code == 200, response.get_json()
     served = {row["label"]: row["probability"] for row in response.get_json()["labels"]}
