@@ -19,8 +19,8 @@ from PIL import Image
 
 from ..errors import ModelUnavailableError
 from ..imaging import load_image, sniff_file
-from .biomedclip import build_stock_model
 from .model_folder import locate_model
+from .open_clip_family import build_stock_model
 from .runtime import resolve_device
 
 

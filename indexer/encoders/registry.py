@@ -139,9 +139,9 @@ def _json_object(path: Path) -> dict[str, object] | None:
 
 
 def _load_open_clip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .biomedclip import BiomedClipEncoder
+    from .open_clip_family import OpenClipEncoder
 
-    return BiomedClipEncoder(
+    return OpenClipEncoder(
         locate_model(model), device=device, precision=precision, compile_images=compile_images
     )
 

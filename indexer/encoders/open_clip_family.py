@@ -1,7 +1,10 @@
-"""BiomedCLIP (ViT-B/16 image tower + PubMedBERT text tower) through open_clip.
+"""The open_clip family: any model open_clip builds from an ``open_clip_config.json`` and weights.
 
-The model is built by open_clip's own factory from the folder's config and weights, with no network:
-the text tower's BERT config comes from the folder (or MedSearch's copy of the real one).
+BiomedCLIP (timm ViT-B/16 image tower + PubMedBERT text tower) is the default model; a fine-tuned
+checkpoint or any other architecture open_clip knows (its own ViTs and text transformers, timm
+towers, Hugging Face text towers) loads the same way. The model is built by open_clip's own factory
+from the folder's config and weights, with no network: a Hugging Face text tower's config comes
+from the folder (or, for BiomedCLIP, MedSearch's copy of the real one).
 """
 
 from __future__ import annotations
@@ -26,17 +29,17 @@ from ..errors import InvalidRequestError, ModelUnavailableError
 from .base import Encoder, FloatArray
 from .class_token import use_class_token_last_block
 from .compiled import CompiledTower
-from .model_folder import ModelFolder
+from .model_folder import BIOMEDCLIP_TEXT_TOWERS, ModelFolder
 from .packed_linear import can_pack, pack_linear_layers
 from .runtime import forward_in_slices, model_dtype, resolve_device, resolve_precision
 
 T = TypeVar("T")
 
 
-class BiomedClipEncoder(Encoder):
-    """An open_clip CustomTextCLIP with a Hugging Face BERT text tower."""
+class OpenClipEncoder(Encoder):
+    """An open_clip model: ``CLIP`` or ``CustomTextCLIP`` (timm or Hugging Face towers)."""
 
-    name = "biomedclip"
+    family = "open_clip"
 
     def __init__(
         self,
@@ -63,11 +66,18 @@ class BiomedClipEncoder(Encoder):
             CompiledTower(self.model.visual, self.device) if compile_images else self.model.visual
         )
         self.tokenizer = open_clip.get_tokenizer(f"local-dir:{folder.path}")
-        self.context_length = int(folder.config["model_cfg"]["text_cfg"].get("context_length", 256))
+        self.context_length = int(self.model.context_length)
         self.dim = int(folder.config["model_cfg"]["embed_dim"])
-        self.image_size = int(folder.config["model_cfg"]["vision_cfg"].get("image_size", 224))
+        self.image_size = _image_side(folder.config["model_cfg"]["vision_cfg"])
+        self.name = model_kind(folder)
         self.fingerprint = fingerprint(folder)
-        self._pad_id = int(self.model.text.config.pad_token_id or 0)
+        # Only a Hugging Face text tower masks its padding; open_clip's own text transformer
+        # adds position embeddings for the whole context, so its tokens keep their full length.
+        text_tower = getattr(self.model, "text", None)
+        text_config = getattr(text_tower, "config", None)
+        self._pad_id = None if text_config is None else int(text_config.pad_token_id or 0)
+        bias = getattr(self.model, "logit_bias", None)
+        self._logit_bias = None if bias is None else float(bias.float().item())
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         tensor: torch.Tensor = self._preprocess(image)
@@ -84,6 +94,14 @@ class BiomedClipEncoder(Encoder):
     @property
     def logit_scale(self) -> float:
         return self._logit_scale
+
+    def label_probabilities(self, cosines: FloatArray) -> FloatArray:
+        """CLIP's softmax; a model trained with SigLIP's loss (it has a ``logit_bias``) scores
+        each label on its own, ``sigmoid(logit_scale * cosine + logit_bias)``, as open_clip does."""
+        if self._logit_bias is None:
+            return super().label_probabilities(cosines)
+        logits = self._logit_scale * cosines.astype(np.float64) + self._logit_bias
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         return self._on_model_thread(self._encode_pixels, pixels)
@@ -120,11 +138,13 @@ class BiomedClipEncoder(Encoder):
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Token ids as the model card makes them, without the padding columns nobody attends to.
 
-        The text tower masks padding (attention mask = id != pad) and pools the CLS token, so
-        cutting trailing all-pad columns changes no result but saves most of the compute of a
-        short query padded to 256 tokens.
+        A Hugging Face text tower masks padding (attention mask = id != pad) and pools the CLS
+        token, so cutting trailing all-pad columns changes no result but saves most of the compute
+        of a short query padded to 256 tokens. Other text towers get the full context.
         """
         tokens: torch.Tensor = self.tokenizer(list(texts), context_length=self.context_length)
+        if self._pad_id is None:
+            return tokens
         used = int((tokens != self._pad_id).sum(dim=1).max().item())
         return tokens[:, : max(used, 1)]
 
@@ -137,17 +157,20 @@ def _unit_rows(features: torch.Tensor) -> FloatArray:
 
 def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, Any]:
     """open_clip's own model (fp32, eval mode) and eval preprocess, as the model card loads them."""
-    text_cfg = copy.deepcopy(folder.config["model_cfg"]["text_cfg"])
-    # A path to the BERT config file keeps transformers off the network.
-    text_cfg["hf_model_name"] = str(folder.text_config)
-    text_cfg["hf_tokenizer_name"] = str(folder.path)
-    text_cfg["hf_model_pretrained"] = False
+    overrides: dict[str, Any] = {}
+    if folder.text_config is not None:
+        text_cfg = copy.deepcopy(folder.config["model_cfg"]["text_cfg"])
+        # A path to the Hugging Face tower's config file keeps transformers off the network.
+        text_cfg["hf_model_name"] = str(folder.text_config)
+        text_cfg["hf_tokenizer_name"] = str(folder.path)
+        text_cfg["hf_model_pretrained"] = False
+        overrides["text_cfg"] = text_cfg
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # library deprecation chatter, not our concern here
             model, _, preprocess = open_clip.create_model_and_transforms(
                 f"local-dir:{folder.path}",
-                text_cfg=text_cfg,
+                **overrides,
                 device=device,
                 precision="fp32",
                 weights_only=True,
@@ -175,8 +198,10 @@ def _build(
     if device.type == "cpu" and dtype == torch.bfloat16:
         _use_matmul_attention(model.visual)
     if can_pack(device, dtype):
-        # a compiled image tower packs its own weights (inductor freezing)
-        for tower in (model.text,) if compile_images else (model.text, model.visual):
+        # a compiled image tower packs its own weights (inductor freezing); open_clip's own
+        # text transformer lives in the model itself, next to the image tower
+        text = model.text if hasattr(model, "text") else model.transformer
+        for tower in (text,) if compile_images else (text, model.visual):
             pack_linear_layers(tower)
     return model, preprocess, logit_scale
 
@@ -185,7 +210,7 @@ def _split_at_to_tensor(preprocess: Any) -> tuple[Callable[[Any], Any], Callable
     """open_clip's eval preprocess as its PIL steps (resize, crop, mode) and its ``Normalize``.
 
     Only ``ToTensor`` and ``Normalize`` may follow the PIL steps: anything else would make
-    :meth:`BiomedClipEncoder.encode_prepared` differ from the model card's preprocess.
+    :meth:`OpenClipEncoder.encode_prepared` differ from the model card's preprocess.
     """
     steps = list(preprocess.transforms)
     tensor_at = next((i for i, step in enumerate(steps) if "ToTensor" in type(step).__name__), None)
@@ -206,16 +231,31 @@ def _use_matmul_attention(module: torch.nn.Module) -> None:
             setattr(block, "fused_attn", False)  # noqa: B010 (a timm attribute, not typed)
 
 
+def model_kind(folder: ModelFolder) -> str:
+    """``biomedclip`` for BiomedCLIP's architecture (PubMedBERT text tower), else ``open_clip``."""
+    tower = folder.config["model_cfg"]["text_cfg"].get("hf_model_name", "")
+    return "biomedclip" if tower in BIOMEDCLIP_TEXT_TOWERS else "open_clip"
+
+
 def fingerprint(folder: ModelFolder) -> str:
-    """Digest of the architecture (config) and the exact weight bytes."""
+    """Digest of the architecture (config) and the exact weight bytes, after the model's kind.
+
+    BiomedCLIP's prefix and digest are those indexes built before other models were supported
+    record, so those indexes keep opening with the same model folder.
+    """
     digest = hashlib.sha256()
     digest.update(json.dumps(folder.config["model_cfg"], sort_keys=True).encode())
     digest.update(json.dumps(folder.config.get("preprocess_cfg", {}), sort_keys=True).encode())
-    digest.update(_file_digest(folder.weights))
-    return "biomedclip-" + digest.hexdigest()[:24]
+    digest.update(file_digest(folder.weights))
+    return f"{model_kind(folder)}-{digest.hexdigest()[:24]}"
 
 
-def _file_digest(path: Path) -> bytes:
+def _image_side(vision_cfg: dict[str, Any]) -> int:
+    size = vision_cfg.get("image_size", 224)
+    return int(max(size) if isinstance(size, (list, tuple)) else size)
+
+
+def file_digest(path: Path) -> bytes:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
