@@ -17,12 +17,20 @@ def model() -> None:
     Example:
 
         medsearch model init models/tiny --size tiny
+
+        medsearch model init models/pubmedclip-tiny --arch pubmedclip --size tiny
     """
 
 
 @model.command("init")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--arch", default="biomedclip", show_default=True, help="Architecture to build.")
+@click.option(
+    "--arch",
+    type=click.Choice(["biomedclip", "pubmedclip"]),
+    default="biomedclip",
+    show_default=True,
+    help="Architecture to build: biomedclip (open_clip family) or pubmedclip (transformers CLIP).",
+)
 @click.option(
     "--size",
     type=click.Choice(["tiny", "full"]),
@@ -39,12 +47,15 @@ def model() -> None:
 def init(folder: Path, arch: str, size: str, seed: int, exist_ok: bool, as_json: bool) -> None:
     """Write a RANDOMLY INITIALISED model folder of ARCH's architecture, with no network.
 
-    The folder has the layout of a real offline model folder (config, weights, tokenizer) and is
-    loaded by the same code as real weights; it is marked as random weights everywhere it is shown.
+    The folder has the layout of the model's Hub repository (config, weights, tokenizer), loads
+    with the model card's own recipe and by the same code as real weights; it is marked as random
+    weights everywhere it is shown.
 
     Example:
 
         medsearch model init models/tiny --size tiny
+
+        medsearch model init models/pubmedclip-tiny --arch pubmedclip --size tiny
     """
     from ..encoders import init_model_folder
     from ..encoders.model_folder import MARKER_FILE

@@ -1,9 +1,11 @@
-"""The BiomedCLIP model card's way of embedding images, timed: a reference for indexing speed.
+"""A model card's way of embedding images, timed: a reference for indexing speed.
 
-One image at a time, through open_clip's own ``preprocess`` and ``model.encode_image`` under
-``torch.no_grad``, in fp32, on the stock model built from the same folder without any of
-MedSearch's changes for speed. Raster files are opened with ``Image.open(p).convert("RGB")`` as
-the card does; DICOM files, which the card cannot open, with MedSearch's own decoder.
+One image at a time, through the recipe of the model's family (``EncoderFamily.model_card``:
+open_clip's ``preprocess`` and ``model.encode_image`` for BiomedCLIP and other open_clip models,
+``CLIPProcessor`` and ``get_image_features`` for PubMedCLIP) under ``torch.no_grad``, in fp32, on
+the stock model built from the same folder without any of MedSearch's changes for speed. Raster
+files are opened with ``Image.open(p).convert("RGB")`` as the cards do; DICOM files, which the
+cards cannot open, with MedSearch's own decoder.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from PIL import Image
 
 from ..errors import ModelUnavailableError
 from ..imaging import load_image, sniff_file
-from .model_folder import locate_model
-from .open_clip_family import build_stock_model
+from .registry import expand_alias, family_for
 from .runtime import resolve_device
 
 
@@ -30,19 +31,22 @@ def model_card_rate(model_ref: str, paths: list[str], device: str = "auto") -> d
     One image goes through first, untimed, so one-off kernel set-up is not counted.
     """
     torch_device = resolve_device(device)
-    model, preprocess = build_stock_model(locate_model(model_ref), torch_device)
+    reference = expand_alias(model_ref)
+    family = family_for(reference)
+    if family.model_card is None:
+        raise ModelUnavailableError(f"the {family.name} family has no model card recipe to time")
+    embed = family.model_card(reference, torch_device)
     files = [Path(p) for p in paths]
     times: list[float] = []
     with torch.no_grad():
-        first = preprocess(load_image(files[0]).image).unsqueeze(0)
-        model.encode_image(first.to(torch_device))
+        embed(load_image(files[0]).image)
         for path in files:
             started = time.perf_counter()
             if sniff_file(path) == "dicom":
                 image = load_image(path).image
             else:
                 image = Image.open(path).convert("RGB")
-            model.encode_image(preprocess(image).unsqueeze(0).to(torch_device))
+            embed(image)
             times.append(time.perf_counter() - started)
     total = sum(times)
     return {

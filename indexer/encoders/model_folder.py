@@ -142,18 +142,22 @@ def _read_folder(folder: Path, ref: str, via_hub: bool) -> ModelFolder:
         missing = [n for n in ("vocab.txt", "tokenizer_config.json") if not (folder / n).is_file()]
         if missing:
             raise ModelUnavailableError(f"{folder} lacks tokenizer files: {', '.join(missing)}")
-    marker = folder / MARKER_FILE
-    random_weights = False
-    if marker.is_file():
-        random_weights = bool(json.loads(marker.read_text(encoding="utf-8")).get("random_weights"))
     return ModelFolder(
         ref=ref,
         path=folder,
         config=config,
         weights=weights,
         text_config=_text_config(folder, config, via_hub),
-        random_weights=random_weights,
+        random_weights=has_random_weights(folder),
     )
+
+
+def has_random_weights(folder: Path) -> bool:
+    """True when ``medsearch model init`` wrote ``folder`` (its marker says random weights)."""
+    marker = folder / MARKER_FILE
+    if not marker.is_file():
+        return False
+    return bool(json.loads(marker.read_text(encoding="utf-8")).get("random_weights"))
 
 
 def _hub_repo(ref: str) -> str:

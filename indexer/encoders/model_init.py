@@ -1,10 +1,14 @@
-"""Writing a randomly initialised model folder of the BiomedCLIP architecture, with no network.
+"""Writing a randomly initialised model folder of a known architecture, with no network.
 
-``full`` has exactly BiomedCLIP's architecture (195.9M parameters: same compute as the real weights,
-for benchmarks); ``tiny`` keeps the structure (timm ViT/16 at 224 with CLS pooling and a linear
-projection, BERT text tower with CLS pooling and an MLP projection) at small widths, for tests.
-The folder has the layout of a real offline copy, the real tokenizer, and a marker saying its
-weights are random.
+``full`` has exactly the real model's architecture (same compute as the real weights, for
+benchmarks); ``tiny`` keeps its structure at small widths, for tests. The folder has the layout
+of the model's Hub repository, loads with the model card's own recipe, and carries a marker
+(``medsearch_model.json``) saying its weights are random.
+
+* ``biomedclip`` (open_clip family): 195.9M parameters; tiny keeps timm ViT/16 at 224 with CLS
+  pooling and a linear projection, and a BERT text tower with CLS pooling and an MLP projection.
+  The real tokenizer is copied.
+* ``pubmedclip`` (transformers CLIP family): see :mod:`.hf_clip_init`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from .model_folder import (
 )
 
 Size = Literal["tiny", "full"]
-ARCHITECTURES = ("biomedclip",)
+ARCHITECTURES = ("biomedclip", "pubmedclip")
 WEIGHTS_FILE = "open_clip_pytorch_model.bin"
 TEXT_CONFIG_FILE = "text-encoder-config.json"
 
@@ -58,10 +62,29 @@ def init_model_folder(
     if folder.exists() and any(folder.iterdir()):
         raise InvalidRequestError(f"{folder} exists and is not empty; choose a new folder")
     folder.mkdir(parents=True, exist_ok=True)
+    if arch == "pubmedclip":
+        from .hf_clip_init import write_pubmedclip_folder
 
+        parameters = write_pubmedclip_folder(folder, tiny=size == "tiny", seed=seed)
+    else:
+        parameters = _write_biomedclip_folder(folder, tiny=size == "tiny", seed=seed)
+    marker = {
+        "random_weights": True,
+        "arch": arch,
+        "size": size,
+        "seed": seed,
+        "parameters": parameters,
+        "note": "Randomly initialised by `medsearch model init`: same architecture and compute "
+        "as the real model, meaningless embeddings. For tests and benchmarks only.",
+    }
+    (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    return marker
+
+
+def _write_biomedclip_folder(folder: Path, *, tiny: bool, seed: int) -> int:
     config = normalize_config(json.loads(packaged_asset(CONFIG_FILE).read_text(encoding="utf-8")))
     bert = json.loads(packaged_asset(TEXT_CONFIG_FILE).read_text(encoding="utf-8"))
-    if size == "tiny":
+    if tiny:
         config["model_cfg"]["embed_dim"] = _TINY_EMBED_DIM
         config["model_cfg"]["vision_cfg"]["timm_model_name"] = _TINY_VISION_MODEL
         bert.update(_TINY_BERT)
@@ -73,17 +96,7 @@ def init_model_folder(
 
     model = _random_model(folder, config, seed)
     torch.save(model.state_dict(), folder / WEIGHTS_FILE)
-    marker = {
-        "random_weights": True,
-        "arch": arch,
-        "size": size,
-        "seed": seed,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "note": "Randomly initialised by `medsearch model init`: same architecture and compute "
-        "as the real model, meaningless embeddings. For tests and benchmarks only.",
-    }
-    (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-    return marker
+    return sum(p.numel() for p in model.parameters())
 
 
 def _random_model(folder: Path, config: dict[str, Any], seed: int) -> torch.nn.Module:

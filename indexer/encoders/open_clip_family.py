@@ -12,12 +12,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import open_clip
@@ -29,11 +27,16 @@ from ..errors import InvalidRequestError, ModelUnavailableError
 from .base import Encoder, FloatArray
 from .class_token import use_class_token_last_block
 from .compiled import CompiledTower
-from .model_folder import BIOMEDCLIP_TEXT_TOWERS, ModelFolder
+from .model_folder import BIOMEDCLIP_TEXT_TOWERS, ModelFolder, locate_model
 from .packed_linear import can_pack, pack_linear_layers
-from .runtime import forward_in_slices, model_dtype, resolve_device, resolve_precision
-
-T = TypeVar("T")
+from .runtime import (
+    ModelThread,
+    forward_in_slices,
+    model_dtype,
+    resolve_device,
+    resolve_precision,
+    unit_rows,
+)
 
 
 class OpenClipEncoder(Encoder):
@@ -52,13 +55,10 @@ class OpenClipEncoder(Encoder):
         self.precision = resolve_precision(precision, self.device)
         self.model_ref = folder.ref
         self.random_weights = folder.random_weights
-        # All torch work (the load included) runs on one thread: the CPU thread pools stay warm
-        # for it, where calls from many request threads would each wake pools of their own.
-        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsearch-model")
-        self._model_thread_id = self._model_thread.submit(threading.get_ident).result()
+        self._model_thread = ModelThread()
         self._dtype = model_dtype(self.precision)
         self.model: Any
-        self.model, self._preprocess, self._logit_scale = self._on_model_thread(
+        self.model, self._preprocess, self._logit_scale = self._model_thread.run(
             _build, folder, self.device, self._dtype, compile_images
         )
         self._resize_and_crop, self._normalize = _split_at_to_tensor(self._preprocess)
@@ -89,7 +89,7 @@ class OpenClipEncoder(Encoder):
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         if not len(images):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._on_model_thread(self._encode_prepared, images)
+        return self._model_thread.run(self._encode_prepared, images)
 
     @property
     def logit_scale(self) -> float:
@@ -104,20 +104,20 @@ class OpenClipEncoder(Encoder):
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        return self._on_model_thread(self._encode_pixels, pixels)
+        return self._model_thread.run(self._encode_pixels, pixels)
 
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:
         if isinstance(texts, str):
             raise InvalidRequestError("encode_texts takes a list of texts, not one string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._on_model_thread(self._encode_texts, texts)
+        return self._model_thread.run(self._encode_texts, texts)
 
     def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
         with torch.inference_mode():
             features = forward_in_slices(self._image_tower, pixels)
-        return _unit_rows(features)
+        return unit_rows(features)
 
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         # ToTensor and Normalize of the model card's preprocess, for the whole batch at once
@@ -128,12 +128,7 @@ class OpenClipEncoder(Encoder):
         tokens = self.tokenize(texts).to(self.device)
         with torch.inference_mode():
             features = self.model.encode_text(tokens)
-        return _unit_rows(features)
-
-    def _on_model_thread(self, func: Callable[..., T], *args: Any) -> T:
-        if threading.get_ident() == self._model_thread_id:
-            return func(*args)
-        return self._model_thread.submit(func, *args).result()
+        return unit_rows(features)
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Token ids as the model card makes them, without the padding columns nobody attends to.
@@ -147,12 +142,6 @@ class OpenClipEncoder(Encoder):
             return tokens
         used = int((tokens != self._pad_id).sum(dim=1).max().item())
         return tokens[:, : max(used, 1)]
-
-
-def _unit_rows(features: torch.Tensor) -> FloatArray:
-    array = features.float().cpu().numpy()
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, Any]:
@@ -178,6 +167,16 @@ def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, A
     except (RuntimeError, ValueError, OSError, KeyError) as exc:
         raise ModelUnavailableError(f"cannot load the model in {folder.path}: {exc}") from exc
     return model.eval(), preprocess
+
+
+def model_card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], Any]:
+    """The model card's way of embedding one image: ``preprocess`` then ``model.encode_image``."""
+    model, preprocess = build_stock_model(locate_model(model_ref), device)
+
+    def embed(image: Image.Image) -> Any:
+        return model.encode_image(preprocess(image).unsqueeze(0).to(device))
+
+    return embed
 
 
 def _build(
