@@ -198,9 +198,9 @@ def _build(
         _use_matmul_attention(model.visual)
     if can_pack(device, dtype):
         # a compiled image tower packs its own weights (inductor freezing); open_clip's own
-        # text transformer lives in the model itself, next to the image tower
-        text = model.text if hasattr(model, "text") else model.transformer
-        for tower in (text,) if compile_images else (text, model.visual):
+        # text transformer reads its layers' weight dtype, so only a Hugging Face one is packed
+        towers = [model.text] if hasattr(model, "text") else []
+        for tower in towers if compile_images else [*towers, model.visual]:
             pack_linear_layers(tower)
     return model, preprocess, logit_scale
 
