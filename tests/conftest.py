@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli  # noqa: E402
+from tests.helpers import SAMPLE_DIR, index_sample  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,23 +44,7 @@ def tiny_encoder(tiny_model_dir: Path) -> Encoder:
 @pytest.fixture(scope="session")
 def sample_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     """A real index of the 32 sample images, built by the real CLI. Read-only for tests."""
-    index_dir = tmp_path_factory.mktemp("sample-index") / "index"
-    run_cli(
-        "index",
-        SAMPLE_DIR,
-        "--index",
-        index_dir,
-        "--metadata",
-        SAMPLE_METADATA,
-        "--model",
-        tiny_model_dir,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--quiet",
-    )
-    return index_dir
+    return index_sample(tmp_path_factory.mktemp("sample-index") / "index", tiny_model_dir)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,26 @@ def run_cli(*args: str | Path) -> str:
     return result.output
 
 
+def index_sample(index_dir: Path, model: Path) -> Path:
+    """Index the sample corpus with ``model`` through the real CLI (CPU, fp32); ``index_dir``."""
+    run_cli(
+        "index",
+        SAMPLE_DIR,
+        "--index",
+        index_dir,
+        "--metadata",
+        SAMPLE_METADATA,
+        "--model",
+        model,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--quiet",
+    )
+    return index_dir
+
+
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
     """Check that a Flask test response is the API's one error shape with ``status``."""
     body = response.get_json(silent=True)

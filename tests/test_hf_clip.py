@@ -19,7 +19,7 @@ from indexer.imaging import load_image
 from indexer.pipeline import index_corpus
 from indexer.retriever import Retriever
 from indexer.settings import Settings
-from tests.helpers import SAMPLE_COUNT, SAMPLE_DIR, SAMPLE_IMAGES, SAMPLE_METADATA, run_cli
+from tests.helpers import SAMPLE_COUNT, SAMPLE_DIR, SAMPLE_IMAGES, index_sample, run_cli
 
 PUBMEDCLIP_PARAMETERS = 151_277_313
 #: one image of each kind in the sample corpus, DICOM (CR, CT, MR) included
@@ -62,23 +62,7 @@ def pubmedclip(pubmedclip_dir: Path) -> Encoder:
 
 @pytest.fixture(scope="module")
 def pubmedclip_index(tmp_path_factory: pytest.TempPathFactory, pubmedclip_dir: Path) -> Path:
-    index_dir = tmp_path_factory.mktemp("pubmedclip-index") / "index"
-    run_cli(
-        "index",
-        SAMPLE_DIR,
-        "--index",
-        index_dir,
-        "--metadata",
-        SAMPLE_METADATA,
-        "--model",
-        pubmedclip_dir,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--quiet",
-    )
-    return index_dir
+    return index_sample(tmp_path_factory.mktemp("pubmedclip-index") / "index", pubmedclip_dir)
 
 
 def _images() -> list[Image.Image]:

@@ -19,20 +19,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import InvalidRequestError, ModelUnavailableError
-from .base import Encoder, FloatArray
+from ..errors import ModelUnavailableError
+from .base import FloatArray
 from .compiled import CompiledTower
 from .hf_clip_folder import PREPROCESSOR_FILE, TOKENIZER_FILES, HfClipFolder, locate_hf_clip
 from .open_clip_family import file_digest
 from .packed_linear import can_pack, pack_linear_layers
-from .runtime import (
-    ModelThread,
-    forward_in_slices,
-    model_dtype,
-    resolve_device,
-    resolve_precision,
-    unit_rows,
-)
+from .runtime import unit_rows
+from .torch_encoder import TorchEncoder
 
 #: config.json keys that say how a file was written, not what the model is
 _PROVENANCE_KEYS = (
@@ -44,7 +38,7 @@ _PROVENANCE_KEYS = (
 )
 
 
-class HfClipEncoder(Encoder):
+class HfClipEncoder(TorchEncoder):
     """A transformers ``CLIPModel`` with its ``CLIPProcessor``."""
 
     family = "hf_clip"
@@ -57,12 +51,7 @@ class HfClipEncoder(Encoder):
         precision: str = "auto",
         compile_images: bool = False,
     ) -> None:
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.model_ref = folder.ref
-        self.random_weights = folder.random_weights
-        self._model_thread = ModelThread()
-        self._dtype = model_dtype(self.precision)
+        self._start(folder.ref, folder.random_weights, device, precision)
         self.model: Any
         self.model, self.processor, self._logit_scale = self._model_thread.run(
             _build, folder, self.device, self._dtype, compile_images
@@ -107,30 +96,9 @@ class HfClipEncoder(Encoder):
         cropped = resized.crop((left, top, left + crop_w, top + crop_h))
         return np.asarray(cropped, dtype=np.uint8)
 
-    def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
-        if not len(images):
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._model_thread.run(self._encode_prepared, images)
-
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        return self._model_thread.run(self._encode_pixels, pixels)
-
-    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
-        if isinstance(texts, str):
-            raise InvalidRequestError("encode_texts takes a list of texts, not one string")
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._model_thread.run(self._encode_texts, texts)
-
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)
         return self._encode_pixels((batch - self._mean) / self._std)
-
-    def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
-        with torch.inference_mode():
-            features = forward_in_slices(self._image_tower, pixels)
-        return unit_rows(features)
 
     def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         # Padded to the longest text: CLIP's text tower is causal and pools the first

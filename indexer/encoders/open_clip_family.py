@@ -23,23 +23,17 @@ import torch
 from PIL import Image
 from torchvision.transforms import Compose, Normalize
 
-from ..errors import InvalidRequestError, ModelUnavailableError
-from .base import Encoder, FloatArray
+from ..errors import ModelUnavailableError
+from .base import FloatArray
 from .class_token import use_class_token_last_block
 from .compiled import CompiledTower
 from .model_folder import BIOMEDCLIP_TEXT_TOWERS, ModelFolder, locate_model
 from .packed_linear import can_pack, pack_linear_layers
-from .runtime import (
-    ModelThread,
-    forward_in_slices,
-    model_dtype,
-    resolve_device,
-    resolve_precision,
-    unit_rows,
-)
+from .runtime import unit_rows
+from .torch_encoder import TorchEncoder
 
 
-class OpenClipEncoder(Encoder):
+class OpenClipEncoder(TorchEncoder):
     """An open_clip model: ``CLIP`` or ``CustomTextCLIP`` (timm or Hugging Face towers)."""
 
     family = "open_clip"
@@ -51,12 +45,7 @@ class OpenClipEncoder(Encoder):
         precision: str = "auto",
         compile_images: bool = False,
     ) -> None:
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.model_ref = folder.ref
-        self.random_weights = folder.random_weights
-        self._model_thread = ModelThread()
-        self._dtype = model_dtype(self.precision)
+        self._start(folder.ref, folder.random_weights, device, precision)
         self.model: Any
         self.model, self._preprocess, self._logit_scale = self._model_thread.run(
             _build, folder, self.device, self._dtype, compile_images
@@ -86,11 +75,6 @@ class OpenClipEncoder(Encoder):
     def prepare(self, image: Image.Image) -> np.ndarray:
         return np.asarray(self._resize_and_crop(image.convert("RGB")), dtype=np.uint8)
 
-    def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
-        if not len(images):
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._model_thread.run(self._encode_prepared, images)
-
     @property
     def logit_scale(self) -> float:
         return self._logit_scale
@@ -102,22 +86,6 @@ class OpenClipEncoder(Encoder):
             return super().label_probabilities(cosines)
         logits = self._logit_scale * cosines.astype(np.float64) + self._logit_bias
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
-
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        return self._model_thread.run(self._encode_pixels, pixels)
-
-    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
-        if isinstance(texts, str):
-            raise InvalidRequestError("encode_texts takes a list of texts, not one string")
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._model_thread.run(self._encode_texts, texts)
-
-    def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
-        with torch.inference_mode():
-            features = forward_in_slices(self._image_tower, pixels)
-        return unit_rows(features)
 
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         # ToTensor and Normalize of the model card's preprocess, for the whole batch at once
