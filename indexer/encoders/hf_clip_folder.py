@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelUnavailableError
-from .model_folder import has_random_weights, model_not_found, offline_help
+from .model_folder import has_random_weights, offline_help
 
 PUBMEDCLIP_HUB_ID = "flaviagiammarino/pubmed-clip-vit-base-patch32"
 HF_CLIP_PREFIX = "hf-clip:"
@@ -59,7 +59,7 @@ def locate_hf_clip(model: str) -> HfClipFolder:
         return _read_folder(_download_from_hub(repo), ref=model, repo=repo)
     folder = Path(model).expanduser()
     if not folder.is_dir():
-        raise model_not_found(model, ())
+        raise ModelUnavailableError(f"model folder {folder} does not exist")
     folder = folder.resolve()
     return _read_folder(folder, ref=str(folder), repo="REPO")
 
