@@ -223,3 +223,28 @@ def test_a_mismatched_encoder_is_refused(
             SAMPLE_DIR,
             encoder=pubmedclip,
         )
+
+
+@pytest.mark.slow
+def test_bench_index_times_the_model_cards_own_recipe(pubmedclip_dir: Path) -> None:
+    from tests.test_bench import bench_json
+
+    result = bench_json(
+        "index",
+        "--model",
+        pubmedclip_dir,
+        "--corpus",
+        SAMPLE_IMAGES,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--limit",
+        "6",
+        "--repeats",
+        "1",
+    )
+    assert result["family"] == "hf_clip" and result["random_weights"] is True
+    assert result["pipeline_runs"][0]["embedded"] == 6
+    assert [run["images"] for run in result["reference_runs"]] == [6]
+    assert result["reference_images_per_s"] > 0 and result["model_only_images_per_s"] > 0
