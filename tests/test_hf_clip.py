@@ -248,3 +248,12 @@ def test_bench_index_times_the_model_cards_own_recipe(pubmedclip_dir: Path) -> N
     assert result["pipeline_runs"][0]["embedded"] == 6
     assert [run["images"] for run in result["reference_runs"]] == [6]
     assert result["reference_images_per_s"] > 0 and result["model_only_images_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_compiled_image_tower_matches_eager(pubmedclip_dir: Path, pubmedclip: Encoder) -> None:
+    compiled = load_encoder(
+        str(pubmedclip_dir), device="cpu", precision="bf16", compile_images=True
+    )
+    images = _images()[:3]
+    assert _cosines(compiled.encode_images(images), pubmedclip.encode_images(images)).min() >= 0.999
