@@ -37,7 +37,7 @@ _Record = TypeVar("_Record", "EncoderRecord", "IndexInfo")
 class EncoderRecord:
     """The encoder an index was built with: vectors of any other encoder cannot join it."""
 
-    #: encoder family, e.g. ``biomedclip``
+    #: kind of model, e.g. ``biomedclip``
     name: str
     #: model reference it was loaded from (hub id or folder); opening the index reloads it
     model: str
@@ -47,6 +47,9 @@ class EncoderRecord:
     dim: int
     #: True for a randomly initialised test or benchmark model, whose results mean nothing
     random_weights: bool = False
+    #: registry family whose code loads the model (files written before families existed
+    #: were all built by open_clip)
+    family: str = "open_clip"
 
     @classmethod
     def from_json(cls, data: object, source: str = INFO_FILE) -> EncoderRecord:

@@ -128,7 +128,7 @@ def bench_index(
 
     The pipeline indexes the images into a fresh temporary index folder (model loaded first);
     the model-only rate embeds pre-decoded tensors at the same batch size and precision; the
-    recipe embeds one image at a time in fp32, as the BiomedCLIP model card does.
+    recipe embeds one image at a time in fp32, as the model's own card does.
 
     Example:
 

@@ -8,8 +8,9 @@ Three rates on the same images, each in images per second:
 * ``model_only`` (the ceiling): ``encoder.encode_prepared`` on batches of already decoded,
   resized and cropped images (to tensor and normalised on the model thread, as in the
   pipeline), at the pipeline's batch size and precision;
-* ``reference`` (the BiomedCLIP model card's way): one image at a time, in fp32, on the same
-  weights loaded a second time into the stock model, in a child process
+* ``reference`` (the model card's way, which the model's encoder family provides: open_clip's
+  for BiomedCLIP, ``CLIPProcessor`` + ``CLIPModel`` for PubMedCLIP): one image at a time, in fp32,
+  on the same weights loaded a second time into the stock model, in a child process
   (:mod:`indexer.encoders.model_card`).
 
 Files are read once before timing, so every rate is measured from the page cache. One batch
@@ -108,6 +109,7 @@ def run_index_bench(
     result: dict[str, Any] = {
         "images": len(files),
         "model": encoder.model_ref,
+        "family": encoder.family,
         "random_weights": encoder.random_weights,
         "device": str(encoder.device),
         "precision": encoder.precision,

@@ -22,12 +22,12 @@ from indexer.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
 from tests.helpers import (  # noqa: E402
     SAMPLE_DIR,
+    index_sample,
     run_cli,
     tiny_model_args,
 )
 from tests.orthanc import PACS_FILES, Orthanc, running_orthanc  # noqa: E402
 from tests.orthanc import missing as orthanc_missing  # noqa: E402
-from tests.serving import index_sample  # noqa: E402
 
 
 @pytest.fixture(scope="session")

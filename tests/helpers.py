@@ -35,6 +35,20 @@ def tiny_model_args(model_dir: Path) -> list[str]:
     return ["--model", str(model_dir), "--device", "cpu", "--precision", "fp32", "--quiet"]
 
 
+def index_sample(index_dir: Path, model_dir: Path) -> Path:
+    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI."""
+    run_cli(
+        "index",
+        SAMPLE_DIR,
+        "--index",
+        index_dir,
+        "--metadata",
+        SAMPLE_METADATA,
+        *tiny_model_args(model_dir),
+    )
+    return index_dir
+
+
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
     """Check that a Flask test response is the API's one error shape with ``status``."""
     body = response.get_json(silent=True)

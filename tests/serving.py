@@ -8,21 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from search_api.process import ServiceProcess, run_service
-from tests.helpers import SAMPLE_DIR, SAMPLE_METADATA, run_cli, tiny_model_args
-
-
-def index_sample(index_dir: Path, model_dir: Path) -> Path:
-    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI."""
-    run_cli(
-        "index",
-        SAMPLE_DIR,
-        "--index",
-        index_dir,
-        "--metadata",
-        SAMPLE_METADATA,
-        *tiny_model_args(model_dir),
-    )
-    return index_dir
 
 
 @contextmanager

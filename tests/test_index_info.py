@@ -44,6 +44,7 @@ def test_a_new_unpublished_info_round_trips_without_trained_count(tmp_path: Path
     assert "trained_count" not in data
     assert data["encoder"] == {
         "dim": 8,
+        "family": "open_clip",
         "fingerprint": "x",
         "model": "none",
         "name": "synthetic",
@@ -107,6 +108,8 @@ def test_an_older_file_without_optional_fields_gets_the_defaults() -> None:
     encoder = {"name": "biomedclip", "model": "m", "fingerprint": "f", "dim": 8}
     info = IndexInfo.from_json({"encoder": encoder, "dim": 8, "generation": 3})
     assert info.encoder == EncoderRecord("biomedclip", "m", "f", 8, random_weights=False)
+    # written before encoder families existed: every such index was built by open_clip
+    assert info.encoder.family == "open_clip"
     assert (info.dim, info.generation) == (8, 3)
     assert info.format_version == 1  # the first format did not write its number
     assert (info.written_by, info.checksums, info.vector_rows) == (None, {}, None)

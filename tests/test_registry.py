@@ -43,7 +43,7 @@ def vectors_only_family(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_open_clip_family_loads_the_tiny_folder_and_the_alias(tiny_model_dir: Path) -> None:
-    assert families()[0].name == "open_clip"
+    assert [f.name for f in families()][:3] == ["open_clip", "hf_clip", "conceptclip"]
     assert family_for(str(tiny_model_dir)).name == "open_clip"
     assert expand_alias("biomedclip") == "hf-hub:" + BIOMEDCLIP_HUB_ID
     assert family_for("biomedclip").name == "open_clip"
@@ -59,15 +59,27 @@ def test_an_unknown_folder_names_what_it_holds_and_the_families(tmp_path: Path) 
     assert "open_clip (a folder with open_clip_config.json, or an hf-hub: id)" in message
 
 
-def test_a_transformers_clip_folder_is_recognised_by_no_family_yet(tmp_path: Path) -> None:
+def test_a_transformers_clip_folder_is_the_hf_clip_familys(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "clip"}), encoding="utf-8")
-    with pytest.raises(ModelUnavailableError, match="config.json with model_type 'clip'"):
-        family_for(str(tmp_path))
+    assert family_for(str(tmp_path)).name == "hf_clip"
+    assert family_for("pubmedclip").name == family_for("hf-clip:owner/model").name == "hf_clip"
+    with pytest.raises(ModelUnavailableError, match="never falls back to random weights"):
+        load_encoder(str(tmp_path), device="cpu")
+    other = tmp_path / "bert"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "bert"}), encoding="utf-8")
+    with pytest.raises(ModelUnavailableError, match="config.json with model_type 'bert'"):
+        family_for(str(other))
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    config = {"model_type": "concept_clip", "auto_map": {"AutoModel": "modeling.Model"}}
+    (remote / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert family_for(str(remote)).name == "conceptclip"
 
 
 def test_a_missing_model_still_lists_the_known_names(tmp_path: Path) -> None:
     with pytest.raises(
-        ModelUnavailableError, match=r"neither a known name \(biomedclip, .*conceptclip"
+        ModelUnavailableError, match=r"known name \(biomedclip, pubmedclip, conceptclip"
     ):
         load_encoder(str(tmp_path / "absent"), device="cpu")
 

@@ -258,7 +258,9 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     enc = data["encoder"]
     click.echo(f"index      {index_dir}")
     click.echo(f"images     {data['count']} ({data['failed']} files failed)")
-    click.echo(f"encoder    {enc['name']} {enc['model']} (dim {data['dim']})")
+    click.echo(
+        f"encoder    {enc['name']} ({enc['family']} family) {enc['model']} (dim {data['dim']})"
+    )
     click.echo(f"           fingerprint {enc['fingerprint']}")
     if stored.encoder.random_weights:
         click.echo("           RANDOM WEIGHTS: results are meaningless (test/benchmark model)")

@@ -17,6 +17,8 @@ def model() -> None:
     Example:
 
         medsearch model init models/tiny --size tiny
+
+        medsearch model init models/pubmedclip-tiny --arch pubmedclip --size tiny
     """
 
 
@@ -24,10 +26,11 @@ def model() -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--arch",
-    type=click.Choice(["biomedclip", "conceptclip"]),
+    type=click.Choice(["biomedclip", "pubmedclip", "conceptclip"]),
     default="biomedclip",
     show_default=True,
-    help="Architecture to build.",
+    help="Architecture to build: biomedclip (open_clip family), pubmedclip (transformers "
+    "CLIP) or conceptclip (transformers remote code).",
 )
 @click.option(
     "--size",
@@ -45,12 +48,15 @@ def model() -> None:
 def init(folder: Path, arch: str, size: str, seed: int, exist_ok: bool, as_json: bool) -> None:
     """Write a RANDOMLY INITIALISED model folder of ARCH's architecture, with no network.
 
-    The folder has the layout of a real offline model folder (config, weights, tokenizer) and is
-    loaded by the same code as real weights; it is marked as random weights everywhere it is shown.
+    The folder has the layout of the model's Hub repository (config, weights, tokenizer), loads
+    with the model card's own recipe and by the same code as real weights; it is marked as random
+    weights everywhere it is shown.
 
     Example:
 
         medsearch model init models/tiny --size tiny
+
+        medsearch model init models/pubmedclip-tiny --arch pubmedclip --size tiny
     """
     from ..encoders import init_model_folder
     from ..encoders.model_folder import MARKER_FILE

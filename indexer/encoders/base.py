@@ -22,7 +22,9 @@ FloatArray = npt.NDArray[np.float32]
 class Encoder(ABC):
     """Embeds images and texts into one space of ``dim`` dimensions (unit vectors)."""
 
-    #: model family, e.g. "biomedclip"
+    #: the registry family whose code loads the model, e.g. "open_clip"
+    family: str
+    #: the kind of model within its family, e.g. "biomedclip"
     name: str
     #: embedding dimension
     dim: int
@@ -98,6 +100,7 @@ class Encoder(ABC):
         """What ``index_info.json`` records about the encoder."""
         return EncoderRecord(
             name=self.name,
+            family=self.family,
             model=self.model_ref,
             fingerprint=self.fingerprint,
             dim=self.dim,

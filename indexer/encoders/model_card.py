@@ -1,11 +1,12 @@
-"""The model card's way of embedding images, timed: a reference for indexing speed.
+"""A model card's way of embedding images, timed: a reference for indexing speed.
 
-One image at a time, under ``torch.no_grad``, in fp32, on the stock model built from the same
-folder without any of MedSearch's changes for speed: for BiomedCLIP open_clip's own ``preprocess``
-and ``model.encode_image``; for ConceptCLIP (a model that is code in its folder) its card's
-``AutoModel``/``AutoProcessor`` (:func:`.conceptclip.card_embedder`). Raster files are opened with
-``Image.open(p).convert("RGB")`` as the cards do; DICOM files, which they cannot open, with
-MedSearch's own decoder.
+One image at a time, through the recipe of the model's family (``EncoderFamily.model_card``:
+open_clip's ``preprocess`` and ``model.encode_image`` for BiomedCLIP and other open_clip models,
+``CLIPProcessor`` and ``get_image_features`` for PubMedCLIP, ``AutoProcessor`` and
+``encode_image`` for ConceptCLIP) under ``torch.no_grad``, in fp32, on
+the stock model built from the same folder without any of MedSearch's changes for speed. Raster
+files are opened with ``Image.open(p).convert("RGB")`` as the cards do; DICOM files, which the
+cards cannot open, with MedSearch's own decoder.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -22,8 +22,6 @@ from PIL import Image
 
 from ..errors import ModelUnavailableError
 from ..imaging import load_image, sniff_file
-from .biomedclip import build_stock_model
-from .model_folder import locate_model
 from .registry import expand_alias, family_for
 from .runtime import resolve_device
 
@@ -33,7 +31,12 @@ def model_card_rate(model_ref: str, paths: list[str], device: str = "auto") -> d
 
     One image goes through first, untimed, so one-off kernel set-up is not counted.
     """
-    embed = _card_embedder(model_ref, resolve_device(device))
+    torch_device = resolve_device(device)
+    reference = expand_alias(model_ref)
+    family = family_for(reference)
+    if family.model_card is None:
+        raise ModelUnavailableError(f"the {family.name} family has no model card recipe to time")
+    embed = family.model_card(reference, torch_device)
     files = [Path(p) for p in paths]
     times: list[float] = []
     with torch.no_grad():
@@ -52,17 +55,6 @@ def model_card_rate(model_ref: str, paths: list[str], device: str = "auto") -> d
         "images_per_s": round(len(files) / total, 3),
         "ms_per_image": round(total * 1000 / len(files), 2),
     }
-
-
-def _card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], object]:
-    """The family's model card recipe for one image (the model loaded once)."""
-    reference = expand_alias(model_ref)
-    if family_for(reference).runs_model_code:
-        from .conceptclip import card_embedder
-
-        return card_embedder(reference, device)
-    model, preprocess = build_stock_model(locate_model(reference), device)
-    return lambda image: model.encode_image(preprocess(image).unsqueeze(0).to(device))
 
 
 def model_card_rate_in_child(model_ref: str, paths: list[Path], device: str) -> dict[str, float]:

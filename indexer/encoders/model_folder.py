@@ -1,10 +1,11 @@
-"""Finding a model's files: a local folder, or the Hugging Face Hub (cached or downloaded).
+"""Finding an open_clip model's files: a local folder, or the Hugging Face Hub (cache or download).
 
-A model folder holds ``open_clip_config.json`` (either revision of the BiomedCLIP config), the
-weights (``open_clip_pytorch_model.bin`` or a ``.safetensors`` file), the text tower's tokenizer
-files and, optionally, its BERT config (``text-encoder-config.json`` or ``config.json``).
-Folders written by ``medsearch model init`` also carry ``medsearch_model.json``, which marks
-random weights.
+An open_clip model folder holds ``open_clip_config.json`` (for BiomedCLIP either revision of its
+config) and the weights (``open_clip_pytorch_model.bin`` or a ``.safetensors`` file). A model with a
+Hugging Face text tower (BiomedCLIP's PubMedBERT) also holds that tower's tokenizer files and,
+optionally, its config (``text-encoder-config.json`` or ``config.json``); open_clip's own text
+transformer needs neither. Folders written by ``medsearch model init`` (of any family) also carry
+``medsearch_model.json``, which marks random weights.
 """
 
 from __future__ import annotations
@@ -49,11 +50,20 @@ _RENAMED_TEXT_KEYS = {"proj": "hf_proj_type", "pooler_type": "hf_pooler_type"}
 OFFLINE_HELP = (
     "To run without network access, put the model's files in a folder and pass it with --model DIR "
     "(or MEDSEARCH_MODEL=DIR). On a machine that can reach the Hub, run\n"
-    "  huggingface-cli download {repo} --local-dir ./biomedclip\n"
-    "and copy ./biomedclip here: it must hold open_clip_config.json, open_clip_pytorch_model.bin "
-    "(or a .safetensors file) and the tokenizer files (vocab.txt, tokenizer.json, "
-    "tokenizer_config.json, special_tokens_map.json)."
+    "  huggingface-cli download {repo} --local-dir ./{name}\n"
+    "and copy ./{name} here: it must hold {files}."
 )
+#: what an open_clip model folder must hold, for :data:`OFFLINE_HELP`
+OPEN_CLIP_FILES = (
+    "open_clip_config.json, open_clip_pytorch_model.bin (or a .safetensors file) and, for a "
+    "Hugging Face text tower such as BiomedCLIP's, its tokenizer files (vocab.txt, tokenizer.json, "
+    "tokenizer_config.json, special_tokens_map.json)"
+)
+
+
+def offline_help(repo: str, files: str) -> str:
+    """How to get the Hub repository ``repo`` onto a machine without network; ``files`` it holds."""
+    return OFFLINE_HELP.format(repo=repo, name=repo.rsplit("/", 1)[-1], files=files)
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,8 @@ class ModelFolder:
     #: open_clip config in the current revision's keys ({"model_cfg", "preprocess_cfg"})
     config: dict[str, Any]
     weights: Path
-    #: JSON file with the text tower's BERT config
-    text_config: Path
+    #: JSON file with the Hugging Face text tower's config (None: open_clip's own text tower)
+    text_config: Path | None
     random_weights: bool
 
 
@@ -104,10 +114,13 @@ def locate_model(model: str) -> ModelFolder:
 
 
 def model_not_found(model: str, known_names: Iterable[str]) -> ModelUnavailableError:
-    """The error for a model that is no known name, no ``hf-hub:`` id and no folder."""
+    """The error for a model that is no known name, no hub id and no folder."""
     return ModelUnavailableError(
         f"model {model!r} is neither a known name ({', '.join(known_names)}), "
-        f"an hf-hub: id, nor an existing folder. " + OFFLINE_HELP.format(repo=BIOMEDCLIP_HUB_ID)
+        f"an hf-hub: id, nor an existing folder. To run without network access, download the "
+        "model's Hub repository on a machine that can reach the Hub "
+        "(huggingface-cli download REPO --local-dir DIR), copy DIR here and pass it with "
+        "--model DIR (or MEDSEARCH_MODEL=DIR)."
     )
 
 
@@ -123,26 +136,42 @@ def _read_folder(folder: Path, ref: str, via_hub: bool) -> ModelFolder:
     if weights is None:
         raise ModelUnavailableError(
             f"{folder} has no weights ({' or '.join(WEIGHT_FILES)}); MedSearch never falls back "
-            "to random weights. " + OFFLINE_HELP.format(repo=BIOMEDCLIP_HUB_ID)
+            "to random weights. " + offline_help(_hub_repo(ref), OPEN_CLIP_FILES)
         )
-    missing = [n for n in ("vocab.txt", "tokenizer_config.json") if not (folder / n).is_file()]
-    if missing:
-        raise ModelUnavailableError(f"{folder} lacks tokenizer files: {', '.join(missing)}")
-    marker = folder / MARKER_FILE
-    random_weights = False
-    if marker.is_file():
-        random_weights = bool(json.loads(marker.read_text(encoding="utf-8")).get("random_weights"))
+    if _has_hf_text_tower(config):
+        missing = [n for n in ("vocab.txt", "tokenizer_config.json") if not (folder / n).is_file()]
+        if missing:
+            raise ModelUnavailableError(f"{folder} lacks tokenizer files: {', '.join(missing)}")
     return ModelFolder(
         ref=ref,
         path=folder,
         config=config,
         weights=weights,
         text_config=_text_config(folder, config, via_hub),
-        random_weights=random_weights,
+        random_weights=has_random_weights(folder),
     )
 
 
-def _text_config(folder: Path, config: dict[str, Any], via_hub: bool) -> Path:
+def has_random_weights(folder: Path) -> bool:
+    """True when ``medsearch model init`` wrote ``folder`` (its marker says random weights)."""
+    marker = folder / MARKER_FILE
+    if not marker.is_file():
+        return False
+    return bool(json.loads(marker.read_text(encoding="utf-8")).get("random_weights"))
+
+
+def _hub_repo(ref: str) -> str:
+    """The Hub repository ``ref`` was loaded from, or a placeholder for a local folder's."""
+    return ref[len(HUB_PREFIX) :] if ref.startswith(HUB_PREFIX) else "REPO"
+
+
+def _has_hf_text_tower(config: dict[str, Any]) -> bool:
+    return bool(config["model_cfg"]["text_cfg"].get("hf_model_name"))
+
+
+def _text_config(folder: Path, config: dict[str, Any], via_hub: bool) -> Path | None:
+    if not _has_hf_text_tower(config):
+        return None
     for name in TEXT_CONFIG_FILES:
         candidate = folder / name
         if candidate.is_file() and _is_bert_config(candidate):
@@ -155,8 +184,10 @@ def _text_config(folder: Path, config: dict[str, Any], via_hub: bool) -> Path:
         # The Hub repo of BiomedCLIP lacks the BERT config; MedSearch ships the real one.
         return packaged_asset("text-encoder-config.json")
     raise ModelUnavailableError(
-        f"{folder} has no text-tower config ({' or '.join(TEXT_CONFIG_FILES)}) "
-        f"and its text tower {tower!r} is not one MedSearch knows"
+        f"{folder} has no config of its Hugging Face text tower {tower!r} "
+        f"({' or '.join(TEXT_CONFIG_FILES)}) and the Hub cache holds none: copy that tower's "
+        f"config.json into the folder as {TEXT_CONFIG_FILES[0]}, or load the model once where "
+        "the Hub can be reached"
     )
 
 
@@ -197,12 +228,15 @@ def _download_from_hub(repo: str) -> Path:
                 break
             except Exception:  # noqa: BLE001 - try the next weight file name
                 continue
-        for name in TOKENIZER_FILES:
+        config = normalize_config(json.loads(config_file.read_text(encoding="utf-8")))
+        for name in TOKENIZER_FILES if _has_hf_text_tower(config) else ():
             hf_hub_download(repo, name)
+    except ModelUnavailableError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any hub failure means "not reachable"
         raise ModelUnavailableError(
             f"cannot get {repo} from the Hugging Face Hub or its local cache "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            + OFFLINE_HELP.format(repo=repo)
+            + offline_help(repo, OPEN_CLIP_FILES)
         ) from exc
     return config_file.parent

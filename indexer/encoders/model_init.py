@@ -1,10 +1,15 @@
-"""Writing a randomly initialised model folder of the BiomedCLIP architecture, with no network.
+"""Writing a randomly initialised model folder of a known architecture, with no network.
 
-``full`` has exactly BiomedCLIP's architecture (195.9M parameters: same compute as the real weights,
-for benchmarks); ``tiny`` keeps the structure (timm ViT/16 at 224 with CLS pooling and a linear
-projection, BERT text tower with CLS pooling and an MLP projection) at small widths, for tests.
-The folder has the layout of a real offline copy, the real tokenizer, and a marker saying its
-weights are random.
+``full`` has exactly the real model's architecture (same compute as the real weights, for
+benchmarks); ``tiny`` keeps its structure at small widths, for tests. The folder has the layout
+of the model's Hub repository, loads with the model card's own recipe, and carries a marker
+(``medsearch_model.json``) saying its weights are random.
+
+* ``biomedclip`` (open_clip family): 195.9M parameters; tiny keeps timm ViT/16 at 224 with CLS
+  pooling and a linear projection, and a BERT text tower with CLS pooling and an MLP projection.
+  The real tokenizer is copied.
+* ``pubmedclip`` (transformers CLIP family): see :mod:`.hf_clip_init`.
+* ``conceptclip`` (transformers remote-code family): see :mod:`.conceptclip_init`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import logging
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +26,6 @@ import open_clip
 import torch
 
 from ..errors import InvalidRequestError
-from .conceptclip_init import write_conceptclip_folder
 from .model_folder import (
     CONFIG_FILE,
     MARKER_FILE,
@@ -30,7 +35,7 @@ from .model_folder import (
 )
 
 Size = Literal["tiny", "full"]
-ARCHITECTURES = ("biomedclip", "conceptclip")
+ARCHITECTURES = ("biomedclip", "pubmedclip", "conceptclip")
 WEIGHTS_FILE = "open_clip_pytorch_model.bin"
 TEXT_CONFIG_FILE = "text-encoder-config.json"
 
@@ -59,28 +64,7 @@ def init_model_folder(
     if folder.exists() and any(folder.iterdir()):
         raise InvalidRequestError(f"{folder} exists and is not empty; choose a new folder")
     folder.mkdir(parents=True, exist_ok=True)
-    if arch == "conceptclip":
-        return _write_marker(folder, arch, size, seed, write_conceptclip_folder(folder, size, seed))
-
-    config = normalize_config(json.loads(packaged_asset(CONFIG_FILE).read_text(encoding="utf-8")))
-    bert = json.loads(packaged_asset(TEXT_CONFIG_FILE).read_text(encoding="utf-8"))
-    if size == "tiny":
-        config["model_cfg"]["embed_dim"] = _TINY_EMBED_DIM
-        config["model_cfg"]["vision_cfg"]["timm_model_name"] = _TINY_VISION_MODEL
-        bert.update(_TINY_BERT)
-    for name in TOKENIZER_FILES:
-        shutil.copyfile(packaged_asset(name), folder / name)
-    shutil.copyfile(packaged_asset("LICENSE.md"), folder / "LICENSE.md")
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    (folder / TEXT_CONFIG_FILE).write_text(json.dumps(bert, indent=2) + "\n", encoding="utf-8")
-
-    model = _random_model(folder, config, seed)
-    torch.save(model.state_dict(), folder / WEIGHTS_FILE)
-    return _write_marker(folder, arch, size, seed, sum(p.numel() for p in model.parameters()))
-
-
-def _write_marker(folder: Path, arch: str, size: str, seed: int, parameters: int) -> dict[str, Any]:
-    """Write ``medsearch_model.json``, which marks the folder's weights as random; return it."""
+    parameters = _folder_writers()[arch](folder, size == "tiny", seed)
     marker = {
         "random_weights": True,
         "arch": arch,
@@ -92,6 +76,40 @@ def _write_marker(folder: Path, arch: str, size: str, seed: int, parameters: int
     }
     (folder / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return marker
+
+
+def _folder_writers() -> dict[str, Callable[[Path, bool, int], int]]:
+    """Each architecture's folder writer: (empty folder, tiny, seed) -> parameter count."""
+    from .conceptclip_init import write_conceptclip_folder
+    from .hf_clip_init import write_pubmedclip_folder
+
+    return {
+        "biomedclip": lambda folder, tiny, seed: _write_biomedclip_folder(folder, tiny, seed),
+        "pubmedclip": lambda folder, tiny, seed: write_pubmedclip_folder(
+            folder, tiny=tiny, seed=seed
+        ),
+        "conceptclip": lambda folder, tiny, seed: write_conceptclip_folder(
+            folder, "tiny" if tiny else "full", seed
+        ),
+    }
+
+
+def _write_biomedclip_folder(folder: Path, tiny: bool, seed: int) -> int:
+    config = normalize_config(json.loads(packaged_asset(CONFIG_FILE).read_text(encoding="utf-8")))
+    bert = json.loads(packaged_asset(TEXT_CONFIG_FILE).read_text(encoding="utf-8"))
+    if tiny:
+        config["model_cfg"]["embed_dim"] = _TINY_EMBED_DIM
+        config["model_cfg"]["vision_cfg"]["timm_model_name"] = _TINY_VISION_MODEL
+        bert.update(_TINY_BERT)
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(packaged_asset(name), folder / name)
+    shutil.copyfile(packaged_asset("LICENSE.md"), folder / "LICENSE.md")
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (folder / TEXT_CONFIG_FILE).write_text(json.dumps(bert, indent=2) + "\n", encoding="utf-8")
+
+    model = _random_model(folder, config, seed)
+    torch.save(model.state_dict(), folder / WEIGHTS_FILE)
+    return sum(p.numel() for p in model.parameters())
 
 
 def _random_model(folder: Path, config: dict[str, Any], seed: int) -> torch.nn.Module:

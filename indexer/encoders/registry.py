@@ -22,12 +22,16 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ModelUnavailableError
+from .hf_clip_folder import HF_CLIP_PREFIX, PUBMEDCLIP_HUB_ID, is_hf_clip_folder, locate_hf_clip
 from .model_folder import CONFIG_FILE, HUB_PREFIX, MODEL_ALIASES, locate_model, model_not_found
 
 if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
     from .base import Encoder
 
 #: how many file names an error message lists before it abbreviates
@@ -40,6 +44,10 @@ class EncoderLoader(Protocol):
     def __call__(
         self, model: str, *, device: str, precision: str, compile_images: bool
     ) -> Encoder: ...
+
+
+#: the model card's recipe for one model on a device: a function embedding one RGB image
+ModelCardRecipe = Callable[[str, "torch.device"], Callable[["Image.Image"], Any]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class EncoderFamily:
     id_prefixes: tuple[str, ...] = ()
     #: True when loading runs Python code that ships with the model (needs the user's trust)
     runs_model_code: bool = False
+    #: the model card's own way of embedding an image, timed by ``bench index`` as a reference
+    model_card: ModelCardRecipe | None = None
 
 
 _FAMILIES: dict[str, EncoderFamily] = {}
@@ -141,11 +151,17 @@ def _json_object(path: Path) -> dict[str, object] | None:
 
 
 def _load_open_clip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .biomedclip import BiomedClipEncoder
+    from .open_clip_family import OpenClipEncoder
 
-    return BiomedClipEncoder(
+    return OpenClipEncoder(
         locate_model(model), device=device, precision=precision, compile_images=compile_images
     )
+
+
+def _open_clip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
+    from .open_clip_family import model_card_embedder
+
+    return model_card_embedder(model, device)
 
 
 register_family(
@@ -156,8 +172,42 @@ register_family(
         load=_load_open_clip,
         aliases=MODEL_ALIASES,
         id_prefixes=(HUB_PREFIX,),
+        model_card=_open_clip_card,
     )
 )
+
+
+def _load_hf_clip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
+    from .hf_clip import HfClipEncoder
+
+    return HfClipEncoder(
+        locate_hf_clip(model), device=device, precision=precision, compile_images=compile_images
+    )
+
+
+def _hf_clip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
+    from .hf_clip import model_card_embedder
+
+    return model_card_embedder(model, device)
+
+
+register_family(
+    EncoderFamily(
+        name="hf_clip",
+        description=f"a folder with a config.json of model_type 'clip', or an {HF_CLIP_PREFIX} id",
+        matches=is_hf_clip_folder,
+        load=_load_hf_clip,
+        aliases={"pubmedclip": HF_CLIP_PREFIX + PUBMEDCLIP_HUB_ID},
+        id_prefixes=(HF_CLIP_PREFIX,),
+        model_card=_hf_clip_card,
+    )
+)
+
+
+def _conceptclip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
+    from .conceptclip import card_embedder
+
+    return card_embedder(model, device)
 
 
 def _load_conceptclip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
@@ -178,5 +228,6 @@ register_family(
         aliases={"conceptclip": "JerrryNie/ConceptCLIP"},
         id_prefixes=("JerrryNie/ConceptCLIP",),
         runs_model_code=True,
+        model_card=_conceptclip_card,
     )
 )

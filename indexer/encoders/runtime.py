@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
 from ..errors import InvalidRequestError
+
+T = TypeVar("T")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -64,3 +70,28 @@ def forward_in_slices(
     if pixels.device.type != "cpu" or len(pixels) <= CPU_IMAGES_PER_FORWARD:
         return tower(pixels)
     return torch.cat([tower(part) for part in pixels.split(CPU_IMAGES_PER_FORWARD)])
+
+
+class ModelThread:
+    """One thread that does all of a model's torch work, its load included.
+
+    The CPU thread pools stay warm for that one thread, where calls from many request threads
+    would each wake pools of their own.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsearch-model")
+        self._ident = self._executor.submit(threading.get_ident).result()
+
+    def run(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` on the model's thread (directly when already on it)."""
+        if threading.get_ident() == self._ident:
+            return func(*args)
+        return self._executor.submit(func, *args).result()
+
+
+def unit_rows(features: torch.Tensor) -> np.ndarray:
+    """Features [n, dim] as float32 rows of length one."""
+    array = features.float().cpu().numpy()
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return (array / np.maximum(norms, 1e-12)).astype(np.float32)

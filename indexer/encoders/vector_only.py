@@ -20,6 +20,7 @@ from .base import Encoder, FloatArray
 class VectorOnlyEncoder(Encoder):
     """Stands in for a model of ``dim`` dimensions when only vector queries are asked."""
 
+    family = "synthetic"
     name = "synthetic"
     image_size = 224
     fingerprint = "synthetic"

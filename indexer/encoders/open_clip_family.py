@@ -1,7 +1,10 @@
-"""BiomedCLIP (ViT-B/16 image tower + PubMedBERT text tower) through open_clip.
+"""The open_clip family: any model open_clip builds from an ``open_clip_config.json`` and weights.
 
-The model is built by open_clip's own factory from the folder's config and weights, with no network:
-the text tower's BERT config comes from the folder (or MedSearch's copy of the real one).
+BiomedCLIP (timm ViT-B/16 image tower + PubMedBERT text tower) is the default model; a fine-tuned
+checkpoint or any other architecture open_clip knows (its own ViTs and text transformers, timm
+towers, Hugging Face text towers) loads the same way. The model is built by open_clip's own factory
+from the folder's config and weights, with no network: a Hugging Face text tower's config comes
+from the folder (or, for BiomedCLIP, MedSearch's copy of the real one).
 """
 
 from __future__ import annotations
@@ -9,12 +12,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import open_clip
@@ -22,21 +23,20 @@ import torch
 from PIL import Image
 from torchvision.transforms import Compose, Normalize
 
-from ..errors import InvalidRequestError, ModelUnavailableError
-from .base import Encoder, FloatArray
+from ..errors import ModelUnavailableError
+from .base import FloatArray
 from .class_token import use_class_token_last_block
 from .compiled import CompiledTower
-from .model_folder import ModelFolder
+from .model_folder import BIOMEDCLIP_TEXT_TOWERS, ModelFolder, locate_model
 from .packed_linear import can_pack, pack_linear_layers
-from .runtime import forward_in_slices, model_dtype, resolve_device, resolve_precision
+from .runtime import unit_rows
+from .torch_encoder import TorchEncoder
 
-T = TypeVar("T")
 
+class OpenClipEncoder(TorchEncoder):
+    """An open_clip model: ``CLIP`` or ``CustomTextCLIP`` (timm or Hugging Face towers)."""
 
-class BiomedClipEncoder(Encoder):
-    """An open_clip CustomTextCLIP with a Hugging Face BERT text tower."""
-
-    name = "biomedclip"
+    family = "open_clip"
 
     def __init__(
         self,
@@ -45,17 +45,9 @@ class BiomedClipEncoder(Encoder):
         precision: str = "auto",
         compile_images: bool = False,
     ) -> None:
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.model_ref = folder.ref
-        self.random_weights = folder.random_weights
-        # All torch work (the load included) runs on one thread: the CPU thread pools stay warm
-        # for it, where calls from many request threads would each wake pools of their own.
-        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsearch-model")
-        self._model_thread_id = self._model_thread.submit(threading.get_ident).result()
-        self._dtype = model_dtype(self.precision)
+        self._start(folder.ref, folder.random_weights, device, precision)
         self.model: Any
-        self.model, self._preprocess, self._logit_scale = self._on_model_thread(
+        self.model, self._preprocess, self._logit_scale = self._model_thread.run(
             _build, folder, self.device, self._dtype, compile_images
         )
         self._resize_and_crop, self._normalize = _split_at_to_tensor(self._preprocess)
@@ -63,11 +55,18 @@ class BiomedClipEncoder(Encoder):
             CompiledTower(self.model.visual, self.device) if compile_images else self.model.visual
         )
         self.tokenizer = open_clip.get_tokenizer(f"local-dir:{folder.path}")
-        self.context_length = int(folder.config["model_cfg"]["text_cfg"].get("context_length", 256))
+        self.context_length = int(self.model.context_length)
         self.dim = int(folder.config["model_cfg"]["embed_dim"])
-        self.image_size = int(folder.config["model_cfg"]["vision_cfg"].get("image_size", 224))
+        self.image_size = _image_side(folder.config["model_cfg"]["vision_cfg"])
+        self.name = model_kind(folder)
         self.fingerprint = fingerprint(folder)
-        self._pad_id = int(self.model.text.config.pad_token_id or 0)
+        # Only a Hugging Face text tower masks its padding; open_clip's own text transformer
+        # adds position embeddings for the whole context, so its tokens keep their full length.
+        text_tower = getattr(self.model, "text", None)
+        text_config = getattr(text_tower, "config", None)
+        self._pad_id = None if text_config is None else int(text_config.pad_token_id or 0)
+        bias = getattr(self.model, "logit_bias", None)
+        self._logit_bias = None if bias is None else float(bias.float().item())
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         tensor: torch.Tensor = self._preprocess(image)
@@ -76,30 +75,17 @@ class BiomedClipEncoder(Encoder):
     def prepare(self, image: Image.Image) -> np.ndarray:
         return np.asarray(self._resize_and_crop(image.convert("RGB")), dtype=np.uint8)
 
-    def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
-        if not len(images):
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._on_model_thread(self._encode_prepared, images)
-
     @property
     def logit_scale(self) -> float:
         return self._logit_scale
 
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        return self._on_model_thread(self._encode_pixels, pixels)
-
-    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
-        if isinstance(texts, str):
-            raise InvalidRequestError("encode_texts takes a list of texts, not one string")
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._on_model_thread(self._encode_texts, texts)
-
-    def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
-        with torch.inference_mode():
-            features = forward_in_slices(self._image_tower, pixels)
-        return _unit_rows(features)
+    def label_probabilities(self, cosines: FloatArray) -> FloatArray:
+        """CLIP's softmax; a model trained with SigLIP's loss (it has a ``logit_bias``) scores
+        each label on its own, ``sigmoid(logit_scale * cosine + logit_bias)``, as open_clip does."""
+        if self._logit_bias is None:
+            return super().label_probabilities(cosines)
+        logits = self._logit_scale * cosines.astype(np.float64) + self._logit_bias
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         # ToTensor and Normalize of the model card's preprocess, for the whole batch at once
@@ -110,44 +96,38 @@ class BiomedClipEncoder(Encoder):
         tokens = self.tokenize(texts).to(self.device)
         with torch.inference_mode():
             features = self.model.encode_text(tokens)
-        return _unit_rows(features)
-
-    def _on_model_thread(self, func: Callable[..., T], *args: Any) -> T:
-        if threading.get_ident() == self._model_thread_id:
-            return func(*args)
-        return self._model_thread.submit(func, *args).result()
+        return unit_rows(features)
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Token ids as the model card makes them, without the padding columns nobody attends to.
 
-        The text tower masks padding (attention mask = id != pad) and pools the CLS token, so
-        cutting trailing all-pad columns changes no result but saves most of the compute of a
-        short query padded to 256 tokens.
+        A Hugging Face text tower masks padding (attention mask = id != pad) and pools the CLS
+        token, so cutting trailing all-pad columns changes no result but saves most of the compute
+        of a short query padded to 256 tokens. Other text towers get the full context.
         """
         tokens: torch.Tensor = self.tokenizer(list(texts), context_length=self.context_length)
+        if self._pad_id is None:
+            return tokens
         used = int((tokens != self._pad_id).sum(dim=1).max().item())
         return tokens[:, : max(used, 1)]
 
 
-def _unit_rows(features: torch.Tensor) -> FloatArray:
-    array = features.float().cpu().numpy()
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
 def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, Any]:
     """open_clip's own model (fp32, eval mode) and eval preprocess, as the model card loads them."""
-    text_cfg = copy.deepcopy(folder.config["model_cfg"]["text_cfg"])
-    # A path to the BERT config file keeps transformers off the network.
-    text_cfg["hf_model_name"] = str(folder.text_config)
-    text_cfg["hf_tokenizer_name"] = str(folder.path)
-    text_cfg["hf_model_pretrained"] = False
+    overrides: dict[str, Any] = {}
+    if folder.text_config is not None:
+        text_cfg = copy.deepcopy(folder.config["model_cfg"]["text_cfg"])
+        # A path to the Hugging Face tower's config file keeps transformers off the network.
+        text_cfg["hf_model_name"] = str(folder.text_config)
+        text_cfg["hf_tokenizer_name"] = str(folder.path)
+        text_cfg["hf_model_pretrained"] = False
+        overrides["text_cfg"] = text_cfg
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # library deprecation chatter, not our concern here
             model, _, preprocess = open_clip.create_model_and_transforms(
                 f"local-dir:{folder.path}",
-                text_cfg=text_cfg,
+                **overrides,
                 device=device,
                 precision="fp32",
                 weights_only=True,
@@ -155,6 +135,16 @@ def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, A
     except (RuntimeError, ValueError, OSError, KeyError) as exc:
         raise ModelUnavailableError(f"cannot load the model in {folder.path}: {exc}") from exc
     return model.eval(), preprocess
+
+
+def model_card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], Any]:
+    """The model card's way of embedding one image: ``preprocess`` then ``model.encode_image``."""
+    model, preprocess = build_stock_model(locate_model(model_ref), device)
+
+    def embed(image: Image.Image) -> Any:
+        return model.encode_image(preprocess(image).unsqueeze(0).to(device))
+
+    return embed
 
 
 def _build(
@@ -175,8 +165,10 @@ def _build(
     if device.type == "cpu" and dtype == torch.bfloat16:
         _use_matmul_attention(model.visual)
     if can_pack(device, dtype):
-        # a compiled image tower packs its own weights (inductor freezing)
-        for tower in (model.text,) if compile_images else (model.text, model.visual):
+        # a compiled image tower packs its own weights (inductor freezing); open_clip's own
+        # text transformer reads its layers' weight dtype, so only a Hugging Face one is packed
+        towers = [model.text] if hasattr(model, "text") else []
+        for tower in towers if compile_images else [*towers, model.visual]:
             pack_linear_layers(tower)
     return model, preprocess, logit_scale
 
@@ -185,7 +177,7 @@ def _split_at_to_tensor(preprocess: Any) -> tuple[Callable[[Any], Any], Callable
     """open_clip's eval preprocess as its PIL steps (resize, crop, mode) and its ``Normalize``.
 
     Only ``ToTensor`` and ``Normalize`` may follow the PIL steps: anything else would make
-    :meth:`BiomedClipEncoder.encode_prepared` differ from the model card's preprocess.
+    :meth:`OpenClipEncoder.encode_prepared` differ from the model card's preprocess.
     """
     steps = list(preprocess.transforms)
     tensor_at = next((i for i, step in enumerate(steps) if "ToTensor" in type(step).__name__), None)
@@ -206,16 +198,31 @@ def _use_matmul_attention(module: torch.nn.Module) -> None:
             setattr(block, "fused_attn", False)  # noqa: B010 (a timm attribute, not typed)
 
 
+def model_kind(folder: ModelFolder) -> str:
+    """``biomedclip`` for BiomedCLIP's architecture (PubMedBERT text tower), else ``open_clip``."""
+    tower = folder.config["model_cfg"]["text_cfg"].get("hf_model_name", "")
+    return "biomedclip" if tower in BIOMEDCLIP_TEXT_TOWERS else "open_clip"
+
+
 def fingerprint(folder: ModelFolder) -> str:
-    """Digest of the architecture (config) and the exact weight bytes."""
+    """Digest of the architecture (config) and the exact weight bytes, after the model's kind.
+
+    BiomedCLIP's prefix and digest are those indexes built before other models were supported
+    record, so those indexes keep opening with the same model folder.
+    """
     digest = hashlib.sha256()
     digest.update(json.dumps(folder.config["model_cfg"], sort_keys=True).encode())
     digest.update(json.dumps(folder.config.get("preprocess_cfg", {}), sort_keys=True).encode())
-    digest.update(_file_digest(folder.weights))
-    return "biomedclip-" + digest.hexdigest()[:24]
+    digest.update(file_digest(folder.weights))
+    return f"{model_kind(folder)}-{digest.hexdigest()[:24]}"
 
 
-def _file_digest(path: Path) -> bytes:
+def _image_side(vision_cfg: dict[str, Any]) -> int:
+    size = vision_cfg.get("image_size", 224)
+    return int(max(size) if isinstance(size, (list, tuple)) else size)
+
+
+def file_digest(path: Path) -> bytes:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
