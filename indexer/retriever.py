@@ -33,7 +33,7 @@ from .corpus import InstanceUIDs
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from .index_folder import FAISS_FILE, VECTORS_FILE, IndexFolder, require_same_encoder
-from .index_info import IndexInfo
+from .index_info import EncoderRecord, IndexInfo
 from .prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from .query_cache import QueryCache
 from .records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
@@ -82,12 +82,7 @@ class Retriever:
         info = folder.read_info()
         recorded = info.encoder
         if encoder is None:
-            encoder = load_encoder(
-                recorded.model,
-                device=settings.device,
-                precision=settings.precision,
-                trust_remote_code=settings.trust_remote_code,
-            )
+            encoder = load_recorded_encoder(recorded, settings)
         require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
         return cls(settings, encoder, folder.open_store(), folder)
 
@@ -369,3 +364,13 @@ class Retriever:
 
 
 __all__ = ["Retriever", "NotFoundError"]
+
+
+def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:
+    """Load the model an index records, with the device, precision and trust of ``settings``."""
+    return load_encoder(
+        recorded.model,
+        device=settings.device,
+        precision=settings.precision,
+        trust_remote_code=settings.trust_remote_code,
+    )

@@ -224,9 +224,9 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
     far are closed again).
     """
     # imported here so that importing search_api stays light (torch loads with the index)
-    from indexer.encoders import Encoder, load_encoder
+    from indexer.encoders import Encoder
     from indexer.index_folder import IndexFolder
-    from indexer.retriever import Retriever
+    from indexer.retriever import Retriever, load_recorded_encoder
 
     check_names([name for name, _ in named_dirs])
     encoders: dict[str, Encoder] = {}
@@ -238,12 +238,7 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
                 recorded = IndexFolder(folder).read_info().encoder
                 encoder = encoders.get(recorded.fingerprint)
                 if encoder is None:
-                    encoder = load_encoder(
-                        recorded.model,
-                        device=settings.device,
-                        precision=settings.precision,
-                        trust_remote_code=settings.trust_remote_code,
-                    )
+                    encoder = load_recorded_encoder(recorded, settings)
                     encoders[recorded.fingerprint] = encoder
                 retriever = Retriever.open(index_settings, encoder=encoder)
             except MedSearchError as exc:
