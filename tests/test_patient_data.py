@@ -44,7 +44,9 @@ STANDARD_UID_ROOT = "1.2.840.10008."
 
 def identifying_values(dataset: Dataset) -> Iterator[str]:
     """Every PHI value and every instance-specific UID, nested sequences included."""
-    for element in dataset.iterall():
+    with pydicom.config.disable_value_validation():  # real files hold over-long values too
+        elements = list(dataset.iterall())
+    for element in elements:
         if element.keyword not in PHI_KEYWORDS and element.VR != "UI":
             continue
         values = element.value if element.VM > 1 else [element.value]

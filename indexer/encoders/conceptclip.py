@@ -48,6 +48,7 @@ _WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 class ConceptClipEncoder(Encoder):
     """ConceptCLIP loaded from a folder (or Hub snapshot) whose code defines the model."""
 
+    family = "conceptclip"
     name = "conceptclip"
 
     def __init__(
