@@ -133,3 +133,40 @@ def precision_lines(result: dict[str, Any]) -> list[str]:
             ["texts", result["texts"], result["text_cosine_min"], result["text_cosine_mean"]],
         ],
     )
+
+
+def verdict(passed: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if passed else "FAIL"
+
+
+def soak_lines(result: dict[str, Any]) -> list[str]:
+    """Windows, memory, publishes and the verdict on each target of ``bench soak``."""
+    verdicts = result["verdicts"]
+    windows = table(
+        ["window from", "requests", "errors", "p50 ms", "p99 ms", "server RSS MiB"],
+        [
+            [
+                f"{w['start_s']:g} s",
+                w["requests"],
+                w["errors"],
+                w["p50_ms"],
+                w["p99_ms"],
+                w["rss_mb"],
+            ]
+            for w in result["windows"]
+        ],
+    )
+    return [
+        f"{result['requests']:,} requests from {result['clients']} clients in "
+        f"{result['duration_s']:g} s ({result['qps']} req/s), {result['publishes']} publishes "
+        f"({result['images_before']} -> {result['images_after']} images)",
+        *windows,
+        f"{verdict(verdicts['no_errors'])}  errors: {result['errors']} requests, "
+        f"{result['failed_publishes']} publishes (target 0)",
+        f"{verdict(verdicts['p99_stable'])}  p99 last / first window: {result['p99_ratio']} "
+        "(target <= 1.5)",
+        f"{verdict(verdicts['rss_stable'])}  server RSS {result['rss_start_mb']} MiB after warm-up "
+        f"-> {result['rss_end_mb']} MiB at the end: {result['rss_growth']} (target <= 0.05)",
+        *[f"  error: {example}" for example in result["error_examples"]],
+    ]
