@@ -65,6 +65,8 @@ class Settings:
     reload_interval: float = field(default=2.0, metadata=_bounds(0.0, 86_400.0))
     #: folder for rendered thumbnails; defaults to <index_dir>/thumbnails
     thumbnail_dir: Path | None = None
+    #: most disk space the thumbnail and DICOM renderings may take, in MiB (oldest unused go first)
+    thumbnail_cache_mb: int = field(default=1024, metadata=_bounds(1, 1_048_576))
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

@@ -58,6 +58,9 @@ DEFAULT_K = 20
 THUMBNAIL_DEFAULT = 256
 THUMBNAIL_MIN = 32
 THUMBNAIL_MAX = 1024
+#: the sizes thumbnails are rendered at: a requested size is rounded up to the next one, so the
+#: render cache holds a few variants per image whatever sizes clients ask for
+THUMBNAIL_STEPS = (64, 128, 256, 512, 1024)
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,8 @@ THUMBNAIL_QUERY = FieldSet(
             THUMBNAIL_MIN,
             THUMBNAIL_MAX,
             default=THUMBNAIL_DEFAULT,
-            description="Longest side in pixels",
+            description="Longest side in pixels, rounded up to the next of "
+            + ", ".join(map(str, THUMBNAIL_STEPS)),
         ),
     ),
     closed=False,
@@ -295,9 +299,9 @@ def parse_classify_body(body: Mapping[str, Any], limits: Limits) -> ClassifyQuer
 
 
 def parse_thumbnail_size(args: Mapping[str, str], limits: Limits) -> int:
-    """The ``size`` argument of a thumbnail request."""
+    """The ``size`` argument of a thumbnail request, rounded up to one of THUMBNAIL_STEPS."""
     size: int = THUMBNAIL_QUERY.parse_text(args, limits)["size"]
-    return size
+    return next(step for step in THUMBNAIL_STEPS if step >= size)
 
 
 def parse_session_body(body: Mapping[str, Any], limits: Limits) -> str:

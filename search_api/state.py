@@ -30,7 +30,10 @@ class ApiState:
         self.settings = settings
         self.retriever = retriever
         self.limits = Limits.of(settings)
-        self.renders = RenderCache(settings.thumbnail_dir or settings.index_dir / "thumbnails")
+        self.renders = RenderCache(
+            settings.thumbnail_dir or settings.index_dir / "thumbnails",
+            max_bytes=settings.thumbnail_cache_mb * 2**20,
+        )
         self._refresh_lock = threading.Lock()
         self._next_refresh = time.monotonic() + settings.reload_interval
 
