@@ -418,3 +418,74 @@ def bench_soak(
         log=_progress,
     )
     _print(result, as_json, report.soak_lines)
+
+
+@bench.command("fuzz")
+@click.option(
+    "--n", "count", type=click.IntRange(1), default=1000, show_default=True, help="Files to try."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Sample files to mutate [default: data/sample/images in the current directory].",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Child decoders."
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(0.1, 600),
+    default=10,
+    show_default=True,
+    help="Seconds one file may take before its decoder counts as hung.",
+)
+@click.option(
+    "--memory-mb",
+    type=click.IntRange(64, 1_048_576),
+    default=2048,
+    show_default=True,
+    help="Memory a decoder may allocate beyond what it holds at start (address space cap).",
+)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Copy the files of failing cases to this folder.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_fuzz(
+    count: int,
+    seed: int,
+    source: Path | None,
+    workers: int,
+    time_limit: float,
+    memory_mb: int,
+    keep: Path | None,
+    as_json: bool,
+) -> None:
+    """Decode N hostile variants of the sample files, each in a child under time and memory caps.
+
+    Truncations, bit flips, huge sizes in PNG, JPEG and TIFF headers, made-up DICOM lengths and
+    transfer syntaxes, PNG zip bombs. Each must decode or be refused as an unreadable image:
+    a crash, a hang or another exception is counted, and the command exits with status 1.
+
+    Example:
+
+        medsearch bench fuzz --n 5000 --seed 1
+    """
+    from .fuzz_bench import run_fuzz
+
+    result = run_fuzz(
+        n=count,
+        seed=seed,
+        source=source,
+        workers=workers,
+        time_limit_s=time_limit,
+        memory_mb=memory_mb,
+        keep=keep,
+        log=_progress,
+    )
+    _print(result, as_json, report.fuzz_lines)
+    if not result["passed"]:
+        raise SystemExit(1)

@@ -170,3 +170,28 @@ def soak_lines(result: dict[str, Any]) -> list[str]:
         f"-> {result['rss_end_mb']} MiB at the end: {result['rss_growth']} (target <= 0.05)",
         *[f"  error: {example}" for example in result["error_examples"]],
     ]
+
+
+def fuzz_lines(result: dict[str, Any]) -> list[str]:
+    """Outcomes of ``bench fuzz`` per mutation, the verdict and the failing cases."""
+    outcomes = ("decoded", "typed_error", "untyped_error", "crash", "hang")
+    rows = [
+        [name, *(counts.get(outcome, 0) for outcome in outcomes)]
+        for name, counts in result["by_mutation"].items()
+    ]
+    failing = [
+        f"  case {case['case']} ({case['source']}, {case['mutation']}): {case['outcome']} "
+        f"{case.get('error', '')}"
+        for case in result["failing"]
+    ]
+    return [
+        f"{result['files']} files (seed {result['seed']}) in {result['seconds']} s, "
+        f"{result['workers']} decoders capped at {result['time_limit_s']:g} s and "
+        f"{result['memory_limit_mb']} MiB each",
+        *table(["mutation", "decoded", "typed error", "other error", "crash", "hang"], rows),
+        f"slowest file {result['max_seconds']} s, decoder peak RSS "
+        f"{result['worker_peak_rss_mb']} MiB",
+        f"{verdict(result['passed'])}  crashes {result['crashes']}, hangs {result['hangs']}, "
+        f"other errors {result['untyped_errors']} (target 0 each)",
+        *failing,
+    ]
