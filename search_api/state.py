@@ -1,4 +1,4 @@
-"""Per-application state shared by the API views: settings, the search service, the render cache.
+"""Per-application state shared by the API views: settings, search service, render cache, auth.
 
 It is the application's one extension, ``app.extensions["medsearch"]``.
 """
@@ -9,10 +9,11 @@ import logging
 import threading
 import time
 
-from flask import current_app
+from flask import current_app, request
 
 from indexer.errors import MedSearchError
 from indexer.settings import Settings
+from search_api.auth import Authenticator
 from search_api.fields import Limits
 from search_api.service import SearchService
 from search_api.thumbnails import RenderCache
@@ -30,6 +31,7 @@ class ApiState:
         self.settings = settings
         self.retriever = retriever
         self.limits = Limits.of(settings)
+        self.auth = Authenticator(settings)
         self.renders = RenderCache(
             settings.thumbnail_dir or settings.index_dir / "thumbnails",
             max_bytes=settings.thumbnail_cache_mb * 2**20,
@@ -67,3 +69,8 @@ def get_state() -> ApiState:
     """The :class:`ApiState` of the current application."""
     state: ApiState = current_app.extensions[STATE_KEY]
     return state
+
+
+def client_address() -> str:
+    """The address the current request came from (the proxy's, behind a reverse proxy)."""
+    return request.remote_addr or "unknown"
