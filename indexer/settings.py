@@ -58,7 +58,7 @@ class Settings:
     #: bearer token required on /api/ routes (but health) when set
     api_token: str | None = None
     #: seconds a browser stays signed in after POST /api/session
-    session_ttl: float = field(default=12 * 3600.0, metadata=_bounds(60.0, 30 * 86_400.0))
+    session_ttl: float = field(default=12 * 3600.0, metadata=_bounds(60.0, 7 * 86_400.0))
     #: wrong tokens one client address may send within auth_failure_window before a 429
     auth_failures: int = field(default=10, metadata=_bounds(1, 100_000))
     #: seconds over which wrong tokens are counted (the wait after too many)
@@ -75,7 +75,7 @@ class Settings:
     #: folder for rendered thumbnails; defaults to <index_dir>/thumbnails
     thumbnail_dir: Path | None = None
     #: most disk space the thumbnail and DICOM renderings may take, in MiB (oldest unused go first)
-    thumbnail_cache_mb: int = field(default=1024, metadata=_bounds(1, 1_048_576))
+    thumbnail_cache_mb: int = field(default=1024, metadata=_bounds(1, 100_000))
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
