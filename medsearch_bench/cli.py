@@ -41,7 +41,7 @@ def _print(
 
 @click.group()
 def bench() -> None:
-    """Benchmarks: indexing images/s, query latency, a large synthetic index.
+    """Benchmarks: indexing images/s, query latency, a large synthetic index, soak, fuzzing.
 
     Every subcommand prints a table, or its figures as JSON with --json; progress goes to stderr.
 
