@@ -195,7 +195,11 @@ def _read_dataset(source: Path | bytes) -> Dataset:
             raise UnreadableImageError("not a DICOM file", "not_image") from exc
         except Exception as exc:
             raise _decode_error(exc) from exc
-    if _is_cut(dataset, file_size):
+    try:
+        cut = _is_cut(dataset, file_size)
+    except Exception as exc:  # an element with an unknown VR fails when pydicom walks it
+        raise _decode_error(exc) from exc
+    if cut:
         raise UnreadableImageError("truncated DICOM data", "truncated")
     return dataset
 

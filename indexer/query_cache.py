@@ -37,4 +37,5 @@ class QueryCache:
         return vector
 
     def __len__(self) -> int:
-        return len(self._vectors)
+        with self._lock:  # never seen between an insertion and its eviction
+            return len(self._vectors)

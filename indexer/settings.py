@@ -59,6 +59,15 @@ class Settings:
     max_upload_bytes: int = field(default=20 * 1024 * 1024, metadata=_bounds(1))
     #: bearer token required on /api/ routes (but health) when set
     api_token: str | None = None
+    #: seconds a browser stays signed in after POST /api/session
+    session_ttl: float = field(default=12 * 3600.0, metadata=_bounds(60.0, 7 * 86_400.0))
+    #: wrong tokens one client address may send within auth_failure_window before a 429
+    auth_failures: int = field(default=10, metadata=_bounds(1, 100_000))
+    #: seconds over which wrong tokens are counted (the wait after too many)
+    auth_failure_window: float = field(default=60.0, metadata=_bounds(1.0, 86_400.0))
+    #: origins allowed to call the API from another site's pages, comma-separated (CORS);
+    #: unset: none, the browser's same-origin rule applies
+    cors_origins: str | None = None
     #: largest k a query may ask for
     max_k: int = field(default=1000, metadata=_bounds(1, 100_000))
     #: service threads (waitress)
@@ -79,6 +88,8 @@ class Settings:
     dicomweb_token: str | None = field(default=None, repr=False)
     dicomweb_user: str | None = None
     dicomweb_password: str | None = field(default=None, repr=False)
+    #: most disk space the thumbnail and DICOM renderings may take, in MiB (oldest unused go first)
+    thumbnail_cache_mb: int = field(default=1024, metadata=_bounds(1, 100_000))
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

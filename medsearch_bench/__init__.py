@@ -1,4 +1,4 @@
-"""Benchmarks of MedSearch on the machine at hand: indexing rate, query latency, index scale.
+"""Benchmarks of MedSearch on the machine at hand: indexing, queries, scale, soak, hostile files.
 
 A package beside the core library, registered as the ``medsearch bench`` commands
 (:mod:`medsearch_bench.cli`). Each module returns plain dicts, which the commands print as tables
@@ -9,6 +9,8 @@ A package beside the core library, registered as the ``medsearch bench`` command
 * :mod:`medsearch_bench.query_bench` times text and image queries in process and over HTTP;
 * :mod:`medsearch_bench.scale_bench` builds a large synthetic index and measures it;
 * :mod:`medsearch_bench.precision_bench` compares reduced-precision embeddings with fp32 ones;
+* :mod:`medsearch_bench.soak_bench` loads a served index for a long time while it is republished;
+* :mod:`medsearch_bench.fuzz_bench` decodes mutated sample files in watched child processes;
 * :mod:`medsearch_bench.stats` holds percentiles, memory readings and machine facts.
 
 Like every front end, it reaches torch, FAISS and SQLite only through :mod:`indexer`.

@@ -42,7 +42,7 @@ def _print(
 
 @click.group()
 def bench() -> None:
-    """Benchmarks: indexing images/s, query latency, a large synthetic index.
+    """Benchmarks: indexing images/s, query latency, a large synthetic index, soak, fuzzing.
 
     Every subcommand prints a table, or its figures as JSON with --json; progress goes to stderr.
 
@@ -331,3 +331,165 @@ def bench_precision(
         log=_progress,
     )
     _print(result, as_json, report.precision_lines)
+
+
+@bench.command("soak")
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Index folder to serve and republish [default: a temporary index of the sample images].",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Corpus folder of --index that new images are copied into [default: its corpus_root].",
+)
+@click.option("--model", help="Model of the temporary index [default: MEDSEARCH_MODEL].")
+@click.option(
+    "--duration", type=click.FloatRange(1, 7 * 86_400), required=True, help="Seconds of load."
+)
+@click.option(
+    "--clients", type=click.IntRange(1, 64), default=8, show_default=True, help="HTTP clients."
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(1, 86_400),
+    default=300,
+    show_default=True,
+    help="Seconds of each latency window.",
+)
+@click.option(
+    "--publish-every",
+    type=click.FloatRange(1, 86_400),
+    default=180,
+    show_default=True,
+    help="Seconds between two publishes of a new version.",
+)
+@click.option("--threads", type=click.IntRange(1, 256), help="Threads of the server.")
+@precision_option("Precision of the server and of the indexing runs.")
+@device_option
+@click.option(
+    "--source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Sample images for the temporary index and the uploads "
+    "[default: data/sample/images in the current directory].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_soak(
+    index_dir: Path | None,
+    corpus: Path | None,
+    model: str | None,
+    duration: float,
+    clients: int,
+    window: float,
+    publish_every: float,
+    threads: int | None,
+    precision: str | None,
+    device: str | None,
+    source: Path | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Mixed traffic against `medsearch serve` while `medsearch index` publishes new versions.
+
+    Clients send text searches (some filtered), image uploads, thumbnails, similar images and
+    records; every --publish-every seconds a few new images are copied into the corpus and a
+    child `medsearch index` publishes a new version. Reports errors, p50/p99 per window and the
+    server's memory, with a verdict on each target: no errors, a stable p99, a stable memory.
+
+    Example:
+
+        medsearch bench soak --model data/models/full --duration 1800 --clients 8
+    """
+    from .soak_bench import run_soak
+
+    settings = settings_from(device=device, precision=precision)
+    result = run_soak(
+        duration_s=duration,
+        index_dir=index_dir,
+        corpus=corpus,
+        model=model or settings.model,
+        settings=settings,
+        clients=clients,
+        window_s=window,
+        publish_every_s=publish_every,
+        server_threads=threads,
+        source=source,
+        seed=seed,
+        log=_progress,
+    )
+    _print(result, as_json, report.soak_lines)
+
+
+@bench.command("fuzz")
+@click.option(
+    "--n", "count", type=click.IntRange(1), default=1000, show_default=True, help="Files to try."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Sample files to mutate [default: data/sample/images in the current directory].",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Child decoders."
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(0.1, 600),
+    default=10,
+    show_default=True,
+    help="Seconds one file may take before its decoder counts as hung.",
+)
+@click.option(
+    "--memory-mb",
+    type=click.IntRange(64, 1_048_576),
+    default=2048,
+    show_default=True,
+    help="Memory a decoder may allocate beyond what it holds at start (address space cap).",
+)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Copy the files of failing cases to this folder.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_fuzz(
+    count: int,
+    seed: int,
+    source: Path | None,
+    workers: int,
+    time_limit: float,
+    memory_mb: int,
+    keep: Path | None,
+    as_json: bool,
+) -> None:
+    """Decode N hostile variants of the sample files, each in a child under time and memory caps.
+
+    Truncations, bit flips, huge sizes in PNG, JPEG and TIFF headers, made-up DICOM lengths and
+    transfer syntaxes, PNG zip bombs. Each must decode or be refused as an unreadable image:
+    a crash, a hang or another exception is counted, and the command exits with status 1.
+
+    Example:
+
+        medsearch bench fuzz --n 5000 --seed 1
+    """
+    from .fuzz_bench import run_fuzz
+
+    result = run_fuzz(
+        n=count,
+        seed=seed,
+        source=source,
+        workers=workers,
+        time_limit_s=time_limit,
+        memory_mb=memory_mb,
+        keep=keep,
+        log=_progress,
+    )
+    _print(result, as_json, report.fuzz_lines)
+    if not result["passed"]:
+        raise SystemExit(1)

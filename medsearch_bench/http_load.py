@@ -66,6 +66,10 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     #: the server's own "timings_ms.total" of each answer (embed + search, no HTTP), when given
     server_ms: list[float] = field(default_factory=list)
+    #: when each successful request finished (``time.perf_counter()``), in step with latencies_ms
+    finished_at: list[float] = field(default_factory=list)
+    #: when each failed request finished
+    errors_at: list[float] = field(default_factory=list)
     errors: int = 0
     error_examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -76,6 +80,7 @@ class LoadResult:
 
     def note_error(self, message: str) -> None:
         self.errors += 1
+        self.errors_at.append(time.perf_counter())
         if len(self.error_examples) < 5:
             self.error_examples.append(message[:200])
 
@@ -154,6 +159,8 @@ def run_concurrent(
     for result in results:
         merged.latencies_ms.extend(result.latencies_ms)
         merged.server_ms.extend(result.server_ms)
+        merged.finished_at.extend(result.finished_at)
+        merged.errors_at.extend(result.errors_at)
         merged.errors += result.errors
         merged.error_examples.extend(result.error_examples[: 5 - len(merged.error_examples)])
     return merged
@@ -166,11 +173,13 @@ def _timed_send(client: Client, request: Request, result: LoadResult) -> None:
     except (OSError, http.client.HTTPException) as exc:
         result.note_error(f"{type(exc).__name__}: {exc}")
         return
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    finished = time.perf_counter()
+    elapsed_ms = (finished - started) * 1000
     if status != 200:
         result.note_error(f"HTTP {status}: {body[:150].decode(errors='replace')}")
         return
     result.latencies_ms.append(elapsed_ms)
+    result.finished_at.append(finished)
     try:
         result.server_ms.append(float(json.loads(body)["timings_ms"]["total"]))
     except (ValueError, KeyError, TypeError):

@@ -133,3 +133,65 @@ def precision_lines(result: dict[str, Any]) -> list[str]:
             ["texts", result["texts"], result["text_cosine_min"], result["text_cosine_mean"]],
         ],
     )
+
+
+def verdict(passed: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if passed else "FAIL"
+
+
+def soak_lines(result: dict[str, Any]) -> list[str]:
+    """Windows, memory, publishes and the verdict on each target of ``bench soak``."""
+    verdicts = result["verdicts"]
+    windows = table(
+        ["window from", "requests", "errors", "p50 ms", "p99 ms", "server RSS MiB"],
+        [
+            [
+                f"{w['start_s']:g} s",
+                w["requests"],
+                w["errors"],
+                w["p50_ms"],
+                w["p99_ms"],
+                w["rss_mb"],
+            ]
+            for w in result["windows"]
+        ],
+    )
+    return [
+        f"{result['requests']:,} requests from {result['clients']} clients in "
+        f"{result['duration_s']:g} s ({result['qps']} req/s), {result['publishes']} publishes "
+        f"({result['images_before']} -> {result['images_after']} images)",
+        *windows,
+        f"{verdict(verdicts['no_errors'])}  errors: {result['errors']} requests, "
+        f"{result['failed_publishes']} publishes (target 0)",
+        f"{verdict(verdicts['p99_stable'])}  p99 last / first window: {result['p99_ratio']} "
+        "(target <= 1.5)",
+        f"{verdict(verdicts['rss_stable'])}  server RSS {result['rss_start_mb']} MiB after warm-up "
+        f"-> {result['rss_end_mb']} MiB at the end: {result['rss_growth']} (target <= 0.05)",
+        *[f"  error: {example}" for example in result["error_examples"]],
+    ]
+
+
+def fuzz_lines(result: dict[str, Any]) -> list[str]:
+    """Outcomes of ``bench fuzz`` per mutation, the verdict and the failing cases."""
+    outcomes = ("decoded", "typed_error", "untyped_error", "crash", "hang")
+    rows = [
+        [name, *(counts.get(outcome, 0) for outcome in outcomes)]
+        for name, counts in result["by_mutation"].items()
+    ]
+    failing = [
+        f"  case {case['case']} ({case['source']}, {case['mutation']}): {case['outcome']} "
+        f"{case.get('error', '')}"
+        for case in result["failing"]
+    ]
+    return [
+        f"{result['files']} files (seed {result['seed']}) in {result['seconds']} s, "
+        f"{result['workers']} decoders capped at {result['time_limit_s']:g} s and "
+        f"{result['memory_limit_mb']} MiB each",
+        *table(["mutation", "decoded", "typed error", "other error", "crash", "hang"], rows),
+        f"slowest file {result['max_seconds']} s, decoder peak RSS "
+        f"{result['worker_peak_rss_mb']} MiB",
+        f"{verdict(result['passed'])}  crashes {result['crashes']}, hangs {result['hangs']}, "
+        f"other errors {result['untyped_errors']} (target 0 each)",
+        *failing,
+    ]

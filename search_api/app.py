@@ -18,11 +18,12 @@ from flask import Flask, Request, request
 from indexer.front_ends import load_front_end
 from indexer.settings import Settings
 from search_api.api import create_api_blueprint
-from search_api.auth import SESSION_COOKIE, check_token
+from search_api.auth import SESSION_COOKIE
 from search_api.errors import register_error_handlers
+from search_api.headers import allowed_origins, install_headers
 from search_api.indexes import IndexSet, name_index_dirs, open_indexes
 from search_api.service import SearchService
-from search_api.state import STATE_KEY, ApiState, get_state
+from search_api.state import STATE_KEY, ApiState, client_address, get_state
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[STATE_KEY] = ApiState(settings, indexes)
     register_error_handlers(app)
+    install_headers(app, api_prefix=API_PREFIX, cors_origins=allowed_origins(settings.cors_origins))
     app.before_request(_before_api_request)
     app.register_blueprint(create_api_blueprint(), url_prefix=API_PREFIX)
     register_front_end_blueprints(app)
@@ -94,17 +96,21 @@ def _single_index(settings: Settings, retriever: SearchService | None) -> IndexS
 
 
 def _before_api_request() -> None:
-    """On /api routes (known or not): check the bearer token, then maybe reload the indexes."""
+    """On /api routes (known or not): check the bearer token, then maybe reload the indexes.
+
+    A CORS preflight (OPTIONS) carries no credentials by design and only learns the allowed
+    methods and headers, so it is not checked.
+    """
     path = request.path
     if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
         return
-    if path in (HEALTH_PATH, SESSION_PATH):
+    if path in (HEALTH_PATH, SESSION_PATH) or request.method == "OPTIONS":
         return
     state = get_state()
-    check_token(
-        state.settings.api_token,
+    state.auth.check(
         request.headers.get("Authorization"),
         request.cookies.get(SESSION_COOKIE),
+        client_address(),
     )
     state.maybe_refresh()
 

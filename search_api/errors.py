@@ -26,6 +26,17 @@ class UnauthorizedError(MedSearchError):
     code = "unauthorized"
 
 
+class TooManyRequestsError(MedSearchError):
+    """Too many wrong tokens from one client address: it must wait ``retry_after`` seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UnsupportedMediaTypeError(MedSearchError):
     """The request body has the wrong content type for the endpoint."""
 
@@ -57,6 +68,8 @@ def handle_library_error(exc: MedSearchError) -> tuple[Response, int]:
     response, status = error_response(exc.status, exc.code, exc.message)
     if isinstance(exc, UnauthorizedError):
         response.headers["WWW-Authenticate"] = 'Bearer realm="medsearch"'
+    if isinstance(exc, TooManyRequestsError):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response, status
 
 

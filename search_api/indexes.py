@@ -179,10 +179,13 @@ def check_names(names: Sequence[str]) -> None:
 
 def render_cache(settings: Settings, name: str, *, several: bool) -> RenderCache:
     """An index's thumbnail cache: the configured folder (one sub-folder per index when several
-    are served, so they never share renderings), else ``thumbnails`` in the index folder."""
+    are served, so they never share renderings), else ``thumbnails`` in the index folder; each
+    index's cache keeps under ``thumbnail_cache_mb``."""
     if settings.thumbnail_dir is None:
-        return RenderCache(settings.index_dir / "thumbnails")
-    return RenderCache(settings.thumbnail_dir / name if several else settings.thumbnail_dir)
+        folder = settings.index_dir / "thumbnails"
+    else:
+        folder = settings.thumbnail_dir / name if several else settings.thumbnail_dir
+    return RenderCache(folder, max_bytes=settings.thumbnail_cache_mb * 2**20)
 
 
 def name_index_dirs(arguments: Sequence[str]) -> list[tuple[str, Path]]:

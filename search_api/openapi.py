@@ -55,7 +55,8 @@ def build_openapi(
             },
             "responses": {
                 name: _json_response(description, "Error") for name, description in ERRORS.values()
-            },
+            }
+            | {ERRORS["429"][0]: _retry_after_response()},
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
                 "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
@@ -68,7 +69,7 @@ def build_openapi(
 
 
 class _Paths:
-    """The operations, with the statuses each can answer (401 only when a token is set)."""
+    """The operations, with the statuses each can answer (401 and 429 only with a token set)."""
 
     def __init__(self, limits: Limits, *, token: bool) -> None:
         self.limits = limits
@@ -214,7 +215,7 @@ class _Paths:
                         "content": {"application/json": {"schema": signed_in}},
                     },
                     # a wrong token is refused even though the operation needs none
-                    **self.error_refs("400", "413", "415", *(("401",) if self.token else ())),
+                    **self.error_refs("400", "413", "415", *(("401", "429") if self.token else ())),
                 },
             },
             "delete": {
@@ -227,7 +228,7 @@ class _Paths:
     def error_refs(self, *statuses: str, open_: bool = False) -> dict[str, Any]:
         wanted = set(statuses)
         if self.token and not open_:
-            wanted.add("401")
+            wanted |= {"401", "429"}  # a wrong token; too many wrong ones
         return {
             status: {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
             for status in sorted(wanted)
@@ -247,3 +248,17 @@ def _form_content(fields: FieldSet, limits: Limits) -> dict[str, Any]:
 
 def _json_response(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": _json_content(schema)}
+
+
+def _retry_after_response() -> dict[str, Any]:
+    name, description = ERRORS["429"]
+    return {
+        **_json_response(description, "Error"),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before sending a token again",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }

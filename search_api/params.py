@@ -61,6 +61,9 @@ THUMBNAIL_MIN = 32
 THUMBNAIL_MAX = 1024
 #: longest index name (names are URL-safe: letters, digits, ".", "_", "-")
 MAX_INDEX_NAME_CHARS = 64
+#: the sizes thumbnails are rendered at: a requested size is rounded up to the next one, so the
+#: render cache holds a few variants per image whatever sizes clients ask for
+THUMBNAIL_STEPS = (64, 128, 256, 512, 1024)
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,8 @@ THUMBNAIL_QUERY = FieldSet(
             THUMBNAIL_MIN,
             THUMBNAIL_MAX,
             default=THUMBNAIL_DEFAULT,
-            description="Longest side in pixels",
+            description="Longest side in pixels, rounded up to the next of "
+            + ", ".join(map(str, THUMBNAIL_STEPS)),
         ),
         INDEX,
     ),
@@ -319,9 +323,9 @@ def parse_index_query(args: Mapping[str, str], limits: Limits) -> str | None:
 
 
 def parse_thumbnail_size(args: Mapping[str, str], limits: Limits) -> int:
-    """The ``size`` argument of a thumbnail request."""
+    """The ``size`` argument of a thumbnail request, rounded up to one of THUMBNAIL_STEPS."""
     size: int = THUMBNAIL_QUERY.parse_text(args, limits)["size"]
-    return size
+    return next(step for step in THUMBNAIL_STEPS if step >= size)
 
 
 def parse_session_body(body: Mapping[str, Any], limits: Limits) -> str:

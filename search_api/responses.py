@@ -18,6 +18,10 @@ ERRORS = {
     "413": ("PayloadTooLarge", "Body or image larger than the upload limit"),
     "415": ("UnsupportedMediaType", "Wrong Content-Type for this endpoint"),
     "422": ("UnreadableImage", "The image cannot be decoded (not an image, truncated, too big)"),
+    "429": (
+        "TooManyRequests",
+        "Too many wrong tokens from this address: wait Retry-After seconds",
+    ),
     "503": ("Unavailable", "The index, the model or the PACS holding the image is unavailable"),
 }
 

@@ -2,17 +2,17 @@
 
 A page cannot put an ``Authorization`` header on ``<img src>`` requests, so with a token set the
 web page could not show a single thumbnail. ``POST /session`` checks the token and sets an
-HttpOnly, SameSite=Strict cookie that the service then accepts like the bearer header.
+HttpOnly, SameSite=Strict cookie holding a new random session id, which the service then accepts
+like the bearer header until it expires; ``DELETE /session`` revokes it.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, make_response, request
 
-from search_api.auth import SESSION_COOKIE, SESSION_SECONDS, session_value, token_matches
-from search_api.errors import UnauthorizedError
+from search_api.auth import SESSION_COOKIE
 from search_api.params import json_body, parse_session_body
-from search_api.state import get_state
+from search_api.state import client_address, get_state
 
 bp = Blueprint("session", __name__)
 
@@ -22,16 +22,14 @@ def sign_in() -> Response:
     """Check ``{"token": ...}`` and set the session cookie (no token needed to call this)."""
     state = get_state()
     token = parse_session_body(json_body(request), state.limits)
-    api_token = state.settings.api_token
-    if not api_token:
+    if not state.auth.api_token:
         return jsonify({"signed_in": True, "token_required": False})
-    if not token_matches(api_token, token.encode("utf-8")):
-        raise UnauthorizedError("wrong access token")
+    session_id = state.auth.sign_in(token, client_address())
     response = jsonify({"signed_in": True, "token_required": True})
     response.set_cookie(
         SESSION_COOKIE,
-        session_value(api_token),
-        max_age=SESSION_SECONDS,
+        session_id,
+        max_age=state.auth.session_seconds,
         path="/",
         secure=request.is_secure,
         httponly=True,
@@ -42,7 +40,8 @@ def sign_in() -> Response:
 
 @bp.delete("/session")
 def sign_out() -> Response:
-    """Forget this browser's session cookie."""
+    """Revoke this browser's session and clear its cookie."""
+    get_state().auth.sessions.revoke(request.cookies.get(SESSION_COOKIE))
     response = make_response("", 204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
     return response

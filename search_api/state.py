@@ -1,4 +1,4 @@
-"""Per-application state shared by the API views: settings, the served indexes, the limits.
+"""Per-application state shared by the API views: settings, the served indexes, the limits, auth.
 
 It is the application's one extension, ``app.extensions["medsearch"]``.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app, request
 
 from indexer.settings import Settings
+from search_api.auth import Authenticator
 from search_api.fields import Limits
 from search_api.indexes import IndexSet, ServedIndex
 from search_api.params import parse_index_query
@@ -24,6 +25,7 @@ class ApiState:
         self.settings = settings
         self.indexes = indexes
         self.limits = Limits.of(settings, indexes.names)
+        self.auth = Authenticator(settings)
 
     @property
     def retriever(self) -> SearchService:
@@ -53,3 +55,8 @@ def requested_index() -> ServedIndex:
     """The index the request's ``index`` query argument names (the default one without it)."""
     state = get_state()
     return state.index(parse_index_query(request.args, state.limits))
+
+
+def client_address() -> str:
+    """The address the current request came from (the proxy's, behind a reverse proxy)."""
+    return request.remote_addr or "unknown"

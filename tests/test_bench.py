@@ -230,3 +230,39 @@ def test_summarize_ms() -> None:
     assert summary["p50_ms"] == 3.0
     assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"] <= summary["max_ms"]
     assert summarize_ms([])["n"] == 0
+
+
+@pytest.mark.slow
+def test_bench_soak(tiny_model_dir: Path, bench_source: Path) -> None:
+    """A minute of mixed traffic while two new versions get published: nothing fails."""
+    result = bench_json(
+        "soak",
+        "--model",
+        tiny_model_dir,
+        "--source",
+        bench_source,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--duration",
+        "60",
+        "--window",
+        "20",
+        "--publish-every",
+        "20",
+        "--clients",
+        "4",
+    )
+    assert result["errors"] == 0, result["error_examples"]
+    assert result["failed_publishes"] == 0, result["publish_runs"]
+    assert result["publishes"] >= 1
+    assert result["images_after"] > result["images_before"] == len(SOURCES)
+    assert [w["start_s"] for w in result["windows"]] == [0, 20, 40]
+    for window in result["windows"]:
+        assert window["requests"] > 0
+        assert 0 < window["p50_ms"] <= window["p99_ms"]
+        assert window["rss_mb"] > 0
+    assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
+    assert set(result["verdicts"]) == {"no_errors", "p99_stable", "rss_stable"}
+    assert result["verdicts"]["no_errors"] is True

@@ -104,6 +104,9 @@ def test_settings_come_from_the_environment_and_flags_override() -> None:
         ("MEDSEARCH_INDEX_TYPE", "lsh", "is not one of auto, flat, hnsw, ivf"),
         ("MEDSEARCH_COMPILE", "maybe", "is not one of 1/0, true/false"),
         ("MEDSEARCH_THUMBNAIL_DIR", "pyproject.toml", "is a file; it must be a folder"),
+        ("MEDSEARCH_THUMBNAIL_CACHE_MB", "0", "is out of range (accepts 1 to 100000)"),
+        ("MEDSEARCH_SESSION_TTL", "10", "is out of range (accepts 60 to 604800)"),
+        ("MEDSEARCH_AUTH_FAILURES", "0", "is out of range (accepts 1 to 100000)"),
     ],
 )
 def test_a_wrong_setting_is_refused_when_loaded(variable: str, value: str, says: str) -> None:

@@ -355,3 +355,14 @@ def test_no_identifying_value_reaches_the_metadata() -> None:
             assert not any(secret in text for text in rendered), secret
             checked += 1
     assert checked >= 60  # the planted values were all looked for
+
+
+@pytest.mark.parametrize("vr", [b"\x44\xc1", b"ZZ"])
+def test_an_element_with_an_unknown_vr_is_an_unreadable_image(vr: bytes) -> None:
+    """Found by the decoder fuzzer: pydicom raised NotImplementedError past the typed errors."""
+    data = (SAMPLE_IMAGES / "dcm_mr_small.dcm").read_bytes()
+    birth_date = b"\x10\x00\x30\x00DA"  # (0010,0030), explicit VR
+    at = data.index(birth_date)
+    broken = data[: at + 4] + vr + data[at + 6 :]
+    with pytest.raises(UnreadableImageError):
+        read_dicom(broken)

@@ -216,7 +216,7 @@ def _render_and_cache(folder: Path) -> None:
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
     logging.getLogger("search_api.thumbnails").addHandler(handler)
-    cache = RenderCache(folder)
+    cache = RenderCache(folder, max_bytes=2**20)
     path = cache.path_for("ab" * 32, "thumb", ".jpg")
     data = cache.get(path, lambda: b"\xff\xd8" + b"\0" * 4096)
     assert data == b"\xff\xd8" + b"\0" * 4096  # served all the same

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 import pytest
@@ -31,3 +32,21 @@ def test_cached_vectors_are_read_only() -> None:
     assert cache.get_or_embed("q", lambda: np.zeros(3, dtype=np.float32)) is vector
     with pytest.raises(ValueError):
         vector[0] = 2.0
+
+
+def test_the_cache_stays_bounded_under_concurrent_distinct_queries() -> None:
+    cache = QueryCache(size=16)
+    seen_sizes: list[int] = []
+
+    def client(number: int) -> None:
+        for query in range(500):
+            cache.get_or_embed((number, query), lambda: np.ones(512, dtype=np.float32))
+            seen_sizes.append(len(cache))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen_sizes) == 8 * 500
+    assert max(seen_sizes) == len(cache) == 16

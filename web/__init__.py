@@ -47,7 +47,7 @@ def create_blueprint() -> Blueprint:
         response = Response(render_template("web/index.html", api_base=api_base))
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Referrer-Policy"] = "no-referrer"
         # The page is tiny and its data comes from the API; always revalidate.
         response.headers["Cache-Control"] = "no-cache"
         return response

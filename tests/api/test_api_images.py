@@ -77,6 +77,21 @@ def test_thumbnail_is_cached_on_disk(
     assert not_modified.data == b""
 
 
+def test_thumbnail_sizes_snap_up_to_a_few_steps(
+    client: FlaskClient, ids_by_file: dict[str, int], api_settings: Settings
+) -> None:
+    image_id = ids_by_file["images/histo_01.png"]
+    sha = client.get(f"/api/images/{image_id}").get_json()["sha256"]
+    responses = [client.get(f"/api/images/{image_id}/thumbnail?size={n}") for n in (97, 110, 128)]
+    assert {r.headers["ETag"] for r in responses} == {f'"{sha}-128"'}
+    with Image.open(io.BytesIO(responses[0].data)) as thumb:
+        assert max(thumb.size) == 128
+    assert api_settings.thumbnail_dir is not None
+    assert [p.name for p in (api_settings.thumbnail_dir / sha[:2]).glob(f"{sha}-1*.jpg")] == [
+        f"{sha}-128.jpg"
+    ]
+
+
 def test_every_sample_has_a_thumbnail(client: FlaskClient, ids_by_file: dict[str, int]) -> None:
     for path, image_id in ids_by_file.items():
         response = client.get(f"/api/images/{image_id}/thumbnail")

@@ -161,6 +161,23 @@ def test_parse_size_rejects(value: str) -> None:
         parse_thumbnail_size({"size": value}, LIMITS)
 
 
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("32", 64),
+        ("64", 64),
+        ("65", 128),
+        ("200", 256),
+        ("256", 256),
+        ("513", 1024),
+        ("1024", 1024),
+    ],
+)
+def test_parse_size_snaps_up_to_a_step(value: str, size: int) -> None:
+    assert parse_thumbnail_size({"size": value}, LIMITS) == size
+    assert parse_thumbnail_size({}, LIMITS) == 256
+
+
 def test_image_id_beyond_sqlite_is_not_found() -> None:
     with pytest.raises(NotFoundError):
         parse_search_body({"image_id": MAX_ID + 1}, LIMITS)
@@ -170,7 +187,7 @@ def test_image_id_beyond_sqlite_is_not_found() -> None:
 
 
 def test_render_cache_creates_its_folder_and_leaves_only_the_rendering(tmp_path: Path) -> None:
-    cache = RenderCache(tmp_path / "cache")
+    cache = RenderCache(tmp_path / "cache", max_bytes=2**20)
     path = cache.path_for("ab" * 32, "png", ".png")
     assert path is not None
     assert cache.get(path, lambda: b"png") == b"png"
@@ -178,7 +195,7 @@ def test_render_cache_creates_its_folder_and_leaves_only_the_rendering(tmp_path:
 
 
 def test_render_cache_renders_once(tmp_path: Path) -> None:
-    cache = RenderCache(tmp_path)
+    cache = RenderCache(tmp_path, max_bytes=2**20)
     path = cache.path_for("cd" * 32, "64", ".jpg")
     assert path == tmp_path / "cd" / f"{'cd' * 32}-64.jpg"
     calls: list[int] = []
@@ -198,8 +215,38 @@ def test_render_cache_renders_once(tmp_path: Path) -> None:
 def test_render_cache_unwritable_folder_still_renders(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
-    cache = RenderCache(blocker / "sub")
+    cache = RenderCache(blocker / "sub", max_bytes=2**20)
     assert cache.get(cache.path_for("ef" * 32, "64", ".jpg"), lambda: b"data") == b"data"
+
+
+def test_render_cache_evicts_the_least_recently_used_past_its_cap(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path, max_bytes=250)
+    paths = [cache.path_for(f"{n:02x}" * 32, "64", ".jpg") for n in range(4)]
+    assert None not in paths
+    for path in paths[:2]:
+        cache.get(path, lambda: b"x" * 100)
+    cache.get(paths[0], lambda: b"never rendered")  # used again: now the most recent
+    cache.get(paths[2], lambda: b"x" * 100)  # 300 bytes: the least recently used goes
+    assert [p is not None and p.exists() for p in paths] == [True, False, True, False]
+    assert cache.size_bytes == 200
+    cache.get(paths[3], lambda: b"y" * 1000)  # bigger than the whole cache: served, not kept
+    assert paths[3] is not None and not paths[3].exists()
+    assert cache.size_bytes == 200
+
+
+def test_render_cache_counts_what_an_earlier_run_left(tmp_path: Path) -> None:
+    earlier = RenderCache(tmp_path, max_bytes=10_000)
+    old, new = (earlier.path_for(f"{n:02x}" * 32, "64", ".jpg") for n in (1, 2))
+    assert old is not None and new is not None
+    earlier.get(old, lambda: b"o" * 100)
+    earlier.get(new, lambda: b"n" * 100)
+    os.utime(old, (1, 1))  # the oldest file on disk
+    (old.parent / f".{old.name}.0123.tmp").write_bytes(b"t" * 500)  # a write in progress
+    cache = RenderCache(tmp_path, max_bytes=250)
+    third = cache.path_for("03" * 32, "64", ".jpg")
+    cache.get(third, lambda: b"t" * 100)
+    assert not old.exists() and new.exists() and third is not None and third.exists()
+    assert cache.size_bytes == 200
 
 
 # --- the app over a stand-in retriever --------------------------------------------------------

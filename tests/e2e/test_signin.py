@@ -17,6 +17,8 @@ from .test_page import PAGE_SIZE, cards, open_home, search
 pytestmark = pytest.mark.browser
 
 TOKEN = "open sesame"
+#: wrong tokens the service takes from one address before it answers 429 (for a minute)
+WRONG_TOKENS_ALLOWED = 4
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +30,18 @@ def token_server_url(
     env = {
         "MEDSEARCH_API_TOKEN": TOKEN,
         "MEDSEARCH_THUMBNAIL_DIR": str(workdir / "thumbnails"),
+        "MEDSEARCH_AUTH_FAILURES": str(WRONG_TOKENS_ALLOWED),
     }
     with serve(index_dir, threads=4, env=env, startup_timeout_s=SERVER_START_TIMEOUT) as server:
         yield server.url
 
 
 def test_sign_in_then_search_shows_thumbnails(page: Page, token_server_url: str) -> None:
+    response = page.goto(token_server_url)
+    assert response is not None
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     open_home(page, token_server_url)
     expect(page.locator("#signin-form")).to_be_visible()
     expect(page.locator("#service-info")).to_have_text("Sign in to search")
@@ -64,3 +72,31 @@ def test_a_search_turned_away_asks_for_the_token(page: Page, token_server_url: s
     expect(page.locator("#signin-form")).to_be_visible()
     expect(cards(page)).to_have_count(0)
     expect(page.locator("#error")).to_be_hidden()
+
+
+def test_signing_out_revokes_the_session(page: Page, token_server_url: str) -> None:
+    open_home(page, token_server_url)
+    page.fill("#signin-token", TOKEN)
+    page.press("#signin-token", "Enter")
+    expect(page.locator("#service-info")).to_contain_text("images indexed")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "medsearch_session")
+    replay = {"Cookie": f"medsearch_session={cookie['value']}"}
+    assert page.request.get(token_server_url + "/api/info", headers=replay).status == 200
+    status = page.evaluate("fetch('api/session', {method: 'DELETE'}).then(r => r.status)")
+    assert status == 204
+    assert not [c for c in page.context.cookies() if c["name"] == "medsearch_session"]
+    # the session is gone on the server: a copy of its cookie opens nothing
+    assert page.request.get(token_server_url + "/api/info", headers=replay).status == 401
+
+
+def test_guessing_tokens_is_slowed_down(page: Page, token_server_url: str) -> None:
+    """Runs last: the page's address then waits a minute before it may try a token again."""
+    open_home(page, token_server_url)
+    error = page.locator("#signin-error")
+    for _ in range(WRONG_TOKENS_ALLOWED + 1):
+        page.fill("#signin-token", "a guess")
+        page.press("#signin-token", "Enter")
+        expect(error).to_be_visible()
+        if "too many wrong tokens" in (error.text_content() or ""):
+            break
+    expect(error).to_contain_text("too many wrong tokens from this address: try again in")
