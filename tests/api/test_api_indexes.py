@@ -145,9 +145,9 @@ def test_thumbnails_are_cached_per_index(
     assert settings.thumbnail_dir is not None
     for name in ("a", "b"):
         image_id = ids_of(multi, name)["images/cxr_01.jpg"]
-        response = multi.get(f"/api/images/{image_id}/thumbnail?size=48&index={name}")
+        response = multi.get(f"/api/images/{image_id}/thumbnail?size=64&index={name}")
         assert response.status_code == 200
-        assert list((settings.thumbnail_dir / name).rglob("*-48.jpg")), name
+        assert list((settings.thumbnail_dir / name).rglob("*-64.jpg")), name
 
 
 @pytest.mark.parametrize(
