@@ -11,7 +11,7 @@ the authors' retrieval evaluation (github.com/JerrryNie/ConceptCLIP,
   when a dict does), L2-normalised;
 - texts: the folder's WordPiece tokenizer (PubMedBERT), at most 77 tokens, then
   ``model.encode_text(input_ids)`` taken and normalised the same way;
-- ``model.logit_scale`` (log temperature) and ``model.logit_bias`` (SigLIP bias).
+- ``model.logit_scale`` (log temperature), which the card's zero-shot softmax scales by.
 
 Running a folder's code is the user's decision: :func:`indexer.encoders.load_encoder` refuses it
 unless asked with ``trust_remote_code`` (``--trust-remote-code``, ``MEDSEARCH_TRUST_REMOTE_CODE``).
@@ -76,10 +76,8 @@ class ConceptClipEncoder(Encoder):
         finally:
             if bars_were_on:
                 hf_logging.enable_progress_bar()
-        # read before a cast can round them
+        # read before a cast can round it
         self._logit_scale = float(model.logit_scale.exp().item())
-        bias = getattr(model, "logit_bias", None)
-        self._logit_bias = float(bias.item()) if bias is not None else 0.0
         self.model = model.eval().to(self.device, dtype=self._dtype)
         self.fingerprint = fingerprint(folder)
         self.random_weights = _marked_random(folder)
@@ -88,11 +86,6 @@ class ConceptClipEncoder(Encoder):
     @property
     def logit_scale(self) -> float:
         return self._logit_scale
-
-    @property
-    def logit_bias(self) -> float:
-        """SigLIP's learnt bias, added to ``logit_scale * cosine`` before the sigmoid."""
-        return self._logit_bias
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         return _normalize(torch.from_numpy(self.prepare(image)).unsqueeze(0))[0]
