@@ -1,5 +1,4 @@
-"""The real ``medsearch serve`` process that the API, sign-in and browser tests talk to, and the
-sample indexes it serves."""
+"""The real ``medsearch serve`` process that the API, sign-in and browser tests talk to."""
 
 from __future__ import annotations
 
