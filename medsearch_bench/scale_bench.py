@@ -285,7 +285,7 @@ def _measure(
     n_searches: int,
 ) -> dict[str, Any]:
     dim, seed = data.dim, data.seed
-    index = ann.load(folder.faiss_path, info.search_param)
+    index = ann.load_published(folder, info, checked=False)
     nlist = index.list_count
     store = folder.open_store()
     try:
