@@ -276,6 +276,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
         "versions": dict(stored.versions),
         "failures": failures,
     }
+    if stored.rerank_factor is not None:
+        data["rerank_factor"] = stored.rerank_factor
     if check_recall:
         data["recall"] = measure_recall(index_dir)
     if as_json:
