@@ -136,3 +136,10 @@ class DiskFullError(MedSearchError):
 
     status = 507
     code = "disk_full"
+
+
+class EngineUnavailableError(MedSearchError):
+    """The indexing engine asked for cannot run: Ray is missing, or its cluster is unreachable."""
+
+    status = 503
+    code = "engine_unavailable"

@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 import click
 
-from ..settings import IndexType
+from ..settings import EngineName, IndexType
 from .options import (
     compile_option,
     device_option,
@@ -20,6 +20,7 @@ from .options import (
 )
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
+_ENGINES = click.Choice(get_args(EngineName))
 
 
 @click.command()
@@ -45,7 +46,28 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
 @click.option(
     "--batch-size", type=click.IntRange(1, 4096), help="Images per model call and per transaction."
 )
-@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Decoding threads (with --engine ray: the most embedding actors, model replicas).",
+)
+@click.option(
+    "--engine",
+    type=_ENGINES,
+    help="Where images are decoded and embedded: threads here (threaded, the default) or a "
+    "Ray cluster (ray; decoding as Ray tasks, embedding in an actor pool).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="Ray cluster for --engine ray: auto, HOST:6379 or ray://HOST:10001 "
+    "(default: a local Ray on this machine).",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(0, 64),
+    help="GPUs each embedding actor of --engine ray holds (default 0: actors run on CPUs).",
+)
 @device_option
 @precision_option()
 @compile_option
@@ -91,6 +113,9 @@ def index(
     model: str | None,
     batch_size: int | None,
     workers: int | None,
+    engine: str | None,
+    ray_address: str | None,
+    gpus_per_worker: float | None,
     device: str | None,
     precision: str | None,
     compile_images: bool | None,
@@ -127,6 +152,9 @@ def index(
         index_dir=index_dir,
         batch_size=batch_size,
         workers=workers,
+        engine=engine,
+        ray_address=ray_address,
+        gpus_per_worker=gpus_per_worker,
         device=device,
         precision=precision,
         compile=compile_images,
@@ -214,7 +242,13 @@ def _print_summary(report: dict[str, Any]) -> None:
         click.echo(f"  ... and {len(report['failed']) - 20} more (see `medsearch info --json`)")
     if report["missing"]:
         click.echo(f"  {report['missing']} indexed files are gone from disk; --prune removes them")
-    click.echo(f"{report['count']} images in the index ({report['seconds']:.1f} s)")
+    stages = ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in report["stage_seconds"].items()
+    )
+    click.echo(
+        f"{report['count']} images in the index ({report['seconds']:.1f} s; "
+        f"{report['engine']} engine, busy: {stages})"
+    )
 
 
 @click.command()
