@@ -19,7 +19,7 @@ from pathlib import Path
 from .atomic import reporting_disk_full
 from .corpus import CorpusSource, FolderSource, load_metadata
 from .encoders import Encoder, load_encoder
-from .engines import EngineJob, load_engine
+from .engines import Engine, EngineJob, load_engine
 from .errors import InvalidRequestError
 from .index_folder import IndexFolder, new_info, require_same_encoder
 from .index_info import IndexInfo
@@ -57,6 +57,8 @@ def index_corpus(
     with folder.writer_lock(), reporting_disk_full(folder.db_path.name):
         folder.remove_stale_temporaries()
         info = folder.read_info() if folder.exists() else None
+        engine = load_engine(settings.engine)
+        engine.connect(settings)
         encoder = encoder or _load_encoder(settings, info, model)
         started = time.perf_counter()  # the rate is the pipeline's, not the model load's
         if info is None:
@@ -75,7 +77,16 @@ def index_corpus(
         try:
             vectors = folder.vector_file(encoder.dim)
             report = _run(
-                settings, encoder, source, store, vectors, sidecar, prune, progress, checkpoint
+                settings,
+                engine,
+                encoder,
+                source,
+                store,
+                vectors,
+                sidecar,
+                prune,
+                progress,
+                checkpoint,
             )
             store.apply_sidecar(sidecar)
             checkpoint()
@@ -114,6 +125,7 @@ def _check_same_corpus(info: IndexInfo, root: str, where: Path) -> None:
 
 def _run(
     settings: Settings,
+    engine: Engine,
     encoder: Encoder,
     source: CorpusSource,
     store: Store,
@@ -142,7 +154,7 @@ def _run(
             progress(done, len(todo))
 
     job = EngineJob(settings, encoder, source, todo, writer, report.clock, files_done)
-    load_engine(settings.engine).run(job)
+    engine.run(job)
     on_disk = {f.relpath for f in files}
     gone = [s.id for p, s in writer.states.items() if p not in on_disk]
     if prune and gone:

@@ -1,10 +1,16 @@
-"""The ray engine against the threaded one, on a real local Ray runtime (``ray_runtime``)."""
+"""The ray engine against the threaded one, on a real local Ray runtime (``ray_runtime``), and
+its errors where Ray is missing or its cluster cannot be reached."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +20,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from indexer.cli import cli
+from indexer.fault_points import FAULT_POINT_VARIABLE
 from indexer.vector_file import VectorFile
+from indexer.verify import verify_index
 from tests.helpers import SAMPLE_DIR, SAMPLE_IMAGES, SAMPLE_METADATA, run_cli, tiny_model_args
-
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_runtime")]
 
 _COLUMNS = "id, path, sha256, size, width, height, format, modality, caption, extra"
 
@@ -55,6 +61,8 @@ def _vectors(index_dir: Path, ids: list[int]) -> np.ndarray:
     return VectorFile(index_dir / "vectors.f16", dim).read(ids)
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_runtime")
 def test_the_ray_built_index_equals_the_threaded_one(
     tmp_path: Path, tiny_model_dir: Path, sample_index_dir: Path
 ) -> None:
@@ -72,6 +80,8 @@ def test_the_ray_built_index_equals_the_threaded_one(
     assert "consistent" in run_cli("verify", ray_dir, "--deep")
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_runtime")
 def test_a_ray_rerun_embeds_only_new_content(tmp_path: Path, tiny_model_dir: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLE_IMAGES, corpus)
@@ -98,3 +108,71 @@ def test_a_ray_rerun_embeds_only_new_content(tmp_path: Path, tiny_model_dir: Pat
     assert run_cli("verify", index_dir).strip().endswith("consistent")
     third = _ray_index(corpus, index_dir, tiny_model_dir)
     assert (third["indexed"], third["embedded"]) == (0, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_runtime")
+def test_a_killed_driver_loses_nothing_committed_and_a_rerun_finishes(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    import ray
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE_IMAGES, corpus)
+    index_dir = tmp_path / "index"
+    # a driver of its own joins the running cluster and is killed between writing the second
+    # batch's vectors and committing its rows
+    gcs = ray.get_runtime_context().gcs_address
+    env = {**os.environ, FAULT_POINT_VARIABLE: "batch:after-vectors@2"}
+    killed = _index_in_a_new_process(
+        tmp_path, tiny_model_dir, "--ray-address", gcs, "--batch-size", "8", corpus=corpus, env=env
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert len(_images(index_dir)) == 8  # the first batch, committed
+
+    report = _ray_index(corpus, index_dir, tiny_model_dir)
+    assert report["indexed"] == report["count"] - 8
+    assert report["unchanged"] == 8
+    assert verify_index(index_dir, deep=True) == []
+
+
+def _index_in_a_new_process(
+    tmp_path: Path,
+    model_dir: Path,
+    *options: str,
+    prelude: str = "",
+    corpus: Path = SAMPLE_DIR,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``medsearch index --engine ray`` in a process of its own, where Ray is not started."""
+    args = ["index", str(corpus), "--index", str(tmp_path / "index")]
+    args += [*tiny_model_args(model_dir), "--engine", "ray", *options]
+    code = f"import sys; {prelude}from indexer.cli import cli; cli(sys.argv[1:])"
+    command = [sys.executable, "-c", code, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.slow
+def test_an_unreachable_ray_cluster_is_a_clear_error(tmp_path: Path, tiny_model_dir: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens at
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Ray itself would wait minutes for a cluster at HOST:PORT; the engine fails at once
+    address = f"127.0.0.1:{port}"
+    result = _index_in_a_new_process(tmp_path, tiny_model_dir, "--ray-address", address)
+    assert result.returncode == 1, result.stderr
+    assert f"Error: cannot reach the Ray cluster at {address}" in result.stderr
+    assert not (tmp_path / "index" / "vectors.f16").exists()
+
+
+@pytest.mark.slow
+def test_the_ray_engine_without_ray_says_how_to_install_it(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    # an interpreter where `import ray` fails, as it does where Ray is not installed
+    result = _index_in_a_new_process(
+        tmp_path, tiny_model_dir, prelude="sys.modules['ray'] = None; "
+    )
+    assert result.returncode == 1, result.stderr
+    assert "the ray engine needs Ray Data" in result.stderr
+    assert "pip install 'medsearch[ray]'" in result.stderr

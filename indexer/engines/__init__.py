@@ -48,6 +48,11 @@ class EngineJob:
 class Engine(Protocol):
     """Runs the prepare and embed stages of a job and writes every batch with its writer."""
 
+    def connect(self, settings: Settings) -> None:
+        """Make sure the engine can run (before the model is loaded, so a wrong setting fails
+        at once); raise :class:`~indexer.errors.EngineUnavailableError` if it cannot."""
+        ...
+
     def run(self, job: EngineJob) -> None: ...
 
 

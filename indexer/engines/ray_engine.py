@@ -57,6 +57,9 @@ class _ModelSpec:
 class RayEngine:
     """Prepare as Ray Data tasks, embed in an actor pool, write in the driver."""
 
+    def connect(self, settings: Settings) -> None:
+        _connect(settings)
+
     def run(self, job: EngineJob) -> None:
         if not job.todo:
             return

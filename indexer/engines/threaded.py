@@ -11,12 +11,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..corpus import CorpusFile
+from ..settings import Settings
 from ..stages import Outcome, Preparer, embed_distinct, in_batches
 from . import EngineJob
 
 
 class ThreadedEngine:
     """Prepare in ``settings.workers`` threads, embed and write in the calling thread."""
+
+    def connect(self, settings: Settings) -> None:
+        """Nothing to join: the threads start with each run."""
 
     def run(self, job: EngineJob) -> None:
         encoder, writer, clock = job.encoder, job.writer, job.clock
