@@ -28,7 +28,8 @@ def _corpus(root: Path) -> Path:
 
 def test_the_summary_reports_the_time_of_each_stage(tmp_path: Path, tiny_model_dir: Path) -> None:
     corpus = _corpus(tmp_path / "corpus")
-    args = ["index", corpus, "--index", tmp_path / "index", *tiny_model_args(tiny_model_dir)]
+    args: list[str | Path] = ["index", corpus, "--index", tmp_path / "index"]
+    args += tiny_model_args(tiny_model_dir)
     report = json.loads(run_cli(*args, "--json"))
     assert report["engine"] == "threaded"
     assert list(report["stage_seconds"]) == list(STAGES) == ["scan", "prepare", "embed", "write"]
