@@ -15,13 +15,13 @@ committed, and the next run finishes the job. Ray is imported here only, when th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ _CONNECT_TIMEOUT_S = 10.0
 _PREFETCH_BATCHES = 2
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _ModelSpec:
     """What a worker needs to load the run's encoder, and the fingerprint it must have."""
 
@@ -99,11 +99,10 @@ class RayEngine:
             )
             gpus = settings.gpus_per_worker
             dataset = dataset.map_batches(
-                # the spec travels with the class: constructor arguments would live in the
-                # object store, and an actor restarted after they are gone could not start
-                type("EmbedActor", (_EmbedActor,), {"spec": spec}),
+                _EmbedActor,
                 batch_size=settings.batch_size,
                 batch_format="numpy",
+                fn_constructor_kwargs={"spec": spec},
                 compute=ActorPoolStrategy(min_size=1, max_size=settings.workers),
                 num_gpus=gpus or None,
                 num_cpus=1,
@@ -213,13 +212,13 @@ def _file(batch: dict[str, np.ndarray], i: int) -> CorpusFile:
 
 
 @functools.cache
-def _encoder(spec: _ModelSpec, device: str) -> Encoder:
+def _encoder(spec: _ModelSpec) -> Encoder:
     """The run's encoder in this worker process, loaded once and checked against the driver's."""
     encoder = load_encoder(
         spec.model_ref,
-        device=device,
+        device=spec.device,
         precision=spec.precision,
-        compile_images=spec.compile_images and device != "cpu",
+        compile_images=spec.compile_images,
         trust_remote_code=spec.trust_remote_code,
     )
     if encoder.fingerprint != spec.fingerprint:
@@ -239,8 +238,10 @@ def _prepare_batch(
     known: frozenset[str],
 ) -> dict[str, np.ndarray]:
     """The prepare stage over one block of rows (a Ray Data task on a CPU)."""
-    # the model's resize and crop need its configuration; the weights stay unused on this CPU
-    encoder = _encoder(spec, "cpu")
+    # the model's resize and crop need its configuration; its weights stay unused here
+    encoder = _encoder(
+        dataclasses.replace(spec, device="cpu", precision="fp32", compile_images=False)
+    )
     preparer = Preparer.for_settings(settings, source.read, encoder.prepare, encoder.draft_size)
     n = len(batch["position"])
     side = encoder.image_size
@@ -273,13 +274,10 @@ def _prepare_batch(
 
 
 class _EmbedActor:
-    """One model replica: embeds the prepared rows of each batch it is given (the run's
-    subclass sets ``spec``)."""
+    """One model replica: embeds the prepared rows of each batch it is given."""
 
-    spec: _ModelSpec
-
-    def __init__(self) -> None:
-        self.encoder = _encoder(self.spec, self.spec.device)
+    def __init__(self, spec: _ModelSpec) -> None:
+        self.encoder = _encoder(spec)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         started = time.perf_counter()
