@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,21 @@ from indexer.cli import cli
 from indexer.fault_points import FAULT_POINT_VARIABLE
 from indexer.vector_file import VectorFile
 from indexer.verify import verify_index
-from tests.helpers import SAMPLE_DIR, SAMPLE_IMAGES, SAMPLE_METADATA, run_cli, tiny_model_args
+from tests.helpers import (
+    SAMPLE_COUNT,
+    SAMPLE_DIR,
+    SAMPLE_IMAGES,
+    SAMPLE_METADATA,
+    run_cli,
+    tiny_model_args,
+)
+from tests.orthanc import Orthanc
+from tests.test_pacs import stored_identifiers
 
 _COLUMNS = "id, path, sha256, size, width, height, format, modality, caption, extra"
 
 
-def _ray_index(corpus: Path, index_dir: Path, model_dir: Path, *extra: str) -> dict[str, Any]:
+def _ray_index(corpus: Path | str, index_dir: Path, model_dir: Path, *extra: str) -> dict[str, Any]:
     args = [
         "index",
         str(corpus),
@@ -39,8 +49,9 @@ def _ray_index(corpus: Path, index_dir: Path, model_dir: Path, *extra: str) -> d
     ]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    # Ray logs to stderr; stdout is the summary alone
-    report: dict[str, Any] = json.loads(result.stdout)
+    # the summary is the last thing on stdout (Ray prints there that a worker died)
+    summary = result.stdout[result.stdout.rfind("\n{\n") + 1 :]
+    report: dict[str, Any] = json.loads(summary)
     assert report["engine"] == "ray"
     return report
 
@@ -108,6 +119,66 @@ def test_a_ray_rerun_embeds_only_new_content(tmp_path: Path, tiny_model_dir: Pat
     assert run_cli("verify", index_dir).strip().endswith("consistent")
     third = _ray_index(corpus, index_dir, tiny_model_dir)
     assert (third["indexed"], third["embedded"]) == (0, 0)
+
+
+class _ActorKiller(threading.Thread):
+    """Kills the first embedding actor process it sees, then notes every one that follows."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: set[int] = set()
+        self.killed: int | None = None
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.02):
+            for proc in Path("/proc").iterdir():
+                if proc.name.isdigit() and int(proc.name) not in self.seen:
+                    try:
+                        title = (proc / "cmdline").read_bytes()
+                    except OSError:  # gone meanwhile
+                        continue
+                    if b"MapBatches(_EmbedActor)" in title:
+                        self.seen.add(int(proc.name))
+                        if self.killed is None:
+                            os.kill(int(proc.name), signal.SIGKILL)
+                            self.killed = int(proc.name)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_runtime")
+def test_a_lost_embedding_actor_is_replaced_and_the_run_finishes(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    killer = _ActorKiller()
+    killer.start()
+    try:
+        report = _ray_index(SAMPLE_DIR, tmp_path / "index", tiny_model_dir)
+    finally:
+        killer.stopping.set()
+        killer.join()
+    assert killer.killed is not None and len(killer.seen) >= 2, killer.seen
+    assert report["count"] == report["indexed"] == SAMPLE_COUNT
+    assert verify_index(tmp_path / "index", deep=True) == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_runtime")
+def test_a_pacs_indexed_on_ray_equals_the_threaded_index(
+    orthanc: Orthanc,
+    pacs_index_dir: Path,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the workers retrieve the instances from the PACS themselves, with the run's credentials
+    orthanc.use_credentials(monkeypatch)
+    ray_dir = tmp_path / "ray-pacs"
+    report = _ray_index(orthanc.dicomweb, ray_dir, tiny_model_dir)
+    assert report["count"] == len(_images(pacs_index_dir))
+    assert _images(ray_dir) == _images(pacs_index_dir)
+    assert stored_identifiers(ray_dir) == stored_identifiers(pacs_index_dir)
+    assert _failures(ray_dir) == _failures(pacs_index_dir)
 
 
 @pytest.mark.slow

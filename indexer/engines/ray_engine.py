@@ -34,8 +34,9 @@ from ..settings import Settings
 from ..stages import Failed, Outcome, Prepared, Preparer, Skipped, embed_distinct, in_batches
 from . import EngineJob
 
-#: memory a prepare task reserves on its node: a large decoded image and its resized copies
-_PREPARE_TASK_MEMORY = 512 * 1024 * 1024
+#: memory a prepare task reserves on its node: torch and the model (loaded for its resize and
+#: crop settings), a large decoded image and its copies
+_PREPARE_TASK_MEMORY = 2 * 1024**3
 #: seconds to wait for the Ray cluster's port to answer
 _CONNECT_TIMEOUT_S = 10.0
 #: batches the driver fetches ahead of the write stage
