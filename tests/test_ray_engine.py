@@ -165,16 +165,13 @@ def test_a_lost_embedding_actor_is_replaced_and_the_run_finishes(
 @pytest.mark.slow
 @pytest.mark.usefixtures("ray_runtime")
 def test_a_pacs_indexed_on_ray_equals_the_threaded_index(
-    orthanc: Orthanc,
-    pacs_index_dir: Path,
-    tiny_model_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    orthanc: Orthanc, pacs_index_dir: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     # the workers retrieve the instances from the PACS themselves, with the run's credentials
-    orthanc.use_credentials(monkeypatch)
     ray_dir = tmp_path / "ray-pacs"
-    report = _ray_index(orthanc.dicomweb, ray_dir, tiny_model_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        orthanc.use_credentials(patch)
+        report = _ray_index(orthanc.dicomweb, ray_dir, tiny_model_dir)
     assert report["count"] == len(_images(pacs_index_dir))
     assert _images(ray_dir) == _images(pacs_index_dir)
     assert stored_identifiers(ray_dir) == stored_identifiers(pacs_index_dir)
