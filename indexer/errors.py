@@ -142,3 +142,10 @@ class IndexMemoryError(SettingsError):
     """No index type holds the corpus within the memory the index may take."""
 
     code = "index_memory"
+
+
+class EngineUnavailableError(MedSearchError):
+    """The indexing engine asked for cannot run: Ray is missing, or its cluster is unreachable."""
+
+    status = 503
+    code = "engine_unavailable"

@@ -24,6 +24,8 @@ from .sizes import default_index_memory, format_size, parse_size
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 IndexType = Literal["auto", "flat", "hnsw", "ivf", "ivfsq", "ivfpq"]
+#: indexing engines, one per entry of indexer.engines.ENGINES
+EngineName = Literal["threaded", "ray"]
 
 DEFAULT_MODEL = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 
@@ -51,8 +53,14 @@ class Settings:
     compile: bool = False
     #: allow models whose code ships in their folder (transformers remote code, e.g. ConceptCLIP)
     trust_remote_code: bool = False
-    #: decoding threads feeding the model
+    #: decoding threads feeding the model; with the ray engine, the most embedding actors
     workers: int = field(default=2, metadata=_bounds(1, 64))
+    #: where indexing prepares and embeds: threads in this process, or a Ray cluster
+    engine: EngineName = "threaded"
+    #: Ray cluster to join ("auto", "HOST:6379" or "ray://HOST:10001"); unset: a local Ray
+    ray_address: str | None = None
+    #: GPUs each embedding actor of the ray engine holds (0: actors run on CPUs)
+    gpus_per_worker: float = field(default=0.0, metadata=_bounds(0.0, 64.0))
     index_type: IndexType = "auto"
     #: bytes the ANN index may take in memory (a size such as 512M or 4G in the environment);
     #: bounds the type ``auto`` picks

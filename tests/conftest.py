@@ -103,3 +103,30 @@ def pacs_index_dir(
         orthanc.use_credentials(patch)
         run_cli("index", orthanc.dicomweb, "--index", index_dir, *tiny_model_args(tiny_model_dir))
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def ray_runtime() -> Iterator[None]:
+    """One local Ray runtime on this machine's CPUs for every Ray test, whose workers import
+    this checkout's code (they inherit PYTHONPATH from this process)."""
+    import ray
+
+    import indexer
+
+    repo = str(Path(indexer.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (repo, path) if p)
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    try:
+        worker_file = ray.get(ray.remote(_indexer_file).remote())
+        assert worker_file == indexer.__file__, (worker_file, indexer.__file__)
+        yield
+    finally:
+        ray.shutdown()
+        os.environ["PYTHONPATH"] = path
+
+
+def _indexer_file() -> str:
+    import indexer
+
+    return str(indexer.__file__)

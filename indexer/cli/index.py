@@ -9,7 +9,7 @@ from typing import Any, get_args
 import click
 
 from ..errors import SettingsError
-from ..settings import IndexType
+from ..settings import EngineName, IndexType
 from ..sizes import parse_size
 from .options import (
     compile_option,
@@ -22,6 +22,7 @@ from .options import (
 )
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
+_ENGINES = click.Choice(get_args(EngineName))
 
 
 class SizeParam(click.ParamType):
@@ -61,7 +62,28 @@ class SizeParam(click.ParamType):
 @click.option(
     "--batch-size", type=click.IntRange(1, 4096), help="Images per model call and per transaction."
 )
-@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Decoding threads (with --engine ray: the most embedding actors, model replicas).",
+)
+@click.option(
+    "--engine",
+    type=_ENGINES,
+    help="Where images are decoded and embedded: threads here (threaded, the default) or a "
+    "Ray cluster (ray; decoding as Ray tasks, embedding in an actor pool).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="Ray cluster for --engine ray: auto, HOST:6379 or ray://HOST:10001 "
+    "(default: a local Ray on this machine).",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(0, 64),
+    help="GPUs each embedding actor of --engine ray holds (default 0: actors run on CPUs).",
+)
 @device_option
 @precision_option()
 @compile_option
@@ -115,6 +137,9 @@ def index(
     model: str | None,
     batch_size: int | None,
     workers: int | None,
+    engine: str | None,
+    ray_address: str | None,
+    gpus_per_worker: float | None,
     device: str | None,
     precision: str | None,
     compile_images: bool | None,
@@ -152,6 +177,9 @@ def index(
         index_dir=index_dir,
         batch_size=batch_size,
         workers=workers,
+        engine=engine,
+        ray_address=ray_address,
+        gpus_per_worker=gpus_per_worker,
         device=device,
         precision=precision,
         compile=compile_images,
@@ -240,7 +268,13 @@ def _print_summary(report: dict[str, Any]) -> None:
         click.echo(f"  ... and {len(report['failed']) - 20} more (see `medsearch info --json`)")
     if report["missing"]:
         click.echo(f"  {report['missing']} indexed files are gone from disk; --prune removes them")
-    click.echo(f"{report['count']} images in the index ({report['seconds']:.1f} s)")
+    stages = ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in report["stage_seconds"].items()
+    )
+    click.echo(
+        f"{report['count']} images in the index ({report['seconds']:.1f} s; "
+        f"{report['engine']} engine, busy: {stages})"
+    )
 
 
 @click.command()
