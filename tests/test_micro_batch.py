@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -72,10 +73,8 @@ def test_concurrent_texts_embed_as_they_do_alone(family_encoder: Encoder) -> Non
     # Batches form when requests arrive while the model thread is busy; a few rounds of
     # simultaneous requests make that all but certain, and every round must be exact.
     for _ in range(5):
-        results = _together(
-            [lambda text=text: family_encoder.encode_texts([text])[0] for text in TEXTS * 2]
-        )
-        together = np.stack(results)
+        results = _together([partial(family_encoder.encode_texts, [text]) for text in TEXTS * 2])
+        together = np.concatenate(results)
         np.testing.assert_allclose(together, np.concatenate([alone, alone]), atol=2e-6)
         cosines = np.sum(together * np.concatenate([alone, alone]), axis=1)
         assert cosines.min() >= 0.99999
@@ -120,9 +119,7 @@ def test_waiting_requests_go_through_one_forward(
 ) -> None:
     batcher = MicroBatcher(held_thread, tiny_encoder.encode_texts, max_items=32)
     release = _hold(held_thread)
-    results = _start_while_held(
-        batcher, release, [lambda text=text: batcher([text]) for text in TEXTS]
-    )
+    results = _start_while_held(batcher, release, [partial(batcher, [text]) for text in TEXTS])
     stats = batcher.stats
     assert (stats.requests, stats.forwards, stats.largest) == (len(TEXTS), 1, len(TEXTS))
     for text, rows in zip(TEXTS, results, strict=True):
@@ -136,7 +133,7 @@ def test_the_bound_splits_waiting_requests_into_forwards(
     batcher = MicroBatcher(held_thread, tiny_encoder.encode_texts, max_items=4)
     release = _hold(held_thread)
     pairs = [TEXTS[i : i + 2] for i in range(0, 8, 2)] + [TEXTS[:6]]  # the last one exceeds 4
-    results = _start_while_held(batcher, release, [lambda p=p: batcher(p) for p in pairs])
+    results = _start_while_held(batcher, release, [partial(batcher, p) for p in pairs])
     stats = batcher.stats
     assert stats.requests == len(pairs)
     assert stats.forwards >= 3  # 8 texts in pairs need two forwards, the 6 texts one alone
@@ -152,7 +149,7 @@ def test_an_error_reaches_only_its_own_caller(
     release = _hold(held_thread)
     not_a_text: Any = 42
     requests = [[TEXTS[0]], [not_a_text], [TEXTS[1], TEXTS[2]]]
-    results = _start_while_held(batcher, release, [lambda r=r: batcher(r) for r in requests])
+    results = _start_while_held(batcher, release, [partial(batcher, r) for r in requests])
     with pytest.raises(Exception) as alone:
         tiny_encoder.encode_texts(requests[1])
     assert type(results[1]) is alone.type

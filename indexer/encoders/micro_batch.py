@@ -3,9 +3,14 @@
 A service answers many text queries at once, each from its own request thread, and all of them
 need the one model thread. One forward of a batch of short texts costs little more than the
 forward of one (the weights are read once for all of them), so the requests that are waiting when
-the model thread becomes free are taken together, up to a bound, and embedded in one call. Nothing
-waits for company: a request that finds the model thread idle is embedded at once, alone, so a
-lone client sees the latency it always had.
+the model thread becomes free are taken together, up to a bound, and embedded in one call.
+
+A lone client never waits for company: a request that finds the model thread idle after a forward
+of one request is embedded at once, alone, so it sees the latency it always had. Under load,
+clients that got their answers from one forward send their next requests a moment apart, and the
+first to arrive would go alone while the others wait a whole forward for it. So after a forward of
+several requests, the next one waits until as many requests are there, but at most a quarter of
+that forward's time.
 
 Every request gets exactly the rows of its own items. When a batch fails, each of its requests is
 embedded again on its own, so an error reaches only the caller whose items cause it.
@@ -14,6 +19,7 @@ embedded again on its own, so an error reaches only the caller whose items cause
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -65,7 +71,11 @@ class MicroBatcher(Generic[Item]):
         self._embed = embed
         self._max_items = max_items
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._waiting: list[_Request[Item]] = []
+        # requests the last forward served and its seconds: what the next one waits for, how long
+        self._last_requests = 1
+        self._last_seconds = 0.0
         # True while a call of _serve_waiting is queued on the model thread that has not yet
         # taken the waiting requests: a new request then need not queue another.
         self._scheduled = False
@@ -84,6 +94,7 @@ class MicroBatcher(Generic[Item]):
         request: _Request[Item] = _Request(list(items), Future())
         with self._lock:
             self._waiting.append(request)
+            self._arrived.notify()
             schedule = not self._scheduled
             self._scheduled = True
         if schedule:
@@ -103,6 +114,10 @@ class MicroBatcher(Generic[Item]):
     def _serve_waiting(self) -> None:
         """On the model thread: take the waiting requests (up to the bound) and answer them."""
         with self._lock:
+            expected = min(self._last_requests, self._max_items)
+            self._arrived.wait_for(
+                lambda: len(self._waiting) >= expected, timeout=self._last_seconds / 4
+            )
             batch = self._take()
             # Requests left over (beyond the bound) get their own turn, queued behind this one
             # so that other work for the model thread is not starved.
@@ -110,7 +125,11 @@ class MicroBatcher(Generic[Item]):
             more = self._scheduled
         if more:
             self._schedule()
+        started = time.perf_counter()
         self._answer(batch)
+        with self._lock:
+            self._last_requests = len(batch)
+            self._last_seconds = time.perf_counter() - started
 
     def _take(self) -> list[_Request[Item]]:
         count = items = 0
