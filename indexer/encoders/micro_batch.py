@@ -1,16 +1,16 @@
 """Micro-batching: requests that wait for the model thread together go through one forward.
 
 A service answers many text queries at once, each from its own request thread, and all of them
-need the one model thread. One forward of a batch of short texts costs little more than the
-forward of one (the weights are read once for all of them), so the requests that are waiting when
-the model thread becomes free are taken together, up to a bound, and embedded in one call.
+need the one model thread. One forward of a batch of short texts costs much less than a forward
+for each (every layer's weights are read once for all of them), so the requests that are waiting
+when the model thread becomes free are taken together, up to a bound, and embedded in one call.
 
 A lone client never waits for company: a request that finds the model thread idle after a forward
 of one request is embedded at once, alone, so it sees the latency it always had. Under load,
 clients that got their answers from one forward send their next requests a moment apart, and the
 first to arrive would go alone while the others wait a whole forward for it. So after a forward of
-several requests, the next one waits until as many requests are there, but at most a quarter of
-that forward's time.
+several requests that ended a moment ago, the next one waits until as many requests are there,
+but at most a quarter of that forward's time.
 
 Every request gets exactly the rows of its own items. When a batch fails, each of its requests is
 embedded again on its own, so an error reaches only the caller whose items cause it.
@@ -73,9 +73,11 @@ class MicroBatcher(Generic[Item]):
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._waiting: list[_Request[Item]] = []
-        # requests the last forward served and its seconds: what the next one waits for, how long
+        # requests the last forward served, its seconds and its end: what the next one waits
+        # for, how long, and whether that forward's clients can still be on their way back
         self._last_requests = 1
         self._last_seconds = 0.0
+        self._last_end = 0.0
         # True while a call of _serve_waiting is queued on the model thread that has not yet
         # taken the waiting requests: a new request then need not queue another.
         self._scheduled = False
@@ -114,7 +116,9 @@ class MicroBatcher(Generic[Item]):
     def _serve_waiting(self) -> None:
         """On the model thread: take the waiting requests (up to the bound) and answer them."""
         with self._lock:
-            expected = min(self._last_requests, self._max_items)
+            # Clients of the last forward come back soon after it; long after, nobody is coming.
+            recent = time.perf_counter() - self._last_end < self._last_seconds
+            expected = min(self._last_requests, self._max_items) if recent else 1
             self._arrived.wait_for(
                 lambda: len(self._waiting) >= expected, timeout=self._last_seconds / 4
             )
@@ -129,7 +133,8 @@ class MicroBatcher(Generic[Item]):
         self._answer(batch)
         with self._lock:
             self._last_requests = len(batch)
-            self._last_seconds = time.perf_counter() - started
+            self._last_end = time.perf_counter()
+            self._last_seconds = self._last_end - started
 
     def _take(self) -> list[_Request[Item]]:
         count = items = 0
