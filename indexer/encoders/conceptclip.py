@@ -31,9 +31,10 @@ import torch
 from PIL import Image
 
 from ..errors import InvalidRequestError, ModelUnavailableError
-from .base import Encoder, FloatArray
+from .base import FloatArray
 from .model_folder import MARKER_FILE
-from .runtime import forward_in_slices, model_dtype, resolve_device, resolve_precision
+from .runtime import unit_rows
+from .torch_encoder import TorchEncoder
 
 HUB_ID = "JerrryNie/ConceptCLIP"
 #: the authors' retrieval evaluation: bicubic squash to 384 x 384, mean = std = 0.5, 77 tokens
@@ -45,7 +46,7 @@ CONTEXT_LENGTH = 77
 _WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 
 
-class ConceptClipEncoder(Encoder):
+class ConceptClipEncoder(TorchEncoder):
     """ConceptCLIP loaded from a folder (or Hub snapshot) whose code defines the model."""
 
     family = "conceptclip"
@@ -54,34 +55,15 @@ class ConceptClipEncoder(Encoder):
     def __init__(
         self, folder: Path, *, model_ref: str, device: str = "auto", precision: str = "auto"
     ) -> None:
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.model_ref = model_ref
+        self._start(model_ref, _marked_random(folder), device, precision)
         self.image_size = IMAGE_SIZE
-        self._dtype = model_dtype(self.precision)
-        bars_were_on = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # a bar per load would mix into --json output
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # library deprecation chatter, not our concern
-                model = AutoModel.from_pretrained(
-                    str(folder), trust_remote_code=True, dtype=torch.float32
-                )
-                self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=True)
-        except (OSError, ValueError, ImportError, KeyError, AttributeError) as exc:
-            raise ModelUnavailableError(f"cannot load the model in {folder}: {exc}") from exc
-        finally:
-            if bars_were_on:
-                hf_logging.enable_progress_bar()
-        # read before a cast can round it
-        self._logit_scale = float(model.logit_scale.exp().item())
-        self.model = model.eval().to(self.device, dtype=self._dtype)
+        self.model: Any
+        self.model, self.tokenizer, self._logit_scale = self._model_thread.run(
+            _load, folder, self.device, self._dtype
+        )
+        self._image_tower = self._image_features
         self.fingerprint = fingerprint(folder)
-        self.random_weights = _marked_random(folder)
-        self.dim = int(self._encode_tokens(self._tokenize([""])).shape[1])
+        self.dim = int(self._model_thread.run(self._encode_texts, [""]).shape[1])
 
     @property
     def logit_scale(self) -> float:
@@ -95,25 +77,11 @@ class ConceptClipEncoder(Encoder):
         squashed = image.convert("RGB").resize((side, side), Image.Resampling.BICUBIC)
         return np.asarray(squashed, dtype=np.uint8)
 
-    def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
-        if not len(images):
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self.encode_pixels(_normalize(torch.from_numpy(np.stack(images))))
+    def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+        return self._encode_pixels(_normalize(torch.from_numpy(np.stack(images))))
 
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        pixels = pixels.to(self.device, dtype=self._dtype)
-        with torch.inference_mode():
-            features = forward_in_slices(self._image_features, pixels)
-        return _unit_rows(features)
-
-    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
-        if isinstance(texts, str):
-            raise InvalidRequestError("encode_texts takes a list of texts, not one string")
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _unit_rows(self._encode_tokens(self._tokenize(texts)))
-
-    def _tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        # Padded to the longest text of the batch; the text tower masks padding (id != pad id).
         tokens = self.tokenizer(
             list(texts),
             padding=True,
@@ -121,15 +89,37 @@ class ConceptClipEncoder(Encoder):
             max_length=CONTEXT_LENGTH,
             return_tensors="pt",
         )
-        ids: torch.Tensor = tokens["input_ids"]
-        return ids
+        input_ids: torch.Tensor = tokens["input_ids"]
+        with torch.inference_mode():
+            features = _first(self.model.encode_text(input_ids.to(self.device)), "text_features")
+        return unit_rows(features)
 
     def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         return _first(self.model.encode_image(pixels), "image_features")
 
-    def _encode_tokens(self, input_ids: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return _first(self.model.encode_text(input_ids.to(self.device)), "text_features")
+
+def _load(folder: Path, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any, float]:
+    """The model (eval mode, on ``device`` in ``dtype``), its tokenizer and its logit scale."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a bar per load would mix into --json output
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # library deprecation chatter, not our concern
+            model = AutoModel.from_pretrained(
+                str(folder), trust_remote_code=True, dtype=torch.float32
+            )
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=True)
+    except (OSError, ValueError, ImportError, KeyError, AttributeError) as exc:
+        raise ModelUnavailableError(f"cannot load the model in {folder}: {exc}") from exc
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    # read before a cast can round it
+    logit_scale = float(model.logit_scale.exp().item())
+    return model.eval().to(device, dtype=dtype), tokenizer, logit_scale
 
 
 def load_conceptclip(
@@ -160,11 +150,6 @@ def _first(output: Any, key: str) -> torch.Tensor:
 def _normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 [n, H, W, 3] to the model's input [n, 3, H, W]."""
     return (images.permute(0, 3, 1, 2).float() / 255 - PIXEL_MEAN) / PIXEL_STD
-
-
-def _unit_rows(features: torch.Tensor) -> FloatArray:
-    unit = torch.nn.functional.normalize(features.float(), dim=-1)
-    return unit.cpu().numpy().astype(np.float32)
 
 
 def _marked_random(folder: Path) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -83,11 +83,19 @@ class ModelThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsearch-model")
         self._ident = self._executor.submit(threading.get_ident).result()
 
+    def is_current(self) -> bool:
+        """True when called on the model's thread itself."""
+        return threading.get_ident() == self._ident
+
+    def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``func(*args)`` for the model's thread, behind the work queued before it."""
+        return self._executor.submit(func, *args)
+
     def run(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)`` on the model's thread (directly when already on it)."""
-        if threading.get_ident() == self._ident:
+        if self.is_current():
             return func(*args)
-        return self._executor.submit(func, *args).result()
+        return self.submit(func, *args).result()
 
 
 def unit_rows(features: torch.Tensor) -> np.ndarray:

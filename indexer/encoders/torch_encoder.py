@@ -2,7 +2,9 @@
 
 A family subclasses :class:`TorchEncoder`, calls :meth:`TorchEncoder._start` first in its
 constructor, sets ``_image_tower`` (a callable from normalised pixels to features) and implements
-:meth:`_encode_prepared` and :meth:`_encode_texts`, which run on the model thread.
+:meth:`_encode_prepared` and :meth:`_encode_texts`, which run on the model thread. Text requests
+from concurrent callers are micro-batched (:mod:`.micro_batch`), so ``_encode_texts`` must give
+each text of a batch the vector it gives that text alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 
 from ..errors import InvalidRequestError
 from .base import Encoder, FloatArray
+from .micro_batch import BatchStats, MicroBatcher
 from .runtime import (
     ModelThread,
     forward_in_slices,
@@ -23,6 +26,9 @@ from .runtime import (
     resolve_precision,
     unit_rows,
 )
+
+#: most texts one forward of a text tower embeds for concurrent requests
+TEXTS_PER_FORWARD = 32
 
 
 class TorchEncoder(Encoder):
@@ -38,6 +44,14 @@ class TorchEncoder(Encoder):
         self.random_weights = random_weights
         self._model_thread = ModelThread()
         self._dtype = model_dtype(self.precision)
+        self._text_batcher = MicroBatcher(
+            self._model_thread, self._encode_texts, max_items=TEXTS_PER_FORWARD
+        )
+
+    @property
+    def text_batches(self) -> BatchStats:
+        """How many text requests were embedded in how many forwards (micro-batching at work)."""
+        return self._text_batcher.stats
 
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         if not len(images):
@@ -52,7 +66,7 @@ class TorchEncoder(Encoder):
             raise InvalidRequestError("encode_texts takes a list of texts, not one string")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._model_thread.run(self._encode_texts, texts)
+        return self._text_batcher(texts)
 
     def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
