@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import ast
 import importlib
-import subprocess
-import sys
 from pathlib import Path
 
 import indexer
+from tests.helpers import modules_loaded_by
 
 
 def test_import_indexer_loads_no_heavy_library() -> None:
-    code = (
-        "import sys, indexer; "
-        "print(sorted(m for m in ('torch', 'faiss', 'sqlalchemy') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == "[]"
+    assert modules_loaded_by("indexer", ("torch", "faiss", "sqlalchemy")) == []
 
 
 def test_every_export_is_the_object_of_its_module() -> None:
