@@ -111,17 +111,33 @@ class AnnIndex:
         return scores, ids
 
     def _params(self, allowed: IdArray | None) -> Any:
-        selector = None
-        if allowed is not None:
-            self._keep_alive = np.ascontiguousarray(allowed, dtype=np.int64)
-            selector = faiss.IDSelectorBatch(
-                len(self._keep_alive), faiss.swig_ptr(self._keep_alive)
-            )
+        selector = None if allowed is None else id_selector(allowed)
         if self.kind == "ivf":
             return faiss.SearchParametersIVF(sel=selector, nprobe=self.search_param)
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(sel=selector, efSearch=self.search_param)
         return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+
+def id_selector(allowed: IdArray) -> Any:
+    """A FAISS selector admitting exactly the ids in ``allowed``.
+
+    A bitmap over ids 0 .. max(allowed) when it is no larger than the ids themselves (a filter
+    matching many images: one bit per id instead of a hash set of millions), else a batch of ids.
+    The selector holds a reference to the memory it reads, so it lives as long as the selector.
+    """
+    wanted = np.ascontiguousarray(allowed, dtype=np.int64)
+    largest = int(wanted.max()) if len(wanted) else 0
+    if len(wanted) and largest < 64 * len(wanted):
+        members = np.zeros(largest + 1, dtype=bool)
+        members[wanted] = True
+        bitmap = np.packbits(members, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        selector.referenced_objects = [bitmap]
+    else:
+        selector = faiss.IDSelectorBatch(len(wanted), faiss.swig_ptr(wanted))
+        selector.referenced_objects = [wanted]
+    return selector
 
 
 def choose_index_type(requested: str, n: int) -> str:

@@ -9,12 +9,14 @@ reused (``AUTOINCREMENT``), so a stale ANN index can never point at another imag
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql import Select
 
 from .corpus import InstanceUIDs
 from .errors import InvalidRequestError, NotFoundError
@@ -46,6 +49,8 @@ COLUMN_FIELDS = ("modality", "format")
 SIZE_FIELDS = ("width", "height")
 
 IdArray = npt.NDArray[np.int64]
+#: ids the results of recent filters may hold in memory together (8 bytes each)
+FILTER_CACHE_IDS = 20_000_000
 
 
 class Base(DeclarativeBase):
@@ -109,8 +114,7 @@ class IdentifierRow(Base):
     sop_uid: Mapped[str] = mapped_column(String(64))
 
 
-@dataclass(frozen=True)
-class FileState:
+class FileState(NamedTuple):
     """What the store knows of one indexed path, to decide whether to embed it again."""
 
     id: int
@@ -141,6 +145,9 @@ class Store:
             Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
+        #: ids matching recent filters, most recent last, with the change stamp they were read at
+        self._filter_cache: OrderedDict[str, tuple[tuple[int, ...], IdArray]] = OrderedDict()
+        self._filter_cache_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -173,15 +180,20 @@ class Store:
             return [{"path": r.path, "reason": r.reason, "message": r.message} for r in rows]
 
     def ids(self) -> IdArray:
-        with self._sessions() as s:
-            return np.fromiter(s.scalars(select(ImageRow.id).order_by(ImageRow.id)), dtype=np.int64)
+        return self._id_array(select(ImageRow.id).order_by(ImageRow.id))
+
+    def _id_array(self, query: Select[tuple[int]]) -> IdArray:
+        """The single integer column ``query`` selects, read straight from the driver's cursor
+        into an array (no row object per id: there can be millions)."""
+        with self.engine.connect() as connection:
+            cursor = connection.execute(query).cursor
+            return np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.int64)
 
     def file_states(self) -> dict[str, FileState]:
-        with self._sessions() as s:
-            rows = s.execute(
-                select(ImageRow.path, ImageRow.id, ImageRow.size, ImageRow.mtime, ImageRow.sha256)
-            )
-            return {p: FileState(i, sz, mt, sha) for p, i, sz, mt, sha in rows}
+        query = select(ImageRow.path, ImageRow.id, ImageRow.size, ImageRow.mtime, ImageRow.sha256)
+        with self.engine.connect() as connection:
+            cursor = connection.execute(query).cursor
+            return {row[0]: FileState._make(row[1:]) for row in cursor}
 
     def failure_states(self) -> dict[str, tuple[int, float]]:
         with self._sessions() as s:
@@ -251,7 +263,29 @@ class Store:
     def ids_matching(
         self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]]
     ) -> IdArray:
-        """Ids of images whose fields equal the filter values (a list means any of them)."""
+        """Ids of images whose fields equal the filter values (a list means any of them).
+
+        The ids of the most recent filters are kept until the database changes: a search page
+        runs many queries under one filter, and reading millions of ids costs more than a search.
+        """
+        stamp = self._change_stamp()
+        key = repr(sorted((field, repr(wanted)) for field, wanted in filters.items()))
+        with self._filter_cache_lock:
+            cached = self._filter_cache.get(key)
+            if cached is not None and cached[0] == stamp:
+                self._filter_cache.move_to_end(key)
+                return cached[1]
+        ids = self._id_array(self._filter_query(filters).order_by(ImageRow.id))
+        ids.flags.writeable = False
+        with self._filter_cache_lock:
+            self._filter_cache[key] = (stamp, ids)
+            while sum(len(v) for _, v in self._filter_cache.values()) > FILTER_CACHE_IDS:
+                self._filter_cache.popitem(last=False)
+        return ids
+
+    def _filter_query(
+        self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]]
+    ) -> Select[tuple[int]]:
         fields = set(self.filterable_fields())
         query = select(ImageRow.id)
         for field, wanted in filters.items():
@@ -264,8 +298,7 @@ class Store:
                 raise InvalidRequestError(f"filter {field!r} needs a value or a list of values")
             column = self._field_expression(field)
             query = query.where(column.in_(values))
-        with self._sessions() as s:
-            return np.fromiter(s.scalars(query.order_by(ImageRow.id)), dtype=np.int64)
+        return query
 
     def facets(self, max_values: int = 50) -> dict[str, list[tuple[MetadataValue, int]]]:
         """For each filterable field, its most frequent values with their counts."""
