@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,8 @@ COLUMN_FIELDS = ("modality", "format")
 SIZE_FIELDS = ("width", "height")
 
 IdArray = npt.NDArray[np.int64]
+#: the rows of a DB-API cursor (``sqlite3.Cursor`` iterates over tuples)
+_Rows = Iterable[tuple[Any, ...]]
 #: ids the results of recent filters may hold in memory together (8 bytes each)
 FILTER_CACHE_IDS = 20_000_000
 
@@ -182,18 +184,18 @@ class Store:
     def ids(self) -> IdArray:
         return self._id_array(select(ImageRow.id).order_by(ImageRow.id))
 
-    def _id_array(self, query: Select[tuple[int]]) -> IdArray:
+    def _id_array(self, query: Select[Any]) -> IdArray:
         """The single integer column ``query`` selects, read straight from the driver's cursor
         into an array (no row object per id: there can be millions)."""
         with self.engine.connect() as connection:
-            cursor = connection.execute(query).cursor
-            return np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.int64)
+            rows = cast(_Rows, connection.execute(query).cursor)
+            return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)
 
     def file_states(self) -> dict[str, FileState]:
         query = select(ImageRow.path, ImageRow.id, ImageRow.size, ImageRow.mtime, ImageRow.sha256)
         with self.engine.connect() as connection:
-            cursor = connection.execute(query).cursor
-            return {row[0]: FileState._make(row[1:]) for row in cursor}
+            rows = cast(_Rows, connection.execute(query).cursor)
+            return {row[0]: FileState._make(row[1:]) for row in rows}
 
     def failure_states(self) -> dict[str, tuple[int, float]]:
         with self._sessions() as s:
@@ -285,7 +287,7 @@ class Store:
 
     def _filter_query(
         self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]]
-    ) -> Select[tuple[int]]:
+    ) -> Select[Any]:
         fields = set(self.filterable_fields())
         query = select(ImageRow.id)
         for field, wanted in filters.items():
