@@ -230,16 +230,6 @@ def exact_top_k(
     return best_scores, best_ids
 
 
-def flat_search(vectors: FloatArray, queries: FloatArray, k: int) -> tuple[FloatArray, IdArray]:
-    """Top-``k`` (scores, row numbers) per query by inner product over every row of ``vectors``.
-
-    FAISS's exact kernel on vectors already in memory: what a flat index answers, without
-    building one (and without a second copy of the vectors).
-    """
-    scores, rows = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
-    return scores, rows
-
-
 def recall_at_k(
     ann: AnnIndex, vectors: RowSource, ids: IdArray, queries: FloatArray, k: int = 10
 ) -> float:

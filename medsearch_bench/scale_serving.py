@@ -86,7 +86,10 @@ def measure_service(
     """
     texts = iter(query_texts(4 * queries + 20, seed=seed))
     rng = np.random.default_rng([seed, 5])
-    env: dict[str, str] = {"MEDSEARCH_DEVICE": settings.device, "MEDSEARCH_PRECISION": settings.precision}
+    env: dict[str, str] = {
+        "MEDSEARCH_DEVICE": settings.device,
+        "MEDSEARCH_PRECISION": settings.precision,
+    }
     log("HTTP: starting medsearch serve on the built index")
     with run_service(
         index_dir, threads=settings.threads, env=env, startup_timeout_s=3600
