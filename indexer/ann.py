@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,6 +51,8 @@ class AnnIndex:
     kind: str
     #: nprobe for IVF, efSearch for HNSW, unused for flat
     search_param: int = 0
+    #: the selector of the last read-only ``allowed`` array searched, with that array
+    _last_selector: tuple[IdArray, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ntotal(self) -> int:
@@ -111,12 +113,23 @@ class AnnIndex:
         return scores, ids
 
     def _params(self, allowed: IdArray | None) -> Any:
-        selector = None if allowed is None else id_selector(allowed)
+        selector = None if allowed is None else self._selector(allowed)
         if self.kind == "ivf":
             return faiss.SearchParametersIVF(sel=selector, nprobe=self.search_param)
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(sel=selector, efSearch=self.search_param)
         return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+    def _selector(self, allowed: IdArray) -> Any:
+        # a filter's cached ids come back as the same read-only array query after query; its
+        # selector (a bitmap over millions of ids) is made once
+        last = self._last_selector
+        if last is not None and last[0] is allowed:
+            return last[1]
+        selector = id_selector(allowed)
+        if not allowed.flags.writeable:
+            self._last_selector = (allowed, selector)
+        return selector
 
 
 def id_selector(allowed: IdArray) -> Any:

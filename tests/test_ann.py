@@ -74,6 +74,21 @@ def test_selectors_admit_exactly_the_allowed_ids(allowed: np.ndarray) -> None:
     np.testing.assert_array_equal(found[:, : len(allowed)], truth)
 
 
+def test_a_changed_allowed_array_is_never_answered_from_an_older_selector() -> None:
+    vectors = clustered_vectors(1000)
+    ids = np.arange(1, 1001, dtype=np.int64)
+    index = ann.build("flat", DIM, ids, vectors)
+    query = clustered_vectors(1, seed=3)
+    cached = np.arange(1, 1001, 3, dtype=np.int64)
+    cached.flags.writeable = False  # as the store's cached filter results are
+    changing = np.arange(1, 500, 2, dtype=np.int64)
+    for allowed in (cached, cached, changing, changing):
+        _, found = index.search(query, 10, allowed)
+        _, truth = ann.exact_top_k(vectors[allowed - 1], allowed, query, 10)
+        np.testing.assert_array_equal(found, truth)
+        changing += 1  # the same writable array now holds other ids
+
+
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
 def test_approximate_indexes_reach_the_recall_target(kind: str) -> None:
     vectors = clustered_vectors(20_000)
