@@ -35,6 +35,7 @@ def publish(
     folder: IndexFolder, store: Store, info: IndexInfo, requested_type: str | None = None
 ) -> IndexInfo:
     """Sync ``index.faiss`` with the store and write the new ``index_info.json``; return it."""
+    store.index_extra_fields()
     dim = info.dim
     vectors = folder.vector_file(dim)
     db_ids = store.ids()

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import func, select
 
 from indexer.errors import InvalidRequestError
-from indexer.store import FileState, Store
+from indexer.store import FileState, ImageRow, Store
 
 
 def _row(image_id: int) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def _row(image_id: int) -> dict[str, Any]:
         "format": "png",
         "modality": ("CT", "MR", None)[image_id % 3],
         "caption": None,
-        "extra": {"site": f"s{image_id % 10}"} if image_id % 4 else {},
+        "extra": {"site": f"s{image_id % 10}", "it's": image_id % 3} if image_id % 4 else {},
         "indexed_at": 0.0,
     }
 
@@ -63,6 +64,7 @@ def test_ids_and_file_states_hold_every_row(store: Store) -> None:
             lambda r: r["extra"].get("site") in ("s1", "s2") and r["height"] == 32,
         ),
         ({"width": 64}, lambda r: True),
+        ({"it's": [0, 2]}, lambda r: r["extra"].get("it's") in (0, 2)),
     ],
 )
 def test_ids_matching_equals_a_scan_of_the_rows(store: Store, filters: dict, test: Any) -> None:
@@ -71,6 +73,27 @@ def test_ids_matching_equals_a_scan_of_the_rows(store: Store, filters: dict, tes
     found = store.ids_matching(filters)
     assert found.dtype == np.int64 and found.tolist() == expected
     assert store.ids_matching(filters).tolist() == expected  # from the cache: the same
+    facets = store.facets()
+    store.index_extra_fields()
+    assert store.ids_matching(filters).tolist() == expected  # through the fields' indexes
+    assert store.facets() == facets
+
+
+def test_filters_and_facets_on_extra_fields_read_their_indexes(store: Store) -> None:
+    store.index_extra_fields()
+    store.index_extra_fields()  # a second time changes nothing
+    for field in ("site", "it's"):
+        expression = store._field_expression(field)
+        with store.engine.connect() as connection:
+            for query in (
+                select(ImageRow.id).where(expression.in_(["s1"])),
+                select(expression, func.count())
+                .where(expression.is_not(None))
+                .group_by(expression),
+            ):
+                sql = str(query.compile(store.engine, compile_kwargs={"literal_binds": True}))
+                plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).fetchall()
+                assert any("USING INDEX ix_extra_" in row[-1] for row in plan), (field, plan)
 
 
 def test_cached_filter_results_follow_writes_and_cannot_be_changed(store: Store) -> None:
