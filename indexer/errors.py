@@ -136,3 +136,9 @@ class DiskFullError(MedSearchError):
 
     status = 507
     code = "disk_full"
+
+
+class IndexMemoryError(SettingsError):
+    """No index type holds the corpus within the memory the index may take."""
+
+    code = "index_memory"

@@ -74,13 +74,15 @@ class IndexInfo:
     format_version: int = FORMAT_VERSION
     #: similarity the ANN index ranks by
     metric: str = "inner_product"
-    #: kind of the published ANN index: flat, ivf or hnsw
+    #: kind of the published ANN index: flat, ivf, hnsw, ivfsq or ivfpq
     index_type: str = "flat"
-    #: kind asked for when indexing ("auto" lets the corpus size decide)
+    #: kind asked for when indexing ("auto" lets the corpus size and memory budget decide)
     index_type_requested: str = "auto"
-    #: search-time parameter of the ANN index (nprobe of ivf, efSearch of hnsw, 0 for flat)
+    #: search-time knob of the ANN index (nprobe of the IVF types, efSearch of hnsw; 0: flat)
     search_param: int = 0
-    #: images the ivf clustering was trained on; absent until the first publication
+    #: candidates re-ranked exactly per wanted result (ivfsq, ivfpq; absent for other types)
+    rerank_factor: int | None = None
+    #: images the IVF clustering was trained on; absent until the first publication
     trained_count: int | None = None
     #: images in the published index
     count: int = 0

@@ -143,7 +143,9 @@ def index_corpus(
         state: dict[str, IndexInfo] = {"info": info}
 
         def checkpoint() -> None:
-            state["info"] = publish(folder, store, state["info"], settings.index_type)
+            state["info"] = publish(
+                folder, store, state["info"], settings.index_type, settings.index_memory
+            )
 
         try:
             vectors = folder.vector_file(encoder.dim)

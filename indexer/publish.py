@@ -24,25 +24,35 @@ from .errors import IndexCorruptError
 from .fault_points import fault_point
 from .index_folder import FAISS_FILE, VECTORS_FILE, IndexFolder, library_versions, medsearch_version
 from .index_info import FORMAT_VERSION, IndexInfo
+from .sizes import default_index_memory
 from .store import Store
 from .vector_file import VectorFile
 
-#: rebuild an IVF index once the corpus has grown this much since its clustering was trained
+#: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
 IVF_RETRAIN_GROWTH = 4.0
 
 
 def publish(
-    folder: IndexFolder, store: Store, info: IndexInfo, requested_type: str | None = None
+    folder: IndexFolder,
+    store: Store,
+    info: IndexInfo,
+    requested_type: str | None = None,
+    memory: int | None = None,
 ) -> IndexInfo:
-    """Sync ``index.faiss`` with the store and write the new ``index_info.json``; return it."""
+    """Sync ``index.faiss`` with the store and write the new ``index_info.json``; return it.
+
+    ``memory`` (bytes, default :func:`~indexer.sizes.default_index_memory`) bounds the index
+    type ``auto`` picks and sizes a compressed code.
+    """
     store.index_extra_fields()
+    memory = default_index_memory() if memory is None else memory
     dim = info.dim
     vectors = folder.vector_file(dim)
     db_ids = store.ids()
     requested = requested_type or info.index_type_requested
     if requested == "auto" and info.index_type_requested != "auto":
         requested = info.index_type_requested  # keep an explicit earlier choice
-    kind = ann.choose_index_type(requested, len(db_ids))
+    kind = ann.choose_index_type(requested, len(db_ids), dim, memory)
     vector_rows = int(db_ids.max()) if len(db_ids) else 0
     vectors_checksum = _vectors_checksum(vectors, info, vector_rows)
     current = _published_index(folder, info)
@@ -53,7 +63,9 @@ def publish(
         current is not None
         and current.kind == kind
         and (current.supports_removal or len(gone) == 0)
-        and not (kind == "ivf" and len(db_ids) > IVF_RETRAIN_GROWTH * max(trained_on, 1))
+        and not (
+            current.list_count is not None and len(db_ids) > IVF_RETRAIN_GROWTH * max(trained_on, 1)
+        )
     )
     if reuse and current is not None:
         index = current
@@ -62,7 +74,7 @@ def publish(
         index.add(new_ids, vectors.rows_of(new_ids))
         changed = len(new_ids) > 0 or len(have) != len(db_ids)
     else:
-        index = ann.build(kind, dim, db_ids, vectors.rows_of(db_ids))
+        index = ann.build(kind, dim, db_ids, vectors.rows_of(db_ids), memory=memory)
         trained_on = len(db_ids)
         changed = True
     changed = changed or not folder.faiss_path.is_file()
@@ -83,6 +95,7 @@ def publish(
         index_type=index.kind,
         index_type_requested=requested,
         search_param=index.search_param,
+        rerank_factor=index.rerank_factor or None,
         trained_count=trained_on,
         count=len(db_ids),
         failed=failed,
@@ -103,7 +116,7 @@ def _published_index(folder: IndexFolder, info: IndexInfo) -> ann.AnnIndex | Non
     if not folder.faiss_path.is_file():
         return None
     try:
-        return ann.load(folder.faiss_path, info.search_param, info.checksums.get(FAISS_FILE))
+        return ann.load_published(folder, info)
     except IndexCorruptError:
         return None
 

@@ -32,7 +32,7 @@ from .checksums import PrefixDigest
 from .corpus import InstanceUIDs
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
-from .index_folder import FAISS_FILE, VECTORS_FILE, IndexFolder, require_same_encoder
+from .index_folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from .index_info import EncoderRecord, IndexInfo
 from .prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from .query_cache import QueryCache
@@ -99,7 +99,7 @@ class Retriever:
                 "`medsearch index` run did not finish; run it again"
             )
         recorded = info.checksums
-        index = ann.load(self.folder.faiss_path, info.search_param, recorded.get(FAISS_FILE))
+        index = ann.load_published(self.folder, info)
         vectors = self.folder.vector_file(info.dim)
         digest = None
         if VECTORS_FILE in recorded and info.vector_rows is not None:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .errors import SettingsError
+from .sizes import default_index_memory, format_size, parse_size
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
-IndexType = Literal["auto", "flat", "hnsw", "ivf"]
+IndexType = Literal["auto", "flat", "hnsw", "ivf", "ivfsq", "ivfpq"]
 
 DEFAULT_MODEL = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 
@@ -53,6 +54,11 @@ class Settings:
     #: decoding threads feeding the model
     workers: int = field(default=2, metadata=_bounds(1, 64))
     index_type: IndexType = "auto"
+    #: bytes the ANN index may take in memory (a size such as 512M or 4G in the environment);
+    #: bounds the type ``auto`` picks
+    index_memory: int = field(
+        default_factory=default_index_memory, metadata={**_bounds(1 << 20), "size": True}
+    )
     #: largest image accepted, in pixels (decompression bomb guard)
     max_image_pixels: int = field(default=178_956_970, metadata=_bounds(1))
     #: largest upload accepted by the service, in bytes
@@ -136,6 +142,11 @@ def _field_types() -> dict[str, tuple[Any, bool]]:
 def _parse(spec: dataclasses.Field[Any], raw: str, name: str) -> Any:
     """Text of an environment variable -> the field's type."""
     kind, _ = _field_types()[spec.name]
+    if spec.metadata.get("size"):
+        try:
+            return parse_size(raw)
+        except SettingsError:
+            raise SettingsError(f"{name}={raw!r} is not a size such as 512M or 4G") from None
     if kind is bool:
         if raw.lower() in _TRUE + _FALSE:
             return raw.lower() in _TRUE
@@ -189,4 +200,6 @@ def _accepts(spec: dataclasses.Field[Any]) -> str:
     if bounds is None:
         return ""
     low, high = bounds
+    if spec.metadata.get("size"):
+        return f" (accepts a size of {format_size(int(low))} or more, such as 512M or 4G)"
     return f" (accepts {low:g} or more)" if high is None else f" (accepts {low:g} to {high:g})"

@@ -119,6 +119,11 @@ class Rows:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def table(self) -> npt.NDArray[np.float16]:
+        """Every row of the file, the vector of id ``i`` at row ``i - 1`` (mapped, not read)."""
+        return self._table
+
     def __getitem__(self, key: slice | npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         picked = self.ids[key]
         if len(picked) == 0:

@@ -50,7 +50,7 @@ def verify_index(index_dir: Path, *, deep: bool = False) -> list[str]:
         if not folder.faiss_path.is_file():
             return [f"{folder.faiss_path.name} is missing (run `medsearch index` again)"]
         try:
-            index = ann.load(folder.faiss_path, info.search_param)
+            index = ann.load_published(folder, info, checked=False)
         except MedSearchError as exc:
             return [exc.message]
         faiss_ids = index.ids()
@@ -99,7 +99,7 @@ def _damaged_files(folder: IndexFolder, info: IndexInfo) -> list[str]:
         )
         return problems
     try:
-        ann.load(folder.faiss_path, info.search_param, recorded[FAISS_FILE])
+        ann.load_published(folder, info)
     except MedSearchError as exc:
         problems.append(exc.message)
     try:
@@ -137,7 +137,7 @@ def check_recall(
     info = folder.read_info()
     with folder.open_store() as store:
         ids = store.ids()
-    index = ann.load(folder.faiss_path, info.search_param)
+    index = ann.load_published(folder, info, checked=False)
     vectors = folder.vector_file(info.dim).rows_of(ids)
     if len(ids) == 0:
         return {"k": k, "queries": 0, "recall_at_k": None, "index_type": index.kind}

@@ -88,7 +88,8 @@ def run_scale_bench(
         raise InvalidRequestError("spread must not be negative")
     if model is not None and dim is not None:
         raise InvalidRequestError("give --dim or --model, not both")
-    ann.choose_index_type(index_type, n)  # an unknown type fails before anything is built
+    if index_type != "auto":
+        ann.family(index_type)  # an unknown type fails before anything is built
     if quick:
         queries, searches = min(queries, 50), min(searches, 100)
     load_before = os.getloadavg()
@@ -317,7 +318,7 @@ def _measure(
     n_searches: int,
 ) -> dict[str, Any]:
     dim, seed = data.dim, data.seed
-    index = ann.load(folder.faiss_path, info.search_param)
+    index = ann.load_published(folder, info, checked=False)
     nlist = index.list_count
     store = folder.open_store()
     try:

@@ -27,7 +27,7 @@ def clustered_vectors(n: int, seed: int = 0, clusters: int = 50) -> np.ndarray:
 
 @pytest.mark.parametrize("block", [65_536, 700, 7])
 def test_exact_top_k_matches_numpy_sort(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
-    monkeypatch.setattr(ann, "EXACT_BLOCK", block)
+    monkeypatch.setattr(ann.exact, "EXACT_BLOCK", block)
     vectors = clustered_vectors(3000)
     ids = np.arange(1, 3001, dtype=np.int64) * 3
     queries = clustered_vectors(7, seed=1)
@@ -101,9 +101,10 @@ def test_approximate_indexes_reach_the_recall_target(kind: str) -> None:
 
 
 def test_auto_stays_exact_for_small_corpora() -> None:
-    assert ann.choose_index_type("auto", 1000) == "flat"
-    assert ann.choose_index_type("auto", ann.AUTO_FLAT_MAX + 1) == "ivf"
-    assert ann.choose_index_type("hnsw", 10) == "hnsw"
+    roomy = 1 << 40
+    assert ann.choose_index_type("auto", 1000, DIM, roomy) == "flat"
+    assert ann.choose_index_type("auto", ann.AUTO_FLAT_MAX + 1, DIM, roomy) == "ivf"
+    assert ann.choose_index_type("hnsw", 10, DIM, roomy) == "hnsw"
 
 
 def test_removal_keeps_the_rest() -> None:
@@ -148,13 +149,32 @@ def _synthetic_index(path: Path, n: int, index_type: str) -> IndexFolder:
     return folder
 
 
-@pytest.mark.parametrize("index_type", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("index_type", ann.INDEX_TYPES)
 def test_published_index_verifies_and_reports_recall(tmp_path: Path, index_type: str) -> None:
     folder = _synthetic_index(tmp_path / "idx", 5000, index_type)
     assert verify_index(folder.path) == []
     measured = check_recall(folder.path)
     assert measured["index_type"] == index_type
     assert measured["recall_at_k"] >= (1.0 if index_type == "flat" else 0.97)
+
+
+@pytest.mark.parametrize("index_type", ["ivf", "ivfsq", "ivfpq"])
+def test_a_trained_index_is_updated_in_place_until_the_corpus_outgrows_it(
+    tmp_path: Path, index_type: str
+) -> None:
+    from indexer.store import Store
+
+    folder = _synthetic_index(tmp_path / "idx", 3000, index_type)
+    store = folder.open_store()
+    try:
+        with store.session() as session:
+            Store.delete_images(session, [1, 2, 3])
+        info = publish(folder, store, folder.read_info(), index_type)
+        assert (info.count, info.trained_count, info.index_type) == (2997, 3000, index_type)
+        assert verify_index(folder.path) == []
+        assert check_recall(folder.path)["recall_at_k"] >= 0.95
+    finally:
+        store.close()
 
 
 def test_verify_reports_a_stale_ann_index(tmp_path: Path) -> None:
@@ -169,7 +189,7 @@ def test_verify_reports_a_stale_ann_index(tmp_path: Path) -> None:
     assert any("in the ANN index but not in the database" in p for p in problems)
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ann.INDEX_TYPES)
 def test_an_index_built_in_chunks_from_disk_equals_one_built_in_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
@@ -183,8 +203,8 @@ def test_an_index_built_in_chunks_from_disk_equals_one_built_in_memory(
     np.testing.assert_array_equal(lazy[np.array([9, 2])], file.read(ids[[9, 2]]))
     assert lazy[0:0].shape == (0, DIM)
 
-    in_memory = ann.build(kind, DIM, ids, file.read(ids))
-    monkeypatch.setattr(ann, "ADD_CHUNK", 500)  # several FAISS add calls
+    in_memory = ann.build(kind, DIM, ids, file.read(ids), table=file.memmap())
+    monkeypatch.setattr(ann.base, "ADD_CHUNK", 500)  # several FAISS add calls
     chunked = ann.build(kind, DIM, ids, lazy)
     assert chunked.ntotal == len(ids) and chunked.search_param == in_memory.search_param
     np.testing.assert_array_equal(chunked.ids(), ids)

@@ -8,7 +8,9 @@ from typing import Any, get_args
 
 import click
 
+from ..errors import SettingsError
 from ..settings import IndexType
+from ..sizes import parse_size
 from .options import (
     compile_option,
     device_option,
@@ -20,6 +22,20 @@ from .options import (
 )
 
 _INDEX_TYPES = click.Choice(get_args(IndexType))
+
+
+class SizeParam(click.ParamType):
+    """A memory size such as 512M or 4G, in bytes."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except SettingsError as exc:
+            self.fail(exc.message, param, ctx)
 
 
 @click.command()
@@ -53,7 +69,15 @@ _INDEX_TYPES = click.Choice(get_args(IndexType))
 @click.option(
     "--index-type",
     type=_INDEX_TYPES,
-    help="ANN index (auto: exact up to 100,000 images, IVF beyond).",
+    help="ANN index (auto: exact up to 100,000 images, then the most exact type that fits "
+    "--index-memory; ivfsq and ivfpq are compressed and re-ranked exactly).",
+)
+@click.option(
+    "--index-memory",
+    type=SizeParam(),
+    metavar="SIZE",
+    help="Memory the ANN index may take, e.g. 512M or 4G "
+    "(default: MEDSEARCH_INDEX_MEMORY, else an eighth of the machine's RAM).",
 )
 @click.option("--prune", is_flag=True, help="Remove records of files no longer in the corpus.")
 @click.option(
@@ -96,6 +120,7 @@ def index(
     compile_images: bool | None,
     trust_remote_code: bool,
     index_type: str | None,
+    index_memory: int | None,
     prune: bool,
     dicomweb_filters: tuple[str, ...],
     keep_descriptions: bool | None,
@@ -132,6 +157,7 @@ def index(
         compile=compile_images,
         trust_remote_code=trust_remote_code or None,
         index_type=index_type,
+        index_memory=index_memory,
         keep_descriptions=keep_descriptions,
         ocr_burned_in=ocr_burned_in,
     )
@@ -250,6 +276,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
         "versions": dict(stored.versions),
         "failures": failures,
     }
+    if stored.rerank_factor is not None:
+        data["rerank_factor"] = stored.rerank_factor
     if check_recall:
         data["recall"] = measure_recall(index_dir)
     if as_json:

@@ -1,0 +1,99 @@
+"""FAISS inner-product indexes over unit vectors, keyed by image id.
+
+One module per index family (flat, ivf, hnsw, and the compressed ivfsq and ivfpq, which
+re-rank exactly from the memory-mapped vector file), named in :mod:`.registry`. ``auto``
+(:mod:`.auto`) picks the most exact type that fits the memory budget; approximate types are
+calibrated at build time so recall@10 against exact search reaches :data:`TARGET_RECALL`
+(:mod:`.calibration`). Every index type is checked against brute force in the tests.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidRequestError
+from ..index_folder import FAISS_FILE, IndexFolder
+from ..index_info import IndexInfo
+from ..vector_file import Rows
+from .auto import AUTO_FLAT_MAX, choose_index_type
+from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable, id_selector
+from .calibration import RERANK_START, TARGET_RECALL, calibrate
+from .exact import EXACT_BLOCK, exact_top_k, flat_search, recall_at_k, sample_queries
+from .files import load, save
+from .ivf import ivf_list_count
+from .registry import INDEX_TYPES, family
+
+__all__ = [
+    "ADD_CHUNK",
+    "AUTO_FLAT_MAX",
+    "EXACT_BLOCK",
+    "INDEX_TYPES",
+    "TARGET_RECALL",
+    "AnnIndex",
+    "FloatArray",
+    "IdArray",
+    "RowSource",
+    "build",
+    "calibrate",
+    "choose_index_type",
+    "estimate_bytes",
+    "exact_top_k",
+    "flat_search",
+    "id_selector",
+    "ivf_list_count",
+    "load",
+    "load_published",
+    "recall_at_k",
+    "sample_queries",
+    "save",
+]
+
+
+def build(
+    kind: str,
+    dim: int,
+    ids: IdArray,
+    vectors: RowSource,
+    *,
+    seed: int = 0,
+    memory: int | None = None,
+    table: VectorTable | None = None,
+) -> AnnIndex:
+    """A new index of ``kind`` holding ``vectors`` under ``ids``, calibrated when approximate.
+
+    ``vectors`` is only ever read in slices, so a lazy source keeps the build's memory at about
+    the index itself. A re-ranking type also needs ``table``, the vectors by id, which a lazy
+    :class:`~indexer.vector_file.Rows` brings itself. ``memory`` sizes a compressed code.
+    """
+    chosen = family(kind)
+    if chosen.reranks and table is None:
+        if not isinstance(vectors, Rows):
+            raise InvalidRequestError(f"a {kind} index re-ranks from the vector file: give it")
+        table = vectors.table
+    index = chosen.create(dim, vectors, seed=seed, memory=memory)
+    ann = AnnIndex(
+        index,
+        chosen,
+        chosen.initial_param(index),
+        RERANK_START if chosen.reranks else 0,
+        table if chosen.reranks else None,
+    )
+    ann.add(ids, vectors)
+    if (ann.search_param or ann.rerank_factor) and len(ids) > 0:
+        calibrate(ann, ids, vectors, seed=seed)
+    return ann
+
+
+def load_published(folder: IndexFolder, info: IndexInfo, *, checked: bool = True) -> AnnIndex:
+    """The published index of ``folder`` with the knobs ``info`` records, re-ranking (where
+    its type does) from the folder's vector file. ``checked``: against the recorded checksum."""
+    checksum = info.checksums.get(FAISS_FILE) if checked else None
+    ann = load(
+        folder.faiss_path, info.search_param, checksum, rerank_factor=info.rerank_factor or 0
+    )
+    if ann.family.reranks:
+        ann.table = folder.vector_file(info.dim).memmap()
+    return ann
+
+
+def estimate_bytes(kind: str, n: int, dim: int, memory: int | None = None) -> int:
+    """Memory an index of ``kind`` takes for ``n`` vectors of ``dim`` (sized for ``memory``)."""
+    return family(kind).estimate_bytes(n, dim, memory)

@@ -1,0 +1,209 @@
+"""The searchable index: a FAISS index, the family that made it, and its calibrated knobs.
+
+Families (:mod:`indexer.ann.registry`) say how an index type is built, searched and sized;
+:class:`AnnIndex` is what every caller holds. A family that stores compressed codes re-ranks
+``k * rerank_factor`` candidates exactly against the float16 vector file, memory-mapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import faiss as _faiss
+import numpy as np
+import numpy.typing as npt
+
+# faiss's partial SWIG stubs disagree with its runtime API (SearchParameters keywords ...)
+faiss: Any = _faiss
+
+IdArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
+#: float16 rows where the vector of image id ``i`` is row ``i - 1`` (the mapped vectors.f16)
+VectorTable = npt.NDArray[np.float16]
+#: vectors added to an index per FAISS call, so no more than this many are in memory twice
+ADD_CHUNK = 65_536
+
+
+class RowSource(Protocol):
+    """Vectors addressable by row: an array, or :class:`indexer.vector_file.Rows` (lazy)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+
+class IndexFamily:
+    """One kind of index: how it is made, searched and sized. Subclasses fill these in."""
+
+    #: the index type's name (``--index-type``)
+    name = ""
+    #: whether ids can be removed in place (else a removal rebuilds)
+    removable = True
+    #: whether the index has trained inverted lists (nprobe, retrained as the corpus grows)
+    inverted_lists = False
+    #: whether search re-ranks compressed candidates against the vector file
+    reranks = False
+
+    def create(self, dim: int, vectors: RowSource, *, seed: int, memory: int | None) -> Any:
+        """An empty FAISS index, trained on ``vectors`` when the type needs training."""
+        raise NotImplementedError
+
+    def estimate_bytes(self, n: int, dim: int, memory: int | None = None) -> int:
+        """Memory an index of ``n`` vectors of ``dim`` takes once loaded (sized for ``memory``)."""
+        raise NotImplementedError
+
+    def memory_bytes(self, index: Any) -> int:
+        """Memory ``index`` takes."""
+        return self.estimate_bytes(int(index.ntotal), int(index.d))
+
+    def initial_param(self, index: Any) -> int:
+        """The search knob calibration starts from (0: none)."""
+        return 0
+
+    def param_limit(self, index: Any) -> int:
+        """The largest useful search knob."""
+        return 0
+
+    def search_parameters(self, selector: Any, param: int) -> Any:
+        return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+    def holds(self, index: Any) -> bool:
+        """Whether a FAISS index read from a file is of this family."""
+        raise NotImplementedError
+
+    def ids(self, index: Any) -> IdArray:
+        return np.asarray(faiss.vector_to_array(index.id_map), dtype=np.int64)
+
+
+@dataclass
+class AnnIndex:
+    """A FAISS index plus the search-time knobs it was calibrated with."""
+
+    index: Any
+    family: IndexFamily
+    #: nprobe for the IVF types, efSearch for HNSW, unused for flat
+    search_param: int = 0
+    #: candidates fetched per wanted result before the exact re-rank (re-ranking types only)
+    rerank_factor: int = 0
+    #: the vectors re-ranked against (re-ranking types only)
+    table: VectorTable | None = None
+    #: the selector of the last read-only ``allowed`` array searched, with that array
+    _last_selector: tuple[IdArray, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return self.family.name
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Memory the index itself takes (the mapped vector file is not counted)."""
+        return self.family.memory_bytes(self.index)
+
+    @property
+    def supports_removal(self) -> bool:
+        return self.family.removable
+
+    @property
+    def list_count(self) -> int | None:
+        """The inverted lists of an IVF index (its ``nlist``); None for other types."""
+        if not self.family.inverted_lists:
+            return None
+        return int(faiss.extract_index_ivf(self.index).nlist)
+
+    def ids(self) -> IdArray:
+        """Every id in the index (sorted)."""
+        return np.sort(self.family.ids(self.index))
+
+    def add(self, ids: IdArray, vectors: RowSource) -> None:
+        """Add ``vectors`` (row i under ``ids[i]``), a chunk at a time."""
+        for start in range(0, len(ids), ADD_CHUNK):
+            chunk = np.ascontiguousarray(vectors[start : start + ADD_CHUNK], dtype=np.float32)
+            self.index.add_with_ids(chunk, ids[start : start + ADD_CHUNK])
+
+    def remove(self, ids: IdArray) -> None:
+        if len(ids):
+            self.index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
+
+    def search(
+        self, queries: FloatArray, k: int, allowed: IdArray | None = None
+    ) -> tuple[FloatArray, IdArray]:
+        """Top-``k`` (scores, ids) per query; ``allowed`` restricts the ids searched.
+
+        Missing results (fewer than ``k`` ids searched) are id -1.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = max(1, min(k, self.ntotal)) if self.ntotal else 1
+        fetch = min(self.ntotal, k * self.rerank_factor) if self.family.reranks else k
+        params = self._params(allowed)
+        if len(queries) > 1:
+            scores, ids = self.index.search(queries, max(fetch, k), params=params)
+        else:
+            # One query gains nothing from FAISS's OpenMP team, whose idle spinning afterwards
+            # takes a core from the model's; the thread count is per calling thread.
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                scores, ids = self.index.search(queries, max(fetch, k), params=params)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        if self.family.reranks:
+            return self._rerank(queries, ids, k)
+        return scores, ids
+
+    def _rerank(
+        self, queries: FloatArray, candidates: IdArray, k: int
+    ) -> tuple[FloatArray, IdArray]:
+        """The best ``k`` of each query's candidates by exact inner product with stored vectors."""
+        if self.table is None:
+            raise RuntimeError(f"a {self.kind} index needs its vector file to search")
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        for row, (query, found) in enumerate(zip(queries, candidates, strict=True)):
+            # ascending ids read the mapped file in order, and rank ties as exact search does
+            found = np.sort(found[found >= 0])
+            exact = np.asarray(self.table[found - 1], dtype=np.float32) @ query
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[row, : len(best)] = exact[best]
+            ids[row, : len(best)] = found[best]
+        return scores, ids
+
+    def _params(self, allowed: IdArray | None) -> Any:
+        selector = None if allowed is None else self._selector(allowed)
+        return self.family.search_parameters(selector, self.search_param)
+
+    def _selector(self, allowed: IdArray) -> Any:
+        # a filter's cached ids come back as the same read-only array query after query; its
+        # selector (a bitmap over millions of ids) is made once
+        last = self._last_selector
+        if last is not None and last[0] is allowed:
+            return last[1]
+        selector = id_selector(allowed)
+        if not allowed.flags.writeable:
+            self._last_selector = (allowed, selector)
+        return selector
+
+
+def id_selector(allowed: IdArray) -> Any:
+    """A FAISS selector admitting exactly the ids in ``allowed``.
+
+    A bitmap over ids 0 .. max(allowed) when it is no larger than the ids themselves (a filter
+    matching many images: one bit per id instead of a hash set of millions), else a batch of ids.
+    The selector holds a reference to the memory it reads, so it lives as long as the selector.
+    """
+    wanted = np.ascontiguousarray(allowed, dtype=np.int64)
+    largest = int(wanted.max()) if len(wanted) else 0
+    if len(wanted) and largest < 64 * len(wanted):
+        members = np.zeros(largest + 1, dtype=bool)
+        members[wanted] = True
+        bitmap = np.packbits(members, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        selector.referenced_objects = [bitmap]
+    else:
+        selector = faiss.IDSelectorBatch(len(wanted), faiss.swig_ptr(wanted))
+        selector.referenced_objects = [wanted]
+    return selector
