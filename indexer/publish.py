@@ -44,6 +44,7 @@ def publish(
     ``memory`` (bytes, default :func:`~indexer.sizes.default_index_memory`) bounds the index
     type ``auto`` picks and sizes a compressed code.
     """
+    store.index_extra_fields()
     memory = default_index_memory() if memory is None else memory
     dim = info.dim
     vectors = folder.vector_file(dim)

@@ -290,17 +290,22 @@ class Retriever:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         if allowed is not None and len(allowed) <= BRUTE_FORCE_MAX:
             # a narrow filter is answered exactly from the raw vectors
-            vectors = snapshot.vectors.read(allowed)
-            scores, ids = ann.exact_top_k(vectors, allowed, query[None, :], want)
-            return scores[0], ids[0]
+            return self._exact_top(snapshot, query, want, allowed)
         scores, ids = snapshot.index.search(query[None, :], want, allowed)
         found = ids[0] >= 0
         if allowed is not None and found.sum() < min(want, len(allowed)):
             # the ANN probe saw too few matches: fall back to exact search over the matches
-            vectors = snapshot.vectors.read(allowed)
-            exact_scores, exact_ids = ann.exact_top_k(vectors, allowed, query[None, :], want)
-            return exact_scores[0], exact_ids[0]
+            return self._exact_top(snapshot, query, want, allowed)
         return scores[0][found], ids[0][found]
+
+    @staticmethod
+    def _exact_top(
+        snapshot: _Snapshot, query: np.ndarray, want: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # the matches' vectors are read a block at a time, however many images a filter selects
+        vectors = snapshot.vectors.rows_of(allowed)
+        scores, ids = ann.exact_top_k(vectors, allowed, query[None, :], want)
+        return scores[0], ids[0]
 
     def _hits(
         self,

@@ -9,12 +9,15 @@ reused (``AUTOINCREMENT``), so a stale ANN index can never point at another imag
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -29,12 +32,14 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     select,
     text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql import Select
 
 from .corpus import InstanceUIDs
 from .errors import InvalidRequestError, NotFoundError
@@ -46,6 +51,13 @@ COLUMN_FIELDS = ("modality", "format")
 SIZE_FIELDS = ("width", "height")
 
 IdArray = npt.NDArray[np.int64]
+#: the rows of a DB-API cursor (``sqlite3.Cursor`` iterates over tuples)
+_Rows = Iterable[tuple[Any, ...]]
+#: ids the results of recent filters may hold in memory together (8 bytes each)
+FILTER_CACHE_IDS = 20_000_000
+#: extra fields given an index of their values (the first ones in name order), so that filters
+#: and facets on them do not parse the JSON of every row
+MAX_INDEXED_FIELDS = 32
 
 
 class Base(DeclarativeBase):
@@ -109,8 +121,7 @@ class IdentifierRow(Base):
     sop_uid: Mapped[str] = mapped_column(String(64))
 
 
-@dataclass(frozen=True)
-class FileState:
+class FileState(NamedTuple):
     """What the store knows of one indexed path, to decide whether to embed it again."""
 
     id: int
@@ -141,6 +152,9 @@ class Store:
             Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
+        #: ids matching recent filters, most recent last, with the change stamp they were read at
+        self._filter_cache: OrderedDict[str, tuple[tuple[int, ...], IdArray]] = OrderedDict()
+        self._filter_cache_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -173,15 +187,20 @@ class Store:
             return [{"path": r.path, "reason": r.reason, "message": r.message} for r in rows]
 
     def ids(self) -> IdArray:
-        with self._sessions() as s:
-            return np.fromiter(s.scalars(select(ImageRow.id).order_by(ImageRow.id)), dtype=np.int64)
+        return self._id_array(select(ImageRow.id).order_by(ImageRow.id))
+
+    def _id_array(self, query: Select[Any]) -> IdArray:
+        """The single integer column ``query`` selects, read straight from the driver's cursor
+        into an array (no row object per id: there can be millions)."""
+        with self.engine.connect() as connection:
+            rows = cast(_Rows, connection.execute(query).cursor)
+            return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)
 
     def file_states(self) -> dict[str, FileState]:
-        with self._sessions() as s:
-            rows = s.execute(
-                select(ImageRow.path, ImageRow.id, ImageRow.size, ImageRow.mtime, ImageRow.sha256)
-            )
-            return {p: FileState(i, sz, mt, sha) for p, i, sz, mt, sha in rows}
+        query = select(ImageRow.path, ImageRow.id, ImageRow.size, ImageRow.mtime, ImageRow.sha256)
+        with self.engine.connect() as connection:
+            rows = cast(_Rows, connection.execute(query).cursor)
+            return {row[0]: FileState._make(row[1:]) for row in rows}
 
     def failure_states(self) -> dict[str, tuple[int, float]]:
         with self._sessions() as s:
@@ -251,7 +270,29 @@ class Store:
     def ids_matching(
         self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]]
     ) -> IdArray:
-        """Ids of images whose fields equal the filter values (a list means any of them)."""
+        """Ids of images whose fields equal the filter values (a list means any of them).
+
+        The ids of the most recent filters are kept until the database changes: a search page
+        runs many queries under one filter, and reading millions of ids costs more than a search.
+        """
+        stamp = self._change_stamp()
+        key = repr(sorted((field, repr(wanted)) for field, wanted in filters.items()))
+        with self._filter_cache_lock:
+            cached = self._filter_cache.get(key)
+            if cached is not None and cached[0] == stamp:
+                self._filter_cache.move_to_end(key)
+                return cached[1]
+        ids = self._id_array(self._filter_query(filters).order_by(ImageRow.id))
+        ids.flags.writeable = False
+        with self._filter_cache_lock:
+            self._filter_cache[key] = (stamp, ids)
+            while sum(len(v) for _, v in self._filter_cache.values()) > FILTER_CACHE_IDS:
+                self._filter_cache.popitem(last=False)
+        return ids
+
+    def _filter_query(
+        self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]]
+    ) -> Select[Any]:
         fields = set(self.filterable_fields())
         query = select(ImageRow.id)
         for field, wanted in filters.items():
@@ -264,8 +305,7 @@ class Store:
                 raise InvalidRequestError(f"filter {field!r} needs a value or a list of values")
             column = self._field_expression(field)
             query = query.where(column.in_(values))
-        with self._sessions() as s:
-            return np.fromiter(s.scalars(query.order_by(ImageRow.id)), dtype=np.int64)
+        return query
 
     def facets(self, max_values: int = 50) -> dict[str, list[tuple[MetadataValue, int]]]:
         """For each filterable field, its most frequent values with their counts."""
@@ -295,7 +335,24 @@ class Store:
     def _field_expression(field: str) -> Any:
         if field in COLUMN_FIELDS or field in SIZE_FIELDS:
             return getattr(ImageRow, field)
-        return func.json_extract(ImageRow.extra, f'$."{field}"')
+        return func.json_extract(ImageRow.extra, literal_column(_json_path_literal(field)))
+
+    def index_extra_fields(self) -> None:
+        """Give each extra field (up to :data:`MAX_INDEXED_FIELDS`) an index of its values.
+
+        Filters and facets on a field then read its index instead of the JSON of every row.
+        Fields indexed before are left as they are.
+        """
+        extra = [f for f in self.filterable_fields() if f not in COLUMN_FIELDS + SIZE_FIELDS]
+        with self.engine.begin() as connection:
+            for field in extra[:MAX_INDEXED_FIELDS]:
+                name = "ix_extra_" + hashlib.sha256(field.encode()).hexdigest()[:16]
+                path = _json_path_literal(field)
+                connection.execute(
+                    text(
+                        f"CREATE INDEX IF NOT EXISTS {name} ON images (json_extract(extra, {path}))"
+                    )
+                )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -373,6 +430,16 @@ class Store:
                     row.caption, row.modality, row.extra = caption, modality, extra
                     changed += 1
         return changed
+
+
+def _json_path_literal(field: str) -> str:
+    """The SQL string literal of the JSON path of an extra field.
+
+    Written into the SQL rather than bound as a parameter: SQLite uses an index on an expression
+    only where a query spells out the same expression.
+    """
+    path = f'$."{field}"'.replace("'", "''")
+    return f"'{path}'"
 
 
 def split_sidecar_fields(fields: Mapping[str, MetadataValue]) -> dict[str, MetadataValue]:

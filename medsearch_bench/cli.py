@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
@@ -21,6 +21,7 @@ from indexer.cli.options import (
     settings_from,
     trust_remote_code_option,
 )
+from indexer.settings import IndexType
 
 from . import report
 
@@ -248,6 +249,13 @@ def bench_query(
     show_default=True,
     help="Noise around each cluster centre (1.0 and more: clusters overlap, harder for IVF).",
 )
+@click.option(
+    "--index-type",
+    type=click.Choice(get_args(IndexType)),
+    default="auto",
+    show_default=True,
+    help="ANN index to publish.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--quick", is_flag=True, help="Fewer recall queries and timed searches.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -259,14 +267,17 @@ def bench_scale(
     out: Path | None,
     clusters: int,
     spread: float,
+    index_type: str,
     seed: int,
     quick: bool,
     as_json: bool,
 ) -> None:
     """Build an index of N clustered synthetic vectors; report build time, memory, latency, recall.
 
-    Rows and vectors go through the project's own store, vector file and publish step, with
-    the index type `auto` picks.
+    Rows and vectors go through the project's own store, vector file and publish step. The
+    index's own memory is measured by loading it in a fresh process. With --model, `medsearch
+    serve` runs on the result (device and precision from MEDSEARCH_*): its resident memory, and
+    over HTTP text queries, filtered ones (1% and 50% of the images), facets and image records.
 
     Example:
 
@@ -283,6 +294,8 @@ def bench_scale(
         spread=spread,
         quick=quick,
         seed=seed,
+        index_type=index_type,
+        settings=settings_from(),
         log=_progress,
     )
     _print(result, as_json, report.scale_lines)

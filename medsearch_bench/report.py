@@ -104,13 +104,13 @@ def query_lines(result: dict[str, Any]) -> list[str]:
 
 
 def scale_lines(result: dict[str, Any]) -> list[str]:
-    """Build time, recall, latency and memory of ``bench scale``."""
+    """Build time, recall, latency and memory of ``bench scale``, then its served side."""
     return table(
         ["figure", "value"],
         [
             ["vectors", f"{result['n']:,} x {result['dim']}"],
             [
-                "index type (auto)",
+                f"index type ({result['index_type_requested']})",
                 f"{result['index_type']} (search param {result['search_param']})",
             ],
             ["build", f"{result['build_seconds']} s"],
@@ -120,8 +120,36 @@ def scale_lines(result: dict[str, Any]) -> list[str]:
             ["Retriever.search p50", f"{result['retriever_search_p50_ms']} ms"],
             ["exact search p50", f"{result['exact_search_p50_ms']} ms"],
             ["peak RSS", f"{result['peak_rss_mb']} MiB (build {result['build_peak_rss_mb']})"],
+            ["index memory (loaded)", f"{result['index_memory_mb']} MiB"],
+            *_served_rows(result),
         ],
     )
+
+
+def _served_rows(result: dict[str, Any]) -> list[list[Any]]:
+    if "http_skipped" in result:
+        return [["HTTP", result["http_skipped"]]]
+
+    def p50_p99(name: str) -> str:
+        return f"{result[f'{name}_p50_ms']} / {result[f'{name}_p99_ms']} ms"
+
+    return [
+        ["serve RSS (peak)", f"{result['serve_rss_mb']} MiB ({result['serve_peak_rss_mb']})"],
+        ["serve startup", f"{result['serve_startup_s']} s"],
+        ["HTTP text p50 / p99", p50_p99("http_text")],
+        ["HTTP text, 1% filter p50 / p99", p50_p99("http_filter_1pct")],
+        ["HTTP text, 50% filter p50 / p99", p50_p99("http_filter_50pct")],
+        [
+            "first filtered query (1% / 50%)",
+            f"{result['http_filter_1pct_first_ms']} / {result['http_filter_50pct_first_ms']} ms",
+        ],
+        [
+            "HTTP facets p50 (first)",
+            f"{result['http_facets_p50_ms']} ms ({result['http_facets_first_ms']})",
+        ],
+        ["HTTP image record p50 / p99", p50_p99("http_record")],
+        ["HTTP errors", result["http_errors"]],
+    ]
 
 
 def precision_lines(result: dict[str, Any]) -> list[str]:

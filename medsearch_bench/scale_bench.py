@@ -5,9 +5,12 @@ embeddings of a real collection are: many small groups, a few big ones), seeded.
 through the project's own code: :class:`~indexer.index_folder.IndexFolder` and
 :func:`~indexer.index_folder.new_info`, rows in the :class:`~indexer.store.Store` database (one
 bulk insert per chunk), vectors in the :class:`~indexer.vector_file.VectorFile`, then
-:func:`~indexer.publish.publish` with the index type ``auto`` picks (IVF beyond 100,000 vectors,
-``nprobe`` calibrated). Given a model, the encoder record is the model's own, so ``medsearch serve``
-and ``medsearch bench query`` can open the result with that model.
+:func:`~indexer.publish.publish` with the index type asked for (by default the one ``auto``
+picks: IVF beyond 100,000 vectors, ``nprobe`` calibrated). Each row has two synthetic metadata
+fields, ``cohort`` (100 values, 1% of the images each) and ``arm`` (two values, half each), for
+filtered searches. Given a model, the encoder record is the model's own, so ``medsearch serve``
+and ``medsearch bench query`` can open the result with that model; the served side is then
+measured too (:mod:`medsearch_bench.scale_serving`).
 
 Recall@10 is measured on held-out queries drawn like the data (new points of the same clusters),
 on the calibration-style queries of :func:`indexer.ann.sample_queries`, and on random directions
@@ -41,6 +44,7 @@ from indexer.retriever import Retriever
 from indexer.settings import Settings
 
 from . import LogFn, no_log
+from .scale_serving import index_memory_mb, measure_service
 from .stats import machine_facts, peak_rss_mb, summarize_ms
 
 DEFAULT_DIM = 512
@@ -48,6 +52,10 @@ CHUNK = 50_000
 #: spread of a cluster around its centre (cosine of two members of one cluster ~0.7)
 CLUSTER_SPREAD = 0.65
 _MODALITIES = ("X-ray", "CT", "MR", "US", "NM", "histology", "fundus")
+#: synthetic metadata: ``cohort`` takes 100 values (a filter on one selects 1% of the images),
+#: ``arm`` two (a filter on one selects half of them)
+COHORTS = 100
+ARMS = ("a", "b")
 
 
 def run_scale_bench(
@@ -62,6 +70,8 @@ def run_scale_bench(
     searches: int = 500,
     quick: bool = False,
     seed: int = 0,
+    index_type: str = "auto",
+    settings: Settings | None = None,
     log: LogFn = no_log,
 ) -> dict[str, Any]:
     """Build an index of ``n`` synthetic vectors (in ``out``, else a temporary folder); measure it.
@@ -69,6 +79,8 @@ def run_scale_bench(
     ``dim`` (default 512) or ``model`` (its dimension and encoder record) fixes the vectors'
     dimension; ``spread`` is the noise around each cluster centre (larger: clusters overlap).
     ``queries`` recall queries per kind and ``searches`` timed searches (``quick``: 50 and 100).
+    With a model, ``medsearch serve`` runs on the result with ``settings`` (device, precision,
+    threads; default from the environment) and answers ``searches // 5`` requests of each kind.
     """
     if n < 1:
         raise InvalidRequestError("n must be at least 1")
@@ -76,6 +88,8 @@ def run_scale_bench(
         raise InvalidRequestError("spread must not be negative")
     if model is not None and dim is not None:
         raise InvalidRequestError("give --dim or --model, not both")
+    if index_type != "auto":
+        ann.family(index_type)  # an unknown type fails before anything is built
     if quick:
         queries, searches = min(queries, 50), min(searches, 100)
     load_before = os.getloadavg()
@@ -83,8 +97,25 @@ def run_scale_bench(
     dim = encoder_record.dim
     data = Synthetic(dim, max(1, min(clusters, n)), spread, seed)
     with _target_folder(out) as folder_path:
-        result = _build_and_measure(folder_path, n, data, encoder_record, queries, searches, log)
+        result = _build_and_measure(
+            folder_path, n, data, encoder_record, index_type, queries, searches, log
+        )
         result["out"] = str(out) if out else None
+        log("measuring the index's own memory in a fresh process")
+        result.update(index_memory_mb(IndexFolder(folder_path).faiss_path))
+        if model is None:
+            result["http_skipped"] = "no --model given: the index cannot be served"
+        else:
+            result.update(
+                measure_service(
+                    folder_path,
+                    n,
+                    settings=settings or Settings.from_env(),
+                    queries=max(10, searches // 5),
+                    seed=seed,
+                    log=log,
+                )
+            )
     result.update(
         {
             "peak_rss_mb": peak_rss_mb(),
@@ -200,6 +231,7 @@ def _build_and_measure(
     n: int,
     data: Synthetic,
     encoder_record: EncoderRecord,
+    index_type: str,
     n_queries: int,
     n_searches: int,
     log: LogFn,
@@ -209,7 +241,7 @@ def _build_and_measure(
     times: dict[str, float] = {"rows": 0.0, "vectors": 0.0}
     started = time.perf_counter()
     with folder.writer_lock():
-        info = new_info(encoder_record, path / "synthetic-corpus", "auto")
+        info = new_info(encoder_record, path / "synthetic-corpus", index_type)
         store = folder.open_store(create=True)
         try:
             folder.write_info(info)
@@ -226,9 +258,9 @@ def _build_and_measure(
                 times["vectors"] += t1 - t0
                 times["rows"] += time.perf_counter() - t1
                 log(f"  {chunk_start + size:,}/{n:,} rows and vectors")
-            log("publishing (index type auto)")
+            log(f"publishing (index type {index_type})")
             t0 = time.perf_counter()
-            info = publish(folder, store, info, "auto")
+            info = publish(folder, store, info, index_type)
             times["publish"] = time.perf_counter() - t0
         finally:
             store.close()
@@ -244,6 +276,7 @@ def _build_and_measure(
         "spread": data.spread,
         "seed": data.seed,
         "index_type": info.index_type,
+        "index_type_requested": index_type,
         "search_param": info.search_param,
         **measured,
         "build_seconds": round(build_seconds, 2),
@@ -272,7 +305,7 @@ def _row(image_id: int, now: float) -> dict[str, Any]:
         "format": "png",
         "modality": _MODALITIES[image_id % len(_MODALITIES)],
         "caption": None,
-        "extra": {},
+        "extra": {"cohort": f"c{image_id % COHORTS:02d}", "arm": ARMS[image_id % len(ARMS)]},
         "indexed_at": now,
     }
 
@@ -292,7 +325,8 @@ def _measure(
         ids = store.ids()
     finally:
         store.close()
-    vectors = folder.vector_file(dim).read(ids)
+    # read from the vector file a block at a time: at 10M rows they would not fit in memory
+    vectors = folder.vector_file(dim).rows_of(ids)
     held_out = data.queries(n_queries)
     calibration_like = ann.sample_queries(vectors, n_queries, seed=seed + 1)
     random_dirs = np.random.default_rng([seed, 4]).standard_normal((n_queries, dim))
@@ -310,7 +344,7 @@ def _measure(
         t0 = time.perf_counter()
         index.search(query[None, :], 10)
         ann_ms.append((time.perf_counter() - t0) * 1000)
-    exact_ms = _exact_search_ms(vectors, timed_queries[: min(20, len(timed_queries))])
+    exact_ms = _exact_search_ms(vectors, ids, timed_queries[: min(20, len(timed_queries))])
     del vectors, index
     gc.collect()
     retriever_ms = _retriever_search_ms(folder, dim, timed_queries)
@@ -331,12 +365,13 @@ def _measure(
     }
 
 
-def _exact_search_ms(vectors: FloatArray, queries: FloatArray) -> float:
-    """p50 of one exact (flat) FAISS search over every vector, for comparison."""
+def _exact_search_ms(vectors: ann.RowSource, ids: np.ndarray, queries: FloatArray) -> float:
+    """p50 of one exact search over every vector, read from the vector file a block at a time
+    (as a filtered search over many images does), for comparison."""
     times = []
     for query in queries:
         t0 = time.perf_counter()
-        ann.flat_search(vectors, query[None, :], 10)
+        ann.exact_top_k(vectors, ids, query[None, :], 10)
         times.append((time.perf_counter() - t0) * 1000)
     return summarize_ms(times)["p50_ms"]
 

@@ -53,6 +53,42 @@ def test_flat_equals_brute_force_with_and_without_selector() -> None:
     np.testing.assert_array_equal(found, truth)
 
 
+@pytest.mark.parametrize(
+    "allowed",
+    [
+        np.arange(10, 2010, 2, dtype=np.int64),  # half of the ids: a bitmap
+        np.array([17, 1999], dtype=np.int64),  # two far apart: a batch of ids
+        np.array([15, 16, 23, 24], dtype=np.int64),  # byte boundaries of the bitmap
+    ],
+)
+def test_selectors_admit_exactly_the_allowed_ids(allowed: np.ndarray) -> None:
+    selector = ann.id_selector(allowed)
+    admitted = [i for i in range(2020) if selector.is_member(i)]
+    assert admitted == allowed.tolist()
+    vectors = clustered_vectors(2000)
+    ids = np.arange(10, 2010, dtype=np.int64)
+    index = ann.build("flat", DIM, ids, vectors)
+    queries = clustered_vectors(5, seed=2)
+    _, found = index.search(queries, 10, allowed)
+    _, truth = ann.exact_top_k(vectors[allowed - 10], allowed, queries, 10)
+    np.testing.assert_array_equal(found[:, : len(allowed)], truth)
+
+
+def test_a_changed_allowed_array_is_never_answered_from_an_older_selector() -> None:
+    vectors = clustered_vectors(1000)
+    ids = np.arange(1, 1001, dtype=np.int64)
+    index = ann.build("flat", DIM, ids, vectors)
+    query = clustered_vectors(1, seed=3)
+    cached = np.arange(1, 1001, 3, dtype=np.int64)
+    cached.flags.writeable = False  # as the store's cached filter results are
+    changing = np.arange(1, 500, 2, dtype=np.int64)
+    for allowed in (cached, cached, changing, changing):
+        _, found = index.search(query, 10, allowed)
+        _, truth = ann.exact_top_k(vectors[allowed - 1], allowed, query, 10)
+        np.testing.assert_array_equal(found, truth)
+        changing += 1  # the same writable array now holds other ids
+
+
 @pytest.mark.parametrize("kind", ["ivf", "hnsw"])
 def test_approximate_indexes_reach_the_recall_target(kind: str) -> None:
     vectors = clustered_vectors(20_000)

@@ -18,10 +18,12 @@ from PIL import Image
 from indexer.cli import cli
 from indexer.encoders import Encoder
 from indexer.imaging import decode_image_bytes
+from indexer.store import Store
 from medsearch_bench.query_bench import UPLOAD_SIDE, sample_uploads
-from medsearch_bench.report import index_lines
+from medsearch_bench.report import index_lines, scale_lines
 from medsearch_bench.samples import DEFAULT_SAMPLE_IMAGES
 from medsearch_bench.scale_bench import CHUNK, clustered_vectors
+from medsearch_bench.scale_serving import FILTERS
 from medsearch_bench.stats import summarize_ms
 from medsearch_bench.texts import distinct_count, query_texts
 from tests.helpers import SAMPLE_IMAGES
@@ -132,6 +134,19 @@ def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert scale["search_p50_ms"] > 0
     assert scale["peak_rss_mb"] > 0
     assert (index_dir / "index.faiss").is_file()
+    assert scale["index_type_requested"] == "auto"
+    assert scale["index_memory_mb"] > 0
+    # the served side: a real medsearch serve on the result, every request answered
+    assert scale["http_errors"] == 0
+    assert scale["serve_rss_mb"] > 0 and scale["serve_peak_rss_mb"] >= scale["serve_rss_mb"]
+    for name in ("text", "filter_1pct", "filter_50pct", "facets", "record"):
+        assert 0 < scale[f"http_{name}_p50_ms"] <= scale[f"http_{name}_p99_ms"], name
+    assert scale["http_filter_1pct_first_ms"] > 0 and scale["http_facets_first_ms"] > 0
+    assert any(line.startswith("HTTP text, 1% filter") for line in scale_lines(scale))
+    # the synthetic filters select the shares they are named after
+    with Store(index_dir / "meta.sqlite") as store:
+        assert len(store.ids_matching(FILTERS["1pct"])) == 50
+        assert len(store.ids_matching(FILTERS["50pct"])) == 2500
 
     query = bench_json(
         "query",
@@ -172,10 +187,14 @@ def test_image_uploads_are_all_different_model_inputs(tiny_encoder: Encoder) -> 
 
 
 def test_bench_scale_without_model_is_temporary() -> None:
-    scale = bench_json("scale", "--n", "3000", "--dim", "32", "--quick")
+    scale = bench_json("scale", "--n", "3000", "--dim", "32", "--index-type", "hnsw", "--quick")
     assert scale["dim"] == 32
     assert scale["out"] is None
     assert scale["encoder"]["name"] == "synthetic"
+    assert scale["index_type"] == "hnsw" and scale["index_type_requested"] == "hnsw"
+    assert scale["index_memory_mb"] > 0
+    assert "--model" in scale["http_skipped"] and "serve_rss_mb" not in scale
+    assert ["HTTP", scale["http_skipped"]] == scale_lines(scale)[-1].split(None, 1)
 
 
 def test_bench_precision(

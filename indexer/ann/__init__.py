@@ -14,9 +14,9 @@ from ..index_folder import FAISS_FILE, IndexFolder
 from ..index_info import IndexInfo
 from ..vector_file import Rows
 from .auto import AUTO_FLAT_MAX, choose_index_type
-from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable
+from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable, id_selector
 from .calibration import RERANK_START, TARGET_RECALL, calibrate
-from .exact import EXACT_BLOCK, exact_top_k, flat_search, recall_at_k, sample_queries
+from .exact import EXACT_BLOCK, exact_top_k, recall_at_k, sample_queries
 from .files import load, save
 from .ivf import ivf_list_count
 from .registry import INDEX_TYPES, family
@@ -36,7 +36,7 @@ __all__ = [
     "choose_index_type",
     "estimate_bytes",
     "exact_top_k",
-    "flat_search",
+    "id_selector",
     "ivf_list_count",
     "load",
     "load_published",

@@ -7,7 +7,7 @@ Families (:mod:`indexer.ann.registry`) say how an index type is built, searched 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import faiss as _faiss
@@ -88,6 +88,8 @@ class AnnIndex:
     rerank_factor: int = 0
     #: the vectors re-ranked against (re-ranking types only)
     table: VectorTable | None = None
+    #: the selector of the last read-only ``allowed`` array searched, with that array
+    _last_selector: tuple[IdArray, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -171,10 +173,37 @@ class AnnIndex:
         return scores, ids
 
     def _params(self, allowed: IdArray | None) -> Any:
-        selector = None
-        if allowed is not None:
-            self._keep_alive = np.ascontiguousarray(allowed, dtype=np.int64)
-            selector = faiss.IDSelectorBatch(
-                len(self._keep_alive), faiss.swig_ptr(self._keep_alive)
-            )
+        selector = None if allowed is None else self._selector(allowed)
         return self.family.search_parameters(selector, self.search_param)
+
+    def _selector(self, allowed: IdArray) -> Any:
+        # a filter's cached ids come back as the same read-only array query after query; its
+        # selector (a bitmap over millions of ids) is made once
+        last = self._last_selector
+        if last is not None and last[0] is allowed:
+            return last[1]
+        selector = id_selector(allowed)
+        if not allowed.flags.writeable:
+            self._last_selector = (allowed, selector)
+        return selector
+
+
+def id_selector(allowed: IdArray) -> Any:
+    """A FAISS selector admitting exactly the ids in ``allowed``.
+
+    A bitmap over ids 0 .. max(allowed) when it is no larger than the ids themselves (a filter
+    matching many images: one bit per id instead of a hash set of millions), else a batch of ids.
+    The selector holds a reference to the memory it reads, so it lives as long as the selector.
+    """
+    wanted = np.ascontiguousarray(allowed, dtype=np.int64)
+    largest = int(wanted.max()) if len(wanted) else 0
+    if len(wanted) and largest < 64 * len(wanted):
+        members = np.zeros(largest + 1, dtype=bool)
+        members[wanted] = True
+        bitmap = np.packbits(members, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        selector.referenced_objects = [bitmap]
+    else:
+        selector = faiss.IDSelectorBatch(len(wanted), faiss.swig_ptr(wanted))
+        selector.referenced_objects = [wanted]
+    return selector

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import AnnIndex, FloatArray, IdArray, RowSource, faiss
+from .base import AnnIndex, FloatArray, IdArray, RowSource
 
 #: rows scored at a time by exact search
 EXACT_BLOCK = 65_536
@@ -55,16 +55,6 @@ def exact_top_k(
         best_scores = np.take_along_axis(merged_scores, top, axis=1)
         best_ids = np.take_along_axis(merged_ids, top, axis=1)
     return best_scores, best_ids
-
-
-def flat_search(vectors: FloatArray, queries: FloatArray, k: int) -> tuple[FloatArray, IdArray]:
-    """Top-``k`` (scores, row numbers) per query by inner product over every row of ``vectors``.
-
-    FAISS's exact kernel on vectors already in memory: what a flat index answers, without
-    building one (and without a second copy of the vectors).
-    """
-    scores, rows = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
-    return scores, rows
 
 
 def recall_at_k(
