@@ -102,7 +102,7 @@ def run_scale_bench(
         )
         result["out"] = str(out) if out else None
         log("measuring the index's own memory in a fresh process")
-        result.update(index_memory_mb(IndexFolder(folder_path).faiss_path))
+        result.update(index_memory_mb(folder_path))
         if model is None:
             result["http_skipped"] = "no --model given: the index cannot be served"
         else:

@@ -36,11 +36,14 @@ from .texts import query_texts
 FILTERS: dict[str, dict[str, str]] = {"1pct": {"cohort": "c00"}, "50pct": {"arm": "a"}}
 
 _LOAD_SCRIPT = """
-import json, os, sys
+import json, os, sys, pathlib
 from indexer import ann
+from indexer.index_folder import IndexFolder
 from medsearch_bench.stats import process_memory_mb
+folder = IndexFolder(pathlib.Path(sys.argv[1]))
+info = folder.read_info()
 before = process_memory_mb(os.getpid())
-index = ann.load(__import__("pathlib").Path(sys.argv[1]), 0)
+index = ann.load_published(folder, info, checked=False)
 after = process_memory_mb(os.getpid())
 print(json.dumps({"before": before, "after": after, "ntotal": index.ntotal}))
 """
@@ -52,17 +55,20 @@ class MeasureError(MedSearchError):
     code = "measure_failed"
 
 
-def index_memory_mb(faiss_path: Path) -> dict[str, float]:
-    """Resident memory a fresh process gains by loading the index (``index_memory_mb``), and the
-    growth of its peak while loading (``index_load_peak_mb``), in MiB."""
+def index_memory_mb(index_dir: Path) -> dict[str, float]:
+    """Resident memory a fresh process gains by loading the published index of ``index_dir``
+    with its recorded knobs (``index_memory_mb``), and the growth of its peak while loading
+    (``index_load_peak_mb``), in MiB."""
     done = subprocess.run(
-        [sys.executable, "-c", _LOAD_SCRIPT, str(faiss_path)],
+        [sys.executable, "-c", _LOAD_SCRIPT, str(index_dir)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise MeasureError(f"loading {faiss_path} in a child process failed: {done.stderr[-500:]}")
+        raise MeasureError(
+            f"loading the index of {index_dir} in a child process failed: {done.stderr[-500:]}"
+        )
     read = json.loads(done.stdout.strip().splitlines()[-1])
     before, after = read["before"], read["after"]
     return {

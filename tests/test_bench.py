@@ -186,12 +186,14 @@ def test_image_uploads_are_all_different_model_inputs(tiny_encoder: Encoder) -> 
     assert all(max(Image.open(io.BytesIO(u)).size) == UPLOAD_SIDE for u in uploads)
 
 
-def test_bench_scale_without_model_is_temporary() -> None:
-    scale = bench_json("scale", "--n", "3000", "--dim", "32", "--index-type", "hnsw", "--quick")
+@pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
+def test_bench_scale_without_model_is_temporary(kind: str) -> None:
+    scale = bench_json("scale", "--n", "3000", "--dim", "32", "--index-type", kind, "--quick")
     assert scale["dim"] == 32
     assert scale["out"] is None
     assert scale["encoder"]["name"] == "synthetic"
-    assert scale["index_type"] == "hnsw" and scale["index_type_requested"] == "hnsw"
+    assert scale["index_type"] == kind and scale["index_type_requested"] == kind
+    assert scale["recall_at_10"] >= 0.95
     assert scale["index_memory_mb"] > 0
     assert "--model" in scale["http_skipped"] and "serve_rss_mb" not in scale
     assert ["HTTP", scale["http_skipped"]] == scale_lines(scale)[-1].split(None, 1)

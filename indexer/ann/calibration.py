@@ -2,7 +2,9 @@
 
 ``nprobe`` / ``efSearch`` is doubled until the target is met. A re-ranking index has a second
 knob, the candidates re-ranked per result: when probing more lists stops helping, its codes
-rank the true neighbours too low, and the candidates are doubled instead.
+rank the true neighbours too low, and the candidates are doubled instead; once they are at
+their most, probing more lists that does not help is not worth its time either, and the
+calibration stops below the target.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from .exact import exact_top_k, recall_against, sample_queries
 TARGET_RECALL = 0.98
 #: candidates re-ranked per wanted result, at first and at most
 RERANK_START = 10
-RERANK_MAX = 64
+RERANK_MAX = 640
 #: a doubling of nprobe that gains less recall than this no longer pays
 _SATURATED = 0.005
 
@@ -33,7 +35,7 @@ def calibrate(
             before = ann.search_param
             ann.search_param = min(limit, ann.search_param * 2)
             probed = recall_against(ann, truth, queries)
-            if probed - recall >= _SATURATED or not can_widen:
+            if probed - recall >= _SATURATED or not ann.family.reranks:
                 recall = probed
                 continue
             ann.search_param = before  # the codes are what falls short, not the lists
