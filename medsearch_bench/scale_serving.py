@@ -129,6 +129,8 @@ def measure_service(
     result: dict[str, Any] = {
         "serve_rss_mb": memory.get("rss_mb"),
         "serve_peak_rss_mb": memory.get("peak_rss_mb"),
+        "serve_rss_anon_mb": memory.get("rss_anon_mb"),
+        "serve_rss_file_mb": memory.get("rss_file_mb"),
         "serve_startup_s": round(startup_s, 2),
         "http_queries": queries,
         "http_errors": sum(load.errors for load in phases.values()),

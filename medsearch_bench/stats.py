@@ -42,11 +42,18 @@ def peak_rss_mb() -> float:
 
 
 def process_memory_mb(pid: int) -> dict[str, float]:
-    """Current (``rss_mb``) and peak (``peak_rss_mb``) resident memory of a process, in MiB.
+    """Current (``rss_mb``) and peak (``peak_rss_mb``) resident memory of a process, in MiB, and
+    the current split into anonymous memory (``rss_anon_mb``: the process's own) and pages of
+    mapped files (``rss_file_mb``: page cache the kernel can drop and read again).
 
     Read from ``/proc/PID/status``; empty when that is not available (not Linux, process gone).
     """
-    fields = {"VmRSS": "rss_mb", "VmHWM": "peak_rss_mb"}
+    fields = {
+        "VmRSS": "rss_mb",
+        "VmHWM": "peak_rss_mb",
+        "RssAnon": "rss_anon_mb",
+        "RssFile": "rss_file_mb",
+    }
     found: dict[str, float] = {}
     with suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
