@@ -80,7 +80,8 @@ def run_scale_bench(
     dimension; ``spread`` is the noise around each cluster centre (larger: clusters overlap).
     ``queries`` recall queries per kind and ``searches`` timed searches (``quick``: 50 and 100).
     With a model, ``medsearch serve`` runs on the result with ``settings`` (device, precision,
-    threads; default from the environment) and answers ``searches // 5`` requests of each kind.
+    threads; default from the environment) and answers ``searches // 5`` requests of each kind;
+    its ``index_memory`` bounds the type ``auto`` publishes.
     """
     if n < 1:
         raise InvalidRequestError("n must be at least 1")
@@ -92,13 +93,22 @@ def run_scale_bench(
         ann.family(index_type)  # an unknown type fails before anything is built
     if quick:
         queries, searches = min(queries, 50), min(searches, 100)
+    settings = settings or Settings.from_env()
     load_before = os.getloadavg()
     encoder_record = _encoder_record(model, dim, log)
     dim = encoder_record.dim
     data = Synthetic(dim, max(1, min(clusters, n)), spread, seed)
     with _target_folder(out) as folder_path:
         result = _build_and_measure(
-            folder_path, n, data, encoder_record, index_type, queries, searches, log
+            folder_path,
+            n,
+            data,
+            encoder_record,
+            index_type,
+            settings.index_memory,
+            queries,
+            searches,
+            log,
         )
         result["out"] = str(out) if out else None
         log("measuring the index's own memory in a fresh process")
@@ -110,7 +120,7 @@ def run_scale_bench(
                 measure_service(
                     folder_path,
                     n,
-                    settings=settings or Settings.from_env(),
+                    settings=settings,
                     queries=max(10, searches // 5),
                     seed=seed,
                     log=log,
@@ -232,6 +242,7 @@ def _build_and_measure(
     data: Synthetic,
     encoder_record: EncoderRecord,
     index_type: str,
+    index_memory: int,
     n_queries: int,
     n_searches: int,
     log: LogFn,
@@ -260,7 +271,7 @@ def _build_and_measure(
                 log(f"  {chunk_start + size:,}/{n:,} rows and vectors")
             log(f"publishing (index type {index_type})")
             t0 = time.perf_counter()
-            info = publish(folder, store, info, index_type)
+            info = publish(folder, store, info, index_type, index_memory)
             times["publish"] = time.perf_counter() - t0
         finally:
             store.close()

@@ -201,6 +201,15 @@ def test_bench_scale_without_model_is_temporary(kind: str) -> None:
     assert ["HTTP", scale["http_skipped"]] == scale_lines(scale)[-1].split(None, 1)
 
 
+def test_bench_scale_auto_keeps_to_the_index_memory_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 3,000 vectors of 512 floats: flat, IVF and 8-bit codes all need more than 1 MiB
+    monkeypatch.setenv("MEDSEARCH_INDEX_MEMORY", "1M")
+    scale = bench_json("scale", "--n", "3000", "--dim", "512", "--quick")
+    assert scale["index_type_requested"] == "auto" and scale["index_type"] == "ivfpq"
+
+
 def test_bench_precision(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
