@@ -255,7 +255,7 @@ class Retriever:
         if not text.strip():
             raise InvalidRequestError("text must be a non-empty string")
         key = " ".join(text.split())
-        return self._text_cache.get_or_embed(key, lambda: self.encoder.encode_texts([key])[0])
+        return self._text_cache.get_or_compute(key, lambda: self.encoder.encode_texts([key])[0])
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
         """The unit vector of an image query (cached by the model input the image becomes).
@@ -265,7 +265,7 @@ class Retriever:
         """
         prepared = self.encoder.prepare(image)
         key = hashlib.blake2b(prepared.tobytes(), digest_size=16).digest()
-        return self._image_cache.get_or_embed(
+        return self._image_cache.get_or_compute(
             key, lambda: self.encoder.encode_prepared([prepared])[0]
         )
 

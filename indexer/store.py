@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +41,7 @@ from sqlalchemy.sql import Select
 
 from .corpus import InstanceUIDs
 from .errors import InvalidRequestError, NotFoundError
+from .query_cache import QueryCache
 from .records import ImageRecord, MetadataValue
 
 #: metadata stored in columns; everything else lives in the JSON ``extra`` column
@@ -152,9 +151,8 @@ class Store:
             Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
-        #: ids matching recent filters, most recent last, with the change stamp they were read at
-        self._filter_cache: OrderedDict[str, tuple[tuple[int, ...], IdArray]] = OrderedDict()
-        self._filter_cache_lock = threading.Lock()
+        #: ids matching recent filters, by the change stamp they were read at and the filter
+        self._filter_cache = QueryCache(FILTER_CACHE_IDS, weigh=len)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -275,20 +273,12 @@ class Store:
         The ids of the most recent filters are kept until the database changes: a search page
         runs many queries under one filter, and reading millions of ids costs more than a search.
         """
-        stamp = self._change_stamp()
-        key = repr(sorted((field, repr(wanted)) for field, wanted in filters.items()))
-        with self._filter_cache_lock:
-            cached = self._filter_cache.get(key)
-            if cached is not None and cached[0] == stamp:
-                self._filter_cache.move_to_end(key)
-                return cached[1]
-        ids = self._id_array(self._filter_query(filters).order_by(ImageRow.id))
-        ids.flags.writeable = False
-        with self._filter_cache_lock:
-            self._filter_cache[key] = (stamp, ids)
-            while sum(len(v) for _, v in self._filter_cache.values()) > FILTER_CACHE_IDS:
-                self._filter_cache.popitem(last=False)
-        return ids
+        # read at this state of the database: results of an older state are never returned,
+        # and age out of the cache
+        key = (self._change_stamp(), repr(sorted((f, repr(v)) for f, v in filters.items())))
+        return self._filter_cache.get_or_compute(
+            key, lambda: self._id_array(self._filter_query(filters).order_by(ImageRow.id))
+        )
 
     def _filter_query(
         self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]]
