@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Executable, Select
 
 from .corpus import InstanceUIDs
 from .errors import InvalidRequestError, NotFoundError
@@ -188,17 +188,21 @@ class Store:
         return self._id_array(select(ImageRow.id).order_by(ImageRow.id))
 
     def _id_array(self, query: Select[Any]) -> IdArray:
-        """The single integer column ``query`` selects, read straight from the driver's cursor
-        into an array (no row object per id: there can be millions)."""
-        with self.engine.connect() as connection:
-            rows = cast(_Rows, connection.execute(query).cursor)
+        """The single integer column ``query`` selects, as an array."""
+        with self._raw_rows(query) as rows:
             return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)
 
     def file_states(self) -> dict[str, FileState]:
         query = select(ImageRow.path, ImageRow.id, ImageRow.size, ImageRow.mtime, ImageRow.sha256)
-        with self.engine.connect() as connection:
-            rows = cast(_Rows, connection.execute(query).cursor)
+        with self._raw_rows(query) as rows:
             return {row[0]: FileState._make(row[1:]) for row in rows}
+
+    @contextmanager
+    def _raw_rows(self, query: Executable) -> Iterator[_Rows]:
+        """The rows of ``query`` straight from the driver's cursor, as tuples (no row object
+        per row: there can be millions)."""
+        with self.engine.connect() as connection:
+            yield cast(_Rows, connection.execute(query).cursor)
 
     def failure_states(self) -> dict[str, tuple[int, float]]:
         with self._sessions() as s:
