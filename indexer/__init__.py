@@ -20,17 +20,17 @@ if TYPE_CHECKING:  # real types for type checkers; `X as X` marks a re-export
     from .encoders import init_model_folder as init_model_folder
     from .encoders import load_encoder as load_encoder
     from .errors import MedSearchError as MedSearchError
-    from .imaging import decode_image_bytes as decode_image_bytes
-    from .imaging import load_image as load_image
-    from .pipeline import IndexReport as IndexReport
-    from .pipeline import index_corpus as index_corpus
+    from .imaging.decode import decode_image_bytes as decode_image_bytes
+    from .imaging.decode import load_image as load_image
+    from .indexing.pipeline import IndexReport as IndexReport
+    from .indexing.pipeline import index_corpus as index_corpus
     from .records import Hit as Hit
     from .records import ImageRecord as ImageRecord
     from .records import SearchResult as SearchResult
-    from .retriever import Retriever as Retriever
+    from .search.retriever import Retriever as Retriever
     from .settings import Settings as Settings
-    from .store import Store as Store
-    from .verify import verify_index as verify_index
+    from .storage.metadata_db import Store as Store
+    from .storage.verify import verify_index as verify_index
 
 try:
     __version__ = version("medsearch")
@@ -42,13 +42,13 @@ _EXPORTS = {
     "Encoder": ".encoders",
     "load_encoder": ".encoders",
     "init_model_folder": ".encoders",
-    "Store": ".store",
-    "Retriever": ".retriever",
-    "index_corpus": ".pipeline",
-    "IndexReport": ".pipeline",
-    "verify_index": ".verify",
-    "load_image": ".imaging",
-    "decode_image_bytes": ".imaging",
+    "Store": ".storage.metadata_db",
+    "Retriever": ".search.retriever",
+    "index_corpus": ".indexing.pipeline",
+    "IndexReport": ".indexing.pipeline",
+    "verify_index": ".storage.verify",
+    "load_image": ".imaging.decode",
+    "decode_image_bytes": ".imaging.decode",
     "ImageRecord": ".records",
     "Hit": ".records",
     "SearchResult": ".records",

@@ -24,7 +24,7 @@ from .sizes import default_index_memory, format_size, parse_size
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 IndexType = Literal["auto", "flat", "hnsw", "ivf", "ivfsq", "ivfpq"]
-#: indexing engines, one per entry of indexer.engines.ENGINES
+#: indexing engines, one per entry of indexer.indexing.engines.ENGINES
 EngineName = Literal["threaded", "ray"]
 
 DEFAULT_MODEL = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"

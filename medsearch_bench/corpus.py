@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from indexer.errors import InvalidRequestError
-from indexer.imaging import load_image, sniff_file
+from indexer.imaging.decode import load_image, sniff_file
 
 from . import LogFn, no_log
 from .samples import sample_images

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import InvalidRequestError
-from indexer.imaging import sniff_file
+from indexer.imaging.decode import sniff_file
 
 from . import LogFn, no_log
 from .fuzz_mutations import MUTATIONS, Mutation

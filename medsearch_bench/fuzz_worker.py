@@ -1,12 +1,12 @@
 """The child process of the decoder fuzzer: decodes the files it is given, under a memory limit.
 
 ``python -m medsearch_bench.fuzz_worker MEMORY_MB`` caps its own address space at MEMORY_MB more
-than it uses once its imports are done, then reads one file path per line on stdin and answers
-one JSON line per file on stdout: the outcome of decoding it one of the two ways MedSearch does
-(a path ending in ``.upload`` is read and given to :func:`indexer.imaging.decode_image_bytes`
-as an upload is, any other is opened by :func:`indexer.imaging.load_image` as the indexer does),
-the exception's type and message when one was raised, and the seconds taken. A crash or a hang
-ends or stalls this process, which is what the parent watches for.
+than it uses once its imports are done, then reads one file path per line on stdin and answers one
+JSON line per file on stdout: the outcome of decoding it one of the two ways MedSearch does (a path
+ending in ``.upload`` is read and given to :func:`indexer.imaging.decode.decode_image_bytes` as an
+upload is, any other is opened by :func:`indexer.imaging.decode.load_image` as the indexer does),
+the exception's type and message when one was raised, and the seconds taken. A crash or a hang ends
+or stalls this process, which is what the parent watches for.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import UnreadableImageError
-from indexer.imaging import decode_image_bytes, load_image
+from indexer.imaging.decode import decode_image_bytes, load_image
 
 #: what one file's decoding may end in
 DECODED, TYPED, UNTYPED = "decoded", "typed_error", "untyped_error"

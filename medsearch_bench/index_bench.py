@@ -2,16 +2,16 @@
 
 Three rates on the same images, each in images per second:
 
-* ``pipeline``: :func:`indexer.pipeline.index_corpus` into a fresh temporary index folder, end to
-  end (scan, read, hash, decode, preprocess, embed, SQLite rows, vector file, ANN publish), with
-  the encoder loaded beforehand so model loading is not counted;
+* ``pipeline``: :func:`indexer.indexing.pipeline.index_corpus` into a fresh temporary index folder,
+  end to end (scan, read, hash, decode, preprocess, embed, SQLite rows, vector file, ANN publish),
+  with the encoder loaded beforehand so model loading is not counted;
 * ``model_only`` (the ceiling): ``encoder.encode_prepared`` on batches of already decoded,
   resized and cropped images (to tensor and normalised on the model thread, as in the
   pipeline), at the pipeline's batch size and precision;
 * ``reference`` (the model card's way, which the model's encoder family provides: open_clip's
   for BiomedCLIP, ``CLIPProcessor`` + ``CLIPModel`` for PubMedCLIP): one image at a time, in fp32,
   on the same weights loaded a second time into the stock model, in a child process
-  (:mod:`indexer.encoders.model_card`).
+  (:mod:`indexer.encoders.runtime.model_card`).
 
 Files are read once before timing, so every rate is measured from the page cache. One batch
 (or one image) goes through each path first, untimed, so one-off kernel set-up is not counted.
@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from indexer.corpus import scan_corpus
 from indexer.encoders import Encoder, load_encoder
-from indexer.encoders.model_card import model_card_rate_in_child
-from indexer.encoders.speed_probe import probe_dtype, speed_probe_gflops
+from indexer.encoders.runtime.model_card import model_card_rate_in_child
+from indexer.encoders.runtime.speed_probe import probe_dtype, speed_probe_gflops
 from indexer.errors import InvalidRequestError
-from indexer.imaging import load_image, sniff_file
-from indexer.pipeline import index_corpus
+from indexer.imaging.decode import load_image, sniff_file
+from indexer.indexing.pipeline import index_corpus
 from indexer.settings import Settings
+from indexer.sources.folder import scan_corpus
 
 from . import LogFn, no_log
 from .stats import machine_facts, peak_rss_mb

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from indexer.corpus import scan_corpus
 from indexer.encoders import load_encoder
 from indexer.errors import InvalidRequestError
-from indexer.imaging import load_image, sniff_file
+from indexer.imaging.decode import load_image, sniff_file
+from indexer.sources.folder import scan_corpus
 
 from . import LogFn, no_log
 from .samples import sample_images

@@ -1,15 +1,15 @@
 """Query latency: text and image queries in process and over HTTP, at 1 and N concurrent clients.
 
-In process, a :class:`~indexer.retriever.Retriever` answers each query and its own timings split
-the time into embedding and search (image queries also time the JPEG decoding the service does).
-Over HTTP, a real ``medsearch serve`` subprocess on 127.0.0.1 is loaded by keep-alive clients:
-first one client sending queries one after another, then ``clients`` threads for ``duration_s``
-seconds each for text and for image queries. Text queries are all different (see
+In process, a :class:`~indexer.search.retriever.Retriever` answers each query and its own timings
+split the time into embedding and search (image queries also time the JPEG decoding the service
+does). Over HTTP, a real ``medsearch serve`` subprocess on 127.0.0.1 is loaded by keep-alive
+clients: first one client sending queries one after another, then ``clients`` threads for
+``duration_s`` seconds each for text and for image queries. Text queries are all different (see
 :mod:`medsearch_bench.texts`), so the embedding cache is not what is measured; a cached pass is
-reported apart. Image queries upload a 512 px JPEG made from a sample image
-(``POST /api/search/image``); every upload is a different crop, so the service's image-query cache
-answers none of them either, and a cached pass is again reported apart. The sample images come
-from ``source``, by default ``data/sample/images`` under the current directory.
+reported apart. Image queries upload a 512 px JPEG made from a sample image (``POST
+/api/search/image``); every upload is a different crop, so the service's image-query cache answers
+none of them either, and a cached pass is again reported apart. The sample images come from
+``source``, by default ``data/sample/images`` under the current directory.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 from PIL import Image
 
-from indexer.encoders.speed_probe import speed_probe_gflops
+from indexer.encoders.runtime.speed_probe import speed_probe_gflops
 from indexer.errors import InvalidRequestError
-from indexer.imaging import decode_image_bytes, load_image, sniff_file
-from indexer.retriever import Retriever
+from indexer.imaging.decode import decode_image_bytes, load_image, sniff_file
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api.process import run_service
 

@@ -2,15 +2,15 @@
 
 ``n`` unit vectors are drawn around ``clusters`` random centres (cluster sizes log-normal, as
 embeddings of a real collection are: many small groups, a few big ones), seeded. They are written
-through the project's own code: :class:`~indexer.index_folder.IndexFolder` and
-:func:`~indexer.index_folder.new_info`, rows in the :class:`~indexer.store.Store` database (one
-bulk insert per chunk), vectors in the :class:`~indexer.vector_file.VectorFile`, then
-:func:`~indexer.publish.publish` with the index type asked for (by default the one ``auto``
-picks: IVF beyond 100,000 vectors, ``nprobe`` calibrated). Each row has two synthetic metadata
-fields, ``cohort`` (100 values, 1% of the images each) and ``arm`` (two values, half each), for
-filtered searches. Given a model, the encoder record is the model's own, so ``medsearch serve``
-and ``medsearch bench query`` can open the result with that model; the served side is then
-measured too (:mod:`medsearch_bench.scale_serving`).
+through the project's own code: :class:`~indexer.storage.folder.IndexFolder` and
+:func:`~indexer.storage.folder.new_info`, rows in the :class:`~indexer.storage.metadata_db.Store`
+database (one bulk insert per chunk), vectors in the :class:`~indexer.storage.vectors.VectorFile`,
+then :func:`~indexer.storage.publish.publish` with the index type asked for (by default the one
+``auto`` picks: IVF beyond 100,000 vectors, ``nprobe`` calibrated). Each row has two synthetic
+metadata fields, ``cohort`` (100 values, 1% of the images each) and ``arm`` (two values, half each),
+for filtered searches. Given a model, the encoder record is the model's own, so ``medsearch serve``
+and ``medsearch bench query`` can open the result with that model; the served side is then measured
+too (:mod:`medsearch_bench.scale_serving`).
 
 Recall@10 is measured on held-out queries drawn like the data (new points of the same clusters),
 on the calibration-style queries of :func:`indexer.ann.sample_queries`, and on random directions
@@ -37,11 +37,11 @@ from indexer import ann
 from indexer.encoders import FloatArray, load_encoder
 from indexer.encoders.vector_only import VectorOnlyEncoder
 from indexer.errors import InvalidRequestError
-from indexer.index_folder import IndexFolder, new_info
-from indexer.index_info import EncoderRecord, IndexInfo
-from indexer.publish import publish
-from indexer.retriever import Retriever
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
+from indexer.storage.folder import IndexFolder, new_info
+from indexer.storage.info import EncoderRecord, IndexInfo
+from indexer.storage.publish import publish
 
 from . import LogFn, no_log
 from .scale_serving import index_memory_mb, measure_service

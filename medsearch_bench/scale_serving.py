@@ -38,7 +38,7 @@ FILTERS: dict[str, dict[str, str]] = {"1pct": {"cohort": "c00"}, "50pct": {"arm"
 _LOAD_SCRIPT = """
 import json, os, sys, pathlib
 from indexer import ann
-from indexer.index_folder import IndexFolder
+from indexer.storage.folder import IndexFolder
 from medsearch_bench.stats import process_memory_mb
 folder = IndexFolder(pathlib.Path(sys.argv[1]))
 info = folder.read_info()

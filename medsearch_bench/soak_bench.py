@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import InvalidRequestError, MedSearchError
-from indexer.imaging import sniff_file
-from indexer.index_folder import IndexFolder
+from indexer.imaging.decode import sniff_file
 from indexer.settings import Settings
+from indexer.storage.folder import IndexFolder
 from search_api.process import ServiceProcess, run_service
 
 from . import LogFn, no_log

@@ -1,6 +1,7 @@
 """Small measuring helpers: percentiles, memory readings, facts about the machine.
 
-The machine's speed right now comes from :func:`indexer.encoders.speed_probe.speed_probe_gflops`.
+The machine's speed right now comes from
+:func:`indexer.encoders.runtime.speed_probe.speed_probe_gflops`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.encoders.speed_probe import torch_facts
+from indexer.encoders.runtime.speed_probe import torch_facts
 
 
 def summarize_ms(samples_ms: Sequence[float]) -> dict[str, float | int]:

@@ -17,11 +17,11 @@ from flask import Flask, Request, request
 
 from indexer.front_ends import load_front_end
 from indexer.settings import Settings
-from search_api.api import create_api_blueprint
-from search_api.auth import SESSION_COOKIE
 from search_api.errors import register_error_handlers
-from search_api.headers import allowed_origins, install_headers
 from search_api.indexes import IndexSet, name_index_dirs, open_indexes
+from search_api.routes.api import create_api_blueprint
+from search_api.security.auth import SESSION_COOKIE
+from search_api.security.headers import allowed_origins, install_headers
 from search_api.service import SearchService
 from search_api.state import STATE_KEY, ApiState, client_address, get_state
 
@@ -64,7 +64,7 @@ def create_app(
 
     ``settings`` defaults to :meth:`Settings.from_env`. ``indexes`` are named, already opened
     indexes (:func:`search_api.indexes.open_indexes` opens folders). ``retriever`` lets a caller
-    share one already opened :class:`~indexer.retriever.Retriever` (or any
+    share one already opened :class:`~indexer.search.retriever.Retriever` (or any
     :class:`SearchService`) for ``settings.index_dir``. Otherwise that index is opened here,
     which raises :class:`indexer.errors.MedSearchError` if the index or its model is
     unavailable. The app's state, indexes included, is ``app.extensions["medsearch"]``

@@ -18,7 +18,7 @@ from typing import Any
 
 from indexer.errors import InvalidRequestError, MedSearchError, NotFoundError
 from indexer.settings import Settings
-from search_api.params import MAX_INDEX_NAME_CHARS
+from search_api.schema.params import MAX_INDEX_NAME_CHARS
 from search_api.service import SearchService
 from search_api.thumbnails import RenderCache
 
@@ -228,8 +228,8 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
     """
     # imported here so that importing search_api stays light (torch loads with the index)
     from indexer.encoders import Encoder
-    from indexer.index_folder import IndexFolder
-    from indexer.retriever import Retriever, load_recorded_encoder
+    from indexer.search.retriever import Retriever, load_recorded_encoder
+    from indexer.storage.folder import IndexFolder
 
     check_names([name for name, _ in named_dirs])
     encoders: dict[str, Encoder] = {}

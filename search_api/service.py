@@ -1,8 +1,8 @@
 """What the API needs from the search library, as a :class:`typing.Protocol`.
 
 The application is typed against :class:`SearchService`, not the concrete
-:class:`indexer.retriever.Retriever`, which implements it (mypy checks that where ``create_app``
-opens one). Tests hold their stand-in retriever to the same protocol.
+:class:`indexer.search.retriever.Retriever`, which implements it (mypy checks that where
+``create_app`` opens one). Tests hold their stand-in retriever to the same protocol.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
-from indexer.corpus import InstanceUIDs
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.sources.folder import InstanceUIDs
 
 
 class QueryEncoder(Protocol):

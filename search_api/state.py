@@ -8,10 +8,10 @@ from __future__ import annotations
 from flask import current_app, request
 
 from indexer.settings import Settings
-from search_api.auth import Authenticator
-from search_api.fields import Limits
 from search_api.indexes import IndexSet, ServedIndex
-from search_api.params import parse_index_query
+from search_api.schema.fields import Limits
+from search_api.schema.params import parse_index_query
+from search_api.security.auth import Authenticator
 from search_api.service import SearchService
 
 #: ``app.extensions`` key of the :class:`ApiState`

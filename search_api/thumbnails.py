@@ -1,10 +1,10 @@
 """Thumbnails and PNG renderings of indexed images, cached on disk.
 
-Renderings are keyed by the image's sha256 (and the thumbnail size), so a re-indexed corpus
-never serves a stale picture. Files are replaced atomically (:func:`indexer.atomic.write_atomic`),
-so concurrent requests never read a half-written file. When the cache folder cannot be written
-the rendering is still returned, just not kept. The folder holds at most ``max_bytes``: past that,
-the least recently used renderings are deleted (they are rendered again when asked for).
+Renderings are keyed by the image's sha256 (and the thumbnail size), so a re-indexed corpus never
+serves a stale picture. Files are replaced atomically (:func:`indexer.storage.atomic.write_atomic`),
+so concurrent requests never read a half-written file. When the cache folder cannot be written the
+rendering is still returned, just not kept. The folder holds at most ``max_bytes``: past that, the
+least recently used renderings are deleted (they are rendered again when asked for).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from indexer.atomic import write_atomic
-from indexer.imaging import DecodedImage, decode_image_bytes, load_image
+from indexer.imaging.decode import DecodedImage, decode_image_bytes, load_image
+from indexer.storage.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -18,16 +18,11 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
-from indexer.retriever import Retriever  # noqa: E402
+from indexer.search.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.helpers import (  # noqa: E402
-    SAMPLE_DIR,
-    index_sample,
-    run_cli,
-    tiny_model_args,
-)
-from tests.orthanc import PACS_FILES, Orthanc, running_orthanc  # noqa: E402
-from tests.orthanc import missing as orthanc_missing  # noqa: E402
+from tests.support.helpers import SAMPLE_DIR, index_sample, run_cli, tiny_model_args
+from tests.support.orthanc import PACS_FILES, Orthanc, running_orthanc  # noqa: E402
+from tests.support.orthanc import missing as orthanc_missing  # noqa: E402
 
 
 @pytest.fixture(scope="session")

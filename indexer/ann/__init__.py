@@ -10,9 +10,9 @@ calibrated at build time so recall@10 against exact search reaches :data:`TARGET
 from __future__ import annotations
 
 from ..errors import InvalidRequestError
-from ..index_folder import FAISS_FILE, IndexFolder
-from ..index_info import IndexInfo
-from ..vector_file import Rows
+from ..storage.folder import FAISS_FILE, IndexFolder
+from ..storage.info import IndexInfo
+from ..storage.vectors import Rows
 from .auto import AUTO_FLAT_MAX, choose_index_type
 from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable, id_selector
 from .calibration import RERANK_START, TARGET_RECALL, calibrate
@@ -60,7 +60,7 @@ def build(
 
     ``vectors`` is only ever read in slices, so a lazy source keeps the build's memory at about
     the index itself. A re-ranking type also needs ``table``, the vectors by id, which a lazy
-    :class:`~indexer.vector_file.Rows` brings itself. ``memory`` sizes a compressed code.
+    :class:`~indexer.storage.vectors.Rows` brings itself. ``memory`` sizes a compressed code.
     """
     chosen = family(kind)
     if chosen.reranks and table is None:

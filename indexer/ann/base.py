@@ -26,7 +26,7 @@ ADD_CHUNK = 65_536
 
 
 class RowSource(Protocol):
-    """Vectors addressable by row: an array, or :class:`indexer.vector_file.Rows` (lazy)."""
+    """Vectors addressable by row: an array, or :class:`indexer.storage.vectors.Rows` (lazy)."""
 
     def __len__(self) -> int: ...
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .. import checksums
-from ..atomic import reporting_disk_full, write_atomic
 from ..errors import IndexCorruptError
+from ..storage import checksums
+from ..storage.atomic import reporting_disk_full, write_atomic
 from .base import AnnIndex, VectorTable, faiss
 from .registry import family_of
 

@@ -82,9 +82,9 @@ def eval_command(
 
         medsearch eval data/index --by modality --html report.html
     """
-    from ..evaluation.report_html import write_report
+    from ..evaluation.report.html import write_report
+    from ..evaluation.report.table import random_weight_warnings, render_table
     from ..evaluation.run import EvalOptions, evaluate
-    from ..evaluation.table import random_weight_warnings, render_table
 
     settings = settings_from(device=device, precision=precision)
     options = EvalOptions(

@@ -168,10 +168,10 @@ def index(
 
         medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
     """
-    from ..burned_in import tesseract_path
-    from ..corpus import CorpusSource, FolderSource
-    from ..dicomweb import DicomWebSource, is_dicomweb_url, parse_filters
-    from ..pipeline import IndexReport, encoder_for, index_corpus
+    from ..imaging.burned_in import tesseract_path
+    from ..indexing.pipeline import IndexReport, encoder_for, index_corpus
+    from ..sources.dicomweb import DicomWebSource, is_dicomweb_url, parse_filters
+    from ..sources.folder import CorpusSource, FolderSource
 
     settings = settings_from(
         index_dir=index_dir,
@@ -289,8 +289,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
 
         medsearch info data/index --json
     """
-    from ..index_folder import IndexFolder
-    from ..verify import check_recall as measure_recall
+    from ..storage.folder import IndexFolder
+    from ..storage.verify import check_recall as measure_recall
 
     folder = IndexFolder(index_dir)
     stored = folder.read_info()
@@ -351,7 +351,7 @@ def verify(index_dir: Path, as_json: bool, deep: bool) -> None:
 
         medsearch verify data/index --deep
     """
-    from ..verify import verify_index
+    from ..storage.verify import verify_index
 
     problems = verify_index(index_dir, deep=deep)
     if as_json:

@@ -59,7 +59,7 @@ def init(folder: Path, arch: str, size: str, seed: int, exist_ok: bool, as_json:
         medsearch model init models/pubmedclip-tiny --arch pubmedclip --size tiny
     """
     from ..encoders import init_model_folder
-    from ..encoders.model_folder import MARKER_FILE
+    from ..encoders.families.open_clip.folder import MARKER_FILE
 
     existing = folder / MARKER_FILE
     if exist_ok and existing.is_file():

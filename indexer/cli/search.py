@@ -66,8 +66,8 @@ def search(
 
         medsearch search data/index --text "chest X-ray" -k 5 --filter modality=X-ray
     """
-    from ..imaging import load_image
-    from ..retriever import Retriever
+    from ..imaging.decode import load_image
+    from ..search.retriever import Retriever
 
     settings = settings_from(
         index_dir=index_dir,

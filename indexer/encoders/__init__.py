@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import UntrustedModelCodeError
 from .base import Encoder, FloatArray
-from .model_folder import MODEL_ALIASES, ModelFolder, locate_model
+from .families.open_clip.folder import MODEL_ALIASES, ModelFolder, locate_model
 from .model_init import init_model_folder
 from .registry import EncoderFamily, expand_alias, family_for, register_family
 

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
-from ..index_info import EncoderRecord
+from ..storage.info import EncoderRecord
 
 FloatArray = npt.NDArray[np.float32]
 

@@ -26,7 +26,7 @@ import open_clip
 import torch
 
 from ..errors import InvalidRequestError
-from .model_folder import (
+from .families.open_clip.folder import (
     CONFIG_FILE,
     MARKER_FILE,
     TOKENIZER_FILES,
@@ -80,8 +80,8 @@ def init_model_folder(
 
 def _folder_writers() -> dict[str, Callable[[Path, bool, int], int]]:
     """Each architecture's folder writer: (empty folder, tiny, seed) -> parameter count."""
-    from .conceptclip_init import write_conceptclip_folder
-    from .hf_clip_init import write_pubmedclip_folder
+    from .families.conceptclip.init_folder import write_conceptclip_folder
+    from .families.hf_clip.init_folder import write_pubmedclip_folder
 
     return {
         "biomedclip": lambda folder, tiny, seed: _write_biomedclip_folder(folder, tiny, seed),

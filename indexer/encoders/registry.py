@@ -25,8 +25,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ModelUnavailableError
-from .hf_clip_folder import HF_CLIP_PREFIX, PUBMEDCLIP_HUB_ID, is_hf_clip_folder, locate_hf_clip
-from .model_folder import CONFIG_FILE, HUB_PREFIX, MODEL_ALIASES, locate_model, model_not_found
+from .families.hf_clip.folder import (
+    HF_CLIP_PREFIX,
+    PUBMEDCLIP_HUB_ID,
+    is_hf_clip_folder,
+    locate_hf_clip,
+)
+from .families.open_clip.folder import (
+    CONFIG_FILE,
+    HUB_PREFIX,
+    MODEL_ALIASES,
+    locate_model,
+    model_not_found,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -151,7 +162,7 @@ def _json_object(path: Path) -> dict[str, object] | None:
 
 
 def _load_open_clip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .open_clip_family import OpenClipEncoder
+    from .families.open_clip.encoder import OpenClipEncoder
 
     return OpenClipEncoder(
         locate_model(model), device=device, precision=precision, compile_images=compile_images
@@ -159,7 +170,7 @@ def _load_open_clip(model: str, *, device: str, precision: str, compile_images: 
 
 
 def _open_clip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
-    from .open_clip_family import model_card_embedder
+    from .families.open_clip.encoder import model_card_embedder
 
     return model_card_embedder(model, device)
 
@@ -178,7 +189,7 @@ register_family(
 
 
 def _load_hf_clip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .hf_clip import HfClipEncoder
+    from .families.hf_clip.encoder import HfClipEncoder
 
     return HfClipEncoder(
         locate_hf_clip(model), device=device, precision=precision, compile_images=compile_images
@@ -186,7 +197,7 @@ def _load_hf_clip(model: str, *, device: str, precision: str, compile_images: bo
 
 
 def _hf_clip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
-    from .hf_clip import model_card_embedder
+    from .families.hf_clip.encoder import model_card_embedder
 
     return model_card_embedder(model, device)
 
@@ -205,13 +216,13 @@ register_family(
 
 
 def _conceptclip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
-    from .conceptclip import card_embedder
+    from .families.conceptclip.encoder import card_embedder
 
     return card_embedder(model, device)
 
 
 def _load_conceptclip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .conceptclip import load_conceptclip
+    from .families.conceptclip.encoder import load_conceptclip
 
     return load_conceptclip(
         model, device=device, precision=precision, compile_images=compile_images

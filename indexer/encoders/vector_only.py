@@ -1,6 +1,6 @@
 """An encoder without a model, for an index whose vectors were made elsewhere.
 
-A :class:`~indexer.retriever.Retriever` needs an encoder; over such an index (synthetic
+A :class:`~indexer.search.retriever.Retriever` needs an encoder; over such an index (synthetic
 vectors, say) it can still answer vector queries, and every call that would embed an image or a
 text is refused with :class:`~indexer.errors.InvalidRequestError`.
 """

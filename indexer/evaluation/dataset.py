@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import EvaluationInputError
-from ..index_folder import IndexFolder
-from ..index_info import IndexInfo
 from ..records import ImageRecord, MetadataValue
+from ..storage.folder import IndexFolder
+from ..storage.info import IndexInfo
 
 #: fields that are columns of the image row rather than metadata
 _COLUMN_FIELDS = {"caption", "path"}

@@ -4,7 +4,7 @@ Inputs of all indexes (fields, labels, captions, judgments) are checked before a
 loaded (:mod:`.dataset`). Then, per index, the encoder recorded in it embeds the captions, the
 label prompts and the judged queries, and every task is scored exactly from the stored vectors
 (:mod:`.tasks`); ``served`` also asks the published ANN index through the
-:class:`~indexer.retriever.Retriever` and reports served minus exact.
+:class:`~indexer.search.retriever.Retriever` and reports served minus exact.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from ..encoders import Encoder, load_encoder
-from ..index_folder import require_same_encoder
 from ..prompts import DEFAULT_TEMPLATE, fill_template
 from ..settings import Device, Precision
+from ..storage.folder import require_same_encoder
 from . import tasks
 from .bootstrap import overlapping
 from .dataset import (
@@ -33,8 +33,8 @@ from .dataset import (
     read_qrels,
     resolve_judgments,
 )
-from .examples import Example, example_paths, examples_of
 from .figures import summarise, zero_shot_figures
+from .report.examples import Example, example_paths, examples_of
 from .served import served_figures
 
 #: texts embedded per batch

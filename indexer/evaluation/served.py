@@ -16,7 +16,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from ..encoders import Encoder
-from ..retriever import Retriever
+from ..search.retriever import Retriever
 from ..settings import Settings
 from . import metrics, tasks
 from .dataset import EvalIndex

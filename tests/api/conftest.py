@@ -23,12 +23,12 @@ from PIL import Image
 from indexer.errors import NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
-from indexer.retriever import Retriever
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
 from search_api.state import ApiState
-from tests.api.contract import Contract, ContractClient
-from tests.helpers import SAMPLE_DIR
+from tests.support.contract import Contract, ContractClient
+from tests.support.helpers import SAMPLE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -23,14 +23,14 @@ from openapi_spec_validator import validate
 import search_api
 from indexer.errors import ModelUnavailableError
 from indexer.prompts import DEFAULT_TEMPLATE
-from indexer.retriever import Retriever
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
-from search_api.openapi import build_openapi
+from search_api.schema.openapi import build_openapi
 from search_api.service import SearchService
 from tests.api.conftest import FakeRetriever
-from tests.api.contract import Contract, openapi_path
-from tests.helpers import REPO, SAMPLE_IMAGES
+from tests.support.contract import Contract, openapi_path
+from tests.support.helpers import REPO, SAMPLE_IMAGES
 
 JPEG = (SAMPLE_IMAGES / "cxr_01.jpg").read_bytes()
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -365,6 +365,6 @@ def test_the_api_package_imports_the_concrete_retriever_only_to_open_it() -> Non
         path.name
         for path in sorted(package.glob("*.py"))
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.ImportFrom) and node.module == "indexer.retriever"
+        if isinstance(node, ast.ImportFrom) and node.module == "indexer.search.retriever"
     ]
     assert users == ["indexes.py"]

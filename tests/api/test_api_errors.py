@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from indexer.settings import Settings
 from search_api import create_app
-from tests.helpers import SAMPLE_DIR, assert_error
+from tests.support.helpers import SAMPLE_DIR, assert_error
 
 JPEG = (SAMPLE_DIR / "images" / "cxr_01.jpg").read_bytes()
 

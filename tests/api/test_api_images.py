@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from indexer.settings import Settings
-from search_api import routes_images
-from tests.helpers import SAMPLE_DIR
+from search_api.routes import images as routes_images
+from tests.support.helpers import SAMPLE_DIR
 
 
 def test_record_has_everything_stored(client: FlaskClient, ids_by_file: dict[str, int]) -> None:

@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from indexer.settings import Settings
 from search_api import create_app
 from search_api.indexes import IndexNameError, IndexSet, name_index_dirs, open_indexes
-from tests.api.contract import Contract, ContractClient
-from tests.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, assert_error, run_cli
+from tests.support.contract import Contract, ContractClient
+from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, assert_error, run_cli
 
 LABELS = ["chest x-ray", "head CT"]
 CPU = ("--device", "cpu", "--quiet")

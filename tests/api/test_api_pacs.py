@@ -15,17 +15,17 @@ import pytest
 from flask import Flask
 from PIL import Image
 
-from indexer.corpus import InstanceUIDs
-from indexer.dicomweb import relpath_for
-from indexer.imaging import load_image
+from indexer.imaging.decode import load_image
 from indexer.settings import Settings
+from indexer.sources.dicomweb import relpath_for
+from indexer.sources.folder import InstanceUIDs
 from search_api import create_app
 from search_api.state import ApiState
 from search_api.thumbnails import withheld_placeholder
-from tests.api.contract import Contract, ContractClient
-from tests.helpers import SAMPLE_IMAGES, assert_error, run_cli, tiny_model_args
-from tests.orthanc import PASSWORD, USER, Orthanc, running_orthanc
-from tests.orthanc import missing as orthanc_missing
+from tests.support.contract import Contract, ContractClient
+from tests.support.helpers import SAMPLE_IMAGES, assert_error, run_cli, tiny_model_args
+from tests.support.orthanc import PASSWORD, USER, Orthanc, running_orthanc
+from tests.support.orthanc import missing as orthanc_missing
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 from indexer.encoders import Encoder
-from indexer.retriever import Retriever
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
-from tests.helpers import SAMPLE_IMAGES, run_cli
+from tests.support.helpers import SAMPLE_IMAGES, run_cli
 
 
 def test_service_serves_the_new_version_after_indexing(

@@ -29,10 +29,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from indexer.settings import Settings
-from search_api.openapi import build_openapi
 from search_api.process import ServiceProcess
-from tests.helpers import SAMPLE_COUNT
-from tests.serving import serve
+from search_api.schema.openapi import build_openapi
+from tests.support.helpers import SAMPLE_COUNT
+from tests.support.serving import serve
 
 #: examples per operation: enough to reach every field and its limits, bounded in time
 EXAMPLES = 25

@@ -14,7 +14,7 @@ import werkzeug.formparser
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 
-from tests.helpers import SAMPLE_DIR
+from tests.support.helpers import SAMPLE_DIR
 
 HIT_KEYS = {"id", "score", "path", "caption", "metadata", "thumbnail_url", "image_url"}
 

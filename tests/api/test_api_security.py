@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 
 from indexer.settings import Settings
 from search_api.app import create_app
-from search_api.auth import SESSION_COOKIE
-from search_api.sessions import MAX_CLIENTS, FailureLimiter, SessionStore
-from tests.serving import serve
+from search_api.security.auth import SESSION_COOKIE
+from search_api.security.sessions import MAX_CLIENTS, FailureLimiter, SessionStore
+from tests.support.serving import serve
 
 TOKEN = "correct horse battery staple"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from search_api.cli import serve
-from tests.serving import serve as serve_process
+from tests.support.serving import serve as serve_process
 
 THREADS = 8
 ROUNDS = 4

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from indexer.settings import Settings
 from search_api import create_app
-from tests.helpers import SAMPLE_DIR
+from tests.support.helpers import SAMPLE_DIR
 
 LABELS = ["chest x-ray", "head CT", "retina photograph", "histology slide"]
 

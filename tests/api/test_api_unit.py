@@ -25,9 +25,9 @@ from indexer.errors import (
 from indexer.settings import Settings
 from search_api import app as app_module
 from search_api import create_app
-from search_api.fields import MAX_ID, Limits
-from search_api.image_fields import decode_base64_image
-from search_api.params import (
+from search_api.schema.fields import MAX_ID, Limits
+from search_api.schema.image_fields import decode_base64_image
+from search_api.schema.params import (
     FILTERS,
     K,
     parse_search_body,
@@ -35,7 +35,7 @@ from search_api.params import (
     parse_thumbnail_size,
 )
 from search_api.thumbnails import RenderCache
-from tests.helpers import assert_error
+from tests.support.helpers import assert_error
 
 # --- parsing ----------------------------------------------------------------------------------
 

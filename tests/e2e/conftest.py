@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import serve
+from tests.support.serving import serve
 
 CHROMIUM = Path(os.environ.get("MEDSEARCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

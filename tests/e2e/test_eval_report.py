@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.eval_support import build_second_index
-from tests.helpers import run_cli
+from tests.support.eval_support import build_second_index
+from tests.support.helpers import run_cli
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SERVER_START_TIMEOUT
-from tests.helpers import PAGE_SIZE, SAMPLE_COUNT
-from tests.serving import serve
+from tests.support.helpers import PAGE_SIZE, SAMPLE_COUNT
+from tests.support.serving import serve
 
 pytestmark = pytest.mark.browser
 

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SERVER_START_TIMEOUT
-from tests.orthanc import PACS_FILES, PASSWORD, USER, Orthanc
-from tests.serving import serve
+from tests.support.orthanc import PACS_FILES, PASSWORD, USER, Orthanc
+from tests.support.serving import serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

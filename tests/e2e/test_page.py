@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import PAGE_SIZE, REPO, SAMPLE_COUNT, SAMPLE_IMAGES
+from tests.support.helpers import PAGE_SIZE, REPO, SAMPLE_COUNT, SAMPLE_IMAGES
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.serving import serve
+from tests.support.serving import serve
 
 from .conftest import SERVER_START_TIMEOUT
 from .test_page import PAGE_SIZE, cards, open_home, search

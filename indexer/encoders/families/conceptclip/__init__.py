@@ -1,0 +1,1 @@
+"""ConceptCLIP: transformers remote code, loaded only when trusted."""

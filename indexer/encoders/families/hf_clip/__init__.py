@@ -1,0 +1,1 @@
+"""Transformers CLIP models such as PubMedCLIP."""

@@ -1,0 +1,1 @@
+"""The open_clip family: BiomedCLIP and any model open_clip builds."""

@@ -1,0 +1,83 @@
+"""What every torch model family's encoder shares: one model thread, device, precision, batches.
+
+A family subclasses :class:`TorchEncoder`, calls :meth:`TorchEncoder._start` first in its
+constructor, sets ``_image_tower`` (a callable from normalised pixels to features) and implements
+:meth:`_encode_prepared` and :meth:`_encode_texts`, which run on the model thread. Text requests
+from concurrent callers are micro-batched (:mod:`.micro_batch`), so ``_encode_texts`` must give
+each text of a batch the vector it gives that text alone.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ...errors import InvalidRequestError
+from ..base import Encoder, FloatArray
+from .device import (
+    ModelThread,
+    forward_in_slices,
+    model_dtype,
+    resolve_device,
+    resolve_precision,
+    unit_rows,
+)
+from .micro_batch import BatchStats, MicroBatcher
+
+#: most texts one forward of a text tower embeds for concurrent requests
+TEXTS_PER_FORWARD = 32
+
+
+class TorchEncoder(Encoder):
+    """An encoder whose torch work, the model's load included, all runs on one thread."""
+
+    _image_tower: Callable[[torch.Tensor], torch.Tensor]
+
+    def _start(self, model_ref: str, random_weights: bool, device: str, precision: str) -> None:
+        """Resolve device and precision and start the model thread (before the model loads)."""
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.model_ref = model_ref
+        self.random_weights = random_weights
+        self._model_thread = ModelThread()
+        self._dtype = model_dtype(self.precision)
+        self._text_batcher = MicroBatcher(
+            self._model_thread, self._encode_texts, max_items=TEXTS_PER_FORWARD
+        )
+
+    @property
+    def text_batches(self) -> BatchStats:
+        """How many text requests were embedded in how many forwards (micro-batching at work)."""
+        return self._text_batcher.stats
+
+    def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+        if not len(images):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._model_thread.run(self._encode_prepared, images)
+
+    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
+        return self._model_thread.run(self._encode_pixels, pixels)
+
+    def encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        if isinstance(texts, str):
+            raise InvalidRequestError("encode_texts takes a list of texts, not one string")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._text_batcher(texts)
+
+    def _encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
+        pixels = pixels.to(self.device, dtype=self._dtype, non_blocking=True)
+        with torch.inference_mode():
+            features = forward_in_slices(self._image_tower, pixels)
+        return unit_rows(features)
+
+    @abstractmethod
+    def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+        """Prepared uint8 images to unit vectors, on the model thread."""
+
+    @abstractmethod
+    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
+        """Texts to unit vectors, on the model thread."""

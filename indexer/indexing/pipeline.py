@@ -1,0 +1,169 @@
+"""The indexing run: scan a corpus, prepare and embed what is new, write rows and vectors, publish.
+
+A run goes through the stages of :mod:`indexer.indexing.stages`: the scan and the write stage run
+here, the prepare and embed stages in the engine the settings name (:mod:`indexer.indexing.engines`;
+threads in this process by default, or a Ray cluster). Each batch is written in one SQLite
+transaction, its vectors fsynced just before the commit (:mod:`indexer.indexing.write_stage`), so a
+kill at any moment leaves every committed image with its vector; the ANN index is derived from both
+and brought in line at the end of every run (see :mod:`indexer.storage.publish`). A write that finds
+the disk full stops the run with :class:`~indexer.errors.DiskFullError`; the batch it was writing is
+rolled back and the published version stays as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ..encoders import Encoder, load_encoder
+from ..errors import InvalidRequestError
+from ..records import MetadataValue
+from ..settings import Settings
+from ..sources.folder import CorpusSource, FolderSource, load_metadata
+from ..storage.atomic import reporting_disk_full
+from ..storage.folder import IndexFolder, new_info, require_same_encoder
+from ..storage.info import IndexInfo
+from ..storage.metadata_db import Store
+from ..storage.publish import publish
+from ..storage.vectors import VectorFile
+from .engines import Engine, EngineJob, load_engine
+from .report import IndexReport
+from .stages import scan_stage
+from .write_stage import Writer
+
+__all__ = ["IndexReport", "ProgressCallback", "encoder_for", "index_corpus"]
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def index_corpus(
+    settings: Settings,
+    corpus: Path | CorpusSource,
+    *,
+    metadata_file: Path | None = None,
+    model: str | None = None,
+    prune: bool = False,
+    encoder: Encoder | None = None,
+    progress: ProgressCallback | None = None,
+) -> IndexReport:
+    """Bring the index in ``settings.index_dir`` up to date with the images under ``corpus``
+    (a folder, or a source such as :class:`indexer.sources.dicomweb.DicomWebSource`)."""
+    source = FolderSource(corpus) if isinstance(corpus, Path) else corpus
+    root = source.root
+    sidecar = load_metadata(metadata_file) if metadata_file else {}
+    folder = IndexFolder(settings.index_dir)
+    # the other files name themselves when they find the disk full; the rest is SQLite's
+    with folder.writer_lock(), reporting_disk_full(folder.db_path.name):
+        folder.remove_stale_temporaries()
+        info = folder.read_info() if folder.exists() else None
+        engine = load_engine(settings.engine)
+        engine.connect(settings)
+        encoder = encoder or _load_encoder(settings, info, model)
+        started = time.perf_counter()  # the rate is the pipeline's, not the model load's
+        if info is None:
+            info = new_info(encoder.describe(), root, settings.index_type)
+            store = folder.open_store(create=True)
+            folder.write_info(info)
+        else:
+            require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
+            _check_same_corpus(info, root, folder.path)
+            store = folder.open_store(create=True)
+        state: dict[str, IndexInfo] = {"info": info}
+
+        def checkpoint() -> None:
+            state["info"] = publish(
+                folder, store, state["info"], settings.index_type, settings.index_memory
+            )
+
+        try:
+            vectors = folder.vector_file(encoder.dim)
+            report = _run(
+                settings,
+                engine,
+                encoder,
+                source,
+                store,
+                vectors,
+                sidecar,
+                prune,
+                progress,
+                checkpoint,
+            )
+            store.apply_sidecar(sidecar)
+            checkpoint()
+            report.count = state["info"].count
+        finally:
+            store.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def encoder_for(settings: Settings, model: str | None = None) -> Encoder:
+    """The encoder a run would load (``model``, else the index's own, else the setting), for
+    callers that run many times in a row (``--watch``)."""
+    folder = IndexFolder(settings.index_dir)
+    return _load_encoder(settings, folder.read_info() if folder.exists() else None, model)
+
+
+def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None) -> Encoder:
+    ref = model or (info.encoder.model if info else settings.model)
+    return load_encoder(
+        ref,
+        device=settings.device,
+        precision=settings.precision,
+        compile_images=settings.compile,
+        trust_remote_code=settings.trust_remote_code,
+    )
+
+
+def _check_same_corpus(info: IndexInfo, root: str, where: Path) -> None:
+    if info.corpus_root and info.corpus_root != root:
+        raise InvalidRequestError(
+            f"the index in {where} holds images of {info.corpus_root}, not of {root}; "
+            "paths are stored relative to the corpus folder, so use a new --index folder"
+        )
+
+
+def _run(
+    settings: Settings,
+    engine: Engine,
+    encoder: Encoder,
+    source: CorpusSource,
+    store: Store,
+    vectors: VectorFile,
+    sidecar: Mapping[str, Mapping[str, MetadataValue]],
+    prune: bool,
+    progress: ProgressCallback | None,
+    checkpoint: Callable[[], None],
+) -> IndexReport:
+    """Scan, hand what is new to the engine, then prune or count what is gone."""
+    report = IndexReport(engine=settings.engine)
+    writer = Writer(store, vectors, sidecar, report, checkpoint)
+    with report.clock.timing("scan"):
+        files = source.scan()
+        failures = store.failure_states()
+        scanned = scan_stage(files, writer.states, failures)
+    report.scanned = len(files)
+    report.unchanged = scanned.unchanged
+    report.failed.extend(
+        {"path": f.relpath, "reason": "unchanged_since_failure"} for f in scanned.unchanged_failures
+    )
+    todo = scanned.todo
+
+    def files_done(done: int) -> None:
+        if progress:
+            progress(done, len(todo))
+
+    job = EngineJob(settings, encoder, source, todo, writer, report.clock, files_done)
+    engine.run(job)
+    on_disk = {f.relpath for f in files}
+    gone = [s.id for p, s in writer.states.items() if p not in on_disk]
+    if prune and gone:
+        with store.session() as session:
+            Store.delete_images(session, gone)
+            Store.clear_failures(session, set(failures) - on_disk)
+        report.pruned = len(gone)
+    else:
+        report.missing = len(gone)
+    return report

@@ -1,0 +1,143 @@
+"""The write stage: one SQLite transaction per batch, vectors on disk before the commit.
+
+The indexing process is the only writer. Each content is embedded once per index: a file whose
+bytes are already indexed (before the run or earlier in it) gets a copy of that vector, read back
+from the vector file, whatever an engine computed for it. Vectors are fsynced just before the
+commit of the rows that point at them, so a kill at any moment leaves every committed image with
+its vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..fault_points import fault_point
+from ..records import MetadataValue
+from ..storage.metadata_db import FileState, Store, split_sidecar_fields
+from ..storage.vectors import VectorFile
+from .report import IndexReport
+from .stages import Failed, Prepared, Skipped
+
+#: publish the ANN index at least this often during long runs (new images)
+CHECKPOINT_EVERY = 20_000
+
+
+class Writer:
+    """Writes batches of outcomes into the store and the vector file, in order."""
+
+    def __init__(
+        self,
+        store: Store,
+        vectors: VectorFile,
+        sidecar: Mapping[str, Mapping[str, MetadataValue]],
+        report: IndexReport,
+        checkpoint: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.sidecar = sidecar
+        self.report = report
+        self.checkpoint = checkpoint
+        self.states: dict[str, FileState] = store.file_states()
+        # one id per distinct content, to copy vectors instead of embedding twice
+        self.id_by_sha: dict[str, int] = {s.sha256: s.id for s in self.states.values()}
+        self._since_publish = 0
+
+    def indexed_sha(self, relpath: str) -> str | None:
+        """The content the index holds for ``relpath`` (None if it holds none)."""
+        state = self.states.get(relpath)
+        return state.sha256 if state else None
+
+    def write(self, batch: list[Prepared], other: list[Failed | Skipped]) -> None:
+        """Write one batch in one transaction; publish when enough new images have piled up."""
+        with self.report.clock.timing("write"):
+            added = self._write(batch, other)
+        self._since_publish += added
+        if self._since_publish >= CHECKPOINT_EVERY:
+            # long runs become searchable as they go
+            self.checkpoint()
+            self._since_publish = 0
+
+    def _write(self, batch: list[Prepared], other: list[Failed | Skipped]) -> int:
+        for item in other:
+            if isinstance(item, Skipped):
+                self.report.skipped[item.reason] += 1
+            else:
+                self.report.failed.append(
+                    {"path": item.file.relpath, "reason": item.reason, "message": item.message}
+                )
+        touched = [p for p in batch if self._is_touch(p)]
+        fresh = [p for p in batch if not self._is_touch(p)]
+        vectors = self._vectors_for(fresh)
+        replaced = [self.states[p.file.relpath].id for p in fresh if p.file.relpath in self.states]
+        rows = [self._row(p) for p in fresh]
+        with self.store.session() as session:
+            for item in other:
+                if isinstance(item, Failed):
+                    f = item.file
+                    Store.record_failure(
+                        session, f.relpath, f.size, f.mtime, item.reason, item.message
+                    )
+            Store.delete_images(session, replaced)
+            ids = Store.add_images(session, rows) if rows else []
+            Store.add_identifiers(
+                session, [(i, p.file.uids) for p, i in zip(fresh, ids, strict=True) if p.file.uids]
+            )
+            if ids:
+                # vectors reach the disk before the rows that point at them are committed
+                self.vectors.write(ids, vectors)
+                fault_point("batch:after-vectors")
+            for p in touched:
+                state = self.states[p.file.relpath]
+                Store.touch_image(session, state.id, p.file.size, p.file.mtime)
+            Store.clear_failures(session, [p.file.relpath for p in batch])
+        for row, new_id in zip(rows, ids, strict=True):
+            self.id_by_sha.setdefault(row["sha256"], new_id)
+        self.report.unchanged += len(touched)
+        self.report.updated += len(replaced)
+        self.report.indexed += len(ids)
+        return len(ids)
+
+    def _is_touch(self, p: Prepared) -> bool:
+        return self.indexed_sha(p.file.relpath) == p.sha256
+
+    def _vectors_for(self, fresh: list[Prepared]) -> np.ndarray:
+        """One vector per image: the embed stage's for new contents, copies for the rest."""
+        new: dict[str, np.ndarray] = {}
+        for p in fresh:
+            if p.sha256 not in self.id_by_sha:
+                if p.vector is None:
+                    raise ValueError(f"{p.file.relpath} reached the write stage without a vector")
+                new.setdefault(p.sha256, p.vector)
+        copies = {p.sha256 for p in fresh if p.sha256 not in new}
+        by_sha = dict(new)
+        copy_ids = [self.id_by_sha[sha] for sha in copies]
+        by_sha.update(zip(copies, self.vectors.read(copy_ids), strict=True))
+        self.report.embedded += len(new)
+        self.report.duplicates += len(fresh) - len(new)
+        if not fresh:
+            return np.zeros((0, self.vectors.dim), dtype=np.float32)
+        return np.stack([by_sha[p.sha256] for p in fresh])
+
+    def _row(self, p: Prepared) -> dict[str, Any]:
+        extra: dict[str, MetadataValue] = dict(p.metadata)
+        modality = extra.pop("modality", None)
+        sidecar = split_sidecar_fields(self.sidecar.get(p.file.relpath, {}))
+        caption = sidecar.pop("caption", None)
+        modality = sidecar.pop("modality", modality)
+        extra.update(sidecar)
+        return {
+            "path": p.file.relpath,
+            "sha256": p.sha256,
+            "size": p.file.size,
+            "mtime": p.file.mtime,
+            "width": p.width,
+            "height": p.height,
+            "format": p.format,
+            "modality": None if modality is None else str(modality),
+            "caption": None if caption is None else str(caption),
+            "extra": extra,
+        }

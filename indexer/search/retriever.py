@@ -1,0 +1,381 @@
+"""One way to search an index, shared by the CLI, the JSON API and the web page.
+
+A :class:`Retriever` holds the encoder, the metadata store and an immutable snapshot of the ANN
+index and vector file. :meth:`Retriever.refresh` swaps in a newly published snapshot atomically,
+so concurrent searches always see one whole version. A version whose files do not match the
+checksums its ``index_info.json`` records (or whose format this MedSearch cannot read) is refused,
+once, and the current one goes on being served.
+
+Arguments are typed Python values: the JSON API checks the shape of requests (types, sizes,
+ranges) before they get here (``search_api/params.py``). The Retriever checks what only it
+knows (the vector's dimension, that an image id exists, that a filter field is known) and the
+few preconditions without which it cannot answer: one query, something to embed, a page that
+starts at 0 or later with at least one result, and the template rule of :mod:`indexer.prompts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .. import ann
+from ..encoders import Encoder, load_encoder
+from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
+from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
+from ..records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from ..settings import Settings
+from ..sources.folder import InstanceUIDs
+from ..storage.checksums import PrefixDigest
+from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
+from ..storage.info import EncoderRecord, IndexInfo
+from ..storage.metadata_db import Store
+from ..storage.vectors import VectorFile
+from .query_cache import QueryCache
+
+#: filtered searches over at most this many images are exact brute force over the raw vectors
+BRUTE_FORCE_MAX = 50_000
+_TEXT_CACHE_SIZE = 1024
+_IMAGE_CACHE_SIZE = 256
+
+Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    info: IndexInfo
+    index: ann.AnnIndex
+    vectors: VectorFile
+    info_mtime: float
+    #: digest of the published rows of the vector file (None when the info records no checksum)
+    vectors_digest: PrefixDigest | None
+
+
+class Retriever:
+    """Search by text, image, vector or indexed id, with filters, offset and a score floor."""
+
+    def __init__(self, settings: Settings, encoder: Encoder, store: Store, folder: IndexFolder):
+        self.settings = settings
+        self.encoder = encoder
+        self.store = store
+        self.folder = folder
+        self._lock = threading.Lock()
+        self._snapshot = self._load_snapshot(None)
+        #: mtime of an index_info.json that could not be loaded, not to be tried again
+        self._rejected_mtime: float | None = None
+        self._text_cache = QueryCache(_TEXT_CACHE_SIZE)
+        self._image_cache = QueryCache(_IMAGE_CACHE_SIZE)
+        self._last_check = time.monotonic()
+
+    @classmethod
+    def open(cls, settings: Settings, encoder: Encoder | None = None) -> Retriever:
+        """Open the index in ``settings.index_dir`` with the encoder it was built with."""
+        folder = IndexFolder(settings.index_dir)
+        info = folder.read_info()
+        recorded = info.encoder
+        if encoder is None:
+            encoder = load_recorded_encoder(recorded, settings)
+        require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
+        return cls(settings, encoder, folder.open_store(), folder)
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def _load_snapshot(self, previous: _Snapshot | None) -> _Snapshot:
+        """The published version, its files checked against the checksums its info records
+        (the vector rows ``previous`` checked already are not read again)."""
+        mtime = self.folder.info_path.stat().st_mtime
+        info = self.folder.read_info()
+        if not self.folder.faiss_path.is_file():
+            raise IndexCorruptError(
+                f"{self.folder.path} has no {self.folder.faiss_path.name} yet: the first "
+                "`medsearch index` run did not finish; run it again"
+            )
+        recorded = info.checksums
+        index = ann.load_published(self.folder, info)
+        vectors = self.folder.vector_file(info.dim)
+        digest = None
+        if VECTORS_FILE in recorded and info.vector_rows is not None:
+            start = previous.vectors_digest if previous is not None else None
+            digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
+        return _Snapshot(info, index, vectors, mtime, digest)
+
+    def refresh(self) -> bool:
+        """Load a newer published index version if there is one; True when it did.
+
+        A version that cannot be loaded (damaged, unknown format) raises its error once and is
+        not tried again until ``index_info.json`` changes; the current version stays.
+        """
+        try:
+            mtime = self.folder.info_path.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        if mtime in (self._snapshot.info_mtime, self._rejected_mtime):
+            return False
+        with self._lock:
+            current = self._snapshot
+            if mtime in (current.info_mtime, self._rejected_mtime):
+                return False
+            try:
+                fresh = self._load_snapshot(current)
+            except MedSearchError:
+                self._rejected_mtime = mtime
+                raise
+            if fresh.info.generation == current.info.generation:
+                self._snapshot = dataclasses.replace(current, info_mtime=fresh.info_mtime)
+                return False
+            self._snapshot = fresh
+            return True
+
+    # -- facts ---------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        info = self._snapshot.info
+        return {
+            "count": info.count,
+            "failed": info.failed,
+            "dim": info.dim,
+            "index_type": info.index_type,
+            "metric": info.metric,
+            "encoder": {
+                **info.encoder.to_json(),
+                "device": str(self.encoder.device),
+                "precision": self.encoder.precision,
+            },
+            "generation": info.generation,
+            "created_at": info.created_at,
+            "updated_at": info.updated_at,
+            "versions": dict(info.versions),
+        }
+
+    def get(self, image_id: int) -> ImageRecord:
+        return self.store.get(image_id)
+
+    def source_path(self, image_id: int) -> Path:
+        """Absolute path of the original file of an indexed image."""
+        record = self.store.get(image_id)
+        return self._snapshot.info.corpus_path() / record.path
+
+    def dicomweb_instance(self, image_id: int) -> tuple[str, InstanceUIDs] | None:
+        """The DICOMweb base URL and UIDs of an image indexed from a PACS; None for files."""
+        uids = self.store.identifiers(image_id)
+        root = self._snapshot.info.corpus_root
+        return None if uids is None or root is None else (root, uids)
+
+    def filterable_fields(self) -> list[str]:
+        return self.store.filterable_fields()
+
+    def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
+        return self.store.facets()
+
+    def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored (float16-rounded) vectors of indexed images, float32 [n, dim]."""
+        return self._snapshot.vectors.read(np.asarray(ids, dtype=np.int64))
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(
+        self,
+        *,
+        text: str | None = None,
+        image: Image.Image | None = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+        image_id: int | None = None,
+        k: int = 20,
+        offset: int = 0,
+        filters: Filters | None = None,
+        min_score: float | None = None,
+        exclude_ids: Collection[int] = (),
+    ) -> SearchResult:
+        """Top-``k`` images after ``offset``, best first. Exactly one query kind is given."""
+        started = time.perf_counter()
+        if k < 1:
+            raise InvalidRequestError("k must be at least 1")
+        if offset < 0:
+            raise InvalidRequestError("offset must be at least 0")
+        query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
+        embedded = time.perf_counter()
+        snapshot = self._snapshot
+        allowed = self.store.ids_matching(filters) if filters else None
+        total = snapshot.index.ntotal if allowed is None else len(allowed)
+        exclude = np.asarray(sorted({int(i) for i in exclude_ids}), dtype=np.int64)
+        want = k + offset + len(exclude)
+        scores, ids = self._top(snapshot, query, want, allowed)
+        hits = self._hits(scores, ids, exclude, offset, k, min_score)
+        finished = time.perf_counter()
+        timings = {
+            "embed": (embedded - started) * 1000,
+            "search": (finished - embedded) * 1000,
+            "total": (finished - started) * 1000,
+        }
+        return SearchResult(hits=hits, total=total, timings_ms=timings)
+
+    def _embed(
+        self,
+        *,
+        text: str | None,
+        image: Image.Image | None,
+        vector: Sequence[float] | np.ndarray | None,
+        image_id: int | None,
+    ) -> np.ndarray:
+        given = [
+            n
+            for n, v in (
+                ("text", text),
+                ("image", image),
+                ("image_id", image_id),
+                ("vector", vector),
+            )
+            if v is not None
+        ]
+        if len(given) != 1:
+            raise InvalidRequestError(
+                "give exactly one of text, image, image_id, vector"
+                + (f", not {' and '.join(given)}" if given else "")
+            )
+        if text is not None:
+            return self.embed_text(text)
+        if image is not None:
+            return self.embed_image(image)
+        if vector is not None:
+            return self._check_vector(vector)
+        assert image_id is not None  # exactly one of the four is set
+        self.store.get(image_id)  # NotFoundError for unknown ids
+        return self.vectors_for([image_id])[0]
+
+    def embed_text(self, text: str) -> np.ndarray:
+        """The unit vector of a text query (recent queries are cached)."""
+        if not text.strip():
+            raise InvalidRequestError("text must be a non-empty string")
+        key = " ".join(text.split())
+        return self._text_cache.get_or_compute(key, lambda: self.encoder.encode_texts([key])[0])
+
+    def embed_image(self, image: Image.Image) -> np.ndarray:
+        """The unit vector of an image query (cached by the model input the image becomes).
+
+        Keying on the preprocessed pixels rather than the upload's bytes also catches the same
+        picture sent again in another file format.
+        """
+        prepared = self.encoder.prepare(image)
+        key = hashlib.blake2b(prepared.tobytes(), digest_size=16).digest()
+        return self._image_cache.get_or_compute(
+            key, lambda: self.encoder.encode_prepared([prepared])[0]
+        )
+
+    def _check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The query vector scaled to unit length; it must fit this index's encoder."""
+        array = np.asarray(vector, dtype=np.float64)
+        dim = self.encoder.dim
+        if array.shape != (dim,):
+            raise InvalidRequestError(
+                f"vector must have {dim} numbers (the index's dimension), got shape {array.shape}"
+            )
+        largest = float(np.max(np.abs(array)))
+        if not np.isfinite(largest) or largest == 0.0:
+            raise InvalidRequestError("vector must be finite and not all zeros")
+        scaled = array / largest  # first, so that squaring cannot overflow
+        return (scaled / np.linalg.norm(scaled)).astype(np.float32)
+
+    def _top(
+        self, snapshot: _Snapshot, query: np.ndarray, want: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if snapshot.index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if allowed is not None and len(allowed) <= BRUTE_FORCE_MAX:
+            # a narrow filter is answered exactly from the raw vectors
+            return self._exact_top(snapshot, query, want, allowed)
+        scores, ids = snapshot.index.search(query[None, :], want, allowed)
+        found = ids[0] >= 0
+        if allowed is not None and found.sum() < min(want, len(allowed)):
+            # the ANN probe saw too few matches: fall back to exact search over the matches
+            return self._exact_top(snapshot, query, want, allowed)
+        return scores[0][found], ids[0][found]
+
+    @staticmethod
+    def _exact_top(
+        snapshot: _Snapshot, query: np.ndarray, want: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # the matches' vectors are read a block at a time, however many images a filter selects
+        vectors = snapshot.vectors.rows_of(allowed)
+        scores, ids = ann.exact_top_k(vectors, allowed, query[None, :], want)
+        return scores[0], ids[0]
+
+    def _hits(
+        self,
+        scores: np.ndarray,
+        ids: np.ndarray,
+        exclude: np.ndarray,
+        offset: int,
+        k: int,
+        min_score: float | None,
+    ) -> list[Hit]:
+        keep = ~np.isin(ids, exclude)
+        scores, ids = scores[keep], ids[keep]
+        if min_score is not None:
+            keep = scores >= min_score
+            scores, ids = scores[keep], ids[keep]
+        scores, ids = scores[offset : offset + k], ids[offset : offset + k]
+        records = self.store.get_many(ids.tolist())
+        return [
+            Hit(
+                id=int(i),
+                score=float(s),
+                path=records[int(i)].path,
+                caption=records[int(i)].caption,
+                metadata=records[int(i)].metadata(),
+            )
+            for s, i in zip(scores, ids, strict=True)
+            # an id published in the ANN index but pruned since is skipped
+            if int(i) in records
+        ]
+
+    # -- zero-shot classification --------------------------------------------------------------
+
+    def classify(
+        self,
+        labels: Sequence[str],
+        *,
+        image: Image.Image | None = None,
+        image_id: int | None = None,
+        template: str = DEFAULT_TEMPLATE,
+    ) -> list[LabelProbability]:
+        """Probabilities of candidate labels for an image, as in the model card's example.
+
+        Each label is put in ``template`` by :func:`indexer.prompts.fill_template`.
+        """
+        if not labels:
+            raise InvalidRequestError("labels must be a non-empty list of strings")
+        check_template(template)
+        if (image is None) == (image_id is None):
+            raise InvalidRequestError("give exactly one of image, image_id")
+        query = self._embed(text=None, image=image, vector=None, image_id=image_id)
+        label_vectors = self.encoder.encode_texts([fill_template(template, lbl) for lbl in labels])
+        cosines = label_vectors @ query
+        probs = self.encoder.label_probabilities(cosines[np.newaxis, :])[0]
+        ranked = sorted(
+            zip(labels, probs.tolist(), cosines.tolist(), strict=True), key=lambda t: -t[1]
+        )
+        return [LabelProbability(lbl, float(p), float(c)) for lbl, p, c in ranked]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+__all__ = ["Retriever", "NotFoundError"]
+
+
+def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:
+    """Load the model an index records, with the device, precision and trust of ``settings``."""
+    return load_encoder(
+        recorded.model,
+        device=settings.device,
+        precision=settings.precision,
+        trust_remote_code=settings.trust_remote_code,
+    )

@@ -1,0 +1,158 @@
+"""A PACS as a corpus: DICOMweb QIDO-RS lists instances, WADO-RS retrieves them.
+
+:class:`DicomWebSource` is the :class:`~indexer.sources.folder.CorpusSource` of an ``http(s)://``
+DICOMweb base URL. Each instance becomes a :class:`~indexer.sources.folder.CorpusFile` whose
+``relpath`` is an opaque name derived from its UIDs (``<hash>.dcm``), so no UID reaches the images
+table; the UIDs themselves travel in ``CorpusFile.uids`` into the identifiers table. Instances never
+change under their SOP Instance UID, so size and mtime are 0 and a listed instance that is already
+indexed is unchanged.
+
+Credentials come from the settings (``MEDSEARCH_DICOMWEB_TOKEN``, or ``MEDSEARCH_DICOMWEB_USER``
+and ``MEDSEARCH_DICOMWEB_PASSWORD``), never from a URL or the command line. A PACS that cannot
+be reached or that refuses a search raises :class:`~indexer.errors.SourceUnavailableError`; an
+instance that fails to be retrieved raises :class:`OSError`, which the pipeline records as that
+instance's failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pydicom
+import requests
+
+from ..errors import InvalidRequestError, NotFoundError, SourceUnavailableError
+from ..settings import Settings
+from .folder import CorpusFile, InstanceUIDs
+
+#: instances asked for per QIDO-RS request
+PAGE_SIZE = 1000
+#: seconds to wait for the PACS per request
+TIMEOUT = 60.0
+_STUDY, _SERIES, _SOP = "0020000D", "0020000E", "00080018"
+
+
+def is_dicomweb_url(corpus: str | Path) -> bool:
+    """Whether a corpus argument names a DICOMweb service rather than a folder."""
+    return isinstance(corpus, str) and corpus.lower().startswith(("http://", "https://"))
+
+
+def parse_filters(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` QIDO-RS matching keys (``Modality=CT``) as a dict."""
+    filters: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InvalidRequestError(f"--dicomweb-filter {pair!r} is not KEY=VALUE")
+        filters[key.strip()] = value.strip()
+    return filters
+
+
+def relpath_for(uids: InstanceUIDs) -> str:
+    """The opaque name an instance is indexed under (a digest of its UIDs)."""
+    digest = hashlib.sha256("/".join(uids).encode("ascii")).hexdigest()[:32]
+    return f"{digest}.dcm"
+
+
+def open_client(url: str, settings: Settings) -> Any:
+    """A ``dicomweb_client.DICOMwebClient`` for ``url`` with the configured credentials."""
+    from dicomweb_client.api import DICOMwebClient
+
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise InvalidRequestError(
+            "put DICOMweb credentials in MEDSEARCH_DICOMWEB_TOKEN or MEDSEARCH_DICOMWEB_USER/"
+            "MEDSEARCH_DICOMWEB_PASSWORD, not in the URL"
+        )
+    session = requests.Session()
+    if settings.dicomweb_token:
+        session.headers["Authorization"] = f"Bearer {settings.dicomweb_token}"
+    elif settings.dicomweb_user:
+        session.auth = (settings.dicomweb_user, settings.dicomweb_password or "")
+    return DICOMwebClient(url=url.rstrip("/"), session=session, timeout=TIMEOUT)
+
+
+def retrieve(client: Any, uids: InstanceUIDs) -> bytes:
+    """The instance as DICOM file bytes, in its stored transfer syntax when the PACS allows."""
+    try:
+        dataset = client.retrieve_instance(*uids, media_types=(("application/dicom", "*"),))
+    except requests.HTTPError as exc:
+        raise OSError(f"WADO-RS answered {_status(exc)}") from exc
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise SourceUnavailableError(f"the PACS stopped answering: {_brief(exc)}") from exc
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def fetch_instance(url: str, uids: InstanceUIDs, settings: Settings) -> bytes:
+    """One instance from the PACS at ``url``; :class:`NotFoundError` when it refuses it."""
+    try:
+        return retrieve(open_client(url, settings), uids)
+    except OSError as exc:
+        raise NotFoundError(f"the PACS no longer gives this image ({exc})") from exc
+
+
+class DicomWebSource:
+    """The instances a DICOMweb service lists (optionally matching QIDO-RS filters)."""
+
+    def __init__(self, url: str, settings: Settings, filters: Mapping[str, str] | None = None):
+        self.root = url.rstrip("/")
+        self.filters = dict(filters or {})
+        self.client = open_client(self.root, settings)
+
+    def scan(self) -> list[CorpusFile]:
+        """Every listed instance, in a stable order (by relpath)."""
+        files: dict[str, CorpusFile] = {}
+        offset = 0
+        while True:
+            page = self._search(offset)
+            for item in page:
+                uids = InstanceUIDs(*(_value(item, tag) for tag in (_STUDY, _SERIES, _SOP)))
+                if all(uids):
+                    relpath = relpath_for(uids)
+                    files[relpath] = CorpusFile(Path(relpath), relpath, 0, 0.0, uids)
+            if len(page) < PAGE_SIZE:
+                return [files[relpath] for relpath in sorted(files)]
+            offset += len(page)
+
+    def read(self, file: CorpusFile) -> bytes:
+        if file.uids is None:
+            raise OSError("no DICOM identifiers recorded for this instance")
+        return retrieve(self.client, file.uids)
+
+    def _search(self, offset: int) -> list[dict[str, Any]]:
+        try:
+            result: list[dict[str, Any]] = self.client.search_for_instances(
+                search_filters=self.filters, limit=PAGE_SIZE, offset=offset
+            )
+        except requests.HTTPError as exc:
+            raise SourceUnavailableError(
+                f"the PACS at {self.root} refused the QIDO-RS search: {_status(exc)}"
+            ) from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise SourceUnavailableError(
+                f"the PACS at {self.root} cannot be reached: {_brief(exc)}"
+            ) from exc
+        return result
+
+
+def _value(item: Mapping[str, Any], tag: str) -> str:
+    values = item.get(tag, {}).get("Value") or [""]
+    return str(values[0])
+
+
+def _status(exc: requests.HTTPError) -> str:
+    response = exc.response
+    if response is None:
+        return str(exc)
+    return f"HTTP {response.status_code} {response.reason or ''}".strip()
+
+
+def _brief(exc: Exception) -> str:
+    return type(exc).__name__

@@ -1,0 +1,56 @@
+"""Service routes: ``/health``, ``/info``, ``/indexes``, ``/facets`` and ``/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+import indexer
+from indexer.prompts import DEFAULT_TEMPLATE
+from search_api.schema.openapi import build_openapi
+from search_api.state import get_state, requested_index
+
+bp = Blueprint("meta", __name__)
+
+
+@bp.get("/health")
+def health() -> dict[str, Any]:
+    """Liveness: the process is up (no token needed)."""
+    return {"status": "ok"}
+
+
+@bp.get("/info")
+def info() -> dict[str, Any]:
+    """Index size, encoder, generation, the MedSearch version and the default label template."""
+    return {
+        **requested_index().retriever.info(),
+        "version": indexer.__version__,
+        "default_template": DEFAULT_TEMPLATE,
+    }
+
+
+@bp.get("/indexes")
+def indexes() -> dict[str, Any]:
+    """The served indexes, the default first: name, encoder family, model, dim, count."""
+    return {"indexes": [index.describe() for index in get_state().indexes]}
+
+
+@bp.get("/facets")
+def facets() -> dict[str, Any]:
+    """Values of every metadata field with their counts, most frequent first."""
+    facets = requested_index().retriever.facets()
+    return {
+        "facets": {
+            field: [{"value": value, "count": count} for value, count in values]
+            for field, values in facets.items()
+        }
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> dict[str, Any]:
+    """The OpenAPI description of this API."""
+    state = get_state()
+    names = state.indexes.names
+    return build_openapi(state.settings, version=indexer.__version__, index_names=names)

@@ -1,0 +1,91 @@
+"""The ``filters`` request field: exact matches on metadata fields, sent as a JSON object
+(or as a JSON string in a query argument or form value)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from indexer.records import MetadataValue
+from search_api.schema.fields import MAX_ID, Field, Limits, Schema, invalid, is_number, short
+
+Filters = dict[str, MetadataValue | list[MetadataValue]]
+
+
+@dataclass(frozen=True)
+class MetadataFilters(Field):
+    """``{"field": value}`` or ``{"field": [value, ...]}`` (any of); values are JSON scalars."""
+
+    name: str
+    max_fields: int
+    max_values: int
+    max_chars: int
+    description: str = 'Exact match per field; a list means any of: {"modality": "CT"}'
+
+    def scalar_schema(self) -> Schema:
+        return {
+            "type": ["string", "number", "boolean", "null"],
+            "maxLength": self.max_chars,
+            "minimum": -MAX_ID,
+            "maximum": MAX_ID,
+        }
+
+    def schema(self, limits: Limits) -> Schema:
+        scalar = self.scalar_schema()
+        values = {"type": "array", "items": scalar, "minItems": 1, "maxItems": self.max_values}
+        schema = {
+            "type": "object",
+            "maxProperties": self.max_fields,
+            "propertyNames": {"minLength": 1},
+            "additionalProperties": {"anyOf": [scalar, values]},
+        }
+        return self.documented(schema, limits)
+
+    def text_schema(self, limits: Limits) -> Schema:
+        return {
+            "type": "string",
+            "description": "Filters as a JSON object: " + self.description,
+            "contentMediaType": "application/json",
+            "contentSchema": self.schema(limits),
+        }
+
+    def parse_text(self, text: str, limits: Limits) -> Filters | None:
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise invalid(f"{self.name} must be a JSON object: {short(exc)}") from None
+        if value is None:
+            raise invalid(f"{self.name} must be a JSON object")
+        return self.parse(value, limits)
+
+    def parse(self, value: Any, limits: Limits) -> Filters | None:
+        if not isinstance(value, dict):
+            raise invalid(f'{self.name} must be an object such as {{"modality": "CT"}}')
+        if len(value) > self.max_fields:
+            raise invalid(f"{self.name} may name at most {self.max_fields} fields")
+        filters: Filters = {}
+        for field, condition in value.items():
+            if not field:
+                raise invalid("filter field names must be non-empty")
+            filters[field] = self._condition(field, condition)
+        return filters or None
+
+    def _condition(self, field: str, condition: Any) -> MetadataValue | list[MetadataValue]:
+        if isinstance(condition, list):
+            if not condition or len(condition) > self.max_values:
+                raise invalid(f"filter {field!r}: a list needs 1 to {self.max_values} values")
+            return [self._scalar(field, item) for item in condition]
+        return self._scalar(field, condition)
+
+    def _scalar(self, field: str, value: Any) -> MetadataValue:
+        if value is None or isinstance(value, bool):
+            return value
+        if is_number(value) and abs(value) <= MAX_ID:
+            return value
+        if isinstance(value, str) and len(value) <= self.max_chars:
+            return value
+        raise invalid(
+            f"filter {field!r}: values must be strings of at most {self.max_chars} characters, "
+            f"numbers between {-MAX_ID} and {MAX_ID}, booleans or null"
+        )

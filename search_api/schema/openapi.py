@@ -1,0 +1,264 @@
+"""The OpenAPI 3.1 description of the JSON API, served at ``/api/openapi.json``.
+
+Request bodies and parameters are rendered from the field sets that :mod:`search_api.schema.params`
+validates with, so their limits cannot drift from what the service enforces. The document is
+built per application: ``k``'s maximum, the upload size and the bearer-token requirement follow
+the running configuration. Response bodies are described in :mod:`search_api.schema.responses`.
+Every status an operation can answer is listed; there is no catch-all ``default``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indexer.settings import Settings
+from search_api.schema.fields import ImageId, Limits
+from search_api.schema.params import (
+    CLASSIFY_BODY,
+    INDEX_QUERY,
+    SEARCH_BODY,
+    SEARCH_QUERY,
+    SEARCH_UPLOAD,
+    SESSION_BODY,
+    THUMBNAIL_QUERY,
+    FieldSet,
+)
+from search_api.schema.responses import ERRORS, response_schemas
+from search_api.security.auth import SESSION_COOKIE
+
+Schema = dict[str, Any]
+
+
+def build_openapi(
+    settings: Settings, *, version: str, index_names: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The OpenAPI document for a service running with ``settings`` over the indexes named
+    ``index_names`` (the ``index`` arguments then list them)."""
+    limits = Limits.of(settings, index_names)
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "MedSearch API",
+            "version": version,
+            "description": (
+                "Medical image retrieval by meaning. Every error has the body "
+                '{"error": {"code": ..., "message": ...}}. A key given as null counts as absent.'
+            ),
+        },
+        "paths": _Paths(limits, token=bool(settings.api_token)).all(),
+        "components": {
+            "schemas": {
+                **response_schemas(viewer=bool(settings.viewer_url)),
+                "SearchRequest": SEARCH_BODY.schema(limits),
+                "ClassifyRequest": CLASSIFY_BODY.schema(limits),
+                "SessionRequest": SESSION_BODY.schema(limits),
+            },
+            "responses": {
+                name: _json_response(description, "Error") for name, description in ERRORS.values()
+            }
+            | {ERRORS["429"][0]: _retry_after_response()},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
+        },
+    }
+    if settings.api_token:
+        doc["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
+    return doc
+
+
+class _Paths:
+    """The operations, with the statuses each can answer (401 and 429 only with a token set)."""
+
+    def __init__(self, limits: Limits, *, token: bool) -> None:
+        self.limits = limits
+        self.token = token
+
+    def all(self) -> dict[str, Any]:
+        image_id = {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": ImageId("id", description="Indexed image id").schema(self.limits),
+        }
+        search_query = SEARCH_QUERY.parameters(self.limits)
+        index = INDEX_QUERY.parameters(self.limits)
+        return {
+            "/api/search": {
+                "post": self.op(
+                    "Search by text, base64 image, indexed image id or vector",
+                    "SearchResponse",
+                    body=_json_content("SearchRequest"),
+                    errors=("400", "404", "413", "415", "422", "503"),
+                )
+            },
+            "/api/search/image": {
+                "post": self.op(
+                    "Search with an uploaded image file",
+                    "SearchResponse",
+                    body=_form_content(SEARCH_UPLOAD, self.limits),
+                    errors=("400", "404", "413", "415", "422", "503"),
+                )
+            },
+            "/api/classify": {
+                "post": self.op(
+                    "Zero-shot classification of an image over candidate labels",
+                    "ClassifyResponse",
+                    body=_json_content("ClassifyRequest"),
+                    errors=("400", "404", "413", "415", "422", "503"),
+                )
+            },
+            "/api/images/{id}": {
+                "get": self.op(
+                    "Everything stored about an image",
+                    "ImageRecord",
+                    parameters=[image_id, *index],
+                    errors=("400", "404", "503"),
+                )
+            },
+            "/api/images/{id}/similar": {
+                "get": self.op(
+                    "Images most similar to an indexed image (itself excluded)",
+                    "SearchResponse",
+                    parameters=[image_id, *search_query],
+                    errors=("400", "404", "503"),
+                )
+            },
+            "/api/images/{id}/thumbnail": {
+                "get": self.image_op(
+                    "JPEG thumbnail (cached; ETag and Cache-Control set)",
+                    "image/jpeg",
+                    [image_id, *THUMBNAIL_QUERY.parameters(self.limits)],
+                    errors=("400", "404", "422", "503"),
+                )
+            },
+            "/api/images/{id}/file": {
+                "get": self.image_op(
+                    "The original file (DICOM rendered to PNG)",
+                    "image/*",
+                    [image_id, *index],
+                    errors=("400", "404", "422", "503"),
+                )
+            },
+            "/api/facets": {"get": self.index_op("Metadata values with counts", "Facets")},
+            "/api/info": {"get": self.index_op("Index and encoder description", "Info")},
+            "/api/indexes": {
+                "get": self.op("The served indexes, the default first", "Indexes", errors=("503",))
+            },
+            "/api/health": {"get": {**self.op("Liveness", "Health", open_=True), "security": []}},
+            "/api/session": self.session_ops(),
+            "/api/openapi.json": {"get": self.op("This document", "OpenApiDocument")},
+        }
+
+    def op(
+        self,
+        summary: str,
+        schema: str,
+        *,
+        parameters: list[Schema] | None = None,
+        body: dict[str, Any] | None = None,
+        errors: tuple[str, ...] = (),
+        open_: bool = False,
+    ) -> dict[str, Any]:
+        operation: dict[str, Any] = {"summary": summary}
+        if parameters:
+            operation["parameters"] = parameters
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": body}
+        operation["responses"] = {
+            "200": _json_response(summary, schema),
+            **self.error_refs(*errors, open_=open_),
+        }
+        return operation
+
+    def index_op(self, summary: str, schema: str) -> dict[str, Any]:
+        """An operation about one index, named by its only argument ``index``."""
+        index = INDEX_QUERY.parameters(self.limits)
+        return self.op(summary, schema, parameters=index, errors=("400", "404", "503"))
+
+    def image_op(
+        self, summary: str, mimetype: str, parameters: list[Schema], errors: tuple[str, ...]
+    ) -> dict[str, Any]:
+        return {
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {
+                "200": {
+                    "description": summary,
+                    "content": {mimetype: {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+                **self.error_refs(*errors),
+            },
+        }
+
+    def session_ops(self) -> dict[str, Any]:
+        signed_in: Schema = {
+            "type": "object",
+            "required": ["signed_in", "token_required"],
+            "additionalProperties": False,
+            "properties": {
+                "signed_in": {"type": "boolean"},
+                "token_required": {"type": "boolean"},
+            },
+        }
+        return {
+            "post": {
+                "summary": "Sign a browser in: sets an HttpOnly session cookie the API accepts "
+                "like the bearer token (for pages, whose <img> requests cannot send the header)",
+                "security": [],
+                "requestBody": {"required": True, "content": _json_content("SessionRequest")},
+                "responses": {
+                    "200": {
+                        "description": f"Signed in (Set-Cookie: {SESSION_COOKIE})",
+                        "content": {"application/json": {"schema": signed_in}},
+                    },
+                    # a wrong token is refused even though the operation needs none
+                    **self.error_refs("400", "413", "415", *(("401", "429") if self.token else ())),
+                },
+            },
+            "delete": {
+                "summary": "Sign this browser out (clears the session cookie)",
+                "security": [],
+                "responses": {"204": {"description": "Signed out"}},
+            },
+        }
+
+    def error_refs(self, *statuses: str, open_: bool = False) -> dict[str, Any]:
+        wanted = set(statuses)
+        if self.token and not open_:
+            wanted |= {"401", "429"}  # a wrong token; too many wrong ones
+        return {
+            status: {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+            for status in sorted(wanted)
+        }
+
+
+# --- small builders ---------------------------------------------------------------------------
+
+
+def _json_content(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
+def _form_content(fields: FieldSet, limits: Limits) -> dict[str, Any]:
+    return {"multipart/form-data": {"schema": fields.schema(limits, as_text=True)}}
+
+
+def _json_response(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": _json_content(schema)}
+
+
+def _retry_after_response() -> dict[str, Any]:
+    name, description = ERRORS["429"]
+    return {
+        **_json_response(description, "Error"),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before sending a token again",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }

@@ -1,0 +1,341 @@
+"""The requests of the API, declared as field sets, and their parsing.
+
+This is the one place that checks the shape of what clients send: types, sizes, ranges, unknown
+keys, content types. Every request's fields are declared below once, with
+:mod:`search_api.schema.fields`; the validators and the OpenAPI document
+(:mod:`search_api.schema.openapi`) both read these declarations. What only the index knows (the
+vector's dimension, that an image exists, that a filter field is known) is left to the Retriever.
+
+Errors are :class:`indexer.errors.InvalidRequestError` (400), :class:`PayloadTooLargeError`
+(413) or :class:`UnsupportedMediaTypeError` (415). A key given as JSON ``null``, or a form or
+query value given empty, counts as not given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Request
+
+from indexer.prompts import DEFAULT_TEMPLATE
+from search_api.errors import UnsupportedMediaTypeError
+from search_api.schema.fields import (
+    Field,
+    ImageId,
+    IndexName,
+    Integer,
+    Labels,
+    Limits,
+    Number,
+    Schema,
+    Secret,
+    Template,
+    Text,
+    Vector,
+    invalid,
+    short,
+)
+from search_api.schema.filter_field import Filters, MetadataFilters
+from search_api.schema.image_fields import Base64Image, Upload
+
+#: longest text query, in characters
+MAX_TEXT_CHARS = 10_000
+#: longest query vector accepted (the Retriever then requires the index's exact dimension)
+MAX_VECTOR_LEN = 16_384
+#: deepest page a client may ask for
+MAX_OFFSET = 1_000_000
+#: most fields in one filter, most values in one "any of" list
+MAX_FILTER_FIELDS = 64
+MAX_FILTER_VALUES = 1_000
+#: most candidate labels in one classification (each is one text for the model)
+MAX_LABELS = 100
+#: longest string filter value, label or template
+MAX_STRING_CHARS = 10_000
+#: results per page when a request does not say
+DEFAULT_K = 20
+THUMBNAIL_DEFAULT = 256
+THUMBNAIL_MIN = 32
+THUMBNAIL_MAX = 1024
+#: longest index name (names are URL-safe: letters, digits, ".", "_", "-")
+MAX_INDEX_NAME_CHARS = 64
+#: the sizes thumbnails are rendered at: a requested size is rounded up to the next one, so the
+#: render cache holds a few variants per image whatever sizes clients ask for
+THUMBNAIL_STEPS = (64, 128, 256, 512, 1024)
+
+
+@dataclass(frozen=True)
+class FieldSet:
+    """The fields of one request, in the order they are checked (cheap ones first).
+
+    ``exactly_one`` names fields of which exactly one must be given; ``required`` fields must
+    be given. ``closed`` sets refuse keys they do not declare (catches typos like ``filter``).
+    """
+
+    fields: tuple[Field, ...]
+    exactly_one: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    closed: bool = True
+    names: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
+
+    def parse(self, values: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+        """Typed values of a JSON object's fields (defaults for those absent)."""
+        return self._parse(values, limits, text=False)
+
+    def parse_text(self, values: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+        """Typed values of query arguments or form values (``""`` counts as absent); values
+        that are not strings (uploaded files) are parsed as they are."""
+        given = {key: value for key, value in values.items() if value != ""}
+        return self._parse(given, limits, text=True)
+
+    def _parse(self, values: Mapping[str, Any], limits: Limits, *, text: bool) -> dict[str, Any]:
+        if self.closed:
+            reject_unknown(values.keys(), self.names)
+        given = [name for name in self.exactly_one if values.get(name) is not None]
+        if self.exactly_one and len(given) != 1:
+            raise invalid(one_of_message(self.exactly_one, given))
+        parsed: dict[str, Any] = {}
+        for declared in self.fields:
+            value = values.get(declared.name)
+            if value is None and declared.name not in self.required:
+                parsed[declared.name] = declared.default_for(limits)
+            elif text and isinstance(value, str):
+                parsed[declared.name] = declared.parse_text(value, limits)
+            else:
+                parsed[declared.name] = declared.parse(value, limits)
+        return parsed
+
+    def schema(self, limits: Limits, *, as_text: bool = False) -> Schema:
+        """The JSON Schema of the whole request object."""
+        properties = {
+            f.name: f.text_schema(limits) if as_text else f.schema(limits) for f in self.fields
+        }
+        schema: Schema = {"type": "object", "properties": properties}
+        if self.required:
+            schema["required"] = list(self.required)
+        if self.exactly_one:
+            schema["oneOf"] = [{"required": [name]} for name in self.exactly_one]
+            schema["description"] = f"Exactly one of {', '.join(self.exactly_one)}."
+        if self.closed:
+            schema["additionalProperties"] = False
+        return schema
+
+    def parameters(self, limits: Limits) -> list[Schema]:
+        """The fields as OpenAPI query parameters."""
+        return [
+            {
+                "name": f.name,
+                "in": "query",
+                "required": f.name in self.required,
+                "schema": f.text_schema(limits),
+            }
+            for f in self.fields
+        ]
+
+
+# --- the declarations -------------------------------------------------------------------------
+
+K = Integer("k", 1, lambda limits: limits.max_k, default=DEFAULT_K, description="Results per page")
+OFFSET = Integer("offset", 0, MAX_OFFSET, default=0, description="Results to skip")
+MIN_SCORE = Number("min_score", description="Drop results scoring below this cosine")
+FILTERS = MetadataFilters("filters", MAX_FILTER_FIELDS, MAX_FILTER_VALUES, MAX_STRING_CHARS)
+PAGING = (K, OFFSET, FILTERS, MIN_SCORE)
+INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
+
+QUERY_KINDS = ("text", "image", "image_id", "vector")
+SEARCH_BODY = FieldSet(
+    (
+        *PAGING,
+        INDEX,
+        Text("text", MAX_TEXT_CHARS, description="What to look for, in words"),
+        Base64Image("image"),
+        ImageId("image_id", description="Find images similar to this indexed image"),
+        Vector("vector", MAX_VECTOR_LEN, description="A query embedding of the index's dimension"),
+    ),
+    exactly_one=QUERY_KINDS,
+)
+#: the form fields of an image upload (``POST /search/image``)
+SEARCH_UPLOAD = FieldSet(
+    (*PAGING, INDEX, Upload("file", description="The query image")), required=("file",)
+)
+#: the query arguments of ``GET /images/<id>/similar`` (other arguments are ignored)
+SEARCH_QUERY = FieldSet((*PAGING, INDEX), closed=False)
+#: the query argument of the routes that take nothing but the index (others are ignored)
+INDEX_QUERY = FieldSet((INDEX,), closed=False)
+CLASSIFY_BODY = FieldSet(
+    (
+        INDEX,
+        Labels("labels", MAX_LABELS, MAX_STRING_CHARS, description="Candidate labels"),
+        Template("template", MAX_STRING_CHARS),
+        Base64Image("image"),
+        ImageId("image_id", description="Classify this indexed image"),
+    ),
+    exactly_one=("image", "image_id"),
+    required=("labels",),
+)
+THUMBNAIL_QUERY = FieldSet(
+    (
+        Integer(
+            "size",
+            THUMBNAIL_MIN,
+            THUMBNAIL_MAX,
+            default=THUMBNAIL_DEFAULT,
+            description="Longest side in pixels, rounded up to the next of "
+            + ", ".join(map(str, THUMBNAIL_STEPS)),
+        ),
+        INDEX,
+    ),
+    closed=False,
+)
+SESSION_BODY = FieldSet(
+    (Secret("token", 'send the access token as JSON: {"token": "..."}'),), required=("token",)
+)
+
+
+# --- parsed requests --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Paging, filtering and score threshold shared by every kind of search."""
+
+    k: int = DEFAULT_K
+    offset: int = 0
+    filters: Filters | None = None
+    min_score: float | None = None
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> SearchParams:
+        return cls(values["k"], values["offset"], values["filters"], values["min_score"])
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the Retriever's ``search`` for paging, filters and threshold."""
+        return {
+            "k": self.k,
+            "offset": self.offset,
+            "filters": self.filters,
+            "min_score": self.min_score,
+        }
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A parsed ``POST /api/search`` body: exactly one query kind is set."""
+
+    params: SearchParams
+    #: the served index to search (None: the default one)
+    index: str | None = None
+    text: str | None = None
+    image: bytes | None = None
+    image_id: int | None = None
+    vector: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class ClassifyQuery:
+    """A parsed ``POST /api/classify`` body: exactly one of image and image_id is set."""
+
+    labels: list[str]
+    template: str = DEFAULT_TEMPLATE
+    #: the served index holding ``image_id`` and whose encoder classifies (None: the default)
+    index: str | None = None
+    image: bytes | None = None
+    image_id: int | None = None
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body; 415 if it is not JSON, 400 if malformed or not an object."""
+    if not request.is_json:
+        raise UnsupportedMediaTypeError("expected a JSON body (Content-Type: application/json)")
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise invalid(f"malformed JSON body: {short(exc)}") from None
+    if not isinstance(body, dict):
+        raise invalid("the JSON body must be an object")
+    return body
+
+
+def require_multipart(request: Request) -> None:
+    """415 unless the request is ``multipart/form-data``."""
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaTypeError("expected a multipart/form-data upload with a 'file' part")
+
+
+def reject_unknown(keys: Collection[str], allowed: Collection[str]) -> None:
+    """400 naming the first key not in ``allowed``."""
+    unknown = sorted(set(keys) - set(allowed))
+    if unknown:
+        raise invalid(f"unknown parameter {unknown[0]!r}; expected one of {sorted(allowed)}")
+
+
+def parse_search_body(body: Mapping[str, Any], limits: Limits) -> SearchQuery:
+    """Validate a ``POST /api/search`` body."""
+    values = SEARCH_BODY.parse(body, limits)
+    return SearchQuery(
+        SearchParams.of(values),
+        index=values["index"],
+        text=values["text"],
+        image=values["image"],
+        image_id=values["image_id"],
+        vector=values["vector"],
+    )
+
+
+def parse_search_upload(request: Request, limits: Limits) -> tuple[SearchParams, bytes, str | None]:
+    """Validate a ``POST /api/search/image`` upload: its paging fields, image bytes and index."""
+    require_multipart(request)
+    reject_unknown(request.files.keys(), {"file"})
+    values = SEARCH_UPLOAD.parse_text({**request.form, **request.files}, limits)
+    return SearchParams.of(values), values["file"], values["index"]
+
+
+def parse_search_query(args: Mapping[str, str], limits: Limits) -> SearchParams:
+    """Validate k, offset, min_score and filters (a JSON string) given as query arguments."""
+    return SearchParams.of(SEARCH_QUERY.parse_text(args, limits))
+
+
+def parse_classify_body(body: Mapping[str, Any], limits: Limits) -> ClassifyQuery:
+    """Validate a ``POST /api/classify`` body."""
+    values = CLASSIFY_BODY.parse(body, limits)
+    return ClassifyQuery(
+        values["labels"],
+        values["template"],
+        index=values["index"],
+        image=values["image"],
+        image_id=values["image_id"],
+    )
+
+
+def parse_index_query(args: Mapping[str, str], limits: Limits) -> str | None:
+    """The ``index`` query argument (None when absent and no default is known)."""
+    index: str | None = INDEX_QUERY.parse_text(args, limits)["index"]
+    return index
+
+
+def parse_thumbnail_size(args: Mapping[str, str], limits: Limits) -> int:
+    """The ``size`` argument of a thumbnail request, rounded up to one of THUMBNAIL_STEPS."""
+    size: int = THUMBNAIL_QUERY.parse_text(args, limits)["size"]
+    return next(step for step in THUMBNAIL_STEPS if step >= size)
+
+
+def parse_session_body(body: Mapping[str, Any], limits: Limits) -> str:
+    """The token of a ``POST /api/session`` body."""
+    token: str = SESSION_BODY.parse(body, limits)["token"]
+    return token
+
+
+def one_of_message(kinds: Collection[str], given: list[str]) -> str:
+    names = ", ".join(kinds)
+    if not given:
+        return f"give exactly one of {names}"
+    return f"give exactly one of {names}, not {' and '.join(given)}"

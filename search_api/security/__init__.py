@@ -1,0 +1,1 @@
+"""Who may call the API and what every response carries: the token, browser sessions, headers."""

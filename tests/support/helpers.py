@@ -1,0 +1,71 @@
+"""Constants and helpers shared by the test modules (fixtures stay in the conftest files)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from indexer.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_DIR = REPO / "data" / "sample"
+SAMPLE_IMAGES = SAMPLE_DIR / "images"
+SAMPLE_METADATA = SAMPLE_DIR / "metadata.csv"
+SAMPLE_COUNT = 32
+#: results per page of the search page, read from the page's own script
+PAGE_SIZE = int(
+    re.search(  # type: ignore[union-attr]
+        r"const PAGE_SIZE = (\d+);", (REPO / "web" / "static" / "app.js").read_text("utf-8")
+    ).group(1)
+)
+
+
+def run_cli(*args: str | Path) -> str:
+    """Invoke the real ``medsearch`` command in-process; fail with its output if it fails."""
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def tiny_model_args(model_dir: Path) -> list[str]:
+    """CLI options that index with the tiny test model on the CPU."""
+    return ["--model", str(model_dir), "--device", "cpu", "--precision", "fp32", "--quiet"]
+
+
+def index_sample(index_dir: Path, model_dir: Path) -> Path:
+    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI."""
+    run_cli(
+        "index",
+        SAMPLE_DIR,
+        "--index",
+        index_dir,
+        "--metadata",
+        SAMPLE_METADATA,
+        *tiny_model_args(model_dir),
+    )
+    return index_dir
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """Check that a Flask test response is the API's one error shape with ``status``."""
+    body = response.get_json(silent=True)
+    assert response.status_code == status, body
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body
+
+
+def modules_loaded_by(imports: str, candidates: tuple[str, ...]) -> list[str]:
+    """Which of ``candidates`` a fresh interpreter has loaded after ``import <imports>``."""
+    code = f"import sys, {imports}; print(sorted(m for m in {candidates!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return [name.strip(" '") for name in out.stdout.strip()[1:-1].split(",") if name.strip()]

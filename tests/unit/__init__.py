@@ -1,0 +1,1 @@
+"""Tests of the core library, one folder per package."""
