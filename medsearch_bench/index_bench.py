@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.encoders import Encoder, load_encoder
+from indexer.encoders import Encoder, encoder_from_settings
 from indexer.encoders.runtime.model_card import model_card_rate_in_child
 from indexer.encoders.runtime.speed_probe import probe_dtype, speed_probe_gflops
 from indexer.errors import InvalidRequestError
@@ -71,13 +71,7 @@ def run_index_bench(
     fp32_probe = probe_before if probe_dtype() == "float32" else speed_probe_gflops(dtype="float32")
     files = _image_files(Path(corpus), limit, seed)
     log(f"{len(files)} images; loading {model}")
-    encoder = load_encoder(
-        model,
-        device=settings.device,
-        precision=settings.precision,
-        compile_images=settings.compile,
-        trust_remote_code=settings.trust_remote_code,
-    )
+    encoder = encoder_from_settings(settings, model)
     for path in files:  # into the page cache, for every measurement alike
         path.read_bytes()
 

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from .options import device_option, echo_json, precision_option, reports_errors, settings_from
+from .options import (
+    device_option,
+    echo_json,
+    precision_option,
+    reports_errors,
+    settings_from,
+    trust_remote_code_option,
+)
 
 
 @click.command()
@@ -55,6 +62,7 @@ from .options import device_option, echo_json, precision_option, reports_errors,
 )
 @device_option
 @precision_option()
+@trust_remote_code_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @reports_errors
 def eval_command(
@@ -70,6 +78,7 @@ def eval_command(
     html_out: Path | None,
     device: str | None,
     precision: str | None,
+    trust_remote_code: bool,
     as_json: bool,
 ) -> None:
     """Measure retrieval quality of one or more indexes on their own images and metadata.
@@ -86,7 +95,9 @@ def eval_command(
     from ..evaluation.report.table import random_weight_warnings, render_table
     from ..evaluation.run import EvalOptions, evaluate
 
-    settings = settings_from(device=device, precision=precision)
+    settings = settings_from(
+        device=device, precision=precision, trust_remote_code=trust_remote_code or None
+    )
     options = EvalOptions(
         label_field=label_field,
         group_field=group_field,
@@ -96,8 +107,7 @@ def eval_command(
         bootstrap=bootstrap,
         seed=seed,
         served=served,
-        device=settings.device,
-        precision=settings.precision,
+        settings=settings,
     )
     evaluation = evaluate(index_dirs, options)
     if html_out is not None:

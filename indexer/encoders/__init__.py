@@ -8,11 +8,16 @@ Example::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import UntrustedModelCodeError
 from .base import Encoder, FloatArray
 from .families.open_clip.folder import MODEL_ALIASES, ModelFolder, locate_model
 from .model_init import init_model_folder
 from .registry import EncoderFamily, expand_alias, family_for, register_family
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 def load_encoder(
@@ -41,12 +46,31 @@ def load_encoder(
     return family.load(reference, device=device, precision=precision, compile_images=compile_images)
 
 
+def encoder_from_settings(
+    settings: Settings, model: str | None = None, *, compile_images: bool | None = None
+) -> Encoder:
+    """The encoder every front end loads: ``model`` (an index's recorded model, say) or else the
+    settings' model, with the settings' device, precision and trust in model code.
+
+    ``compile_images`` defaults to the ``compile`` setting; searching passes ``False``, since
+    compiling pays off only over many batches.
+    """
+    return load_encoder(
+        model or settings.model,
+        device=settings.device,
+        precision=settings.precision,
+        compile_images=settings.compile if compile_images is None else compile_images,
+        trust_remote_code=settings.trust_remote_code,
+    )
+
+
 __all__ = [
     "MODEL_ALIASES",
     "Encoder",
     "EncoderFamily",
     "FloatArray",
     "ModelFolder",
+    "encoder_from_settings",
     "family_for",
     "init_model_folder",
     "load_encoder",

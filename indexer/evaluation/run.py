@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from ..encoders import Encoder, load_encoder
+from ..encoders import Encoder, encoder_from_settings
 from ..prompts import DEFAULT_TEMPLATE, fill_template
-from ..settings import Device, Precision
+from ..settings import Settings
 from ..storage.folder import require_same_encoder
 from . import tasks
 from .bootstrap import overlapping
@@ -59,8 +59,8 @@ class EvalOptions:
     bootstrap: int = 1000
     seed: int = 0
     served: bool = False
-    device: Device = "auto"
-    precision: Precision = "auto"
+    #: the device, precision and trust in model code the encoders load with
+    settings: Settings = field(default_factory=Settings)
     #: None: a progress bar on stderr when it is a terminal
     progress: bool | None = None
 
@@ -126,7 +126,7 @@ def _evaluate_one(
     example_paths: list[str],
 ) -> tuple[dict[str, Any], list[Example]]:
     index, info = item.index, item.index.info
-    encoder = load_encoder(info.encoder.model, device=options.device, precision=options.precision)
+    encoder = encoder_from_settings(options.settings, info.encoder.model, compile_images=False)
     require_same_encoder(info, encoder.fingerprint, encoder.model_ref, index.path)
     caption_rows = np.array([r for r, c in enumerate(item.captions) if c], dtype=np.int64)
     texts = [str(item.captions[r]) for r in caption_rows]

@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from ..encoders import Encoder
 from ..search.retriever import Retriever
-from ..settings import Settings
 from . import metrics, tasks
 from .dataset import EvalIndex
 from .figures import summarise
@@ -39,7 +38,7 @@ def served_figures(
     exact: dict[str, Any],
 ) -> dict[str, Any]:
     """Served text-to-image and image-to-image figures, and served minus exact."""
-    settings = Settings(index_dir=index.path, device=options.device, precision=options.precision)
+    settings = options.settings.replace(index_dir=index.path)
     retriever = Retriever.open(settings, encoder=encoder)
     row_of_id = {int(image_id): row for row, image_id in enumerate(index.ids)}
     all_rows = np.arange(len(index.ids), dtype=np.int64)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..encoders import Encoder, load_encoder
+from ..encoders import Encoder, encoder_from_settings
 from ..errors import InvalidRequestError
 from ..records import MetadataValue
 from ..settings import Settings
@@ -107,14 +107,7 @@ def encoder_for(settings: Settings, model: str | None = None) -> Encoder:
 
 
 def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None) -> Encoder:
-    ref = model or (info.encoder.model if info else settings.model)
-    return load_encoder(
-        ref,
-        device=settings.device,
-        precision=settings.precision,
-        compile_images=settings.compile,
-        trust_remote_code=settings.trust_remote_code,
-    )
+    return encoder_from_settings(settings, model or (info.encoder.model if info else None))
 
 
 def _check_same_corpus(info: IndexInfo, root: str, where: Path) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from .. import ann
-from ..encoders import Encoder, load_encoder
+from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
@@ -373,9 +373,4 @@ __all__ = ["Retriever", "NotFoundError"]
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:
     """Load the model an index records, with the device, precision and trust of ``settings``."""
-    return load_encoder(
-        recorded.model,
-        device=settings.device,
-        precision=settings.precision,
-        trust_remote_code=settings.trust_remote_code,
-    )
+    return encoder_from_settings(settings, recorded.model, compile_images=False)

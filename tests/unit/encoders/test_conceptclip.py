@@ -29,7 +29,7 @@ from indexer.imaging.decode import load_image, sniff_file
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
-from tests.support.helpers import SAMPLE_DIR, SAMPLE_IMAGES, run_cli
+from tests.support.helpers import SAMPLE_DIR, SAMPLE_IMAGES, SAMPLE_METADATA, run_cli
 
 TEXTS = [
     "chest X-ray with pleural effusion",
@@ -186,13 +186,20 @@ def test_zero_shot_head_is_the_model_cards(
     assert np.allclose(probs, card.detach().numpy(), atol=1e-6)
 
 
-@pytest.mark.slow
-def test_index_search_similar_and_classify(conceptclip_dir: Path, tmp_path: Path) -> None:
-    index_dir = tmp_path / "index"
+@pytest.fixture(scope="module")
+def conceptclip_index(conceptclip_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index_dir = tmp_path_factory.mktemp("conceptclip") / "index"
     run_cli(
-        "index", SAMPLE_DIR / "images", "--index", index_dir, "--model", conceptclip_dir,
-        "--trust-remote-code", "--device", "cpu", "--precision", "fp32", "--quiet",
+        "index", SAMPLE_DIR, "--index", index_dir, "--model", conceptclip_dir,
+        "--metadata", SAMPLE_METADATA, "--trust-remote-code", "--device", "cpu",
+        "--precision", "fp32", "--quiet",
     )  # fmt: skip
+    return index_dir
+
+
+@pytest.mark.slow
+def test_index_search_similar_and_classify(conceptclip_index: Path) -> None:
+    index_dir = conceptclip_index
     info = json.loads((index_dir / "index_info.json").read_text("utf-8"))
     assert info["encoder"]["name"] == "conceptclip" and info["encoder"]["random_weights"]
     found = json.loads(
@@ -266,3 +273,23 @@ def test_full_size_has_the_so400m_pubmedbert_parameter_count() -> None:
     expected = sum(p.numel() for p in image_tower.parameters())
     expected += sum(p.numel() for p in text_tower.parameters()) + heads
     assert count == expected == FULL_PARAMETERS
+
+
+@pytest.mark.slow
+def test_eval_opens_the_index_only_when_trusted(
+    conceptclip_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["eval", str(conceptclip_index), "--device", "cpu", "--precision", "fp32"]
+    args += ["--label-field", "body_part", "--bootstrap", "0", "--json"]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 1 and "--trust-remote-code" in refused.output
+    trusted = CliRunner().invoke(cli, [*args, "--trust-remote-code"])
+    assert trusted.exit_code == 0, trusted.output
+    figures = json.loads(trusted.stdout)
+    (measured,) = figures["indexes"]
+    assert "conceptclip" in measured["encoder"]
+    assert measured["text_to_image"]["n"] > 0
+    monkeypatch.setenv("MEDSEARCH_TRUST_REMOTE_CODE", "1")
+    by_setting = CliRunner().invoke(cli, args)
+    assert by_setting.exit_code == 0, by_setting.output
+    assert json.loads(by_setting.stdout) == figures
