@@ -1,5 +1,5 @@
 /**
- * The search page's DOM helpers that need no document (web/static/dom.js), run by Node's own
+ * The search page's DOM helpers that need no document (web/static/lib/dom.js), run by Node's own
  * test runner: `node --test` from the repository root. The element builders are exercised by
  * the browser tests.
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { debounce, fieldLabel, formatBytes, linkParts, safeUrl } from '../../web/static/dom.js';
+import { debounce, fieldLabel, formatBytes, linkParts, safeUrl } from '../../web/static/lib/dom.js';
 
 const PAGE = 'http://127.0.0.1:8000/medsearch/';
 

@@ -44,7 +44,33 @@ def test_api_base_follows_the_mount_point(client: FlaskClient) -> None:
     assert 'src="/medsearch/assets/app.js"' in html
 
 
-@pytest.mark.parametrize("name", sorted(path.name for path in STATIC.iterdir()))
+#: the page's JavaScript modules, relative to STATIC
+MODULES = sorted(path.relative_to(STATIC).as_posix() for path in STATIC.rglob("*.js"))
+#: which folders a module may import from: a folder's rule, or a module's own where it has one
+MAY_IMPORT = {
+    "lib": {"lib"},
+    "render": {"lib", "render"},
+    "state.js": {"lib"},  # the state and its steps are pure: no document, no rendering
+    ".": {".", "lib", "render"},
+}
+
+
+def imports_of(module: str) -> list[str]:
+    """The modules a module imports, relative to STATIC (``import ... from './x.js'``)."""
+    script = STATIC / module
+    targets = re.findall(
+        r"^(?:import|export) [^;]*? from '(\.{1,2}/[^']+)';", script.read_text(), re.M
+    )
+    return [
+        (script.parent / target).resolve().relative_to(STATIC.resolve()).as_posix()
+        for target in targets
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(path.relative_to(STATIC).as_posix() for path in STATIC.rglob("*") if path.is_file()),
+)
 def test_assets_are_served(client: FlaskClient, name: str) -> None:
     response = client.get(f"/assets/{name}")
     assert response.status_code == 200
@@ -53,13 +79,31 @@ def test_assets_are_served(client: FlaskClient, name: str) -> None:
 
 
 def test_every_module_import_resolves() -> None:
-    for script in STATIC.glob("*.js"):
-        for target in re.findall(r"from '\./([\w.]+)'", script.read_text()):
-            assert (STATIC / target).is_file(), f"{script.name} imports missing {target}"
+    assert {"app.js", "state.js", "update.js", "lib/api.js", "render/results.js"} <= set(MODULES)
+    for module in MODULES:
+        for target in imports_of(module):
+            assert (STATIC / target).is_file(), f"{module} imports missing {target}"
+
+
+def test_modules_import_by_layer_without_cycles() -> None:
+    graph = {module: imports_of(module) for module in MODULES}
+    for module, targets in graph.items():
+        allowed = MAY_IMPORT.get(module) or MAY_IMPORT[str(Path(module).parent)]
+        for target in targets:
+            assert target != "app.js", f"{module} imports the entry module"
+            assert str(Path(target).parent) in allowed, f"{module} may not import {target}"
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, "import cycle: " + " -> ".join([*path, module])
+        for target in graph[module]:
+            visit(target, (*path, module))
+
+    for module in MODULES:
+        visit(module, ())
 
 
 def test_works_offline_and_never_parses_html_from_strings() -> None:
-    files = [*STATIC.glob("*.js"), *STATIC.glob("*.css"), *TEMPLATES.rglob("*.html")]
+    files = [*STATIC.rglob("*.js"), *STATIC.rglob("*.css"), *TEMPLATES.rglob("*.html")]
     for path in files:
         text = path.read_text()
         # No CDNs, web fonts or remote assets: every URL is relative to the service.

@@ -1,17 +1,17 @@
 /**
- * The search page's state and URL module (web/static/urlstate.js), run by Node's own test runner:
- * `node --test` from the repository root.
+ * The search page's state and URL module (web/static/lib/urlstate.js), run by Node's own test
+ * runner: `node --test` from the repository root.
  */
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import * as urlstate from '../../web/static/urlstate.js';
+import * as urlstate from '../../web/static/lib/urlstate.js';
 
 /** Every parameter that is not reserved is a filter field (the page's rule before facets load). */
 const anyField = (field) => !urlstate.RESERVED.has(field);
 
-/** @returns {import('../../web/static/urlstate.js').SearchState} */
+/** @returns {import('../../web/static/lib/urlstate.js').SearchState} */
 function stateWith(changes) {
   return { ...urlstate.emptyState(), ...changes };
 }

@@ -5,13 +5,12 @@
  * A native modal dialog gives focus trapping, Escape to close and focus return for free.
  */
 
-import { isAbort } from './api.js';
-import { clear, fieldLabel, formatBytes, h, linkify, safeUrl } from './dom.js';
+import { isAbort } from '../lib/api.js';
+import { clear, fieldLabel, formatBytes, h, linkify, safeUrl } from '../lib/dom.js';
+import { firstFieldsFirst } from '../lib/fields.js';
 
 /** Metadata shown in the licence box instead of the general table. */
 const LICENCE_FIELDS = /^(licen[cs]e|attribution|copyright|author|source)(_|$)/i;
-/** Fields listed first, in this order; the rest follow alphabetically. */
-const FIRST_FIELDS = ['modality', 'body_part', 'label'];
 /** Fields folded into derived rows ("Dimensions") or shown elsewhere. */
 const DERIVED_FIELDS = new Set(['width', 'height', 'format']);
 /** Zero-shot candidates offered when the corpus has no `label` facet to suggest from. */
@@ -26,7 +25,7 @@ const GENERIC_LABELS = [
 
 /**
  * @param {object} deps
- * @param {ReturnType<import('./api.js').createApi>} deps.api
+ * @param {ReturnType<import('../lib/api.js').createApi>} deps.api
  * @param {string} deps.apiBase
  * @param {(id: number, index: string | undefined) => void} deps.onFindSimilar called with the
  *   index the shown image belongs to (undefined: the page's current index)
@@ -273,11 +272,7 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     clear(metaList);
     if (typeof record.score === 'number') row(metaList, 'Score', record.score.toFixed(4));
     const keys = Object.keys(meta).filter((k) => !LICENCE_FIELDS.test(k) && !DERIVED_FIELDS.has(k));
-    const ordered = [
-      ...FIRST_FIELDS.filter((k) => keys.includes(k)),
-      ...keys.filter((k) => !FIRST_FIELDS.includes(k)).sort(),
-    ];
-    for (const key of ordered) row(metaList, fieldLabel(key), meta[key]);
+    for (const key of firstFieldsFirst(keys)) row(metaList, fieldLabel(key), meta[key]);
     const { width, height } = meta;
     if (width && height) row(metaList, 'Dimensions', `${width} × ${height} px`);
     row(metaList, 'Format', meta.format);

@@ -3,7 +3,8 @@
  * The card is a button that opens the result panel.
  */
 
-import { h, safeUrl } from './dom.js';
+import { h, safeUrl } from '../lib/dom.js';
+import { FIRST_FIELDS } from '../lib/fields.js';
 
 /** A thumbnail stand-in for images the browser cannot show (DICOM queries, failed loads). */
 export function placeholder(text) {
@@ -33,7 +34,7 @@ export function imageOrPlaceholder(props, fallback) {
 export function resultCard(hit, rank, { apiBase, onOpen }) {
   const id = Number(hit.id);
   const meta = hit.metadata && typeof hit.metadata === 'object' ? hit.metadata : {};
-  const tags = [meta.modality, meta.body_part, meta.label]
+  const tags = FIRST_FIELDS.map((field) => meta[field])
     .filter((v) => v !== null && v !== undefined && v !== '')
     .map(String)
     .filter((v, i, all) => all.indexOf(v) === i);

@@ -3,13 +3,13 @@
  * preview) or the image a "find similar" search started from.
  */
 
-import { withIndex } from './api.js';
+import { withIndex } from '../lib/api.js';
+import { clear, formatBytes, h, safeUrl } from '../lib/dom.js';
 import { imageOrPlaceholder, placeholder } from './cards.js';
-import { clear, formatBytes, h, safeUrl } from './dom.js';
 
 /**
  * @param {object} deps
- * @param {ReturnType<import('./api.js').createApi>} deps.api
+ * @param {ReturnType<import('../lib/api.js').createApi>} deps.api
  * @param {string} deps.apiBase
  */
 export function createQueryChip({ api, apiBase }) {
@@ -31,7 +31,7 @@ export function createQueryChip({ api, apiBase }) {
 
   /**
    * Show the chip for a search state (hidden for a text query or none).
-   * @param {import('./urlstate.js').SearchState} state
+   * @param {import('../lib/urlstate.js').SearchState} state
    */
   function show(state) {
     shown = { image: state.image, similar: state.similar };

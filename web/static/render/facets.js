@@ -1,42 +1,23 @@
 /**
- * The filter checkboxes built from /api/facets: one group per metadata field, the common fields
- * first and open, the rest under "More filters". The checkboxes only show the search state;
- * app.js turns their changes into state changes.
+ * The filter checkboxes: one group per field offered as a filter (state.js `offeredFacets`), the
+ * first fields first and open, the rest under "More filters". The checkboxes only show the search
+ * state; events.js turns their changes into state changes.
  */
 
-import { clear, fieldLabel, h } from './dom.js';
+import { clear, fieldLabel, h } from '../lib/dom.js';
 
-/** Facet fields listed first (open), in this order; the others go under "More filters". */
-const FIRST_FACETS = ['modality', 'body_part', 'label'];
-/** A field whose values are all different (file names, ids) is no use as a filter past this. */
-const MAX_UNIQUE_FACET_VALUES = 20;
 /** Values shown per facet before "Show all". */
 const FACET_PREVIEW = 8;
 
 /**
  * Fill `container` with the facet groups.
  * @param {HTMLElement} container
- * @param {Record<string, {value: unknown, count: number}[]>} facets the /api/facets answer
- * @returns {Map<string, Map<string, unknown>>} field -> (value as text -> value as the API sent
- *   it), for the fields offered as filters
+ * @param {import('../state.js').Facet[]} offered the fields offered as filters, in order
  */
-export function renderFacets(container, facets) {
-  const facetValues = new Map();
+export function renderFacets(container, offered) {
   clear(container);
-  const fields = Object.keys(facets);
   const more = h('div', { class: 'facet-more-list' });
-  for (const field of [
-    ...FIRST_FACETS.filter((f) => fields.includes(f)),
-    ...fields.filter((f) => !FIRST_FACETS.includes(f)).sort(),
-  ]) {
-    const entries = (Array.isArray(facets[field]) ? facets[field] : []).filter(
-      (e) => e && e.value !== null && e.value !== undefined && e.value !== '',
-    );
-    if (entries.length === 0) continue;
-    const primary = FIRST_FACETS.includes(field);
-    const allUnique = entries.every((e) => e.count === 1);
-    if (!primary && allUnique && entries.length > MAX_UNIQUE_FACET_VALUES) continue;
-    facetValues.set(field, new Map(entries.map((e) => [String(e.value), e.value])));
+  for (const { field, entries, primary } of offered) {
     const group = renderFacetGroup(field, entries, primary);
     if (primary) container.append(group);
     else more.append(group);
@@ -56,8 +37,16 @@ export function renderFacets(container, facets) {
       ),
     );
   }
-  if (facetValues.size === 0) container.append(h('p', { class: 'muted' }, 'No filters available.'));
-  return facetValues;
+  if (offered.length === 0) container.append(h('p', { class: 'muted' }, 'No filters available.'));
+}
+
+/**
+ * Say why there are no filters.
+ * @param {HTMLElement} container
+ * @param {string} reason
+ */
+export function renderFacetsUnavailable(container, reason) {
+  container.replaceChildren(h('p', { class: 'muted' }, `Filters unavailable (${reason}).`));
 }
 
 /**

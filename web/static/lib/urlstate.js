@@ -5,7 +5,7 @@
  * every parameter that is not a reserved one names a metadata field to filter on, and a repeated
  * field is an any-of list. `index=NAME` picks one of the served indexes (the first without it)
  * and `compare=NAME` shows a second index's results next to it. A query image cannot live in a
- * URL; it is kept in memory per history entry instead (see app.js).
+ * URL; it is kept in memory per history entry instead (see update.js).
  */
 
 export const RESERVED = new Set(['q', 'similar', 'min_score', 'index', 'compare']);

@@ -1,0 +1,53 @@
+/**
+ * The search controls drawn from the search state: the ticked filters, the minimum score, the
+ * filter count on the narrow-screen toggle, and the example queries of the intro.
+ */
+
+import { h } from '../lib/dom.js';
+import { showSelected } from './facets.js';
+
+/** Example queries offered before any search. */
+const EXAMPLES = [
+  'chest X-ray with pleural effusion',
+  'ground-glass opacities in both lungs',
+  'axial CT of the abdomen',
+  'MRI of the brain',
+  'retinal fundus photograph',
+  'histopathology slide with brown stain',
+];
+
+/**
+ * Show what was asked in the filter controls.
+ * @param {import('../elements.js').PageElements} els
+ * @param {import('../lib/urlstate.js').SearchState} search
+ */
+export function showControls(els, { filters, minScore }) {
+  showSelected(els.facets, filters);
+  els.minScore.value = String(minScore ?? 0);
+  renderMinScore(els);
+  els.clearFilters.disabled = filters.size === 0 && minScore === null;
+  const active = [...filters.values()].reduce((n, v) => n + v.length, 0);
+  els.filtersToggle.textContent = active ? `Filters (${active})` : 'Filters';
+}
+
+/**
+ * Show the slider's value next to it ("Any" at zero).
+ * @param {import('../elements.js').PageElements} els
+ */
+export function renderMinScore(els) {
+  const value = Number(els.minScore.value);
+  els.minScoreValue.textContent = value > 0 ? value.toFixed(2) : 'Any';
+}
+
+/**
+ * The example queries, each a button that searches for it.
+ * @param {import('../elements.js').PageElements} els
+ * @param {(example: string) => void} onPick
+ */
+export function renderExamples(els, onPick) {
+  for (const example of EXAMPLES) {
+    const button = h('button', { type: 'button', class: 'chip chip-suggest' }, example);
+    button.addEventListener('click', () => onPick(example));
+    els.examples.append(h('li', {}, button));
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The page's state and the pure steps that change it.
+ *
+ * One `Page` object holds everything the page keeps between events: what the user asked for
+ * (`search`, mirrored by the URL: lib/urlstate.js), the results shown, the served indexes and the
+ * filter values of the index searched. The functions here compute new parts of it from the old
+ * ones and from the API's answers, and name the effects a change of the search calls for;
+ * update.js stores what they compute and runs those effects, and the render modules draw the
+ * state. Nothing here touches the document or the network, so Node's test runner checks it
+ * (tests/webpage/state.test.mjs).
+ */
+
+import { firstFieldsFirst, isFirstField } from './lib/fields.js';
+import { emptyState, knownIndexes, requestFilters } from './lib/urlstate.js';
+
+/** A field whose values are all different (file names, ids) is no use as a filter past this. */
+const MAX_UNIQUE_FACET_VALUES = 20;
+
+/**
+ * The results of the current search shown so far.
+ * @typedef {object} Shown
+ * @property {any[]} hits in rank order
+ * @property {number} total images eligible for the search
+ * @property {number} nextOffset where "Load more" continues
+ * @property {boolean} hasMore
+ * @property {boolean} answered true once the search has answered (an empty answer included)
+ * @property {number} ms the service's time for the last answer (NaN when it sent none)
+ */
+
+/**
+ * One column of the compare view: an index's name, its top hits (each naming the index) and the
+ * number of images eligible in it.
+ * @typedef {{name: string, hits: any[], total: number}} Column
+ */
+
+/**
+ * The filters one field offers: its values, most frequent first, and whether it is one of the
+ * first fields (shown open) or goes under "More filters".
+ * @typedef {{field: string, entries: {value: unknown, count: number}[], primary: boolean}} Facet
+ */
+
+/**
+ * What must follow a change of the search: loading the facts of the index searched (the header
+ * and the filters), and running the search.
+ * @typedef {'indexFacts' | 'search'} Effect
+ */
+
+/** @returns {Shown} */
+export function nothingShown() {
+  return { hits: [], total: 0, nextOffset: 0, hasMore: false, answered: false, ms: Number.NaN };
+}
+
+/** Everything the page keeps between events, as it is before the service has answered. */
+export function createPage() {
+  return {
+    /** What the user asked for; the URL mirrors it. Written only by update() and restore(). */
+    search: emptyState(),
+    shown: nothingShown(),
+    /** The compare view's two columns (null: no comparison shown). */
+    compared: /** @type {Column[] | null} */ (null),
+    /** The served indexes from /api/indexes, the default first (empty until known). */
+    indexes: /** @type {any[]} */ ([]),
+    /** field -> (value as text -> value as the API sent it), from /api/facets. */
+    facetValues: /** @type {Map<string, Map<string, unknown>> | null} */ (null),
+    /** True while the current history entry was made by typing (later pauses replace it). */
+    typingEntry: false,
+    /** The search in flight: aborted when a newer one starts, whose answers alone are shown. */
+    inFlight: new AbortController(),
+    /**
+     * Query images by history key. Images cannot go in a URL, so each history entry made for one
+     * keeps its key, and back/forward within the session can bring the image back.
+     */
+    images: /** @type {Map<string, Blob>} */ (new Map()),
+  };
+}
+
+/**
+ * The search after a change, and the effects that follow it in order: the index facts load
+ * again when the index searched changed, and the search always runs again.
+ * @param {import('./lib/urlstate.js').SearchState} search
+ * @param {Partial<import('./lib/urlstate.js').SearchState>} changes
+ * @returns {{search: import('./lib/urlstate.js').SearchState, effects: Effect[]}}
+ */
+export function changeSearch(search, changes) {
+  const next = { ...search, ...changes };
+  /** @type {Effect[]} */
+  const effects = next.index !== search.index ? ['indexFacts', 'search'] : ['search'];
+  return { search: next, effects };
+}
+
+/**
+ * The results a phase keeps: those shown stay, faded, while a new search runs and after a failed
+ * "Load more"; the examples, the sign-in form and a failed search show none.
+ * @param {import('./render/results.js').Phase} phase
+ * @param {boolean} append the phase is about "Load more"
+ */
+export function keepsResults(phase, append) {
+  return phase === 'loading' || phase === 'results' || (phase === 'error' && append);
+}
+
+/** The served index names, the default first. */
+export function indexNames(indexes) {
+  return indexes.map((index) => String(index.name));
+}
+
+/**
+ * The index searched: the chosen one, else the service's default (null before it is known).
+ * @param {Pick<import('./lib/urlstate.js').SearchState, 'index'>} search
+ * @param {string[]} names served index names, the default first
+ */
+export function searchedIndex(search, names) {
+  return search.index ?? names[0] ?? null;
+}
+
+/**
+ * Where "find similar" on an image of `index` searches: in that index, and when it is not the
+ * one searched (an image of the compare view), the two indexes swap places.
+ * @param {import('./lib/urlstate.js').SearchState} search
+ * @param {string[]} names served index names, the default first
+ * @param {string | undefined} index the image's index (undefined: the one searched)
+ * @returns {Partial<import('./lib/urlstate.js').SearchState>}
+ */
+export function similarIndexes(search, names, index) {
+  const searched = searchedIndex(search, names);
+  if (index === undefined || index === searched) return {};
+  return knownIndexes({ index, compare: searched }, names);
+}
+
+/**
+ * The paging, filters and minimum score of a search request.
+ * @param {import('./lib/urlstate.js').SearchState} search
+ * @param {Map<string, Map<string, unknown>> | null} facetValues
+ * @param {{k: number, offset: number}} page results wanted and where they start
+ * @returns {{k: number, offset: number, filters?: object, min_score?: number}}
+ */
+export function searchParams(search, facetValues, { k, offset }) {
+  /** @type {{k: number, offset: number, filters?: object, min_score?: number}} */
+  const params = { k, offset };
+  const filters = requestFilters(search.filters, facetValues);
+  if (filters) params.filters = filters;
+  if (search.minScore !== null) params.min_score = search.minScore;
+  return params;
+}
+
+/**
+ * The results shown after an answer: its hits added to `shown` (those already shown are not
+ * shown twice), and what "Load more" needs to continue.
+ * @param {Shown} shown the results so far (nothingShown() for a new search)
+ * @param {any} answer the /api/search response
+ * @param {{offset: number, pageSize: number}} paging where the answer starts, results per page
+ * @returns {Shown} a new object; `shown` is not changed
+ */
+export function withAnswer(shown, answer, { offset, pageSize }) {
+  const batch = Array.isArray(answer.results) ? answer.results : [];
+  const seen = new Set(shown.hits.map((hit) => hit.id));
+  const total = Number.isFinite(answer.total) ? answer.total : batch.length;
+  const nextOffset = offset + pageSize;
+  return {
+    hits: [...shown.hits, ...batch.filter((hit) => !seen.has(hit.id))],
+    total,
+    nextOffset,
+    hasMore: batch.length === pageSize && nextOffset < total,
+    answered: true,
+    ms: Number(answer.timings_ms?.total),
+  };
+}
+
+/**
+ * The compare view's columns from one answer per index, each hit marked with its index (its
+ * detail and "find similar" then ask that index).
+ * @param {string[]} names
+ * @param {any[]} answers /api/search responses, in the order of names
+ * @returns {Column[]}
+ */
+export function comparedFrom(names, answers) {
+  return names.map((name, i) => {
+    const batch = Array.isArray(answers[i].results) ? answers[i].results : [];
+    const total = Number.isFinite(answers[i].total) ? answers[i].total : batch.length;
+    return { name, hits: batch.map((hit) => ({ ...hit, index: name })), total };
+  });
+}
+
+/**
+ * The fields offered as filters, in the page's order, from the /api/facets answer. Empty values
+ * are no filter, and a field past the first ones whose many values all differ is left out.
+ * @param {Record<string, {value: unknown, count: number}[]>} facets
+ * @returns {Facet[]}
+ */
+export function offeredFacets(facets) {
+  /** @type {Facet[]} */
+  const offered = [];
+  for (const field of firstFieldsFirst(Object.keys(facets))) {
+    const entries = (Array.isArray(facets[field]) ? facets[field] : []).filter(
+      (e) => e && e.value !== null && e.value !== undefined && e.value !== '',
+    );
+    if (entries.length === 0) continue;
+    const primary = isFirstField(field);
+    const allUnique = entries.every((e) => e.count === 1);
+    if (!primary && allUnique && entries.length > MAX_UNIQUE_FACET_VALUES) continue;
+    offered.push({ field, entries, primary });
+  }
+  return offered;
+}
+
+/**
+ * field -> (value as text -> value as the API sent it) for the offered filters, so a ticked
+ * box's text goes back to the API with its own type (a number stays a number).
+ * @param {Facet[]} offered
+ * @returns {Map<string, Map<string, unknown>>}
+ */
+export function facetValuesOf(offered) {
+  return new Map(
+    offered.map(({ field, entries }) => [
+      field,
+      new Map(entries.map((entry) => [String(entry.value), entry.value])),
+    ]),
+  );
+}
