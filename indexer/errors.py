@@ -110,6 +110,10 @@ class SourceUnavailableError(MedSearchError):
     code = "source_unavailable"
 
 
+class SourceOptionError(InvalidRequestError):
+    """A corpus was given an option its kind of source does not take (a selection for a folder)."""
+
+
 class MetadataFileError(MedSearchError):
     """A metadata sidecar (CSV/JSONL) cannot be read."""
 

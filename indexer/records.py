@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 #: metadata values are JSON scalars
 MetadataValue = str | int | float | bool | None
+
+
+class InstanceUIDs(NamedTuple):
+    """What a DICOMweb service needs to retrieve an instance again (Study, Series and SOP
+    Instance UIDs), recorded apart from the image rows so that no UID reaches a search result."""
+
+    study_uid: str
+    series_uid: str
+    sop_uid: str
 
 
 @dataclass(frozen=True)

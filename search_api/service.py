@@ -15,7 +15,6 @@ from PIL import Image
 
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
-from indexer.sources.folder import InstanceUIDs
 
 
 class QueryEncoder(Protocol):
@@ -42,12 +41,12 @@ class SearchService(Protocol):
         """The stored record of an image (:class:`indexer.errors.NotFoundError` if none)."""
         ...
 
-    def source_path(self, image_id: int) -> Path:
-        """Absolute path of the original file of an indexed image."""
+    def original(self, image_id: int) -> Path | bytes:
+        """The original of an indexed image, from its source: a local file, or its bytes."""
         ...
 
-    def dicomweb_instance(self, image_id: int) -> tuple[str, InstanceUIDs] | None:
-        """The DICOMweb base URL and UIDs of an image indexed from a PACS; None for files."""
+    def viewer_links(self, image_ids: Sequence[int]) -> dict[int, str]:
+        """Links into the viewer of the images' source, by image id (those that have one)."""
         ...
 
     def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:

@@ -168,10 +168,10 @@ def index(
 
         medsearch index data/sample --index data/index --metadata data/sample/metadata.csv
     """
+    from ..errors import SourceOptionError
     from ..imaging.burned_in import tesseract_path
     from ..indexing.pipeline import IndexReport, encoder_for, index_corpus
-    from ..sources.dicomweb import DicomWebSource, is_dicomweb_url, parse_filters
-    from ..sources.folder import CorpusSource, FolderSource
+    from ..sources.registry import open_source
 
     settings = settings_from(
         index_dir=index_dir,
@@ -191,13 +191,10 @@ def index(
     )
     if settings.ocr_burned_in:
         tesseract_path()  # fail now, not once per image
-    source: CorpusSource
-    if is_dicomweb_url(corpus):
-        source = DicomWebSource(corpus, settings, parse_filters(dicomweb_filters))
-    elif dicomweb_filters:
-        raise click.UsageError("--dicomweb-filter applies to a DICOMweb URL corpus only")
-    else:
-        source = FolderSource(Path(corpus))
+    try:
+        source = open_source(corpus, settings, selection=dicomweb_filters)
+    except SourceOptionError as exc:
+        raise click.UsageError("--dicomweb-filter applies to a DICOMweb URL corpus only") from exc
 
     # watching loads the model once, not every round
     encoder = encoder_for(settings, model) if watch is not None else None

@@ -20,7 +20,9 @@ from ..encoders import Encoder, encoder_from_settings
 from ..errors import InvalidRequestError
 from ..records import MetadataValue
 from ..settings import Settings
-from ..sources.folder import CorpusSource, FolderSource, load_metadata
+from ..sources.base import CorpusSource
+from ..sources.registry import open_source
+from ..sources.sidecar import load_metadata
 from ..storage.atomic import reporting_disk_full
 from ..storage.folder import IndexFolder, new_info, require_same_encoder
 from ..storage.info import IndexInfo
@@ -48,8 +50,8 @@ def index_corpus(
     progress: ProgressCallback | None = None,
 ) -> IndexReport:
     """Bring the index in ``settings.index_dir`` up to date with the images under ``corpus``
-    (a folder, or a source such as :class:`indexer.sources.dicomweb.DicomWebSource`)."""
-    source = FolderSource(corpus) if isinstance(corpus, Path) else corpus
+    (a folder, or a source :func:`indexer.sources.registry.open_source` opened)."""
+    source = open_source(corpus, settings) if isinstance(corpus, Path) else corpus
     root = source.root
     sidecar = load_metadata(metadata_file) if metadata_file else {}
     folder = IndexFolder(settings.index_dir)

@@ -32,7 +32,7 @@ from ..imaging.burned_in import settle_burned_in
 from ..imaging.decode import IMAGE_SUFFIXES, decode_image_bytes, sniff_format
 from ..records import MetadataValue
 from ..settings import Settings
-from ..sources.folder import CorpusFile
+from ..sources.base import CorpusFile
 from ..storage.metadata_db import FileState
 
 #: the stages, in the order an image goes through them

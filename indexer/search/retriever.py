@@ -16,6 +16,7 @@ starts at 0 or later with at least one result, and the template rule of :mod:`in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import threading
 import time
@@ -33,7 +34,8 @@ from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, Not
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from ..settings import Settings
-from ..sources.folder import InstanceUIDs
+from ..sources.base import CorpusSource
+from ..sources.registry import indexed_source
 from ..storage.checksums import PrefixDigest
 from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.info import EncoderRecord, IndexInfo
@@ -158,16 +160,21 @@ class Retriever:
     def get(self, image_id: int) -> ImageRecord:
         return self.store.get(image_id)
 
-    def source_path(self, image_id: int) -> Path:
-        """Absolute path of the original file of an indexed image."""
+    def original(self, image_id: int) -> Path | bytes:
+        """The original of an indexed image, from the source it was indexed from: a local file,
+        or its bytes (:class:`NotFoundError` when the source no longer has it)."""
         record = self.store.get(image_id)
-        return self._snapshot.info.corpus_path() / record.path
+        return self.source.original(record.path, self.store.identifiers(image_id))
 
-    def dicomweb_instance(self, image_id: int) -> tuple[str, InstanceUIDs] | None:
-        """The DICOMweb base URL and UIDs of an image indexed from a PACS; None for files."""
-        uids = self.store.identifiers(image_id)
-        root = self._snapshot.info.corpus_root
-        return None if uids is None or root is None else (root, uids)
+    def viewer_links(self, image_ids: Sequence[int]) -> dict[int, str]:
+        """Links into the viewer of the images' source, by image id (one read for the page);
+        images without one are left out."""
+        return self.source.viewer_links(self.store.identifiers_of(image_ids))
+
+    @functools.cached_property
+    def source(self) -> CorpusSource:
+        """Where the indexed images come from (an index keeps its corpus for good)."""
+        return indexed_source(self._snapshot.info.corpus_root, self.settings)
 
     def filterable_fields(self) -> list[str]:
         return self.store.filterable_fields()

@@ -1,34 +1,35 @@
 """A PACS as a corpus: DICOMweb QIDO-RS lists instances, WADO-RS retrieves them.
 
-:class:`DicomWebSource` is the :class:`~indexer.sources.folder.CorpusSource` of an ``http(s)://``
-DICOMweb base URL. Each instance becomes a :class:`~indexer.sources.folder.CorpusFile` whose
+:class:`DicomWebSource` is the :class:`~indexer.sources.base.CorpusSource` of an ``http(s)://``
+DICOMweb base URL. Each instance becomes a :class:`~indexer.sources.base.CorpusFile` whose
 ``relpath`` is an opaque name derived from its UIDs (``<hash>.dcm``), so no UID reaches the images
 table; the UIDs themselves travel in ``CorpusFile.uids`` into the identifiers table. Instances never
 change under their SOP Instance UID, so size and mtime are 0 and a listed instance that is already
-indexed is unchanged.
+indexed is unchanged. The page shows an instance retrieved again by its UIDs, and links it into the
+PACS viewer that ``MEDSEARCH_VIEWER_URL`` names.
 
 Credentials come from the settings (``MEDSEARCH_DICOMWEB_TOKEN``, or ``MEDSEARCH_DICOMWEB_USER``
 and ``MEDSEARCH_DICOMWEB_PASSWORD``), never from a URL or the command line. A PACS that cannot
 be reached or that refuses a search raises :class:`~indexer.errors.SourceUnavailableError`; an
 instance that fails to be retrieved raises :class:`OSError`, which the pipeline records as that
-instance's failure.
-"""
+instance's failure"""
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pydicom
 import requests
 
 from ..errors import InvalidRequestError, NotFoundError, SourceUnavailableError
+from ..records import InstanceUIDs
 from ..settings import Settings
-from .folder import CorpusFile, InstanceUIDs
+from .base import CorpusFile, SourceKind
 
 #: instances asked for per QIDO-RS request
 PAGE_SIZE = 1000
@@ -42,7 +43,7 @@ def is_dicomweb_url(corpus: str | Path) -> bool:
     return isinstance(corpus, str) and corpus.lower().startswith(("http://", "https://"))
 
 
-def parse_filters(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+def parse_filters(pairs: Sequence[str]) -> dict[str, str]:
     """``KEY=VALUE`` QIDO-RS matching keys (``Modality=CT``) as a dict."""
     filters: dict[str, str] = {}
     for pair in pairs:
@@ -90,12 +91,11 @@ def retrieve(client: Any, uids: InstanceUIDs) -> bytes:
     return buffer.getvalue()
 
 
-def fetch_instance(url: str, uids: InstanceUIDs, settings: Settings) -> bytes:
-    """One instance from the PACS at ``url``; :class:`NotFoundError` when it refuses it."""
-    try:
-        return retrieve(open_client(url, settings), uids)
-    except OSError as exc:
-        raise NotFoundError(f"the PACS no longer gives this image ({exc})") from exc
+def viewer_link(template: str, uids: InstanceUIDs) -> str:
+    """``template`` with its ``{study_uid}`` and ``{series_uid}`` placeholders filled in."""
+    return template.replace("{study_uid}", quote(uids.study_uid, safe="")).replace(
+        "{series_uid}", quote(uids.series_uid, safe="")
+    )
 
 
 class DicomWebSource:
@@ -104,6 +104,7 @@ class DicomWebSource:
     def __init__(self, url: str, settings: Settings, filters: Mapping[str, str] | None = None):
         self.root = url.rstrip("/")
         self.filters = dict(filters or {})
+        self.settings = settings
         self.client = open_client(self.root, settings)
 
     def scan(self) -> list[CorpusFile]:
@@ -126,6 +127,24 @@ class DicomWebSource:
             raise OSError("no DICOM identifiers recorded for this instance")
         return retrieve(self.client, file.uids)
 
+    def original(self, relpath: str, uids: InstanceUIDs | None) -> bytes:
+        """The instance retrieved again; :class:`NotFoundError` when the PACS refuses it."""
+        if uids is None:
+            raise NotFoundError(f"no DICOM identifiers are recorded for {relpath!r}")
+        # a client of its own: the service's threads do not share one session
+        client = open_client(self.root, self.settings)
+        try:
+            return retrieve(client, uids)
+        except OSError as exc:
+            raise NotFoundError(f"the PACS no longer gives this image ({exc})") from exc
+
+    def viewer_links(self, identifiers: Mapping[int, InstanceUIDs]) -> dict[int, str]:
+        """Each instance's link into the PACS viewer (none without ``MEDSEARCH_VIEWER_URL``)."""
+        template = self.settings.viewer_url
+        if not template:
+            return {}
+        return {image_id: viewer_link(template, uids) for image_id, uids in identifiers.items()}
+
     def _search(self, offset: int) -> list[dict[str, Any]]:
         try:
             result: list[dict[str, Any]] = self.client.search_for_instances(
@@ -140,6 +159,20 @@ class DicomWebSource:
                 f"the PACS at {self.root} cannot be reached: {_brief(exc)}"
             ) from exc
         return result
+
+
+def open_dicomweb(corpus: str, settings: Settings, selection: Sequence[str]) -> DicomWebSource:
+    """The PACS at ``corpus``, to index; ``selection`` holds QIDO-RS matching keys
+    (``Modality=CT``)."""
+    return DicomWebSource(corpus, settings, parse_filters(selection))
+
+
+KIND = SourceKind(
+    name="dicomweb",
+    claims=is_dicomweb_url,
+    open=open_dicomweb,
+    reopen=lambda root, settings: DicomWebSource(root, settings),
+)
 
 
 def _value(item: Mapping[str, Any], tag: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,9 +41,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.sql import Executable, Select
 
 from ..errors import InvalidRequestError, NotFoundError
-from ..records import ImageRecord, MetadataValue
+from ..records import ImageRecord, InstanceUIDs, MetadataValue
 from ..search.query_cache import QueryCache
-from ..sources.folder import InstanceUIDs
 
 #: metadata stored in columns; everything else lives in the JSON ``extra`` column
 COLUMN_FIELDS = ("modality", "format")
@@ -228,12 +228,22 @@ class Store:
 
     def identifiers(self, image_id: int) -> InstanceUIDs | None:
         """The DICOM identifiers of an image indexed from a PACS; None for files."""
+        return self.identifiers_of([image_id]).get(image_id)
+
+    def identifiers_of(self, ids: Iterable[int]) -> dict[int, InstanceUIDs]:
+        """The DICOM identifiers of those of ``ids`` indexed from a PACS, in one query however
+        many ids there are (they travel as one JSON array, not one SQL parameter each)."""
+        wanted = select(literal_column("value", Integer)).select_from(
+            func.json_each(json.dumps([int(i) for i in ids]))
+        )
+        uids = (IdentifierRow.study_uid, IdentifierRow.series_uid, IdentifierRow.sop_uid)
+        query = select(IdentifierRow.image_id, *uids).where(IdentifierRow.image_id.in_(wanted))
         with self._sessions() as s:
             try:
-                row = s.get(IdentifierRow, image_id)
+                rows = s.execute(query).all()
             except OperationalError:  # an index made before the table existed
-                return None
-            return None if row is None else InstanceUIDs(row.study_uid, row.series_uid, row.sop_uid)
+                return {}
+        return {image_id: InstanceUIDs(*found) for image_id, *found in rows}
 
     # -- filters and facets -------------------------------------------------------------------
 

@@ -13,13 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request, send_file
 
-from indexer.errors import NotFoundError
 from indexer.records import ImageRecord
-from indexer.sources.dicomweb import fetch_instance
-from search_api.indexes import ServedIndex
 from search_api.schema.fields import check_id
 from search_api.schema.params import parse_search_query, parse_thumbnail_size
-from search_api.schema.payloads import image_urls, search_payload
+from search_api.schema.payloads import image_urls, search_payload, viewer_links
 from search_api.state import get_state, requested_index
 from search_api.thumbnails import render_png, render_thumbnail, withheld_placeholder
 
@@ -47,7 +44,8 @@ def record(id: int) -> dict[str, Any]:
     state = get_state()
     served = requested_index()
     image = served.retriever.get(check_id(id))
-    return {**image.to_dict(), **image_urls(image.id, state.url_name(served))}
+    index = state.url_name(served)
+    return {**image.to_dict(), **image_urls(image.id, index, viewer_links([image.id], index))}
 
 
 @bp.get("/<int:id>/similar")
@@ -76,7 +74,7 @@ def thumbnail(id: int) -> Response:
     max_pixels = state.settings.max_image_pixels
     cached = served.renders.get(
         served.renders.path_for(image.sha256, str(size), ".jpg"),
-        lambda: render_thumbnail(original_source(served, id), size, max_pixels=max_pixels),
+        lambda: render_thumbnail(served.retriever.original(id), size, max_pixels=max_pixels),
     )
     return send_image(cached, "image/jpeg", etag=f"{image.sha256}-{size}")
 
@@ -93,34 +91,16 @@ def original(id: int) -> Response:
         max_pixels = state.settings.max_image_pixels
         cached = served.renders.get(
             served.renders.path_for(image.sha256, "full", ".png"),
-            lambda: render_png(original_source(served, id), max_pixels=max_pixels),
+            lambda: render_png(served.retriever.original(id), max_pixels=max_pixels),
         )
         return send_image(cached, "image/png", etag=f"{image.sha256}-png")
-    source = original_path(served, id)
-    mimetype = MIMETYPES.get(image.format) or mimetypes.guess_type(source.name)[0]
-    return send_image(source, mimetype or "application/octet-stream")
+    mimetype = MIMETYPES.get(image.format) or mimetypes.guess_type(image.path)[0]
+    return send_image(served.retriever.original(id), mimetype or "application/octet-stream")
 
 
 def is_withheld(image: ImageRecord) -> bool:
     """Whether MEDSEARCH_HIDE_BURNED_IN withholds this image (burned-in patient data)."""
     return get_state().settings.hide_burned_in and image.extra.get("burned_in_annotation") == "yes"
-
-
-def original_source(index: ServedIndex, image_id: int) -> Path | bytes:
-    """The original file of an image of ``index``, or its bytes fetched from the PACS it came
-    from."""
-    located = index.retriever.dicomweb_instance(image_id)
-    if located is None:
-        return original_path(index, image_id)
-    return fetch_instance(*located, get_state().settings)
-
-
-def original_path(index: ServedIndex, image_id: int) -> Path:
-    """The original file of an image of ``index``; 404 if it is gone from disk."""
-    path = index.retriever.source_path(image_id)
-    if not path.is_file():
-        raise NotFoundError(f"the original file of image {image_id} is no longer available")
-    return path
 
 
 def send_image(content: Path | bytes, mimetype: str, *, etag: str | None = None) -> Response:

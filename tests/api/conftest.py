@@ -153,13 +153,14 @@ class FakeRetriever:
             raise NotFoundError(f"no image with id {image_id}")
         return self.record()
 
-    def source_path(self, image_id: int) -> Path:
-        self.get(image_id)
-        return self.root / "a.png"
+    def original(self, image_id: int) -> Path:
+        path = self.root / self.get(image_id).path
+        if not path.is_file():
+            raise NotFoundError(f"the original file {path.name!r} is no longer available")
+        return path
 
-    def dicomweb_instance(self, image_id: int) -> None:
-        self.get(image_id)
-        return None
+    def viewer_links(self, image_ids: Sequence[int]) -> dict[int, str]:
+        return {}
 
     def classify(
         self,

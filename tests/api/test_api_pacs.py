@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,13 @@ import pydicom
 import pytest
 from flask import Flask
 from PIL import Image
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from indexer.imaging.decode import load_image
+from indexer.records import InstanceUIDs
 from indexer.settings import Settings
 from indexer.sources.dicomweb import relpath_for
-from indexer.sources.folder import InstanceUIDs
 from search_api import create_app
 from search_api.state import ApiState
 from search_api.thumbnails import withheld_placeholder
@@ -122,6 +125,37 @@ def test_viewer_setting_gives_each_pacs_image_its_viewer_link(
     hits = {hit["id"]: hit for hit in search_all(pacs_client)["results"]}
     assert hits[ct]["viewer_url"] == expected
     assert pacs_client.get(f"/api/images/{ct}").get_json()["viewer_url"] == expected
+
+
+@contextmanager
+def statements_reading(engine: Engine, table: str) -> Iterator[list[str]]:
+    """The SQL statements that name ``table``, as ``engine`` sends them while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if table in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("pacs_client", [{"viewer_url": VIEWER}], indirect=True)
+def test_a_page_of_results_reads_its_identifiers_in_one_query(
+    pacs_client: ContractClient,
+) -> None:
+    state: ApiState = pacs_client.application.extensions["medsearch"]
+    engine = state.retriever.store.engine  # type: ignore[attr-defined]
+    with statements_reading(engine, "dicom_identifiers") as page_reads:
+        hits = search_all(pacs_client)["results"]
+    assert len(hits) > 1 and all(hit["viewer_url"] for hit in hits)
+    assert len(page_reads) == 1
+    with statements_reading(engine, "dicom_identifiers") as record_reads:
+        assert pacs_client.get(f"/api/images/{hits[0]['id']}").get_json()["viewer_url"]
+    assert len(record_reads) == 1
 
 
 def test_files_have_no_viewer_link(api_settings: Settings) -> None:

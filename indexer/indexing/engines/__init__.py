@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ...encoders import Encoder
 from ...settings import Settings
-from ...sources.folder import CorpusFile, CorpusSource
+from ...sources.base import CorpusFile, CorpusSource
 from ..stages import StageClock
 from ..write_stage import Writer
 

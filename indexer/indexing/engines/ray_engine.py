@@ -29,8 +29,9 @@ import numpy as np
 
 from ...encoders import Encoder, load_encoder
 from ...errors import EncoderMismatchError, EngineUnavailableError, MedSearchError
+from ...records import InstanceUIDs
 from ...settings import Settings
-from ...sources.folder import CorpusFile, CorpusSource, InstanceUIDs
+from ...sources.base import CorpusFile, CorpusSource
 from ..stages import Failed, Outcome, Prepared, Preparer, Skipped, embed_distinct, in_batches
 from . import EngineJob
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ...settings import Settings
-from ...sources.folder import CorpusFile
+from ...sources.base import CorpusFile
 from ..stages import Outcome, Preparer, embed_distinct, in_batches
 from . import EngineJob
 

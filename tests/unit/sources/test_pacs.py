@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from indexer.cli import cli
+from indexer.records import InstanceUIDs
 from indexer.sources.dicomweb import relpath_for
-from indexer.sources.folder import InstanceUIDs
 from indexer.storage.folder import IndexFolder
 from indexer.storage.metadata_db import IdentifierRow
 from tests.support.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
