@@ -20,9 +20,8 @@ from .options import (
 @click.argument("index_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--label-field",
-    show_default="label",
     help="Metadata field with each image's class (image -> image relevance, zero-shot). "
-    "Unnamed: an index without labels skips those tasks.",
+    "[default: label; unnamed, an index without it skips those tasks]",
 )
 @click.option(
     "--group-field",
@@ -31,9 +30,8 @@ from .options import (
 )
 @click.option(
     "--caption-field",
-    show_default="caption",
     help="Field with each image's caption (text <-> image queries). "
-    "Unnamed: an index without captions skips those tasks.",
+    "[default: caption; unnamed, an index without captions skips those tasks]",
 )
 @click.option("--by", help="Also report every figure per value of this field (e.g. modality).")
 @click.option(

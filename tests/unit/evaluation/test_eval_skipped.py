@@ -6,6 +6,7 @@ still ends the run with exit status 2, before any report is written.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -37,44 +38,55 @@ def _eval(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, ["eval", *map(str, args), *CPU, "--bootstrap", "20"])
 
 
-def test_captioned_index_without_labels_skips_the_label_tasks(
-    captioned_only: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("index", "run", "skipped", "reason", "chart"),
+    [
+        (
+            "captioned_only",
+            ["text_to_image", "image_to_text"],
+            {"image_to_image": "image -> image (same label)", "zero_shot": "zero-shot"},
+            "no field 'label'",
+            "recall",
+        ),
+        (
+            "labelled_only",
+            ["image_to_image", "zero_shot"],
+            {"text_to_image": "text -> image", "image_to_text": "image -> text"},
+            "has a caption in the field 'caption'",
+            "map",
+        ),
+    ],
+)
+def test_tasks_without_their_default_field_are_skipped(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    index: str,
+    run: list[str],
+    skipped: dict[str, str],
+    reason: str,
+    chart: str,
 ) -> None:
+    index_dir: Path = request.getfixturevalue(index)
     report = tmp_path / "report.html"
-    result = _eval(captioned_only, "--json", "--html", report)
+    result = _eval(index_dir, "--json", "--html", report)
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.stdout)["indexes"]
-    assert entry["text_to_image"]["n"] == entry["image_to_text"]["n"] == len(IMAGES)
-    assert not {"image_to_image", "zero_shot", "image_to_image_leakage_free"} & set(entry)
-    assert [s["task"] for s in entry["skipped"]] == ["image_to_image", "zero_shot"]
-    assert all("no field 'label'" in s["reason"] for s in entry["skipped"])
-    assert "skipped on" in result.stderr and "zero-shot classification" in result.stderr
+    assert [name for name in entry if name in run or name in skipped] == run
+    assert all(entry[name]["n"] == len(IMAGES) for name in run)
+    assert [s["task"] for s in entry["skipped"]] == list(skipped)
+    assert all(reason in s["reason"] for s in entry["skipped"])
+    assert all(f"skipped on {index_dir}: {title}" in result.stderr for title in skipped.values())
     page = report.read_text(encoding="utf-8")
-    assert page.count('class="note skipped"') == 2 and "no field &#x27;label&#x27;" in page
-    assert 'data-chart="confusion"' not in page and 'data-chart="recall"' in page
-    table = _eval(captioned_only)
+    assert page.count('class="note skipped"') == len(skipped)
+    assert html.escape(reason, quote=True) in page
+    assert f'data-chart="{chart}"' in page
+    # the confusion matrix of zero-shot classification, only where it ran
+    assert ('data-chart="confusion"' in page) == ("zero_shot" in run)
+    table = _eval(index_dir)
     assert table.exit_code == 0, table.output
-    assert "text -> image" in table.output
-    assert "skipped on" in table.output and "image -> image (same label), because" in table.output
-
-
-def test_labelled_index_without_captions_skips_the_caption_tasks(
-    labelled_only: Path, tmp_path: Path
-) -> None:
-    report = tmp_path / "report.html"
-    result = _eval(labelled_only, "--json", "--html", report)
-    assert result.exit_code == 0, result.output
-    (entry,) = json.loads(result.stdout)["indexes"]
-    assert entry["image_to_image"]["n"] == entry["zero_shot"]["n"] == len(IMAGES)
-    assert not {"text_to_image", "image_to_text"} & set(entry)
-    assert [s["task"] for s in entry["skipped"]] == ["text_to_image", "image_to_text"]
-    assert all("has a caption in the field 'caption'" in s["reason"] for s in entry["skipped"])
-    page = report.read_text(encoding="utf-8")
-    assert page.count('class="note skipped"') == 2 and 'data-chart="confusion"' in page
-    table = _eval(labelled_only)
-    assert table.exit_code == 0, table.output
-    assert "zero-shot classification" in table.output
-    assert "skipped on" in table.output and "text -> image, because" in table.output
+    for title in skipped.values():
+        assert f"skipped on {index_dir}: {title}" in table.output
+    assert reason in table.output
 
 
 def test_a_named_field_the_index_lacks_still_fails(
