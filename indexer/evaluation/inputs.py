@@ -63,13 +63,13 @@ def checked_inputs(
     """Read what ``options`` asks of ``index``; a named field it lacks raises."""
     missing: dict[Need, str] = {}
     captions = _unless_default(
-        lambda: captions_of(index, options.caption_field_read),
+        lambda: captions_of(index, options.caption_field_used),
         options.caption_field is not None,
         Need.CAPTIONS,
         missing,
     )
     labels = _unless_default(
-        lambda: labels_of(index, options.label_field_read),
+        lambda: labels_of(index, options.label_field_used),
         options.label_field is not None,
         Need.LABELS,
         missing,

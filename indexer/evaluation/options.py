@@ -37,11 +37,11 @@ class EvalOptions:
     progress: bool | None = None
 
     @property
-    def label_field_read(self) -> str:
+    def label_field_used(self) -> str:
         return self.label_field or DEFAULT_LABEL_FIELD
 
     @property
-    def caption_field_read(self) -> str:
+    def caption_field_used(self) -> str:
         return self.caption_field or DEFAULT_CAPTION_FIELD
 
 

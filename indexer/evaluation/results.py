@@ -91,7 +91,7 @@ class Skipped:
     reason: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class IndexResult:
     """One index's figures, task by task (in the order of the registry)."""
 
@@ -132,7 +132,7 @@ class RunSettings:
     template: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evaluation:
     """Every index's results, the differences between them and the settings of the run."""
 

@@ -132,9 +132,9 @@ def breakdown(
 
 def run_settings(options: EvalOptions) -> RunSettings:
     return RunSettings(
-        label_field=options.label_field_read,
+        label_field=options.label_field_used,
         group_field=options.group_field,
-        caption_field=options.caption_field_read,
+        caption_field=options.caption_field_used,
         by=options.by,
         queries=options.queries,
         bootstrap=options.bootstrap,
