@@ -20,9 +20,8 @@ from .options import (
 @click.argument("index_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--label-field",
-    default="label",
-    show_default=True,
-    help="Metadata field with each image's class (image -> image relevance, zero-shot).",
+    help="Metadata field with each image's class (image -> image relevance, zero-shot). "
+    "[default: label; unnamed, an index without it skips those tasks]",
 )
 @click.option(
     "--group-field",
@@ -31,9 +30,8 @@ from .options import (
 )
 @click.option(
     "--caption-field",
-    default="caption",
-    show_default=True,
-    help="Field with each image's caption (text <-> image queries).",
+    help="Field with each image's caption (text <-> image queries). "
+    "[default: caption; unnamed, an index without captions skips those tasks]",
 )
 @click.option("--by", help="Also report every figure per value of this field (e.g. modality).")
 @click.option(
@@ -67,9 +65,9 @@ from .options import (
 @reports_errors
 def eval_command(
     index_dirs: tuple[Path, ...],
-    label_field: str,
+    label_field: str | None,
     group_field: str | None,
-    caption_field: str,
+    caption_field: str | None,
     by: str | None,
     queries: Path | None,
     bootstrap: int,
@@ -91,9 +89,11 @@ def eval_command(
 
         medsearch eval data/index --by modality --html report.html
     """
+    from ..evaluation.options import EvalOptions
+    from ..evaluation.report.document import evaluation_document
     from ..evaluation.report.html import write_report
-    from ..evaluation.report.table import random_weight_warnings, render_table
-    from ..evaluation.run import EvalOptions, evaluate
+    from ..evaluation.report.table import random_weight_warnings, render_table, skipped_notes
+    from ..evaluation.run import evaluate
 
     settings = settings_from(
         device=device, precision=precision, trust_remote_code=trust_remote_code or None
@@ -113,10 +113,10 @@ def eval_command(
     if html_out is not None:
         write_report(evaluation, html_out)
     if as_json:
-        for warning in random_weight_warnings(evaluation.data):
+        for warning in random_weight_warnings(evaluation) + skipped_notes(evaluation):
             click.echo(warning, err=True)
-        echo_json(evaluation.data)
+        echo_json(evaluation_document(evaluation))
         return
-    click.echo(render_table(evaluation.data))
+    click.echo(render_table(evaluation))
     if html_out is not None:
         click.echo(f"report written to {html_out}")

@@ -8,23 +8,21 @@ are not finite (a median rank beyond a truncated ranking) are reported as null.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from . import metrics
 from .bootstrap import mean_of, median_of, percentile_interval
+from .results import Figure, Figures, Interval, ZeroShotFigures
 
 #: figures summarised by their median instead of their mean
 MEDIAN_FIGURES = frozenset({"median_rank"})
 
 
-def summarise(
-    per_query: dict[str, npt.NDArray[np.float64]], rounds: int, seed: int
-) -> dict[str, Any]:
-    """``{figure: value, figure_ci: [lo, hi], ..., "n": queries}`` of per-query values."""
-    out: dict[str, Any] = {}
+def summarise(per_query: dict[str, npt.NDArray[np.float64]], rounds: int, seed: int) -> Figures:
+    """Each figure of per-query values with its interval, and the number of queries."""
+    out: dict[str, Figure] = {}
     n = 0
     for name, values in per_query.items():
         kept = values[~np.isnan(values)]
@@ -34,10 +32,9 @@ def summarise(
             value = float(np.median(kept)) if name in MEDIAN_FIGURES else float(kept.mean())
         else:
             value = math.nan
-        out[name] = _plain(value)
-        out[f"{name}_ci"] = _interval(percentile_interval(statistic, len(kept), rounds, seed))
-    out["n"] = n
-    return out
+        interval = percentile_interval(statistic, len(kept), rounds, seed)
+        out[name] = Figure(_plain(value), _interval(interval))
+    return Figures(out, n)
 
 
 def zero_shot_figures(
@@ -48,11 +45,11 @@ def zero_shot_figures(
     seed: int,
     *,
     matrix: bool = True,
-) -> dict[str, Any]:
+) -> ZeroShotFigures:
     """Accuracy, balanced accuracy and macro-F1 with intervals (and the confusion matrix)."""
     classes = len(labels)
     scores = metrics.classification_scores(metrics.confusion_matrix(truth, predicted, classes))
-    out: dict[str, Any] = {}
+    out: dict[str, Figure] = {}
     for name, value in scores.items():
 
         def statistic(rows: npt.NDArray[np.int64], name: str = name) -> npt.NDArray[np.float64]:
@@ -65,18 +62,17 @@ def zero_shot_figures(
                 ]
             )
 
-        out[name] = _plain(value)
-        out[f"{name}_ci"] = _interval(percentile_interval(statistic, len(truth), rounds, seed))
-    out["n"] = len(truth)
-    if matrix:
-        out["labels"] = list(labels)
-        out["confusion_matrix"] = metrics.confusion_matrix(truth, predicted, classes).tolist()
-    return out
+        interval = percentile_interval(statistic, len(truth), rounds, seed)
+        out[name] = Figure(_plain(value), _interval(interval))
+    if not matrix:
+        return ZeroShotFigures(out, len(truth))
+    confusion = metrics.confusion_matrix(truth, predicted, classes).tolist()
+    return ZeroShotFigures(out, len(truth), list(labels), confusion)
 
 
 def _plain(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
-def _interval(interval: tuple[float, float] | None) -> list[float | None] | None:
-    return None if interval is None else [_plain(interval[0]), _plain(interval[1])]
+def _interval(interval: tuple[float, float] | None) -> Interval | None:
+    return None if interval is None else (_plain(interval[0]), _plain(interval[1]))

@@ -6,32 +6,16 @@ report can put their results side by side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
 
-from .. import metrics, tasks
+from .. import metrics, scoring
+from ..context import Captions
 from ..dataset import EvalIndex
+from ..results import Example, ExampleHit
 
 #: example queries kept for the report, and results shown per example
 EXAMPLES, EXAMPLE_HITS = 4, 5
-
-
-@dataclass(frozen=True)
-class ExampleHit:
-    path: str
-    file: Path | None
-    score: float
-    relevant: bool
-
-
-@dataclass(frozen=True)
-class Example:
-    query: str
-    query_path: str
-    hits: list[ExampleHit]
 
 
 def example_paths(index: EvalIndex, captions: list[str | None], seed: int) -> list[str]:
@@ -46,23 +30,18 @@ def example_paths(index: EvalIndex, captions: list[str | None], seed: int) -> li
 def examples_of(
     index: EvalIndex,
     groups: npt.NDArray[np.int64] | None,
-    texts: list[str],
-    caption_vectors: npt.NDArray[np.float32],
-    caption_rows: npt.NDArray[np.int64],
+    captions: Captions,
     paths: list[str],
 ) -> list[Example]:
-    """The top results of the captions of ``paths`` in ``index`` (relevant ones marked).
-
-    ``texts[q]``, ``caption_vectors[q]`` and ``caption_rows[q]``: caption q, its vector, its image.
-    """
-    position = {index.records[int(r)].path: q for q, r in enumerate(caption_rows)}
-    relevance = tasks.same_image(caption_rows, np.arange(len(index.ids)), groups)
+    """The top results of the captions of ``paths`` in ``index`` (relevant ones marked)."""
+    position = {index.records[int(r)].path: q for q, r in enumerate(captions.rows)}
+    relevance = scoring.same_image(captions.rows, np.arange(len(index.ids)), groups)
     examples = []
     for path in paths:
         if path not in position:
             continue
         q = position[path]
-        scores = index.vectors @ caption_vectors[q]
+        scores = index.vectors @ captions.vectors[q]
         top = metrics.rank_order(scores[None, :])[0][:EXAMPLE_HITS]
         relevant = relevance(np.array([q]))[0][0]
         hits = [
@@ -74,5 +53,5 @@ def examples_of(
             )
             for r in top
         ]
-        examples.append(Example(texts[q], path, hits))
+        examples.append(Example(captions.texts[q], path, hits))
     return examples

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
 from ...errors import MedSearchError
 from ...imaging.decode import load_image
 from ...storage.atomic import write_atomic
-from ..run import Evaluation
-from .examples import Example
-from .table import TITLES, figure_keys, format_value, random_weight_warnings
+from ..results import Evaluation, Example, Figures, IndexResult, ZeroShotFigures
+from ..tasks import TASKS
+from .table import TITLES, format_figure, random_weight_warnings, skipped_notes
+
+#: a bar group of a chart: its label, and its figures and figure name per index
+BarGroup = tuple[str, Callable[[IndexResult], Figures | None], str]
 
 THUMBNAIL = 96
-SHORT = {
-    "text_to_image": "text→image",
-    "image_to_text": "image→text",
-    "image_to_image": "image→image",
-    "image_to_image_leakage_free": "leakage-free",
-}
 PALETTE = ("#1f6feb", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c", "#0b7285")
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#1d2127}
@@ -56,74 +53,72 @@ def write_report(evaluation: Evaluation, out: Path) -> None:
 
 
 def render_report(evaluation: Evaluation) -> str:
-    data = evaluation.data
-    entries = data["indexes"]
-    names = [e["index"] for e in entries]
+    entries = evaluation.indexes
     parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">']
     parts += ["<title>MedSearch evaluation</title>", f"<style>{_STYLE}</style></head><body>"]
     parts.append("<h1>MedSearch evaluation</h1>")
-    for warning in random_weight_warnings(data):
+    for warning in random_weight_warnings(evaluation):
         parts.append(f'<div class="banner random-weights" role="alert">{_e(warning)}</div>')
+    for note in skipped_notes(evaluation):
+        parts.append(f'<p class="note skipped">{_e(note)}</p>')
     parts.append(_legend(entries))
     parts.append('<div class="row">')
-    parts.append(_summary_table(data))
+    parts.append(_summary_table(evaluation))
     parts.append('<div><section id="retrieval"><h2>Recall@K, 95% intervals</h2>')
-    recall_groups = [
-        (f"{SHORT[s]} R@{k}", s, f"R@{k}")
-        for s in ("text_to_image", "image_to_text")
-        for k in (1, 5, 10, 50)
-    ]
-    parts.append(_bar_chart("recall", recall_groups, entries))
+    parts.append(_bar_chart("recall", _chart_groups("recall"), entries))
     parts.append("</section>")
     parts.append('<section id="image-to-image"><h2>Image → image and zero-shot</h2>')
-    image_groups = [
-        (f"{SHORT[s]} {key}", s, key)
-        for s in ("image_to_image", "image_to_image_leakage_free")
-        for key in ("mAP@10", "P@10", "R-precision")
-        if any(e.get(s) for e in entries)
-    ]
-    image_groups += [
-        (f"zero-shot {key.replace('_', ' ')}", "zero_shot", key)
-        for key in ("accuracy", "balanced_accuracy", "macro_f1")
-    ]
-    parts.append(_bar_chart("map", image_groups, entries))
+    parts.append(_bar_chart("map", _chart_groups("map"), entries))
     parts.append("</section></div></div>")
-    if any("by" in e for e in entries):
+    if any(e.by is not None for e in entries):
         parts.append(_breakdown(entries))
-    parts.append('<section id="confusion"><h2>Zero-shot confusion matrix</h2><div class="row">')
-    for color, entry in zip(PALETTE * 4, entries, strict=False):
-        parts.append(f'<div><h3 style="color:{color}">{_e(entry["index"])}</h3>')
-        parts.append(_heat_map(entry["zero_shot"]) + "</div>")
-    parts.append("</div></section>")
-    parts.append(_examples(names, evaluation.examples))
+    parts.append(_confusion(entries))
+    parts.append(_examples([e.index for e in entries], [e.examples for e in entries]))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _legend(entries: list[dict[str, Any]]) -> str:
+def _chart_groups(chart: str) -> list[BarGroup]:
+    """The bar groups of ``chart``: each figure of each task the chart shows."""
+    return [
+        (f"{task.short} {name.replace('_', ' ')}", _task_figures(task.name), name)
+        for task in TASKS
+        if task.chart == chart
+        for name in task.chart_figures
+    ]
+
+
+def _task_figures(task: str) -> Callable[[IndexResult], Figures | None]:
+    return lambda result: result.tasks.get(task)
+
+
+def _legend(entries: list[IndexResult]) -> str:
     items = [
-        f'<span><i class="swatch" style="background:{color}"></i>{_e(e["index"])} '
-        f"({_e(e['encoder'])}, {_e(e['model'])}, {e['images']} images)</span>"
+        f'<span><i class="swatch" style="background:{color}"></i>{_e(e.index)} '
+        f"({_e(e.encoder)}, {_e(e.model)}, {e.images} images)</span>"
         for color, e in zip(PALETTE * 4, entries, strict=False)
     ]
     return f'<p class="legend">{"".join(items)}</p>'
 
 
-def _summary_table(data: dict[str, Any]) -> str:
-    entries = data["indexes"]
-    flagged = {d["figure"] for d in data["differences"]}
-    head = "".join(f"<th>{_e(e['index'])}</th>" for e in entries)
+def _summary_table(evaluation: Evaluation) -> str:
+    entries = evaluation.indexes
+    flagged = {d.figure for d in evaluation.differences}
+    head = "".join(f"<th>{_e(e.index)}</th>" for e in entries)
     rows = [f'<section id="figures"><h2>Figures</h2><table><tr><th>figure</th>{head}</tr>']
-    for section, title in TITLES.items():
-        present = [e for e in entries if e.get(section)]
+    for task in TASKS:
+        present = [e.tasks[task.name] for e in entries if task.name in e.tasks]
         if not present:
             continue
-        counts = ", ".join(str(e[section]["n"]) for e in present)
-        rows.append(f'<tr><th colspan="{len(entries) + 1}">{_e(title)} (n = {counts})</th></tr>')
-        for key in figure_keys(present[0][section]):
-            mark = ' <span class="flag">*</span>' if f"{section}.{key}" in flagged else ""
+        counts = ", ".join(str(f.n) for f in present)
+        rows.append(
+            f'<tr><th colspan="{len(entries) + 1}">{_e(task.title)} (n = {counts})</th></tr>'
+        )
+        for key in present[0].figures:
+            mark = ' <span class="flag">*</span>' if f"{task.name}.{key}" in flagged else ""
             cells = "".join(
-                f'<td class="v">{_e(_cell(e.get(section) or {}, key))}</td>' for e in entries
+                f'<td class="v">{_e(format_figure(e.tasks.get(task.name), key))}</td>'
+                for e in entries
             )
             rows.append(f"<tr><td>{_e(key)}{mark}</td>{cells}</tr>")
     rows.append("</table>")
@@ -134,13 +129,13 @@ def _summary_table(data: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _cell(figures: dict[str, Any], key: str) -> str:
-    return format_value(figures.get(key), figures.get(f"{key}_ci"))
+def _value(figures: Figures | None, key: str) -> float | None:
+    return None if figures is None else figures.value(key)
 
 
-def _bar_chart(name: str, groups: list[tuple[str, str, str]], entries: list[dict[str, Any]]) -> str:
+def _bar_chart(name: str, groups: list[BarGroup], entries: list[IndexResult]) -> str:
     """Grouped bars on a 0..1 axis: one group per figure, one bar per index, whiskers = CI."""
-    groups = [g for g in groups if any((e.get(g[1]) or {}).get(g[2]) is not None for e in entries)]
+    groups = [g for g in groups if any(_value(g[1](e), g[2]) is not None for e in entries)]
     bar, gap, left, top, height = 16, 20, 44, 12, 220
     group_width = bar * len(entries) + gap
     width = left + group_width * len(groups) + 110
@@ -156,24 +151,24 @@ def _bar_chart(name: str, groups: list[tuple[str, str, str]], entries: list[dict
             f'<line x1="{left}" x2="{width - 100}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
         )
         svg.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>')
-    for g, (label, section, key) in enumerate(groups):
+    for g, (label, figures_of, key) in enumerate(groups):
         x0 = left + g * group_width + gap / 2
         for i, (color, entry) in enumerate(zip(PALETTE * 4, entries, strict=False)):
-            figures = entry.get(section) or {}
-            value = figures.get(key)
-            if value is None:
+            figures = figures_of(entry)
+            value = _value(figures, key)
+            if figures is None or value is None:
                 continue
             x = x0 + i * bar
             y = top + height * (1 - value)
             svg.append(
                 f'<rect class="bar" data-index="{i}" data-value="{value}" x="{x:.1f}" y="{y:.1f}" '
                 f'width="{bar - 2}" height="{height * value:.1f}" fill="{color}">'
-                f"<title>{_e(entry['index'])}: {_e(label)} = {value:.3f}</title></rect>"
+                f"<title>{_e(entry.index)}: {_e(label)} = {value:.3f}</title></rect>"
             )
-            interval = figures.get(f"{key}_ci")
-            if interval and None not in interval:
+            interval = figures.interval(key)
+            if interval and interval[0] is not None and interval[1] is not None:
                 cx = x + (bar - 2) / 2
-                y_lo, y_hi = (top + height * (1 - v) for v in interval)
+                y_lo, y_hi = (top + height * (1 - v) for v in (interval[0], interval[1]))
                 svg.append(
                     f'<line class="whisker" x1="{cx:.1f}" x2="{cx:.1f}" y1="{y_lo:.1f}" '
                     f'y2="{y_hi:.1f}" stroke="#000" stroke-width="1.2"/>'
@@ -187,30 +182,35 @@ def _bar_chart(name: str, groups: list[tuple[str, str, str]], entries: list[dict
     return "\n".join(svg)
 
 
-def _breakdown(entries: list[dict[str, Any]]) -> str:
-    field = next(e["by"]["field"] for e in entries if "by" in e)
-    values = sorted({v for e in entries for v in e.get("by", {}).get("values", {})})
-    parts = [f'<section id="breakdown"><h2>Per {_e(field)}</h2><div class="row">']
-    for section, key in (("text_to_image", "R@10"), ("image_to_image", "mAP@10")):
-        groups = [(f"{v}", f"{section}|{v}", key) for v in values]
-        flattened = [
-            {
-                **e,
-                **{
-                    f"{section}|{v}": e.get("by", {}).get("values", {}).get(v, {}).get(section)
-                    for v in values
-                },
-            }
-            for e in entries
-        ]
-        parts.append(f"<div><h3>{_e(TITLES[section])} {_e(key)}</h3>")
-        parts.append(_bar_chart(f"by-{section}", groups, flattened) + "</div>")
+def _breakdown(entries: list[IndexResult]) -> str:
+    breakdowns = [e.by for e in entries if e.by is not None]
+    values = sorted({v for by in breakdowns for v in by.values})
+    parts = [f'<section id="breakdown"><h2>Per {_e(breakdowns[0].field)}</h2><div class="row">']
+    for task, key in (("text_to_image", "R@10"), ("image_to_image", "mAP@10")):
+        groups: list[BarGroup] = [(value, _group_figures(value, task), key) for value in values]
+        parts.append(f"<div><h3>{_e(TITLES[task])} {_e(key)}</h3>")
+        parts.append(_bar_chart(f"by-{task}", groups, entries) + "</div>")
     parts.append("</div></section>")
     return "\n".join(parts)
 
 
-def _heat_map(zero_shot: dict[str, Any]) -> str:
-    labels, matrix = zero_shot["labels"], zero_shot["confusion_matrix"]
+def _group_figures(value: str, task: str) -> Callable[[IndexResult], Figures | None]:
+    return lambda result: None if result.by is None else result.by.figures(value, task)
+
+
+def _confusion(entries: list[IndexResult]) -> str:
+    parts = ['<section id="confusion"><h2>Zero-shot confusion matrix</h2><div class="row">']
+    for color, entry in zip(PALETTE * 4, entries, strict=False):
+        zero_shot = entry.tasks.get("zero_shot")
+        if isinstance(zero_shot, ZeroShotFigures):
+            parts.append(f'<div><h3 style="color:{color}">{_e(entry.index)}</h3>')
+            parts.append(_heat_map(zero_shot) + "</div>")
+    parts.append("</div></section>")
+    return "\n".join(parts)
+
+
+def _heat_map(zero_shot: ZeroShotFigures) -> str:
+    labels, matrix = zero_shot.labels or [], zero_shot.confusion_matrix or []
     cell, left, top = 18, 200, 150
     size = len(labels) * cell
     svg = [

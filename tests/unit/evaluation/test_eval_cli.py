@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ from click.testing import CliRunner
 from indexer.cli import cli
 from indexer.encoders import Encoder
 from indexer.storage.folder import IndexFolder
-from tests.support.eval_support import build_second_index
-from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, run_cli
+from tests.support.eval_support import build_second_index, small_index
+from tests.support.helpers import SAMPLE_COUNT, run_cli
 
 CPU = ("--device", "cpu", "--precision", "fp32")
 CROSS_KEYS = {"R@1", "R@5", "R@10", "R@50", "MRR", "median_rank"}
@@ -169,30 +168,18 @@ def test_missing_field_is_named(sample_index_dir: Path, tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def _small_index(tmp_path: Path, tiny_model_dir: Path, names: list[str], csv: str) -> Path:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in names:
-        shutil.copy(SAMPLE_IMAGES / name, corpus / name)
-    (tmp_path / "meta.csv").write_text(csv, encoding="utf-8")
-    index_dir = tmp_path / "index"
-    run_cli(
-        "index", corpus, "--index", index_dir, "--metadata", tmp_path / "meta.csv",
-        "--model", tiny_model_dir, *CPU, "--quiet",
-    )  # fmt: skip
-    return index_dir
-
-
 def test_one_class_no_captions_and_one_image(tmp_path: Path, tiny_model_dir: Path) -> None:
     csv = "file,modality,label\ncxr_01.jpg,X-ray,a\ncxr_02.jpg,CT,a\n"
-    index_dir = _small_index(tmp_path, tiny_model_dir, ["cxr_01.jpg", "cxr_02.jpg"], csv)
+    index_dir = small_index(tmp_path, tiny_model_dir, ["cxr_01.jpg", "cxr_02.jpg"], csv)
     message = _fails(index_dir)
     assert "label field 'label'" in message and "1 distinct value" in message
-    message = _fails(index_dir, "--label-field", "modality")
+    # neither default field is usable: no task can run
+    assert "no evaluation task can run" in message and "caption" in message
+    message = _fails(index_dir, "--label-field", "modality", "--caption-field", "caption")
     assert "caption" in message
     single = tmp_path / "single"
     single.mkdir()
-    lone = _small_index(single, tiny_model_dir, ["cxr_01.jpg"], "file,label\ncxr_01.jpg,a\n")
+    lone = small_index(single, tiny_model_dir, ["cxr_01.jpg"], "file,label\ncxr_01.jpg,a\n")
     assert "holds 1 image" in _fails(lone)
 
 

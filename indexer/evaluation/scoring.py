@@ -1,4 +1,4 @@
-"""Per-query results of each evaluation task, computed exactly from vectors.
+"""Exact scoring shared by the evaluation tasks: ranking blocks, relevance, per-query values.
 
 Scores are inner products of unit vectors (the index's metric), computed in blocks of queries so
 that a large index never needs a full queries x images matrix. Each task returns, per query, the

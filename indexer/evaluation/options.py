@@ -1,0 +1,51 @@
+"""What the user asks of an evaluation (:class:`EvalOptions`), and the progress bars it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..settings import Settings
+
+#: the fields read when the user names none; a task needing one the index lacks is skipped
+DEFAULT_LABEL_FIELD = "label"
+DEFAULT_CAPTION_FIELD = "caption"
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """The fields to read, the interval settings, and how the encoders load.
+
+    ``label_field`` and ``caption_field`` left None read the default fields, and the tasks that
+    need them are skipped on an index that lacks them; a field named here must exist.
+    """
+
+    label_field: str | None = None
+    group_field: str | None = None
+    caption_field: str | None = None
+    by: str | None = None
+    queries: Path | None = None
+    bootstrap: int = 1000
+    seed: int = 0
+    served: bool = False
+    #: the device, precision and trust in model code the encoders load with
+    settings: Settings = field(default_factory=Settings)
+    #: None: a progress bar on stderr when it is a terminal
+    progress: bool | None = None
+
+    @property
+    def label_field_used(self) -> str:
+        return self.label_field or DEFAULT_LABEL_FIELD
+
+    @property
+    def caption_field_used(self) -> str:
+        return self.caption_field or DEFAULT_CAPTION_FIELD
+
+
+def progress_bar(options: EvalOptions, description: str, total: int | None = None) -> tqdm[Any]:
+    """A progress bar on stderr (shown as ``options.progress`` says)."""
+    disable = None if options.progress is None else not options.progress
+    return tqdm(total=total, desc=description, unit="q", leave=False, disable=disable)

@@ -1,0 +1,85 @@
+"""Image to image: each labelled image asks for the other images of its label.
+
+The leakage-free variant excludes the images of the query's own group (case, patient), which
+would otherwise be found for being the same case rather than the same finding.
+
+Served: indexed ids go to :meth:`Retriever.search` with the query itself excluded (top 10).
+R-precision needs the whole ranking, so it stays exact.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import scoring
+from ..context import TaskContext
+from ..inputs import Need
+from ..scoring import PerQuery, Progress
+from .base import PerQueryScores, Task
+
+if TYPE_CHECKING:
+    from ...search.retriever import Retriever
+
+CHART_FIGURES = (f"mAP@{scoring.IMAGE_K}", f"P@{scoring.IMAGE_K}", "R-precision")
+
+
+def exact(context: TaskContext, progress: Progress) -> PerQueryScores:
+    return _exact(context, progress, leakage_free=False)
+
+
+def exact_leakage_free(context: TaskContext, progress: Progress) -> PerQueryScores:
+    return _exact(context, progress, leakage_free=True)
+
+
+def _exact(context: TaskContext, progress: Progress, *, leakage_free: bool) -> PerQueryScores:
+    labels = context.labels
+    assert labels is not None
+    groups = context.groups if leakage_free else None
+    relevance = scoring.same_label(labels.rows, labels.codes, groups)
+    values = scoring.image_to_image_exact(context.index.vectors, labels.rows, relevance, progress)
+    return PerQueryScores(values, labels.rows)
+
+
+def served(context: TaskContext, retriever: Retriever, progress: Progress) -> PerQuery:
+    labels = context.labels
+    assert labels is not None
+    ids = context.index.ids
+    row_of_id = {int(image_id): row for row, image_id in enumerate(ids)}
+    relevance = scoring.same_label(labels.rows, labels.codes)
+    ranked = np.zeros((len(labels.rows), scoring.IMAGE_K), dtype=bool)
+    n_relevant = np.zeros(len(labels.rows), dtype=np.int64)
+    for q, row in enumerate(labels.rows):
+        image_id = int(ids[row])
+        hits = retriever.search(image_id=image_id, k=scoring.IMAGE_K, exclude_ids=[image_id]).hits
+        relevant, excluded = relevance(np.array([q]))
+        relevant = relevant[0] & ~excluded[0]
+        n_relevant[q] = relevant.sum()
+        found = [relevant[row_of_id[h.id]] for h in hits]
+        ranked[q, : len(found)] = found
+        progress(1)
+    values = scoring.image_to_image(ranked, n_relevant)
+    values.pop("R-precision")
+    return values
+
+
+TASK = Task(
+    name="image_to_image",
+    title="image -> image (same label)",
+    short="image→image",
+    needs=frozenset({Need.LABELS}),
+    exact=exact,
+    served=served,
+    chart="map",
+    chart_figures=CHART_FIGURES,
+)
+LEAKAGE_FREE = Task(
+    name="image_to_image_leakage_free",
+    title="image -> image, own group excluded",
+    short="leakage-free",
+    needs=frozenset({Need.LABELS, Need.GROUPS}),
+    exact=exact_leakage_free,
+    chart="map",
+    chart_figures=CHART_FIGURES,
+)
