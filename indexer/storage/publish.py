@@ -15,7 +15,7 @@ to date even when nothing else changed.
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,8 @@ from .vectors import VectorFile
 IVF_RETRAIN_GROWTH = 4.0
 
 
-class _Synced(NamedTuple):
+@dataclass(frozen=True)
+class _Synced:
     """The ANN index brought in line with the database, and what that took."""
 
     index: ann.AnnIndex
