@@ -12,8 +12,9 @@ The public API is importable from here; heavy modules (torch, faiss) load on fir
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+from .versions import medsearch_version
 
 if TYPE_CHECKING:  # real types for type checkers; `X as X` marks a re-export
     from .encoders import Encoder as Encoder
@@ -32,10 +33,7 @@ if TYPE_CHECKING:  # real types for type checkers; `X as X` marks a re-export
     from .storage.metadata_db import Store as Store
     from .storage.verify import verify_index as verify_index
 
-try:
-    __version__ = version("medsearch")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+__version__ = medsearch_version()
 
 _EXPORTS = {
     "Settings": ".settings",

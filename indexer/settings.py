@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .errors import SettingsError
-from .sizes import default_index_memory, format_size, parse_size
+from .sizes import DEFAULT_MAX_PIXELS, default_index_memory, format_size, parse_size
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -68,7 +68,7 @@ class Settings:
         default_factory=default_index_memory, metadata={**_bounds(1 << 20), "size": True}
     )
     #: largest image accepted, in pixels (decompression bomb guard)
-    max_image_pixels: int = field(default=178_956_970, metadata=_bounds(1))
+    max_image_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata=_bounds(1))
     #: largest upload accepted by the service, in bytes
     max_upload_bytes: int = field(default=20 * 1024 * 1024, metadata=_bounds(1))
     #: bearer token required on /api/ routes (but health) when set

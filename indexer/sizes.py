@@ -1,4 +1,5 @@
-"""Memory sizes written as people write them (``512M``, ``4G``) and the machine's RAM."""
+"""Sizes: memory as people write it (``512M``, ``4G``), the machine's RAM, and the largest image
+MedSearch decodes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
 #: share of physical memory the ANN index may take unless told otherwise: the rest is for the
 #: model, the page cache of the mapped vector file and the metadata database
 DEFAULT_INDEX_MEMORY_SHARE = 8
+#: pixels (width x height) an image may have unless the settings say otherwise: the count at
+#: which Pillow itself refuses to open an image as a decompression bomb
+DEFAULT_MAX_PIXELS = 178_956_970
 
 
 def parse_size(text: str) -> int:

@@ -265,7 +265,8 @@ def _build_and_measure(
                 vectors, _ = data.vectors(size, start=chunk_start)
                 vector_file.write(ids, vectors)
                 t1 = time.perf_counter()
-                store.insert_rows([_row(int(i), now) for i in ids])
+                with store.writer() as w:
+                    w.insert_rows([_row(int(i), now) for i in ids])
                 times["vectors"] += t1 - t0
                 times["rows"] += time.perf_counter() - t1
                 log(f"  {chunk_start + size:,}/{n:,} rows and vectors")

@@ -27,8 +27,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import UnreadableImageError
 from ..records import MetadataValue
+from ..sizes import DEFAULT_MAX_PIXELS
 from .dicom import (
-    DEFAULT_MAX_PIXELS,
     decoder_warnings_suppressed,
     read_dicom,
     scale_to_uint8,

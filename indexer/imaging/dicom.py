@@ -38,9 +38,8 @@ from pydicom.uid import UID
 
 from ..errors import UnreadableImageError
 from ..records import MetadataValue
+from ..sizes import DEFAULT_MAX_PIXELS
 from .jpeg2000 import reduced_jpeg2000_frame
-
-DEFAULT_MAX_PIXELS = 178_956_970
 
 #: DICOM keyword -> stored field name. Nothing outside this allowlist is ever returned.
 #: Manufacturer, station and institution fields are left out on purpose: they can narrow an

@@ -92,7 +92,8 @@ def index_corpus(
                 progress,
                 checkpoint,
             )
-            store.apply_sidecar(sidecar)
+            with store.writer() as w:
+                w.apply_sidecar(sidecar)
             checkpoint()
             report.count = state["info"].count
         finally:
@@ -155,9 +156,9 @@ def _run(
     on_disk = {f.relpath for f in files}
     gone = [s.id for p, s in writer.states.items() if p not in on_disk]
     if prune and gone:
-        with store.session() as session:
-            Store.delete_images(session, gone)
-            Store.clear_failures(session, set(failures) - on_disk)
+        with store.writer() as w:
+            w.delete_images(gone)
+            w.clear_failures(set(failures) - on_disk)
         report.pruned = len(gone)
     else:
         report.missing = len(gone)

@@ -33,7 +33,7 @@ from ..imaging.decode import IMAGE_SUFFIXES, decode_image_bytes, sniff_format
 from ..records import MetadataValue
 from ..settings import Settings
 from ..sources.base import CorpusFile
-from ..storage.metadata_db import FileState
+from ..storage.schema import FileState
 
 #: the stages, in the order an image goes through them
 STAGES = ("scan", "prepare", "embed", "write")

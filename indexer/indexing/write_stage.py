@@ -16,7 +16,8 @@ import numpy as np
 
 from ..fault_points import fault_point
 from ..records import MetadataValue
-from ..storage.metadata_db import FileState, Store, split_sidecar_fields
+from ..storage.metadata_db import Store
+from ..storage.schema import DescriptiveFields, FileState
 from ..storage.vectors import VectorFile
 from .report import IndexReport
 from .stages import Failed, Prepared, Skipped
@@ -74,17 +75,15 @@ class Writer:
         vectors = self._vectors_for(fresh)
         replaced = [self.states[p.file.relpath].id for p in fresh if p.file.relpath in self.states]
         rows = [self._row(p) for p in fresh]
-        with self.store.session() as session:
+        with self.store.writer() as w:
             for item in other:
                 if isinstance(item, Failed):
                     f = item.file
-                    Store.record_failure(
-                        session, f.relpath, f.size, f.mtime, item.reason, item.message
-                    )
-            Store.delete_images(session, replaced)
-            ids = Store.add_images(session, rows) if rows else []
-            Store.add_identifiers(
-                session, [(i, p.file.uids) for p, i in zip(fresh, ids, strict=True) if p.file.uids]
+                    w.record_failure(f.relpath, f.size, f.mtime, item.reason, item.message)
+            w.delete_images(replaced)
+            ids = w.add_images(rows)
+            w.add_identifiers(
+                [(i, p.file.uids) for p, i in zip(fresh, ids, strict=True) if p.file.uids]
             )
             if ids:
                 # vectors reach the disk before the rows that point at them are committed
@@ -92,8 +91,8 @@ class Writer:
                 fault_point("batch:after-vectors")
             for p in touched:
                 state = self.states[p.file.relpath]
-                Store.touch_image(session, state.id, p.file.size, p.file.mtime)
-            Store.clear_failures(session, [p.file.relpath for p in batch])
+                w.touch_image(state.id, p.file.size, p.file.mtime)
+            w.clear_failures([p.file.relpath for p in batch])
         for row, new_id in zip(rows, ids, strict=True):
             self.id_by_sha.setdefault(row["sha256"], new_id)
         self.report.unchanged += len(touched)
@@ -123,12 +122,9 @@ class Writer:
         return np.stack([by_sha[p.sha256] for p in fresh])
 
     def _row(self, p: Prepared) -> dict[str, Any]:
-        extra: dict[str, MetadataValue] = dict(p.metadata)
-        modality = extra.pop("modality", None)
-        sidecar = split_sidecar_fields(self.sidecar.get(p.file.relpath, {}))
-        caption = sidecar.pop("caption", None)
-        modality = sidecar.pop("modality", modality)
-        extra.update(sidecar)
+        described = DescriptiveFields.read_from_file(p.metadata).with_sidecar(
+            self.sidecar.get(p.file.relpath, {})
+        )
         return {
             "path": p.file.relpath,
             "sha256": p.sha256,
@@ -137,7 +133,7 @@ class Writer:
             "width": p.width,
             "height": p.height,
             "format": p.format,
-            "modality": None if modality is None else str(modality),
-            "caption": None if caption is None else str(caption),
-            "extra": extra,
+            "modality": described.modality,
+            "caption": described.caption,
+            "extra": described.extra,
         }

@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import platform
-import time
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 
 from ..errors import EncoderMismatchError, IndexBusyError, IndexCorruptError, IndexNotFoundError
+from ..versions import library_versions, medsearch_version
 from .atomic import reporting_disk_full, write_atomic
-from .info import INFO_FILE, EncoderRecord, IndexInfo
+from .info import INFO_FILE, EncoderRecord, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .vectors import VectorFile
 
@@ -109,7 +107,7 @@ def require_same_encoder(info: IndexInfo, fingerprint: str, model_ref: str, wher
 
 def new_info(encoder: EncoderRecord, corpus_root: Path | str, index_type: str) -> IndexInfo:
     """The info of a new, empty index."""
-    now = _now()
+    now = utc_timestamp()
     return IndexInfo(
         encoder=encoder,
         dim=encoder.dim,
@@ -121,33 +119,3 @@ def new_info(encoder: EncoderRecord, corpus_root: Path | str, index_type: str) -
         versions=library_versions(),
         written_by=medsearch_version(),
     )
-
-
-def medsearch_version() -> str:
-    """The version of this MedSearch, recorded in every ``index_info.json`` it writes."""
-    try:
-        return metadata.version("medsearch")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for dist in (
-        "medsearch",
-        "faiss-cpu",
-        "torch",
-        "open_clip_torch",
-        "transformers",
-        "sqlalchemy",
-        "numpy",
-        "pillow",
-        "pydicom",
-    ):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[dist] = metadata.version(dist)
-    return versions
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -15,6 +15,7 @@ publication records them (:mod:`indexer.storage.publish`).
 from __future__ import annotations
 
 import dataclasses
+import time
 import types
 import typing
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ INFO_FILE = "index_info.json"
 FORMAT_VERSION = 2
 #: the oldest layout it still reads (and brings up to date on the next publication)
 MIN_FORMAT_VERSION = 1
+#: how ``created_at`` and ``updated_at`` are written: ISO 8601, UTC, to the second
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _Record = TypeVar("_Record", "EncoderRecord", "IndexInfo")
 
@@ -195,3 +198,8 @@ def _write(record: EncoderRecord | IndexInfo) -> dict[str, Any]:
         if value is not None:
             out[name] = value
     return out
+
+
+def utc_timestamp() -> str:
+    """The current time as the info's timestamps write it (:data:`TIMESTAMP_FORMAT`)."""
+    return time.strftime(TIMESTAMP_FORMAT, time.gmtime())

@@ -15,22 +15,35 @@ to date even when nothing else changed.
 from __future__ import annotations
 
 import dataclasses
-import time
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import ann
 from ..errors import IndexCorruptError
 from ..fault_points import fault_point
 from ..sizes import default_index_memory
+from ..versions import library_versions, medsearch_version
 from . import checksums
-from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder, library_versions, medsearch_version
-from .info import FORMAT_VERSION, IndexInfo
+from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
+from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
 IVF_RETRAIN_GROWTH = 4.0
+
+
+@dataclass(frozen=True)
+class _Synced:
+    """The ANN index brought in line with the database, and what that took."""
+
+    index: ann.AnnIndex
+    #: vectors its clustering was trained on (for IVF types)
+    trained_on: int
+    #: whether it differs from the published file (or there is none)
+    changed: bool
 
 
 def publish(
@@ -47,69 +60,114 @@ def publish(
     """
     store.index_extra_fields()
     memory = default_index_memory() if memory is None else memory
-    dim = info.dim
-    vectors = folder.vector_file(dim)
+    vectors = folder.vector_file(info.dim)
     db_ids = store.ids()
-    requested = requested_type or info.index_type_requested
-    if requested == "auto" and info.index_type_requested != "auto":
-        requested = info.index_type_requested  # keep an explicit earlier choice
-    kind = ann.choose_index_type(requested, len(db_ids), dim, memory)
+    requested = _requested_type(info, requested_type)
+    kind = ann.choose_index_type(requested, len(db_ids), info.dim, memory)
     vector_rows = int(db_ids.max()) if len(db_ids) else 0
     vectors_checksum = _vectors_checksum(vectors, info, vector_rows)
-    current = _published_index(folder, info)
-    trained_on = info.trained_count or 0
-    have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
-    gone = np.setdiff1d(have, db_ids)
-    reuse = (
-        current is not None
-        and current.kind == kind
-        and (current.supports_removal or len(gone) == 0)
-        and not (
-            current.list_count is not None and len(db_ids) > IVF_RETRAIN_GROWTH * max(trained_on, 1)
-        )
-    )
-    if reuse and current is not None:
-        index = current
-        index.remove(gone)
-        new_ids = np.setdiff1d(db_ids, have)
-        index.add(new_ids, vectors.rows_of(new_ids))
-        changed = len(new_ids) > 0 or len(have) != len(db_ids)
-    else:
-        index = ann.build(kind, dim, db_ids, vectors.rows_of(db_ids), memory=memory)
-        trained_on = len(db_ids)
-        changed = True
-    changed = changed or not folder.faiss_path.is_file()
-    if changed:
-        faiss_checksum = ann.save(index, folder.faiss_path)
-        fault_point("publish:after-faiss")
-    else:
-        faiss_checksum = info.checksums.get(FAISS_FILE) or checksums.path_checksum(
-            folder.faiss_path
-        )
+    synced = _synced_index(folder, info, kind, db_ids, vectors, memory)
+    faiss_checksum = _saved_index_checksum(folder, info, synced)
     failed = store.failure_count()
-    current_format = info.format_version == FORMAT_VERSION and FAISS_FILE in info.checksums
-    if not changed and current_format and (len(db_ids), failed) == (info.count, info.failed):
+    if not synced.changed and _is_current(info, len(db_ids), failed):
         # nothing to publish: a new generation would make every running service reload
         return info
-    info = dataclasses.replace(
+    info = _next_version(
         info,
-        index_type=index.kind,
-        index_type_requested=requested,
-        search_param=index.search_param,
-        rerank_factor=index.rerank_factor or None,
-        trained_count=trained_on,
+        synced,
+        requested=requested,
         count=len(db_ids),
         failed=failed,
-        generation=info.generation + 1,
-        updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        versions=library_versions(),
-        format_version=FORMAT_VERSION,
-        written_by=medsearch_version(),
-        checksums={FAISS_FILE: faiss_checksum, VECTORS_FILE: vectors_checksum},
+        published={FAISS_FILE: faiss_checksum, VECTORS_FILE: vectors_checksum},
         vector_rows=vector_rows,
     )
     folder.write_info(info)
     return info
+
+
+def _requested_type(info: IndexInfo, requested_type: str | None) -> str:
+    """The index type asked for: ``auto`` keeps an explicit earlier choice."""
+    requested = requested_type or info.index_type_requested
+    if requested == "auto" and info.index_type_requested != "auto":
+        return info.index_type_requested
+    return requested
+
+
+def _synced_index(
+    folder: IndexFolder,
+    info: IndexInfo,
+    kind: str,
+    db_ids: npt.NDArray[np.int64],
+    vectors: VectorFile,
+    memory: int,
+) -> _Synced:
+    """The published index with the removed ids taken out and the new ones added, or a new
+    index of every id when it cannot be updated (another type, no removal, or a trained
+    clustering the corpus has outgrown)."""
+    current = _published_index(folder, info)
+    trained_on = info.trained_count or 0
+    have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
+    gone = np.setdiff1d(have, db_ids)
+    if current is not None and _can_update(current, kind, len(gone), len(db_ids), trained_on):
+        current.remove(gone)
+        new_ids = np.setdiff1d(db_ids, have)
+        current.add(new_ids, vectors.rows_of(new_ids))
+        changed = len(new_ids) > 0 or len(have) != len(db_ids)
+        return _Synced(current, trained_on, changed or not folder.faiss_path.is_file())
+    index = ann.build(kind, info.dim, db_ids, vectors.rows_of(db_ids), memory=memory)
+    return _Synced(index, len(db_ids), changed=True)
+
+
+def _can_update(current: ann.AnnIndex, kind: str, gone: int, count: int, trained_on: int) -> bool:
+    """Whether the published index can be updated in place rather than rebuilt."""
+    outgrown = current.list_count is not None and count > IVF_RETRAIN_GROWTH * max(trained_on, 1)
+    return current.kind == kind and (current.supports_removal or gone == 0) and not outgrown
+
+
+def _saved_index_checksum(folder: IndexFolder, info: IndexInfo, synced: _Synced) -> str:
+    """Save a changed index in place of the published one; the checksum of what is published."""
+    if synced.changed:
+        checksum = ann.save(synced.index, folder.faiss_path)
+        fault_point("publish:after-faiss")
+        return checksum
+    return info.checksums.get(FAISS_FILE) or checksums.path_checksum(folder.faiss_path)
+
+
+def _is_current(info: IndexInfo, count: int, failed: int) -> bool:
+    """Whether ``info`` already describes these counts, in the current format."""
+    current_format = info.format_version == FORMAT_VERSION and FAISS_FILE in info.checksums
+    return current_format and (count, failed) == (info.count, info.failed)
+
+
+def _next_version(
+    info: IndexInfo,
+    synced: _Synced,
+    *,
+    requested: str,
+    count: int,
+    failed: int,
+    published: dict[str, str],
+    vector_rows: int,
+) -> IndexInfo:
+    """The info of the next generation: the synced index, the counts and the checksums of the
+    ``published`` files, written by this MedSearch in the current format."""
+    return dataclasses.replace(
+        info,
+        index_type=synced.index.kind,
+        index_type_requested=requested,
+        search_param=synced.index.search_param,
+        rerank_factor=synced.index.rerank_factor or None,
+        trained_count=synced.trained_on,
+        count=count,
+        failed=failed,
+        generation=info.generation + 1,
+        updated_at=utc_timestamp(),
+        versions=library_versions(),
+        format_version=FORMAT_VERSION,
+        written_by=medsearch_version(),
+        checksums=published,
+        vector_rows=vector_rows,
+    )
 
 
 def _published_index(folder: IndexFolder, info: IndexInfo) -> ann.AnnIndex | None:

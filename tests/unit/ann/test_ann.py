@@ -117,8 +117,6 @@ def test_removal_keeps_the_rest() -> None:
 
 
 def _synthetic_index(path: Path, n: int, index_type: str) -> IndexFolder:
-    from indexer.storage.metadata_db import Store
-
     folder = IndexFolder(path)
     path.mkdir()
     encoder = EncoderRecord(
@@ -141,8 +139,8 @@ def _synthetic_index(path: Path, n: int, index_type: str) -> IndexFolder:
         )
         for i in range(n)
     ]
-    with store.session() as session:
-        ids = Store.add_images(session, rows)
+    with store.writer() as w:
+        ids = w.add_images(rows)
         folder.vector_file(DIM).write(ids, clustered_vectors(n))
     publish(folder, store, info, index_type)
     store.close()
@@ -162,13 +160,11 @@ def test_published_index_verifies_and_reports_recall(tmp_path: Path, index_type:
 def test_a_trained_index_is_updated_in_place_until_the_corpus_outgrows_it(
     tmp_path: Path, index_type: str
 ) -> None:
-    from indexer.storage.metadata_db import Store
-
     folder = _synthetic_index(tmp_path / "idx", 3000, index_type)
     store = folder.open_store()
     try:
-        with store.session() as session:
-            Store.delete_images(session, [1, 2, 3])
+        with store.writer() as w:
+            w.delete_images([1, 2, 3])
         info = publish(folder, store, folder.read_info(), index_type)
         assert (info.count, info.trained_count, info.index_type) == (2997, 3000, index_type)
         assert verify_index(folder.path) == []
@@ -178,12 +174,10 @@ def test_a_trained_index_is_updated_in_place_until_the_corpus_outgrows_it(
 
 
 def test_verify_reports_a_stale_ann_index(tmp_path: Path) -> None:
-    from indexer.storage.metadata_db import Store
-
     folder = _synthetic_index(tmp_path / "idx", 300, "flat")
     store = folder.open_store()
-    with store.session() as session:
-        Store.delete_images(session, [1, 2])
+    with store.writer() as w:
+        w.delete_images([1, 2])
     store.close()
     problems = verify_index(folder.path)
     assert any("in the ANN index but not in the database" in p for p in problems)

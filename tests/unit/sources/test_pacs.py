@@ -14,7 +14,6 @@ from indexer.cli import cli
 from indexer.records import InstanceUIDs
 from indexer.sources.dicomweb import relpath_for
 from indexer.storage.folder import IndexFolder
-from indexer.storage.metadata_db import IdentifierRow
 from tests.support.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
 from tests.support.orthanc import Orthanc, running_orthanc
 from tests.support.orthanc import missing as orthanc_missing
@@ -39,12 +38,10 @@ def listed_uids(orthanc: Orthanc, **filters: str) -> set[tuple[str, str, str]]:
 
 def stored_identifiers(index_dir: Path) -> dict[str, tuple[str, str, str]]:
     """relpath -> UIDs, from the index's own tables."""
-    with IndexFolder(index_dir).open_store() as store, store.session() as session:
-        rows = session.query(IdentifierRow).all()
-        return {
-            store.get(row.image_id).path: (row.study_uid, row.series_uid, row.sop_uid)
-            for row in rows
-        }
+    with IndexFolder(index_dir).open_store() as store:
+        records = store.get_many(store.ids())
+        uids = {image_id: store.identifiers(image_id) for image_id in records}
+        return {records[i].path: found for i, found in uids.items() if found is not None}
 
 
 def index_json(source: str, index_dir: Path, model_dir: Path, *options: str) -> dict[str, object]:

@@ -18,8 +18,9 @@ from indexer.cli import cli
 from indexer.errors import IndexFormatError
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
-from indexer.storage.folder import FAISS_FILE, VECTORS_FILE, IndexFolder, medsearch_version
+from indexer.storage.folder import FAISS_FILE, VECTORS_FILE, IndexFolder
 from indexer.storage.info import FORMAT_VERSION, IndexInfo
+from indexer.versions import medsearch_version
 from search_api import create_app
 from tests.support.helpers import SAMPLE_DIR, SAMPLE_IMAGES, SAMPLE_METADATA, run_cli
 

@@ -139,8 +139,8 @@ def _write_info(folder: Path) -> None:
 
 def _write_rows(folder: Path) -> None:
     with Store(folder / "meta.sqlite") as store, reporting_disk_full("meta.sqlite"):
-        with store.session() as session:
-            Store.add_images(session, [_image_row(i) for i in range(200)])
+        with store.writer() as w:
+            w.add_images([_image_row(i) for i in range(200)])
 
 
 def _image_row(i: int) -> dict[str, Any]:

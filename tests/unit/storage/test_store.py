@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from indexer.errors import InvalidRequestError
-from indexer.storage.metadata_db import FileState, ImageRow, Store
+from indexer.storage.filters import field_expression
+from indexer.storage.metadata_db import Store
+from indexer.storage.schema import FileState, ImageRow
 
 
 def _row(image_id: int) -> dict[str, Any]:
@@ -34,7 +36,8 @@ def _row(image_id: int) -> dict[str, Any]:
 def store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "meta.sqlite", create=True)
     # ids with gaps, as after removals (ids are never reused)
-    store.insert_rows([_row(i) for i in range(1, 400) if i % 7])
+    with store.writer() as w:
+        w.insert_rows([_row(i) for i in range(1, 400) if i % 7])
     return store
 
 
@@ -83,7 +86,7 @@ def test_filters_and_facets_on_extra_fields_read_their_indexes(store: Store) -> 
     store.index_extra_fields()
     store.index_extra_fields()  # a second time changes nothing
     for field in ("site", "it's"):
-        expression = store._field_expression(field)
+        expression = field_expression(field)
         with store.engine.connect() as connection:
             for query in (
                 select(ImageRow.id).where(expression.in_(["s1"])),
@@ -100,7 +103,8 @@ def test_cached_filter_results_follow_writes_and_cannot_be_changed(store: Store)
     before = store.ids_matching({"site": "s5"})
     with pytest.raises(ValueError):
         before[0] = 0
-    store.insert_rows([_row(1005), _row(1006)])
+    with store.writer() as w:
+        w.insert_rows([_row(1005), _row(1006)])
     after = store.ids_matching({"site": "s5"})
     assert after.tolist() == [*before.tolist(), 1005]
 

@@ -1,0 +1,164 @@
+"""Filters and facets over the fields of the indexed images, and the caches that keep them cheap.
+
+A field is a column (``modality``, ``format``, ``width``, ``height``) or a key of the JSON
+``extra`` column. The first :data:`MAX_INDEXED_FIELDS` extra fields get an index of their values
+at every publication, so that filters and facets on them do not parse the JSON of every row.
+Scans of every row are cached until the database file changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, literal_column, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Select
+
+from ..errors import InvalidRequestError
+from ..records import MetadataValue
+from ..search.query_cache import QueryCache
+from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
+from .sql import IdArray, id_array
+
+#: ids the results of recent filters may hold in memory together (8 bytes each)
+FILTER_CACHE_IDS = 20_000_000
+#: extra fields given an index of their values (the first ones in name order), so that filters
+#: and facets on them do not parse the JSON of every row
+MAX_INDEXED_FIELDS = 32
+
+Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
+Facets = dict[str, list[tuple[MetadataValue, int]]]
+
+
+class FieldQueries:
+    """Filters, facets and field indexes of one metadata database."""
+
+    def __init__(self, engine: Engine, db_path: Path) -> None:
+        self.engine = engine
+        self.path = db_path
+        self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
+        #: ids matching recent filters, by the change stamp they were read at and the filter
+        self._filter_cache = QueryCache(FILTER_CACHE_IDS, weigh=len)
+
+    def filterable_fields(self) -> list[str]:
+        """Every field a filter may name; recomputed only after the database file changed."""
+        fields: list[str] = self._cached("fields", self._scan_fields)
+        return fields
+
+    def ids_matching(self, filters: Filters) -> IdArray:
+        """Ids of images whose fields equal the filter values (a list means any of them).
+
+        The ids of the most recent filters are kept until the database changes: a search page
+        runs many queries under one filter, and reading millions of ids costs more than a search.
+        """
+        # read at this state of the database: results of an older state are never returned,
+        # and age out of the cache
+        key = (self._change_stamp(), repr(sorted((f, repr(v)) for f, v in filters.items())))
+        return self._filter_cache.get_or_compute(
+            key, lambda: id_array(self.engine, self._filter_query(filters).order_by(ImageRow.id))
+        )
+
+    def facets(self, max_values: int = 50) -> Facets:
+        """For each filterable field, its most frequent values with their counts."""
+        facets: Facets = self._cached(
+            f"facets-{max_values}", lambda: self._count_facets(max_values)
+        )
+        return facets
+
+    def index_extra_fields(self) -> None:
+        """Give each extra field (up to :data:`MAX_INDEXED_FIELDS`) an index of its values.
+
+        Filters and facets on a field then read its index instead of the JSON of every row.
+        Fields indexed before are left as they are.
+        """
+        extra = [f for f in self.filterable_fields() if f not in COLUMN_FIELDS + SIZE_FIELDS]
+        with self.engine.begin() as connection:
+            for field in extra[:MAX_INDEXED_FIELDS]:
+                name = "ix_extra_" + hashlib.sha256(field.encode()).hexdigest()[:16]
+                path = _json_path_literal(field)
+                connection.execute(
+                    text(
+                        f"CREATE INDEX IF NOT EXISTS {name} ON images (json_extract(extra, {path}))"
+                    )
+                )
+
+    def _cached(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, reused until the database changes (scans of every row are slow)."""
+        key = self._change_stamp()
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        value = compute()
+        self._cache[name] = (key, value)
+        return value
+
+    def _change_stamp(self) -> tuple[int, ...]:
+        # committed writes touch the database file or its write-ahead log
+        stamps = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                stat = path.stat()
+                stamps += [stat.st_mtime_ns, stat.st_size]
+            except FileNotFoundError:
+                stamps += [0, 0]
+        return tuple(stamps)
+
+    def _scan_fields(self) -> list[str]:
+        with self.engine.connect() as connection:
+            keys = connection.execute(
+                text("SELECT DISTINCT j.key FROM images, json_each(images.extra) j")
+            )
+            extra_keys = {k for (k,) in keys}
+        return sorted(set(COLUMN_FIELDS) | set(SIZE_FIELDS) | extra_keys)
+
+    def _filter_query(self, filters: Filters) -> Select[Any]:
+        fields = set(self.filterable_fields())
+        query = select(ImageRow.id)
+        for field, wanted in filters.items():
+            if field not in fields:
+                raise InvalidRequestError(
+                    f"unknown filter field {field!r}; filterable: {', '.join(sorted(fields))}"
+                )
+            values = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
+            if not values or any(isinstance(v, (dict, list)) for v in values):
+                raise InvalidRequestError(f"filter {field!r} needs a value or a list of values")
+            query = query.where(field_expression(field).in_(values))
+        return query
+
+    def _count_facets(self, max_values: int) -> Facets:
+        result: Facets = {}
+        with self.engine.connect() as connection:
+            for field in self.filterable_fields():
+                if field in SIZE_FIELDS:
+                    continue
+                column = field_expression(field)
+                rows = connection.execute(
+                    select(column, func.count())
+                    .where(column.is_not(None))
+                    .group_by(column)
+                    .order_by(func.count().desc(), column)
+                    .limit(max_values)
+                )
+                result[field] = [(value, int(n)) for value, n in rows]
+        return result
+
+
+def field_expression(field: str) -> Any:
+    """The SQL expression of a field: its column, or its value in the JSON ``extra`` column
+    (spelled as its field index spells it, so that SQLite uses the index)."""
+    if field in COLUMN_FIELDS or field in SIZE_FIELDS:
+        return getattr(ImageRow, field)
+    return func.json_extract(ImageRow.extra, literal_column(_json_path_literal(field)))
+
+
+def _json_path_literal(field: str) -> str:
+    """The SQL string literal of the JSON path of an extra field.
+
+    Written into the SQL rather than bound as a parameter: SQLite uses an index on an expression
+    only where a query spells out the same expression.
+    """
+    path = f'$."{field}"'.replace("'", "''")
+    return f"'{path}'"
