@@ -1,25 +1,28 @@
-"""One frozen, validated settings object for every front end.
+"""One frozen, validated settings object for every front end, declared once.
 
 Values come from ``MEDSEARCH_*`` environment variables (:meth:`Settings.from_env`); CLI flags
 override them with :meth:`Settings.replace`; tests build :class:`Settings` directly. Every value
 is checked when the object is built, whatever its source: a wrong one raises
 :class:`~indexer.errors.SettingsError` naming the setting and what it accepts.
+
+Each field's declaration is the only description of its setting: its type (choices), default,
+bounds and help text (field metadata, read through :func:`setting_specs`) drive the environment
+variable, the command-line option that overrides it (:mod:`indexer.cli.setting_options`) and the
+README's table of settings (:mod:`indexer.settings_doc`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_type_hints
 
-from .errors import SettingsError
-from .sizes import DEFAULT_MAX_PIXELS, default_index_memory, format_size, parse_size
+from .setting_spec import SettingSpec, about, check_setting, describe_setting, parse_setting
+from .sizes import DEFAULT_MAX_PIXELS, default_index_memory
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -29,85 +32,220 @@ EngineName = Literal["threaded", "ray"]
 
 DEFAULT_MODEL = "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 
-ENV_PREFIX = "MEDSEARCH_"
-
-
-def _bounds(low: float, high: float | None = None) -> dict[str, Any]:
-    """Field metadata: the value must lie in [low, high] (no upper bound when high is None)."""
-    return {"bounds": (low, high)}
-
 
 @dataclass(frozen=True)
 class Settings:
     """Everything that can be configured. Field ``x`` is read from ``MEDSEARCH_X``."""
 
-    #: index folder (index.faiss, meta.sqlite, vectors, index_info.json)
-    index_dir: Path = Path("data/index")
-    #: model to index with: "biomedclip", an "hf-hub:" id or a local model folder
-    model: str = DEFAULT_MODEL
-    device: Device = "auto"
-    precision: Precision = "auto"
-    #: images per model call and per transaction (a CPU runs each call in slices of 8 images)
-    batch_size: int = field(default=32, metadata=_bounds(1, 4096))
-    #: compile the image tower for indexing (slow to start, needs g++; see docs/benchmarks.md)
-    compile: bool = False
-    #: allow models whose code ships in their folder (transformers remote code, e.g. ConceptCLIP)
-    trust_remote_code: bool = False
-    #: decoding threads feeding the model; with the ray engine, the most embedding actors
-    workers: int = field(default=2, metadata=_bounds(1, 64))
-    #: where indexing prepares and embeds: threads in this process, or a Ray cluster
-    engine: EngineName = "threaded"
-    #: Ray cluster to join ("auto", "HOST:6379" or "ray://HOST:10001"); unset: a local Ray
-    ray_address: str | None = None
-    #: GPUs each embedding actor of the ray engine holds (0: actors run on CPUs)
-    gpus_per_worker: float = field(default=0.0, metadata=_bounds(0.0, 64.0))
-    index_type: IndexType = "auto"
-    #: bytes the ANN index may take in memory (a size such as 512M or 4G in the environment);
-    #: bounds the type ``auto`` picks
-    index_memory: int = field(
-        default_factory=default_index_memory, metadata={**_bounds(1 << 20), "size": True}
+    index_dir: Path = field(
+        default=Path("data/index"),
+        metadata=about("Index folder (index.faiss, meta.sqlite, vectors, index_info.json)."),
     )
-    #: largest image accepted, in pixels (decompression bomb guard)
-    max_image_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata=_bounds(1))
-    #: largest upload accepted by the service, in bytes
-    max_upload_bytes: int = field(default=20 * 1024 * 1024, metadata=_bounds(1))
-    #: bearer token required on /api/ routes (but health) when set
-    api_token: str | None = None
-    #: seconds a browser stays signed in after POST /api/session
-    session_ttl: float = field(default=12 * 3600.0, metadata=_bounds(60.0, 7 * 86_400.0))
-    #: wrong tokens one client address may send within auth_failure_window before a 429
-    auth_failures: int = field(default=10, metadata=_bounds(1, 100_000))
-    #: seconds over which wrong tokens are counted (the wait after too many)
-    auth_failure_window: float = field(default=60.0, metadata=_bounds(1.0, 86_400.0))
-    #: origins allowed to call the API from another site's pages, comma-separated (CORS);
-    #: unset: none, the browser's same-origin rule applies
-    cors_origins: str | None = None
-    #: largest k a query may ask for
-    max_k: int = field(default=1000, metadata=_bounds(1, 100_000))
-    #: service threads (waitress)
-    threads: int = field(default=8, metadata=_bounds(1, 1024))
-    #: seconds between checks for a newly published index in the service
-    reload_interval: float = field(default=2.0, metadata=_bounds(0.0, 86_400.0))
-    #: folder for rendered thumbnails; defaults to <index_dir>/thumbnails
-    thumbnail_dir: Path | None = None
-    #: store DICOM Series/Study Description (free text that may carry patient data)
-    keep_descriptions: bool = False
-    #: run Tesseract over DICOM images that may carry burned-in text, to settle yes/no
-    ocr_burned_in: bool = False
-    #: the service withholds thumbnails and files of images flagged burned_in_annotation=yes
-    hide_burned_in: bool = False
-    #: viewer link of a PACS image, with {study_uid} and {series_uid} placeholders
-    viewer_url: str | None = None
-    #: DICOMweb credentials: a bearer token, or a user and password (environment only)
-    dicomweb_token: str | None = field(default=None, repr=False)
-    dicomweb_user: str | None = None
-    dicomweb_password: str | None = field(default=None, repr=False)
-    #: most disk space the thumbnail and DICOM renderings may take, in MiB (oldest unused go first)
-    thumbnail_cache_mb: int = field(default=1024, metadata=_bounds(1, 100_000))
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata=about(
+            "Model to index with: biomedclip, an hf-hub: id or a local model folder.",
+            default_text="biomedclip",
+        ),
+    )
+    device: Device = field(
+        default="auto",
+        metadata=about("Where the model runs (auto: CUDA when present, else the CPU)."),
+    )
+    precision: Precision = field(
+        default="auto",
+        metadata=about("Numeric precision of the model (auto: bf16 where the hardware has it)."),
+    )
+    batch_size: int = field(
+        default=32,
+        metadata=about(
+            "Images per model call and per transaction (a CPU runs each call in slices of 8 "
+            "images).",
+            bounds=(1, 4096),
+        ),
+    )
+    compile: bool = field(
+        default=False,
+        metadata=about(
+            "Compile the image tower with torch.compile for indexing (fuses elementwise work; "
+            "slow to start, needs a C++ compiler). Whether it pays off depends on the hardware: "
+            "measure it with `medsearch bench index --compile` (see docs/benchmarks.md).",
+            option="--compile/--no-compile",
+        ),
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata=about(
+            "Allow a model that is Python code shipped in its folder (ConceptCLIP): loading it "
+            "runs that code. Only for folders from a source you trust."
+        ),
+    )
+    workers: int = field(
+        default=2,
+        metadata=about(
+            "Decoding threads feeding the model; with the ray engine, the most embedding actors "
+            "(model replicas).",
+            bounds=(1, 64),
+        ),
+    )
+    engine: EngineName = field(
+        default="threaded",
+        metadata=about(
+            "Where indexing decodes and embeds: threads in this process (threaded) or a Ray "
+            "cluster (ray; decoding as Ray tasks, embedding in an actor pool)."
+        ),
+    )
+    ray_address: str | None = field(
+        default=None,
+        metadata=about(
+            "Ray cluster the ray engine joins: auto, HOST:6379 or ray://HOST:10001.",
+            default_text="a local Ray on this machine",
+            metavar="ADDRESS",
+        ),
+    )
+    gpus_per_worker: float = field(
+        default=0.0,
+        metadata=about(
+            "GPUs each embedding actor of the ray engine holds (0: actors run on CPUs).",
+            bounds=(0.0, 64.0),
+        ),
+    )
+    index_type: IndexType = field(
+        default="auto",
+        metadata=about(
+            "ANN index (auto: exact up to 100,000 images, then the most exact type that fits "
+            "the index memory; ivfsq and ivfpq are compressed and re-ranked exactly)."
+        ),
+    )
+    index_memory: int = field(
+        default_factory=default_index_memory,
+        metadata=about(
+            "Memory the ANN index may take, a size such as 512M or 4G; bounds the type auto picks.",
+            bounds=(1 << 20, None),
+            size=True,
+            default_text="an eighth of the machine's RAM",
+            metavar="SIZE",
+        ),
+    )
+    max_image_pixels: int = field(
+        default=DEFAULT_MAX_PIXELS,
+        metadata=about(
+            "Largest image accepted, in pixels (decompression bomb guard).", bounds=(1, None)
+        ),
+    )
+    max_upload_bytes: int = field(
+        default=20 * 1024 * 1024,
+        metadata=about("Largest upload the service accepts, in bytes.", bounds=(1, None)),
+    )
+    api_token: str | None = field(
+        default=None,
+        metadata=about(
+            "Bearer token the service requires on its /api/ routes (but health).",
+            default_text="none, the API is open",
+        ),
+    )
+    session_ttl: float = field(
+        default=12 * 3600.0,
+        metadata=about(
+            "Seconds a browser stays signed in after POST /api/session.",
+            bounds=(60.0, 7 * 86_400.0),
+        ),
+    )
+    auth_failures: int = field(
+        default=10,
+        metadata=about(
+            "Wrong tokens one client address may send within the auth failure window before a 429.",
+            bounds=(1, 100_000),
+        ),
+    )
+    auth_failure_window: float = field(
+        default=60.0,
+        metadata=about(
+            "Seconds over which wrong tokens are counted (and the wait after too many).",
+            bounds=(1.0, 86_400.0),
+        ),
+    )
+    cors_origins: str | None = field(
+        default=None,
+        metadata=about(
+            "Origins allowed to call the API from another site's pages, comma-separated (CORS).",
+            default_text="none, the browser's same-origin rule applies",
+        ),
+    )
+    max_k: int = field(
+        default=1000,
+        metadata=about("Largest k a query may ask for.", bounds=(1, 100_000)),
+    )
+    threads: int = field(
+        default=8,
+        metadata=about("Request threads of the service (waitress).", bounds=(1, 1024)),
+    )
+    reload_interval: float = field(
+        default=2.0,
+        metadata=about(
+            "Seconds between two checks of the service for a newly published index.",
+            bounds=(0.0, 86_400.0),
+        ),
+    )
+    thumbnail_dir: Path | None = field(
+        default=None,
+        metadata=about(
+            "Folder for rendered thumbnails.", default_text="thumbnails/ in the index folder"
+        ),
+    )
+    keep_descriptions: bool = field(
+        default=False,
+        metadata=about(
+            "Store DICOM Series/Study Description (free text that may carry patient data)."
+        ),
+    )
+    ocr_burned_in: bool = field(
+        default=False,
+        metadata=about(
+            "Read DICOM images that may show burned-in text with Tesseract to settle yes/no."
+        ),
+    )
+    hide_burned_in: bool = field(
+        default=False,
+        metadata=about(
+            "The service withholds thumbnails and files of images flagged burned_in_annotation=yes."
+        ),
+    )
+    viewer_url: str | None = field(
+        default=None,
+        metadata=about(
+            "Viewer link of a PACS image, with {study_uid} and {series_uid} placeholders.",
+            default_text="no viewer link",
+        ),
+    )
+    dicomweb_token: str | None = field(
+        default=None,
+        repr=False,
+        metadata=about("DICOMweb bearer token (environment only).", default_text="none"),
+    )
+    dicomweb_user: str | None = field(
+        default=None,
+        metadata=about(
+            "DICOMweb user, with the DICOMweb password (environment only).", default_text="none"
+        ),
+    )
+    dicomweb_password: str | None = field(
+        default=None,
+        repr=False,
+        metadata=about("DICOMweb password (environment only).", default_text="none"),
+    )
+    thumbnail_cache_mb: int = field(
+        default=1024,
+        metadata=about(
+            "Most disk space the thumbnail and DICOM renderings may take, in MiB (the oldest "
+            "unused go first).",
+            bounds=(1, 100_000),
+        ),
+    )
 
     def __post_init__(self) -> None:
-        for spec in dataclasses.fields(self):
-            _check(spec, getattr(self, spec.name), spec.name)
+        for spec in setting_specs():
+            check_setting(spec, getattr(self, spec.name), spec.name)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored (unset CLI flags)."""
@@ -121,93 +259,26 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for spec in dataclasses.fields(cls):
-            name = ENV_PREFIX + spec.name.upper()
-            raw = env.get(name)
+        for spec in setting_specs():
+            raw = env.get(spec.variable)
             if raw is None or raw.strip() == "":
                 continue
-            value = _parse(spec, raw.strip(), name)
-            _check(spec, value, f"{name}={raw!r}")
+            value = parse_setting(spec, raw.strip())
+            check_setting(spec, value, f"{spec.variable}={raw!r}")
             values[spec.name] = value
         return cls(**values)
 
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
 @functools.cache
-def _field_types() -> dict[str, tuple[Any, bool]]:
-    """Each field's type, with ``X | None`` reduced to ``X``, and whether it may be None."""
-    types_by_name = {}
-    for name, hint in get_type_hints(Settings).items():
-        optional = get_origin(hint) in (Union, types.UnionType)
-        if optional:
-            hint = next(arg for arg in get_args(hint) if arg is not type(None))
-        types_by_name[name] = (hint, optional)
-    return types_by_name
+def setting_specs() -> tuple[SettingSpec, ...]:
+    """Every setting, in declaration order."""
+    hints = get_type_hints(Settings)
+    return tuple(describe_setting(spec, hints[spec.name]) for spec in dataclasses.fields(Settings))
 
 
-def _parse(spec: dataclasses.Field[Any], raw: str, name: str) -> Any:
-    """Text of an environment variable -> the field's type."""
-    kind, _ = _field_types()[spec.name]
-    if spec.metadata.get("size"):
-        try:
-            return parse_size(raw)
-        except SettingsError:
-            raise SettingsError(f"{name}={raw!r} is not a size such as 512M or 4G") from None
-    if kind is bool:
-        if raw.lower() in _TRUE + _FALSE:
-            return raw.lower() in _TRUE
-        raise SettingsError(f"{name}={raw!r} is not one of 1/0, true/false, yes/no, on/off")
-    if kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            noun = "a whole number" if kind is int else "a number"
-            raise SettingsError(f"{name}={raw!r} is not {noun}{_accepts(spec)}") from None
-    if kind is Path:
-        return Path(raw)
-    return raw
-
-
-def _check(spec: dataclasses.Field[Any], value: Any, shown: str) -> None:
-    """Raise SettingsError unless ``value`` is acceptable for the field (``shown`` names it)."""
-    kind, optional = _field_types()[spec.name]
-    if value is None:
-        if optional:
-            return
-        raise SettingsError(f"{shown} must be set")
-    if get_origin(kind) is Literal:
-        if value not in get_args(kind):
-            raise SettingsError(f"{shown} is not one of {', '.join(get_args(kind))}")
-        return
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise SettingsError(f"{shown} must be true or false")
-        return
-    if kind in (int, float):
-        number_types = (int,) if kind is int else (int, float)
-        if isinstance(value, bool) or not isinstance(value, number_types):
-            raise SettingsError(f"{shown} must be a number{_accepts(spec)}")
-        low, high = spec.metadata.get("bounds", (-math.inf, None))
-        if not math.isfinite(value) or value < low or (high is not None and value > high):
-            raise SettingsError(f"{shown} is out of range{_accepts(spec)}")
-        return
-    if kind is Path:
-        if not isinstance(value, Path) or str(value) == "":
-            raise SettingsError(f"{shown} must be a folder path")
-        if value.exists() and not value.is_dir():
-            raise SettingsError(f"{shown} is a file; it must be a folder")
-        return
-    if not isinstance(value, str) or not value.strip():
-        raise SettingsError(f"{shown} must be a non-empty text")
-
-
-def _accepts(spec: dataclasses.Field[Any]) -> str:
-    bounds = spec.metadata.get("bounds")
-    if bounds is None:
-        return ""
-    low, high = bounds
-    if spec.metadata.get("size"):
-        return f" (accepts a size of {format_size(int(low))} or more, such as 512M or 4G)"
-    return f" (accepts {low:g} or more)" if high is None else f" (accepts {low:g} to {high:g})"
+def setting_spec(name: str) -> SettingSpec:
+    """The setting called ``name`` (a field of :class:`Settings`)."""
+    for spec in setting_specs():
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no setting is called {name!r}")

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import click
 
-from indexer.cli.options import (
-    compile_option,
-    device_option,
-    echo_json,
-    precision_option,
-    reports_errors,
-    settings_from,
-    trust_remote_code_option,
-)
-from indexer.settings import IndexType
+from indexer.cli.options import echo_json, reports_errors, settings_from
+from indexer.cli.setting_options import setting_options
 
 from . import report
 
@@ -92,12 +84,7 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of images (e.g. made by `medsearch bench corpus`).",
 )
-@precision_option("Precision of the pipeline and the model-only run (the recipe is always fp32).")
-@device_option
-@compile_option
-@trust_remote_code_option
-@click.option("--batch-size", type=click.IntRange(1, 4096), help="Images per model call.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads of the pipeline.")
+@setting_options("precision", "device", "compile", "trust_remote_code", "batch_size", "workers")
 @click.option(
     "--limit", type=click.IntRange(1), help="Use a seeded random subset of this many images."
 )
@@ -114,12 +101,6 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
 def bench_index(
     model: str,
     corpus: Path,
-    precision: str | None,
-    device: str | None,
-    compile_images: bool | None,
-    trust_remote_code: bool,
-    batch_size: int | None,
-    workers: int | None,
     limit: int | None,
     repeats: int,
     quick: bool,
@@ -129,7 +110,8 @@ def bench_index(
 
     The pipeline indexes the images into a fresh temporary index folder (model loaded first);
     the model-only rate embeds pre-decoded tensors at the same batch size and precision; the
-    recipe embeds one image at a time in fp32, as the model's own card does.
+    recipe embeds one image at a time in fp32, as the model's own card does (whatever
+    --precision says).
 
     Example:
 
@@ -137,18 +119,10 @@ def bench_index(
     """
     from .index_bench import run_index_bench
 
-    settings = settings_from(
-        device=device,
-        precision=precision,
-        compile=compile_images,
-        trust_remote_code=trust_remote_code or None,
-        batch_size=batch_size,
-        workers=workers,
-    )
     result = run_index_bench(
         model,
         corpus,
-        settings=settings,
+        settings=settings_from(),
         limit=limit,
         repeats=repeats,
         quick=quick,
@@ -177,9 +151,7 @@ def bench_index(
     show_default=True,
     help="Concurrent HTTP clients.",
 )
-@click.option("--threads", type=click.IntRange(1, 256), help="Threads of the server.")
-@precision_option("Precision of query embedding (in process and in the server).")
-@device_option
+@setting_options("threads", "precision", "device")
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
 @click.option(
     "--source",
@@ -194,9 +166,6 @@ def bench_query(
     index_dir: Path,
     duration: float | None,
     clients: int,
-    threads: int | None,
-    precision: str | None,
-    device: str | None,
     k: int,
     source: Path | None,
     quick: bool,
@@ -204,7 +173,8 @@ def bench_query(
 ) -> None:
     """Text and image query latency, in process and over HTTP against `medsearch serve`.
 
-    The server runs as a subprocess on 127.0.0.1 (a free port) and is stopped at the end.
+    The server runs as a subprocess on 127.0.0.1 (a free port) and is stopped at the end;
+    queries are embedded with the same device and precision in process and in the server.
 
     Example:
 
@@ -212,14 +182,12 @@ def bench_query(
     """
     from .query_bench import run_query_bench
 
-    settings = settings_from(index_dir=index_dir, device=device, precision=precision)
     result = run_query_bench(
         index_dir,
-        settings=settings,
+        settings=settings_from(index_dir=index_dir),
         duration_s=duration,
         quick=quick,
         clients=clients,
-        server_threads=threads,
         k=k,
         source=source,
         log=_progress,
@@ -249,13 +217,7 @@ def bench_query(
     show_default=True,
     help="Noise around each cluster centre (1.0 and more: clusters overlap, harder for IVF).",
 )
-@click.option(
-    "--index-type",
-    type=click.Choice(get_args(IndexType)),
-    default="auto",
-    show_default=True,
-    help="ANN index to publish.",
-)
+@setting_options("index_type")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--quick", is_flag=True, help="Fewer recall queries and timed searches.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -267,7 +229,6 @@ def bench_scale(
     out: Path | None,
     clusters: int,
     spread: float,
-    index_type: str,
     seed: int,
     quick: bool,
     as_json: bool,
@@ -285,6 +246,7 @@ def bench_scale(
     """
     from .scale_bench import run_scale_bench
 
+    settings = settings_from()
     result = run_scale_bench(
         count,
         dim=dim,
@@ -294,8 +256,8 @@ def bench_scale(
         spread=spread,
         quick=quick,
         seed=seed,
-        index_type=index_type,
-        settings=settings_from(),
+        index_type=settings.index_type,
+        settings=settings,
         log=_progress,
     )
     _print(result, as_json, report.scale_lines)
@@ -358,7 +320,7 @@ def bench_precision(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Corpus folder of --index that new images are copied into [default: its corpus_root].",
 )
-@click.option("--model", help="Model of the temporary index [default: MEDSEARCH_MODEL].")
+@setting_options("model")
 @click.option(
     "--duration", type=click.FloatRange(1, 7 * 86_400), required=True, help="Seconds of load."
 )
@@ -379,9 +341,7 @@ def bench_precision(
     show_default=True,
     help="Seconds between two publishes of a new version.",
 )
-@click.option("--threads", type=click.IntRange(1, 256), help="Threads of the server.")
-@precision_option("Precision of the server and of the indexing runs.")
-@device_option
+@setting_options("threads", "precision", "device")
 @click.option(
     "--source",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -394,14 +354,10 @@ def bench_precision(
 def bench_soak(
     index_dir: Path | None,
     corpus: Path | None,
-    model: str | None,
     duration: float,
     clients: int,
     window: float,
     publish_every: float,
-    threads: int | None,
-    precision: str | None,
-    device: str | None,
     source: Path | None,
     seed: int,
     as_json: bool,
@@ -419,17 +375,16 @@ def bench_soak(
     """
     from .soak_bench import run_soak
 
-    settings = settings_from(device=device, precision=precision)
+    settings = settings_from()
     result = run_soak(
         duration_s=duration,
         index_dir=index_dir,
         corpus=corpus,
-        model=model or settings.model,
+        model=settings.model,
         settings=settings,
         clients=clients,
         window_s=window,
         publish_every_s=publish_every,
-        server_threads=threads,
         source=source,
         seed=seed,
         log=_progress,

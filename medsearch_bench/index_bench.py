@@ -49,7 +49,7 @@ def run_index_bench(
     model: str,
     corpus: Path,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     limit: int | None = None,
     repeats: int = 2,
     quick: bool = False,
@@ -58,10 +58,9 @@ def run_index_bench(
 ) -> dict[str, Any]:
     """Measure the three rates on the images under ``corpus``; return figures and ratios.
 
-    ``settings`` gives device, precision, batch size and workers (default: from MEDSEARCH_*);
+    ``settings`` gives device, precision, compile, batch size and workers;
     ``limit`` keeps a seeded random subset of that many images (``quick``: 64, one repeat).
     """
-    settings = settings or Settings.from_env()
     if quick:
         limit = min(limit or QUICK_IMAGES, QUICK_IMAGES)
         repeats = 1

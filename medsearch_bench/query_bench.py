@@ -61,11 +61,10 @@ _UPLOAD_SOURCES = (
 def run_query_bench(
     index_dir: Path,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     duration_s: float | None = None,
     quick: bool = False,
     clients: int = 8,
-    server_threads: int | None = None,
     k: int = 10,
     source: Path | None = None,
     seed: int = 0,
@@ -76,14 +75,15 @@ def run_query_bench(
     Counts: 200 text, 100 cached text and 100 image queries per single-client phase (``quick``:
     20, 10 and 10); the concurrent phases last ``duration_s`` (default 60 s, ``quick``: 5 s).
     Image queries are made from the images in ``source`` (see :func:`sample_uploads`).
+    ``settings`` gives device, precision and the server's threads.
     """
-    settings = (settings or Settings.from_env()).replace(index_dir=Path(index_dir))
+    settings = settings.replace(index_dir=Path(index_dir))
     if duration_s is None:
         duration_s = 5.0 if quick else 60.0
     if duration_s <= 0 or clients < 1:
         raise InvalidRequestError("duration must be positive and clients at least 1")
     n_text, n_cached, n_image = (20, 10, 10) if quick else (200, 100, 100)
-    threads = server_threads or settings.threads
+    threads = settings.threads
     load_before = os.getloadavg()
     probe_before = speed_probe_gflops()
     texts = _TextCursor(seed)

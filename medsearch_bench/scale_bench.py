@@ -71,7 +71,7 @@ def run_scale_bench(
     quick: bool = False,
     seed: int = 0,
     index_type: str = "auto",
-    settings: Settings | None = None,
+    settings: Settings,
     log: LogFn = no_log,
 ) -> dict[str, Any]:
     """Build an index of ``n`` synthetic vectors (in ``out``, else a temporary folder); measure it.
@@ -80,7 +80,7 @@ def run_scale_bench(
     dimension; ``spread`` is the noise around each cluster centre (larger: clusters overlap).
     ``queries`` recall queries per kind and ``searches`` timed searches (``quick``: 50 and 100).
     With a model, ``medsearch serve`` runs on the result with ``settings`` (device, precision,
-    threads; default from the environment) and answers ``searches // 5`` requests of each kind;
+    threads) and answers ``searches // 5`` requests of each kind;
     its ``index_memory`` bounds the type ``auto`` publishes.
     """
     if n < 1:
@@ -93,7 +93,6 @@ def run_scale_bench(
         ann.family(index_type)  # an unknown type fails before anything is built
     if quick:
         queries, searches = min(queries, 50), min(searches, 100)
-    settings = settings or Settings.from_env()
     load_before = os.getloadavg()
     encoder_record = _encoder_record(model, dim, log)
     dim = encoder_record.dim

@@ -70,11 +70,10 @@ def run_soak(
     index_dir: Path | None = None,
     corpus: Path | None = None,
     model: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     clients: int = 8,
     window_s: float = 300.0,
     publish_every_s: float = 180.0,
-    server_threads: int | None = None,
     source: Path | None = None,
     seed: int = 0,
     log: LogFn = no_log,
@@ -88,7 +87,6 @@ def run_soak(
         raise InvalidRequestError(
             "duration, window and publish interval must be positive, clients at least 1"
         )
-    settings = settings or Settings.from_env()
     env = {
         "MEDSEARCH_DEVICE": settings.device,
         "MEDSEARCH_PRECISION": settings.precision,
@@ -96,7 +94,7 @@ def run_soak(
     }
     with _soak_index(index_dir, corpus, model, source, env, log) as (index, corpus_dir):
         uploads = sample_uploads(64 + IMAGES_PER_PUBLISH * 200, source)
-        threads = server_threads or settings.threads
+        threads = settings.threads
         log(f"starting medsearch serve on {index} ({threads} threads)")
         with run_service(index, threads=threads, env=env, startup_timeout_s=600) as server:
             requests = _request_mix(server.port, uploads[:64], seed)

@@ -62,7 +62,8 @@ def create_app(
 ) -> Flask:
     """A Flask app serving ``indexes``, or else the one index at ``settings.index_dir``.
 
-    ``settings`` defaults to :meth:`Settings.from_env`. ``indexes`` are named, already opened
+    ``settings`` defaults to :meth:`Settings.from_env`, for a WSGI server that calls
+    ``create_app()`` itself. ``indexes`` are named, already opened
     indexes (:func:`search_api.indexes.open_indexes` opens folders). ``retriever`` lets a caller
     share one already opened :class:`~indexer.search.retriever.Retriever` (or any
     :class:`SearchService`) for ``settings.index_dir``. Otherwise that index is opened here,

@@ -10,7 +10,8 @@ import logging
 import click
 from waitress import create_server
 
-from indexer.cli.options import reports_errors, settings_from, trust_remote_code_option
+from indexer.cli.options import reports_errors, settings_from
+from indexer.cli.setting_options import setting_options
 from indexer.errors import MedSearchError, SettingsError
 from search_api.app import create_app
 from search_api.indexes import IndexNameError, IndexOpenError, name_index_dirs, open_indexes
@@ -31,17 +32,9 @@ from search_api.indexes import IndexNameError, IndexOpenError, name_index_dirs, 
     show_default=True,
     help="TCP port to listen on (0 picks a free one).",
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Request threads [default: MEDSEARCH_THREADS or 8].",
-)
-@trust_remote_code_option
+@setting_options("threads", "trust_remote_code")
 @reports_errors
-def serve(
-    index_dirs: tuple[str, ...], host: str, port: int, threads: int | None, trust_remote_code: bool
-) -> None:
+def serve(index_dirs: tuple[str, ...], host: str, port: int) -> None:
     """Serve the search API for the indexes in INDEX_DIR... at /api (and the search page at /).
 
     Each index is named by its folder name, or by NAME in a NAME=DIR argument; requests choose
@@ -58,9 +51,7 @@ def serve(
         named_dirs = name_index_dirs(index_dirs)
     except IndexNameError as exc:
         raise click.UsageError(exc.message) from exc
-    settings = settings_from(
-        index_dir=named_dirs[0][1], threads=threads, trust_remote_code=trust_remote_code or None
-    )
+    settings = settings_from(index_dir=named_dirs[0][1])
     try:
         app = create_app(settings, indexes=open_indexes(settings, named_dirs))
     except SettingsError:

@@ -6,14 +6,8 @@ from pathlib import Path
 
 import click
 
-from .options import (
-    device_option,
-    echo_json,
-    precision_option,
-    reports_errors,
-    settings_from,
-    trust_remote_code_option,
-)
+from .options import echo_json, reports_errors, settings_from
+from .setting_options import setting_options
 
 
 @click.command()
@@ -58,9 +52,7 @@ from .options import (
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a self-contained HTML report to this file.",
 )
-@device_option
-@precision_option()
-@trust_remote_code_option
+@setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @reports_errors
 def eval_command(
@@ -74,9 +66,6 @@ def eval_command(
     seed: int,
     served: bool,
     html_out: Path | None,
-    device: str | None,
-    precision: str | None,
-    trust_remote_code: bool,
     as_json: bool,
 ) -> None:
     """Measure retrieval quality of one or more indexes on their own images and metadata.
@@ -95,9 +84,7 @@ def eval_command(
     from ..evaluation.report.table import random_weight_warnings, render_table, skipped_notes
     from ..evaluation.run import evaluate
 
-    settings = settings_from(
-        device=device, precision=precision, trust_remote_code=trust_remote_code or None
-    )
+    settings = settings_from()
     options = EvalOptions(
         label_field=label_field,
         group_field=group_field,

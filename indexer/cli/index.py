@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import SettingsError
-from ..settings import EngineName, IndexType
-from ..sizes import parse_size
-from .options import (
-    compile_option,
-    device_option,
-    echo_json,
-    precision_option,
-    reports_errors,
-    settings_from,
-    trust_remote_code_option,
-)
+from .options import echo_json, reports_errors, settings_from
+from .setting_options import setting_options
 
-_INDEX_TYPES = click.Choice(get_args(IndexType))
-_ENGINES = click.Choice(get_args(EngineName))
-
-
-class SizeParam(click.ParamType):
-    """A memory size such as 512M or 4G, in bytes."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_size(str(value))
-        except SettingsError as exc:
-            self.fail(exc.message, param, ctx)
+if TYPE_CHECKING:
+    from ..indexing.pipeline import IndexReport
 
 
 @click.command()
@@ -59,47 +37,18 @@ class SizeParam(click.ParamType):
     help="Model name, hf-hub: id or local folder (new indexes only; "
     "default: the index's own model, else biomedclip).",
 )
-@click.option(
-    "--batch-size", type=click.IntRange(1, 4096), help="Images per model call and per transaction."
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    help="Decoding threads (with --engine ray: the most embedding actors, model replicas).",
-)
-@click.option(
-    "--engine",
-    type=_ENGINES,
-    help="Where images are decoded and embedded: threads here (threaded, the default) or a "
-    "Ray cluster (ray; decoding as Ray tasks, embedding in an actor pool).",
-)
-@click.option(
-    "--ray-address",
-    metavar="ADDRESS",
-    help="Ray cluster for --engine ray: auto, HOST:6379 or ray://HOST:10001 "
-    "(default: a local Ray on this machine).",
-)
-@click.option(
-    "--gpus-per-worker",
-    type=click.FloatRange(0, 64),
-    help="GPUs each embedding actor of --engine ray holds (default 0: actors run on CPUs).",
-)
-@device_option
-@precision_option()
-@compile_option
-@trust_remote_code_option
-@click.option(
-    "--index-type",
-    type=_INDEX_TYPES,
-    help="ANN index (auto: exact up to 100,000 images, then the most exact type that fits "
-    "--index-memory; ivfsq and ivfpq are compressed and re-ranked exactly).",
-)
-@click.option(
-    "--index-memory",
-    type=SizeParam(),
-    metavar="SIZE",
-    help="Memory the ANN index may take, e.g. 512M or 4G "
-    "(default: MEDSEARCH_INDEX_MEMORY, else an eighth of the machine's RAM).",
+@setting_options(
+    "batch_size",
+    "workers",
+    "engine",
+    "ray_address",
+    "gpus_per_worker",
+    "device",
+    "precision",
+    "compile",
+    "trust_remote_code",
+    "index_type",
+    "index_memory",
 )
 @click.option("--prune", is_flag=True, help="Remove records of files no longer in the corpus.")
 @click.option(
@@ -109,18 +58,7 @@ class SizeParam(click.ParamType):
     metavar="KEY=VALUE",
     help="QIDO-RS matching key for a PACS corpus, e.g. Modality=CT (repeatable).",
 )
-@click.option(
-    "--keep-descriptions",
-    is_flag=True,
-    default=None,
-    help="Store DICOM Series/Study Description (free text that may carry patient data).",
-)
-@click.option(
-    "--ocr-burned-in",
-    is_flag=True,
-    default=None,
-    help="Read DICOM images that may show burned-in text with Tesseract to settle yes/no.",
-)
+@setting_options("keep_descriptions", "ocr_burned_in")
 @click.option(
     "--watch",
     type=click.FloatRange(min=1.0),
@@ -135,21 +73,8 @@ def index(
     index_dir: Path,
     metadata_file: Path | None,
     model: str | None,
-    batch_size: int | None,
-    workers: int | None,
-    engine: str | None,
-    ray_address: str | None,
-    gpus_per_worker: float | None,
-    device: str | None,
-    precision: str | None,
-    compile_images: bool | None,
-    trust_remote_code: bool,
-    index_type: str | None,
-    index_memory: int | None,
     prune: bool,
     dicomweb_filters: tuple[str, ...],
-    keep_descriptions: bool | None,
-    ocr_burned_in: bool | None,
     watch: float | None,
     as_json: bool,
     quiet: bool,
@@ -170,25 +95,10 @@ def index(
     """
     from ..errors import SourceOptionError
     from ..imaging.burned_in import tesseract_path
-    from ..indexing.pipeline import IndexReport, encoder_for, index_corpus
+    from ..indexing.pipeline import encoder_for, index_corpus
     from ..sources.registry import open_source
 
-    settings = settings_from(
-        index_dir=index_dir,
-        batch_size=batch_size,
-        workers=workers,
-        engine=engine,
-        ray_address=ray_address,
-        gpus_per_worker=gpus_per_worker,
-        device=device,
-        precision=precision,
-        compile=compile_images,
-        trust_remote_code=trust_remote_code or None,
-        index_type=index_type,
-        index_memory=index_memory,
-        keep_descriptions=keep_descriptions,
-        ocr_burned_in=ocr_burned_in,
-    )
+    settings = settings_from(index_dir=index_dir)
     if settings.ocr_burned_in:
         tesseract_path()  # fail now, not once per image
     try:
@@ -198,38 +108,49 @@ def index(
 
     # watching loads the model once, not every round
     encoder = encoder_for(settings, model) if watch is not None else None
-
-    def run_once() -> IndexReport:
-        bar = None if quiet or as_json else _ProgressBar()
-        try:
-            report = index_corpus(
-                settings,
-                source,
-                metadata_file=metadata_file,
-                model=model,
-                prune=prune,
-                encoder=encoder,
-                progress=bar,
-            )
-        finally:
-            if bar:
-                bar.close()
-        if as_json:
-            echo_json(report.to_dict())
-        else:
-            _print_summary(report.to_dict())
-        return report
-
+    index_round = functools.partial(
+        index_corpus,
+        settings,
+        source,
+        metadata_file=metadata_file,
+        model=model,
+        prune=prune,
+        encoder=encoder,
+    )
+    run_once = functools.partial(_run_and_report, index_round, as_json=as_json, quiet=quiet)
     if watch is not None:
-        try:
-            while True:
-                run_once()
-                time.sleep(watch)
-        except KeyboardInterrupt:  # the way to stop watching; a round cut short is safe
-            return
+        _keep_indexing(run_once, every=watch)
+        return
     report = run_once()
     if report.count == 0 and report.failed:
         raise click.ClickException("no file could be read; nothing was indexed")
+
+
+def _run_and_report(
+    index_round: Callable[..., IndexReport], *, as_json: bool, quiet: bool
+) -> IndexReport:
+    """One indexing round, with a progress bar unless quiet; prints its summary."""
+    bar = None if quiet or as_json else _ProgressBar()
+    try:
+        report = index_round(progress=bar)
+    finally:
+        if bar:
+            bar.close()
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        _print_summary(report.to_dict())
+    return report
+
+
+def _keep_indexing(run_once: Callable[[], IndexReport], every: float) -> None:
+    """Run ``run_once`` every ``every`` seconds until interrupted (a round cut short is safe)."""
+    try:
+        while True:
+            run_once()
+            time.sleep(every)
+    except KeyboardInterrupt:  # the way to stop watching
+        return
 
 
 class _ProgressBar:

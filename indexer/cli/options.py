@@ -1,6 +1,7 @@
-"""What every ``medsearch`` command shares: option decorators, settings, error reporting, JSON.
+"""What every ``medsearch`` command shares: its settings, error reporting, JSON.
 
-Command modules import from here only, never the group, so nothing imports in a circle.
+Command modules import from here and :mod:`.setting_options`, never the group, so nothing
+imports in a circle.
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 import click
 
 from ..errors import DiskFullError, EvaluationInputError, MedSearchError, SettingsError
-from ..settings import Device, Precision, Settings
+from ..settings import Settings
+from .setting_options import command_line_overrides
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,51 +56,15 @@ def reports_errors(func: F) -> F:
 
 
 def settings_from(**overrides: Any) -> Settings:
-    """Settings from MEDSEARCH_* variables (as the group loaded them) with CLI flags on top."""
+    """This command's settings: MEDSEARCH_* variables (as the group loaded them), the setting
+    options given on its command line (:mod:`indexer.cli.setting_options`), then ``overrides``.
+
+    A command run on its own, outside the ``medsearch`` group, reads the variables here.
+    """
     context = click.get_current_context(silent=True)
     loaded = context.find_object(Settings) if context else None
-    return (loaded or Settings.from_env()).replace(**overrides)
-
-
-def device_option(func: F) -> F:
-    """``--device``, with the choices of :data:`indexer.settings.Device`."""
-    return click.option(
-        "--device", type=click.Choice(get_args(Device)), help="Where the model runs."
-    )(func)
-
-
-def precision_option(
-    help: str = "Numeric precision (auto: bf16 where the hardware has it).",
-) -> Callable[[F], F]:
-    """``--precision``, with the choices of :data:`indexer.settings.Precision`."""
-    return click.option("--precision", type=click.Choice(get_args(Precision)), help=help)
-
-
-def compile_option(func: F) -> F:
-    """``--compile/--no-compile``: torch.compile the image tower (unset: MEDSEARCH_COMPILE)."""
-    return click.option(
-        "--compile/--no-compile",
-        "compile_images",
-        default=None,
-        help="Compile the image tower with torch.compile (fuses elementwise work; slow to "
-        "start, needs a C++ compiler). Whether it pays off depends on the hardware: measure "
-        "it with `medsearch bench index --compile` (see docs/benchmarks.md).",
-    )(func)
-
-
-def trust_remote_code_option(func: F) -> F:
-    """``--trust-remote-code``: allow a model whose code ships in its folder (unset: the setting).
-
-    The command passes ``trust_remote_code or None`` to :func:`settings_from`, so that without
-    the flag ``MEDSEARCH_TRUST_REMOTE_CODE`` decides.
-    """
-    return click.option(
-        "--trust-remote-code",
-        is_flag=True,
-        help="Allow a model that is Python code shipped in its folder (ConceptCLIP): loading it "
-        "runs that code. Only for folders from a source you trust "
-        "[default: MEDSEARCH_TRUST_REMOTE_CODE or off].",
-    )(func)
+    given = command_line_overrides(context) if context else {}
+    return (loaded or Settings.from_env()).replace(**given).replace(**overrides)
 
 
 def echo_json(data: Any) -> None:

@@ -8,14 +8,8 @@ from typing import Any
 import click
 
 from ..errors import InvalidRequestError
-from .options import (
-    device_option,
-    echo_json,
-    precision_option,
-    reports_errors,
-    settings_from,
-    trust_remote_code_option,
-)
+from .options import echo_json, reports_errors, settings_from
+from .setting_options import setting_options
 
 
 @click.command()
@@ -41,9 +35,7 @@ from .options import (
     help="Keep images whose FIELD equals VALUE (repeat; same field twice = any of).",
 )
 @click.option("--min-score", type=float, help="Drop results scoring below this.")
-@device_option
-@precision_option()
-@trust_remote_code_option
+@setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
 def search(
@@ -55,9 +47,6 @@ def search(
     offset: int,
     filters: tuple[str, ...],
     min_score: float | None,
-    device: str | None,
-    precision: str | None,
-    trust_remote_code: bool,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
@@ -69,12 +58,7 @@ def search(
     from ..imaging.decode import load_image
     from ..search.retriever import Retriever
 
-    settings = settings_from(
-        index_dir=index_dir,
-        device=device,
-        precision=precision,
-        trust_remote_code=trust_remote_code or None,
-    )
+    settings = settings_from(index_dir=index_dir)
     retriever = Retriever.open(settings)
     try:
         query_image = None

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 from click.testing import CliRunner
 
 from indexer.cli import cli
@@ -30,6 +31,21 @@ def run_cli(*args: str | Path) -> str:
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def all_commands(
+    group: click.Group = cli, ctx: click.Context | None = None
+) -> list[tuple[str, click.Command]]:
+    """Every command and subcommand of ``group`` (front ends included), named as typed."""
+    ctx = ctx or click.Context(group)
+    found = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
+        found.append((name, command))
+        if isinstance(command, click.Group):
+            found += [(f"{name} {sub}", c) for sub, c in all_commands(command, ctx)]
+    return found
 
 
 def tiny_model_args(model_dir: Path) -> list[str]:

@@ -15,23 +15,11 @@ from indexer.cli import cli
 from indexer.cli.search import parse_filters
 from indexer.errors import InvalidRequestError, SettingsError
 from indexer.settings import Settings
-from tests.support.helpers import SAMPLE_DIR, run_cli
-
-
-def _all_commands(group: click.Group, ctx: click.Context) -> list[tuple[str, click.Command]]:
-    found = []
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        assert command is not None
-        found.append((name, command))
-        if isinstance(command, click.Group):
-            found += [(f"{name} {sub}", c) for sub, c in _all_commands(command, ctx)]
-    return found
+from tests.support.helpers import SAMPLE_DIR, all_commands, run_cli
 
 
 def test_every_command_has_help_and_an_example() -> None:
-    ctx = click.Context(cli)
-    commands = _all_commands(cli, ctx)
+    commands = all_commands()
     names = {name for name, _ in commands}
     assert {"model init", "index", "info", "search", "verify", "serve", "bench"} <= names
     for name, command in commands:
