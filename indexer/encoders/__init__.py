@@ -1,4 +1,4 @@
-"""Encoders: one factory that loads a model by name, hub id or folder.
+"""Encoders: one factory that loads a model by name, hub id or folder, whatever its family.
 
 Example::
 
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from ..errors import UntrustedModelCodeError
 from .base import Encoder, FloatArray
 from .families.open_clip.folder import MODEL_ALIASES, ModelFolder, locate_model
+from .family import Architecture, EncoderFamily
 from .model_init import init_model_folder
-from .registry import EncoderFamily, expand_alias, family_for, register_family
+from .registry import expand_alias, family_for, register_family, registered_architectures
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -66,6 +67,7 @@ def encoder_from_settings(
 
 __all__ = [
     "MODEL_ALIASES",
+    "Architecture",
     "Encoder",
     "EncoderFamily",
     "FloatArray",
@@ -76,4 +78,5 @@ __all__ = [
     "load_encoder",
     "locate_model",
     "register_family",
+    "registered_architectures",
 ]

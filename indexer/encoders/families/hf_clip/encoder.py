@@ -221,6 +221,13 @@ def fingerprint(folder: HfClipFolder) -> str:
     return "clip-" + digest.hexdigest()[:24]
 
 
+def load_hf_clip(model: str, *, device: str, precision: str, compile_images: bool) -> HfClipEncoder:
+    """The encoder for ``model`` (an ``hf-clip:`` id or a local folder)."""
+    return HfClipEncoder(
+        locate_hf_clip(model), device=device, precision=precision, compile_images=compile_images
+    )
+
+
 def model_card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], Any]:
     """The model card's way of embedding one image: ``processor`` then ``get_image_features``."""
     model, processor = build_stock_model(locate_hf_clip(model_ref), device)

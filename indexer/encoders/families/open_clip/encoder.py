@@ -137,6 +137,15 @@ def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, A
     return model.eval(), preprocess
 
 
+def load_open_clip(
+    model: str, *, device: str, precision: str, compile_images: bool
+) -> OpenClipEncoder:
+    """The encoder for ``model`` (an ``hf-hub:`` id or a local folder)."""
+    return OpenClipEncoder(
+        locate_model(model), device=device, precision=precision, compile_images=compile_images
+    )
+
+
 def model_card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], Any]:
     """The model card's way of embedding one image: ``preprocess`` then ``model.encode_image``."""
     model, preprocess = build_stock_model(locate_model(model_ref), device)
