@@ -3,10 +3,12 @@
 Folders written by ``medsearch model init`` (of any family) carry ``medsearch_model.json``, which
 marks random weights; every family's folder finder reads it. A model that cannot be found gets the
 same help whatever its family: how to bring its Hub repository to a machine without network.
+Fingerprints digest the files a model is made of.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -56,3 +58,12 @@ def json_object(path: Path) -> dict[str, object] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def file_digest(path: Path) -> bytes:
+    """SHA-256 of the file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.digest()

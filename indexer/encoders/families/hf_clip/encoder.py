@@ -21,11 +21,11 @@ from PIL import Image
 
 from ....errors import ModelUnavailableError
 from ...base import FloatArray
+from ...model_files import file_digest
 from ...runtime.compiled import CompiledTower
 from ...runtime.device import unit_rows
 from ...runtime.packed_linear import can_pack, pack_linear_layers
 from ...runtime.torch_encoder import TorchEncoder
-from ..open_clip.encoder import file_digest
 from .folder import PREPROCESSOR_FILE, TOKENIZER_FILES, HfClipFolder, locate_hf_clip
 
 #: config.json keys that say how a file was written, not what the model is
