@@ -2,14 +2,16 @@
 architectures ``medsearch model init`` writes for it.
 
 A family is data: each package under :mod:`indexer.encoders.families` declares one
-:class:`EncoderFamily` and :mod:`.registry` asks the registered ones in turn. The functions a
-family names import its model code only when called, so declaring a family costs no torch import.
+:class:`EncoderFamily` and :mod:`.registry` asks the registered ones in turn. A family names its
+loader, model card recipe and folder writers as :class:`ImportedOnCall`, so declaring a family
+imports none of its model code (torch, open_clip, transformers) until a model is loaded or written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +20,17 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .base import Encoder
+
+
+@dataclass(frozen=True)
+class ImportedOnCall:
+    """The function ``name`` of the module ``module``, imported the first time it is called."""
+
+    module: str
+    name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(self.module), self.name)(*args, **kwargs)
 
 
 class EncoderLoader(Protocol):

@@ -4,6 +4,7 @@ the zero-shot head."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from indexer.encoders import (
     registered_architectures,
 )
 from indexer.encoders.families.open_clip.folder import BIOMEDCLIP_HUB_ID
+from indexer.encoders.family import ImportedOnCall
 from indexer.encoders.registry import expand_alias, families, unregister_family
 from indexer.encoders.vector_only import VectorOnlyEncoder
 from indexer.errors import InvalidRequestError, ModelUnavailableError
@@ -218,3 +220,19 @@ def test_the_command_line_loads_no_model_code() -> None:
     # --arch's choices come from the family declarations, which import their model code lazily
     heavy = ("torch", "open_clip", "transformers", "timm")
     assert modules_loaded_by("indexer.cli", heavy) == []
+
+
+def test_every_function_a_family_names_exists() -> None:
+    named = [
+        function
+        for family in families()
+        for function in (
+            family.load,
+            family.model_card,
+            *(arch.write for arch in family.architectures.values()),
+        )
+        if isinstance(function, ImportedOnCall)
+    ]
+    assert len(named) == 9
+    for function in named:
+        assert callable(getattr(importlib.import_module(function.module), function.name))
