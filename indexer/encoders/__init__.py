@@ -4,14 +4,17 @@ Example::
 
     encoder = load_encoder("data/models/tiny", device="cpu", precision="fp32")
     vectors = encoder.encode_texts(["chest X-ray with pleural effusion"])
+
+The interface (:class:`Encoder`, ``FloatArray``) loads on first use, so that the command line can
+read the registry (``model init --arch``) without numpy or PIL.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UntrustedModelCodeError
-from .base import Encoder, FloatArray
 from .families.open_clip.folder import MODEL_ALIASES, ModelFolder, locate_model
 from .family import Architecture, EncoderFamily
 from .model_init import init_model_folder
@@ -19,6 +22,15 @@ from .registry import expand_alias, family_for, register_family, registered_arch
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .base import Encoder, FloatArray
+
+_LAZY = {"Encoder": ".base", "FloatArray": ".base"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_encoder(
