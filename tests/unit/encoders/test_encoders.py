@@ -261,7 +261,7 @@ def test_parity_with_the_model_card_recipe(
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     paths = [str(SAMPLE_IMAGES / n) for n in IMAGES]
     subprocess.run(
-        [sys.executable, str(REPO / "tests" / "parity_recipe.py"), str(out), *paths],
+        [sys.executable, str(REPO / "tests" / "support" / "parity_recipe.py"), str(out), *paths],
         check=True,
         env=env,
         capture_output=True,
