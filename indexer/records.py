@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .typed_json import read_record, write_record
+
 #: metadata values are JSON scalars
 MetadataValue = str | int | float | bool | None
 
@@ -16,6 +18,33 @@ class InstanceUIDs(NamedTuple):
     study_uid: str
     series_uid: str
     sop_uid: str
+
+
+@dataclass(frozen=True)
+class EncoderRecord:
+    """The encoder an index was built with: vectors of any other encoder cannot join it."""
+
+    #: kind of model, e.g. ``biomedclip``
+    name: str
+    #: model reference it was loaded from (hub id or folder); opening the index reloads it
+    model: str
+    #: hash of the weights and configuration; the index accepts only vectors of this fingerprint
+    fingerprint: str
+    #: length of the embedding vectors
+    dim: int
+    #: True for a randomly initialised test or benchmark model, whose results mean nothing
+    random_weights: bool = False
+    #: registry family whose code loads the model (files written before families existed
+    #: were all built by open_clip)
+    family: str = "open_clip"
+
+    @classmethod
+    def from_json(cls, data: object, source: str) -> EncoderRecord:
+        """The record in ``data`` (an index info's ``encoder``); ``source`` names the file."""
+        return read_record(cls, data, source, "encoder.")
+
+    def to_json(self) -> dict[str, Any]:
+        return write_record(self)
 
 
 @dataclass(frozen=True)

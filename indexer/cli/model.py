@@ -7,7 +7,18 @@ from pathlib import Path
 
 import click
 
+from ..encoders.registry import architecture, registered_architectures
 from .options import echo_json, reports_errors
+
+
+def _architectures_help() -> str:
+    """``--arch``'s help: each registered architecture and what it is."""
+    described = [
+        f"{name} ({architecture(name).description})" for name in registered_architectures()
+    ]
+    *rest, last = described
+    listed = f"{', '.join(rest)} or {last}" if rest else last
+    return f"Architecture to build: {listed}."
 
 
 @click.group()
@@ -26,11 +37,10 @@ def model() -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--arch",
-    type=click.Choice(["biomedclip", "pubmedclip", "conceptclip"]),
-    default="biomedclip",
+    type=click.Choice(registered_architectures()),
+    default=registered_architectures()[0],
     show_default=True,
-    help="Architecture to build: biomedclip (open_clip family), pubmedclip (transformers "
-    "CLIP) or conceptclip (transformers remote code).",
+    help=_architectures_help(),
 )
 @click.option(
     "--size",
@@ -59,7 +69,7 @@ def init(folder: Path, arch: str, size: str, seed: int, exist_ok: bool, as_json:
         medsearch model init models/pubmedclip-tiny --arch pubmedclip --size tiny
     """
     from ..encoders import init_model_folder
-    from ..encoders.families.open_clip.folder import MARKER_FILE
+    from ..encoders.model_files import MARKER_FILE
 
     existing = folder / MARKER_FILE
     if exist_ok and existing.is_file():
@@ -68,7 +78,7 @@ def init(folder: Path, arch: str, size: str, seed: int, exist_ok: bool, as_json:
             raise click.ClickException(f"{folder} holds another model: {marker}")
         click.echo(f"{folder} already holds this random-weight {arch} model ({size})", err=True)
     else:
-        marker = init_model_folder(folder, arch=arch, size=size, seed=seed)  # type: ignore[arg-type]
+        marker = init_model_folder(folder, arch=arch, size=size, seed=seed)
     if as_json:
         echo_json({"folder": str(folder), **marker})
     else:

@@ -1,23 +1,36 @@
-"""Encoders: one factory that loads a model by name, hub id or folder.
+"""Encoders: one factory that loads a model by name, hub id or folder, whatever its family.
 
 Example::
 
     encoder = load_encoder("data/models/tiny", device="cpu", precision="fp32")
     vectors = encoder.encode_texts(["chest X-ray with pleural effusion"])
+
+The interface (:class:`Encoder`, ``FloatArray``) loads on first use, so that the command line can
+read the registry (``model init --arch``) without numpy or PIL.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UntrustedModelCodeError
-from .base import Encoder, FloatArray
 from .families.open_clip.folder import MODEL_ALIASES, ModelFolder, locate_model
+from .family import Architecture, EncoderFamily
 from .model_init import init_model_folder
-from .registry import EncoderFamily, expand_alias, family_for, register_family
+from .registry import expand_alias, family_for, register_family, registered_architectures
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .base import Encoder, FloatArray
+
+_LAZY = {"Encoder": ".base", "FloatArray": ".base"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_encoder(
@@ -66,6 +79,7 @@ def encoder_from_settings(
 
 __all__ = [
     "MODEL_ALIASES",
+    "Architecture",
     "Encoder",
     "EncoderFamily",
     "FloatArray",
@@ -76,4 +90,5 @@ __all__ = [
     "load_encoder",
     "locate_model",
     "register_family",
+    "registered_architectures",
 ]

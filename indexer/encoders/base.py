@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from PIL import Image
 
-from ..storage.info import EncoderRecord
+from ..records import EncoderRecord
+
+if TYPE_CHECKING:
+    import torch
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -51,10 +54,6 @@ class Encoder(ABC):
         return 2 * self.image_size
 
     @abstractmethod
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        """One RGB image to the model's input tensor [3, H, W] (thread-safe, CPU only)."""
-
-    @abstractmethod
     def prepare(self, image: Image.Image) -> np.ndarray:
         """The image resized and cropped to the model's input, uint8 [H, W, 3], without torch.
 
@@ -65,10 +64,6 @@ class Encoder(ABC):
     @abstractmethod
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         """Images from :meth:`prepare` to unit vectors [n, dim]; equal to :meth:`encode_images`."""
-
-    @abstractmethod
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
-        """A batch of preprocessed images [n, 3, H, W] to unit vectors [n, dim]."""
 
     @abstractmethod
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:

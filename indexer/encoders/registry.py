@@ -1,85 +1,32 @@
-"""Encoder families: which code loads a model, chosen by its alias, its id or what its folder holds.
+"""The encoder families MedSearch knows: which one loads a model, and which writes an architecture.
 
-A family is one entry: a name, the short names it answers to, the id prefixes it resolves itself
-(``hf-hub:``), a predicate on a local folder's files, and a loader that imports its encoder class
-only when called. Adding a model family is one module plus one :func:`register_family` call::
+A family is chosen by a model's alias, its id or what its folder holds; families are asked in the
+order they were registered, and the first that matches loads the model. The built-in families
+(:data:`indexer.encoders.families.BUILT_IN_FAMILIES`) register when this module loads; another
+family is one package declaring an :class:`~.family.EncoderFamily` plus one call::
 
     register_family(
         EncoderFamily(
-            name="hf_clip",
-            description="a folder with a config.json of model_type 'clip'",
-            matches=lambda folder: ...,
-            load=load_hf_clip,
+            name="my_family",
+            description="a folder with my_config.json",
+            matches=lambda folder: (folder / "my_config.json").is_file(),
+            load=load_my_model,
+            architectures={"mine": Architecture("my family", write_my_folder)},
         )
     )
-
-Families are asked in the order they were registered; the first that matches loads the model.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import ModelUnavailableError
-from .families.hf_clip.folder import (
-    HF_CLIP_PREFIX,
-    PUBMEDCLIP_HUB_ID,
-    is_hf_clip_folder,
-    locate_hf_clip,
-)
-from .families.open_clip.folder import (
-    CONFIG_FILE,
-    HUB_PREFIX,
-    MODEL_ALIASES,
-    locate_model,
-    model_not_found,
-)
-
-if TYPE_CHECKING:
-    import torch
-    from PIL import Image
-
-    from .base import Encoder
+from ..errors import InvalidRequestError, ModelUnavailableError
+from .families import BUILT_IN_FAMILIES
+from .family import Architecture, EncoderFamily
+from .model_files import json_object, model_not_found
 
 #: how many file names an error message lists before it abbreviates
 _LISTED_FILES = 8
-
-
-class EncoderLoader(Protocol):
-    """Loads one model (an alias already expanded) on a device at a precision."""
-
-    def __call__(
-        self, model: str, *, device: str, precision: str, compile_images: bool
-    ) -> Encoder: ...
-
-
-#: the model card's recipe for one model on a device: a function embedding one RGB image
-ModelCardRecipe = Callable[[str, "torch.device"], Callable[["Image.Image"], Any]]
-
-
-@dataclass(frozen=True)
-class EncoderFamily:
-    """One kind of model folder and the encoder that loads it."""
-
-    name: str
-    #: what a model of this family looks like, for error messages
-    description: str
-    #: True when a local folder holds a model of this family
-    matches: Callable[[Path], bool]
-    load: EncoderLoader
-    #: short names accepted by ``--model``, each mapped to the reference it stands for
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    #: model ids this family resolves itself, not through a local folder
-    id_prefixes: tuple[str, ...] = ()
-    #: True when loading runs Python code that ships with the model (needs the user's trust)
-    runs_model_code: bool = False
-    #: the model card's own way of embedding an image, timed by ``bench index`` as a reference
-    model_card: ModelCardRecipe | None = None
-
 
 _FAMILIES: dict[str, EncoderFamily] = {}
 
@@ -87,9 +34,15 @@ _FAMILIES: dict[str, EncoderFamily] = {}
 def register_family(family: EncoderFamily) -> None:
     """Add ``family`` (or replace the one of the same name)."""
     for other in _FAMILIES.values():
-        taken = set(other.aliases) & set(family.aliases)
-        if other.name != family.name and taken:
-            raise ValueError(f"aliases {sorted(taken)} already belong to family {other.name!r}")
+        if other.name == family.name:
+            continue
+        for what, theirs, ours in (
+            ("aliases", other.aliases, family.aliases),
+            ("architectures", other.architectures, family.architectures),
+        ):
+            taken = set(theirs) & set(ours)
+            if taken:
+                raise ValueError(f"{what} {sorted(taken)} already belong to family {other.name!r}")
     _FAMILIES[family.name] = family
 
 
@@ -132,9 +85,24 @@ def family_for(model: str) -> EncoderFamily:
     )
 
 
+def registered_architectures() -> tuple[str, ...]:
+    """The architectures ``medsearch model init`` writes, the first family's first one first."""
+    return tuple(name for family in _FAMILIES.values() for name in family.architectures)
+
+
+def architecture(name: str) -> Architecture:
+    """The registered architecture called ``name``, or an error naming the known ones."""
+    for family in _FAMILIES.values():
+        if name in family.architectures:
+            return family.architectures[name]
+    raise InvalidRequestError(
+        f"unknown architecture {name!r}; known: {', '.join(registered_architectures())}"
+    )
+
+
 def _contents(folder: Path) -> str:
     """What a folder holds, in the terms families are told apart by."""
-    config = _json_object(folder / "config.json")
+    config = json_object(folder / "config.json")
     if config is not None:
         traits = []
         if "model_type" in config:
@@ -151,94 +119,5 @@ def _contents(folder: Path) -> str:
     return f"the files {listed}" + (f" and {more} more" if more > 0 else "")
 
 
-def _json_object(path: Path) -> dict[str, object] | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _load_open_clip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .families.open_clip.encoder import OpenClipEncoder
-
-    return OpenClipEncoder(
-        locate_model(model), device=device, precision=precision, compile_images=compile_images
-    )
-
-
-def _open_clip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
-    from .families.open_clip.encoder import model_card_embedder
-
-    return model_card_embedder(model, device)
-
-
-register_family(
-    EncoderFamily(
-        name="open_clip",
-        description=f"a folder with {CONFIG_FILE}, or an {HUB_PREFIX} id",
-        matches=lambda folder: (folder / CONFIG_FILE).is_file(),
-        load=_load_open_clip,
-        aliases=MODEL_ALIASES,
-        id_prefixes=(HUB_PREFIX,),
-        model_card=_open_clip_card,
-    )
-)
-
-
-def _load_hf_clip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .families.hf_clip.encoder import HfClipEncoder
-
-    return HfClipEncoder(
-        locate_hf_clip(model), device=device, precision=precision, compile_images=compile_images
-    )
-
-
-def _hf_clip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
-    from .families.hf_clip.encoder import model_card_embedder
-
-    return model_card_embedder(model, device)
-
-
-register_family(
-    EncoderFamily(
-        name="hf_clip",
-        description=f"a folder with a config.json of model_type 'clip', or an {HF_CLIP_PREFIX} id",
-        matches=is_hf_clip_folder,
-        load=_load_hf_clip,
-        aliases={"pubmedclip": HF_CLIP_PREFIX + PUBMEDCLIP_HUB_ID},
-        id_prefixes=(HF_CLIP_PREFIX,),
-        model_card=_hf_clip_card,
-    )
-)
-
-
-def _conceptclip_card(model: str, device: torch.device) -> Callable[[Image.Image], Any]:
-    from .families.conceptclip.encoder import card_embedder
-
-    return card_embedder(model, device)
-
-
-def _load_conceptclip(model: str, *, device: str, precision: str, compile_images: bool) -> Encoder:
-    from .families.conceptclip.encoder import load_conceptclip
-
-    return load_conceptclip(
-        model, device=device, precision=precision, compile_images=compile_images
-    )
-
-
-register_family(
-    EncoderFamily(
-        name="conceptclip",
-        description="a folder whose config.json has an auto_map (transformers remote code), "
-        "or the JerrryNie/ConceptCLIP id",
-        matches=lambda folder: "auto_map" in (_json_object(folder / "config.json") or {}),
-        load=_load_conceptclip,
-        aliases={"conceptclip": "JerrryNie/ConceptCLIP"},
-        id_prefixes=("JerrryNie/ConceptCLIP",),
-        runs_model_code=True,
-        model_card=_conceptclip_card,
-    )
-)
+for _family in BUILT_IN_FAMILIES:
+    register_family(_family)

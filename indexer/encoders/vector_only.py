@@ -32,16 +32,10 @@ class VectorOnlyEncoder(Encoder):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
-    def preprocess(self, image: Image.Image) -> torch.Tensor:
-        raise _refusal()
-
     def prepare(self, image: Image.Image) -> np.ndarray:
         raise _refusal()
 
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
-        raise _refusal()
-
-    def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
         raise _refusal()
 
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:

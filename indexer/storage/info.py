@@ -14,16 +14,17 @@ publication records them (:mod:`indexer.storage.publish`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import IndexCorruptError, IndexFormatError
+from ..records import EncoderRecord
+from ..typed_json import checked_value as _checked
+from ..typed_json import read_record as _read
+from ..typed_json import write_record as _write
 
 INFO_FILE = "index_info.json"
 #: the layout this MedSearch writes; 2 added checksums and written_by
@@ -32,35 +33,6 @@ FORMAT_VERSION = 2
 MIN_FORMAT_VERSION = 1
 #: how ``created_at`` and ``updated_at`` are written: ISO 8601, UTC, to the second
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-_Record = TypeVar("_Record", "EncoderRecord", "IndexInfo")
-
-
-@dataclass(frozen=True)
-class EncoderRecord:
-    """The encoder an index was built with: vectors of any other encoder cannot join it."""
-
-    #: kind of model, e.g. ``biomedclip``
-    name: str
-    #: model reference it was loaded from (hub id or folder); opening the index reloads it
-    model: str
-    #: hash of the weights and configuration; the index accepts only vectors of this fingerprint
-    fingerprint: str
-    #: length of the embedding vectors
-    dim: int
-    #: True for a randomly initialised test or benchmark model, whose results mean nothing
-    random_weights: bool = False
-    #: registry family whose code loads the model (files written before families existed
-    #: were all built by open_clip)
-    family: str = "open_clip"
-
-    @classmethod
-    def from_json(cls, data: object, source: str = INFO_FILE) -> EncoderRecord:
-        """The record in ``data`` (the file's ``encoder`` object); ``source`` names the file."""
-        return _read(cls, data, source, "encoder.")
-
-    def to_json(self) -> dict[str, Any]:
-        return _write(self)
 
 
 @dataclass(frozen=True)
@@ -148,56 +120,6 @@ def _check_format(data: dict[str, Any], source: str) -> None:
             f"({MIN_FORMAT_VERSION} to {FORMAT_VERSION}); rebuild it into a new folder: "
             f"medsearch index {corpus} --index NEW_INDEX_FOLDER"
         )
-
-
-def _read(cls: type[_Record], data: object, source: str, prefix: str) -> _Record:
-    if not isinstance(data, dict):
-        what = f"{prefix.rstrip('.')!r} in {source}" if prefix else source
-        raise IndexCorruptError(f"{what} is not a JSON object")
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for spec in dataclasses.fields(cls):
-        key = prefix + spec.name
-        if spec.name in data:
-            values[spec.name] = _checked(data[spec.name], hints[spec.name], source, key)
-        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            raise IndexCorruptError(f"{source} lacks {key!r}")
-    return cls(**values)
-
-
-def _checked(value: object, hint: Any, source: str, key: str) -> Any:
-    """``value`` if it has the type ``hint`` (nested records are read); otherwise raise."""
-    if hint is EncoderRecord:
-        return EncoderRecord.from_json(value, source)
-    origin = typing.get_origin(hint)
-    if origin is types.UnionType:  # X | None
-        if value is None:
-            return None
-        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-    if typing.get_origin(hint) is Mapping:
-        if isinstance(value, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            return dict(value)
-        raise IndexCorruptError(f"{source}: {key!r} must map names to strings")
-    if isinstance(value, hint) and (hint is bool or not isinstance(value, bool)):
-        return value
-    expected = {int: "an integer", str: "a string", bool: "true or false"}[hint]
-    raise IndexCorruptError(f"{source}: {key!r} must be {expected}, not {value!r}")
-
-
-def _write(record: EncoderRecord | IndexInfo) -> dict[str, Any]:
-    # keys in sorted order, as the file stores them, so the printed info keeps its order
-    out: dict[str, Any] = {}
-    for name in sorted(spec.name for spec in dataclasses.fields(record)):
-        value = getattr(record, name)
-        if isinstance(value, EncoderRecord):
-            value = value.to_json()
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        if value is not None:
-            out[name] = value
-    return out
 
 
 def utc_timestamp() -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ...errors import InvalidRequestError
 from ..base import Encoder, FloatArray
@@ -58,7 +59,13 @@ class TorchEncoder(Encoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._model_thread.run(self._encode_prepared, images)
 
+    @abstractmethod
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """One RGB image to the model's input tensor [3, H, W] as the model card's own
+        preprocessing makes it: the reference :meth:`prepare` and :meth:`encode_prepared` match."""
+
     def encode_pixels(self, pixels: torch.Tensor) -> FloatArray:
+        """A batch of :meth:`preprocess` tensors [n, 3, H, W] to unit vectors [n, dim]."""
         return self._model_thread.run(self._encode_pixels, pixels)
 
     def encode_texts(self, texts: Sequence[str]) -> FloatArray:

@@ -22,6 +22,7 @@ from indexer.encoders.runtime.device import (
     resolve_device,
     resolve_precision,
 )
+from indexer.encoders.runtime.torch_encoder import TorchEncoder
 from indexer.errors import ModelUnavailableError
 from tests.support.helpers import REPO, SAMPLE_IMAGES, run_cli
 
@@ -80,6 +81,7 @@ def test_prepared_images_embed_exactly_as_the_model_card_preprocess(tiny_encoder
     prepared = [tiny_encoder.prepare(im) for im in images]
     side = tiny_encoder.image_size
     assert all(p.dtype == np.uint8 and p.shape == (side, side, 3) for p in prepared)
+    assert isinstance(tiny_encoder, TorchEncoder)  # only torch encoders have the card's preprocess
     pixels = torch.stack([tiny_encoder.preprocess(im) for im in images])
     np.testing.assert_array_equal(
         tiny_encoder.encode_prepared(prepared), tiny_encoder.encode_pixels(pixels)
@@ -259,7 +261,7 @@ def test_parity_with_the_model_card_recipe(
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     paths = [str(SAMPLE_IMAGES / n) for n in IMAGES]
     subprocess.run(
-        [sys.executable, str(REPO / "tests" / "parity_recipe.py"), str(out), *paths],
+        [sys.executable, str(REPO / "tests" / "support" / "parity_recipe.py"), str(out), *paths],
         check=True,
         env=env,
         capture_output=True,

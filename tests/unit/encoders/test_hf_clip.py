@@ -14,6 +14,7 @@ from PIL import Image
 
 from indexer.encoders import Encoder, family_for, load_encoder
 from indexer.encoders.families.hf_clip.folder import PUBMEDCLIP_HUB_ID
+from indexer.encoders.runtime.torch_encoder import TorchEncoder
 from indexer.errors import EncoderMismatchError, ModelUnavailableError
 from indexer.imaging.decode import load_image
 from indexer.indexing.pipeline import index_corpus
@@ -140,6 +141,7 @@ def test_prepared_images_embed_as_the_processors_own_pixels(pubmedclip: Encoder)
     prepared = [pubmedclip.prepare(im) for im in images]
     side = pubmedclip.image_size
     assert all(p.dtype == np.uint8 and p.shape == (side, side, 3) for p in prepared)
+    assert isinstance(pubmedclip, TorchEncoder)  # only torch encoders have the card's preprocess
     pixels = torch.stack([pubmedclip.preprocess(im) for im in images])
     assert _cosines(
         pubmedclip.encode_prepared(prepared), pubmedclip.encode_pixels(pixels)

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from indexer.encoders import Encoder, load_encoder, locate_model
+from indexer.encoders.runtime.torch_encoder import TorchEncoder
 from indexer.imaging.decode import load_image
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
@@ -83,6 +84,7 @@ def test_another_open_clip_architecture_matches_its_recipe(vit_folder: Path) -> 
     assert (record.family, record.name) == ("open_clip", "open_clip")
     assert record.fingerprint.startswith("open_clip-") and not record.random_weights
     prepared = [encoder.prepare(im) for im in _images()]
+    assert isinstance(encoder, TorchEncoder)  # only torch encoders have the card's preprocess
     pixels = torch.stack([encoder.preprocess(im) for im in _images()])
     np.testing.assert_array_equal(encoder.encode_prepared(prepared), encoder.encode_pixels(pixels))
 

@@ -1,19 +1,35 @@
-"""Encoder families: dispatch by alias, id and folder contents; the zero-shot head."""
+"""Encoder families: dispatch by alias, id and folder contents; the architectures they write;
+the zero-shot head."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from indexer.encoders import Encoder, EncoderFamily, family_for, load_encoder, register_family
+from indexer.encoders import (
+    Encoder,
+    EncoderFamily,
+    family_for,
+    init_model_folder,
+    load_encoder,
+    register_family,
+    registered_architectures,
+)
 from indexer.encoders.families.open_clip.folder import BIOMEDCLIP_HUB_ID
+from indexer.encoders.family import ImportedOnCall
 from indexer.encoders.registry import expand_alias, families, unregister_family
 from indexer.encoders.vector_only import VectorOnlyEncoder
-from indexer.errors import ModelUnavailableError
+from indexer.errors import InvalidRequestError, ModelUnavailableError
+from tests.support import random_vectors_family as random_vectors
+from tests.support.helpers import REPO, modules_loaded_by
 
 MARKER = "vectors_only.json"
 
@@ -124,3 +140,99 @@ def test_label_probabilities_stay_finite_at_full_scale() -> None:
     probs = VectorOnlyEncoder(dim=2).label_probabilities(cosines)
     expected = np.array([[1 / (1 + np.exp(-1.0)), np.exp(-1.0) / (1 + np.exp(-1.0)), 0.0]])
     np.testing.assert_allclose(probs, expected, rtol=1e-6)
+
+
+@pytest.fixture()
+def random_vectors_family() -> Iterator[None]:
+    """The plug-in family of ``tests.support.random_vectors_family``, registered for the test."""
+    register_family(random_vectors.FAMILY)
+    yield
+    unregister_family(random_vectors.FAMILY.name)
+
+
+def test_a_new_family_is_one_package_and_one_registration(
+    random_vectors_family: None, tmp_path: Path
+) -> None:
+    assert registered_architectures() == (
+        "biomedclip",
+        "pubmedclip",
+        "conceptclip",
+        random_vectors.ARCH,
+    )
+    marker = init_model_folder(tmp_path / "m", arch=random_vectors.ARCH, seed=5)
+    assert (marker["arch"], marker["size"], marker["seed"]) == (random_vectors.ARCH, "tiny", 5)
+    assert marker["random_weights"] is True and marker["parameters"] == 0
+    assert family_for(str(tmp_path / "m")).name == "random_vectors"
+    encoder = load_encoder(str(tmp_path / "m"), device="cpu")
+    assert isinstance(encoder, VectorOnlyEncoder) and encoder.dim == random_vectors.DIMS["tiny"]
+    with pytest.raises(InvalidRequestError, match="unknown size 'full': use tiny$"):
+        init_model_folder(tmp_path / "full", arch=random_vectors.ARCH, size="full")
+    assert not (tmp_path / "full").exists()
+
+
+def test_model_init_offers_every_registered_architecture(tmp_path: Path) -> None:
+    register_then_run = (
+        "import sys; from indexer.encoders import register_family; "
+        "from tests.support.random_vectors_family import FAMILY; register_family(FAMILY); "
+        "from indexer.cli import cli; cli(sys.argv[1:])"
+    )
+
+    def medsearch(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", register_then_run, *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    usage = " ".join(medsearch("model", "init", "--help").split())
+    assert "[biomedclip|pubmedclip|conceptclip|random-vectors]" in usage
+    assert "or random-vectors (vectors without a model)" in usage
+    written = json.loads(
+        medsearch("model", "init", str(tmp_path / "m"), "--arch", random_vectors.ARCH, "--json")
+    )
+    assert (written["arch"], written["parameters"]) == (random_vectors.ARCH, 0)
+    assert (tmp_path / "m" / random_vectors.MARKER).is_file()
+
+
+def test_an_architecture_belongs_to_one_family() -> None:
+    clash = dataclasses.replace(
+        random_vectors.FAMILY,
+        architectures={"pubmedclip": random_vectors.FAMILY.architectures[random_vectors.ARCH]},
+    )
+    with pytest.raises(ValueError, match=r"architectures \['pubmedclip'\] already belong"):
+        register_family(clash)
+    assert registered_architectures() == ("biomedclip", "pubmedclip", "conceptclip")
+
+
+def test_unknown_architectures_and_sizes_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequestError, match="known: biomedclip, pubmedclip, conceptclip$"):
+        init_model_folder(tmp_path / "m", arch="vit-g")
+    with pytest.raises(InvalidRequestError, match="unknown size 'huge': use tiny or full$"):
+        init_model_folder(tmp_path / "m", arch="pubmedclip", size="huge")
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_command_line_loads_no_model_code() -> None:
+    # --arch's choices come from the family declarations, which import their model code lazily
+    heavy = ("torch", "open_clip", "transformers", "timm")
+    assert modules_loaded_by("indexer.cli", heavy) == []
+
+
+def test_every_function_a_family_names_exists() -> None:
+    named = [
+        function
+        for family in families()
+        for function in (
+            family.load,
+            family.model_card,
+            *(arch.write for arch in family.architectures.values()),
+        )
+        if isinstance(function, ImportedOnCall)
+    ]
+    assert len(named) == 9
+    for function in named:
+        assert callable(getattr(importlib.import_module(function.module), function.name))

@@ -32,11 +32,11 @@ from PIL import Image
 
 from ....errors import InvalidRequestError, ModelUnavailableError
 from ...base import FloatArray
+from ...model_files import has_random_weights
 from ...runtime.device import unit_rows
 from ...runtime.torch_encoder import TorchEncoder
-from ..open_clip.folder import MARKER_FILE
+from .folder import locate_conceptclip
 
-HUB_ID = "JerrryNie/ConceptCLIP"
 #: the authors' retrieval evaluation: bicubic squash to 384 x 384, mean = std = 0.5, 77 tokens
 IMAGE_SIZE = 384
 PIXEL_MEAN = 0.5
@@ -55,7 +55,7 @@ class ConceptClipEncoder(TorchEncoder):
     def __init__(
         self, folder: Path, *, model_ref: str, device: str = "auto", precision: str = "auto"
     ) -> None:
-        self._start(model_ref, _marked_random(folder), device, precision)
+        self._start(model_ref, has_random_weights(folder), device, precision)
         self.image_size = IMAGE_SIZE
         self.model: Any
         self.model, self.tokenizer, self._logit_scale = self._model_thread.run(
@@ -125,15 +125,12 @@ def _load(folder: Path, device: torch.device, dtype: torch.dtype) -> tuple[Any, 
 def load_conceptclip(
     model: str, *, device: str, precision: str, compile_images: bool
 ) -> ConceptClipEncoder:
-    """The encoder for the Hub id :data:`HUB_ID` or a local folder (trust already granted)."""
+    """The encoder for the Hub id :data:`.folder.HUB_ID` or a local folder (trust already
+    granted)."""
     if compile_images:
         raise InvalidRequestError("--compile is not available for ConceptCLIP models")
-    if model == HUB_ID:
-        return ConceptClipEncoder(
-            _hub_snapshot(model), model_ref=model, device=device, precision=precision
-        )
-    folder = Path(model).expanduser().resolve()
-    return ConceptClipEncoder(folder, model_ref=str(folder), device=device, precision=precision)
+    folder, model_ref = locate_conceptclip(model)
+    return ConceptClipEncoder(folder, model_ref=model_ref, device=device, precision=precision)
 
 
 def _first(output: Any, key: str) -> torch.Tensor:
@@ -150,13 +147,6 @@ def _first(output: Any, key: str) -> torch.Tensor:
 def _normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 [n, H, W, 3] to the model's input [n, 3, H, W]."""
     return (images.permute(0, 3, 1, 2).float() / 255 - PIXEL_MEAN) / PIXEL_STD
-
-
-def _marked_random(folder: Path) -> bool:
-    marker = folder / MARKER_FILE
-    if not marker.is_file():
-        return False
-    return bool(json.loads(marker.read_text(encoding="utf-8")).get("random_weights"))
 
 
 def fingerprint(folder: Path) -> str:
@@ -177,21 +167,6 @@ def fingerprint(folder: Path) -> str:
     return "conceptclip-" + digest.hexdigest()[:24]
 
 
-def _hub_snapshot(repo: str) -> Path:
-    """The Hub snapshot of ``repo`` (the local cache when offline)."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo))
-    except Exception as exc:  # noqa: BLE001 - any hub failure means "not reachable"
-        raise ModelUnavailableError(
-            f"cannot get {repo} from the Hugging Face Hub or its local cache "
-            f"({type(exc).__name__}). To run without network access, download it on a machine "
-            f"that can reach the Hub (huggingface-cli download {repo} --local-dir ./conceptclip) "
-            "and pass the folder with --model DIR --trust-remote-code."
-        ) from exc
-
-
 def card_embedder(model: str, device: torch.device) -> Callable[[Image.Image], torch.Tensor]:
     """The model card's recipe for one image: ``AutoProcessor`` then ``model.encode_image``.
 
@@ -199,7 +174,7 @@ def card_embedder(model: str, device: torch.device) -> Callable[[Image.Image], t
     """
     from transformers import AutoModel, AutoProcessor
 
-    folder = _hub_snapshot(model) if model == HUB_ID else Path(model).expanduser()
+    folder, _ = locate_conceptclip(model)
     card_model = AutoModel.from_pretrained(str(folder), trust_remote_code=True).eval().to(device)
     processor = AutoProcessor.from_pretrained(str(folder), trust_remote_code=True)
 

@@ -21,11 +21,11 @@ from PIL import Image
 
 from ....errors import ModelUnavailableError
 from ...base import FloatArray
+from ...model_files import file_digest
 from ...runtime.compiled import CompiledTower
 from ...runtime.device import unit_rows
 from ...runtime.packed_linear import can_pack, pack_linear_layers
 from ...runtime.torch_encoder import TorchEncoder
-from ..open_clip.encoder import file_digest
 from .folder import PREPROCESSOR_FILE, TOKENIZER_FILES, HfClipFolder, locate_hf_clip
 
 #: config.json keys that say how a file was written, not what the model is
@@ -219,6 +219,13 @@ def fingerprint(folder: HfClipFolder) -> str:
         digest.update(file_digest(folder.path / name))
     digest.update(file_digest(folder.weights))
     return "clip-" + digest.hexdigest()[:24]
+
+
+def load_hf_clip(model: str, *, device: str, precision: str, compile_images: bool) -> HfClipEncoder:
+    """The encoder for ``model`` (an ``hf-clip:`` id or a local folder)."""
+    return HfClipEncoder(
+        locate_hf_clip(model), device=device, precision=precision, compile_images=compile_images
+    )
 
 
 def model_card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ....errors import ModelUnavailableError
-from ..open_clip.folder import has_random_weights, offline_help
+from ...model_files import has_random_weights, offline_help
 
 PUBMEDCLIP_HUB_ID = "flaviagiammarino/pubmed-clip-vit-base-patch32"
 HF_CLIP_PREFIX = "hf-clip:"

@@ -45,10 +45,11 @@ _TINY_VISION = {
 _TINY_PROJECTION = 128
 
 
-def write_pubmedclip_folder(folder: Path, *, tiny: bool, seed: int) -> int:
+def write_pubmedclip_folder(folder: Path, size: str, seed: int) -> int:
     """Write the config, preprocessing, tokenizer and random weights; return the parameter count."""
     from transformers import CLIPConfig, CLIPModel
 
+    tiny = size == "tiny"
     config = CLIPConfig(
         text_config={"max_position_embeddings": CONTEXT_LENGTH, **(_TINY_TEXT if tiny else {})},
         vision_config={"patch_size": 32, "image_size": 224, **(_TINY_VISION if tiny else {})},

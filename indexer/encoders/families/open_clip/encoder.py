@@ -14,7 +14,6 @@ import hashlib
 import json
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from torchvision.transforms import Compose, Normalize
 
 from ....errors import ModelUnavailableError
 from ...base import FloatArray
+from ...model_files import file_digest
 from ...runtime.class_token import use_class_token_last_block
 from ...runtime.compiled import CompiledTower
 from ...runtime.device import unit_rows
@@ -137,6 +137,15 @@ def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, A
     return model.eval(), preprocess
 
 
+def load_open_clip(
+    model: str, *, device: str, precision: str, compile_images: bool
+) -> OpenClipEncoder:
+    """The encoder for ``model`` (an ``hf-hub:`` id or a local folder)."""
+    return OpenClipEncoder(
+        locate_model(model), device=device, precision=precision, compile_images=compile_images
+    )
+
+
 def model_card_embedder(model_ref: str, device: torch.device) -> Callable[[Image.Image], Any]:
     """The model card's way of embedding one image: ``preprocess`` then ``model.encode_image``."""
     model, preprocess = build_stock_model(locate_model(model_ref), device)
@@ -220,11 +229,3 @@ def fingerprint(folder: ModelFolder) -> str:
 def _image_side(vision_cfg: dict[str, Any]) -> int:
     size = vision_cfg.get("image_size", 224)
     return int(max(size) if isinstance(size, (list, tuple)) else size)
-
-
-def file_digest(path: Path) -> bytes:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.digest()

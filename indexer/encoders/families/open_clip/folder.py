@@ -4,21 +4,20 @@ An open_clip model folder holds ``open_clip_config.json`` (for BiomedCLIP either
 config) and the weights (``open_clip_pytorch_model.bin`` or a ``.safetensors`` file). A model with a
 Hugging Face text tower (BiomedCLIP's PubMedBERT) also holds that tower's tokenizer files and,
 optionally, its config (``text-encoder-config.json`` or ``config.json``); open_clip's own text
-transformer needs neither. Folders written by ``medsearch model init`` (of any family) also carry
-``medsearch_model.json``, which marks random weights.
+transformer needs neither.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ....errors import ModelUnavailableError
+from ...model_files import has_random_weights, model_not_found, offline_help
 
 BIOMEDCLIP_HUB_ID = "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 HUB_PREFIX = "hf-hub:"
@@ -26,7 +25,6 @@ HUB_PREFIX = "hf-hub:"
 MODEL_ALIASES = {"biomedclip": HUB_PREFIX + BIOMEDCLIP_HUB_ID}
 
 CONFIG_FILE = "open_clip_config.json"
-MARKER_FILE = "medsearch_model.json"
 WEIGHT_FILES = (
     "open_clip_model.safetensors",
     "open_clip_pytorch_model.safetensors",
@@ -47,23 +45,12 @@ BIOMEDCLIP_TEXT_TOWERS = (
 # Keys of the earlier config revision, renamed in open_clip 2.23 (which rejects the old ones).
 _RENAMED_TEXT_KEYS = {"proj": "hf_proj_type", "pooler_type": "hf_pooler_type"}
 
-OFFLINE_HELP = (
-    "To run without network access, put the model's files in a folder and pass it with --model DIR "
-    "(or MEDSEARCH_MODEL=DIR). On a machine that can reach the Hub, run\n"
-    "  huggingface-cli download {repo} --local-dir ./{name}\n"
-    "and copy ./{name} here: it must hold {files}."
-)
-#: what an open_clip model folder must hold, for :data:`OFFLINE_HELP`
+#: what an open_clip model folder must hold, for the offline help
 OPEN_CLIP_FILES = (
     "open_clip_config.json, open_clip_pytorch_model.bin (or a .safetensors file) and, for a "
     "Hugging Face text tower such as BiomedCLIP's, its tokenizer files (vocab.txt, tokenizer.json, "
     "tokenizer_config.json, special_tokens_map.json)"
 )
-
-
-def offline_help(repo: str, files: str) -> str:
-    """How to get the Hub repository ``repo`` onto a machine without network; ``files`` it holds."""
-    return OFFLINE_HELP.format(repo=repo, name=repo.rsplit("/", 1)[-1], files=files)
 
 
 @dataclass(frozen=True)
@@ -113,17 +100,6 @@ def locate_model(model: str) -> ModelFolder:
     return _read_folder(folder, ref=str(folder), via_hub=False)
 
 
-def model_not_found(model: str, known_names: Iterable[str]) -> ModelUnavailableError:
-    """The error for a model that is no known name, no hub id and no folder."""
-    return ModelUnavailableError(
-        f"model {model!r} is neither a known name ({', '.join(known_names)}), "
-        f"an hf-hub: id, nor an existing folder. To run without network access, download the "
-        "model's Hub repository on a machine that can reach the Hub "
-        "(huggingface-cli download REPO --local-dir DIR), copy DIR here and pass it with "
-        "--model DIR (or MEDSEARCH_MODEL=DIR)."
-    )
-
-
 def _read_folder(folder: Path, ref: str, via_hub: bool) -> ModelFolder:
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
@@ -150,14 +126,6 @@ def _read_folder(folder: Path, ref: str, via_hub: bool) -> ModelFolder:
         text_config=_text_config(folder, config, via_hub),
         random_weights=has_random_weights(folder),
     )
-
-
-def has_random_weights(folder: Path) -> bool:
-    """True when ``medsearch model init`` wrote ``folder`` (its marker says random weights)."""
-    marker = folder / MARKER_FILE
-    if not marker.is_file():
-        return False
-    return bool(json.loads(marker.read_text(encoding="utf-8")).get("random_weights"))
 
 
 def _hub_repo(ref: str) -> str:
