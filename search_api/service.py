@@ -50,6 +50,10 @@ class SearchService(Protocol):
         """The DICOMweb base URL and UIDs of an image indexed from a PACS; None for files."""
         ...
 
+    def filterable_fields(self) -> list[str]:
+        """Every metadata field a filter may name."""
+        ...
+
     def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
         """For each filterable field, its most frequent values with their counts."""
         ...

@@ -30,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal,
     literal_column,
     select,
     text,
@@ -298,7 +299,9 @@ class Store:
             if not values or any(isinstance(v, (dict, list)) for v in values):
                 raise InvalidRequestError(f"filter {field!r} needs a value or a list of values")
             column = self._field_expression(field)
-            query = query.where(column.in_(values))
+            # each value is bound as its own type: a value of another type than the column's
+            # (or than the list's first value) then matches nothing instead of failing to bind
+            query = query.where(column.in_([literal(value) for value in values]))
         return query
 
     def facets(self, max_values: int = 50) -> dict[str, list[tuple[MetadataValue, int]]]:

@@ -52,5 +52,4 @@ def facets() -> dict[str, Any]:
 def openapi() -> dict[str, Any]:
     """The OpenAPI description of this API."""
     state = get_state()
-    names = state.indexes.names
-    return build_openapi(state.settings, version=indexer.__version__, index_names=names)
+    return build_openapi(state.settings, version=indexer.__version__, limits=state.served_limits())

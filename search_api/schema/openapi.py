@@ -21,7 +21,6 @@ from search_api.schema.params import (
     SEARCH_UPLOAD,
     SESSION_BODY,
     THUMBNAIL_QUERY,
-    FieldSet,
 )
 from search_api.schema.responses import ERRORS, response_schemas
 from search_api.security.auth import SESSION_COOKIE
@@ -30,11 +29,12 @@ Schema = dict[str, Any]
 
 
 def build_openapi(
-    settings: Settings, *, version: str, index_names: tuple[str, ...] = ()
+    settings: Settings, *, version: str, limits: Limits | None = None
 ) -> dict[str, Any]:
-    """The OpenAPI document for a service running with ``settings`` over the indexes named
-    ``index_names`` (the ``index`` arguments then list them)."""
-    limits = Limits.of(settings, index_names)
+    """The OpenAPI document for a service running with ``settings``; ``limits`` add what is
+    known of the served indexes (the ``index`` arguments then list their names, a query
+    vector's length follows their dimensions, a filter names their fields)."""
+    limits = limits or Limits.of(settings)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -97,7 +97,7 @@ class _Paths:
                 "post": self.op(
                     "Search with an uploaded image file",
                     "SearchResponse",
-                    body=_form_content(SEARCH_UPLOAD, self.limits),
+                    body=SEARCH_UPLOAD.form_content(self.limits),
                     errors=("400", "404", "413", "415", "422", "503"),
                 )
             },
@@ -240,10 +240,6 @@ class _Paths:
 
 def _json_content(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
-
-
-def _form_content(fields: FieldSet, limits: Limits) -> dict[str, Any]:
-    return {"multipart/form-data": {"schema": fields.schema(limits, as_text=True)}}
 
 
 def _json_response(description: str, schema: str) -> dict[str, Any]:

@@ -173,6 +173,9 @@ class FakeRetriever:
             raise self.error
         return [LabelProbability(label, 1 / len(labels), 0.1) for label in labels]
 
+    def filterable_fields(self) -> list[str]:
+        return ["modality"]
+
     def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
         return {"modality": [("CT", 1)]}
 
