@@ -29,8 +29,17 @@ Schema = dict[str, Any]
 
 #: largest id SQLite can hold; larger integers in a filter would overflow the database too
 MAX_ID = 2**63 - 1
-#: JSON Schema of a string with something other than whitespace in it
-_NOT_BLANK = r"\S"
+#: what counts as whitespace: every character that Python, JSON Schema (ECMAScript) or Unicode
+#: call so, listed, because their ``\s`` differ
+_BLANKS = (
+    " \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+#: JSON Schema of a string with something other than whitespace in it (the characters
+#: themselves, not escapes, so that every regular expression engine reads them alike)
+NOT_BLANK = f"[^{_BLANKS}]"
+_NOT_BLANK = re.compile(NOT_BLANK)
 
 
 @dataclass(frozen=True)
@@ -194,10 +203,10 @@ class Text(Field):
 
     def schema(self, limits: Limits) -> Schema:
         schema = {"type": "string", "minLength": 1, "maxLength": self.max_chars}
-        return self.documented({**schema, "pattern": _NOT_BLANK}, limits)
+        return self.documented({**schema, "pattern": NOT_BLANK}, limits)
 
     def parse(self, value: Any, limits: Limits) -> str:
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not _NOT_BLANK.search(value):
             raise invalid(f"{self.name} must be a non-empty string")
         if len(value) > self.max_chars:
             raise invalid(f"{self.name} must be at most {self.max_chars} characters")

@@ -118,11 +118,13 @@ class _Paths:
                 )
             },
             "/api/images/{id}/similar": {
-                "get": self.op(
-                    "Images most similar to an indexed image (itself excluded)",
-                    "SearchResponse",
-                    parameters=[image_id, *search_query],
-                    errors=("400", "404", "503"),
+                "get": _with_long_query(
+                    self.op(
+                        "Images most similar to an indexed image (itself excluded)",
+                        "SearchResponse",
+                        parameters=[image_id, *search_query],
+                        errors=("400", "404", "503"),
+                    )
                 )
             },
             "/api/images/{id}/thumbnail": {
@@ -244,6 +246,17 @@ def _json_content(schema: str) -> dict[str, Any]:
 
 def _json_response(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": _json_content(schema)}
+
+
+def _with_long_query(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation whose query (its filters) may make the request line longer than the HTTP
+    server reads: the server, not the API, refuses it with a plain-text 431."""
+    operation["responses"]["431"] = {
+        "description": "Request line and headers too large (a filter too long for a URL: "
+        "send it in a POST body instead)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    return operation
 
 
 def _retry_after_response() -> dict[str, Any]:

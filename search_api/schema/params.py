@@ -142,6 +142,8 @@ class FieldSet:
         parameter: Schema = {"name": declared.name, "in": "query"}
         parameter["required"] = declared.name in self.required
         if declared.text_media_type is None:
+            # ``name=`` with nothing after it counts as absent, unless the field refuses it
+            parameter["allowEmptyValue"] = declared.empty_is_absent
             parameter["schema"] = declared.text_schema(limits)
         else:  # the text is that content: the schema describes the decoded value
             parameter["content"] = {declared.text_media_type: {"schema": declared.schema(limits)}}
