@@ -96,9 +96,7 @@ class FieldSet:
         field says otherwise); values that are not strings (uploaded files) are parsed as they
         are."""
         given = {
-            key: value
-            for key, value in values.items()
-            if value != "" or key in self.empty_parsed
+            key: value for key, value in values.items() if value != "" or key in self.empty_parsed
         }
         return self._parse(given, limits, text=True)
 

@@ -170,6 +170,30 @@ def test_an_unknown_index_is_a_404_naming_the_known_ones(
     assert "'nope'" in error["message"] and "a, b" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/images/1?index=",
+        "/api/images/1/similar?index=",
+        "/api/images/1/thumbnail?index=",
+        "/api/images/1/file?index=",
+        "/api/facets?index=",
+        "/api/info?index=",
+    ],
+)
+def test_an_empty_index_name_is_refused_as_the_document_says(multi: FlaskClient, url: str) -> None:
+    """``index=`` names no index (the document's minLength is 1); leaving it out asks for the
+    default."""
+    error = assert_error(multi.get(url), 400, "invalid_request")["error"]
+    assert "index must be the name of a served index" in error["message"]
+    assert multi.get(url.removesuffix("?index=")).status_code == 200
+
+
+def test_an_empty_index_name_in_an_upload_is_refused(multi: FlaskClient) -> None:
+    upload = {"file": (SAMPLE_IMAGES / "cxr_01.jpg").open("rb"), "index": ""}
+    assert_error(multi.post("/api/search/image", data=upload), 400, "invalid_request")
+
+
 def test_an_unknown_index_in_an_upload_is_a_404(multi: FlaskClient) -> None:
     upload = {"file": (SAMPLE_IMAGES / "cxr_01.jpg").open("rb"), "index": "nope"}
     assert_error(multi.post("/api/search/image", data=upload), 404, "unknown_index")
