@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.search.info import RetrieverInfo
 from indexer.sources.folder import InstanceUIDs
 
 
@@ -34,7 +35,7 @@ class SearchService(Protocol):
     @property
     def encoder(self) -> QueryEncoder: ...
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> RetrieverInfo:
         """Index size, dimension, encoder, generation, versions."""
         ...
 

@@ -35,7 +35,7 @@ class ApiState:
         return Limits.of(
             self.settings,
             self.indexes.names,
-            vector_dims=tuple(index.retriever.info()["dim"] for index in indexes),
+            vector_dims=tuple(index.retriever.info().dim for index in indexes),
             filter_fields=tuple(fields),
         )
 

@@ -24,7 +24,7 @@ def health() -> dict[str, Any]:
 def info() -> dict[str, Any]:
     """Index size, encoder, generation, the MedSearch version and the default label template."""
     return {
-        **requested_index().retriever.info(),
+        **requested_index().retriever.info().to_json(),
         "version": indexer.__version__,
         "default_template": DEFAULT_TEMPLATE,
     }

@@ -73,10 +73,10 @@ def test_indexes_lists_every_index_default_first(multi: FlaskClient, multi_app: 
     assert [entry["name"] for entry in listed] == ["a", "b"]
     by_name = retrievers(multi_app)
     for entry in listed:
-        encoder = by_name[entry["name"]].info()["encoder"]
-        assert entry["family"] == encoder.get("family", "open_clip")
-        assert entry["model"] == encoder["model"]
-        assert entry["dim"] == by_name[entry["name"]].info()["dim"]
+        encoder = by_name[entry["name"]].info().encoder
+        assert entry["family"] == encoder.family == "open_clip"
+        assert entry["model"] == encoder.model
+        assert entry["dim"] == by_name[entry["name"]].info().dim
         assert entry["count"] == SAMPLE_COUNT
         assert entry["random_weights"] is True
     assert listed[0]["model"] != listed[1]["model"]
@@ -135,7 +135,7 @@ def test_each_image_route_uses_the_named_index(multi: FlaskClient, multi_app: Fl
         facets = multi.get(f"/api/facets?index={name}").get_json()["facets"]
         assert sum(item["count"] for item in facets["modality"]) == SAMPLE_COUNT
         info = multi.get(f"/api/info?index={name}").get_json()
-        assert info["encoder"]["model"] == by_name[name].info()["encoder"]["model"]
+        assert info["encoder"]["model"] == by_name[name].info().encoder.model
 
 
 def test_thumbnails_are_cached_per_index(
@@ -212,7 +212,7 @@ def test_one_encoder_per_fingerprint(
         assert x is not y and x.encoder is y.encoder
         x, y, z = (mixed.get(name).retriever for name in ("x", "y", "z"))
         assert x.encoder is z.encoder and x.encoder is not y.encoder
-        fingerprints = [r.info()["encoder"]["fingerprint"] for r in (x, y)]
+        fingerprints = [r.info().encoder.fingerprint for r in (x, y)]
         assert fingerprints[0] != fingerprints[1]
     finally:
         same.close()
