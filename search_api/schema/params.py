@@ -8,7 +8,8 @@ vector's dimension, that an image exists, that a filter field is known) is left 
 
 Errors are :class:`indexer.errors.InvalidRequestError` (400), :class:`PayloadTooLargeError`
 (413) or :class:`UnsupportedMediaTypeError` (415). A key given as JSON ``null``, or a form or
-query value given empty, counts as not given.
+query value given empty, counts as not given (the document says so with ``allowEmptyValue``),
+except an empty ``index``, which names no index and is refused.
 """
 
 from __future__ import annotations
