@@ -156,12 +156,12 @@ def run_query_bench(
     inproc_text, inproc_image = phases["inproc_text"], phases["inproc_image"]
     return {
         "index": str(index_dir),
-        "count": info["count"],
-        "index_type": info["index_type"],
-        "dim": info["dim"],
-        "model": info["encoder"]["model"],
-        "device": info["encoder"]["device"],
-        "precision": info["encoder"]["precision"],
+        "count": info.count,
+        "index_type": info.index_type,
+        "dim": info.dim,
+        "model": info.encoder.model,
+        "device": info.device,
+        "precision": info.precision,
         "k": k,
         "upload_side_px": UPLOAD_SIDE,
         "upload_draft_size": draft,

@@ -26,8 +26,6 @@ log = logging.getLogger(__name__)
 
 #: what an index name may hold: letters, digits, ".", "_" and "-", a letter or digit first
 INDEX_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_INDEX_NAME_CHARS - 1}}}")
-#: the family an index's encoder record implies when it names none
-DEFAULT_FAMILY = "open_clip"
 #: the name of a lone index whose folder name is not URL-safe
 FALLBACK_NAME = "index"
 
@@ -65,14 +63,13 @@ class ServedIndex:
     def describe(self) -> dict[str, Any]:
         """Name, encoder family, model, dimension, image count and whether weights are random."""
         info = self.retriever.info()
-        encoder = info.get("encoder") or {}
         return {
             "name": self.name,
-            "family": encoder.get("family") or DEFAULT_FAMILY,
-            "model": encoder.get("model", ""),
-            "dim": info["dim"],
-            "count": info["count"],
-            "random_weights": bool(encoder.get("random_weights", False)),
+            "family": info.encoder.family,
+            "model": info.encoder.model,
+            "dim": info.dim,
+            "count": info.count,
+            "random_weights": info.encoder.random_weights,
         }
 
     def maybe_refresh(self) -> None:

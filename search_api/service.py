@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.search.info import RetrieverInfo
 
 
 class QueryEncoder(Protocol):
@@ -33,7 +34,7 @@ class SearchService(Protocol):
     @property
     def encoder(self) -> QueryEncoder: ...
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> RetrieverInfo:
         """Index size, dimension, encoder, generation, versions."""
         ...
 
@@ -47,6 +48,10 @@ class SearchService(Protocol):
 
     def viewer_links(self, image_ids: Sequence[int]) -> dict[int, str]:
         """Links into the viewer of the images' source, by image id (those that have one)."""
+        ...
+
+    def filterable_fields(self) -> list[str]:
+        """Every metadata field a filter may name."""
         ...
 
     def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:

@@ -27,6 +27,18 @@ class ApiState:
         self.limits = Limits.of(settings, indexes.names)
         self.auth = Authenticator(settings)
 
+    def served_limits(self) -> Limits:
+        """The limits with what the served indexes hold now (their dimensions and filterable
+        fields follow a newly published version), for the document."""
+        indexes = list(self.indexes)
+        fields = {name: None for index in indexes for name in index.retriever.filterable_fields()}
+        return Limits.of(
+            self.settings,
+            self.indexes.names,
+            vector_dims=tuple(index.retriever.info().dim for index in indexes),
+            filter_fields=tuple(fields),
+        )
+
     @property
     def retriever(self) -> SearchService:
         """The search service of the default (first) index."""

@@ -23,7 +23,6 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -41,6 +40,7 @@ from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
+from .info import RetrieverInfo
 from .query_cache import QueryCache
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -138,24 +138,10 @@ class Retriever:
 
     # -- facts ---------------------------------------------------------------------------------
 
-    def info(self) -> dict[str, Any]:
-        info = self._snapshot.info
-        return {
-            "count": info.count,
-            "failed": info.failed,
-            "dim": info.dim,
-            "index_type": info.index_type,
-            "metric": info.metric,
-            "encoder": {
-                **info.encoder.to_json(),
-                "device": str(self.encoder.device),
-                "precision": self.encoder.precision,
-            },
-            "generation": info.generation,
-            "created_at": info.created_at,
-            "updated_at": info.updated_at,
-            "versions": dict(info.versions),
-        }
+    def info(self) -> RetrieverInfo:
+        """The served version's facts and how this retriever's encoder runs."""
+        device, precision = str(self.encoder.device), self.encoder.precision
+        return RetrieverInfo.of(self._snapshot.info, device=device, precision=precision)
 
     def get(self, image_id: int) -> ImageRecord:
         return self.store.get(image_id)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import func, literal, literal_column, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
@@ -125,7 +125,9 @@ class FieldQueries:
             values = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
             if not values or any(isinstance(v, (dict, list)) for v in values):
                 raise InvalidRequestError(f"filter {field!r} needs a value or a list of values")
-            query = query.where(field_expression(field).in_(values))
+            # each value is bound as its own type: a value of another type than the column's
+            # (or than the list's first value) then matches nothing instead of failing to bind
+            query = query.where(field_expression(field).in_([literal(v) for v in values]))
         return query
 
     def _count_facets(self, max_values: int) -> Facets:

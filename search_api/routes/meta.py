@@ -24,7 +24,7 @@ def health() -> dict[str, Any]:
 def info() -> dict[str, Any]:
     """Index size, encoder, generation, the MedSearch version and the default label template."""
     return {
-        **requested_index().retriever.info(),
+        **requested_index().retriever.info().to_json(),
         "version": indexer.__version__,
         "default_template": DEFAULT_TEMPLATE,
     }
@@ -52,5 +52,4 @@ def facets() -> dict[str, Any]:
 def openapi() -> dict[str, Any]:
     """The OpenAPI description of this API."""
     state = get_state()
-    names = state.indexes.names
-    return build_openapi(state.settings, version=indexer.__version__, index_names=names)
+    return build_openapi(state.settings, version=indexer.__version__, limits=state.served_limits())

@@ -19,7 +19,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE, TEMPLATE_PATTERN, check_template
@@ -29,8 +29,17 @@ Schema = dict[str, Any]
 
 #: largest id SQLite can hold; larger integers in a filter would overflow the database too
 MAX_ID = 2**63 - 1
-#: JSON Schema of a string with something other than whitespace in it
-_NOT_BLANK = r"\S"
+#: what counts as whitespace: every character that Python, JSON Schema (ECMAScript) or Unicode
+#: call so, listed, because their ``\s`` differ
+_BLANKS = (
+    " \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+#: JSON Schema of a string with something other than whitespace in it (the characters
+#: themselves, not escapes, so that every regular expression engine reads them alike)
+NOT_BLANK = f"[^{_BLANKS}]"
+_NOT_BLANK = re.compile(NOT_BLANK)
 
 
 @dataclass(frozen=True)
@@ -41,13 +50,26 @@ class Limits:
     max_upload_bytes: int
     #: names of the served indexes, the first one the default (empty: not known here)
     index_names: tuple[str, ...] = ()
+    #: the vector dimensions of the served indexes (empty: not known here)
+    vector_dims: tuple[int, ...] = ()
+    #: the metadata fields a filter may name in some served index (empty: not known here)
+    filter_fields: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, settings: Settings, index_names: tuple[str, ...] = ()) -> Limits:
+    def of(
+        cls,
+        settings: Settings,
+        index_names: tuple[str, ...] = (),
+        *,
+        vector_dims: tuple[int, ...] = (),
+        filter_fields: tuple[str, ...] = (),
+    ) -> Limits:
         return cls(
             max_k=settings.max_k,
             max_upload_bytes=settings.max_upload_bytes,
             index_names=index_names,
+            vector_dims=vector_dims,
+            filter_fields=filter_fields,
         )
 
 
@@ -63,6 +85,11 @@ class Field(ABC):
     description: str = ""
     #: the value when the field is absent (or null)
     default: Any = None
+    #: whether an empty query or form value counts as absent (else it is parsed, and refused)
+    empty_is_absent: ClassVar[bool] = True
+    #: the media type of the field's text (a query argument or form part) when it is not plain
+    #: text: the document then declares the text as that content (``application/json``)
+    text_media_type: ClassVar[str | None] = None
 
     @abstractmethod
     def schema(self, limits: Limits) -> Schema:
@@ -176,10 +203,10 @@ class Text(Field):
 
     def schema(self, limits: Limits) -> Schema:
         schema = {"type": "string", "minLength": 1, "maxLength": self.max_chars}
-        return self.documented({**schema, "pattern": _NOT_BLANK}, limits)
+        return self.documented({**schema, "pattern": NOT_BLANK}, limits)
 
     def parse(self, value: Any, limits: Limits) -> str:
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not _NOT_BLANK.search(value):
             raise invalid(f"{self.name} must be a non-empty string")
         if len(value) > self.max_chars:
             raise invalid(f"{self.name} must be at most {self.max_chars} characters")
@@ -252,15 +279,22 @@ class Template(Field):
 
 @dataclass(frozen=True)
 class Vector(Field):
-    """A query vector: 1 to ``max_len`` finite numbers."""
+    """A query vector: 1 to ``max_len`` finite numbers, not all zeros.
+
+    The index then requires its own dimension; the document says so where the served indexes'
+    dimensions are known (one index, or several of one dimension: exactly that length).
+    """
 
     name: str
     max_len: int
     description: str = ""
 
     def schema(self, limits: Limits) -> Schema:
-        schema = {"type": "array", "items": {"type": "number"}, "minItems": 1}
-        return self.documented({**schema, "maxItems": self.max_len}, limits)
+        dims = limits.vector_dims
+        shortest, longest = (min(dims), max(dims)) if dims else (1, self.max_len)
+        schema = {"type": "array", "items": {"type": "number"}, "minItems": shortest}
+        not_all_zeros = {"contains": {"not": {"const": 0}}}
+        return self.documented({**schema, "maxItems": longest, **not_all_zeros}, limits)
 
     def parse(self, value: Any, limits: Limits) -> list[float]:
         if not isinstance(value, list) or not value or len(value) > self.max_len:
@@ -272,11 +306,14 @@ class Vector(Field):
 
 @dataclass(frozen=True)
 class IndexName(Field):
-    """The name of a served index; the document lists the names, a name not served is a 404."""
+    """The name of a served index; the document lists the names, a name not served is a 404.
+    An empty name (``index=``) is refused: it names no index, and leaving the argument out
+    is how a client asks for the default."""
 
     name: str
     max_chars: int
     description: str = "Which served index to use (GET /api/indexes); the first one by default"
+    empty_is_absent: ClassVar[bool] = False
 
     def default_for(self, limits: Limits) -> str | None:
         return limits.index_names[0] if limits.index_names else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from indexer.records import MetadataValue
 from search_api.schema.fields import MAX_ID, Field, Limits, Schema, invalid, is_number, short
@@ -22,6 +22,8 @@ class MetadataFilters(Field):
     max_values: int
     max_chars: int
     description: str = 'Exact match per field; a list means any of: {"modality": "CT"}'
+    #: a query argument or form part holds the object as JSON text
+    text_media_type: ClassVar[str | None] = "application/json"
 
     def scalar_schema(self) -> Schema:
         return {
@@ -37,18 +39,17 @@ class MetadataFilters(Field):
         schema = {
             "type": "object",
             "maxProperties": self.max_fields,
-            "propertyNames": {"minLength": 1},
+            "propertyNames": self.field_names(limits),
             "additionalProperties": {"anyOf": [scalar, values]},
         }
         return self.documented(schema, limits)
 
-    def text_schema(self, limits: Limits) -> Schema:
-        return {
-            "type": "string",
-            "description": "Filters as a JSON object: " + self.description,
-            "contentMediaType": "application/json",
-            "contentSchema": self.schema(limits),
-        }
+    def field_names(self, limits: Limits) -> Schema:
+        """The names a filter may use: the served indexes' filterable fields where known (the
+        index refuses others)."""
+        if limits.filter_fields:
+            return {"enum": list(limits.filter_fields)}
+        return {"minLength": 1}
 
     def parse_text(self, text: str, limits: Limits) -> Filters | None:
         try:

@@ -16,9 +16,19 @@ from indexer.errors import PayloadTooLargeError
 from search_api.schema.fields import Field, Limits, Schema, invalid
 
 _DATA_URL = re.compile(r"^data:[^,]*?(;base64)?,", re.IGNORECASE)
-#: the characters a base64 image may hold (standard or URL-safe alphabet, padding, whitespace),
-#: after an optional ``data:...;base64,`` prefix
-_BASE64 = r"^(?:[dD][aA][tT][aA]:[^,]*;[bB][aA][sS][eE]64,)?[A-Za-z0-9+/_=\s-]*$"
+#: a base64 character (standard or URL-safe alphabet) and the line breaks and spaces after it
+_CHAR = r"[A-Za-z0-9+/_-][ \t\r\n]*"
+#: base64 text: whole groups of four characters, the last one of two or three characters with
+#: or without its padding; spaces and line breaks anywhere
+_PAYLOAD = (
+    rf"[ \t\r\n]*(?:{_CHAR}{_CHAR}{_CHAR}{_CHAR})*"
+    rf"(?:{_CHAR}{_CHAR}(?:{_CHAR}{_CHAR}|{_CHAR}(?:=[ \t\r\n]*)?|(?:=[ \t\r\n]*){{0,2}}))"
+)
+#: what the ``image`` field accepts, in the document and here alike (written without flags, as
+#: JSON Schema has none): base64 text after an optional ``data:...;base64,`` prefix
+BASE64_PATTERN = rf"^(?:[dD][aA][tT][aA]:[^,]*;[bB][aA][sS][eE]64,)?{_PAYLOAD}$"
+_BASE64_PAYLOAD = re.compile(_PAYLOAD)
+_WHITESPACE = re.compile(r"[ \t\r\n]")
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class Base64Image(Field):
         return {
             "type": "string",
             "minLength": 1,
-            "pattern": _BASE64,
+            "pattern": BASE64_PATTERN,
             "contentEncoding": "base64",
             "description": description,
         }
@@ -53,7 +63,7 @@ class Upload(Field):
     def schema(self, limits: Limits) -> Schema:
         schema = {"type": "string", "contentMediaType": "application/octet-stream"}
         description = f"{self.description}, at most {limits.max_upload_bytes} bytes"
-        return {**schema, "description": description}
+        return {**schema, "minLength": 1, "description": description}
 
     def parse(self, value: Any, limits: Limits) -> bytes:
         if not hasattr(value, "read"):
@@ -71,11 +81,13 @@ def decode_base64_image(value: Any, *, max_bytes: int) -> bytes:
         if not match.group(1):
             raise invalid("image data: URL must be base64-encoded")
         value = value[match.end() :]
-    text = "".join(value.split()).replace("-", "+").replace("_", "/")
+    text = _WHITESPACE.sub("", value).replace("-", "+").replace("_", "/")
     if not text:
         raise invalid("image is empty")
     if len(text) // 4 * 3 > max_bytes + 3:
         raise PayloadTooLargeError(f"image is larger than {max_bytes} bytes")
+    if not _BASE64_PAYLOAD.fullmatch(value):
+        raise invalid("image is not valid base64")
     text += "=" * (-len(text) % 4)
     try:
         data = base64.b64decode(text, validate=True)

@@ -21,7 +21,6 @@ from search_api.schema.params import (
     SEARCH_UPLOAD,
     SESSION_BODY,
     THUMBNAIL_QUERY,
-    FieldSet,
 )
 from search_api.schema.responses import ERRORS, response_schemas
 from search_api.security.auth import SESSION_COOKIE
@@ -30,11 +29,12 @@ Schema = dict[str, Any]
 
 
 def build_openapi(
-    settings: Settings, *, version: str, index_names: tuple[str, ...] = ()
+    settings: Settings, *, version: str, limits: Limits | None = None
 ) -> dict[str, Any]:
-    """The OpenAPI document for a service running with ``settings`` over the indexes named
-    ``index_names`` (the ``index`` arguments then list them)."""
-    limits = Limits.of(settings, index_names)
+    """The OpenAPI document for a service running with ``settings``; ``limits`` add what is
+    known of the served indexes (the ``index`` arguments then list their names, a query
+    vector's length follows their dimensions, a filter names their fields)."""
+    limits = limits or Limits.of(settings)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -97,7 +97,7 @@ class _Paths:
                 "post": self.op(
                     "Search with an uploaded image file",
                     "SearchResponse",
-                    body=_form_content(SEARCH_UPLOAD, self.limits),
+                    body=SEARCH_UPLOAD.form_content(self.limits),
                     errors=("400", "404", "413", "415", "422", "503"),
                 )
             },
@@ -118,11 +118,13 @@ class _Paths:
                 )
             },
             "/api/images/{id}/similar": {
-                "get": self.op(
-                    "Images most similar to an indexed image (itself excluded)",
-                    "SearchResponse",
-                    parameters=[image_id, *search_query],
-                    errors=("400", "404", "503"),
+                "get": _with_long_query(
+                    self.op(
+                        "Images most similar to an indexed image (itself excluded)",
+                        "SearchResponse",
+                        parameters=[image_id, *search_query],
+                        errors=("400", "404", "503"),
+                    )
                 )
             },
             "/api/images/{id}/thumbnail": {
@@ -242,12 +244,19 @@ def _json_content(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
 
 
-def _form_content(fields: FieldSet, limits: Limits) -> dict[str, Any]:
-    return {"multipart/form-data": {"schema": fields.schema(limits, as_text=True)}}
-
-
 def _json_response(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": _json_content(schema)}
+
+
+def _with_long_query(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation whose query (its filters) may make the request line longer than the HTTP
+    server reads: the server, not the API, refuses it with a plain-text 431."""
+    operation["responses"]["431"] = {
+        "description": "Request line and headers too large (a filter too long for a URL: "
+        "send it in a POST body instead)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    return operation
 
 
 def _retry_after_response() -> dict[str, Any]:

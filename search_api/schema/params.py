@@ -8,7 +8,8 @@ vector's dimension, that an image exists, that a filter field is known) is left 
 
 Errors are :class:`indexer.errors.InvalidRequestError` (400), :class:`PayloadTooLargeError`
 (413) or :class:`UnsupportedMediaTypeError` (415). A key given as JSON ``null``, or a form or
-query value given empty, counts as not given.
+query value given empty, counts as not given (the document says so with ``allowEmptyValue``),
+except an empty ``index``, which names no index and is refused.
 """
 
 from __future__ import annotations
@@ -79,18 +80,25 @@ class FieldSet:
     required: tuple[str, ...] = ()
     closed: bool = True
     names: frozenset[str] = field(init=False)
+    #: the fields whose empty text is parsed (and refused) rather than counted as absent
+    empty_parsed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
+        kept = frozenset(f.name for f in self.fields if not f.empty_is_absent)
+        object.__setattr__(self, "empty_parsed", kept)
 
     def parse(self, values: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         """Typed values of a JSON object's fields (defaults for those absent)."""
         return self._parse(values, limits, text=False)
 
     def parse_text(self, values: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
-        """Typed values of query arguments or form values (``""`` counts as absent); values
-        that are not strings (uploaded files) are parsed as they are."""
-        given = {key: value for key, value in values.items() if value != ""}
+        """Typed values of query arguments or form values (``""`` counts as absent, unless the
+        field says otherwise); values that are not strings (uploaded files) are parsed as they
+        are."""
+        given = {
+            key: value for key, value in values.items() if value != "" or key in self.empty_parsed
+        }
         return self._parse(given, limits, text=True)
 
     def _parse(self, values: Mapping[str, Any], limits: Limits, *, text: bool) -> dict[str, Any]:
@@ -127,15 +135,29 @@ class FieldSet:
 
     def parameters(self, limits: Limits) -> list[Schema]:
         """The fields as OpenAPI query parameters."""
-        return [
-            {
-                "name": f.name,
-                "in": "query",
-                "required": f.name in self.required,
-                "schema": f.text_schema(limits),
-            }
-            for f in self.fields
-        ]
+        return [self._parameter(f, limits) for f in self.fields]
+
+    def _parameter(self, declared: Field, limits: Limits) -> Schema:
+        parameter: Schema = {"name": declared.name, "in": "query"}
+        parameter["required"] = declared.name in self.required
+        if declared.text_media_type is None:
+            # ``name=`` with nothing after it counts as absent, unless the field refuses it
+            parameter["allowEmptyValue"] = declared.empty_is_absent
+            parameter["schema"] = declared.text_schema(limits)
+        else:  # the text is that content: the schema describes the decoded value
+            parameter["content"] = {declared.text_media_type: {"schema": declared.schema(limits)}}
+        return parameter
+
+    def form_content(self, limits: Limits) -> Schema:
+        """The fields as a ``multipart/form-data`` body: the parts that are not plain text
+        name their media type in the body's encoding."""
+        content: Schema = {"schema": self.schema(limits, as_text=True)}
+        encoding = {
+            f.name: {"contentType": f.text_media_type} for f in self.fields if f.text_media_type
+        }
+        if encoding:
+            content["encoding"] = encoding
+        return {"multipart/form-data": content}
 
 
 # --- the declarations -------------------------------------------------------------------------

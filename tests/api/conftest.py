@@ -23,8 +23,10 @@ from PIL import Image
 from indexer.errors import NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.search.info import RetrieverInfo
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
+from indexer.storage.info import EncoderRecord
 from search_api import create_app
 from search_api.state import ApiState
 from tests.support.contract import Contract, ContractClient
@@ -86,7 +88,7 @@ def sample_rows() -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def ids_by_file(app: Flask, app_retriever: Any) -> dict[str, int]:
     """Indexed id of every sample file, keyed by its path relative to data/sample."""
-    count = app_retriever.info()["count"]
+    count = app_retriever.info().count
     with app.test_client() as client:
         response = client.post("/api/search", json={"text": "an image", "k": count})
     assert response.status_code == 200, response.get_json()
@@ -125,8 +127,9 @@ class FakeRetriever:
             caption="a caption",
         )
 
-    def info(self) -> dict[str, Any]:
-        return {"count": 1, "dim": 4, "encoder": {"name": "fake"}}
+    def info(self) -> RetrieverInfo:
+        encoder = EncoderRecord(name="fake", model="", fingerprint="fake", dim=4)
+        return RetrieverInfo(count=1, dim=4, encoder=encoder, device="cpu", precision="fp32")
 
     def search(
         self,
@@ -173,6 +176,9 @@ class FakeRetriever:
         if self.error is not None:
             raise self.error
         return [LabelProbability(label, 1 / len(labels), 0.1) for label in labels]
+
+    def filterable_fields(self) -> list[str]:
+        return ["modality"]
 
     def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
         return {"modality": [("CT", 1)]}

@@ -27,6 +27,7 @@ from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
 from search_api.schema.openapi import build_openapi
+from search_api.schema.params import MAX_VECTOR_LEN
 from search_api.service import SearchService
 from tests.api.conftest import FakeRetriever
 from tests.support.contract import Contract, openapi_path
@@ -136,12 +137,15 @@ def test_documented_limits_are_the_enforced_ones(
     ]
     for build, limit, message in classify_cases:
         assert message in within_and_beyond("/api/classify", build, limit)
-    # Within these two bounds the request's shape passes and the index has the last word.
+    # The vector's length is the served index's dimension: one more is refused by the index,
+    # and beyond the longest vector any index may take, by the request's shape.
+    assert search["vector"]["minItems"] == vector
+    assert client.post("/api/search", json={"vector": [0.5] * vector}).status_code == 200
     assert "the index's dimension" in error_message(
-        client.post("/api/search", json={"vector": [0.5] * vector})
-    )
-    assert f"1 to {vector} numbers" in error_message(
         client.post("/api/search", json={"vector": [0.5] * (vector + 1)})
+    )
+    assert f"1 to {MAX_VECTOR_LEN} numbers" in error_message(
+        client.post("/api/search", json={"vector": [0.5] * (MAX_VECTOR_LEN + 1)})
     )
     many = {f"field{i}": 1 for i in range(fields)}
     assert "unknown filter field" in error_message(
@@ -150,6 +154,51 @@ def test_documented_limits_are_the_enforced_ones(
     assert f"at most {fields} fields" in error_message(
         client.post("/api/search", json=text_query(filters={**many, "one more": 1}))
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("image", "0"),  # one base64 character holds no byte
+        ("image", "AAAA="),  # padding after a whole group
+        ("image", "AA"),  # unpadded: valid, but no image (422)
+        ("image", " QU\r\nFB =\n"),
+        ("image", "data:image/png;base64,QUFB"),
+        ("image", "data:image/png,QUFB"),
+        ("image", "QUFB\u00a0"),  # a space only Unicode calls one
+        ("text", "\x1c"),  # whitespace to Python, not to ECMAScript
+        ("text", "\ufeff"),  # whitespace to ECMAScript, not to Python
+        ("text", "\u3000x"),
+        ("vector", "zeros"),
+        ("vector", "tiny"),
+    ],
+)
+def test_the_document_and_the_service_judge_edge_values_alike(
+    client: Any, contract: Contract, field: str, value: Any
+) -> None:
+    """A value the document allows is not refused as malformed (400), and one it forbids is."""
+    dim = contract.doc["components"]["schemas"]["SearchRequest"]["properties"]["vector"]["maxItems"]
+    vectors = {"zeros": [0.0] * dim, "tiny": [0.0] * (dim - 1) + [1e-300]}
+    body = {field: vectors.get(value, value) if field == "vector" else value}
+    schema = {**contract.doc["components"]["schemas"]["SearchRequest"], "components": {}}
+    documented = jsonschema.Draft202012Validator(schema).is_valid(body)
+    status = client.post("/api/search", json=body).status_code
+    assert (status != 400) == documented, (body, status)
+
+
+def test_filters_in_a_query_or_form_are_declared_as_json(contract: Contract) -> None:
+    """A ``filters`` argument is JSON text: the document says so, so that clients send JSON."""
+    similar = contract.doc["paths"]["/api/images/{id}/similar"]["get"]["parameters"]
+    filters = next(p for p in similar if p["name"] == "filters")
+    assert "schema" not in filters
+    assert filters["content"]["application/json"]["schema"]["type"] == "object"
+    upload = contract.doc["paths"]["/api/search/image"]["post"]["requestBody"]["content"]
+    form = upload["multipart/form-data"]
+    assert form["schema"]["properties"]["filters"]["type"] == "object"
+    assert form["encoding"] == {"filters": {"contentType": "application/json"}}
+    index = next(p for p in similar if p["name"] == "index")
+    k = next(p for p in similar if p["name"] == "k")
+    assert index["allowEmptyValue"] is False and k["allowEmptyValue"] is True
 
 
 def test_documented_query_limits_are_the_enforced_ones(

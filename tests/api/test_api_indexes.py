@@ -73,10 +73,10 @@ def test_indexes_lists_every_index_default_first(multi: FlaskClient, multi_app: 
     assert [entry["name"] for entry in listed] == ["a", "b"]
     by_name = retrievers(multi_app)
     for entry in listed:
-        encoder = by_name[entry["name"]].info()["encoder"]
-        assert entry["family"] == encoder.get("family", "open_clip")
-        assert entry["model"] == encoder["model"]
-        assert entry["dim"] == by_name[entry["name"]].info()["dim"]
+        encoder = by_name[entry["name"]].info().encoder
+        assert entry["family"] == encoder.family == "open_clip"
+        assert entry["model"] == encoder.model
+        assert entry["dim"] == by_name[entry["name"]].info().dim
         assert entry["count"] == SAMPLE_COUNT
         assert entry["random_weights"] is True
     assert listed[0]["model"] != listed[1]["model"]
@@ -135,7 +135,7 @@ def test_each_image_route_uses_the_named_index(multi: FlaskClient, multi_app: Fl
         facets = multi.get(f"/api/facets?index={name}").get_json()["facets"]
         assert sum(item["count"] for item in facets["modality"]) == SAMPLE_COUNT
         info = multi.get(f"/api/info?index={name}").get_json()
-        assert info["encoder"]["model"] == by_name[name].info()["encoder"]["model"]
+        assert info["encoder"]["model"] == by_name[name].info().encoder.model
 
 
 def test_thumbnails_are_cached_per_index(
@@ -170,6 +170,30 @@ def test_an_unknown_index_is_a_404_naming_the_known_ones(
     assert "'nope'" in error["message"] and "a, b" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/images/1?index=",
+        "/api/images/1/similar?index=",
+        "/api/images/1/thumbnail?index=",
+        "/api/images/1/file?index=",
+        "/api/facets?index=",
+        "/api/info?index=",
+    ],
+)
+def test_an_empty_index_name_is_refused_as_the_document_says(multi: FlaskClient, url: str) -> None:
+    """``index=`` names no index (the document's minLength is 1); leaving it out asks for the
+    default."""
+    error = assert_error(multi.get(url), 400, "invalid_request")["error"]
+    assert "index must be the name of a served index" in error["message"]
+    assert multi.get(url.removesuffix("?index=")).status_code == 200
+
+
+def test_an_empty_index_name_in_an_upload_is_refused(multi: FlaskClient) -> None:
+    upload = {"file": (SAMPLE_IMAGES / "cxr_01.jpg").open("rb"), "index": ""}
+    assert_error(multi.post("/api/search/image", data=upload), 400, "invalid_request")
+
+
 def test_an_unknown_index_in_an_upload_is_a_404(multi: FlaskClient) -> None:
     upload = {"file": (SAMPLE_IMAGES / "cxr_01.jpg").open("rb"), "index": "nope"}
     assert_error(multi.post("/api/search/image", data=upload), 404, "unknown_index")
@@ -188,7 +212,7 @@ def test_one_encoder_per_fingerprint(
         assert x is not y and x.encoder is y.encoder
         x, y, z = (mixed.get(name).retriever for name in ("x", "y", "z"))
         assert x.encoder is z.encoder and x.encoder is not y.encoder
-        fingerprints = [r.info()["encoder"]["fingerprint"] for r in (x, y)]
+        fingerprints = [r.info().encoder.fingerprint for r in (x, y)]
         assert fingerprints[0] != fingerprints[1]
     finally:
         same.close()

@@ -44,12 +44,12 @@ def brute_force(retriever: Any, all_hits: dict[int, float], query: list[float], 
 
 @pytest.fixture(scope="session")
 def dim(app_retriever: Any) -> int:
-    return int(app_retriever.info()["dim"])
+    return int(app_retriever.info().dim)
 
 
 def test_text_search_shape(client: FlaskClient, app_retriever: Any) -> None:
     body = search(client, {"text": "chest x-ray with ground-glass opacities", "k": 5})
-    assert body["total"] == app_retriever.info()["count"] == 32
+    assert body["total"] == app_retriever.info().count == 32
     assert set(body["timings_ms"]) >= {"embed", "search", "total"}
     assert len(body["results"]) == 5
     scores = [hit["score"] for hit in body["results"]]

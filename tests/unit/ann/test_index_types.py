@@ -164,7 +164,7 @@ def test_a_compressed_index_through_the_cli_verifies_and_is_served(
 
     retriever = Retriever.open(Settings(index_dir=index_dir, device="cpu"), encoder=tiny_encoder)
     try:
-        assert retriever.info()["index_type"] == "ivfpq"
+        assert retriever.info().index_type == "ivfpq"
         query = retriever.vectors_for([3])[0]
         stored = retriever.vectors_for(list(range(1, SAMPLE_COUNT + 1)))
         exact = np.argsort(-(stored @ query), kind="stable")[:10] + 1
@@ -179,13 +179,13 @@ def test_a_compressed_index_through_the_cli_verifies_and_is_served(
         (corpus / "images" / "cxr_01.jpg").unlink()
         run_cli("index", corpus, *common, "--prune")
         assert retriever.refresh() is True
-        assert retriever.info()["count"] == SAMPLE_COUNT - 1
+        assert retriever.info().count == SAMPLE_COUNT - 1
         assert "consistent" in run_cli("verify", index_dir, "--deep")
         hits = retriever.search(vector=query, k=SAMPLE_COUNT).hits
         assert len(hits) == SAMPLE_COUNT - 1
         # a new type asked for is a rebuild, served once published
         run_cli("index", corpus, *common, "--index-type", "ivfsq")
-        assert retriever.refresh() is True and retriever.info()["index_type"] == "ivfsq"
+        assert retriever.refresh() is True and retriever.info().index_type == "ivfsq"
         assert retriever.search(vector=query, k=1).hits[0].id == 3
     finally:
         retriever.close()

@@ -186,12 +186,12 @@ def test_a_running_retriever_picks_up_a_new_version(
     run_cli("index", corpus, *args)
     retriever = Retriever.open(Settings(index_dir=index_dir, device="cpu"), encoder=tiny_encoder)
     try:
-        assert retriever.info()["count"] == 2
+        assert retriever.info().count == 2
         assert retriever.refresh() is False
         shutil.copy(SAMPLE_IMAGES / "fundus_01.jpg", corpus / "fundus_01.jpg")
         run_cli("index", corpus, *args)
         assert retriever.refresh() is True
-        assert retriever.info()["count"] == 3
+        assert retriever.info().count == 3
         assert len(retriever.search(text="retina", k=10).hits) == 3
     finally:
         retriever.close()

@@ -68,6 +68,10 @@ def test_ids_and_file_states_hold_every_row(store: Store) -> None:
         ),
         ({"width": 64}, lambda r: True),
         ({"it's": [0, 2]}, lambda r: r["extra"].get("it's") in (0, 2)),
+        # values of mixed types, or of another type than the column's, are compared as they are
+        ({"it's": [False, "x", 2.0]}, lambda r: r["extra"].get("it's") in (0, 2)),
+        ({"width": ["wide", 64.0], "modality": [True, "CT"]}, lambda r: r["modality"] == "CT"),
+        ({"height": "tall"}, lambda r: False),
     ],
 )
 def test_ids_matching_equals_a_scan_of_the_rows(store: Store, filters: dict, test: Any) -> None:
