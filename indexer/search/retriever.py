@@ -31,6 +31,7 @@ from .. import ann
 from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
+from ..query_cache import QueryCache
 from ..records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from ..settings import Settings
 from ..sources.base import CorpusSource
@@ -41,7 +42,6 @@ from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
 from .info import RetrieverInfo
-from .query_cache import QueryCache
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
 BRUTE_FORCE_MAX = 50_000

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
 from ..errors import InvalidRequestError
+from ..query_cache import QueryCache
 from ..records import MetadataValue
-from ..search.query_cache import QueryCache
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
 from .sql import IdArray, id_array
 

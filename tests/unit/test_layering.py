@@ -23,6 +23,19 @@ MAY_IMPORT = {
     "medsearch_bench": {"indexer", "search_api"},
 }
 HEAVY = ("torch", "faiss", "sqlalchemy")
+#: the core's packages and what each may import besides the shared vocabulary (the modules at
+#: the top of ``indexer/``, which import only each other); storage and ann are one layer, as
+#: the ANN index is a file of the index folder
+CORE_MAY_IMPORT = {
+    "imaging": set(),
+    "sources": {"imaging"},
+    "encoders": {"imaging"},
+    "storage": {"ann"},
+    "ann": {"storage"},
+    "search": {"ann", "storage", "encoders", "sources", "imaging"},
+    "indexing": {"ann", "storage", "encoders", "sources", "imaging"},
+    "evaluation": {"ann", "storage", "encoders", "search", "imaging"},
+}
 
 
 def _module_name(path: Path) -> str:
@@ -137,5 +150,25 @@ def test_only_the_core_library_imports_torch_faiss_or_sqlalchemy() -> None:
         if not name.startswith("indexer")
         for imported in _imported_names(path)
         if imported.split(".")[0] in HEAVY
+    }
+    assert not wrong
+
+
+def _core_layer(module: str) -> str:
+    """``vocabulary`` for a module at the top of ``indexer/``, else its package's name."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (REPO / "indexer" / parts[1]).is_dir() else "vocabulary"
+
+
+@pytest.mark.parametrize("layer", ["vocabulary", *CORE_MAY_IMPORT])
+def test_core_packages_import_only_the_layers_below(layer: str) -> None:
+    facade = {"indexer", "indexer.__main__"}
+    allowed = {layer, "vocabulary", *CORE_MAY_IMPORT.get(layer, set())}
+    wrong = {
+        f"{name} imports {imported}"
+        for name, path in MODULES.items()
+        if name.startswith("indexer.") and name not in facade and _core_layer(name) == layer
+        for imported in _first_party_imports(path)
+        if imported.startswith("indexer.") and _core_layer(imported) not in allowed
     }
     assert not wrong

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from indexer.search.query_cache import QueryCache
+from indexer.query_cache import QueryCache
 
 
 def test_least_recently_used_is_dropped_first() -> None:
