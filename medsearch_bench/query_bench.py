@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from PIL import Image
 from indexer.encoders.runtime.speed_probe import speed_probe_gflops
 from indexer.errors import InvalidRequestError
 from indexer.imaging.decode import decode_image_bytes, load_image, sniff_file
+from indexer.search.info import RetrieverInfo
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api.process import run_service
@@ -58,6 +60,55 @@ _UPLOAD_SOURCES = (
 )
 
 
+class _TextCursor:
+    """Hands out distinct query texts in order."""
+
+    def __init__(self, seed: int) -> None:
+        self._texts = query_texts(distinct_count(), seed=seed)
+        self.cursor = 0
+        self.first = self._texts[0]
+
+    def take(self, n: int) -> list[str]:
+        picked = [self._texts[(self.cursor + i) % len(self._texts)] for i in range(n)]
+        self.cursor += n
+        return picked
+
+
+@dataclass
+class _Plan:
+    """What one run asks: query counts, the texts and uploads they use, the clients."""
+
+    settings: Settings
+    k: int
+    clients: int
+    duration_s: float
+    n_text: int
+    n_cached: int
+    n_image: int
+    texts: _TextCursor
+    uploads: list[bytes]
+    seed: int
+
+    @property
+    def single_http(self) -> int:
+        """Uploads the single-client HTTP phase uses: one warm-up, then one per query."""
+        return 1 + self.n_image
+
+    def text_request(self, text: str) -> Request:
+        return json_request("/api/search", {"text": text, "k": self.k})
+
+    def image_request(self, number: int) -> Request:
+        data = self.uploads[number % len(self.uploads)]
+        return multipart_request(
+            "/api/search/image",
+            {"k": str(self.k)},
+            "file",
+            f"query-{number}.jpg",
+            data,
+            "image/jpeg",
+        )
+
+
 def run_query_bench(
     index_dir: Path,
     *,
@@ -77,83 +128,32 @@ def run_query_bench(
     Image queries are made from the images in ``source`` (see :func:`sample_uploads`).
     ``settings`` gives device, precision and the server's threads.
     """
-    settings = settings.replace(index_dir=Path(index_dir))
     if duration_s is None:
         duration_s = 5.0 if quick else 60.0
     if duration_s <= 0 or clients < 1:
         raise InvalidRequestError("duration must be positive and clients at least 1")
     n_text, n_cached, n_image = (20, 10, 10) if quick else (200, 100, 100)
-    threads = settings.threads
     load_before = os.getloadavg()
     probe_before = speed_probe_gflops()
-    texts = _TextCursor(seed)
     # warm-ups, one client's queries, then at most ~16 images/s for the concurrent phase
-    single_http = 1 + n_image
-    uploads = sample_uploads(single_http + int(duration_s * 16), source)
+    uploads = sample_uploads(1 + n_image + int(duration_s * 16), source)
+    plan = _Plan(
+        settings.replace(index_dir=Path(index_dir)),
+        k,
+        clients,
+        duration_s,
+        n_text,
+        n_cached,
+        n_image,
+        _TextCursor(seed),
+        uploads,
+        seed,
+    )
     phases: dict[str, dict[str, Any]] = {}
-
     log(f"in process: opening {index_dir}")
-    retriever = Retriever.open(settings)
-    try:
-        info = retriever.info()
-        _warm_up_in_process(retriever, texts, uploads, k)
-        log(f"in process: {n_text} text, {n_cached} cached text, {n_image} image queries")
-        phases["inproc_text"] = _in_process_texts(retriever, texts.take(n_text), k)
-        phases["inproc_text_cached"] = _in_process_texts(retriever, [texts.first] * n_cached, k)
-        phases["inproc_image"] = _in_process_images(retriever, uploads[2 : 2 + n_image], k)
-        phases["inproc_image_cached"] = _in_process_images(retriever, uploads[:1] * n_cached, k)
-        draft = retriever.encoder.draft_size
-    finally:
-        retriever.close()
+    info, draft = _measure_in_process(plan, phases, log)
     inproc_rss = peak_rss_mb()
-
-    env: dict[str, str] = {
-        "MEDSEARCH_DEVICE": settings.device,
-        "MEDSEARCH_PRECISION": settings.precision,
-    }
-    log(f"HTTP: starting medsearch serve ({threads} threads)")
-    with run_service(Path(index_dir), threads=threads, env=env, startup_timeout_s=600) as server:
-        port = server.port
-
-        def text_req(text: str) -> Request:
-            return json_request("/api/search", {"text": text, "k": k})
-
-        def image_req(number: int) -> Request:
-            return _image_request(uploads, number, k)
-
-        run_sequential(port, [text_req(t) for t in texts.take(5)] + [image_req(0)])
-        log(f"HTTP, 1 client: {n_text} text and {n_image} image queries")
-        phases["http_text_1"] = _phase(
-            run_sequential(port, [text_req(t) for t in texts.take(n_text)])
-        )
-        phases["http_image_1"] = _phase(
-            run_sequential(port, [image_req(i) for i in range(1, single_http)])
-        )
-        log(f"HTTP, {clients} clients: text for {duration_s:g} s")
-        base = texts.cursor
-        pool = query_texts(distinct_count(), seed=seed)
-        text_load = run_concurrent(
-            port,
-            clients,
-            duration_s,
-            lambda c, n: text_req(pool[(base + n * clients + c) % len(pool)]),
-        )
-        phases[f"http_text_{clients}"] = _phase(text_load, clients)
-        phases[f"http_text_{clients}"]["distinct_texts"] = min(text_load.requests, len(pool) - base)
-        log(f"HTTP, {clients} clients: images for {duration_s:g} s")
-        image_load = run_concurrent(
-            port, clients, duration_s, lambda c, n: image_req(single_http + n * clients + c)
-        )
-        phases[f"http_image_{clients}"] = _phase(image_load, clients)
-        phases[f"http_image_{clients}"]["distinct_images"] = min(
-            image_load.requests, len(uploads) - single_http
-        )
-        server_memory = process_memory_mb(server.process.pid)
-        startup_s = server.startup_s
-
-    text_1, image_1 = phases["http_text_1"], phases["http_image_1"]
-    text_c, image_c = phases[f"http_text_{clients}"], phases[f"http_image_{clients}"]
-    inproc_text, inproc_image = phases["inproc_text"], phases["inproc_image"]
+    server_memory, startup_s = _measure_over_http(plan, phases, log)
     return {
         "index": str(index_dir),
         "count": info.count,
@@ -166,8 +166,92 @@ def run_query_bench(
         "upload_side_px": UPLOAD_SIDE,
         "upload_draft_size": draft,
         "clients": clients,
-        "server_threads": threads,
+        "server_threads": plan.settings.threads,
         "duration_s": duration_s,
+        **_headline_figures(phases, clients),
+        "server_startup_s": round(startup_s, 2),
+        "server_rss_mb": server_memory.get("rss_mb"),
+        "server_peak_rss_mb": server_memory.get("peak_rss_mb"),
+        "bench_peak_rss_mb": inproc_rss,
+        "phases": phases,
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "speed_probe_gflops": [probe_before, speed_probe_gflops()],
+        "machine": machine_facts(),
+    }
+
+
+def _measure_in_process(
+    plan: _Plan, phases: dict[str, dict[str, Any]], log: LogFn
+) -> tuple[RetrieverInfo, int | None]:
+    """The in-process phases (a :class:`Retriever` answering directly); the index's info and
+    the encoder's JPEG draft size."""
+    retriever = Retriever.open(plan.settings)
+    texts, uploads, k = plan.texts, plan.uploads, plan.k
+    try:
+        info = retriever.info()
+        _warm_up_in_process(retriever, texts, uploads, k)
+        log(f"in process: {plan.n_text} text, {plan.n_cached} cached text, {plan.n_image} images")
+        phases["inproc_text"] = _in_process_texts(retriever, texts.take(plan.n_text), k)
+        cached = [texts.first] * plan.n_cached
+        phases["inproc_text_cached"] = _in_process_texts(retriever, cached, k)
+        phases["inproc_image"] = _in_process_images(retriever, uploads[2 : 2 + plan.n_image], k)
+        repeated = uploads[:1] * plan.n_cached
+        phases["inproc_image_cached"] = _in_process_images(retriever, repeated, k)
+        return info, retriever.encoder.draft_size
+    finally:
+        retriever.close()
+
+
+def _measure_over_http(
+    plan: _Plan, phases: dict[str, dict[str, Any]], log: LogFn
+) -> tuple[dict[str, float], float]:
+    """The HTTP phases against a real ``medsearch serve``; its memory and start-up time."""
+    settings, clients, duration_s = plan.settings, plan.clients, plan.duration_s
+    env: dict[str, str] = {
+        "MEDSEARCH_DEVICE": settings.device,
+        "MEDSEARCH_PRECISION": settings.precision,
+    }
+    log(f"HTTP: starting medsearch serve ({settings.threads} threads)")
+    with run_service(
+        settings.index_dir, threads=settings.threads, env=env, startup_timeout_s=600
+    ) as server:
+        port, texts, single = server.port, plan.texts, plan.single_http
+        warm_up = [plan.text_request(t) for t in texts.take(5)] + [plan.image_request(0)]
+        run_sequential(port, warm_up)
+        log(f"HTTP, 1 client: {plan.n_text} text and {plan.n_image} image queries")
+        text_requests = [plan.text_request(t) for t in texts.take(plan.n_text)]
+        phases["http_text_1"] = _phase(run_sequential(port, text_requests))
+        image_requests = [plan.image_request(i) for i in range(1, single)]
+        phases["http_image_1"] = _phase(run_sequential(port, image_requests))
+        log(f"HTTP, {clients} clients: text for {duration_s:g} s")
+        base = texts.cursor
+        pool = query_texts(distinct_count(), seed=plan.seed)
+        text_load = run_concurrent(
+            port,
+            clients,
+            duration_s,
+            lambda c, n: plan.text_request(pool[(base + n * clients + c) % len(pool)]),
+        )
+        phases[f"http_text_{clients}"] = _phase(text_load, clients)
+        phases[f"http_text_{clients}"]["distinct_texts"] = min(text_load.requests, len(pool) - base)
+        log(f"HTTP, {clients} clients: images for {duration_s:g} s")
+        image_load = run_concurrent(
+            port, clients, duration_s, lambda c, n: plan.image_request(single + n * clients + c)
+        )
+        phases[f"http_image_{clients}"] = _phase(image_load, clients)
+        phases[f"http_image_{clients}"]["distinct_images"] = min(
+            image_load.requests, len(plan.uploads) - single
+        )
+        return process_memory_mb(server.process.pid), server.startup_s
+
+
+def _headline_figures(phases: dict[str, dict[str, Any]], clients: int) -> dict[str, Any]:
+    """The flat figures the report prints, taken from the phases."""
+    text_1, image_1 = phases["http_text_1"], phases["http_image_1"]
+    text_c, image_c = phases[f"http_text_{clients}"], phases[f"http_image_{clients}"]
+    inproc_text, inproc_image = phases["inproc_text"], phases["inproc_image"]
+    return {
         # HTTP, one client
         "text_p50_ms": text_1["p50_ms"],
         "text_p95_ms": text_1["p95_ms"],
@@ -196,30 +280,7 @@ def run_query_bench(
         "concurrent_image_qps": image_c["qps"],
         "concurrent_errors": text_c["errors"] + image_c["errors"],
         "errors": text_1["errors"] + image_1["errors"],
-        "server_startup_s": round(startup_s, 2),
-        "server_rss_mb": server_memory.get("rss_mb"),
-        "server_peak_rss_mb": server_memory.get("peak_rss_mb"),
-        "bench_peak_rss_mb": inproc_rss,
-        "phases": phases,
-        "load_avg_before": [round(x, 2) for x in load_before],
-        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
-        "speed_probe_gflops": [probe_before, speed_probe_gflops()],
-        "machine": machine_facts(),
     }
-
-
-class _TextCursor:
-    """Hands out distinct query texts in order."""
-
-    def __init__(self, seed: int) -> None:
-        self._texts = query_texts(distinct_count(), seed=seed)
-        self.cursor = 0
-        self.first = self._texts[0]
-
-    def take(self, n: int) -> list[str]:
-        picked = [self._texts[(self.cursor + i) % len(self._texts)] for i in range(n)]
-        self.cursor += n
-        return picked
 
 
 def sample_uploads(count: int = len(_UPLOAD_SOURCES), folder: Path | None = None) -> list[bytes]:
@@ -254,13 +315,6 @@ def _fit(image: Image.Image, side: int) -> Image.Image:
     scale = side / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BICUBIC)
-
-
-def _image_request(uploads: list[bytes], number: int, k: int) -> Request:
-    data = uploads[number % len(uploads)]
-    return multipart_request(
-        "/api/search/image", {"k": str(k)}, "file", f"query-{number}.jpg", data, "image/jpeg"
-    )
 
 
 def _warm_up_in_process(
