@@ -26,6 +26,8 @@ export function showControls(els, { filters, minScore }) {
   els.minScore.value = String(minScore ?? 0);
   renderMinScore(els);
   els.clearFilters.disabled = filters.size === 0 && minScore === null;
+  // "No image matches" offers the same button beside its message, where the eye is
+  els.emptyClearFilters.hidden = els.clearFilters.disabled;
   const active = [...filters.values()].reduce((n, v) => n + v.length, 0);
   els.filtersToggle.textContent = active ? `Filters (${active})` : 'Filters';
 }
