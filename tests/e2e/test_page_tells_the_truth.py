@@ -94,7 +94,10 @@ def test_filter_counts_follow_the_other_filters(page: Page, server_url: str) -> 
 def test_no_match_offers_clear_filters_beside_the_message(page: Page, server_url: str) -> None:
     open_at(page, server_url + "/?q=chest")
     expect(page.locator("#empty-clear-filters")).to_be_hidden()
+    expect(page.locator("#counts-note")).to_be_hidden()
     open_at(page, server_url + "/?q=chest&min_score=0.99")
+    # the filter counts say they leave the score cut-off aside
+    expect(page.locator("#counts-note")).to_be_visible()
     empty = page.locator("#empty")
     expect(empty).to_contain_text("No image matches")
     button = empty.locator("#empty-clear-filters")
@@ -103,6 +106,7 @@ def test_no_match_offers_clear_filters_beside_the_message(page: Page, server_url
     button.click()
     expect(page.locator("#status")).to_have_attribute("data-shown", str(PAGE_SIZE))
     expect(empty).to_be_hidden()
+    expect(page.locator("#counts-note")).to_be_hidden()
     assert "min_score" not in page.url
 
 

@@ -21,6 +21,7 @@ export function pageElements() {
     filtersToggle: $('filters-toggle'),
     facets: $('facets'),
     clearFilters: /** @type {HTMLButtonElement} */ ($('clear-filters')),
+    countsNote: $('counts-note'),
     minScore: /** @type {HTMLInputElement} */ ($('min-score')),
     minScoreValue: /** @type {HTMLOutputElement} */ ($('min-score-value')),
     progress: $('progress'),
