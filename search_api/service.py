@@ -54,8 +54,11 @@ class SearchService(Protocol):
         """Every metadata field a filter may name."""
         ...
 
-    def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
-        """For each filterable field, its most frequent values with their counts."""
+    def facets(
+        self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None
+    ) -> dict[str, list[tuple[MetadataValue, int]]]:
+        """For each filterable field, its most frequent values with their counts; under
+        ``filters``, each field counted with the other fields' filters applied."""
         ...
 
     def search(

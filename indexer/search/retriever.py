@@ -165,8 +165,10 @@ class Retriever:
     def filterable_fields(self) -> list[str]:
         return self.store.filterable_fields()
 
-    def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
-        return self.store.facets()
+    def facets(self, filters: Filters | None = None) -> dict[str, list[tuple[MetadataValue, int]]]:
+        """Values of every field with their counts; under ``filters``, each field counted with
+        the other fields' filters applied."""
+        return self.store.facets(filters=filters)
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         """Stored (float16-rounded) vectors of indexed images, float32 [n, dim]."""
@@ -187,7 +189,8 @@ class Retriever:
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
     ) -> SearchResult:
-        """Top-``k`` images after ``offset``, best first. Exactly one query kind is given."""
+        """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
+        ``image_id`` query leaves that image out of the results."""
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
@@ -198,7 +201,9 @@ class Retriever:
         snapshot = self._snapshot
         allowed = self.store.ids_matching(filters) if filters else None
         total = snapshot.index.ntotal if allowed is None else len(allowed)
-        exclude = np.asarray(sorted({int(i) for i in exclude_ids}), dtype=np.int64)
+        # an image is not similar to itself: the query image is never one of the results
+        excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
+        exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
         want = k + offset + len(exclude)
         scores, ids = self._top(snapshot, query, want, allowed)
         hits = self._hits(scores, ids, exclude, offset, k, min_score)

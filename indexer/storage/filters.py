@@ -9,12 +9,13 @@ Scans of every row are cached until the database file changes.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, literal, literal_column, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
 
 from ..errors import InvalidRequestError
@@ -28,6 +29,8 @@ FILTER_CACHE_IDS = 20_000_000
 #: extra fields given an index of their values (the first ones in name order), so that filters
 #: and facets on them do not parse the JSON of every row
 MAX_INDEXED_FIELDS = 32
+#: filters whose facet counts are kept until the database changes (a page asks again on Back)
+FILTERED_FACETS_CACHED = 16
 
 Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
 Facets = dict[str, list[tuple[MetadataValue, int]]]
@@ -42,6 +45,8 @@ class FieldQueries:
         self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
         #: ids matching recent filters, by the change stamp they were read at and the filter
         self._filter_cache = QueryCache(FILTER_CACHE_IDS, weigh=len)
+        #: facets counted under recent filters, the most recently asked last
+        self._facet_cache: OrderedDict[tuple[Any, ...], Facets] = OrderedDict()
 
     def filterable_fields(self) -> list[str]:
         """Every field a filter may name; recomputed only after the database file changed."""
@@ -56,17 +61,31 @@ class FieldQueries:
         """
         # read at this state of the database: results of an older state are never returned,
         # and age out of the cache
-        key = (self._change_stamp(), repr(sorted((f, repr(v)) for f, v in filters.items())))
+        key = (self._change_stamp(), _filters_key(filters))
         return self._filter_cache.get_or_compute(
             key, lambda: id_array(self.engine, self._filter_query(filters).order_by(ImageRow.id))
         )
 
-    def facets(self, max_values: int = 50) -> Facets:
-        """For each filterable field, its most frequent values with their counts."""
-        facets: Facets = self._cached(
+    def facets(self, max_values: int = 50, filters: Filters | None = None) -> Facets:
+        """For each filterable field, its most frequent values with their counts.
+
+        Under ``filters``, each field is counted among the images that match the filters on the
+        other fields (its own filter left out, so that its other values stay selectable).
+        """
+        everything: Facets = self._cached(
             f"facets-{max_values}", lambda: self._count_facets(max_values)
         )
-        return facets
+        if not filters:
+            return everything
+        self._filter_query(filters)  # unknown fields and bad values fail before any count
+        key = (self._change_stamp(), max_values, _filters_key(filters))
+        counted = self._facet_cache.pop(key, None)
+        if counted is None:
+            counted = self._count_filtered_facets(max_values, filters, everything)
+        self._facet_cache[key] = counted
+        while len(self._facet_cache) > FILTERED_FACETS_CACHED:
+            self._facet_cache.popitem(last=False)
+        return counted
 
     def index_extra_fields(self) -> None:
         """Give each extra field (up to :data:`MAX_INDEXED_FIELDS`) an index of its values.
@@ -131,21 +150,47 @@ class FieldQueries:
         return query
 
     def _count_facets(self, max_values: int) -> Facets:
+        with self.engine.connect() as connection:
+            return {
+                field: _count_values(connection, field, max_values)
+                for field in self.filterable_fields()
+                if field not in SIZE_FIELDS
+            }
+
+    def _count_filtered_facets(
+        self, max_values: int, filters: Filters, everything: Facets
+    ) -> Facets:
         result: Facets = {}
         with self.engine.connect() as connection:
-            for field in self.filterable_fields():
-                if field in SIZE_FIELDS:
-                    continue
-                column = field_expression(field)
-                rows = connection.execute(
-                    select(column, func.count())
-                    .where(column.is_not(None))
-                    .group_by(column)
-                    .order_by(func.count().desc(), column)
-                    .limit(max_values)
+            for field, unfiltered in everything.items():
+                others = {f: v for f, v in filters.items() if f != field}
+                # a field filtered alone keeps the counts of every image
+                result[field] = (
+                    _count_values(connection, field, max_values, self._filter_query(others))
+                    if others
+                    else unfiltered
                 )
-                result[field] = [(value, int(n)) for value, n in rows]
         return result
+
+
+def _count_values(
+    connection: Connection, field: str, max_values: int, among: Select[Any] | None = None
+) -> list[tuple[MetadataValue, int]]:
+    """The most frequent values of a field with their counts, among the ids ``among`` selects
+    (every image when None)."""
+    column = field_expression(field)
+    query = select(column, func.count()).where(column.is_not(None))
+    if among is not None:
+        query = query.where(ImageRow.id.in_(among))
+    rows = connection.execute(
+        query.group_by(column).order_by(func.count().desc(), column).limit(max_values)
+    )
+    return [(value, int(n)) for value, n in rows]
+
+
+def _filters_key(filters: Filters) -> str:
+    """A cache key of filters that does not depend on their order."""
+    return repr(sorted((f, repr(v)) for f, v in filters.items()))
 
 
 def field_expression(field: str) -> Any:

@@ -138,9 +138,10 @@ class Store:
         """Ids of images whose fields equal the filter values (a list means any of them)."""
         return self._fields.ids_matching(filters)
 
-    def facets(self, max_values: int = 50) -> Facets:
-        """For each filterable field, its most frequent values with their counts."""
-        return self._fields.facets(max_values)
+    def facets(self, max_values: int = 50, filters: Filters | None = None) -> Facets:
+        """For each filterable field, its most frequent values with their counts (under
+        ``filters``, counted with the other fields' filters applied)."""
+        return self._fields.facets(max_values, filters)
 
     def index_extra_fields(self) -> None:
         """Give the extra fields an index of their values (done at every publication)."""

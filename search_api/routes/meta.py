@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 import indexer
 from indexer.prompts import DEFAULT_TEMPLATE
 from search_api.schema.openapi import build_openapi
+from search_api.schema.params import parse_facets_query
 from search_api.state import get_state, requested_index
 
 bp = Blueprint("meta", __name__)
@@ -38,8 +39,10 @@ def indexes() -> dict[str, Any]:
 
 @bp.get("/facets")
 def facets() -> dict[str, Any]:
-    """Values of every metadata field with their counts, most frequent first."""
-    facets = requested_index().retriever.facets()
+    """Values of every metadata field with their counts, most frequent first; under ``filters``
+    each field is counted with the other fields' filters applied."""
+    filters = parse_facets_query(request.args, get_state().limits)
+    facets = requested_index().retriever.facets(filters)
     return {
         "facets": {
             field: [{"value": value, "count": count} for value, count in values]

@@ -15,6 +15,7 @@ from indexer.settings import Settings
 from search_api.schema.fields import ImageId, Limits
 from search_api.schema.params import (
     CLASSIFY_BODY,
+    FACETS_QUERY,
     INDEX_QUERY,
     SEARCH_BODY,
     SEARCH_QUERY,
@@ -143,7 +144,17 @@ class _Paths:
                     errors=("400", "404", "422", "503"),
                 )
             },
-            "/api/facets": {"get": self.index_op("Metadata values with counts", "Facets")},
+            "/api/facets": {
+                "get": _with_long_query(
+                    self.op(
+                        "Metadata values with counts; under filters, each field counted with "
+                        "the other fields' filters applied",
+                        "Facets",
+                        parameters=FACETS_QUERY.parameters(self.limits),
+                        errors=("400", "404", "503"),
+                    )
+                )
+            },
             "/api/info": {"get": self.index_op("Index and encoder description", "Info")},
             "/api/indexes": {
                 "get": self.op("The served indexes, the default first", "Indexes", errors=("503",))

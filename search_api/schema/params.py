@@ -187,6 +187,8 @@ SEARCH_UPLOAD = FieldSet(
 )
 #: the query arguments of ``GET /images/<id>/similar`` (other arguments are ignored)
 SEARCH_QUERY = FieldSet((*PAGING, INDEX), closed=False)
+#: the query arguments of ``GET /facets`` (other arguments are ignored)
+FACETS_QUERY = FieldSet((FILTERS, INDEX), closed=False)
 #: the query argument of the routes that take nothing but the index (others are ignored)
 INDEX_QUERY = FieldSet((INDEX,), closed=False)
 CLASSIFY_BODY = FieldSet(
@@ -324,6 +326,12 @@ def parse_search_upload(request: Request, limits: Limits) -> tuple[SearchParams,
 def parse_search_query(args: Mapping[str, str], limits: Limits) -> SearchParams:
     """Validate k, offset, min_score and filters (a JSON string) given as query arguments."""
     return SearchParams.of(SEARCH_QUERY.parse_text(args, limits))
+
+
+def parse_facets_query(args: Mapping[str, str], limits: Limits) -> Filters | None:
+    """The filters (a JSON string) of a ``GET /api/facets`` request; None when absent."""
+    filters: Filters | None = FACETS_QUERY.parse_text(args, limits)["filters"]
+    return filters
 
 
 def parse_classify_body(body: Mapping[str, Any], limits: Limits) -> ClassifyQuery:

@@ -180,7 +180,9 @@ class FakeRetriever:
     def filterable_fields(self) -> list[str]:
         return ["modality"]
 
-    def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
+    def facets(
+        self, filters: Mapping[str, Any] | None = None
+    ) -> dict[str, list[tuple[MetadataValue, int]]]:
         return {"modality": [("CT", 1)]}
 
     def refresh(self) -> bool:

@@ -141,15 +141,24 @@ def test_dicom_upload_shows_a_placeholder(page: Page, server_url: str) -> None:
     expect(page.locator("#query-chip .placeholder")).to_contain_text("DICOM")
 
 
-def test_bad_upload_shows_the_api_error(page: Page, server_url: str, tmp_path: Path) -> None:
+def test_bad_upload_names_the_file_where_the_user_looks(
+    page: Page, server_url: str, tmp_path: Path
+) -> None:
     fake = tmp_path / "not-an-image.png"
     fake.write_text("this is plain text, not a PNG\n" * 20)
-    open_home(page, server_url)
+    open_home(page, server_url, "?q=chest")
+    expect(cards(page)).to_have_count(PAGE_SIZE)
+    # the user has scrolled down to the last results before choosing the file
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function("window.scrollY > 0")
     page.set_input_files("#file-input", fake)
     error = page.locator("#error")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("image search failed")
-    expect(error.locator(".error-message")).not_to_be_empty()
+    expect(error).to_be_in_viewport()
+    expect(error).to_contain_text("“not-an-image.png” is not an image MedSearch can read.")
+    expect(error).to_contain_text("Choose a PNG, JPEG or DICOM file")
+    expect(error).not_to_contain_text("unreadable_image")
+    expect(error).to_have_attribute("data-code", "unreadable_image")
     expect(cards(page)).to_have_count(0)
     expect(page.locator("#empty")).to_be_hidden()
     # The page keeps working.
@@ -199,12 +208,17 @@ def test_open_result_metadata_labels_and_find_similar(page: Page, server_url: st
     assert sum(percents) == pytest.approx(100.0, abs=0.5)
     assert percents == sorted(percents, reverse=True)
 
-    # Find similar: the image itself comes first and the URL can be shared.
+    # Find similar: the URL can be shared; the image is the query (the chip, named by its file),
+    # not one of its results, and the cards carry ranks that cannot pass for ids.
+    file_name = (card.get_attribute("data-path") or "").rsplit("/", 1)[-1]
     page.click("#find-similar")
     expect(panel).to_be_hidden()
     expect(page).to_have_url(re.compile(rf"[?&]similar={image_id}(&|$)"))
-    expect(cards(page).first).to_have_attribute("data-id", image_id)
-    expect(page.locator("#query-chip")).to_contain_text(f"similar to #{image_id}")
+    expect(page.locator("#status")).to_have_attribute("data-shown", str(PAGE_SIZE))
+    assert image_id not in cards(page).evaluate_all("cards => cards.map(c => c.dataset.id)")
+    expect(page.locator("#query-chip")).to_contain_text(f"Images similar to {file_name}")
+    expect(page.locator("#query-chip")).not_to_contain_text("#")
+    expect(cards(page).first.locator(".rank")).to_have_text("1.")
     expect(page.locator("#q")).to_have_value("")
 
 

@@ -51,7 +51,8 @@ describe('changing the search', () => {
   test('always runs the search, and loads the index facts only when the index changes', () => {
     const before = { ...emptyState(), q: 'lung' };
     const filtered = state.changeSearch(before, { filters: new Map([['modality', ['CT']]]) });
-    assert.deepEqual(filtered.effects, ['search']);
+    // new filters count the filters' values again
+    assert.deepEqual(filtered.effects, ['facetCounts', 'search']);
     assert.deepEqual(filtered.search.filters, new Map([['modality', ['CT']]]));
     assert.equal(filtered.search.q, 'lung');
 

@@ -11,6 +11,7 @@ import { indexNames } from './state.js';
 
 const TYPING_DELAY_MS = 350;
 const MIN_SCORE_DELAY_MS = 250;
+export const BLANK_QUERY_HINT = 'Type what to look for, or drop an image, then press Enter.';
 
 /**
  * @param {object} deps
@@ -21,7 +22,7 @@ const MIN_SCORE_DELAY_MS = 250;
  *   queries)
  */
 export function wireEvents({ els, page, actions, detail }) {
-  const { update, restore, runSearch } = actions;
+  const { update, restore, runSearch, showPhase } = actions;
 
   /** @param {Blob | null} file */
   function searchByImage(file) {
@@ -46,8 +47,17 @@ export function wireEvents({ els, page, actions, detail }) {
     const q = els.q.value.trim();
     // Enter on an empty box keeps an image or "similar" query and just runs it again.
     if (!q && (page.search.image || page.search.similar !== null)) runSearch();
+    else if (!q) askForWords();
     else update(newQuery({ q }));
   });
+
+  /** Enter on a blank box (spaces only): say what to do rather than nothing. */
+  function askForWords() {
+    if (page.search.q) update(newQuery());
+    els.q.value = '';
+    els.q.focus();
+    showPhase('intro', { note: BLANK_QUERY_HINT });
+  }
 
   els.imageButton.addEventListener('click', () => els.fileInput.click());
   els.fileInput.addEventListener('change', () => searchByImage(els.fileInput.files?.[0] ?? null));
@@ -91,7 +101,9 @@ export function wireEvents({ els, page, actions, detail }) {
     const { field = '', value = '' } = box.dataset;
     update({ filters: withFilter(page.search.filters, field, value, box.checked) });
   });
-  els.clearFilters.addEventListener('click', () => update({ filters: new Map(), minScore: null }));
+  const clearFilters = () => update({ filters: new Map(), minScore: null });
+  els.clearFilters.addEventListener('click', clearFilters);
+  els.emptyClearFilters.addEventListener('click', clearFilters);
 
   const minScoreChanged = debounce(() => {
     const value = Number(els.minScore.value);

@@ -41,8 +41,9 @@ const MAX_UNIQUE_FACET_VALUES = 20;
 
 /**
  * What must follow a change of the search: loading the facts of the index searched (the header
- * and the filters), and running the search.
- * @typedef {'indexFacts' | 'search'} Effect
+ * and the filters), counting the filters' values again under the filters chosen, and running the
+ * search.
+ * @typedef {'indexFacts' | 'facetCounts' | 'search'} Effect
  */
 
 /** @returns {Shown} */
@@ -62,6 +63,10 @@ export function createPage() {
     indexes: /** @type {any[]} */ ([]),
     /** field -> (value as text -> value as the API sent it), from /api/facets. */
     facetValues: /** @type {Map<string, Map<string, unknown>> | null} */ (null),
+    /** The fields offered as filters, with their values over every image. */
+    offered: /** @type {Facet[]} */ ([]),
+    /** The filter counts in flight: aborted when the filters change again. */
+    countsInFlight: new AbortController(),
     /** True while the current history entry was made by typing (later pauses replace it). */
     typingEntry: false,
     /** The search in flight: aborted when a newer one starts, whose answers alone are shown. */
@@ -76,7 +81,8 @@ export function createPage() {
 
 /**
  * The search after a change, and the effects that follow it in order: the index facts load
- * again when the index searched changed, and the search always runs again.
+ * again when the index searched changed (and count under the filters chosen), the filters'
+ * counts when only the filters changed, and the search always runs again.
  * @param {import('./lib/urlstate.js').SearchState} search
  * @param {Partial<import('./lib/urlstate.js').SearchState>} changes
  * @returns {{search: import('./lib/urlstate.js').SearchState, effects: Effect[]}}
@@ -84,8 +90,25 @@ export function createPage() {
 export function changeSearch(search, changes) {
   const next = { ...search, ...changes };
   /** @type {Effect[]} */
-  const effects = next.index !== search.index ? ['indexFacts', 'search'] : ['search'];
+  const effects = ['search'];
+  if (next.index !== search.index) effects.unshift('indexFacts');
+  else if (!sameFilters(next.filters, search.filters)) effects.unshift('facetCounts');
   return { search: next, effects };
+}
+
+/**
+ * True when two filter choices select the same values (in any order).
+ * @param {Map<string, string[]>} a field -> selected values
+ * @param {Map<string, string[]>} b
+ */
+export function sameFilters(a, b) {
+  if (a.size !== b.size) return false;
+  for (const [field, values] of a) {
+    const other = b.get(field);
+    if (!other || other.length !== values.length) return false;
+    if (values.some((value) => !other.includes(value))) return false;
+  }
+  return true;
 }
 
 /**
@@ -214,5 +237,29 @@ export function facetValuesOf(offered) {
       field,
       new Map(entries.map((entry) => [String(entry.value), entry.value])),
     ]),
+  );
+}
+
+/**
+ * The count of every offered value under the filters chosen, from the /api/facets answer for
+ * them (each field counted with the other fields' filters applied). A value the answer does not
+ * list matches no image under the other filters: 0.
+ * @param {Facet[]} offered
+ * @param {Record<string, {value: unknown, count: number}[]>} facets
+ * @returns {Map<string, Map<string, number>>} field -> (value as text -> count)
+ */
+export function countsUnder(offered, facets) {
+  return new Map(
+    offered.map(({ field, entries }) => {
+      const answered = new Map(
+        (Array.isArray(facets[field]) ? facets[field] : []).map((e) => [String(e.value), e.count]),
+      );
+      const counts = entries.map((entry) => {
+        const value = String(entry.value);
+        const count = Number(answered.get(value));
+        return /** @type {[string, number]} */ ([value, Number.isFinite(count) ? count : 0]);
+      });
+      return [field, new Map(counts)];
+    }),
   );
 }

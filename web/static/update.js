@@ -9,13 +9,26 @@
  */
 
 import { isAbort } from './lib/api.js';
-import { hasQuery, knownIndexes, RESERVED, stateFromUrl, urlFromState } from './lib/urlstate.js';
+import {
+  hasQuery,
+  knownIndexes,
+  RESERVED,
+  requestFilters,
+  stateFromUrl,
+  urlFromState,
+} from './lib/urlstate.js';
 import { showControls } from './render/controls.js';
-import { renderFacets, renderFacetsUnavailable, showSelected } from './render/facets.js';
+import {
+  renderFacets,
+  renderFacetsUnavailable,
+  showCounts,
+  showSelected,
+} from './render/facets.js';
 import { renderInfo, renderInfoUnavailable, showIndexChoice } from './render/header.js';
 import {
   changeSearch,
   comparedFrom,
+  countsUnder,
   facetValuesOf,
   indexNames,
   keepsResults,
@@ -80,6 +93,7 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
   function perform(effects) {
     for (const effect of effects) {
       if (effect === 'indexFacts') loadIndexFacts();
+      else if (effect === 'facetCounts') loadFacetCounts();
       else showSearch();
     }
   }
@@ -210,9 +224,10 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     }
     const answer = facets.status === 'fulfilled' ? facets.value.facets : null;
     if (answer && typeof answer === 'object') {
-      const offered = offeredFacets(answer);
-      page.facetValues = facetValuesOf(offered);
-      renderFacets(els.facets, offered);
+      page.offered = offeredFacets(answer);
+      page.facetValues = facetValuesOf(page.offered);
+      renderFacets(els.facets, page.offered);
+      if (page.search.filters.size > 0) loadFacetCounts();
     } else {
       renderFacetsUnavailable(
         els.facets,
@@ -221,6 +236,25 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     }
     showSelected(els.facets, page.search.filters);
     return true;
+  }
+
+  /**
+   * Count the filters' values again under the filters chosen (the values offered stay, so a
+   * value the other filters leave no image of shows 0 and can still be unticked).
+   */
+  async function loadFacetCounts() {
+    page.countsInFlight.abort();
+    const controller = new AbortController();
+    page.countsInFlight = controller;
+    const filters = requestFilters(page.search.filters, page.facetValues);
+    try {
+      const answer = await api.facets(filters, controller.signal);
+      if (page.countsInFlight !== controller || !answer?.facets) return;
+      showCounts(els.facets, countsUnder(page.offered, answer.facets));
+    } catch (error) {
+      // the counts shown stay; the search itself reports a filter the index refuses
+      if (!isAbort(error)) console.warn('facet counts unavailable:', error?.message);
+    }
   }
 
   return { update, restore, runSearch, showPhase, loadIndexFacts };

@@ -70,12 +70,15 @@ def test_offset_pages_through_the_ranking(retriever: Retriever) -> None:
 
 def test_min_score_and_exclusions(retriever: Retriever) -> None:
     ranked = retriever.search(image_id=3, k=10).hits
-    assert ranked[0].id == 3
+    # the query image is left out of its own results
+    assert 3 not in [h.id for h in ranked] and len(ranked) == 10
+    pixels = retriever.search(vector=retriever.vectors_for([3])[0], k=11).hits
+    assert pixels[0].id == 3 and [h.id for h in pixels[1:]] == [h.id for h in ranked]
     floor = ranked[4].score
     kept = retriever.search(image_id=3, k=10, min_score=floor).hits
     assert [h.id for h in kept] == [h.id for h in ranked if h.score >= floor]
-    similar = retriever.search(image_id=3, k=5, exclude_ids=[3]).hits
-    assert [h.id for h in similar] == [h.id for h in ranked[1:6]]
+    others = retriever.search(image_id=3, k=5, exclude_ids=[ranked[0].id]).hits
+    assert [h.id for h in others] == [h.id for h in ranked[1:6]]
 
 
 def test_classify_gives_probabilities(retriever: Retriever) -> None:

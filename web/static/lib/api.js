@@ -93,7 +93,16 @@ export function createApi(base, { currentIndex = () => null } = {}) {
 
   return {
     info: (signal) => request(withIndex('/info', currentIndex()), { signal }),
-    facets: (signal) => request(withIndex('/facets', currentIndex()), { signal }),
+    /**
+     * GET /facets: every field's values with their counts; under `filters` (as in a search),
+     * each field counted with the other fields' filters applied.
+     * @param {object} [filters]
+     * @param {AbortSignal} [signal]
+     */
+    facets(filters, signal) {
+      const query = filters ? `?filters=${encodeURIComponent(JSON.stringify(filters))}` : '';
+      return request(withIndex(`/facets${query}`, currentIndex()), { signal });
+    },
     /** GET /indexes: the served indexes, the default first. */
     indexes: (signal) => request('/indexes', { signal }),
     image: (id, signal, index = currentIndex()) =>

@@ -46,7 +46,8 @@ export function resultCard(hit, rank, { apiBase, onOpen }) {
     src
       ? imageOrPlaceholder({ src, alt: '', loading: 'lazy', decoding: 'async' }, 'No preview')
       : placeholder('No preview'),
-    h('span', { class: 'rank', 'aria-hidden': 'true' }, `#${rank}`),
+    // a rank, not an id: "1." cannot be read as image #1
+    h('span', { class: 'rank', 'aria-hidden': 'true' }, `${rank}.`),
   );
 
   const score = Number(hit.score);

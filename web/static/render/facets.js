@@ -66,7 +66,7 @@ function renderFacetGroup(field, entries, open) {
         { class: 'facet-option' },
         h('input', { type: 'checkbox', name: field, value, dataset: { field, value } }),
         h('span', { class: 'facet-value' }, value),
-        h('span', { class: 'count' }, String(entry.count ?? '')),
+        h('span', { class: 'count', dataset: { count: '' } }, String(entry.count ?? '')),
       ),
     );
   });
@@ -118,5 +118,23 @@ export function showSelected(container, filters) {
       group.open = true;
       group = group.parentElement?.closest('details') ?? null;
     }
+  }
+}
+
+/**
+ * Show each value's count under the filters chosen; a value with none is dimmed but stays, so a
+ * ticked one can be unticked.
+ * @param {HTMLElement} container
+ * @param {Map<string, Map<string, number>>} counts field -> (value as text -> count)
+ */
+export function showCounts(container, counts) {
+  for (const box of container.querySelectorAll('input[type="checkbox"]')) {
+    const input = /** @type {HTMLInputElement} */ (box);
+    const count = counts.get(input.dataset.field ?? '')?.get(input.dataset.value ?? '');
+    const option = input.closest('.facet-option');
+    const shown = option?.querySelector('[data-count]');
+    if (count === undefined || !option || !shown) continue;
+    shown.textContent = String(count);
+    option.classList.toggle('is-none', count === 0);
   }
 }

@@ -4,6 +4,7 @@
  */
 
 import { h } from '../lib/dom.js';
+import { modelTitle } from '../lib/models.js';
 
 /**
  * Show the /api/info answer in the header.
@@ -14,7 +15,8 @@ export function renderInfo(els, info) {
   const encoder = info.encoder && typeof info.encoder === 'object' ? info.encoder : {};
   const count = Number(info.count);
   const parts = [];
-  parts.push(h('span', {}, 'Encoder ', h('strong', {}, String(encoder.name || 'unknown'))));
+  const title = modelTitle(encoder);
+  parts.push(h('span', {}, 'Encoder ', h('strong', {}, title || 'unknown')));
   if (Number.isFinite(count)) {
     parts.push(
       h(
@@ -30,10 +32,11 @@ export function renderInfo(els, info) {
   if (info.index_type) parts.push(h('span', {}, `${info.index_type} index`));
   els.info.classList.remove('is-error');
   els.info.replaceChildren(...parts.flatMap((part, i) => (i ? [' · ', part] : [part])));
-  const details = [encoder.model, encoder.fingerprint && `fingerprint ${encoder.fingerprint}`];
+  const details = [encoder.name, encoder.model, encoder.fingerprint && `fingerprint ${encoder.fingerprint}`];
   if (info.version) details.push(`MedSearch ${info.version}`);
   els.info.title = details.filter(Boolean).join('\n');
   els.badge.hidden = encoder.random_weights !== true;
+  els.noticeModel.textContent = title || 'The model';
 }
 
 /**

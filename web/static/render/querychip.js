@@ -53,14 +53,20 @@ export function createQueryChip({ api, apiBase }) {
       const thumbnail = `${apiBase}/images/${encodeURIComponent(id)}/thumbnail`;
       const src = safeUrl(withIndex(thumbnail, state.index));
       if (src) media.append(imageOrPlaceholder({ src, alt: '' }, 'Image'));
-      const label = h('span', {}, '');
-      text.replaceChildren(h('span', { class: 'muted' }, `Images similar to #${id} `), label);
-      // Best effort: name the image by its caption.
+      // Named by its file, never as "#id": the result cards carry ranks, not ids.
+      const name = h('strong', {}, 'this image');
+      const caption = h('span', { class: 'muted' }, '');
+      text.replaceChildren(h('span', { class: 'muted' }, 'Images similar to '), name, caption);
+      // Best effort: the file name and caption come with the image's record.
       api.image(id).then(
         (record) => {
-          if (shown.similar === id && record.caption) label.textContent = `— ${record.caption}`;
+          if (shown.similar !== id) return;
+          name.textContent = fileName(record.path) || `image ${id}`;
+          if (record.caption) caption.textContent = ` — ${record.caption}`;
         },
-        () => {},
+        () => {
+          if (shown.similar === id) name.textContent = `image ${id}`;
+        },
       );
     } else {
       delete chip.dataset.kind;
@@ -98,4 +104,9 @@ async function looksLikeDicom(file) {
   } catch {
     return false;
   }
+}
+
+/** The last part of an indexed path ('' for none). */
+function fileName(path) {
+  return String(path ?? '').split(/[\\/]/).filter(Boolean).pop() ?? '';
 }

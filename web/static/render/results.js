@@ -106,14 +106,14 @@ export function createRender({ els, page, apiBase, compareSize, onOpen }) {
 
   /** @param {any} error an ApiError (or any Error) */
   function renderError(error) {
-    const what = page.search.image ? 'The image search failed' : 'The search failed';
+    const { headline, detail } = errorSentence(page.search.image, error);
     els.error.replaceChildren(
-      h('strong', {}, `${what}: `),
-      h('span', { class: 'error-message' }, String(error?.message ?? error)),
+      h('strong', {}, headline),
+      ' ',
+      h('span', { class: 'error-message' }, detail),
     );
-    if (error?.code && error?.status) {
-      els.error.append(h('span', { class: 'error-code' }, ` (${error.code})`));
-    }
+    // the code is for tools; people read the sentence
+    els.error.dataset.code = String(error?.code ?? '');
   }
 
   /**
@@ -130,7 +130,11 @@ export function createRender({ els, page, apiBase, compareSize, onOpen }) {
     els.intro.hidden = phase !== 'intro';
     els.signin.hidden = phase !== 'signin';
     els.error.hidden = phase !== 'error';
-    if (phase === 'error') renderError(error);
+    if (phase === 'error') {
+      renderError(error);
+      // the user may be far down the page (a file dropped under the results)
+      els.error.scrollIntoView({ block: 'nearest' });
+    }
     const comparing = page.compared !== null;
     els.compare.hidden = !comparing;
     els.compare.classList.toggle('is-stale', loading && comparing);
@@ -171,4 +175,25 @@ export function createRender({ els, page, apiBase, compareSize, onOpen }) {
   }
 
   return render;
+}
+
+/**
+ * What the error line says about a failed search: a sentence naming the query file when the
+ * query was one, then the service's own words.
+ * @param {Blob | null} image the query image (null: not an image search)
+ * @param {any} error an ApiError (or any Error)
+ * @returns {{headline: string, detail: string}}
+ */
+export function errorSentence(image, error) {
+  const message = String(error?.message ?? error);
+  if (!image) return { headline: 'The search failed:', detail: message };
+  const name = image instanceof File && image.name ? `“${image.name}”` : 'The pasted image';
+  if (error?.code === 'unreadable_image') {
+    return {
+      headline: `${name} is not an image MedSearch can read.`,
+      detail: `Choose a PNG, JPEG or DICOM file (${message}).`,
+    };
+  }
+  const about = image instanceof File && image.name ? ` with ${name}` : '';
+  return { headline: `The image search${about} failed:`, detail: message };
 }

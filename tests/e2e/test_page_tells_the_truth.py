@@ -1,0 +1,153 @@
+"""What the page says matches what is so: filter counts under the filters chosen, a way out of
+"No image matches" beside it, a blank query answered, and the model the index was built with."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import SERVER_START_TIMEOUT
+from tests.support.helpers import PAGE_SIZE, SAMPLE_COUNT, index_sample, run_cli
+from tests.support.serving import serve
+
+pytestmark = pytest.mark.browser
+
+
+def open_at(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+
+
+def facet(page: Page, field: str):
+    return page.locator(f'#facets details[data-field="{field}"]')
+
+
+def option(page: Page, field: str, value: str):
+    return (
+        facet(page, field)
+        .locator(".facet-option")
+        .filter(has=page.locator(f'input[value="{value}"]'))
+    )
+
+
+def shown_counts(page: Page, field: str) -> dict[str, int]:
+    read = (
+        "os => os.map(o => [o.querySelector('input').value, o.querySelector('.count').textContent])"
+    )
+    pairs = facet(page, field).locator(".facet-option").evaluate_all(read)
+    return {value: int(count) for value, count in pairs}
+
+
+def counted(page: Page, server_url: str, field: str, filters: dict[str, Any]) -> Counter:
+    """The values of ``field`` among the images the filters match, read from a search."""
+    body = {"text": "an image", "k": SAMPLE_COUNT, "filters": filters}
+    hits = page.request.post(
+        server_url + "/api/search",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    ).json()["results"]
+    return Counter(str(h["metadata"][field]) for h in hits if h["metadata"].get(field) is not None)
+
+
+def test_filter_counts_follow_the_other_filters(page: Page, server_url: str) -> None:
+    open_at(page, server_url + "/?q=scan")
+    before = shown_counts(page, "body_part")
+    modalities = shown_counts(page, "modality")
+    # the rarest modality: its images leave most body parts out
+    modality = min(modalities, key=lambda value: modalities[value])
+    option(page, "modality", modality).locator("input").check()
+    expect(page.locator("#status")).to_have_attribute("data-total", str(modalities[modality]))
+
+    expected = counted(page, server_url, "body_part", {"modality": modality})
+    wanted = {value: expected.get(value, 0) for value in before}
+    assert wanted != before
+    expect(facet(page, "body_part").locator(".facet-option .count")).to_have_text(
+        [str(n) for n in wanted.values()]
+    )
+    # the modality's own counts stay, so the other modalities can still be ticked
+    assert shown_counts(page, "modality") == modalities
+    gone = [value for value, n in wanted.items() if n == 0]
+    if gone:
+        expect(option(page, "body_part", gone[0])).to_have_class(re.compile(r"\bis-none\b"))
+
+    # a second field filtered: the modalities are counted among that body part's images
+    body_part = max(expected, key=lambda value: expected[value])
+    option(page, "body_part", body_part).locator("input").check()
+    by_part = counted(page, server_url, "modality", {"body_part": body_part})
+    expect(facet(page, "modality").locator(".facet-option .count")).to_have_text(
+        [str(by_part.get(value, 0)) for value in modalities]
+    )
+
+    page.click("#clear-filters")
+    expect(page.locator("#status")).to_have_attribute("data-total", str(SAMPLE_COUNT))
+    expect(facet(page, "body_part").locator(".facet-option .count")).to_have_text(
+        [str(n) for n in before.values()]
+    )
+
+
+def test_no_match_offers_clear_filters_beside_the_message(page: Page, server_url: str) -> None:
+    open_at(page, server_url + "/?q=chest")
+    expect(page.locator("#empty-clear-filters")).to_be_hidden()
+    expect(page.locator("#counts-note")).to_be_hidden()
+    open_at(page, server_url + "/?q=chest&min_score=0.99")
+    # the filter counts say they leave the score cut-off aside
+    expect(page.locator("#counts-note")).to_be_visible()
+    empty = page.locator("#empty")
+    expect(empty).to_contain_text("No image matches")
+    button = empty.locator("#empty-clear-filters")
+    expect(button).to_be_visible()
+    expect(button).to_be_in_viewport()
+    button.click()
+    expect(page.locator("#status")).to_have_attribute("data-shown", str(PAGE_SIZE))
+    expect(empty).to_be_hidden()
+    expect(page.locator("#counts-note")).to_be_hidden()
+    assert "min_score" not in page.url
+
+
+def test_a_blank_query_says_what_to_do(page: Page, server_url: str) -> None:
+    open_at(page, server_url)
+    page.fill("#q", "   ")
+    page.press("#q", "Enter")
+    expect(page.locator("#status")).to_have_text(re.compile("Type what to look for"))
+    expect(page.locator("#q")).to_be_focused()
+    expect(page.locator("#q")).to_have_value("")
+    # after a search too: the blank query ends it and says so
+    open_at(page, server_url + "/?q=chest")
+    expect(page.locator("#results .card")).to_have_count(PAGE_SIZE)
+    page.fill("#q", " \t ")
+    page.press("#q", "Enter")
+    expect(page.locator("#status")).to_have_text(re.compile("Type what to look for"))
+    expect(page.locator("#results .card")).to_have_count(0)
+    assert "q=" not in page.url
+
+
+def test_the_notice_names_the_default_model(page: Page, server_url: str) -> None:
+    open_at(page, server_url)
+    expect(page.locator("#research-notice")).to_contain_text("BiomedCLIP is intended for research")
+    expect(page.locator("#service-info")).to_contain_text("Encoder BiomedCLIP")
+
+
+@pytest.fixture(scope="module")
+def pubmedclip_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A service of the sample images indexed with a tiny random-weight PubMedCLIP."""
+    root = tmp_path_factory.mktemp("e2e-pubmedclip")
+    model = root / "pubmedclip-tiny"
+    run_cli("model", "init", model, "--arch", "pubmedclip", "--size", "tiny")
+    index = index_sample(root / "index", model)
+    env = {"MEDSEARCH_THUMBNAIL_DIR": str(root / "thumbnails")}
+    with serve(index, threads=2, env=env, startup_timeout_s=SERVER_START_TIMEOUT) as server:
+        yield server.url
+
+
+def test_the_notice_names_a_pubmedclip_index(page: Page, pubmedclip_url: str) -> None:
+    open_at(page, pubmedclip_url)
+    notice = page.locator("#research-notice")
+    expect(notice).to_contain_text("PubMedCLIP is intended for research")
+    expect(notice).not_to_contain_text("BiomedCLIP")
+    expect(page.locator("#service-info")).to_contain_text("Encoder PubMedCLIP")
