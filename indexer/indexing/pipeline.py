@@ -135,7 +135,7 @@ def _run(
 ) -> IndexReport:
     """Scan, hand what is new to the engine, then prune or count what is gone."""
     report = IndexReport(engine=settings.engine)
-    writer = Writer(store, vectors, sidecar, report, checkpoint)
+    writer = Writer(store, vectors, sidecar, report, checkpoint, settings.checkpoint_seconds)
     with report.clock.timing("scan"):
         files = source.scan()
         failures = store.failure_states()
