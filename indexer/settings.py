@@ -64,6 +64,14 @@ class Settings:
             bounds=(1, 4096),
         ),
     )
+    checkpoint_seconds: float = field(
+        default=300.0,
+        metadata=about(
+            "Most seconds `medsearch index` goes without publishing what it has committed, so "
+            "an interrupted or killed run stays searchable up to then.",
+            bounds=(1.0, 86_400.0),
+        ),
+    )
     compile: bool = field(
         default=False,
         metadata=about(

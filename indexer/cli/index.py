@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from .interrupts import StopRequest, stopping_on_signals
 from .options import echo_json, reports_errors, settings_from
 from .setting_options import setting_options
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 )
 @setting_options(
     "batch_size",
+    "checkpoint_seconds",
     "workers",
     "engine",
     "ray_address",
@@ -86,6 +87,10 @@ def index(
     content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are skipped, identical
     bytes are embedded once, and a bad file is recorded, never fatal.
 
+    Ctrl-C (or SIGTERM) stops after the batch in flight, publishes what is indexed, prints the
+    summary and exits with status 130 (143 for SIGTERM); the same command continues. A run also
+    publishes every --checkpoint-seconds, so even a killed one stays searchable up to then.
+
     Exit status 3 when the disk is full: the last published index is left as it was, and the
     next run after space is freed finishes the job.
 
@@ -108,48 +113,64 @@ def index(
 
     # watching loads the model once, not every round
     encoder = encoder_for(settings, model) if watch is not None else None
-    index_round = functools.partial(
-        index_corpus,
-        settings,
-        source,
-        metadata_file=metadata_file,
-        model=model,
-        prune=prune,
-        encoder=encoder,
-    )
-    run_once = functools.partial(_run_and_report, index_round, as_json=as_json, quiet=quiet)
-    if watch is not None:
-        _keep_indexing(run_once, every=watch)
-        return
-    report = run_once()
+    with stopping_on_signals("stopping: writing the batch in flight, then publishing") as stop:
+        index_round = functools.partial(
+            index_corpus,
+            settings,
+            source,
+            metadata_file=metadata_file,
+            model=model,
+            prune=prune,
+            encoder=encoder,
+            stop=stop.event,
+        )
+        run_once = functools.partial(
+            _run_and_report, index_round, stop=stop, as_json=as_json, quiet=quiet
+        )
+        if watch is not None:
+            _keep_indexing(run_once, every=watch, stop=stop)
+            return
+        report = run_once()
+    if stop.signum is not None:
+        raise SystemExit(stop.exit_code)
     if report.count == 0 and report.failed:
         raise click.ClickException("no file could be read; nothing was indexed")
 
 
 def _run_and_report(
-    index_round: Callable[..., IndexReport], *, as_json: bool, quiet: bool
+    index_round: Callable[..., IndexReport], *, stop: StopRequest, as_json: bool, quiet: bool
 ) -> IndexReport:
-    """One indexing round, with a progress bar unless quiet; prints its summary."""
+    """One indexing round, with a progress bar unless quiet; prints its summary (and, when
+    the round was interrupted, how to continue)."""
     bar = None if quiet or as_json else _ProgressBar()
     try:
         report = index_round(progress=bar)
     finally:
         if bar:
             bar.close()
+    summary = report.to_dict()
+    interrupted = stop.event.is_set()
     if as_json:
-        echo_json(report.to_dict())
+        echo_json({**summary, "interrupted": interrupted})
     else:
-        _print_summary(report.to_dict())
+        _print_summary(summary)
+    if interrupted:
+        click.echo(
+            f"interrupted: the {report.count} images in the index are published and searchable; "
+            "run the same command again to continue",
+            err=as_json,
+        )
     return report
 
 
-def _keep_indexing(run_once: Callable[[], IndexReport], every: float) -> None:
-    """Run ``run_once`` every ``every`` seconds until interrupted (a round cut short is safe)."""
+def _keep_indexing(run_once: Callable[[], IndexReport], every: float, stop: StopRequest) -> None:
+    """Run ``run_once`` every ``every`` seconds until interrupted (then exit status 0: stopping
+    is how watching ends; a round cut short publishes what it wrote)."""
     try:
-        while True:
+        while not stop.event.is_set():
             run_once()
-            time.sleep(every)
-    except KeyboardInterrupt:  # the way to stop watching
+            stop.event.wait(every)
+    except KeyboardInterrupt:  # asked twice: the round is dropped, what it committed stays
         return
 
 

@@ -8,10 +8,16 @@ kill at any moment leaves every committed image with its vector; the ANN index i
 and brought in line at the end of every run (see :mod:`indexer.storage.publish`). A write that finds
 the disk full stops the run with :class:`~indexer.errors.DiskFullError`; the batch it was writing is
 rolled back and the published version stays as it was.
+
+A run is published as it goes (see :class:`~indexer.indexing.write_stage.Writer`) and can be
+stopped: once the ``stop`` event given to :func:`index_corpus` is set (an interrupted command), the
+engine returns after the batch in flight and what is committed is published as usual; running
+again continues.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -48,9 +54,13 @@ def index_corpus(
     prune: bool = False,
     encoder: Encoder | None = None,
     progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> IndexReport:
     """Bring the index in ``settings.index_dir`` up to date with the images under ``corpus``
-    (a folder, or a source :func:`indexer.sources.registry.open_source` opened)."""
+    (a folder, or a source :func:`indexer.sources.registry.open_source` opened).
+
+    Setting ``stop`` ends the run early: the batch in flight is written, the rest left for the
+    next run, and what is committed is published."""
     source = open_source(corpus, settings) if isinstance(corpus, Path) else corpus
     root = source.root
     sidecar = load_metadata(metadata_file) if metadata_file else {}
@@ -91,6 +101,7 @@ def index_corpus(
                 prune,
                 progress,
                 checkpoint,
+                stop or threading.Event(),
             )
             with store.writer() as w:
                 w.apply_sidecar(sidecar)
@@ -132,10 +143,11 @@ def _run(
     prune: bool,
     progress: ProgressCallback | None,
     checkpoint: Callable[[], None],
+    stop: threading.Event,
 ) -> IndexReport:
     """Scan, hand what is new to the engine, then prune or count what is gone."""
     report = IndexReport(engine=settings.engine)
-    writer = Writer(store, vectors, sidecar, report, checkpoint)
+    writer = Writer(store, vectors, sidecar, report, checkpoint, settings.checkpoint_seconds)
     with report.clock.timing("scan"):
         files = source.scan()
         failures = store.failure_states()
@@ -145,13 +157,13 @@ def _run(
     report.failed.extend(
         {"path": f.relpath, "reason": "unchanged_since_failure"} for f in scanned.unchanged_failures
     )
-    todo = scanned.todo
+    todo = [] if stop.is_set() else scanned.todo
 
     def files_done(done: int) -> None:
         if progress:
             progress(done, len(todo))
 
-    job = EngineJob(settings, encoder, source, todo, writer, report.clock, files_done)
+    job = EngineJob(settings, encoder, source, todo, writer, report.clock, files_done, stop)
     engine.run(job)
     on_disk = {f.relpath for f in files}
     gone = [s.id for p, s in writer.states.items() if p not in on_disk]

@@ -5,10 +5,14 @@ bytes are already indexed (before the run or earlier in it) gets a copy of that 
 from the vector file, whatever an engine computed for it. Vectors are fsynced just before the
 commit of the rows that point at them, so a kill at any moment leaves every committed image with
 its vector.
+
+Long runs become searchable as they go: the writer publishes what is committed every
+:data:`CHECKPOINT_EVERY` new images and at least every ``checkpoint_seconds``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,6 +40,7 @@ class Writer:
         sidecar: Mapping[str, Mapping[str, MetadataValue]],
         report: IndexReport,
         checkpoint: Callable[[], None],
+        checkpoint_seconds: float,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -45,7 +50,9 @@ class Writer:
         self.states: dict[str, FileState] = store.file_states()
         # one id per distinct content, to copy vectors instead of embedding twice
         self.id_by_sha: dict[str, int] = {s.sha256: s.id for s in self.states.values()}
+        self.checkpoint_seconds = checkpoint_seconds
         self._since_publish = 0
+        self._published_at = time.monotonic()
 
     def indexed_sha(self, relpath: str) -> str | None:
         """The content the index holds for ``relpath`` (None if it holds none)."""
@@ -53,14 +60,16 @@ class Writer:
         return state.sha256 if state else None
 
     def write(self, batch: list[Prepared], other: list[Failed | Skipped]) -> None:
-        """Write one batch in one transaction; publish when enough new images have piled up."""
+        """Write one batch in one transaction; publish when enough new images have piled up
+        or the last publication is ``checkpoint_seconds`` old."""
         with self.report.clock.timing("write"):
             added = self._write(batch, other)
         self._since_publish += added
-        if self._since_publish >= CHECKPOINT_EVERY:
-            # long runs become searchable as they go
+        overdue = time.monotonic() - self._published_at >= self.checkpoint_seconds
+        if self._since_publish >= CHECKPOINT_EVERY or (self._since_publish and overdue):
             self.checkpoint()
             self._since_publish = 0
+            self._published_at = time.monotonic()
 
     def _write(self, batch: list[Prepared], other: list[Failed | Skipped]) -> int:
         for item in other:

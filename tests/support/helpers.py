@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 from click.testing import CliRunner
+from PIL import Image
 
 from indexer.cli import cli
 
@@ -65,6 +67,18 @@ def index_sample(index_dir: Path, model_dir: Path) -> Path:
         *tiny_model_args(model_dir),
     )
     return index_dir
+
+
+def many_distinct_images(root: Path, n: int) -> Path:
+    """``n`` distinct JPEGs made from the sample X-rays (seeded pixel changes)."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    sources = sorted(SAMPLE_IMAGES.glob("cxr_*.jpg"))
+    for i in range(n):
+        pixels = np.array(Image.open(sources[i % len(sources)]).convert("L").resize((160, 160)))
+        pixels[rng.integers(0, 160), rng.integers(0, 160)] = rng.integers(0, 255)
+        Image.fromarray(pixels).save(root / f"img_{i:04d}.jpg", quality=90)
+    return root
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:

@@ -7,12 +7,16 @@ here and an entry in :data:`ENGINES` (and in :data:`indexer.settings.EngineName`
 
 * ``threaded`` (:mod:`.threaded`, the default): decoding threads and the model in this process;
 * ``ray`` (:mod:`.ray_engine`): Ray Data tasks decode, an actor pool embeds, on a Ray cluster.
+
+An engine checks the job's :attr:`EngineJob.stop` after each batch it writes and returns when it is
+set (an interrupted run), leaving nothing half-written.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Protocol
 
@@ -43,6 +47,8 @@ class EngineJob:
     clock: StageClock
     #: called with the number of files done so far
     progress: Callable[[int], None] | None
+    #: set to stop after the batch in flight is written
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 class Engine(Protocol):

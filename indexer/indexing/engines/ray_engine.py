@@ -10,7 +10,8 @@ bounded by Ray Data's backpressure; the driver's writer keeps the single-writer 
 sha256 dedup (within-run copies are resolved there) and the fsync order.
 
 A lost task is retried and a lost actor restarted by Ray; a killed driver leaves what it had
-committed, and the next run finishes the job. Ray is imported here only, when the engine runs.
+committed, and the next run finishes the job. An interrupted run stops reading the dataset after
+the batch in flight, as with threads. Ray is imported here only, when the engine runs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import dataclasses
 import functools
 import json
 import logging
+import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +120,8 @@ class RayEngine:
             outcomes = _outcomes(batches, job)
             for batch, other in in_batches(outcomes, settings.batch_size, job.progress):
                 writer.write(batch, other)
+                if job.stop.is_set():
+                    break  # the dataset's tasks and actors end with its iterator
         except MedSearchError:
             raise
         except Exception as exc:
@@ -145,6 +150,7 @@ def _connect(settings: Settings) -> Any:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     # MedSearch shows its own progress; Ray Data would say at length that its bars are off
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(
             address=settings.ray_address,
@@ -155,6 +161,9 @@ def _connect(settings: Settings) -> Any:
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ...
         where = settings.ray_address or "a local Ray runtime"
         raise EngineUnavailableError(f"cannot join the Ray cluster at {where}: {exc}") from exc
+    if callable(on_sigterm) and threading.current_thread() is threading.main_thread():
+        # Ray's own handler exits at once; an interrupted run finishes its batch and publishes
+        signal.signal(signal.SIGTERM, on_sigterm)
     return ray
 
 

@@ -46,12 +46,15 @@ class ThreadedEngine:
             for p in batch:
                 p.vector = vectors.get(p.sha256)
             writer.write(batch, other)
+            if job.stop.is_set():
+                return
 
 
 def _ahead(
     prepare: Callable[[CorpusFile], Outcome], todo: list[CorpusFile], workers: int, batch_size: int
 ) -> Iterator[Outcome]:
-    """Outcomes in corpus order, computed ahead by worker threads (bounded window)."""
+    """Outcomes in corpus order, computed ahead by worker threads (bounded window); files not
+    started yet when the consumer stops early are never prepared."""
     window = max(4, batch_size * 3)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: list[Future[Outcome]] = []
@@ -60,9 +63,13 @@ def _ahead(
             pending.append(pool.submit(prepare, f))
             if len(pending) >= window:
                 break
-        while pending:
-            outcome = pending.pop(0).result()
-            nxt = next(files, None)
-            if nxt is not None:
-                pending.append(pool.submit(prepare, nxt))
-            yield outcome
+        try:
+            while pending:
+                outcome = pending.pop(0).result()
+                nxt = next(files, None)
+                if nxt is not None:
+                    pending.append(pool.submit(prepare, nxt))
+                yield outcome
+        finally:
+            for future in pending:
+                future.cancel()

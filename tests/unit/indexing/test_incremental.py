@@ -25,7 +25,7 @@ from PIL import Image
 from indexer.cli import cli
 from indexer.fault_points import FAULT_POINT_VARIABLE
 from indexer.storage.verify import verify_index
-from tests.support.helpers import SAMPLE_IMAGES, run_cli
+from tests.support.helpers import SAMPLE_IMAGES, many_distinct_images, run_cli
 from tests.support.serving import serve
 
 
@@ -139,18 +139,6 @@ def test_exit_code_is_1_when_nothing_could_be_read(tmp_path: Path, tiny_model_di
     assert "no file could be read" in result.output
 
 
-def _many_distinct_images(root: Path, n: int) -> Path:
-    """``n`` distinct JPEGs made from the sample X-rays (seeded pixel changes)."""
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    sources = sorted(SAMPLE_IMAGES.glob("cxr_*.jpg"))
-    for i in range(n):
-        pixels = np.array(Image.open(sources[i % len(sources)]).convert("L").resize((160, 160)))
-        pixels[rng.integers(0, 160), rng.integers(0, 160)] = rng.integers(0, 255)
-        Image.fromarray(pixels).save(root / f"img_{i:04d}.jpg", quality=90)
-    return root
-
-
 def _count_rows(db_path: Path) -> int:
     try:
         with sqlite3.connect(db_path, timeout=1) as db:
@@ -208,7 +196,7 @@ def test_kill_mid_run_then_rerun_is_consistent(
     tmp_path: Path, tiny_model_dir: Path, kill_after_rows: int
 ) -> None:
     n = 60
-    corpus = _many_distinct_images(tmp_path / "corpus", n)
+    corpus = many_distinct_images(tmp_path / "corpus", n)
     index_dir = tmp_path / "index"
     command = _index_command(corpus, index_dir, tiny_model_dir)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -280,7 +268,7 @@ _STEP = 8
 
 @pytest.mark.slow
 def test_kill_anywhere_while_served_then_rerun(tmp_path: Path, tiny_model_dir: Path) -> None:
-    pool = _many_distinct_images(tmp_path / "pool", 12 + _STEP * len(_KILLS))
+    pool = many_distinct_images(tmp_path / "pool", 12 + _STEP * len(_KILLS))
     images = sorted(pool.iterdir())
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -20,6 +20,7 @@ from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from indexer.storage.folder import FAISS_FILE, VECTORS_FILE, IndexFolder
 from indexer.storage.info import FORMAT_VERSION, IndexInfo
+from indexer.storage.verify import verify_index
 from indexer.versions import medsearch_version
 from search_api import create_app
 from tests.support.helpers import SAMPLE_DIR, SAMPLE_IMAGES, SAMPLE_METADATA, run_cli
@@ -122,10 +123,7 @@ def test_a_format_1_index_is_read_and_brought_up_to_date_on_the_next_run(
     sample_index_dir: Path, tmp_path: Path
 ) -> None:
     index_dir = _copy(sample_index_dir, tmp_path)
-    data = _raw_info(index_dir)
-    for key in ("checksums", "vector_rows", "written_by"):
-        del data[key]
-    data["format_version"] = 1
+    data = _as_format_1(_raw_info(index_dir))
     _write_raw_info(index_dir, data)
     assert _invoke("verify", index_dir)[0] == 0
     code, output = _invoke("verify", index_dir, "--deep")
@@ -140,6 +138,31 @@ def test_a_format_1_index_is_read_and_brought_up_to_date_on_the_next_run(
     assert migrated.generation == data["generation"] + 1
     assert set(migrated.checksums) == {FAISS_FILE, VECTORS_FILE}
     assert _invoke("verify", index_dir, "--deep")[0] == 0
+
+
+@pytest.mark.parametrize("damage", ["format 1", "flipped vectors byte"])
+def test_deep_verify_makes_every_check_of_plain_verify(
+    sample_index_dir: Path, tmp_path: Path, damage: str
+) -> None:
+    index_dir = _copy(sample_index_dir, tmp_path)
+    data = _raw_info(index_dir)
+    data["count"] += 1  # a problem plain verify finds
+    if damage == "format 1":
+        data = _as_format_1(data)
+    else:
+        _flip_byte(index_dir / VECTORS_FILE, 7)
+    _write_raw_info(index_dir, data)
+    plain = verify_index(index_dir)
+    deep = verify_index(index_dir, deep=True)
+    assert any("count=" in problem for problem in plain), plain
+    assert set(plain) < set(deep), deep  # the damage besides
+
+
+def _as_format_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Info data as MedSearch wrote it before checksums were recorded."""
+    for key in ("checksums", "vector_rows", "written_by"):
+        del data[key]
+    return {**data, "format_version": 1}
 
 
 def test_a_newer_format_is_refused_naming_the_version_that_reads_it(
