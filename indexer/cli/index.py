@@ -175,7 +175,8 @@ def _print_summary(report: dict[str, Any]) -> None:
     click.echo(
         f"indexed {report['indexed']} (embedded at {report['images_per_s']} images/s; "
         f"{report['duplicates']} identical copies), unchanged {report['unchanged']}, "
-        f"updated {report['updated']}, pruned {report['pruned']}, "
+        f"updated {report['updated']}, metadata updated {report['metadata_updated']}, "
+        f"pruned {report['pruned']}, "
         f"skipped {sum(report['skipped'].values())}, failed {len(report['failed'])}"
     )
     for reason, n in sorted(report["skipped"].items()):

@@ -93,7 +93,7 @@ def index_corpus(
                 checkpoint,
             )
             with store.writer() as w:
-                w.apply_sidecar(sidecar)
+                report.metadata_updated = w.apply_sidecar(sidecar)
             checkpoint()
             report.count = state["info"].count
         finally:

@@ -20,6 +20,8 @@ class IndexReport:
     duplicates: int = 0
     #: files that changed on disk and were embedded again
     updated: int = 0
+    #: indexed files left as they were whose stored metadata a new or changed sidecar changed
+    metadata_updated: int = 0
     pruned: int = 0
     #: indexed files no longer on disk (kept; use --prune to remove them)
     missing: int = 0
@@ -42,6 +44,7 @@ class IndexReport:
             "scanned": self.scanned,
             "indexed": self.indexed,
             "updated": self.updated,
+            "metadata_updated": self.metadata_updated,
             "duplicates": self.duplicates,
             "unchanged": self.unchanged,
             "pruned": self.pruned,

@@ -91,6 +91,26 @@ def test_changes_copies_and_prune(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert verify_index(index_dir) == []
 
 
+def test_a_rerun_that_adds_metadata_counts_what_it_changed(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    corpus = _small_corpus(tmp_path / "corpus", ["cxr_01.jpg", "cxr_02.jpg", "dcm_ct_small.dcm"])
+    index_dir = tmp_path / "index"
+    first = _index(corpus, index_dir, tiny_model_dir)
+    assert first["metadata_updated"] == 0
+    sidecar = tmp_path / "metadata.csv"
+    sidecar.write_text("path,caption\ncxr_01.jpg,a chest film\ncxr_02.jpg,another one\n")
+    second = _index(corpus, index_dir, tiny_model_dir, "--metadata", sidecar)
+    assert (second["indexed"], second["updated"], second["unchanged"]) == (0, 0, 3)
+    assert second["metadata_updated"] == 2
+    same_again = _index(corpus, index_dir, tiny_model_dir, "--metadata", sidecar)
+    assert same_again["metadata_updated"] == 0
+    sidecar.write_text("path,caption\ncxr_01.jpg,a chest film\ncxr_02.jpg,changed\n")
+    args = ["--model", str(tiny_model_dir), "--device", "cpu", "--quiet", "--metadata", sidecar]
+    shown = run_cli("index", corpus, "--index", index_dir, *args)
+    assert "updated 0, metadata updated 1," in shown
+
+
 def _write_bad_files(corpus: Path) -> dict[str, str]:
     data = (SAMPLE_IMAGES / "cxr_04.jpg").read_bytes()
     (corpus / "truncated.jpg").write_bytes(data[: len(data) // 3])
