@@ -36,7 +36,9 @@ from .write_stage import Writer
 
 __all__ = ["IndexReport", "ProgressCallback", "encoder_for", "index_corpus"]
 
-ProgressCallback = Callable[[int, int], None]
+#: called with the files processed so far, the files to process and the seconds since processing
+#: began (the clock of the run's rate, :func:`indexer.indexing.report.files_per_second`)
+ProgressCallback = Callable[[int, int, float], None]
 
 
 def index_corpus(
@@ -146,11 +148,14 @@ def _run(
         {"path": f.relpath, "reason": "unchanged_since_failure"} for f in scanned.unchanged_failures
     )
     todo = scanned.todo
+    started = time.perf_counter()
 
     def files_done(done: int) -> None:
+        report.processed, report.processing_seconds = done, time.perf_counter() - started
         if progress:
-            progress(done, len(todo))
+            progress(done, len(todo), report.processing_seconds)
 
+    files_done(0)
     job = EngineJob(settings, encoder, source, todo, writer, report.clock, files_done)
     engine.run(job)
     on_disk = {f.relpath for f in files}

@@ -19,10 +19,10 @@ from PIL import Image
 
 from ...errors import MedSearchError
 from ...imaging.decode import load_image
+from ...records import encoder_display_name
 from ...storage.atomic import write_atomic
 from ..results import Evaluation, Example, Figures, IndexResult, ZeroShotFigures
 from ..tasks import TASKS
-from ...records import encoder_display_name
 from .table import format_figure, random_weight_warnings, skipped_notes, titles
 
 #: a bar group of a chart: its label, and its figures and figure name per index

@@ -6,7 +6,6 @@ from ...records import encoder_display_name, random_weights_warning
 from ..results import Evaluation, Figures, IndexResult, Interval
 from ..tasks import TASKS
 
-
 #: the figures the per-group rows show, one per task
 BREAKDOWN_FIGURES = (
     ("text_to_image", "R@10"),
