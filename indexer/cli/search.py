@@ -53,7 +53,7 @@ def search(
 
     Example:
 
-        medsearch search data/index --text "chest X-ray" -k 5 --filter modality=X-ray
+        medsearch search data/index --text "chest X-ray" -k 5 --filter modality=CR
     """
     from ..imaging.decode import load_image
     from ..records import random_weights_warning

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..records import ImageRecord, MetadataValue
+from .modality import DETAIL_FIELD, split_modality
 
 #: metadata stored in columns; everything else lives in the JSON ``extra`` column
 COLUMN_FIELDS = ("modality", "format")
@@ -109,7 +110,7 @@ class DescriptiveFields(NamedTuple):
         """The fields read from an image file (its DICOM tags): the modality goes to its column,
         the rest into ``extra``."""
         extra = dict(metadata)
-        return cls(None, _text_or_none(extra.pop("modality", None)), extra)
+        return cls(None, None, {}).with_modality(extra.pop("modality", None), extra)
 
     def with_sidecar(self, sidecar: Mapping[str, MetadataValue]) -> DescriptiveFields:
         """These fields with a sidecar's over them: its caption and modality go to their
@@ -118,9 +119,23 @@ class DescriptiveFields(NamedTuple):
             k: v for k, v in sidecar.items() if k not in MEASURED_FIELDS and v is not None
         }
         caption = fields.pop("caption", self.caption)
-        modality = fields.pop("modality", self.modality)
-        extra = {**self.extra, **fields}
-        return DescriptiveFields(_text_or_none(caption), _text_or_none(modality), extra)
+        described = DescriptiveFields(_text_or_none(caption), self.modality, self.extra)
+        if "modality" not in fields:
+            return described._replace(extra={**self.extra, **fields})
+        return described.with_modality(fields.pop("modality"), {**self.extra, **fields})
+
+    def with_modality(
+        self, value: MetadataValue, extra: Mapping[str, MetadataValue]
+    ) -> DescriptiveFields:
+        """These fields with ``value`` as the modality (a DICOM code stored bare, its words in
+        brackets in ``modality_detail``, see :mod:`indexer.storage.modality`) and ``extra``."""
+        kept = dict(extra)
+        if value is None:
+            return DescriptiveFields(self.caption, None, kept)
+        modality, detail = split_modality(str(value))
+        if detail is not None:
+            kept[DETAIL_FIELD] = detail
+        return DescriptiveFields(self.caption, modality or None, kept)
 
 
 def _text_or_none(value: MetadataValue) -> str | None:
