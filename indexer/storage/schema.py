@@ -106,11 +106,25 @@ class DescriptiveFields(NamedTuple):
     extra: dict[str, MetadataValue]
 
     @classmethod
+    def of(
+        cls, caption: MetadataValue, modality: MetadataValue, extra: Mapping[str, MetadataValue]
+    ) -> DescriptiveFields:
+        """The fields, a modality that names a DICOM code stored as the bare code and its words in
+        brackets in ``modality_detail`` (see :mod:`indexer.storage.modality`)."""
+        kept = dict(extra)
+        if modality is None:
+            return cls(_text_or_none(caption), None, kept)
+        code, detail = split_modality(str(modality))
+        if detail is not None:
+            kept[DETAIL_FIELD] = detail
+        return cls(_text_or_none(caption), code or None, kept)
+
+    @classmethod
     def read_from_file(cls, metadata: Mapping[str, MetadataValue]) -> DescriptiveFields:
         """The fields read from an image file (its DICOM tags): the modality goes to its column,
         the rest into ``extra``."""
         extra = dict(metadata)
-        return cls(None, None, {}).with_modality(extra.pop("modality", None), extra)
+        return cls.of(None, extra.pop("modality", None), extra)
 
     def with_sidecar(self, sidecar: Mapping[str, MetadataValue]) -> DescriptiveFields:
         """These fields with a sidecar's over them: its caption and modality go to their
@@ -119,23 +133,8 @@ class DescriptiveFields(NamedTuple):
             k: v for k, v in sidecar.items() if k not in MEASURED_FIELDS and v is not None
         }
         caption = fields.pop("caption", self.caption)
-        described = DescriptiveFields(_text_or_none(caption), self.modality, self.extra)
-        if "modality" not in fields:
-            return described._replace(extra={**self.extra, **fields})
-        return described.with_modality(fields.pop("modality"), {**self.extra, **fields})
-
-    def with_modality(
-        self, value: MetadataValue, extra: Mapping[str, MetadataValue]
-    ) -> DescriptiveFields:
-        """These fields with ``value`` as the modality (a DICOM code stored bare, its words in
-        brackets in ``modality_detail``, see :mod:`indexer.storage.modality`) and ``extra``."""
-        kept = dict(extra)
-        if value is None:
-            return DescriptiveFields(self.caption, None, kept)
-        modality, detail = split_modality(str(value))
-        if detail is not None:
-            kept[DETAIL_FIELD] = detail
-        return DescriptiveFields(self.caption, modality or None, kept)
+        modality = fields.pop("modality", self.modality)
+        return DescriptiveFields.of(caption, modality, {**self.extra, **fields})
 
 
 def _text_or_none(value: MetadataValue) -> str | None:
