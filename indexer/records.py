@@ -46,6 +46,33 @@ class EncoderRecord:
     def to_json(self) -> dict[str, Any]:
         return write_record(self)
 
+    @property
+    def display_name(self) -> str:
+        """The name a user knows the model by: :func:`encoder_display_name` of this record."""
+        return encoder_display_name(self.name, self.model)
+
+
+#: encoder names that say only which code loaded the model, not which model it is
+GENERIC_ENCODER_NAMES = frozenset({"clip", "open_clip"})
+
+
+def encoder_display_name(name: str, model: str) -> str:
+    """``name``, or for a generic name (``clip`` of a PubMedCLIP folder) the model's own name:
+    the last part of its folder or Hub id (``pubmed-clip-vit-base-patch32``)."""
+    if name not in GENERIC_ENCODER_NAMES:
+        return name
+    own = model.removeprefix("hf-hub:").rstrip("/").rsplit("/", 1)[-1]
+    return own or name
+
+
+def random_weights_warning(index: object) -> str:
+    """The warning every command and page gives about an index embedded by a random-weight
+    (test or benchmark) model."""
+    return (
+        f"WARNING: {index} was embedded by a model with random weights: "
+        "its results say nothing about retrieval quality"
+    )
+
 
 @dataclass(frozen=True)
 class ImageRecord:

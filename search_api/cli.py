@@ -13,6 +13,7 @@ from waitress import create_server
 from indexer.cli.options import reports_errors, settings_from
 from indexer.cli.setting_options import setting_options
 from indexer.errors import MedSearchError, SettingsError
+from indexer.records import random_weights_warning
 from search_api.app import create_app
 from search_api.indexes import IndexNameError, IndexOpenError, name_index_dirs, open_indexes
 
@@ -53,7 +54,8 @@ def serve(index_dirs: tuple[str, ...], host: str, port: int) -> None:
         raise click.UsageError(exc.message) from exc
     settings = settings_from(index_dir=named_dirs[0][1])
     try:
-        app = create_app(settings, indexes=open_indexes(settings, named_dirs))
+        indexes = open_indexes(settings, named_dirs)
+        app = create_app(settings, indexes=indexes)
     except SettingsError:
         raise
     except IndexOpenError as exc:
@@ -64,6 +66,9 @@ def serve(index_dirs: tuple[str, ...], host: str, port: int) -> None:
         server = create_server(app, host=host, port=port, threads=settings.threads)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    for (_, folder), served_index in zip(named_dirs, indexes, strict=True):
+        if served_index.retriever.info().encoder.random_weights:
+            click.echo(random_weights_warning(folder), err=True)
     url_host = f"[{host}]" if ":" in host else host
     served = ", ".join(str(folder) for _, folder in named_dirs)
     click.echo(f"MedSearch is serving {served} on http://{url_host}:{server.effective_port}/")

@@ -175,17 +175,28 @@ def _keep_indexing(run_once: Callable[[], IndexReport], every: float, stop: Stop
 
 
 class _ProgressBar:
-    """tqdm progress (images/s) on stderr."""
+    """tqdm progress on stderr; the rate is the run's own (:func:`files_per_second`), the one
+    the summary prints."""
 
     def __init__(self) -> None:
         self._bar: Any = None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, seconds: float) -> None:
+        from ..indexing.report import files_per_second
+
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="img", desc="indexing", leave=False)
-        self._bar.update(done - self._bar.n)
+            self._bar = tqdm(
+                total=total,
+                desc="indexing",
+                leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} files "
+                "[{elapsed}<{remaining}{postfix}]",
+            )
+        self._bar.set_postfix_str(f"{files_per_second(done, seconds):.2f} files/s", refresh=False)
+        self._bar.n = done
+        self._bar.refresh()  # a batch at a time: each update is shown
 
     def close(self) -> None:
         if self._bar is not None:
@@ -194,9 +205,11 @@ class _ProgressBar:
 
 def _print_summary(report: dict[str, Any]) -> None:
     click.echo(
-        f"indexed {report['indexed']} (embedded at {report['images_per_s']} images/s; "
+        f"indexed {report['indexed']} ({report['processed']} files processed at "
+        f"{report['images_per_s']:.2f} files/s; "
         f"{report['duplicates']} identical copies), unchanged {report['unchanged']}, "
-        f"updated {report['updated']}, pruned {report['pruned']}, "
+        f"updated {report['updated']}, metadata updated {report['metadata_updated']}, "
+        f"pruned {report['pruned']}, "
         f"skipped {sum(report['skipped'].values())}, failed {len(report['failed'])}"
     )
     for reason, n in sorted(report["skipped"].items()):

@@ -53,13 +53,16 @@ def search(
 
     Example:
 
-        medsearch search data/index --text "chest X-ray" -k 5 --filter modality=X-ray
+        medsearch search data/index --text "chest X-ray" -k 5 --filter modality=CR
     """
     from ..imaging.decode import load_image
+    from ..records import random_weights_warning
     from ..search.retriever import Retriever
 
     settings = settings_from(index_dir=index_dir)
     retriever = Retriever.open(settings)
+    if retriever.info().encoder.random_weights:
+        click.echo(random_weights_warning(index_dir), err=True)
     try:
         query_image = None
         if image:

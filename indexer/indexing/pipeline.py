@@ -42,7 +42,9 @@ from .write_stage import Writer
 
 __all__ = ["IndexReport", "ProgressCallback", "encoder_for", "index_corpus"]
 
-ProgressCallback = Callable[[int, int], None]
+#: called with the files processed so far, the files to process and the seconds since processing
+#: began (the clock of the run's rate, :func:`indexer.indexing.report.files_per_second`)
+ProgressCallback = Callable[[int, int, float], None]
 
 
 def index_corpus(
@@ -104,7 +106,7 @@ def index_corpus(
                 stop or threading.Event(),
             )
             with store.writer() as w:
-                w.apply_sidecar(sidecar)
+                report.metadata_updated = w.apply_sidecar(sidecar)
             checkpoint()
             report.count = state["info"].count
         finally:
@@ -158,11 +160,14 @@ def _run(
         {"path": f.relpath, "reason": "unchanged_since_failure"} for f in scanned.unchanged_failures
     )
     todo = [] if stop.is_set() else scanned.todo
+    started = time.perf_counter()
 
     def files_done(done: int) -> None:
+        report.processed, report.processing_seconds = done, time.perf_counter() - started
         if progress:
-            progress(done, len(todo))
+            progress(done, len(todo), report.processing_seconds)
 
+    files_done(0)
     job = EngineJob(settings, encoder, source, todo, writer, report.clock, files_done, stop)
     engine.run(job)
     on_disk = {f.relpath for f in files}

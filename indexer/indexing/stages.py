@@ -215,19 +215,22 @@ def in_batches(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[list[Prepared], list[Failed | Skipped]]]:
     """Group outcomes, in order, into write batches of ``batch_size`` images (failures and skips
-    go with them, or alone once :data:`OTHER_FLUSH` wait); ``progress`` gets the running count."""
+    go with them, or alone once :data:`OTHER_FLUSH` wait); ``progress`` gets the running count
+    of outcomes in batches the caller is done with (written)."""
     batch: list[Prepared] = []
     other: list[Failed | Skipped] = []
     done = 0
     for outcome in outcomes:
-        done += 1
         if isinstance(outcome, Prepared):
             batch.append(outcome)
         else:
             other.append(outcome)
         if len(batch) >= batch_size or len(other) >= OTHER_FLUSH:
             yield batch, other
+            done += len(batch) + len(other)
             batch, other = [], []
-        if progress:
-            progress(done)
+            if progress:
+                progress(done)
     yield batch, other
+    if progress:
+        progress(done + len(batch) + len(other))

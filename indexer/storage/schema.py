@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..records import ImageRecord, MetadataValue
+from .modality import DETAIL_FIELD, split_modality
 
 #: metadata stored in columns; everything else lives in the JSON ``extra`` column
 COLUMN_FIELDS = ("modality", "format")
@@ -105,11 +106,25 @@ class DescriptiveFields(NamedTuple):
     extra: dict[str, MetadataValue]
 
     @classmethod
+    def of(
+        cls, caption: MetadataValue, modality: MetadataValue, extra: Mapping[str, MetadataValue]
+    ) -> DescriptiveFields:
+        """The fields, a modality that names a DICOM code stored as the bare code and its words in
+        brackets in ``modality_detail`` (see :mod:`indexer.storage.modality`)."""
+        kept = dict(extra)
+        if modality is None:
+            return cls(_text_or_none(caption), None, kept)
+        code, detail = split_modality(str(modality))
+        if detail is not None:
+            kept[DETAIL_FIELD] = detail
+        return cls(_text_or_none(caption), code or None, kept)
+
+    @classmethod
     def read_from_file(cls, metadata: Mapping[str, MetadataValue]) -> DescriptiveFields:
         """The fields read from an image file (its DICOM tags): the modality goes to its column,
         the rest into ``extra``."""
         extra = dict(metadata)
-        return cls(None, _text_or_none(extra.pop("modality", None)), extra)
+        return cls.of(None, extra.pop("modality", None), extra)
 
     def with_sidecar(self, sidecar: Mapping[str, MetadataValue]) -> DescriptiveFields:
         """These fields with a sidecar's over them: its caption and modality go to their
@@ -119,8 +134,7 @@ class DescriptiveFields(NamedTuple):
         }
         caption = fields.pop("caption", self.caption)
         modality = fields.pop("modality", self.modality)
-        extra = {**self.extra, **fields}
-        return DescriptiveFields(_text_or_none(caption), _text_or_none(modality), extra)
+        return DescriptiveFields.of(caption, modality, {**self.extra, **fields})
 
 
 def _text_or_none(value: MetadataValue) -> str | None:

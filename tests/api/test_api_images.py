@@ -22,7 +22,7 @@ def test_record_has_everything_stored(client: FlaskClient, ids_by_file: dict[str
     assert len(body["sha256"]) == 64
     assert body["caption"].startswith("Chest X-ray")
     assert body["metadata"]["label"] == "ARDS"
-    assert body["metadata"]["modality"] == "X-ray"
+    assert body["metadata"]["modality"] == "CR"
     assert body["thumbnail_url"] == f"/api/images/{image_id}/thumbnail"
     assert body["image_url"] == f"/api/images/{image_id}/file"
 

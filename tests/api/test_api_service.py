@@ -43,7 +43,7 @@ def test_facets_count_every_image(client: FlaskClient, sample_rows: list[dict[st
     facets = client.get("/api/facets").get_json()["facets"]
     modality = {item["value"]: item["count"] for item in facets["modality"]}
     assert sum(modality.values()) == len(sample_rows) == 32
-    assert modality["X-ray"] == 16
+    assert modality["CR"] == 18  # 16 chest X-ray JPEGs and 2 CR DICOM files
     counts = [item["count"] for item in facets["label"]]
     assert counts == sorted(counts, reverse=True)
 

@@ -29,10 +29,11 @@ PAGE_SIZE = int(
 
 
 def run_cli(*args: str | Path) -> str:
-    """Invoke the real ``medsearch`` command in-process; fail with its output if it fails."""
+    """Invoke the real ``medsearch`` command in-process and return what it printed on stdout
+    (warnings go to stderr); fail with all its output if it fails."""
     result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def all_commands(

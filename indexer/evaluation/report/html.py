@@ -19,10 +19,11 @@ from PIL import Image
 
 from ...errors import MedSearchError
 from ...imaging.decode import load_image
+from ...records import encoder_display_name
 from ...storage.atomic import write_atomic
 from ..results import Evaluation, Example, Figures, IndexResult, ZeroShotFigures
 from ..tasks import TASKS
-from .table import TITLES, format_figure, random_weight_warnings, skipped_notes
+from .table import format_figure, random_weight_warnings, skipped_notes, titles
 
 #: a bar group of a chart: its label, and its figures and figure name per index
 BarGroup = tuple[str, Callable[[IndexResult], Figures | None], str]
@@ -64,14 +65,15 @@ def render_report(evaluation: Evaluation) -> str:
     parts.append(_legend(entries))
     parts.append('<div class="row">')
     parts.append(_summary_table(evaluation))
-    parts.append('<div><section id="retrieval"><h2>Recall@K, 95% intervals</h2>')
+    intervals = ", 95% intervals" if evaluation.settings.bootstrap else ""
+    parts.append(f'<div><section id="retrieval"><h2>Recall@K{intervals}</h2>')
     parts.append(_bar_chart("recall", _chart_groups("recall"), entries))
     parts.append("</section>")
     parts.append('<section id="image-to-image"><h2>Image → image and zero-shot</h2>')
     parts.append(_bar_chart("map", _chart_groups("map"), entries))
     parts.append("</section></div></div>")
     if any(e.by is not None for e in entries):
-        parts.append(_breakdown(entries))
+        parts.append(_breakdown(entries, titles(evaluation)))
     parts.append(_confusion(entries))
     parts.append(_examples([e.index for e in entries], [e.examples for e in entries]))
     parts.append("</body></html>")
@@ -95,7 +97,8 @@ def _task_figures(task: str) -> Callable[[IndexResult], Figures | None]:
 def _legend(entries: list[IndexResult]) -> str:
     items = [
         f'<span><i class="swatch" style="background:{color}"></i>{_e(e.index)} '
-        f"({_e(e.encoder)}, {_e(e.model)}, {e.images} images)</span>"
+        f"({_e(encoder_display_name(e.encoder, e.model))}, {_e(e.model)}, {e.images} images)"
+        "</span>"
         for color, e in zip(PALETTE * 4, entries, strict=False)
     ]
     return f'<p class="legend">{"".join(items)}</p>'
@@ -104,6 +107,7 @@ def _legend(entries: list[IndexResult]) -> str:
 def _summary_table(evaluation: Evaluation) -> str:
     entries = evaluation.indexes
     flagged = {d.figure for d in evaluation.differences}
+    title = titles(evaluation)
     head = "".join(f"<th>{_e(e.index)}</th>" for e in entries)
     rows = [f'<section id="figures"><h2>Figures</h2><table><tr><th>figure</th>{head}</tr>']
     for task in TASKS:
@@ -112,7 +116,7 @@ def _summary_table(evaluation: Evaluation) -> str:
             continue
         counts = ", ".join(str(f.n) for f in present)
         rows.append(
-            f'<tr><th colspan="{len(entries) + 1}">{_e(task.title)} (n = {counts})</th></tr>'
+            f'<tr><th colspan="{len(entries) + 1}">{_e(title[task.name])} (n = {counts})</th></tr>'
         )
         for key in present[0].figures:
             mark = ' <span class="flag">*</span>' if f"{task.name}.{key}" in flagged else ""
@@ -122,10 +126,12 @@ def _summary_table(evaluation: Evaluation) -> str:
             )
             rows.append(f"<tr><td>{_e(key)}{mark}</td>{cells}</tr>")
     rows.append("</table>")
-    rows.append(
-        '<p class="note">Each value: the figure and its 95% bootstrap interval over queries. '
-        "<b>*</b>: the intervals of two indexes do not overlap.</p></section>"
-    )
+    if evaluation.settings.bootstrap:
+        note = "the figure and its 95% bootstrap interval over queries. <b>*</b>: the intervals "
+        note += "of two indexes do not overlap."
+    else:
+        note = "the figure alone (--bootstrap 0: no intervals, differences not tested)."
+    rows.append(f'<p class="note">Each value: {note}</p></section>')
     return "\n".join(rows)
 
 
@@ -182,13 +188,13 @@ def _bar_chart(name: str, groups: list[BarGroup], entries: list[IndexResult]) ->
     return "\n".join(svg)
 
 
-def _breakdown(entries: list[IndexResult]) -> str:
+def _breakdown(entries: list[IndexResult], title: dict[str, str]) -> str:
     breakdowns = [e.by for e in entries if e.by is not None]
     values = sorted({v for by in breakdowns for v in by.values})
     parts = [f'<section id="breakdown"><h2>Per {_e(breakdowns[0].field)}</h2><div class="row">']
     for task, key in (("text_to_image", "R@10"), ("image_to_image", "mAP@10")):
         groups: list[BarGroup] = [(value, _group_figures(value, task), key) for value in values]
-        parts.append(f"<div><h3>{_e(TITLES[task])} {_e(key)}</h3>")
+        parts.append(f"<div><h3>{_e(title[task])} {_e(key)}</h3>")
         parts.append(_bar_chart(f"by-{task}", groups, entries) + "</div>")
     parts.append("</div></section>")
     return "\n".join(parts)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from ...records import encoder_display_name, random_weights_warning
 from ..results import Evaluation, Figures, IndexResult, Interval
 from ..tasks import TASKS
-
-#: how each task is titled in the table and the report
-TITLES = {task.name: task.title for task in TASKS}
 
 #: the figures the per-group rows show, one per task
 BREAKDOWN_FIGURES = (
@@ -16,20 +14,33 @@ BREAKDOWN_FIGURES = (
 )
 
 
+def titles(evaluation: Evaluation) -> dict[str, str]:
+    """How each task is titled in the table and the report (naming the run's label field)."""
+    return {task.name: task.title.format(label=evaluation.settings.label_field) for task in TASKS}
+
+
+def index_heading(result: IndexResult) -> str:
+    """An index's column heading: its name and the model a user knows it by."""
+    return f"{result.index} ({encoder_display_name(result.encoder, result.model)})"
+
+
+def interval_note(evaluation: Evaluation) -> str:
+    """What a value in the table is: with its bootstrap interval, or alone (``--bootstrap 0``)."""
+    if evaluation.settings.bootstrap:
+        return "values: figure [95% bootstrap interval over queries]"
+    return "values: figure (no intervals: --bootstrap 0)"
+
+
 def random_weight_warnings(evaluation: Evaluation) -> list[str]:
     """One warning line per index whose model has random weights."""
-    return [
-        f"WARNING: {result.index} was embedded by a model with random weights: "
-        "its figures say nothing about retrieval quality"
-        for result in evaluation.indexes
-        if result.random_weights
-    ]
+    return [random_weights_warning(r.index) for r in evaluation.indexes if r.random_weights]
 
 
 def skipped_notes(evaluation: Evaluation) -> list[str]:
     """One line per task skipped on an index, saying why."""
+    title = titles(evaluation)
     return [
-        f"skipped on {result.index}: {TITLES[skipped.task]}, because {skipped.reason}"
+        f"skipped on {result.index}: {title[skipped.task]}, because {skipped.reason}"
         for result in evaluation.indexes
         for skipped in result.skipped
     ]
@@ -56,18 +67,19 @@ def render_table(evaluation: Evaluation) -> str:
     results = evaluation.indexes
     flagged = {d.figure for d in evaluation.differences}
     lines = list(random_weight_warnings(evaluation))
-    rows: list[list[str]] = [["figure"] + [f"{r.index} ({r.encoder})" for r in results]]
+    title = titles(evaluation)
+    rows: list[list[str]] = [["figure"] + [index_heading(r) for r in results]]
     for task in TASKS:
         present = [r.tasks[task.name] for r in results if task.name in r.tasks]
         if not present:
             continue
-        rows.append([f"{task.title}  (n = {', '.join(str(f.n) for f in present)})"])
+        rows.append([f"{title[task.name]}  (n = {', '.join(str(f.n) for f in present)})"])
         for name in present[0].figures:
             mark = "*" if f"{task.name}.{name}" in flagged else ""
             rows.append(
                 [f"  {name}{mark}"] + [format_figure(r.tasks.get(task.name), name) for r in results]
             )
-    rows += _breakdown_rows(results)
+    rows += _breakdown_rows(results, title)
     lines += _aligned(rows)
     for result in results:
         if result.served is not None:
@@ -88,17 +100,17 @@ def render_table(evaluation: Evaluation) -> str:
             lines[-1] = "no intervals computed (--bootstrap 0): differences are not tested"
         elif not evaluation.differences:
             lines[-1] = "no difference between the indexes lies outside the 95% intervals"
-    lines += ["", "values: figure [95% bootstrap interval over queries]"]
+    lines += ["", interval_note(evaluation)]
     return "\n".join(lines)
 
 
-def _breakdown_rows(results: list[IndexResult]) -> list[list[str]]:
+def _breakdown_rows(results: list[IndexResult], title: dict[str, str]) -> list[list[str]]:
     with_groups = [r.by for r in results if r.by is not None]
     if not with_groups:
         return []
     field = with_groups[0].field
     values = sorted({v for by in with_groups for v in by.values})
-    rows = [[f"per {field}: " + ", ".join(f"{TITLES[t]} {k}" for t, k in BREAKDOWN_FIGURES)]]
+    rows = [[f"per {field}: " + ", ".join(f"{title[t]} {k}" for t, k in BREAKDOWN_FIGURES)]]
     for value in values:
         row = [f"  {value}"]
         for result in results:

@@ -65,7 +65,7 @@ class Task:
 
     #: key of the task's figures in ``--json``
     name: str
-    #: heading in the table and the report
+    #: heading in the table and the report; ``{label}`` stands for the label field's name
     title: str
     #: label of the task's bars in the report's charts
     short: str

@@ -66,7 +66,7 @@ def served(context: TaskContext, retriever: Retriever, progress: Progress) -> Pe
 
 TASK = Task(
     name="image_to_image",
-    title="image -> image (same label)",
+    title="image -> image (same {label})",
     short="image→image",
     needs=frozenset({Need.LABELS}),
     exact=exact,
@@ -76,7 +76,7 @@ TASK = Task(
 )
 LEAKAGE_FREE = Task(
     name="image_to_image_leakage_free",
-    title="image -> image, own group excluded",
+    title="image -> image (same {label}), own group excluded",
     short="leakage-free",
     needs=frozenset({Need.LABELS, Need.GROUPS}),
     exact=exact_leakage_free,

@@ -18,7 +18,7 @@ def test_search_by_id_leaves_the_query_image_out(
         cli, ["search", str(sample_index_dir), "--id", "5", "-k", "4", "--json"]
     )
     assert result.exit_code == 0, result.output
-    ids = [hit["id"] for hit in json.loads(result.output)["results"]]
+    ids = [hit["id"] for hit in json.loads(result.stdout)["results"]]
     assert len(ids) == 4 and 5 not in ids
     # the same images as the similar-images route's search, which excludes the image itself
     similar = retriever.search(image_id=5, k=4, exclude_ids={5}).hits

@@ -259,3 +259,9 @@ def test_compiled_image_tower_matches_eager(pubmedclip_dir: Path, pubmedclip: En
     )
     images = _images()[:3]
     assert _cosines(compiled.encode_images(images), pubmedclip.encode_images(images)).min() >= 0.999
+
+
+def test_eval_heads_the_column_with_the_model_a_user_knows(pubmedclip_index: Path) -> None:
+    output = run_cli("eval", pubmedclip_index, "--device", "cpu", "--bootstrap", "0")
+    heading = next(line for line in output.splitlines() if line.startswith("figure"))
+    assert heading.endswith(f"{pubmedclip_index} (pubmedclip-tiny)"), heading

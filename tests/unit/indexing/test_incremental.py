@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -89,6 +90,44 @@ def test_changes_copies_and_prune(tmp_path: Path, tiny_model_dir: Path) -> None:
     pruned = _index(corpus, index_dir, tiny_model_dir, "--prune")
     assert pruned["pruned"] == 1 and pruned["count"] == 3
     assert verify_index(index_dir) == []
+
+
+def test_a_rerun_that_adds_metadata_counts_what_it_changed(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    corpus = _small_corpus(tmp_path / "corpus", ["cxr_01.jpg", "cxr_02.jpg", "dcm_ct_small.dcm"])
+    index_dir = tmp_path / "index"
+    first = _index(corpus, index_dir, tiny_model_dir)
+    assert first["metadata_updated"] == 0
+    sidecar_file = tmp_path / "metadata.csv"
+    sidecar = str(sidecar_file)
+    sidecar_file.write_text("path,caption\ncxr_01.jpg,a chest film\ncxr_02.jpg,another one\n")
+    second = _index(corpus, index_dir, tiny_model_dir, "--metadata", sidecar)
+    assert (second["indexed"], second["updated"], second["unchanged"]) == (0, 0, 3)
+    assert second["metadata_updated"] == 2
+    same_again = _index(corpus, index_dir, tiny_model_dir, "--metadata", sidecar)
+    assert same_again["metadata_updated"] == 0
+    sidecar_file.write_text("path,caption\ncxr_01.jpg,a chest film\ncxr_02.jpg,changed\n")
+    args = ["--model", str(tiny_model_dir), "--device", "cpu", "--quiet", "--metadata", sidecar]
+    shown = run_cli("index", corpus, "--index", index_dir, *args)
+    assert "updated 0, metadata updated 1," in shown
+
+
+def test_the_progress_bar_ends_on_the_rate_the_summary_prints(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    names = ["cxr_01.jpg", "cxr_02.jpg", "cxr_03.jpg", "dcm_ct_small.dcm", "dcm_mr_small.dcm"]
+    corpus = _small_corpus(tmp_path / "corpus", names)
+    (corpus / "notes.txt").write_text("not an image")  # skipped files count on both sides
+    args = ["--model", str(tiny_model_dir), "--device", "cpu", "--batch-size", "2"]
+    result = CliRunner().invoke(cli, ["index", str(corpus), "--index", str(tmp_path / "ix"), *args])
+    assert result.exit_code == 0, result.output
+    bar_rates = re.findall(r"(\d+)/6 files \[[^]]*, ([\d.]+) files/s\]", result.stderr)
+    assert bar_rates and bar_rates[-1][0] == "6", result.stderr
+    summary = re.search(r"\((\d+) files processed at ([\d.]+) files/s;", result.stdout)
+    assert summary is not None, result.stdout
+    assert summary.group(1) == "6"
+    assert float(bar_rates[-1][1]) == pytest.approx(float(summary.group(2)), rel=0.01)
 
 
 def _write_bad_files(corpus: Path) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sqlite3
@@ -15,7 +16,14 @@ from indexer.ann import exact_top_k
 from indexer.imaging.decode import load_image
 from indexer.search.retriever import Retriever
 from indexer.storage.folder import IndexFolder
-from tests.support.helpers import SAMPLE_COUNT, SAMPLE_DIR, SAMPLE_IMAGES, run_cli
+from indexer.storage.modality import DICOM_MODALITY_CODES
+from tests.support.helpers import (
+    SAMPLE_COUNT,
+    SAMPLE_DIR,
+    SAMPLE_IMAGES,
+    SAMPLE_METADATA,
+    run_cli,
+)
 from tests.unit.imaging.test_dicom import PHI_KEYWORDS
 
 
@@ -38,12 +46,29 @@ def test_sidecar_and_dicom_fields_are_stored(retriever: Retriever) -> None:
     by_path = {r.path: r for r in records.values()}
     cxr = by_path["images/cxr_01.jpg"]
     assert cxr.caption and cxr.caption.startswith("Chest X-ray")
-    assert cxr.modality == "X-ray"
+    assert cxr.modality == "CR"
     assert cxr.extra["license"] == "CC BY-SA"
     assert cxr.format == "jpeg"
     ct = by_path["images/dcm_ct_small.dcm"]
     assert ct.format == "dicom"
     assert ct.extra["rows"] == 128  # measured from the DICOM, not the sidecar
+
+
+def test_the_sample_names_each_modality_by_its_dicom_code() -> None:
+    with SAMPLE_METADATA.open(encoding="utf-8", newline="") as rows:
+        modality = {row["file"]: row["modality"] for row in csv.DictReader(rows)}
+    assert set(modality.values()) <= DICOM_MODALITY_CODES
+    for path in sorted(SAMPLE_IMAGES.glob("*.dcm")):
+        own = pydicom.dcmread(path, stop_before_pixels=True).Modality
+        assert modality[f"images/{path.name}"] == own, path.name
+
+
+def test_every_mr_of_the_sample_is_found_under_mr(retriever: Retriever) -> None:
+    mr_files = {f"images/{p.name}" for p in SAMPLE_IMAGES.glob("dcm_mr_*.dcm")}
+    assert len(mr_files) == 4
+    assert dict(retriever.facets()["modality"])["MR"] == len(mr_files)
+    found = retriever.search(text="MRI", k=SAMPLE_COUNT, filters={"modality": "MR"})
+    assert {hit.path for hit in found.hits} == mr_files
 
 
 def _phi_values() -> set[str]:

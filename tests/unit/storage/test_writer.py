@@ -84,3 +84,30 @@ def test_sidecar_fields_go_to_their_columns_and_never_over_measured_ones() -> No
     )
     assert described == DescriptiveFields("12", "CT", {"body_part": "chest", "label": "x"})
     assert from_file.with_sidecar({"modality": "MR"}).modality == "MR"
+
+
+@pytest.mark.parametrize(
+    ("value", "stored", "detail"),
+    [
+        ("MR (enhanced, multi-frame)", "MR", "enhanced, multi-frame"),
+        ("CR (X-ray)", "CR", "X-ray"),
+        (" CT ", "CT", None),
+        ("fundus photograph", "fundus photograph", None),
+        ("MRI (brain)", "MRI (brain)", None),  # not a DICOM code: kept as written
+        ("ct", "ct", None),
+    ],
+)
+def test_a_modality_naming_a_dicom_code_is_stored_as_the_code(
+    value: str, stored: str, detail: str | None
+) -> None:
+    from_file = DescriptiveFields.read_from_file({"modality": "MR", "body_part": "head"})
+    described = from_file.with_sidecar({"modality": value})
+    assert described.modality == stored
+    assert described.extra.get("modality_detail") == detail
+    assert described.extra["body_part"] == "head"
+
+
+def test_a_changed_sidecar_modality_replaces_its_detail() -> None:
+    described = DescriptiveFields.read_from_file({}).with_sidecar({"modality": "MR (old words)"})
+    again = described.with_sidecar({"modality": "MR (new words)"})
+    assert (again.modality, again.extra["modality_detail"]) == ("MR", "new words")
