@@ -138,6 +138,10 @@ class Store:
         """Ids of images whose fields equal the filter values (a list means any of them)."""
         return self._fields.ids_matching(filters)
 
+    def case_variants(self, filters: Filters) -> dict[str, list[str]]:
+        """Stored values that differ from a text filter value only in case, by field."""
+        return self._fields.case_variants(filters)
+
     def facets(self, max_values: int = 50) -> Facets:
         """For each filterable field, its most frequent values with their counts."""
         return self._fields.facets(max_values)
