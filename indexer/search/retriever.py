@@ -202,13 +202,15 @@ class Retriever:
         want = k + offset + len(exclude)
         scores, ids = self._top(snapshot, query, want, allowed)
         hits = self._hits(scores, ids, exclude, offset, k, min_score)
+        # a filter value in the wrong case is the usual reason for finding nothing
+        suggestions = self.store.case_variants(filters) if filters and not total else {}
         finished = time.perf_counter()
         timings = {
             "embed": (embedded - started) * 1000,
             "search": (finished - embedded) * 1000,
             "total": (finished - started) * 1000,
         }
-        return SearchResult(hits=hits, total=total, timings_ms=timings)
+        return SearchResult(hits, total, timings, suggestions)
 
     def _embed(
         self,
