@@ -165,6 +165,9 @@ class Retriever:
     def filterable_fields(self) -> list[str]:
         return self.store.filterable_fields()
 
+    def filter_field_kinds(self) -> dict[str, frozenset[str]]:
+        return self.store.filter_field_kinds()
+
     def facets(self) -> dict[str, list[tuple[MetadataValue, int]]]:
         return self.store.facets()
 

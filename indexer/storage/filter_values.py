@@ -10,7 +10,6 @@ holds such values; a value that cannot match any type the field holds is a
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 
@@ -28,7 +27,12 @@ KIND_OF_SQL_TYPE = {
     "false": BOOLEAN,
 }
 _KIND_NAMES = {TEXT: "text", NUMBER: "numbers", BOOLEAN: "true or false"}
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+#: text taken as a number or a boolean where its field holds those (JSON Schema patterns too,
+#: so that the API's document says exactly which text a field of numbers accepts)
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+BOOLEAN_PATTERN = r"^(true|false)$"
+_INT64 = range(-(2**63), 2**63)
+_INT64_DIGITS = 20
 
 
 def filter_values(field: str, wanted: object) -> list[MetadataValue]:
@@ -69,20 +73,19 @@ def _as_kinds(value: MetadataValue, kinds: frozenset[str]) -> list[MetadataValue
     readings: list[MetadataValue] = []
     if TEXT in kinds:
         readings.append(value)
-    number = _number(value)
-    if NUMBER in kinds and number is not None:
-        readings.append(number)
-    if BOOLEAN in kinds and value.strip().lower() in ("true", "false"):
-        readings.append(value.strip().lower() == "true")
+    if NUMBER in kinds and re.search(NUMBER_PATTERN, value):
+        readings.append(_number(value))
+    if BOOLEAN in kinds and re.search(BOOLEAN_PATTERN, value):
+        readings.append(value.startswith("t"))
     return readings
 
 
-def _number(text: str) -> int | float | None:
-    """The number ``text`` spells (``13``, ``5.0``, ``1e3``), or None."""
-    text = text.strip()
-    if not _NUMBER.fullmatch(text):
-        return None
-    if text.lstrip("+-").isdigit():
-        return int(text)
-    number = float(text)
-    return number if math.isfinite(number) else None
+def _number(text: str) -> int | float:
+    """The number ``text`` spells (``13``, ``5.0``, ``1e3``); beyond 64-bit integers, the
+    nearest float (an infinity matches nothing)."""
+    # a longer one is beyond 64 bits, or zeros in front (int() refuses thousands of digits)
+    if len(text) <= _INT64_DIGITS and not any(c in text for c in ".eE"):
+        number = int(text)
+        if number in _INT64:
+            return number
+    return float(text)

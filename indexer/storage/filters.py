@@ -45,7 +45,7 @@ class FieldQueries:
 
     def filterable_fields(self) -> list[str]:
         """Every field a filter may name; recomputed only after the database file changed."""
-        return list(self._field_kinds())
+        return list(self.field_kinds())
 
     def filter_clauses(self, filters: Filters) -> dict[str, Any]:
         """The SQL condition of each filter, its values typed as the field's stored values
@@ -54,7 +54,7 @@ class FieldQueries:
         Raises :class:`InvalidRequestError` for an unknown field or a malformed condition, and
         :class:`~indexer.errors.FilterValueError` for a value its field's values cannot equal.
         """
-        kinds = self._field_kinds()
+        kinds = self.field_kinds()
         clauses = {}
         for field, wanted in filters.items():
             if field not in kinds:
@@ -88,9 +88,9 @@ class FieldQueries:
                         variants.setdefault(field, []).extend(found)
         return {field: values for field, values in variants.items() if values}
 
-    def _field_kinds(self) -> dict[str, frozenset[str]]:
-        """Each filterable field and the kinds of value it holds; recomputed only after the
-        database file changed."""
+    def field_kinds(self) -> dict[str, frozenset[str]]:
+        """Each filterable field and the kinds of value it holds (:mod:`.filter_values`);
+        recomputed only after the database file changed."""
         kinds: dict[str, frozenset[str]] = self._cached("fields", self._scan_fields)
         return kinds
 

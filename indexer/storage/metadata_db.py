@@ -134,6 +134,10 @@ class Store:
         """Every field a filter may name."""
         return self._fields.filterable_fields()
 
+    def filter_field_kinds(self) -> dict[str, frozenset[str]]:
+        """Every field a filter may name, with the kinds of value it holds (text, number ...)."""
+        return self._fields.field_kinds()
+
     def ids_matching(self, filters: Filters) -> IdArray:
         """Ids of images whose fields equal the filter values (a list means any of them)."""
         return self._fields.ids_matching(filters)

@@ -70,7 +70,7 @@ def test_ids_and_file_states_hold_every_row(store: Store) -> None:
         ({"it's": [0, 2]}, lambda r: r["extra"].get("it's") in (0, 2)),
         # text that spells a number matches a field of numbers, as the command line sends it
         ({"it's": ["0", 2.0]}, lambda r: r["extra"].get("it's") in (0, 2)),
-        ({"width": "64.0", "height": " 32"}, lambda r: r["height"] == 32),
+        ({"width": "64.0", "height": "32"}, lambda r: r["height"] == 32),
         ({"site": "1"}, lambda r: False),
     ],
 )
