@@ -38,6 +38,10 @@ class InvalidRequestError(MedSearchError):
     code = "invalid_request"
 
 
+class FilterValueError(InvalidRequestError):
+    """A filter value cannot match its field's values (text for a field of numbers ...)."""
+
+
 class NotFoundError(MedSearchError):
     """An indexed id (or another named thing) does not exist."""
 

@@ -142,13 +142,19 @@ class SearchResult:
     total: int
     #: "embed", "search", "total" in milliseconds
     timings_ms: dict[str, float]
+    #: of an empty result, stored values that differ from a text filter value only in case
+    #: (``{"modality": ["CT"]}`` for ``modality=ct``); the key is left out of the JSON when empty
+    suggestions: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "results": [h.to_dict() for h in self.hits],
             "total": self.total,
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
         }
+        if self.suggestions:
+            data["suggestions"] = self.suggestions
+        return data
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,11 @@ class SearchService(Protocol):
         """Every metadata field a filter may name."""
         ...
 
+    def filter_field_kinds(self) -> dict[str, frozenset[str]]:
+        """Every metadata field a filter may name, with the kinds of value it holds
+        (``text``, ``number``, ``boolean``: :mod:`indexer.storage.filter_values`)."""
+        ...
+
     def facets(
         self, filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None
     ) -> dict[str, list[tuple[MetadataValue, int]]]:

@@ -31,12 +31,16 @@ class ApiState:
         """The limits with what the served indexes hold now (their dimensions and filterable
         fields follow a newly published version), for the document."""
         indexes = list(self.indexes)
-        fields = {name: None for index in indexes for name in index.retriever.filterable_fields()}
+        kinds: dict[str, set[str]] = {}
+        for index in indexes:
+            for name, held in index.retriever.filter_field_kinds().items():
+                kinds.setdefault(name, set()).update(held)
         return Limits.of(
             self.settings,
             self.indexes.names,
             vector_dims=tuple(index.retriever.info().dim for index in indexes),
-            filter_fields=tuple(fields),
+            filter_fields=tuple(kinds),
+            filter_kinds=tuple((name, tuple(sorted(held))) for name, held in kinds.items()),
         )
 
     @property

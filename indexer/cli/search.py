@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import InvalidRequestError
-from .options import echo_json, reports_errors, settings_from
+from .options import SettingsProblem, echo_json, reports_errors, settings_from
 from .setting_options import setting_options
 
 
@@ -59,6 +59,11 @@ def search(
     from ..records import random_weights_warning
     from ..search.retriever import Retriever
 
+    check_one_query(text, image, image_id)
+    try:
+        parsed_filters = parse_filters(filters)
+    except InvalidRequestError as exc:
+        raise SettingsProblem(exc.message) from exc
     settings = settings_from(index_dir=index_dir)
     retriever = Retriever.open(settings)
     if retriever.info().encoder.random_weights:
@@ -76,16 +81,19 @@ def search(
             image_id=image_id,
             k=k,
             offset=offset,
-            filters=parse_filters(filters),
+            filters=parsed_filters,
             min_score=min_score,
         )
+    except InvalidRequestError as exc:
+        # what is left: an unknown filter field, or a value its field's values cannot equal
+        raise SettingsProblem(exc.message) from exc
     finally:
         retriever.close()
     if as_json:
         echo_json(result.to_dict())
         return
     if not result.hits:
-        click.echo("no image matches")
+        click.echo("no image matches" + case_hint(result.suggestions))
     for rank, hit in enumerate(result.hits, start=offset + 1):
         caption = (hit.caption or "")[:80]
         click.echo(f"{rank:>3}. {hit.score:.4f}  #{hit.id}  {hit.path}  {caption}")
@@ -93,8 +101,37 @@ def search(
     click.echo(f"({result.total} eligible; embed {t['embed']:.1f} ms, search {t['search']:.1f} ms)")
 
 
+def check_one_query(text: str | None, image: Path | None, image_id: int | None) -> None:
+    """Exactly one of ``--text``, ``--image``, ``--id``, and a text that says something."""
+    given = [
+        option
+        for option, value in (("--text", text), ("--image", image), ("--id", image_id))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise SettingsProblem(
+            "give exactly one of --text, --image, --id"
+            + (f", not {' and '.join(given)}" if given else "")
+        )
+    if text is not None and not text.strip():
+        raise SettingsProblem("--text needs words to search for")
+
+
+def case_hint(suggestions: dict[str, list[str]]) -> str:
+    """``; filter values are exact: did you mean --filter modality=CT?`` (empty without any)."""
+    if not suggestions:
+        return ""
+    options = [
+        f"--filter {field}={value}" for field, values in suggestions.items() for value in values
+    ]
+    return f"; filter values are exact: did you mean {' or '.join(options)}?"
+
+
 def parse_filters(pairs: tuple[str, ...]) -> dict[str, Any] | None:
-    """``("modality=CT", "label=a", "label=b")`` -> ``{"modality": "CT", "label": ["a", "b"]}``."""
+    """``("modality=CT", "label=a", "label=b")`` -> ``{"modality": "CT", "label": ["a", "b"]}``.
+
+    Values stay text: the index reads them as the type of the values their field holds.
+    """
     filters: dict[str, Any] = {}
     for pair in pairs:
         field, sep, value = pair.partition("=")

@@ -165,6 +165,9 @@ class Retriever:
     def filterable_fields(self) -> list[str]:
         return self.store.filterable_fields()
 
+    def filter_field_kinds(self) -> dict[str, frozenset[str]]:
+        return self.store.filter_field_kinds()
+
     def facets(self, filters: Filters | None = None) -> dict[str, list[tuple[MetadataValue, int]]]:
         """Values of every field with their counts; under ``filters``, each field counted with
         the other fields' filters applied."""
@@ -207,13 +210,15 @@ class Retriever:
         want = k + offset + len(exclude)
         scores, ids = self._top(snapshot, query, want, allowed)
         hits = self._hits(scores, ids, exclude, offset, k, min_score)
+        # a filter value in the wrong case is the usual reason for finding nothing
+        suggestions = self.store.case_variants(filters) if filters and not total else {}
         finished = time.perf_counter()
         timings = {
             "embed": (embedded - started) * 1000,
             "search": (finished - embedded) * 1000,
             "total": (finished - started) * 1000,
         }
-        return SearchResult(hits=hits, total=total, timings_ms=timings)
+        return SearchResult(hits, total, timings, suggestions)
 
     def _embed(
         self,

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import func, literal, literal_column, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql import Select
 
 from ..errors import InvalidRequestError
 from ..query_cache import QueryCache
 from ..records import MetadataValue
+from .filter_values import KIND_OF_SQL_TYPE, NUMBER, TEXT, filter_values, typed_values
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
 from .sql import IdArray, id_array
 
@@ -50,8 +50,54 @@ class FieldQueries:
 
     def filterable_fields(self) -> list[str]:
         """Every field a filter may name; recomputed only after the database file changed."""
-        fields: list[str] = self._cached("fields", self._scan_fields)
-        return fields
+        return list(self.field_kinds())
+
+    def filter_clauses(self, filters: Filters) -> dict[str, Any]:
+        """The SQL condition of each filter, its values typed as the field's stored values
+        (:mod:`.filter_values`): the one place where filters are read, whoever sent them.
+
+        Raises :class:`InvalidRequestError` for an unknown field or a malformed condition, and
+        :class:`~indexer.errors.FilterValueError` for a value its field's values cannot equal.
+        """
+        kinds = self.field_kinds()
+        clauses = {}
+        for field, wanted in filters.items():
+            if field not in kinds:
+                raise InvalidRequestError(
+                    f"unknown filter field {field!r}; filterable: {', '.join(sorted(kinds))}"
+                )
+            values = typed_values(field, filter_values(field, wanted), kinds[field])
+            # each value is bound as its own type: a field may hold text in some rows and
+            # numbers in others
+            clauses[field] = field_expression(field).in_([literal(v) for v in values])
+        return clauses
+
+    def case_variants(self, filters: Filters) -> dict[str, list[str]]:
+        """For each text filter value that no image holds, the stored values of its field that
+        differ from it only in case (``{"modality": ["CT"]}`` for ``modality=ct``)."""
+        variants: dict[str, list[str]] = {}
+        with self.engine.connect() as connection:
+            for field, wanted in filters.items():
+                column = field_expression(field)
+                for value in filter_values(field, wanted):
+                    if not isinstance(value, str):
+                        continue
+                    rows = connection.execute(
+                        select(column)
+                        .where(func.lower(column) == func.lower(literal(value)))
+                        .distinct()
+                        .limit(5)
+                    )
+                    found = [v for (v,) in rows if isinstance(v, str)]
+                    if value not in found:
+                        variants.setdefault(field, []).extend(found)
+        return {field: values for field, values in variants.items() if values}
+
+    def field_kinds(self) -> dict[str, frozenset[str]]:
+        """Each filterable field and the kinds of value it holds (:mod:`.filter_values`);
+        recomputed only after the database file changed."""
+        kinds: dict[str, frozenset[str]] = self._cached("fields", self._scan_fields)
+        return kinds
 
     def ids_matching(self, filters: Filters) -> IdArray:
         """Ids of images whose fields equal the filter values (a list means any of them).
@@ -62,9 +108,11 @@ class FieldQueries:
         # read at this state of the database: results of an older state are never returned,
         # and age out of the cache
         key = (self._change_stamp(), _filters_key(filters))
-        return self._filter_cache.get_or_compute(
-            key, lambda: id_array(self.engine, self._filter_query(filters).order_by(ImageRow.id))
-        )
+        return self._filter_cache.get_or_compute(key, lambda: self._read_ids_matching(filters))
+
+    def _read_ids_matching(self, filters: Filters) -> IdArray:
+        clauses = self.filter_clauses(filters).values()
+        return id_array(self.engine, select(ImageRow.id).where(*clauses).order_by(ImageRow.id))
 
     def facets(self, max_values: int = 50, filters: Filters | None = None) -> Facets:
         """For each filterable field, its most frequent values with their counts.
@@ -77,11 +125,11 @@ class FieldQueries:
         )
         if not filters:
             return everything
-        self._filter_query(filters)  # unknown fields and bad values fail before any count
+        clauses = self.filter_clauses(filters)  # unknown fields and bad values fail first
         key = (self._change_stamp(), max_values, _filters_key(filters))
         counted = self._facet_cache.pop(key, None)
         if counted is None:
-            counted = self._count_filtered_facets(max_values, filters, everything)
+            counted = self._count_filtered_facets(max_values, clauses, everything)
         self._facet_cache[key] = counted
         while len(self._facet_cache) > FILTERED_FACETS_CACHED:
             self._facet_cache.popitem(last=False)
@@ -125,29 +173,18 @@ class FieldQueries:
                 stamps += [0, 0]
         return tuple(stamps)
 
-    def _scan_fields(self) -> list[str]:
+    def _scan_fields(self) -> dict[str, frozenset[str]]:
         with self.engine.connect() as connection:
-            keys = connection.execute(
-                text("SELECT DISTINCT j.key FROM images, json_each(images.extra) j")
-            )
-            extra_keys = {k for (k,) in keys}
-        return sorted(set(COLUMN_FIELDS) | set(SIZE_FIELDS) | extra_keys)
-
-    def _filter_query(self, filters: Filters) -> Select[Any]:
-        fields = set(self.filterable_fields())
-        query = select(ImageRow.id)
-        for field, wanted in filters.items():
-            if field not in fields:
-                raise InvalidRequestError(
-                    f"unknown filter field {field!r}; filterable: {', '.join(sorted(fields))}"
-                )
-            values = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
-            if not values or any(isinstance(v, (dict, list)) for v in values):
-                raise InvalidRequestError(f"filter {field!r} needs a value or a list of values")
-            # each value is bound as its own type: a value of another type than the column's
-            # (or than the list's first value) then matches nothing instead of failing to bind
-            query = query.where(field_expression(field).in_([literal(v) for v in values]))
-        return query
+            pairs = connection.execute(
+                text("SELECT DISTINCT j.key, j.type FROM images, json_each(images.extra) j")
+            ).all()
+        kinds: dict[str, set[str]] = {field: {TEXT} for field in COLUMN_FIELDS}
+        kinds.update({field: {NUMBER} for field in SIZE_FIELDS})
+        for key, sql_type in pairs:
+            kinds.setdefault(key, set())
+            if sql_type in KIND_OF_SQL_TYPE:
+                kinds[key].add(KIND_OF_SQL_TYPE[sql_type])
+        return {field: frozenset(kinds[field]) for field in sorted(kinds)}
 
     def _count_facets(self, max_values: int) -> Facets:
         with self.engine.connect() as connection:
@@ -158,30 +195,26 @@ class FieldQueries:
             }
 
     def _count_filtered_facets(
-        self, max_values: int, filters: Filters, everything: Facets
+        self, max_values: int, clauses: dict[str, Any], everything: Facets
     ) -> Facets:
         result: Facets = {}
         with self.engine.connect() as connection:
             for field, unfiltered in everything.items():
-                others = {f: v for f, v in filters.items() if f != field}
+                others = [clause for f, clause in clauses.items() if f != field]
                 # a field filtered alone keeps the counts of every image
                 result[field] = (
-                    _count_values(connection, field, max_values, self._filter_query(others))
-                    if others
-                    else unfiltered
+                    _count_values(connection, field, max_values, others) if others else unfiltered
                 )
         return result
 
 
 def _count_values(
-    connection: Connection, field: str, max_values: int, among: Select[Any] | None = None
+    connection: Connection, field: str, max_values: int, where: Sequence[Any] = ()
 ) -> list[tuple[MetadataValue, int]]:
-    """The most frequent values of a field with their counts, among the ids ``among`` selects
-    (every image when None)."""
+    """The most frequent values of a field with their counts, among the images the conditions
+    ``where`` select (every image when there are none)."""
     column = field_expression(field)
-    query = select(column, func.count()).where(column.is_not(None))
-    if among is not None:
-        query = query.where(ImageRow.id.in_(among))
+    query = select(column, func.count()).where(column.is_not(None), *where)
     rows = connection.execute(
         query.group_by(column).order_by(func.count().desc(), column).limit(max_values)
     )

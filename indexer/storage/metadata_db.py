@@ -134,9 +134,17 @@ class Store:
         """Every field a filter may name."""
         return self._fields.filterable_fields()
 
+    def filter_field_kinds(self) -> dict[str, frozenset[str]]:
+        """Every field a filter may name, with the kinds of value it holds (text, number ...)."""
+        return self._fields.field_kinds()
+
     def ids_matching(self, filters: Filters) -> IdArray:
         """Ids of images whose fields equal the filter values (a list means any of them)."""
         return self._fields.ids_matching(filters)
+
+    def case_variants(self, filters: Filters) -> dict[str, list[str]]:
+        """Stored values that differ from a text filter value only in case, by field."""
+        return self._fields.case_variants(filters)
 
     def facets(self, max_values: int = 50, filters: Filters | None = None) -> Facets:
         """For each filterable field, its most frequent values with their counts (under

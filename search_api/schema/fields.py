@@ -54,6 +54,9 @@ class Limits:
     vector_dims: tuple[int, ...] = ()
     #: the metadata fields a filter may name in some served index (empty: not known here)
     filter_fields: tuple[str, ...] = ()
+    #: the kinds of value (text, number, boolean) each of those fields holds in the served
+    #: indexes (empty: not known here)
+    filter_kinds: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def of(
@@ -63,6 +66,7 @@ class Limits:
         *,
         vector_dims: tuple[int, ...] = (),
         filter_fields: tuple[str, ...] = (),
+        filter_kinds: tuple[tuple[str, tuple[str, ...]], ...] = (),
     ) -> Limits:
         return cls(
             max_k=settings.max_k,
@@ -70,6 +74,7 @@ class Limits:
             index_names=index_names,
             vector_dims=vector_dims,
             filter_fields=filter_fields,
+            filter_kinds=filter_kinds,
         )
 
 

@@ -8,6 +8,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from indexer.records import MetadataValue
+from indexer.storage.filter_values import (
+    BOOLEAN,
+    BOOLEAN_PATTERN,
+    NUMBER,
+    NUMBER_PATTERN,
+    TEXT,
+)
 from search_api.schema.fields import MAX_ID, Field, Limits, Schema, invalid, is_number, short
 
 Filters = dict[str, MetadataValue | list[MetadataValue]]
@@ -34,15 +41,40 @@ class MetadataFilters(Field):
         }
 
     def schema(self, limits: Limits) -> Schema:
-        scalar = self.scalar_schema()
-        values = {"type": "array", "items": scalar, "minItems": 1, "maxItems": self.max_values}
         schema = {
             "type": "object",
             "maxProperties": self.max_fields,
             "propertyNames": self.field_names(limits),
-            "additionalProperties": {"anyOf": [scalar, values]},
+            "additionalProperties": self.condition_schema(self.scalar_schema()),
         }
+        if limits.filter_kinds:
+            schema["properties"] = {
+                field: self.condition_schema(self.typed_scalar_schema(frozenset(kinds)))
+                for field, kinds in limits.filter_kinds
+                if kinds
+            }
         return self.documented(schema, limits)
+
+    def condition_schema(self, scalar: Schema) -> Schema:
+        """A value or a list of values (any of)."""
+        values = {"type": "array", "items": scalar, "minItems": 1, "maxItems": self.max_values}
+        return {"anyOf": [scalar, values]}
+
+    def typed_scalar_schema(self, kinds: frozenset[str]) -> Schema:
+        """The values a field holding ``kinds`` of value can equal: the index refuses others
+        (text that spells a number matches a field of numbers)."""
+        text = {"type": "string", "maxLength": self.max_chars}
+        choices: list[Schema] = [{"type": "null"}]
+        if TEXT in kinds:
+            choices.append(text)
+        if NUMBER in kinds:
+            choices += [
+                {"type": "number", "minimum": -MAX_ID, "maximum": MAX_ID},
+                {**text, "pattern": NUMBER_PATTERN},
+            ]
+        if BOOLEAN in kinds:
+            choices += [{"type": "boolean"}, {**text, "pattern": BOOLEAN_PATTERN}]
+        return {"anyOf": choices}
 
     def field_names(self, limits: Limits) -> Schema:
         """The names a filter may use: the served indexes' filterable fields where known (the

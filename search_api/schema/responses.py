@@ -29,6 +29,13 @@ _SCALAR: Schema = {"type": ["string", "number", "boolean", "null"]}
 _NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 _METADATA: Schema = {"type": "object", "additionalProperties": _SCALAR}
 _TIMINGS: Schema = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}
+#: of an empty result only: stored values that differ from a text filter value only in case
+_SUGGESTIONS: Schema = {
+    "type": "object",
+    "description": "Only when nothing matched: by filter field, stored values that differ "
+    'from a text filter value only in case ({"modality": ["CT"]} for "ct")',
+    "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+}
 _URLS = {"thumbnail_url": {"type": "string"}, "image_url": {"type": "string"}}
 
 
@@ -59,7 +66,9 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                 "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
                 "total": {"type": "integer", "minimum": 0},
                 "timings_ms": _TIMINGS,
-            }
+                "suggestions": _SUGGESTIONS,
+            },
+            optional=("suggestions",),
         ),
         "ClassifyResponse": closed(
             {
@@ -157,11 +166,11 @@ def _info_schema() -> Schema:
     )
 
 
-def closed(properties: dict[str, Schema]) -> Schema:
-    """An object with exactly these keys, all of them required."""
+def closed(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
+    """An object with only these keys, all of them required but the ``optional`` ones."""
     return {
         "type": "object",
         "properties": properties,
-        "required": list(properties),
+        "required": [key for key in properties if key not in optional],
         "additionalProperties": False,
     }

@@ -180,6 +180,9 @@ class FakeRetriever:
     def filterable_fields(self) -> list[str]:
         return ["modality"]
 
+    def filter_field_kinds(self) -> dict[str, frozenset[str]]:
+        return {"modality": frozenset({"text"})}
+
     def facets(
         self, filters: Mapping[str, Any] | None = None
     ) -> dict[str, list[tuple[MetadataValue, int]]]:

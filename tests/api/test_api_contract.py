@@ -180,10 +180,17 @@ def test_the_document_and_the_service_judge_edge_values_alike(
     dim = contract.doc["components"]["schemas"]["SearchRequest"]["properties"]["vector"]["maxItems"]
     vectors = {"zeros": [0.0] * dim, "tiny": [0.0] * (dim - 1) + [1e-300]}
     body = {field: vectors.get(value, value) if field == "vector" else value}
+    judge_alike(client, contract, body)
+
+
+def judge_alike(client: Any, contract: Contract, body: dict[str, Any]) -> bool:
+    """Whether the document allows ``body`` for a search, after checking that the service
+    refuses it as malformed (400) exactly when the document does not allow it."""
     schema = {**contract.doc["components"]["schemas"]["SearchRequest"], "components": {}}
     documented = jsonschema.Draft202012Validator(schema).is_valid(body)
     status = client.post("/api/search", json=body).status_code
-    assert (status != 400) == documented, (body, status)
+    assert (status != 400) == documented and status < 500, (body, status)
+    return documented
 
 
 def test_filters_in_a_query_or_form_are_declared_as_json(contract: Contract) -> None:
@@ -417,3 +424,39 @@ def test_the_api_package_imports_the_concrete_retriever_only_to_open_it() -> Non
         if isinstance(node, ast.ImportFrom) and node.module == "indexer.search.retriever"
     ]
     assert users == ["indexes.py"]
+
+
+#: of the filters below, those holding a value no stored value of its field can equal
+WRONGLY_TYPED = [
+    {"bits_stored": "thirteen"},
+    {"bits_stored": " 13"},
+    {"bits_stored": True},
+    {"modality": 5},
+    {"slice_thickness": [5, "5.0."]},
+]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"bits_stored": 13},
+        {"bits_stored": "13"},
+        {"bits_stored": ["-1.5e3", "13\n", 0.5]},
+        {"bits_stored": "9" * 400},
+        {"width": ["0" * 5000, "-" + "0" * 30 + "64"]},
+        {"bits_stored": "thirteen"},
+        {"bits_stored": " 13"},
+        {"bits_stored": True},
+        {"modality": 5},
+        {"modality": ["CT", "5"]},
+        {"modality": None},
+        {"slice_thickness": [5, "5.0."]},
+    ],
+)
+def test_the_document_declares_the_type_of_each_filter_fields_values(
+    client: Any, contract: Contract, filters: dict[str, Any]
+) -> None:
+    """A filter value the document allows for its field is not refused, and one it forbids is
+    (text for a field of numbers is allowed where it spells a number)."""
+    documented = judge_alike(client, contract, {"text": "x", "filters": filters})
+    assert documented == (filters not in WRONGLY_TYPED), filters

@@ -14,7 +14,7 @@ import werkzeug.formparser
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 
-from tests.support.helpers import SAMPLE_DIR
+from tests.support.helpers import SAMPLE_DIR, assert_error
 
 HIT_KEYS = {"id", "score", "path", "caption", "metadata", "thumbnail_url", "image_url"}
 
@@ -130,6 +130,44 @@ def test_text_search_with_filter_stays_inside_it(client: FlaskClient) -> None:
     body = search(client, {"text": "head CT", "k": 10, "filters": {"modality": ["CT", "MR"]}})
     assert body["results"]
     assert {hit["metadata"]["modality"] for hit in body["results"]} <= {"CT", "MR"}
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"bits_stored": 13},
+        {"bits_stored": "13"},
+        {"slice_thickness": 5},
+        {"slice_thickness": ["5.0", 7], "modality": "CT"},
+    ],
+)
+def test_filters_match_by_the_type_of_the_stored_values(
+    client: FlaskClient, ids_by_file: dict[str, int], filters: dict[str, Any]
+) -> None:
+    body = search(client, {"text": "head", "k": 32, "filters": filters})
+    assert ids_by_file["images/dcm_ct_head.dcm"] in [hit["id"] for hit in body["results"]]
+    assert "suggestions" not in body
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"bits_stored": "thirteen"}, "filter 'bits_stored': 'thirteen' cannot match"),
+        ({"modality": 5}, "filter 'modality': 5 cannot match its values, which are text"),
+        ({"slice_thickness": True}, "filter 'slice_thickness': True cannot match"),
+    ],
+)
+def test_a_filter_value_of_another_type_is_refused(
+    client: FlaskClient, filters: dict[str, Any], message: str
+) -> None:
+    response = client.post("/api/search", json={"text": "head", "filters": filters})
+    assert message in assert_error(response, 400, "invalid_request")["error"]["message"]
+
+
+def test_an_empty_result_names_values_differing_only_in_case(client: FlaskClient) -> None:
+    body = search(client, {"text": "head", "filters": {"modality": "ct"}})
+    assert body["results"] == [] and body["total"] == 0
+    assert body["suggestions"] == {"modality": ["CT"]}
 
 
 def test_image_id_query_leaves_the_image_out(client: FlaskClient, ids_by_file: dict[str, int]):

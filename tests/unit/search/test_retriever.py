@@ -55,7 +55,12 @@ def test_filters_return_min_k_matches_in_score_order(
 
 def test_a_filter_matching_nothing_returns_nothing(retriever: Retriever) -> None:
     result = retriever.search(text="x-ray", filters={"modality": "PET"})
-    assert result.hits == [] and result.total == 0
+    assert result.hits == [] and result.total == 0 and result.suggestions == {}
+    assert "suggestions" not in result.to_dict()
+    # a text value in another case than the stored one is named in the empty result
+    result = retriever.search(text="x-ray", filters={"modality": ["ct", "PET"], "bits_stored": 13})
+    assert result.hits == [] and result.suggestions == {"modality": ["CT"]}
+    assert result.to_dict()["suggestions"] == {"modality": ["CT"]}
 
 
 def test_offset_pages_through_the_ranking(retriever: Retriever) -> None:
@@ -109,6 +114,7 @@ def test_classify_gives_probabilities(retriever: Retriever) -> None:
         ({"text": "a", "filters": {"no_such_field": "x"}}, "unknown filter field 'no_such_field'"),
         ({"text": "a", "filters": {"modality": []}}, "modality"),
         ({"text": "a", "filters": {"modality": {"$ne": 1}}}, "modality"),
+        ({"text": "a", "filters": {"modality": 5}}, "filter 'modality': 5 cannot match"),
         ({"vector": [0.1, 0.2]}, "vector must have 128 numbers"),
         ({"vector": [float("inf")] * 128}, "vector must be finite"),
         ({"vector": [float("nan")] * 128}, "vector must be finite"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from indexer.errors import InvalidRequestError
+from indexer.errors import FilterValueError, InvalidRequestError
 from indexer.storage.filters import field_expression
 from indexer.storage.metadata_db import Store
 from indexer.storage.schema import FileState, ImageRow
@@ -68,10 +68,10 @@ def test_ids_and_file_states_hold_every_row(store: Store) -> None:
         ),
         ({"width": 64}, lambda r: True),
         ({"it's": [0, 2]}, lambda r: r["extra"].get("it's") in (0, 2)),
-        # values of mixed types, or of another type than the column's, are compared as they are
-        ({"it's": [False, "x", 2.0]}, lambda r: r["extra"].get("it's") in (0, 2)),
-        ({"width": ["wide", 64.0], "modality": [True, "CT"]}, lambda r: r["modality"] == "CT"),
-        ({"height": "tall"}, lambda r: False),
+        # text that spells a number matches a field of numbers, as the command line sends it
+        ({"it's": ["0", 2.0]}, lambda r: r["extra"].get("it's") in (0, 2)),
+        ({"width": "64.0", "height": "32"}, lambda r: r["height"] == 32),
+        ({"site": "1"}, lambda r: False),
     ],
 )
 def test_ids_matching_equals_a_scan_of_the_rows(store: Store, filters: dict, test: Any) -> None:
@@ -84,6 +84,35 @@ def test_ids_matching_equals_a_scan_of_the_rows(store: Store, filters: dict, tes
     store.index_extra_fields()
     assert store.ids_matching(filters).tolist() == expected  # through the fields' indexes
     assert store.facets() == facets
+
+
+@pytest.mark.parametrize(
+    ("filters", "named"),
+    [
+        ({"height": "tall"}, "'tall'"),
+        ({"modality": 5}, "5"),
+        ({"it's": [0, False]}, "False"),
+        ({"width": True}, "True"),
+        ({"it's": ["x"]}, "'x'"),
+        ({"it's": "nan"}, "'nan'"),
+    ],
+)
+def test_a_value_of_another_type_than_its_fields_values_is_refused(
+    store: Store, filters: dict, named: str
+) -> None:
+    with pytest.raises(FilterValueError) as caught:
+        store.ids_matching(filters)
+    field = next(iter(filters))
+    assert f"filter {field!r}: {named} cannot match" in caught.value.message
+    assert caught.value.status == 400
+
+
+def test_case_variants_of_text_values_that_match_nothing(store: Store) -> None:
+    assert store.case_variants({"modality": "ct", "site": ["S1", "s2"], "it's": 0}) == {
+        "modality": ["CT"],
+        "site": ["s1"],
+    }
+    assert store.case_variants({"modality": "CT"}) == {}
 
 
 def test_filters_and_facets_on_extra_fields_read_their_indexes(store: Store) -> None:
