@@ -66,8 +66,7 @@ def search(
         raise SettingsProblem(exc.message) from exc
     settings = settings_from(index_dir=index_dir)
     retriever = Retriever.open(settings)
-    if retriever.info().encoder.random_weights:
-        click.echo(random_weights_warning(index_dir), err=True)
+    random_weights = retriever.info().encoder.random_weights
     try:
         query_image = None
         if image:
@@ -89,6 +88,8 @@ def search(
         raise SettingsProblem(exc.message) from exc
     finally:
         retriever.close()
+    if random_weights:  # with the results, not before an error about the query
+        click.echo(random_weights_warning(index_dir), err=True)
     if as_json:
         echo_json(result.to_dict())
         return

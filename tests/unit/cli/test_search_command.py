@@ -15,8 +15,10 @@ HEAD_CT = "images/dcm_ct_head.dcm"
 
 
 def run_search(index_dir: Path, *args: str) -> tuple[int, str]:
+    """Exit status and output; with ``--json``, the JSON on stdout alone (a random-weights
+    warning goes to stderr)."""
     result = CliRunner().invoke(cli, ["search", str(index_dir), *args])
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout if "--json" in args else result.output
 
 
 @pytest.mark.parametrize(
