@@ -84,7 +84,9 @@ def index(
     CORPUS is a folder, or the http(s) URL of a PACS's DICOMweb service (credentials from
     MEDSEARCH_DICOMWEB_TOKEN or MEDSEARCH_DICOMWEB_USER/_PASSWORD). Files are recognised by
     content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are skipped, identical
-    bytes are embedded once, and a bad file is recorded, never fatal.
+    bytes are embedded once, and a bad file is recorded, never fatal. A corpus without images, an
+    index folder as CORPUS, and an --index folder that is the corpus or holds other files are
+    refused (exit status 1) before anything is written.
 
     Exit status 3 when the disk is full: the last published index is left as it was, and the
     next run after space is freed finishes the job.
@@ -116,6 +118,7 @@ def index(
         model=model,
         prune=prune,
         encoder=encoder,
+        allow_empty_corpus=watch is not None,  # a watched folder may fill later
     )
     run_once = functools.partial(_run_and_report, index_round, as_json=as_json, quiet=quiet)
     if watch is not None:
