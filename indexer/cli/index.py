@@ -183,10 +183,14 @@ def _print_summary(report: dict[str, Any]) -> None:
     )
     for reason, n in sorted(report["skipped"].items()):
         click.echo(f"  skipped {n}: {reason}")
+    skipped_paths = [f["path"] for f in report["skipped_files"]]
+    _print_some("skipped", skipped_paths, sum(report["skipped"].values()))
     for failure in report["failed"][:20]:
         click.echo(f"  failed {failure['path']}: {failure.get('message', failure['reason'])}")
     if len(report["failed"]) > 20:
         click.echo(f"  ... and {len(report['failed']) - 20} more (see `medsearch info --json`)")
+    if "sidecar" in report:
+        _print_sidecar(report["sidecar"])
     if report["missing"]:
         click.echo(f"  {report['missing']} indexed files are gone from disk; --prune removes them")
     stages = ", ".join(
@@ -196,6 +200,35 @@ def _print_summary(report: dict[str, Any]) -> None:
         f"{report['count']} images in the index ({report['seconds']:.1f} s; "
         f"{report['engine']} engine, busy: {stages})"
     )
+
+
+#: files a text summary names in each list (``--json`` has more)
+SUMMARY_NAMES = 5
+
+
+def _print_some(what: str, paths: list[str], total: int) -> None:
+    """Name the first of ``paths`` on one line, and how many more of ``total`` there are."""
+    if not paths:
+        return
+    more = total - SUMMARY_NAMES
+    tail = f" and {more} more (see --json)" if more > 0 else ""
+    click.echo(f"  {what}: {', '.join(paths[:SUMMARY_NAMES])}{tail}")
+
+
+def _print_sidecar(sidecar: dict[str, Any]) -> None:
+    if sidecar["unmatched"]:
+        click.echo(
+            f"  metadata: {sidecar['unmatched']} of {sidecar['rows']} rows name no file "
+            "of the corpus (paths are relative to the corpus folder)"
+        )
+        _print_some("no such file", sidecar["unmatched_paths"], sidecar["unmatched"])
+    if sidecar["set_aside_columns"]:
+        click.echo(
+            f"  metadata columns set aside (the index measures them itself): "
+            f"{', '.join(sidecar['set_aside_columns'])}"
+        )
+    for column, stored_as in sidecar["renamed_columns"].items():
+        click.echo(f"  metadata column {column} stored as {stored_as}")
 
 
 @click.command()

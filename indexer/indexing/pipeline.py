@@ -31,7 +31,7 @@ from ..storage.publish import publish
 from ..storage.vectors import VectorFile
 from .engines import Engine, EngineJob, load_engine
 from .preflight import check_run_folders
-from .report import IndexReport
+from .report import IndexReport, SidecarReport
 from .stages import scan_stage
 from .write_stage import Writer
 
@@ -170,4 +170,6 @@ def _run(
         report.pruned = len(gone)
     else:
         report.missing = len(gone)
+    if sidecar:
+        report.sidecar = SidecarReport.of(sidecar, on_disk | writer.states.keys())
     return report
