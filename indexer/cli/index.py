@@ -85,7 +85,9 @@ def index(
     CORPUS is a folder, or the http(s) URL of a PACS's DICOMweb service (credentials from
     MEDSEARCH_DICOMWEB_TOKEN or MEDSEARCH_DICOMWEB_USER/_PASSWORD). Files are recognised by
     content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are skipped, identical
-    bytes are embedded once, and a bad file is recorded, never fatal.
+    bytes are embedded once, and a bad file is recorded, never fatal. A corpus without images, an
+    index folder as CORPUS, and an --index folder that is the corpus or holds other files are
+    refused (exit status 1) before anything is written.
 
     Ctrl-C (or SIGTERM) stops after the batch in flight, publishes what is indexed, prints the
     summary and exits with status 130 (143 for SIGTERM); the same command continues. A run also
@@ -123,6 +125,7 @@ def index(
             prune=prune,
             encoder=encoder,
             stop=stop.event,
+            allow_empty_corpus=watch is not None,  # a watched folder may fill later
         )
         run_once = functools.partial(
             _run_and_report, index_round, stop=stop, as_json=as_json, quiet=quiet
@@ -214,10 +217,14 @@ def _print_summary(report: dict[str, Any]) -> None:
     )
     for reason, n in sorted(report["skipped"].items()):
         click.echo(f"  skipped {n}: {reason}")
+    skipped_paths = [f["path"] for f in report["skipped_files"]]
+    _print_some("skipped", skipped_paths, sum(report["skipped"].values()))
     for failure in report["failed"][:20]:
         click.echo(f"  failed {failure['path']}: {failure.get('message', failure['reason'])}")
     if len(report["failed"]) > 20:
         click.echo(f"  ... and {len(report['failed']) - 20} more (see `medsearch info --json`)")
+    if "sidecar" in report:
+        _print_sidecar(report["sidecar"])
     if report["missing"]:
         click.echo(f"  {report['missing']} indexed files are gone from disk; --prune removes them")
     stages = ", ".join(
@@ -227,6 +234,35 @@ def _print_summary(report: dict[str, Any]) -> None:
         f"{report['count']} images in the index ({report['seconds']:.1f} s; "
         f"{report['engine']} engine, busy: {stages})"
     )
+
+
+#: files a text summary names in each list (``--json`` has more)
+SUMMARY_NAMES = 5
+
+
+def _print_some(what: str, paths: list[str], total: int) -> None:
+    """Name the first of ``paths`` on one line, and how many more of ``total`` there are."""
+    if not paths:
+        return
+    more = total - SUMMARY_NAMES
+    tail = f" and {more} more (see --json)" if more > 0 else ""
+    click.echo(f"  {what}: {', '.join(paths[:SUMMARY_NAMES])}{tail}")
+
+
+def _print_sidecar(sidecar: dict[str, Any]) -> None:
+    if sidecar["unmatched"]:
+        click.echo(
+            f"  metadata: {sidecar['unmatched']} of {sidecar['rows']} rows name no file "
+            "of the corpus (paths are relative to the corpus folder)"
+        )
+        _print_some("no such file", sidecar["unmatched_paths"], sidecar["unmatched"])
+    if sidecar["set_aside_columns"]:
+        click.echo(
+            f"  metadata columns set aside (the index measures them itself): "
+            f"{', '.join(sidecar['set_aside_columns'])}"
+        )
+    for column, stored_as in sidecar["renamed_columns"].items():
+        click.echo(f"  metadata column {column} stored as {stored_as}")
 
 
 @click.command()

@@ -3,7 +3,10 @@
 Folders written by ``medsearch model init`` (of any family) carry ``medsearch_model.json``, which
 marks random weights; every family's folder finder reads it. A model that cannot be found gets the
 same help whatever its family: how to bring its Hub repository to a machine without network.
-Fingerprints digest the files a model is made of.
+Before a family downloads from the Hub, :func:`hub_unreachable` asks once, with a short timeout,
+whether the Hub answers; when it does not (or ``HF_HUB_OFFLINE`` is set), the family looks in the
+local Hub cache only, rather than let the Hub client retry for half a minute. Fingerprints digest
+the files a model is made of.
 """
 
 from __future__ import annotations
@@ -23,6 +26,42 @@ OFFLINE_HELP = (
     "  huggingface-cli download {repo} --local-dir ./{name}\n"
     "and copy ./{name} here: it must hold {files}."
 )
+
+
+#: seconds the Hub has to answer before models are looked for in the local Hub cache only
+HUB_PROBE_TIMEOUT = 3.0
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face Hub cannot be reached now (``HF_HUB_OFFLINE``, or no answer within
+    :data:`HUB_PROBE_TIMEOUT`); None when it answers."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    try:
+        get_session().head(constants.ENDPOINT, timeout=HUB_PROBE_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - whatever the cause, the Hub is out of reach
+        return f"{constants.ENDPOINT} cannot be reached: {_first_line(exc)}"
+    return None
+
+
+def hub_failure(
+    repo: str, exc: Exception, unreachable: str | None, files: str
+) -> ModelUnavailableError:
+    """The error for a Hub repository that could not be fetched, nor found in the local cache;
+    ``unreachable``: why the Hub was not asked (:func:`hub_unreachable`)."""
+    cause = f"{unreachable}, and the cache has no copy" if unreachable else _first_line(exc)
+    return ModelUnavailableError(
+        f"cannot get {repo} from the Hugging Face Hub or its local cache ({cause}). "
+        + offline_help(repo, files)
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def has_random_weights(folder: Path) -> bool:

@@ -36,7 +36,8 @@ from ..storage.metadata_db import Store
 from ..storage.publish import publish
 from ..storage.vectors import VectorFile
 from .engines import Engine, EngineJob, load_engine
-from .report import IndexReport
+from .preflight import check_run_folders
+from .report import IndexReport, SidecarReport
 from .stages import scan_stage
 from .write_stage import Writer
 
@@ -57,16 +58,22 @@ def index_corpus(
     encoder: Encoder | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    allow_empty_corpus: bool = False,
 ) -> IndexReport:
     """Bring the index in ``settings.index_dir`` up to date with the images under ``corpus``
     (a folder, or a source :func:`indexer.sources.registry.open_source` opened).
 
     Setting ``stop`` ends the run early: the batch in flight is written, the rest left for the
-    next run, and what is committed is published."""
+    next run, and what is committed is published. A corpus or index folder that is a mistake is
+    refused before anything is written (:func:`~indexer.indexing.preflight.check_run_folders`), a
+    corpus without images too unless ``allow_empty_corpus`` (a folder being watched) or the index
+    exists already."""
     source = open_source(corpus, settings) if isinstance(corpus, Path) else corpus
     root = source.root
     sidecar = load_metadata(metadata_file) if metadata_file else {}
     folder = IndexFolder(settings.index_dir)
+    require_images = not folder.exists() and not allow_empty_corpus
+    check_run_folders(source, folder, require_images=require_images)
     # the other files name themselves when they find the disk full; the rest is SQLite's
     with folder.writer_lock(), reporting_disk_full(folder.db_path.name):
         folder.remove_stale_temporaries()
@@ -179,4 +186,6 @@ def _run(
         report.pruned = len(gone)
     else:
         report.missing = len(gone)
+    if sidecar:
+        report.sidecar = SidecarReport.of(sidecar, on_disk | writer.states.keys())
     return report

@@ -1,4 +1,5 @@
-"""What one indexing run did: counts, failures, the rate and each stage's busy time.
+"""What one indexing run did: counts, failures, skipped files, how a metadata sidecar met the
+corpus, the rate and each stage's busy time.
 
 The rate is :func:`files_per_second` of the files processed so far and the seconds since
 processing began, one clock for the progress bar and the summary, so the two agree.
@@ -7,10 +8,16 @@ processing began, one clock for the progress bar and the summary, so the two agr
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import MetadataValue
+from ..storage.schema import MEASURED_FIELDS, RENAMED_SIDECAR_FIELDS
 from .stages import StageClock
+
+#: skipped files and unmatched sidecar paths a report names (it counts them all)
+LISTED = 100
 
 
 def files_per_second(files: int, seconds: float) -> float:
@@ -36,6 +43,8 @@ class IndexReport:
     #: indexed files no longer on disk (kept; use --prune to remove them)
     missing: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    #: the first :data:`LISTED` skipped files, ``{"path", "reason"}``
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     count: int = 0
     seconds: float = 0.0
@@ -48,6 +57,13 @@ class IndexReport:
     engine: str = "threaded"
     #: busy seconds of each stage, summed over the threads or workers that ran it
     clock: StageClock = field(default_factory=StageClock)
+    #: how the run's metadata sidecar met the corpus (None: no sidecar)
+    sidecar: SidecarReport | None = None
+
+    def add_skipped(self, path: str, reason: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.skipped_files) < LISTED:
+            self.skipped_files.append({"path": path, "reason": reason})
 
     @property
     def images_per_s(self) -> float:
@@ -65,6 +81,7 @@ class IndexReport:
             "pruned": self.pruned,
             "missing": self.missing,
             "skipped": dict(self.skipped),
+            "skipped_files": self.skipped_files,
             "failed": self.failed,
             "count": self.count,
             "seconds": round(self.seconds, 3),
@@ -74,4 +91,39 @@ class IndexReport:
             "processing_seconds": round(self.processing_seconds, 3),
             "engine": self.engine,
             "stage_seconds": self.clock.to_dict(),
+            **({"sidecar": self.sidecar.to_dict()} if self.sidecar else {}),
+        }
+
+
+@dataclass
+class SidecarReport:
+    """How a metadata sidecar met the corpus: rows that name no file, columns not stored as such."""
+
+    rows: int
+    #: paths the sidecar names that are not in the corpus, sorted
+    unmatched: list[str]
+    #: columns the index measures itself (``format``, ``width`` ...), not stored from the sidecar
+    set_aside: list[str]
+    #: columns stored under another name (``id`` -> ``sidecar_id``)
+    renamed: dict[str, str]
+
+    @classmethod
+    def of(
+        cls, sidecar: Mapping[str, Mapping[str, MetadataValue]], corpus_paths: Container[str]
+    ) -> SidecarReport:
+        columns = {name for fields in sidecar.values() for name in fields}
+        return cls(
+            rows=len(sidecar),
+            unmatched=sorted(path for path in sidecar if path not in corpus_paths),
+            set_aside=sorted(columns & MEASURED_FIELDS - set(RENAMED_SIDECAR_FIELDS)),
+            renamed={k: v for k, v in RENAMED_SIDECAR_FIELDS.items() if k in columns},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "unmatched": len(self.unmatched),
+            "unmatched_paths": self.unmatched[:LISTED],
+            "set_aside_columns": self.set_aside,
+            "renamed_columns": self.renamed,
         }

@@ -74,7 +74,7 @@ class Writer:
     def _write(self, batch: list[Prepared], other: list[Failed | Skipped]) -> int:
         for item in other:
             if isinstance(item, Skipped):
-                self.report.skipped[item.reason] += 1
+                self.report.add_skipped(item.file.relpath, item.reason)
             else:
                 self.report.failed.append(
                     {"path": item.file.relpath, "reason": item.reason, "message": item.message}

@@ -8,7 +8,7 @@ image is the file at its relative path, sent from disk; a folder has no viewer.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import InvalidRequestError, NotFoundError, SourceOptionError
@@ -23,9 +23,19 @@ class FolderSource:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder).resolve()
         self.root = str(self.folder)
+        #: real paths of folders under the corpus that are not part of it (an index folder)
+        self._left_out: set[str] = set()
+
+    def leave_out(self, folder: Path) -> None:
+        """Scan without ``folder`` and what it holds (an index folder inside the corpus)."""
+        self._left_out.add(os.path.realpath(folder))
 
     def scan(self) -> list[CorpusFile]:
-        return list(scan_corpus(self.folder))
+        return list(self.scan_lazily())
+
+    def scan_lazily(self) -> Iterator[CorpusFile]:
+        """The files of :meth:`scan`, one at a time (stop early to save a full listing)."""
+        return scan_corpus(self.folder, leave_out=self._left_out)
 
     def read(self, file: CorpusFile) -> bytes:
         return file.path.read_bytes()
@@ -45,6 +55,11 @@ def open_folder(corpus: str, settings: Settings, selection: Sequence[str]) -> Fo
     if selection:
         raise SourceOptionError("a folder corpus takes no selection of what to list")
     source = FolderSource(Path(corpus))
+    if source.folder.is_file():
+        raise InvalidRequestError(
+            f"corpus {corpus} is a file, not a folder: give the folder that holds the images "
+            f"(e.g. {Path(corpus).parent}); every image under it is indexed"
+        )
     if not source.folder.is_dir():
         raise InvalidRequestError(f"corpus folder {corpus} does not exist")
     return source
@@ -59,15 +74,15 @@ KIND = SourceKind(
 )
 
 
-def scan_corpus(root: Path) -> Iterator[CorpusFile]:
+def scan_corpus(root: Path, leave_out: Collection[str] = ()) -> Iterator[CorpusFile]:
     """Every regular file under ``root``, recursively, in sorted order (depth first).
 
     Hidden files and folders (name starting with ".") are skipped. Symbolic links to files
     are followed. A symbolic link to a folder outside the corpus is followed, and each real
     folder is entered once, so link cycles end; a link to a folder inside the corpus is not
     followed, as that folder is scanned where it really is. Folders that cannot be listed are
-    skipped. A missing or unreadable ``root`` raises :class:`InvalidRequestError` at once,
-    before the first file is yielded.
+    skipped, and so are those whose real path is in ``leave_out``. A missing or unreadable
+    ``root`` raises :class:`InvalidRequestError` at once, before the first file is yielded.
     """
     root = Path(root).absolute()
     if not root.exists():
@@ -79,7 +94,7 @@ def scan_corpus(root: Path) -> Iterator[CorpusFile]:
     except OSError as exc:
         raise InvalidRequestError(f"corpus folder cannot be read: {root} ({exc.strerror})") from exc
     real_root = os.path.realpath(root)
-    return _walk(root, entries, (), real_root, {real_root})
+    return _walk(root, entries, (), real_root, {real_root, *leave_out})
 
 
 def _walk(

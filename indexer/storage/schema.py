@@ -25,6 +25,8 @@ COLUMN_FIELDS = ("modality", "format")
 SIZE_FIELDS = ("width", "height")
 #: columns measured from the file itself, which no sidecar field may override
 MEASURED_FIELDS = frozenset({"id", "path", "sha256", "size", "mtime", "width", "height", "format"})
+#: sidecar fields stored under another name, their own being a measured column's
+RENAMED_SIDECAR_FIELDS = {"id": "sidecar_id"}
 
 
 class Base(DeclarativeBase):
@@ -128,9 +130,11 @@ class DescriptiveFields(NamedTuple):
 
     def with_sidecar(self, sidecar: Mapping[str, MetadataValue]) -> DescriptiveFields:
         """These fields with a sidecar's over them: its caption and modality go to their
-        columns, the rest into ``extra``; empty values and measured columns are left out."""
+        columns, the rest into ``extra``; empty values and measured columns are left out, but a
+        sidecar's ``id`` is kept as ``sidecar_id`` (:data:`RENAMED_SIDECAR_FIELDS`)."""
+        renamed = ((RENAMED_SIDECAR_FIELDS.get(k, k), v) for k, v in sidecar.items())
         fields: dict[str, MetadataValue] = {
-            k: v for k, v in sidecar.items() if k not in MEASURED_FIELDS and v is not None
+            k: v for k, v in renamed if k not in MEASURED_FIELDS and v is not None
         }
         caption = fields.pop("caption", self.caption)
         modality = fields.pop("modality", self.modality)

@@ -46,7 +46,7 @@ def test_library_errors_are_one_line_messages(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: index folder") and "Traceback" not in result.output
     missing_model = CliRunner().invoke(
-        cli, ["index", str(tmp_path), "--index", str(tmp_path / "i"), "--model", "/no/such"]
+        cli, ["index", str(SAMPLE_DIR), "--index", str(tmp_path / "i"), "--model", "/no/such"]
     )
     assert missing_model.exit_code == 1 and "--model DIR" in missing_model.output
 

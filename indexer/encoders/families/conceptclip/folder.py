@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ....errors import ModelUnavailableError
-from ...model_files import json_object
+from ...model_files import hub_unreachable, json_object
 
 HUB_ID = "JerrryNie/ConceptCLIP"
 
@@ -29,15 +29,17 @@ def locate_conceptclip(model: str) -> tuple[Path, str]:
 
 
 def _hub_snapshot(repo: str) -> Path:
-    """The Hub snapshot of ``repo`` (the local cache when offline)."""
+    """The Hub snapshot of ``repo`` (the local cache when the Hub is out of reach)."""
+    unreachable = hub_unreachable()
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(repo))
+        return Path(snapshot_download(repo, local_files_only=unreachable is not None))
     except Exception as exc:  # noqa: BLE001 - any hub failure means "not reachable"
         raise ModelUnavailableError(
             f"cannot get {repo} from the Hugging Face Hub or its local cache "
-            f"({type(exc).__name__}). To run without network access, download it on a machine "
-            f"that can reach the Hub (huggingface-cli download {repo} --local-dir ./conceptclip) "
-            "and pass the folder with --model DIR --trust-remote-code."
+            f"({unreachable or type(exc).__name__}). To run without network access, download it "
+            "on a machine that can reach the Hub "
+            f"(huggingface-cli download {repo} --local-dir ./conceptclip) and pass the folder "
+            "with --model DIR --trust-remote-code."
         ) from exc

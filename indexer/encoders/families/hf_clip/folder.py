@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ....errors import ModelUnavailableError
-from ...model_files import has_random_weights, offline_help
+from ...model_files import has_random_weights, hub_failure, hub_unreachable, offline_help
 
 PUBMEDCLIP_HUB_ID = "flaviagiammarino/pubmed-clip-vit-base-patch32"
 HF_CLIP_PREFIX = "hf-clip:"
@@ -88,15 +88,13 @@ def _read_folder(folder: Path, *, ref: str, repo: str) -> HfClipFolder:
 
 
 def _download_from_hub(repo: str) -> Path:
-    """The Hub snapshot folder of ``repo`` (from the local cache when offline)."""
+    """The Hub snapshot folder of ``repo`` (from the local cache when the Hub is out of reach)."""
+    unreachable = hub_unreachable()
     try:
         from huggingface_hub import snapshot_download
 
         wanted = [CONFIG_FILE, PREPROCESSOR_FILE, *TOKENIZER_FILES, *WEIGHT_FILES]
-        return Path(snapshot_download(repo, allow_patterns=wanted))
+        local_only = unreachable is not None
+        return Path(snapshot_download(repo, allow_patterns=wanted, local_files_only=local_only))
     except Exception as exc:  # noqa: BLE001 - any hub failure means "not reachable"
-        raise ModelUnavailableError(
-            f"cannot get {repo} from the Hugging Face Hub or its local cache "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            + offline_help(repo, REQUIRED_FILES)
-        ) from exc
+        raise hub_failure(repo, exc, unreachable, REQUIRED_FILES) from exc

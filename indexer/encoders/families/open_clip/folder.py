@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from ....errors import ModelUnavailableError
-from ...model_files import has_random_weights, model_not_found, offline_help
+from ...model_files import (
+    has_random_weights,
+    hub_failure,
+    hub_unreachable,
+    model_not_found,
+    offline_help,
+)
 
 BIOMEDCLIP_HUB_ID = "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"
 HUB_PREFIX = "hf-hub:"
@@ -92,7 +98,9 @@ def locate_model(model: str) -> ModelFolder:
     model = MODEL_ALIASES.get(model, model)
     if model.startswith(HUB_PREFIX):
         repo = model[len(HUB_PREFIX) :]
-        return _read_folder(_download_from_hub(repo), ref=model, via_hub=True)
+        unreachable = hub_unreachable()
+        snapshot = _download_from_hub(repo, unreachable)
+        return _read_folder(snapshot, ref=model, via_hub=unreachable is None)
     folder = Path(model).expanduser()
     if not folder.is_dir():
         raise model_not_found(model, MODEL_ALIASES)
@@ -184,27 +192,26 @@ def _is_bert_config(path: Path) -> bool:
         return False
 
 
-def _download_from_hub(repo: str) -> Path:
-    """The Hub snapshot folder of ``repo`` (from the local cache when offline)."""
+def _download_from_hub(repo: str, unreachable: str | None) -> Path:
+    """The Hub snapshot folder of ``repo`` (from the local cache only when ``unreachable``)."""
     try:
         from huggingface_hub import hf_hub_download
 
-        config_file = Path(hf_hub_download(repo, CONFIG_FILE))
+        def fetch(name: str) -> str:
+            return str(hf_hub_download(repo, name, local_files_only=unreachable is not None))
+
+        config_file = Path(fetch(CONFIG_FILE))
         for name in WEIGHT_FILES[::-1]:
             try:
-                hf_hub_download(repo, name)
+                fetch(name)
                 break
             except Exception:  # noqa: BLE001 - try the next weight file name
                 continue
         config = normalize_config(json.loads(config_file.read_text(encoding="utf-8")))
         for name in TOKENIZER_FILES if _has_hf_text_tower(config) else ():
-            hf_hub_download(repo, name)
+            fetch(name)
     except ModelUnavailableError:
         raise
     except Exception as exc:  # noqa: BLE001 - any hub failure means "not reachable"
-        raise ModelUnavailableError(
-            f"cannot get {repo} from the Hugging Face Hub or its local cache "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            + offline_help(repo, OPEN_CLIP_FILES)
-        ) from exc
+        raise hub_failure(repo, exc, unreachable, OPEN_CLIP_FILES) from exc
     return config_file.parent
