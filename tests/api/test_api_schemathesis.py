@@ -32,14 +32,16 @@ from tests.support.serving import serve
 EXAMPLES = 100
 #: what both modes may answer besides the statuses Schemathesis expects of each:
 #: 413, a request over the upload limit, is refused for its size whatever it holds (the document
-#: bounds each field, not their sum); 422, bytes that fit the document but are no image
+#: bounds each field, not their sum); 422, bytes that fit the document but are no image; 431, a
+#: query string past the HTTP server's header limit, refused before the service reads it
 CONFIG = """
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "413", "422", "429", "5xx"]
+expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "413", "422", "429", "431", "5xx"]
 
 [checks.negative_data_rejection]
 expected-statuses = [
-  "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx",
+  "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "431",
+  "5xx",
 ]
 """
 #: longest line of the report kept in the assertion message (a generated body can be megabytes)
