@@ -1,4 +1,5 @@
-"""A small thread-safe LRU cache of what queries compute: embeddings, the ids a filter selects.
+"""A small thread-safe LRU cache of what queries compute: embeddings, the ids a filter selects,
+facet counts under a filter.
 
 Repeated queries are common: the web page sends the same text or the same uploaded image again for
 every further page and every filter change, and runs many queries under one filter. Each
@@ -11,30 +12,35 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 import numpy as np
 
+V = TypeVar("V")
 
-class QueryCache:
-    """Arrays whose weights (``weigh``, 1 each by default) add up to at most ``size``, the least
-    recently used dropped first. Cached arrays are read-only: every caller shares them."""
 
-    def __init__(self, size: int, weigh: Callable[[np.ndarray], int] = lambda _: 1) -> None:
+class QueryCache(Generic[V]):
+    """Values whose weights (``weigh``, 1 each by default) add up to at most ``size``, the least
+    recently used dropped first. Every caller shares a cached value: arrays are made read-only,
+    and other values must not be changed in place."""
+
+    def __init__(self, size: int, weigh: Callable[[V], int] = lambda _: 1) -> None:
         self.size = size
         self._weigh = weigh
         self._lock = threading.Lock()
-        self._values: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._values: OrderedDict[Hashable, V] = OrderedDict()
         self._weight = 0
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        """The cached array for ``key``, or ``compute()`` stored under it (computed unlocked)."""
+    def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
+        """The cached value for ``key``, or ``compute()`` stored under it (computed unlocked)."""
         with self._lock:
             cached = self._values.get(key)
             if cached is not None:
                 self._values.move_to_end(key)
                 return cached
         value = compute()
-        value.setflags(write=False)  # shared between callers: nobody may change it in place
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
         with self._lock:
             previous = self._values.pop(key, None)
             if previous is not None:

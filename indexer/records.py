@@ -46,11 +46,6 @@ class EncoderRecord:
     def to_json(self) -> dict[str, Any]:
         return write_record(self)
 
-    @property
-    def display_name(self) -> str:
-        """The name a user knows the model by: :func:`encoder_display_name` of this record."""
-        return encoder_display_name(self.name, self.model)
-
 
 #: encoder names that say only which code loaded the model, not which model it is
 GENERIC_ENCODER_NAMES = frozenset({"clip", "open_clip"})

@@ -73,8 +73,8 @@ class Retriever:
         self._snapshot = self._load_snapshot(None)
         #: mtime of an index_info.json that could not be loaded, not to be tried again
         self._rejected_mtime: float | None = None
-        self._text_cache = QueryCache(_TEXT_CACHE_SIZE)
-        self._image_cache = QueryCache(_IMAGE_CACHE_SIZE)
+        self._text_cache: QueryCache[np.ndarray] = QueryCache(_TEXT_CACHE_SIZE)
+        self._image_cache: QueryCache[np.ndarray] = QueryCache(_IMAGE_CACHE_SIZE)
         self._last_check = time.monotonic()
 
     @classmethod

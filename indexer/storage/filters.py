@@ -9,7 +9,6 @@ Scans of every row are cached until the database file changes.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,9 +43,9 @@ class FieldQueries:
         self.path = db_path
         self._cache: dict[str, tuple[tuple[int, ...], Any]] = {}
         #: ids matching recent filters, by the change stamp they were read at and the filter
-        self._filter_cache = QueryCache(FILTER_CACHE_IDS, weigh=len)
-        #: facets counted under recent filters, the most recently asked last
-        self._facet_cache: OrderedDict[tuple[Any, ...], Facets] = OrderedDict()
+        self._filter_cache: QueryCache[IdArray] = QueryCache(FILTER_CACHE_IDS, weigh=len)
+        #: facets counted under recent filters
+        self._facet_cache: QueryCache[Facets] = QueryCache(FILTERED_FACETS_CACHED)
 
     def filterable_fields(self) -> list[str]:
         """Every field a filter may name; recomputed only after the database file changed."""
@@ -127,13 +126,9 @@ class FieldQueries:
             return everything
         clauses = self.filter_clauses(filters)  # unknown fields and bad values fail first
         key = (self._change_stamp(), max_values, _filters_key(filters))
-        counted = self._facet_cache.pop(key, None)
-        if counted is None:
-            counted = self._count_filtered_facets(max_values, clauses, everything)
-        self._facet_cache[key] = counted
-        while len(self._facet_cache) > FILTERED_FACETS_CACHED:
-            self._facet_cache.popitem(last=False)
-        return counted
+        return self._facet_cache.get_or_compute(
+            key, lambda: self._count_filtered_facets(max_values, clauses, everything)
+        )
 
     def index_extra_fields(self) -> None:
         """Give each extra field (up to :data:`MAX_INDEXED_FIELDS`) an index of its values.

@@ -12,7 +12,7 @@ from indexer.query_cache import QueryCache
 
 
 def test_least_recently_used_is_dropped_first() -> None:
-    cache = QueryCache(size=2)
+    cache: QueryCache[np.ndarray] = QueryCache(size=2)
     embedded: list[str] = []
 
     def embed(key: str) -> np.ndarray:
@@ -27,7 +27,7 @@ def test_least_recently_used_is_dropped_first() -> None:
 
 
 def test_cached_vectors_are_read_only() -> None:
-    cache = QueryCache(size=4)
+    cache: QueryCache[np.ndarray] = QueryCache(size=4)
     vector = cache.get_or_compute("q", lambda: np.ones(3, dtype=np.float32))
     assert cache.get_or_compute("q", lambda: np.zeros(3, dtype=np.float32)) is vector
     with pytest.raises(ValueError):
@@ -35,7 +35,7 @@ def test_cached_vectors_are_read_only() -> None:
 
 
 def test_the_cache_stays_bounded_under_concurrent_distinct_queries() -> None:
-    cache = QueryCache(size=16)
+    cache: QueryCache[np.ndarray] = QueryCache(size=16)
     seen_sizes: list[int] = []
 
     def client(number: int) -> None:
@@ -53,7 +53,7 @@ def test_the_cache_stays_bounded_under_concurrent_distinct_queries() -> None:
 
 
 def test_a_weighted_cache_keeps_the_total_weight_within_its_size() -> None:
-    cache = QueryCache(size=5, weigh=len)
+    cache: QueryCache[np.ndarray] = QueryCache(size=5, weigh=len)
     cache.get_or_compute("a", lambda: np.arange(3))
     cache.get_or_compute("b", lambda: np.arange(2))
     assert len(cache) == 2  # 3 + 2 fit
