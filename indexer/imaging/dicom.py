@@ -40,6 +40,7 @@ from ..errors import UnreadableImageError
 from ..records import MetadataValue
 from ..sizes import DEFAULT_MAX_PIXELS
 from .jpeg2000 import reduced_jpeg2000_frame
+from .jpeg_scan import repaired_frame
 
 #: DICOM keyword -> stored field name. Nothing outside this allowlist is ever returned.
 #: Manufacturer, station and institution fields are left out on purpose: they can narrow an
@@ -240,7 +241,7 @@ def _render(dataset: Dataset, max_pixels: int, min_side: int | None) -> Image.Im
     frame = frames // 2
     reduced = reduced_jpeg2000_frame(dataset, frame, frames, min_side) if min_side else None
     # decode only the frame shown; as_rgb (default) turns YBR colour into RGB
-    pixels = pixel_array(dataset, index=frame) if reduced is None else reduced
+    pixels = _decoded_frame(dataset, frame, frames) if reduced is None else reduced
     samples = int(dataset.get("SamplesPerPixel") or 1)
     if pixels.ndim == (3 if samples > 1 else 2) + 1:  # a decoder that ignored index
         pixels = pixels[pixels.shape[0] // 2]
@@ -257,6 +258,18 @@ def _render(dataset: Dataset, max_pixels: int, min_side: int | None) -> Image.Im
     if photometric == "MONOCHROME1":
         grey = 255 - grey
     return Image.fromarray(grey).convert("RGB")
+
+
+def _decoded_frame(dataset: Dataset, frame: int, frames: int) -> np.ndarray:
+    """One frame's pixels; a sequential JPEG frame with a non-conforming scan header is repaired
+    and decoded again, as DCMTK does."""
+    try:
+        return pixel_array(dataset, index=frame)
+    except Exception:
+        repaired = repaired_frame(dataset, frame, frames)
+        if repaired is None:
+            raise
+        return repaired
 
 
 def _render_monochrome(pixels: np.ndarray, dataset: Dataset, frame: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from pydicom.uid import UID
 
 from indexer.imaging.decode import load_image
 from indexer.imaging.dicom import read_dicom
+from indexer.imaging.jpeg_scan import sequential_scans
 from tests.support.helpers import REPO, run_cli, tiny_model_args
 
 HTJ2K_FILE = REPO / "tests" / "data" / "ct_small_htj2k.dcm"
@@ -118,3 +119,25 @@ def test_a_folder_of_every_encoding_indexes_without_failure(
     report = json.loads(out)
     assert report["failed"] == [] and report["skipped"] == {}
     assert report["indexed"] == report["count"] == len(CASES)
+
+
+def test_a_ge_jpeg_extended_frame_with_a_non_standard_scan_header_decodes() -> None:
+    """``JPEG-lossy.dcm`` as a GE scanner wrote it (spectral selection 0..0 in a sequential
+    scan, refused by libjpeg, decoded by DCMTK with a warning) renders exactly like
+    ``JPGExtended.dcm``, the same image with the scan header corrected."""
+    as_written = grey(pydicom_data("JPEG-lossy.dcm"))
+    corrected = grey(pydicom_data("JPGExtended.dcm"))
+    assert as_written.shape == corrected.shape == (1024, 256)
+    assert as_written.std() > 5
+    assert np.array_equal(as_written, corrected)
+
+
+def test_scan_headers_are_only_rewritten_in_sequential_jpeg() -> None:
+    dataset = pydicom.dcmread(pydicom_data("JPGExtended.dcm"))
+    conforming = next(pydicom.encaps.generate_frames(dataset.PixelData, number_of_frames=1))
+    assert sequential_scans(conforming) is None  # nothing to repair
+    assert (
+        sequential_scans(b"\xff\xd8\xff\xc2\x00\x02\xff\xda\x00\x08\x01\x01\x00\x01\x05\x00")
+        is None
+    )
+    assert sequential_scans(b"not a jpeg") is None
