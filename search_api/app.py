@@ -19,6 +19,7 @@ from indexer.front_ends import load_front_end
 from indexer.settings import Settings
 from search_api.errors import register_error_handlers
 from search_api.indexes import IndexSet, name_index_dirs, open_indexes
+from search_api.metrics import METRICS_PATH, install_metrics
 from search_api.routes.api import create_api_blueprint
 from search_api.security.auth import SESSION_COOKIE
 from search_api.security.headers import allowed_origins, install_headers
@@ -81,6 +82,7 @@ def create_app(
     app.extensions[STATE_KEY] = ApiState(settings, indexes)
     register_error_handlers(app)
     install_headers(app, api_prefix=API_PREFIX, cors_origins=allowed_origins(settings.cors_origins))
+    install_metrics(app, indexes)
     app.before_request(_before_api_request)
     app.register_blueprint(create_api_blueprint(), url_prefix=API_PREFIX)
     register_front_end_blueprints(app)
@@ -97,13 +99,14 @@ def _single_index(settings: Settings, retriever: SearchService | None) -> IndexS
 
 
 def _before_api_request() -> None:
-    """On /api routes (known or not): check the bearer token, then maybe reload the indexes.
+    """On /api routes (known or not) and the metrics: check the bearer token, then maybe
+    reload the indexes.
 
     A CORS preflight (OPTIONS) carries no credentials by design and only learns the allowed
     methods and headers, so it is not checked.
     """
     path = request.path
-    if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
+    if path != METRICS_PATH and path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
         return
     if path in (HEALTH_PATH, SESSION_PATH) or request.method == "OPTIONS":
         return

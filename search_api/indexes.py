@@ -54,6 +54,9 @@ class ServedIndex:
         self.renders = renders
         self._refresh_lock = threading.Lock()
         self._next_refresh = time.monotonic() + settings.reload_interval
+        #: new versions picked up, and new versions that could not be loaded
+        self.reloads = 0
+        self.reload_failures = 0
 
     @property
     def draft_size(self) -> int:
@@ -85,10 +88,13 @@ class ServedIndex:
         try:
             self._next_refresh = now + self.settings.reload_interval
             if self.retriever.refresh():
+                self.reloads += 1
                 log.info("loaded a newly published version of index %r from %s", self.name, folder)
         except MedSearchError as exc:
+            self.reload_failures += 1
             log.warning("keeping index %r, its new version cannot be loaded: %s", self.name, exc)
         except Exception:  # a reload problem must not fail the request that noticed it
+            self.reload_failures += 1
             log.exception("keeping the current index %r, reloading %s failed", self.name, folder)
         finally:
             self._refresh_lock.release()

@@ -13,17 +13,22 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
+from indexer.encoders.base import EncoderUsage
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
 from indexer.search.info import RetrieverInfo
 
 
 class QueryEncoder(Protocol):
-    """The one fact about the encoder that request handling needs."""
+    """What request handling and the metrics need to know of the encoder."""
 
     @property
     def draft_size(self) -> int:
         """Shortest side a JPEG upload may be reduced to while decoding."""
+        ...
+
+    def usage(self) -> EncoderUsage:
+        """Work the model has done so far (for the metrics)."""
         ...
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,17 @@ if TYPE_CHECKING:
     import torch
 
 FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class EncoderUsage:
+    """What an encoder has done since it was loaded (for a service's metrics)."""
+
+    #: seconds the model spent computing
+    busy_seconds: float = 0.0
+    #: text queries answered, and those waiting for the model now
+    text_requests: int = 0
+    text_requests_waiting: int = 0
 
 
 class Encoder(ABC):
@@ -90,6 +102,10 @@ class Encoder(ABC):
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.encode_prepared([self.prepare(im) for im in images])
+
+    def usage(self) -> EncoderUsage:
+        """Work done so far; an encoder without a model of its own has done none."""
+        return EncoderUsage()
 
     def describe(self) -> EncoderRecord:
         """What ``index_info.json`` records about the encoder."""

@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
+from indexer.encoders.base import EncoderUsage
 from indexer.errors import NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
@@ -101,6 +102,9 @@ def ids_by_file(app: Flask, app_retriever: Any) -> dict[str, int]:
 @dataclass(frozen=True)
 class FakeEncoder:
     draft_size: int = 448
+
+    def usage(self) -> EncoderUsage:
+        return EncoderUsage()
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -82,6 +83,20 @@ class ModelThread:
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medsearch-model")
         self._ident = self._executor.submit(threading.get_ident).result()
+        self._busy_seconds = 0.0
+
+    @property
+    def busy_seconds(self) -> float:
+        """Seconds the thread has spent running work since it started."""
+        return self._busy_seconds
+
+    def _timed(self, func: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        try:
+            return func(*args)
+        finally:
+            # only the model's own thread writes this
+            self._busy_seconds += time.perf_counter() - started
 
     def is_current(self) -> bool:
         """True when called on the model's thread itself."""
@@ -89,7 +104,7 @@ class ModelThread:
 
     def submit(self, func: Callable[..., T], *args: Any) -> Future[T]:
         """Queue ``func(*args)`` for the model's thread, behind the work queued before it."""
-        return self._executor.submit(func, *args)
+        return self._executor.submit(self._timed, func, *args)
 
     def run(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)`` on the model's thread (directly when already on it)."""

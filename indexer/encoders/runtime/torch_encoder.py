@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ...errors import InvalidRequestError
-from ..base import Encoder, FloatArray
+from ..base import Encoder, EncoderUsage, FloatArray
 from .device import (
     ModelThread,
     forward_in_slices,
@@ -53,6 +53,14 @@ class TorchEncoder(Encoder):
     def text_batches(self) -> BatchStats:
         """How many text requests were embedded in how many forwards (micro-batching at work)."""
         return self._text_batcher.stats
+
+    def usage(self) -> EncoderUsage:
+        texts = self._text_batcher.stats
+        return EncoderUsage(
+            busy_seconds=self._model_thread.busy_seconds,
+            text_requests=texts.requests,
+            text_requests_waiting=texts.waiting,
+        )
 
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         if not len(images):
