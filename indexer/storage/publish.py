@@ -23,7 +23,7 @@ import numpy.typing as npt
 from .. import ann
 from ..errors import IndexCorruptError
 from ..fault_points import fault_point
-from ..sizes import default_index_memory
+from ..settings import Settings
 from ..versions import library_versions, medsearch_version
 from . import checksums
 from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
@@ -55,11 +55,12 @@ def publish(
 ) -> IndexInfo:
     """Sync ``index.faiss`` with the store and write the new ``index_info.json``; return it.
 
-    ``memory`` (bytes, default :func:`~indexer.sizes.default_index_memory`) bounds the index
-    type ``auto`` picks and sizes a compressed code.
+    ``memory`` (bytes) bounds the index type ``auto`` picks and sizes a compressed code; by
+    default it is the settings' budget (``MEDSEARCH_INDEX_MEMORY``, else
+    :func:`~indexer.sizes.default_index_memory`), as for the command line.
     """
     store.index_extra_fields()
-    memory = default_index_memory() if memory is None else memory
+    memory = Settings.from_env().index_memory if memory is None else memory
     vectors = folder.vector_file(info.dim)
     db_ids = store.ids()
     requested = _requested_type(info, requested_type)

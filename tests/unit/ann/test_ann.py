@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from indexer import ann
+from indexer.settings import Settings
 from indexer.storage.folder import IndexFolder, new_info
 from indexer.storage.info import EncoderRecord
 from indexer.storage.publish import publish
@@ -210,3 +211,17 @@ def test_an_index_built_in_chunks_from_disk_equals_one_built_in_memory(
     else:
         found = chunked.search(queries, 10)[1]
         np.testing.assert_array_equal(found, in_memory.search(queries, 10)[1])
+
+
+def test_publish_without_a_memory_budget_follows_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library caller that leaves ``memory`` out gets MEDSEARCH_INDEX_MEMORY, as the CLI does."""
+    n = 10_000
+    monkeypatch.setenv("MEDSEARCH_INDEX_MEMORY", "1M")  # less than an exact index of n takes
+    folder = _synthetic_index(tmp_path / "idx", n, "auto")
+    memory = Settings.from_env().index_memory
+    assert ann.estimate_bytes("flat", n, DIM, memory=None) > memory
+    expected = ann.choose_index_type("auto", n, DIM, memory)
+    assert expected != "flat"
+    assert folder.read_info().index_type == expected
