@@ -16,6 +16,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from ..records import EncoderRecord
+from .preparation import ImagePreparation, draft_side
 
 if TYPE_CHECKING:
     import torch
@@ -58,20 +59,22 @@ class Encoder(ABC):
 
     @property
     def draft_size(self) -> int:
-        """Shortest side a JPEG may be reduced to while decoding (PIL draft mode).
+        """Shortest side a JPEG may be reduced to while decoding (PIL draft mode)."""
+        return draft_side(self.image_size)
 
-        Twice the model's input side: the resize to the input side then still averages several
-        decoded pixels into each, which keeps embeddings within cosine 0.999 of a full decode.
-        """
-        return 2 * self.image_size
-
+    @property
     @abstractmethod
+    def preparation(self) -> ImagePreparation:
+        """How an image becomes this model's input, as a small picklable object without the
+        model (decoding processes take it instead of loading the model)."""
+
     def prepare(self, image: Image.Image) -> np.ndarray:
         """The image resized and cropped to the model's input, uint8 [H, W, 3], without torch.
 
         Decoding threads and request threads call this; keeping torch out of them keeps them
         from starting CPU thread pools of their own beside the model's.
         """
+        return self.preparation.prepare(image)
 
     @abstractmethod
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..errors import InvalidRequestError
 from .base import Encoder, FloatArray
+from .preparation import ImagePreparation
 
 
 class VectorOnlyEncoder(Encoder):
@@ -32,7 +32,8 @@ class VectorOnlyEncoder(Encoder):
     def __init__(self, dim: int) -> None:
         self.dim = dim
 
-    def prepare(self, image: Image.Image) -> np.ndarray:
+    @property
+    def preparation(self) -> ImagePreparation:
         raise _refusal()
 
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:

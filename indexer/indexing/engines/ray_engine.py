@@ -3,7 +3,9 @@
 The indexing process (the driver) scans and decides what is new, as in every run. Ray Data then
 runs the prepare stage as tasks spread over the cluster's CPUs: each reads its files through the
 run's corpus source (by path, so the nodes share the corpus folder; a PACS is asked by each node
-itself), hashes, decodes and resizes them; contents the index already holds get no pixels. An
+itself), hashes, decodes and resizes them with the encoder's picklable preparation (the model is
+not loaded there); contents the index already holds (sent once as a compact
+:class:`~indexer.indexing.known_contents.KnownContents`) get no pixels. An
 actor pool, each actor loading the model once (on ``gpus_per_worker`` GPUs where set), embeds
 the batches. Only rows of facts and vectors stream back to the driver, in corpus order and
 bounded by Ray Data's backpressure; the driver's writer keeps the single-writer commit, the
@@ -31,16 +33,18 @@ from typing import Any
 import numpy as np
 
 from ...encoders import Encoder, load_encoder
+from ...encoders.preparation import ImagePreparation
 from ...errors import EncoderMismatchError, EngineUnavailableError, MedSearchError
 from ...records import InstanceUIDs
 from ...settings import Settings
 from ...sources.base import CorpusFile, CorpusSource
+from ..known_contents import KnownContents
 from ..stages import Failed, Outcome, Prepared, Preparer, Skipped, embed_distinct, in_batches
 from . import EngineJob
 
-#: memory a prepare task reserves on its node: torch and the model (loaded for its resize and
-#: crop settings), a large decoded image and its copies
-_PREPARE_TASK_MEMORY = 2 * 1024**3
+#: memory a prepare task reserves on its node: a large decoded image and its copies, and the
+#: set of contents already indexed (the model is not loaded there)
+_PREPARE_TASK_MEMORY = 1024**3
 #: seconds to wait for the Ray cluster's port to answer
 _CONNECT_TIMEOUT_S = 10.0
 #: batches the driver fetches ahead of the write stage
@@ -94,9 +98,9 @@ class RayEngine:
                 batch_format="numpy",
                 fn_kwargs={
                     "source": job.source,
-                    "spec": spec,
+                    "preparation": job.encoder.preparation,
                     "settings": settings,
-                    "known": frozenset(writer.id_by_sha),
+                    "known": KnownContents(writer.id_by_sha),
                 },
                 # a reservation of its own also keeps Ray Data from fusing decoding into the
                 # embedding actors, so decoding spreads over every free CPU
@@ -244,18 +248,16 @@ def _encoder(spec: _ModelSpec) -> Encoder:
 def _prepare_batch(
     batch: dict[str, np.ndarray],
     source: CorpusSource,
-    spec: _ModelSpec,
+    preparation: ImagePreparation,
     settings: Settings,
-    known: frozenset[str],
+    known: KnownContents,
 ) -> dict[str, np.ndarray]:
-    """The prepare stage over one block of rows (a Ray Data task on a CPU)."""
-    # the model's resize and crop need its configuration; its weights stay unused here
-    encoder = _encoder(
-        dataclasses.replace(spec, device="cpu", precision="fp32", compile_images=False)
+    """The prepare stage over one block of rows (a Ray Data task on a CPU, without the model)."""
+    preparer = Preparer.for_settings(
+        settings, source.read, preparation.prepare, preparation.draft_size
     )
-    preparer = Preparer.for_settings(settings, source.read, encoder.prepare, encoder.draft_size)
     n = len(batch["position"])
-    side = encoder.image_size
+    side = preparation.image_size
     pixels = np.zeros((n, side, side, 3), dtype=np.uint8)
     columns: dict[str, list[Any]] = {
         key: [] for key in ("kind", "sha256", "facts", "has_pixels", "prepare_s")

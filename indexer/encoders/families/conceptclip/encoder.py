@@ -33,6 +33,7 @@ from PIL import Image
 from ....errors import InvalidRequestError, ModelUnavailableError
 from ...base import FloatArray
 from ...model_files import has_random_weights
+from ...preparation import ImagePreparation, Squash
 from ...runtime.device import unit_rows
 from ...runtime.torch_encoder import TorchEncoder
 from .folder import locate_conceptclip
@@ -72,10 +73,9 @@ class ConceptClipEncoder(TorchEncoder):
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         return _normalize(torch.from_numpy(self.prepare(image)).unsqueeze(0))[0]
 
-    def prepare(self, image: Image.Image) -> np.ndarray:
-        side = self.image_size
-        squashed = image.convert("RGB").resize((side, side), Image.Resampling.BICUBIC)
-        return np.asarray(squashed, dtype=np.uint8)
+    @property
+    def preparation(self) -> ImagePreparation:
+        return ImagePreparation(self.image_size, Squash(self.image_size))
 
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         return self._encode_pixels(_normalize(torch.from_numpy(np.stack(images))))

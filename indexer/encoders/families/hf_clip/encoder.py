@@ -22,6 +22,7 @@ from PIL import Image
 from ....errors import ModelUnavailableError
 from ...base import FloatArray
 from ...model_files import file_digest
+from ...preparation import ImagePreparation, ShortestEdgeCrop
 from ...runtime.compiled import CompiledTower
 from ...runtime.device import unit_rows
 from ...runtime.packed_linear import can_pack, pack_linear_layers
@@ -57,7 +58,11 @@ class HfClipEncoder(TorchEncoder):
             _build, folder, self.device, self._dtype, compile_images
         )
         steps = _image_steps(self.processor.image_processor)
-        self._shortest_edge, self._crop, self._resample, mean, std = steps
+        shortest_edge, crop, resample, mean, std = steps
+        self.image_size = crop[0]
+        self._preparation = ImagePreparation(
+            self.image_size, ShortestEdgeCrop(shortest_edge, crop, resample)
+        )
         self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         tower = _ImageTower(self.model)
@@ -67,7 +72,6 @@ class HfClipEncoder(TorchEncoder):
         self.tokenizer = self.processor.tokenizer
         self.context_length = int(self.model.config.text_config.max_position_embeddings)
         self.dim = int(self.model.config.projection_dim)
-        self.image_size = self._crop[0]
         self.fingerprint = fingerprint(folder)
 
     @property
@@ -80,21 +84,9 @@ class HfClipEncoder(TorchEncoder):
         ][0]
         return pixels
 
-    def prepare(self, image: Image.Image) -> np.ndarray:
-        image = image.convert("RGB")
-        width, height = image.size
-        short, long = sorted((width, height))
-        # the processor's own rounding of the long side (transformers image_transforms)
-        new_long = int(self._shortest_edge * long / short)
-        size = (
-            (self._shortest_edge, new_long) if width <= height else (new_long, self._shortest_edge)
-        )
-        resized = image.resize(size, resample=self._resample)
-        crop_h, crop_w = self._crop
-        top = int((size[1] - crop_h) / 2.0)
-        left = int((size[0] - crop_w) / 2.0)
-        cropped = resized.crop((left, top, left + crop_w, top + crop_h))
-        return np.asarray(cropped, dtype=np.uint8)
+    @property
+    def preparation(self) -> ImagePreparation:
+        return self._preparation
 
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)

@@ -25,6 +25,7 @@ from torchvision.transforms import Compose, Normalize
 from ....errors import ModelUnavailableError
 from ...base import FloatArray
 from ...model_files import file_digest
+from ...preparation import ImagePreparation
 from ...runtime.class_token import use_class_token_last_block
 from ...runtime.compiled import CompiledTower
 from ...runtime.device import unit_rows
@@ -72,8 +73,9 @@ class OpenClipEncoder(TorchEncoder):
         tensor: torch.Tensor = self._preprocess(image)
         return tensor
 
-    def prepare(self, image: Image.Image) -> np.ndarray:
-        return np.asarray(self._resize_and_crop(image.convert("RGB")), dtype=np.uint8)
+    @property
+    def preparation(self) -> ImagePreparation:
+        return ImagePreparation(self.image_size, self._resize_and_crop)
 
     @property
     def logit_scale(self) -> float:
