@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import InvalidRequestError
 from ..query_cache import QueryCache
 from ..records import MetadataValue
+from .field_kinds import read_pairs
 from .filter_values import KIND_OF_SQL_TYPE, NUMBER, TEXT, filter_values, typed_values
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
 from .sql import IdArray, id_array
@@ -170,9 +171,7 @@ class FieldQueries:
 
     def _scan_fields(self) -> dict[str, frozenset[str]]:
         with self.engine.connect() as connection:
-            pairs = connection.execute(
-                text("SELECT DISTINCT j.key, j.type FROM images, json_each(images.extra) j")
-            ).all()
+            pairs = read_pairs(connection)
         kinds: dict[str, set[str]] = {field: {TEXT} for field in COLUMN_FIELDS}
         kinds.update({field: {NUMBER} for field in SIZE_FIELDS})
         for key, sql_type in pairs:

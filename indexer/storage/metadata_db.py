@@ -14,15 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, create_engine, event, func, literal_column, select
+from sqlalchemy import Integer, create_engine, event, func, inspect, literal_column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from ..errors import NotFoundError
 from ..records import ImageRecord, InstanceUIDs
+from .field_kinds import fill_if_new
 from .filters import Facets, FieldQueries, Filters
-from .schema import Base, FailureRow, FileState, IdentifierRow, ImageRow
+from .schema import Base, FailureRow, FieldKindRow, FileState, IdentifierRow, ImageRow
 from .sql import IdArray, id_array, in_chunks, raw_rows
 from .writer import MetadataWriter
 
@@ -46,7 +47,9 @@ class Store:
         self.engine: Engine = create_engine(f"sqlite:///{db_path}")
         event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
+            had_field_kinds = inspect(self.engine).has_table(FieldKindRow.__tablename__)
             Base.metadata.create_all(self.engine)
+            fill_if_new(self.engine, had_field_kinds)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._fields = FieldQueries(self.engine, db_path)
 

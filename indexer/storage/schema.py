@@ -77,6 +77,17 @@ class FailureRow(Base):
     failed_at: Mapped[float] = mapped_column(Float)
 
 
+class FieldKindRow(Base):
+    """How many images hold an extra field with one JSON type (:mod:`.field_kinds`)."""
+
+    __tablename__ = "field_kinds"
+
+    field: Mapped[str] = mapped_column(String, primary_key=True)
+    #: the type SQLite's json_each reports: text, integer, real, true, false, null, ...
+    sql_type: Mapped[str] = mapped_column(String, primary_key=True)
+    images: Mapped[int] = mapped_column(Integer)
+
+
 class IdentifierRow(Base):
     """Study/Series/SOP Instance UIDs of an image indexed from a PACS (to fetch it again)."""
 

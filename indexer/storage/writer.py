@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..records import InstanceUIDs, MetadataValue
+from .field_kinds import pairs_of, record_pairs
 from .schema import DescriptiveFields, FailureRow, IdentifierRow, ImageRow
 from .sql import in_chunks
 
@@ -41,6 +42,7 @@ class MetadataWriter:
         objects = [ImageRow(indexed_at=now, **dict(r)) for r in rows]
         self._session.add_all(objects)
         self._session.flush()
+        record_pairs(self._session, pairs_of(r.get("extra") for r in rows))
         return [o.id for o in objects]
 
     def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -51,6 +53,7 @@ class MetadataWriter:
         """
         if rows:
             self._session.execute(insert(ImageRow), [dict(r) for r in rows])
+            record_pairs(self._session, pairs_of(r.get("extra") for r in rows))
 
     def add_identifiers(self, pairs: Iterable[tuple[int, InstanceUIDs]]) -> None:
         """Record the DICOM identifiers of newly added PACS images."""
@@ -60,8 +63,11 @@ class MetadataWriter:
         )
 
     def delete_images(self, ids: Iterable[int]) -> None:
+        removed = pairs_of([])
         for condition in in_chunks(ImageRow.id, (int(i) for i in ids)):
+            removed += pairs_of(self._session.scalars(select(ImageRow.extra).where(condition)))
             self._session.execute(delete(ImageRow).where(condition))
+        record_pairs(self._session, pairs_of([]), removed)
 
     def touch_image(self, image_id: int, size: int, mtime: float) -> None:
         """Record a new size and modification time of an image whose content is unchanged."""
@@ -89,11 +95,15 @@ class MetadataWriter:
         """Set caption, modality and extra fields from a sidecar on already indexed rows;
         return how many rows changed."""
         changed = 0
+        before, after = pairs_of([]), pairs_of([])
         for condition in in_chunks(ImageRow.path, metadata):
             for row in self._session.scalars(select(ImageRow).where(condition)):
                 current = DescriptiveFields(row.caption, row.modality, row.extra or {})
                 updated = current.with_sidecar(metadata[row.path])
                 if updated != (row.caption, row.modality, row.extra):
+                    before += pairs_of([row.extra])
+                    after += pairs_of([updated.extra])
                     row.caption, row.modality, row.extra = updated
                     changed += 1
+        record_pairs(self._session, after, before)
         return changed
