@@ -32,6 +32,7 @@ import numpy as np
 
 from ...encoders import Encoder, load_encoder
 from ...errors import EncoderMismatchError, EngineUnavailableError, MedSearchError
+from ...imaging.case_keys import CaseKeys
 from ...records import InstanceUIDs
 from ...settings import Settings
 from ...sources.base import CorpusFile, CorpusSource
@@ -97,6 +98,7 @@ class RayEngine:
                     "spec": spec,
                     "settings": settings,
                     "known": frozenset(writer.id_by_sha),
+                    "case_keys": job.case_keys,
                 },
                 # a reservation of its own also keeps Ray Data from fusing decoding into the
                 # embedding actors, so decoding spreads over every free CPU
@@ -247,13 +249,16 @@ def _prepare_batch(
     spec: _ModelSpec,
     settings: Settings,
     known: frozenset[str],
+    case_keys: CaseKeys | None,
 ) -> dict[str, np.ndarray]:
     """The prepare stage over one block of rows (a Ray Data task on a CPU)."""
     # the model's resize and crop need its configuration; its weights stay unused here
     encoder = _encoder(
         dataclasses.replace(spec, device="cpu", precision="fp32", compile_images=False)
     )
-    preparer = Preparer.for_settings(settings, source.read, encoder.prepare, encoder.draft_size)
+    preparer = Preparer.for_settings(
+        settings, source.read, encoder.prepare, encoder.draft_size, case_keys
+    )
     n = len(batch["position"])
     side = encoder.image_size
     pixels = np.zeros((n, side, side, 3), dtype=np.uint8)
