@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.search.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.support.helpers import (  # noqa: E402
+from tests.support.helpers import (
     SAMPLE_DIR,
     index_sample,
     run_cli,

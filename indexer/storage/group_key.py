@@ -59,6 +59,7 @@ def write_group_key(folder: Path, key: bytes) -> bool:
     path = group_key_path(folder)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     with reporting_disk_full(path.name):
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, GROUP_KEY_MODE)
         try:
             with os.fdopen(fd, "wb") as handle:

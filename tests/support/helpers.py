@@ -22,6 +22,8 @@ SAMPLE_DIR = REPO / "data" / "sample"
 SAMPLE_IMAGES = SAMPLE_DIR / "images"
 SAMPLE_METADATA = SAMPLE_DIR / "metadata.csv"
 SAMPLE_COUNT = 32
+#: four real CT series of three studies, 250 slices (see its README)
+CT_SERIES_DIR = REPO / "tests" / "data" / "ct_series"
 #: results per page of the search page, read from the page's own script
 PAGE_SIZE = int(
     re.search(  # type: ignore[union-attr]
