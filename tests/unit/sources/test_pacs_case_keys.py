@@ -16,7 +16,10 @@ from tests.support.orthanc import running_orthanc
 from tests.unit.sources.test_pacs import stored_identifiers
 from tests.unit.sources.test_patient_data import indexed_fields
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(orthanc_missing() is not None, reason=orthanc_missing() or ""),
+]
 
 CASE_FIELDS = ("series_key", "study_key", "instance_number", "slice_position")
 
@@ -24,9 +27,6 @@ CASE_FIELDS = ("series_key", "study_key", "instance_number", "slice_position")
 def test_a_pacs_instance_gets_the_keys_of_its_file(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reason = orthanc_missing()
-    if reason:
-        pytest.skip(reason)
     # three slices of each of two series, of two studies
     files = [
         *sorted((CT_SERIES_DIR / "philips_s21570" / "s2010").glob("*.dcm"))[:3],

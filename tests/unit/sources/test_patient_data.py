@@ -191,6 +191,12 @@ def groups(values: dict[str, object]) -> set[frozenset[str]]:
     return {frozenset(members) for members in by_value.values()}
 
 
+def stored_number(value: MetadataValue) -> float:
+    """A stored number as a float (for sorting)."""
+    assert isinstance(value, (int, float)), value
+    return float(value)
+
+
 def position_along_normal(header: Dataset) -> float:
     """ImagePositionPatient . (row cosines x column cosines), normalised, written out."""
     x, y, z = (float(v) for v in header.ImagePositionPatient)
@@ -259,7 +265,11 @@ def test_series_and_study_keys_group_real_ct_series_and_identify_nobody(
             key=lambda p: (position_along_normal(headers[p]), int(headers[p].InstanceNumber)),
         )
         stored_order = sorted(
-            series, key=lambda p: (float(a[p]["slice_position"]), int(a[p]["instance_number"]))
+            series,
+            key=lambda p: (
+                stored_number(a[p]["slice_position"]),
+                stored_number(a[p]["instance_number"]),
+            ),
         )
         assert stored_order == expected
         for p in series:
