@@ -242,6 +242,15 @@ class Settings:
         repr=False,
         metadata=about("DICOMweb password (environment only).", default_text="none"),
     )
+    pseudonym_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=about(
+            "Secret that keys the patient_key of DICOM instances (a keyed hash of PatientID); "
+            "without it no patient key is stored. Environment only; never written anywhere.",
+            default_text="none, no patient key",
+        ),
+    )
     thumbnail_cache_mb: int = field(
         default=1024,
         metadata=about(

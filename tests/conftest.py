@@ -20,7 +20,13 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.search.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.support.helpers import SAMPLE_DIR, index_sample, run_cli, tiny_model_args
+from tests.support.helpers import (
+    SAMPLE_DIR,
+    index_sample,
+    run_cli,
+    seed_group_key,
+    tiny_model_args,
+)
 from tests.support.orthanc import PACS_FILES, Orthanc, running_orthanc  # noqa: E402
 from tests.support.orthanc import missing as orthanc_missing  # noqa: E402
 
@@ -94,6 +100,7 @@ def pacs_index_dir(
 ) -> Path:
     """A real index of everything in :func:`orthanc`, built by ``medsearch index URL``."""
     index_dir = tmp_path_factory.mktemp("pacs-index") / "index"
+    seed_group_key(index_dir, 1)
     with pytest.MonkeyPatch.context() as patch:
         orthanc.use_credentials(patch)
         run_cli("index", orthanc.dicomweb, "--index", index_dir, *tiny_model_args(tiny_model_dir))

@@ -28,6 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import UnreadableImageError
 from ..records import MetadataValue
 from ..sizes import DEFAULT_MAX_PIXELS
+from .case_keys import CaseKeys
 from .dicom import (
     decoder_warnings_suppressed,
     read_dicom,
@@ -127,13 +128,16 @@ def decode_image_bytes(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     draft_size: int | None = None,
     descriptions: bool = False,
+    case_keys: CaseKeys | None = None,
 ) -> DecodedImage:
     """Decode an image held in memory (an upload); same rules as :func:`load_image`.
 
     ``descriptions``: keep the free-text DICOM descriptions in the metadata
-    (:data:`indexer.imaging.dicom.DESCRIPTION_TAGS`).
+    (:data:`indexer.imaging.dicom.DESCRIPTION_TAGS`); ``case_keys``: add a DICOM instance's
+    series and study keys (:mod:`indexer.imaging.case_keys`).
     """
-    return _decode(data, sniff_format(data[:SNIFF_BYTES]), max_pixels, draft_size, descriptions)
+    format_ = sniff_format(data[:SNIFF_BYTES])
+    return _decode(data, format_, max_pixels, draft_size, descriptions, case_keys)
 
 
 def _decode(
@@ -142,12 +146,17 @@ def _decode(
     max_pixels: int,
     draft_size: int | None,
     descriptions: bool = False,
+    case_keys: CaseKeys | None = None,
 ) -> DecodedImage:
     if format_ is None:
         raise UnreadableImageError("not a recognised image file", "not_image")
     if format_ == "dicom":
         image, metadata = read_dicom(
-            source, max_pixels=max_pixels, min_side=draft_size, descriptions=descriptions
+            source,
+            max_pixels=max_pixels,
+            min_side=draft_size,
+            descriptions=descriptions,
+            case_keys=case_keys,
         )
         # the full size, also when a JPEG 2000 frame was decoded at a lower resolution level
         width, height = metadata.get("columns"), metadata.get("rows")

@@ -39,6 +39,8 @@ from pydicom.uid import UID
 from ..errors import UnreadableImageError
 from ..records import MetadataValue
 from ..sizes import DEFAULT_MAX_PIXELS
+from .case_keys import CaseKeys, place_fields
+from .geometry import slice_place
 from .jpeg2000 import reduced_jpeg2000_frame
 from .jpeg_scan import repaired_frame
 
@@ -122,12 +124,14 @@ def read_dicom(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int | None = None,
     descriptions: bool = False,
+    case_keys: CaseKeys | None = None,
 ) -> tuple[Image.Image, dict[str, MetadataValue]]:
     """Render a DICOM file (path or bytes) to an RGB image and return its safe metadata.
 
     ``min_side``: the image may come back reduced by a power of two while its shortest side
     stays at least this long (large JPEG 2000 frames, decoded at a lower resolution level).
-    ``descriptions``: also return the :data:`DESCRIPTION_TAGS`.
+    ``descriptions``: also return the :data:`DESCRIPTION_TAGS`. ``case_keys``: also return the
+    instance's series and study keys (see :func:`extract_metadata`).
 
     Raises :class:`UnreadableImageError` with reason ``not_image``, ``truncated``,
     ``no_pixel_data``, ``too_large``, ``unsupported`` or ``corrupt``.
@@ -135,7 +139,7 @@ def read_dicom(
     with decoder_warnings_suppressed():
         dataset = _read_dataset(source)
         try:
-            metadata = extract_metadata(dataset, descriptions=descriptions)
+            metadata = extract_metadata(dataset, descriptions=descriptions, case_keys=case_keys)
             image = _render(dataset, max_pixels, min_side)
         except UnreadableImageError:
             raise
@@ -146,13 +150,21 @@ def read_dicom(
     return image, metadata
 
 
-def extract_metadata(dataset: Dataset, *, descriptions: bool = False) -> dict[str, MetadataValue]:
+def extract_metadata(
+    dataset: Dataset, *, descriptions: bool = False, case_keys: CaseKeys | None = None
+) -> dict[str, MetadataValue]:
     """The :data:`SAFE_TAGS` fields of ``dataset`` as plain str/int/float; empty ones omitted.
 
-    ``burned_in_annotation`` is always set; the :data:`DESCRIPTION_TAGS` only with
-    ``descriptions``.
+    ``burned_in_annotation`` is always set, ``instance_number`` and ``slice_position`` where the
+    header has them; the :data:`DESCRIPTION_TAGS` only with ``descriptions``; ``series_key``,
+    ``study_key`` (and ``patient_key``) only with ``case_keys``
+    (:mod:`indexer.imaging.case_keys`).
     """
     metadata: dict[str, MetadataValue] = {"burned_in_annotation": burned_in_annotation(dataset)}
+    place = slice_place(dataset)
+    metadata.update(place_fields(place))
+    if case_keys is not None:
+        metadata.update(case_keys.fields(place, dataset))
     tags = {**SAFE_TAGS, **DESCRIPTION_TAGS} if descriptions else SAFE_TAGS
     for keyword, field in tags.items():
         if field in metadata:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..encoders import Encoder, encoder_from_settings
 from ..errors import InvalidRequestError
+from ..imaging.case_keys import CaseKeys
 from ..records import MetadataValue
 from ..settings import Settings
 from ..sources.base import CorpusSource
@@ -31,6 +32,7 @@ from ..sources.registry import open_source
 from ..sources.sidecar import load_metadata
 from ..storage.atomic import reporting_disk_full
 from ..storage.folder import IndexFolder, new_info, require_same_encoder
+from ..storage.group_key import ensure_group_key
 from ..storage.info import IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.publish import publish
@@ -90,6 +92,8 @@ def index_corpus(
             require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
             _check_same_corpus(info, root, folder.path)
             store = folder.open_store(create=True)
+        # made with the index, or on the first run of an index older than group keys
+        case_keys = CaseKeys.of(ensure_group_key(folder.path), settings.pseudonym_key)
         state: dict[str, IndexInfo] = {"info": info}
 
         def checkpoint() -> None:
@@ -106,6 +110,7 @@ def index_corpus(
                 source,
                 store,
                 vectors,
+                case_keys,
                 sidecar,
                 prune,
                 progress,
@@ -148,6 +153,7 @@ def _run(
     source: CorpusSource,
     store: Store,
     vectors: VectorFile,
+    case_keys: CaseKeys,
     sidecar: Mapping[str, Mapping[str, MetadataValue]],
     prune: bool,
     progress: ProgressCallback | None,
@@ -175,7 +181,9 @@ def _run(
             progress(done, len(todo), report.processing_seconds)
 
     files_done(0)
-    job = EngineJob(settings, encoder, source, todo, writer, report.clock, files_done, stop)
+    job = EngineJob(
+        settings, encoder, source, todo, writer, report.clock, files_done, stop, case_keys
+    )
     engine.run(job)
     on_disk = {f.relpath for f in files}
     gone = [s.id for p, s in writer.states.items() if p not in on_disk]

@@ -16,6 +16,7 @@ from ..imaging.decode import IMAGE_SUFFIXES, sniff_format
 from ..sources.base import CorpusSource
 from ..sources.folder import FolderSource
 from ..storage.folder import DB_FILE, FAISS_FILE, LOCK_FILE, VECTORS_FILE, IndexFolder
+from ..storage.group_key import GROUP_KEY_FILE
 from ..storage.info import INFO_FILE
 
 #: what an index folder may hold besides its files' temporaries (``.NAME.tmp``)
@@ -29,6 +30,7 @@ INDEX_ENTRIES = frozenset(
         VECTORS_FILE,
         FAISS_FILE,
         LOCK_FILE,
+        GROUP_KEY_FILE,
         "thumbnails",
     }
 )

@@ -29,6 +29,7 @@ from PIL import Image
 
 from ..errors import UnreadableImageError
 from ..imaging.burned_in import settle_burned_in
+from ..imaging.case_keys import CaseKeys
 from ..imaging.decode import IMAGE_SUFFIXES, decode_image_bytes, sniff_format
 from ..records import MetadataValue
 from ..settings import Settings
@@ -144,6 +145,8 @@ class Preparer:
     max_image_pixels: int
     keep_descriptions: bool
     ocr_burned_in: bool
+    #: the index's keys for the series, study and patient keys of DICOM instances
+    case_keys: CaseKeys | None = None
 
     @classmethod
     def for_settings(
@@ -152,6 +155,7 @@ class Preparer:
         read: Callable[[CorpusFile], bytes],
         to_pixels: Callable[[Image.Image], np.ndarray],
         draft_size: int,
+        case_keys: CaseKeys | None = None,
     ) -> Preparer:
         return cls(
             read,
@@ -160,6 +164,7 @@ class Preparer:
             settings.max_image_pixels,
             settings.keep_descriptions,
             settings.ocr_burned_in,
+            case_keys,
         )
 
     def __call__(self, f: CorpusFile, indexed_sha: str | None, known: Container[str]) -> Outcome:
@@ -181,6 +186,7 @@ class Preparer:
                 max_pixels=self.max_image_pixels,
                 draft_size=self.draft_size,
                 descriptions=self.keep_descriptions,
+                case_keys=self.case_keys,
             )
             if self.ocr_burned_in:
                 settle_burned_in(decoded.metadata, data, self.max_image_pixels)

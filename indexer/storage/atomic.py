@@ -54,7 +54,7 @@ def write_atomic(
         if not isinstance(content, bytes):
             content(tmp)
         if durable:
-            _fsync(tmp)
+            fsync_path(tmp)
         fault_point("atomic:before-rename")
         os.replace(tmp, path)
     except BaseException:
@@ -62,10 +62,10 @@ def write_atomic(
             tmp.unlink()
         raise
     if durable:
-        _fsync(path.parent)
+        fsync_path(path.parent)
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     """Flush a file's or a folder's content to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:

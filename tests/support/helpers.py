@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
 import sys
@@ -14,12 +15,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from indexer.cli import cli
+from indexer.storage.group_key import GROUP_KEY_BYTES, write_group_key
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO / "data" / "sample"
 SAMPLE_IMAGES = SAMPLE_DIR / "images"
 SAMPLE_METADATA = SAMPLE_DIR / "metadata.csv"
 SAMPLE_COUNT = 32
+#: four real CT series of three studies, 250 slices (see its README)
+CT_SERIES_DIR = REPO / "tests" / "data" / "ct_series"
 #: results per page of the search page, read from the page's own script
 PAGE_SIZE = int(
     re.search(  # type: ignore[union-attr]
@@ -56,8 +60,19 @@ def tiny_model_args(model_dir: Path) -> list[str]:
     return ["--model", str(model_dir), "--device", "cpu", "--precision", "fp32", "--quiet"]
 
 
+def seed_group_key(index_dir: Path, seed: int) -> bytes:
+    """Give the index to be built in ``index_dir`` a group key drawn from ``seed``, so that its
+    series and study keys, and so its bytes, are the same on every test run."""
+    key = random.Random(seed).randbytes(GROUP_KEY_BYTES)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    write_group_key(index_dir, key)
+    return key
+
+
 def index_sample(index_dir: Path, model_dir: Path) -> Path:
-    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI."""
+    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI (with a
+    seeded group key, :func:`seed_group_key`)."""
+    seed_group_key(index_dir, 0)
     run_cli(
         "index",
         SAMPLE_DIR,

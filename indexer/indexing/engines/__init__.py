@@ -21,6 +21,7 @@ from importlib import import_module
 from typing import Protocol
 
 from ...encoders import Encoder
+from ...imaging.case_keys import CaseKeys
 from ...settings import Settings
 from ...sources.base import CorpusFile, CorpusSource
 from ..stages import StageClock
@@ -49,6 +50,8 @@ class EngineJob:
     progress: Callable[[int], None] | None
     #: set to stop after the batch in flight is written
     stop: threading.Event = field(default_factory=threading.Event)
+    #: keys of the index's series, study (and patient) fields, for DICOM instances
+    case_keys: CaseKeys | None = None
 
 
 class Engine(Protocol):

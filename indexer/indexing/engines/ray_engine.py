@@ -35,6 +35,7 @@ import numpy as np
 from ...encoders import Encoder, load_encoder
 from ...encoders.preparation import ImagePreparation
 from ...errors import EncoderMismatchError, EngineUnavailableError, MedSearchError
+from ...imaging.case_keys import CaseKeys
 from ...records import InstanceUIDs
 from ...settings import Settings
 from ...sources.base import CorpusFile, CorpusSource
@@ -101,6 +102,7 @@ class RayEngine:
                     "preparation": job.encoder.preparation,
                     "settings": settings,
                     "known": KnownContents(writer.id_by_sha),
+                    "case_keys": job.case_keys,
                 },
                 # a reservation of its own also keeps Ray Data from fusing decoding into the
                 # embedding actors, so decoding spreads over every free CPU
@@ -251,10 +253,11 @@ def _prepare_batch(
     preparation: ImagePreparation,
     settings: Settings,
     known: KnownContents,
+    case_keys: CaseKeys | None,
 ) -> dict[str, np.ndarray]:
     """The prepare stage over one block of rows (a Ray Data task on a CPU, without the model)."""
     preparer = Preparer.for_settings(
-        settings, source.read, preparation.prepare, preparation.draft_size
+        settings, source.read, preparation.prepare, preparation.draft_size, case_keys
     )
     n = len(batch["position"])
     side = preparation.image_size

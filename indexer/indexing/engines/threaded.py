@@ -25,7 +25,7 @@ class ThreadedEngine:
     def run(self, job: EngineJob) -> None:
         encoder, writer, clock = job.encoder, job.writer, job.clock
         preparer = Preparer.for_settings(
-            job.settings, job.source.read, encoder.prepare, encoder.draft_size
+            job.settings, job.source.read, encoder.prepare, encoder.draft_size, job.case_keys
         )
 
         def prepare(f: CorpusFile) -> Outcome:

@@ -18,10 +18,11 @@ from pydicom.sequence import Sequence
 from pydicom.uid import MPEG2MPML, UID
 
 from indexer.errors import UnreadableImageError
+from indexer.imaging.case_keys import PLACE_FIELDS
 from indexer.imaging.dicom import SAFE_TAGS, extract_metadata, read_dicom
 from tests.support.helpers import SAMPLE_IMAGES
 
-STORED_FIELDS = {*SAFE_TAGS.values(), "burned_in_annotation"}
+STORED_FIELDS = {*SAFE_TAGS.values(), *PLACE_FIELDS, "burned_in_annotation"}
 SAMPLE_DICOMS = sorted(SAMPLE_IMAGES.glob("*.dcm"))
 
 #: identifying elements that must never reach the metadata

@@ -22,6 +22,7 @@ from PIL import Image
 
 from indexer.cli import cli
 from indexer.fault_points import FAULT_POINT_VARIABLE
+from indexer.storage.group_key import read_group_key, write_group_key
 from indexer.storage.vectors import VectorFile
 from indexer.storage.verify import verify_index
 from tests.support.helpers import (
@@ -78,6 +79,9 @@ def test_the_ray_built_index_equals_the_threaded_one(
     tmp_path: Path, tiny_model_dir: Path, sample_index_dir: Path
 ) -> None:
     ray_dir = tmp_path / "ray-index"
+    ray_dir.mkdir()
+    # the threaded index's group key, so that both store the same series and study keys
+    write_group_key(ray_dir, read_group_key(sample_index_dir) or b"")
     report = _ray_index(SAMPLE_DIR, ray_dir, tiny_model_dir, "--metadata", str(SAMPLE_METADATA))
     assert report["stage_seconds"]["prepare"] > 0 and report["stage_seconds"]["embed"] > 0
 

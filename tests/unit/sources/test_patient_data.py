@@ -13,9 +13,13 @@ import pytest
 from pydicom.dataset import Dataset
 
 from indexer.imaging.burned_in import has_burned_in_text
+from indexer.imaging.case_keys import keyed_hash
 from indexer.imaging.decode import load_image
+from indexer.imaging.dicom import extract_metadata
+from indexer.records import MetadataValue
 from indexer.storage.folder import IndexFolder
-from tests.support.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
+from indexer.storage.group_key import read_group_key
+from tests.support.helpers import CT_SERIES_DIR, SAMPLE_IMAGES, run_cli, tiny_model_args
 from tests.support.orthanc import PACS_FILES
 
 #: keywords whose values identify a patient, a site or a person
@@ -159,3 +163,132 @@ def test_ocr_settles_unknown_images_while_indexing(tmp_path: Path, tiny_model_di
     assert "burned_in_checked_by" not in extras["dcm_us_kidney.dcm"]
     assert extras["dcm_ct_head.dcm"] == {**extras["dcm_ct_head.dcm"], "burned_in_annotation": "no"}
     assert "burned_in_checked_by" not in extras["dcm_ct_head.dcm"]
+
+
+#: a pseudonym secret for the tests (a site keeps its own out of every file)
+PSEUDONYM_SECRET = "tests-only pseudonym secret 4f1d"
+
+
+def ct_headers(corpus: Path) -> dict[str, Dataset]:
+    """relpath -> header of every slice of a copy of :data:`CT_SERIES_DIR`."""
+    return {
+        str(path.relative_to(corpus)): pydicom.dcmread(path, stop_before_pixels=True)
+        for path in sorted(corpus.rglob("*.dcm"))
+    }
+
+
+def indexed_fields(index_dir: Path) -> dict[str, dict[str, MetadataValue]]:
+    """relpath -> stored metadata (``extra``) of every image of an index."""
+    with IndexFolder(index_dir).open_store() as store:
+        return {r.path: r.extra for r in store.get_many(store.ids()).values()}
+
+
+def groups(values: dict[str, object]) -> set[frozenset[str]]:
+    """The partition of the keys of ``values`` by value."""
+    by_value: dict[object, set[str]] = {}
+    for key, value in values.items():
+        by_value.setdefault(value, set()).add(key)
+    return {frozenset(members) for members in by_value.values()}
+
+
+def stored_number(value: MetadataValue) -> float:
+    """A stored number as a float (for sorting)."""
+    assert isinstance(value, (int, float)), value
+    return float(value)
+
+
+def position_along_normal(header: Dataset) -> float:
+    """ImagePositionPatient . (row cosines x column cosines), normalised, written out."""
+    x, y, z = (float(v) for v in header.ImagePositionPatient)
+    r1, r2, r3, c1, c2, c3 = (float(v) for v in header.ImageOrientationPatient)
+    n1, n2, n3 = r2 * c3 - r3 * c2, r3 * c1 - r1 * c3, r1 * c2 - r2 * c1
+    length = (n1 * n1 + n2 * n2 + n3 * n3) ** 0.5
+    return (x * n1 + y * n2 + z * n3) / length
+
+
+@pytest.mark.slow
+def test_series_and_study_keys_group_real_ct_series_and_identify_nobody(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CT_SERIES_DIR, corpus, ignore=shutil.ignore_patterns("*.md", "*.py", "LICENSE"))
+    headers = ct_headers(corpus)
+    assert len(headers) == 250
+    model = tiny_model_args(tiny_model_dir)
+
+    # index A in two runs: half of the 140-slice series comes in the second
+    first, second = tmp_path / "a", tmp_path / "b"
+    held_back = sorted((corpus / "philips_s21570" / "s2020").glob("*.dcm"))[::2]
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in held_back:
+        path.rename(aside / path.name)
+    run_cli("index", corpus, "--index", first, *model)
+    for path in held_back:
+        (aside / path.name).rename(path)
+    run_cli("index", corpus, "--index", first, *model)
+    # index B, in one run, with a pseudonym secret
+    monkeypatch.setenv("MEDSEARCH_PSEUDONYM_KEY", PSEUDONYM_SECRET)
+    run_cli("index", corpus, "--index", second, *model)
+    monkeypatch.delenv("MEDSEARCH_PSEUDONYM_KEY")
+
+    a, b = indexed_fields(first), indexed_fields(second)
+    assert set(a) == set(b) == set(headers)
+    by_uid = {
+        level: {p: str(h.get(f"{level}InstanceUID")) for p, h in headers.items()}
+        for level in ("Series", "Study")
+    }
+    assert len(groups(dict(by_uid["Series"]))) == 4 and len(groups(dict(by_uid["Study"]))) == 3
+    for fields, index_dir in ((a, first), (b, second)):
+        key = read_group_key(index_dir)
+        assert key is not None
+        for level in ("Series", "Study"):
+            stored = {p: f[f"{level.lower()}_key"] for p, f in fields.items()}
+            assert groups(dict(stored)) == groups(dict(by_uid[level]))
+            assert stored == {p: keyed_hash(uid, key) for p, uid in by_uid[level].items()}
+    # two indexes, two group keys: no key in common
+    assert not {f["series_key"] for f in a.values()} & {f["series_key"] for f in b.values()}
+
+    # a patient key only with the secret, grouping like PatientID
+    assert not any("patient_key" in f for f in a.values())
+    patient_ids = {p: str(h.PatientID) for p, h in headers.items()}
+    secret = PSEUDONYM_SECRET.encode()
+    assert {p: f["patient_key"] for p, f in b.items()} == {
+        p: keyed_hash(patient_id, secret) for p, patient_id in patient_ids.items()
+    }
+    assert len(groups(dict(patient_ids))) == 2
+
+    # slices in the order of their position along the normal, computed here from the headers
+    for series in groups(dict(by_uid["Series"])):
+        expected = sorted(
+            series,
+            key=lambda p: (position_along_normal(headers[p]), int(headers[p].InstanceNumber)),
+        )
+        stored_order = sorted(
+            series,
+            key=lambda p: (
+                stored_number(a[p]["slice_position"]),
+                stored_number(a[p]["instance_number"]),
+            ),
+        )
+        assert stored_order == expected
+        for p in series:
+            assert a[p]["slice_position"] == pytest.approx(
+                position_along_normal(headers[p]), abs=1e-3
+            )
+            assert a[p]["instance_number"] == int(headers[p].InstanceNumber)
+
+    # byte by byte, no identifying value in any file of either index (group_key included), nor
+    # the secret; a value a header also holds in a stored field (a PatientName "HEAD" beside the
+    # body part HEAD of another scan) is not a leak
+    stored_values = {str(v) for h in headers.values() for v in extract_metadata(h).values()}
+    secrets = {v for h in headers.values() for v in identifying_values(h)} - stored_values
+    assert len(secrets) > 250 and "PLASTIC" in secrets
+    for index_dir in (first, second):
+        scratch = tmp_path / f"scratch-{index_dir.name}"
+        scratch.mkdir()
+        contents = index_bytes(index_dir, scratch)
+        assert "group_key" in contents
+        for needle in sorted(secrets | {PSEUDONYM_SECRET}):
+            leaks = [name for name, data in contents.items() if needle.encode() in data]
+            assert not leaks, f"{needle!r} found in {leaks}"

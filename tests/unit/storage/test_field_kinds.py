@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from indexer.records import MetadataValue
 from indexer.storage.field_kinds import SCAN_PAIRS
 from indexer.storage.metadata_db import Store
 from tests.unit.storage.test_writer import _row
@@ -52,7 +53,9 @@ def test_counts_follow_inserts_deletes_and_rewrites(store: Store) -> None:
     with store.writer() as w:
         w.delete_images(ids[::4])
     assert counted(store.path) == scanned(store.path)
-    sidecar = {f"images/{n:05d}.png": {"kind": "MR", "added": 1.5} for n in range(0, 60, 3)}
+    sidecar: dict[str, dict[str, MetadataValue]] = {
+        f"images/{n:05d}.png": {"kind": "MR", "added": 1.5} for n in range(0, 60, 3)
+    }
     with store.writer() as w:
         assert w.apply_sidecar(sidecar) > 0
     assert counted(store.path) == scanned(store.path)
