@@ -57,6 +57,20 @@ def exact_top_k(
     return best_scores, best_ids
 
 
+def ids_scoring_at_least(
+    vectors: RowSource, ids: IdArray, query: FloatArray, min_score: float
+) -> IdArray:
+    """Brute force: the ``ids`` whose vectors' inner product with ``query`` is at least
+    ``min_score``, in the order of ``ids``, read a block at a time."""
+    found = [
+        ids[start : start + EXACT_BLOCK][
+            np.asarray(vectors[start : start + EXACT_BLOCK], dtype=np.float32) @ query >= min_score
+        ]
+        for start in range(0, len(ids), EXACT_BLOCK)
+    ]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
 def recall_at_k(
     ann: AnnIndex, vectors: RowSource, ids: IdArray, queries: FloatArray, k: int = 10
 ) -> float:

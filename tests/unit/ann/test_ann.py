@@ -210,3 +210,27 @@ def test_an_index_built_in_chunks_from_disk_equals_one_built_in_memory(
     else:
         found = chunked.search(queries, 10)[1]
         np.testing.assert_array_equal(found, in_memory.search(queries, 10)[1])
+
+
+@pytest.mark.parametrize("kind", ann.INDEX_TYPES)
+def test_ids_scoring_at_least_a_cut_off_equal_brute_force(kind: str) -> None:
+    vectors = clustered_vectors(3000)
+    ids = np.arange(5, 3005, dtype=np.int64)
+    index = ann.build(kind, DIM, ids, vectors, table=np.vstack([np.zeros((4, DIM)), vectors]))
+    assert index.family.exact_range == (kind in ("flat", "ivf"))
+    query = clustered_vectors(1, seed=3)[0]
+    scores = vectors @ query
+    ordered = np.sort(scores)[::-1]
+    for rank in (1, 40, 900):
+        floor = float((ordered[rank - 1] + ordered[rank]) / 2)
+        truth = ids[scores >= floor]
+        np.testing.assert_array_equal(ann.ids_scoring_at_least(vectors, ids, query, floor), truth)
+        if index.family.exact_range:
+            np.testing.assert_array_equal(index.ids_scoring_at_least(query, floor), truth)
+    if not index.family.exact_range:
+        with pytest.raises(NotImplementedError):
+            index.ids_scoring_at_least(query, 0.5)
+        return
+    # a score equal to the cut-off is kept, as a search's min_score keeps it
+    best, found = index.search(query[None, :], 1)
+    assert found[0, 0] in index.ids_scoring_at_least(query, float(best[0, 0]))
