@@ -169,7 +169,7 @@ class AnnIndex:
             raise NotImplementedError(f"a {self.kind} index has no exact range search")
         # FAISS keeps inner products strictly above the radius: the next float below keeps
         # those equal to min_score too
-        radius = float(np.nextafter(np.float32(min_score), np.float32(-np.inf)))
+        radius = float(np.nextafter(score_cut(min_score), np.float32(-np.inf)))
         queries = np.ascontiguousarray(query[None, :], dtype=np.float32)
         params = self.family.range_parameters(self.index)
         limits, _, ids = self.index.range_search(queries, radius, params=params)
@@ -206,6 +206,12 @@ class AnnIndex:
         if not allowed.flags.writeable:
             self._last_selector = (allowed, selector)
         return selector
+
+
+def score_cut(min_score: float) -> np.float32:
+    """A minimum score as a float32 that keeps the same scores: unit vectors' inner products lie
+    in [-1, 1], so a cut-off beyond [-2, 2] (even beyond float32's range) means as much."""
+    return np.float32(min(max(min_score, -2.0), 2.0))
 
 
 def id_selector(allowed: IdArray) -> Any:

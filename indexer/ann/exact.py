@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import AnnIndex, FloatArray, IdArray, RowSource
+from .base import AnnIndex, FloatArray, IdArray, RowSource, score_cut
 
 #: rows scored at a time by exact search
 EXACT_BLOCK = 65_536
@@ -62,9 +62,10 @@ def ids_scoring_at_least(
 ) -> IdArray:
     """Brute force: the ``ids`` whose vectors' inner product with ``query`` is at least
     ``min_score``, in the order of ``ids``, read a block at a time."""
+    cut = score_cut(min_score)
     found = [
         ids[start : start + EXACT_BLOCK][
-            np.asarray(vectors[start : start + EXACT_BLOCK], dtype=np.float32) @ query >= min_score
+            np.asarray(vectors[start : start + EXACT_BLOCK], dtype=np.float32) @ query >= cut
         ]
         for start in range(0, len(ids), EXACT_BLOCK)
     ]

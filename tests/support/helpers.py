@@ -56,8 +56,9 @@ def tiny_model_args(model_dir: Path) -> list[str]:
     return ["--model", str(model_dir), "--device", "cpu", "--precision", "fp32", "--quiet"]
 
 
-def index_sample(index_dir: Path, model_dir: Path) -> Path:
-    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI."""
+def index_sample(index_dir: Path, model_dir: Path, *options: str) -> Path:
+    """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI (with
+    more ``options`` of ``medsearch index``)."""
     run_cli(
         "index",
         SAMPLE_DIR,
@@ -66,6 +67,7 @@ def index_sample(index_dir: Path, model_dir: Path) -> Path:
         "--metadata",
         SAMPLE_METADATA,
         *tiny_model_args(model_dir),
+        *options,
     )
     return index_dir
 

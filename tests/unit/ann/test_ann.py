@@ -234,3 +234,14 @@ def test_ids_scoring_at_least_a_cut_off_equal_brute_force(kind: str) -> None:
     # a score equal to the cut-off is kept, as a search's min_score keeps it
     best, found = index.search(query[None, :], 1)
     assert found[0, 0] in index.ids_scoring_at_least(query, float(best[0, 0]))
+
+
+def test_a_cut_off_beyond_any_float32_keeps_all_or_nothing() -> None:
+    vectors = clustered_vectors(50)
+    ids = np.arange(1, 51, dtype=np.int64)
+    index = ann.build("flat", DIM, ids, vectors)
+    query = vectors[0]
+    np.testing.assert_array_equal(index.ids_scoring_at_least(query, -1e308), ids)
+    assert len(index.ids_scoring_at_least(query, 1e308)) == 0
+    np.testing.assert_array_equal(ann.ids_scoring_at_least(vectors, ids, query, -1e308), ids)
+    assert len(ann.ids_scoring_at_least(vectors, ids, query, 1e308)) == 0

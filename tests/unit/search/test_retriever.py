@@ -24,14 +24,7 @@ from tests.support.facet_truth import (
     cut_below_rank,
     scores_of_every_image,
 )
-from tests.support.helpers import (
-    SAMPLE_COUNT,
-    SAMPLE_DIR,
-    SAMPLE_IMAGES,
-    SAMPLE_METADATA,
-    run_cli,
-    tiny_model_args,
-)
+from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, index_sample, run_cli
 
 
 def _brute_force(retriever: Retriever, query: np.ndarray, ids: np.ndarray, k: int) -> list[int]:
@@ -288,17 +281,8 @@ def test_facets_under_a_minimum_score_are_exact_on_an_approximate_index(
 ) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(sample_index_dir, index_dir)
-    model = tiny_model_args(tiny_model_dir)
-    args: list[str | Path] = [
-        "--index",
-        index_dir,
-        "--metadata",
-        SAMPLE_METADATA,
-        *model,
-        "--index-type",
-        "hnsw",
-    ]
-    run_cli("index", SAMPLE_DIR, *args)
+    # the same vectors, only the ANN index rebuilt as another type
+    index_sample(index_dir, tiny_model_dir, "--index-type", "hnsw")
     opened = Retriever.open(Settings(index_dir=index_dir, device="cpu"), encoder=tiny_encoder)
     try:
         assert opened.info().index_type == "hnsw"  # scored from the stored vectors
