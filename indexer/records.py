@@ -9,6 +9,16 @@ from .typed_json import read_record, write_record
 
 #: metadata values are JSON scalars
 MetadataValue = str | int | float | bool | None
+#: for each filterable field, its most frequent values with their counts
+Facets = dict[str, list[tuple[MetadataValue, int]]]
+
+
+def facets_json(facets: Facets) -> dict[str, list[dict[str, Any]]]:
+    """Facet counts as the API answers them: ``{field: [{"value", "count"}, ...]}``."""
+    return {
+        field: [{"value": value, "count": count} for value, count in values]
+        for field, values in facets.items()
+    }
 
 
 class InstanceUIDs(NamedTuple):
@@ -140,6 +150,9 @@ class SearchResult:
     #: of an empty result, stored values that differ from a text filter value only in case
     #: (``{"modality": ["CT"]}`` for ``modality=ct``); the key is left out of the JSON when empty
     suggestions: dict[str, list[str]] = field(default_factory=dict)
+    #: when asked for: every field's values counted as the facets are under the search's
+    #: filters, among the images scoring at least its minimum score
+    facets: Facets | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -149,6 +162,8 @@ class SearchResult:
         }
         if self.suggestions:
             data["suggestions"] = self.suggestions
+        if self.facets is not None:
+            data["facets"] = facets_json(self.facets)
         return data
 
 

@@ -83,8 +83,10 @@ class SearchService(Protocol):
         filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        count_facets: bool = False,
     ) -> SearchResult:
-        """Top-``k`` images after ``offset`` for exactly one query kind."""
+        """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
+        the facet counts under ``filters`` among the images scoring at least ``min_score``."""
         ...
 
     def classify(

@@ -16,7 +16,7 @@ from ..storage.vectors import Rows
 from .auto import AUTO_FLAT_MAX, choose_index_type
 from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable, id_selector
 from .calibration import RERANK_START, TARGET_RECALL, calibrate
-from .exact import EXACT_BLOCK, exact_top_k, recall_at_k, sample_queries
+from .exact import EXACT_BLOCK, exact_top_k, ids_scoring_at_least, recall_at_k, sample_queries
 from .files import load, save
 from .ivf import ivf_list_count
 from .registry import INDEX_TYPES, family
@@ -37,6 +37,7 @@ __all__ = [
     "estimate_bytes",
     "exact_top_k",
     "id_selector",
+    "ids_scoring_at_least",
     "ivf_list_count",
     "load",
     "load_published",

@@ -44,6 +44,9 @@ class IndexFamily:
     inverted_lists = False
     #: whether search re-ranks compressed candidates against the vector file
     reranks = False
+    #: whether a range search (:meth:`range_parameters`) looks at every vector, whole: it then
+    #: finds exactly what brute force over the vectors finds
+    exact_range = False
 
     def create(self, dim: int, vectors: RowSource, *, seed: int, memory: int | None) -> Any:
         """An empty FAISS index, trained on ``vectors`` when the type needs training."""
@@ -67,6 +70,10 @@ class IndexFamily:
 
     def search_parameters(self, selector: Any, param: int) -> Any:
         return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+    def range_parameters(self, index: Any) -> Any:
+        """Search parameters of an exact range search (only where ``exact_range``)."""
+        return None
 
     def holds(self, index: Any) -> bool:
         """Whether a FAISS index read from a file is of this family."""
@@ -155,6 +162,19 @@ class AnnIndex:
             return self._rerank(queries, ids, k)
         return scores, ids
 
+    def ids_scoring_at_least(self, query: FloatArray, min_score: float) -> IdArray:
+        """Ids of every vector whose inner product with ``query`` is at least ``min_score``,
+        sorted, by one range search (only for families whose range search is exact)."""
+        if not self.family.exact_range:
+            raise NotImplementedError(f"a {self.kind} index has no exact range search")
+        # FAISS keeps inner products strictly above the radius: the next float below keeps
+        # those equal to min_score too
+        radius = float(np.nextafter(score_cut(min_score), np.float32(-np.inf)))
+        queries = np.ascontiguousarray(query[None, :], dtype=np.float32)
+        params = self.family.range_parameters(self.index)
+        limits, _, ids = self.index.range_search(queries, radius, params=params)
+        return np.sort(np.asarray(ids[limits[0] : limits[1]], dtype=np.int64))
+
     def _rerank(
         self, queries: FloatArray, candidates: IdArray, k: int
     ) -> tuple[FloatArray, IdArray]:
@@ -186,6 +206,12 @@ class AnnIndex:
         if not allowed.flags.writeable:
             self._last_selector = (allowed, selector)
         return selector
+
+
+def score_cut(min_score: float) -> np.float32:
+    """A minimum score as a float32 that keeps the same scores: unit vectors' inner products lie
+    in [-1, 1], so a cut-off beyond [-2, 2] (even beyond float32's range) means as much."""
+    return np.float32(min(max(min_score, -2.0), 2.0))
 
 
 def id_selector(allowed: IdArray) -> Any:

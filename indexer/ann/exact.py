@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import AnnIndex, FloatArray, IdArray, RowSource
+from .base import AnnIndex, FloatArray, IdArray, RowSource, score_cut
 
 #: rows scored at a time by exact search
 EXACT_BLOCK = 65_536
@@ -55,6 +55,21 @@ def exact_top_k(
         best_scores = np.take_along_axis(merged_scores, top, axis=1)
         best_ids = np.take_along_axis(merged_ids, top, axis=1)
     return best_scores, best_ids
+
+
+def ids_scoring_at_least(
+    vectors: RowSource, ids: IdArray, query: FloatArray, min_score: float
+) -> IdArray:
+    """Brute force: the ``ids`` whose vectors' inner product with ``query`` is at least
+    ``min_score``, in the order of ``ids``, read a block at a time."""
+    cut = score_cut(min_score)
+    found = [
+        ids[start : start + EXACT_BLOCK][
+            np.asarray(vectors[start : start + EXACT_BLOCK], dtype=np.float32) @ query >= cut
+        ]
+        for start in range(0, len(ids), EXACT_BLOCK)
+    ]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def recall_at_k(

@@ -12,6 +12,7 @@ ID_BYTES = 8
 
 class FlatFamily(IndexFamily):
     name = "flat"
+    exact_range = True
 
     def create(self, dim: int, vectors: RowSource, *, seed: int, memory: int | None) -> Any:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))

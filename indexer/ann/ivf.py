@@ -103,6 +103,11 @@ class InvertedListsFamily(IndexFamily):
 
 class IvfFlatFamily(InvertedListsFamily):
     name = "ivf"
+    #: its lists hold whole vectors, so probing every list is exact
+    exact_range = True
+
+    def range_parameters(self, index: Any) -> Any:
+        return faiss.SearchParametersIVF(nprobe=self.param_limit(index))
 
     def make(self, quantizer: Any, dim: int, lists: int, code_bytes: int, sample_n: int) -> Any:
         return faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)

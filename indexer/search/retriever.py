@@ -32,7 +32,7 @@ from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
-from ..records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from ..records import Facets, Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
@@ -47,6 +47,8 @@ from .info import RetrieverInfo
 BRUTE_FORCE_MAX = 50_000
 _TEXT_CACHE_SIZE = 1024
 _IMAGE_CACHE_SIZE = 256
+#: image ids the results of recent score cut-offs may hold in memory together (8 bytes each)
+_FLOOR_CACHE_IDS = 4_000_000
 
 Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
 
@@ -75,6 +77,8 @@ class Retriever:
         self._rejected_mtime: float | None = None
         self._text_cache: QueryCache[np.ndarray] = QueryCache(_TEXT_CACHE_SIZE)
         self._image_cache: QueryCache[np.ndarray] = QueryCache(_IMAGE_CACHE_SIZE)
+        #: the images recent queries score above their cut-offs (facet counts under a score)
+        self._floor_cache: QueryCache[np.ndarray] = QueryCache(_FLOOR_CACHE_IDS, weigh=len)
         self._last_check = time.monotonic()
 
     @classmethod
@@ -168,10 +172,24 @@ class Retriever:
     def filter_field_kinds(self) -> dict[str, frozenset[str]]:
         return self.store.filter_field_kinds()
 
-    def facets(self, filters: Filters | None = None) -> dict[str, list[tuple[MetadataValue, int]]]:
+    def facets(self, filters: Filters | None = None) -> Facets:
         """Values of every field with their counts; under ``filters``, each field counted with
         the other fields' filters applied."""
         return self.store.facets(filters=filters)
+
+    def ids_scoring_at_least(self, query: np.ndarray, min_score: float) -> np.ndarray:
+        """Ids of every image whose score for the unit vector ``query`` is at least
+        ``min_score``, sorted: exact, whatever the index type.
+
+        An index whose range search looks at every whole vector (flat, ivf) answers it; the
+        approximate and compressed types would miss images or misjudge scores near the cut-off,
+        so their images are scored from the stored vectors, a block at a time.
+        """
+        snapshot = self._snapshot
+        key = (snapshot.info.generation, query.tobytes(), float(min_score))
+        return self._floor_cache.get_or_compute(
+            key, lambda: _ids_scoring_at_least(snapshot, query, min_score)
+        )
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         """Stored (float16-rounded) vectors of indexed images, float32 [n, dim]."""
@@ -191,9 +209,12 @@ class Retriever:
         filters: Filters | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        count_facets: bool = False,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
-        ``image_id`` query leaves that image out of the results."""
+        ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
+        facet counts under ``filters`` among every image the query scores at least
+        ``min_score`` (all images without one), the excluded ones left out."""
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
@@ -212,13 +233,27 @@ class Retriever:
         hits = self._hits(scores, ids, exclude, offset, k, min_score)
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
-        finished = time.perf_counter()
-        timings = {
-            "embed": (embedded - started) * 1000,
-            "search": (finished - embedded) * 1000,
-            "total": (finished - started) * 1000,
-        }
-        return SearchResult(hits, total, timings, suggestions)
+        searched = time.perf_counter()
+        timings = {"embed": (embedded - started) * 1000, "search": (searched - embedded) * 1000}
+        facets = None
+        if count_facets:
+            facets = self._facets_scoring(query, filters, min_score, exclude)
+            timings["facets"] = (time.perf_counter() - searched) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return SearchResult(hits, total, timings, suggestions, facets)
+
+    def _facets_scoring(
+        self,
+        query: np.ndarray,
+        filters: Filters | None,
+        min_score: float | None,
+        exclude: np.ndarray,
+    ) -> Facets:
+        """The facets under ``filters`` among the images scoring at least ``min_score``."""
+        if min_score is None:
+            return self.store.facets(filters=filters)
+        above = self.ids_scoring_at_least(query, min_score)
+        return self.store.facets(filters=filters, within=np.setdiff1d(above, exclude))
 
     def _embed(
         self,
@@ -372,6 +407,14 @@ class Retriever:
 
 
 __all__ = ["Retriever", "NotFoundError"]
+
+
+def _ids_scoring_at_least(snapshot: _Snapshot, query: np.ndarray, min_score: float) -> np.ndarray:
+    index = snapshot.index
+    if index.family.exact_range:
+        return index.ids_scoring_at_least(query, min_score)
+    ids = index.ids()
+    return ann.ids_scoring_at_least(snapshot.vectors.rows_of(ids), ids, query, min_score)
 
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:

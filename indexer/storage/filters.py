@@ -9,16 +9,18 @@ Scans of every row are cached until the database file changes.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, literal, literal_column, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import InvalidRequestError
 from ..query_cache import QueryCache
-from ..records import MetadataValue
+from ..records import Facets, MetadataValue
 from .field_kinds import read_pairs
 from .filter_values import KIND_OF_SQL_TYPE, NUMBER, TEXT, filter_values, typed_values
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
@@ -33,7 +35,6 @@ MAX_INDEXED_FIELDS = 32
 FILTERED_FACETS_CACHED = 16
 
 Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
-Facets = dict[str, list[tuple[MetadataValue, int]]]
 
 
 class FieldQueries:
@@ -114,21 +115,29 @@ class FieldQueries:
         clauses = self.filter_clauses(filters).values()
         return id_array(self.engine, select(ImageRow.id).where(*clauses).order_by(ImageRow.id))
 
-    def facets(self, max_values: int = 50, filters: Filters | None = None) -> Facets:
+    def facets(
+        self,
+        max_values: int = 50,
+        filters: Filters | None = None,
+        within: IdArray | None = None,
+    ) -> Facets:
         """For each filterable field, its most frequent values with their counts.
 
         Under ``filters``, each field is counted among the images that match the filters on the
         other fields (its own filter left out, so that its other values stay selectable).
+        ``within`` (sorted ids) counts only those images, such as the ones a query scores above
+        a cut-off.
         """
         everything: Facets = self._cached(
             f"facets-{max_values}", lambda: self._count_facets(max_values)
         )
-        if not filters:
+        if not filters and within is None:
             return everything
-        clauses = self.filter_clauses(filters)  # unknown fields and bad values fail first
-        key = (self._change_stamp(), max_values, _filters_key(filters))
+        clauses = self.filter_clauses(filters or {})  # unknown fields, bad values fail first
+        among = [] if within is None else [_id_among(within)]
+        key = (self._change_stamp(), max_values, _filters_key(filters or {}), _ids_key(within))
         return self._facet_cache.get_or_compute(
-            key, lambda: self._count_filtered_facets(max_values, clauses, everything)
+            key, lambda: self._count_filtered_facets(max_values, clauses, among, everything)
         )
 
     def index_extra_fields(self) -> None:
@@ -189,12 +198,12 @@ class FieldQueries:
             }
 
     def _count_filtered_facets(
-        self, max_values: int, clauses: dict[str, Any], everything: Facets
+        self, max_values: int, clauses: dict[str, Any], among: list[Any], everything: Facets
     ) -> Facets:
         result: Facets = {}
         with self.engine.connect() as connection:
             for field, unfiltered in everything.items():
-                others = [clause for f, clause in clauses.items() if f != field]
+                others = [clause for f, clause in clauses.items() if f != field] + among
                 # a field filtered alone keeps the counts of every image
                 result[field] = (
                     _count_values(connection, field, max_values, others) if others else unfiltered
@@ -213,6 +222,22 @@ def _count_values(
         query.group_by(column).order_by(func.count().desc(), column).limit(max_values)
     )
     return [(value, int(n)) for value, n in rows]
+
+
+def _id_among(ids: IdArray) -> Any:
+    """``images.id`` among ``ids``, bound as one JSON text however many there are (SQLite
+    limits the values one statement binds)."""
+    listed: Any = select(literal_column("value")).select_from(
+        func.json_each(literal(json.dumps(ids.tolist())))
+    )
+    return ImageRow.id.in_(listed.scalar_subquery())
+
+
+def _ids_key(ids: IdArray | None) -> bytes | None:
+    """A short cache key of an id array."""
+    if ids is None:
+        return None
+    return hashlib.blake2b(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).digest()
 
 
 def _filters_key(filters: Filters) -> str:

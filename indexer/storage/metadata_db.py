@@ -149,10 +149,13 @@ class Store:
         """Stored values that differ from a text filter value only in case, by field."""
         return self._fields.case_variants(filters)
 
-    def facets(self, max_values: int = 50, filters: Filters | None = None) -> Facets:
+    def facets(
+        self, max_values: int = 50, filters: Filters | None = None, within: IdArray | None = None
+    ) -> Facets:
         """For each filterable field, its most frequent values with their counts (under
-        ``filters``, counted with the other fields' filters applied)."""
-        return self._fields.facets(max_values, filters)
+        ``filters``, counted with the other fields' filters applied; ``within``: among those
+        image ids only)."""
+        return self._fields.facets(max_values, filters, within)
 
     def index_extra_fields(self) -> None:
         """Give the extra fields an index of their values (done at every publication)."""

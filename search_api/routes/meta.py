@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 import indexer
 from indexer.prompts import DEFAULT_TEMPLATE
+from indexer.records import facets_json
 from search_api.schema.openapi import build_openapi
 from search_api.schema.params import parse_facets_query
 from search_api.state import get_state, requested_index
@@ -42,13 +43,7 @@ def facets() -> dict[str, Any]:
     """Values of every metadata field with their counts, most frequent first; under ``filters``
     each field is counted with the other fields' filters applied."""
     filters = parse_facets_query(request.args, get_state().limits)
-    facets = requested_index().retriever.facets(filters)
-    return {
-        "facets": {
-            field: [{"value": value, "count": count} for value, count in values]
-            for field, values in facets.items()
-        }
-    }
+    return {"facets": facets_json(requested_index().retriever.facets(filters))}
 
 
 @bp.get("/openapi.json")

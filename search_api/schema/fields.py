@@ -183,6 +183,34 @@ class Number(Field):
 
 
 @dataclass(frozen=True)
+class Flag(Field):
+    """A yes or no: a JSON boolean, or as text ``true``/``false`` (``1``/``0``)."""
+
+    name: str
+    description: str = ""
+    default: bool = False
+
+    #: what each accepted text means
+    TEXTS: ClassVar[dict[str, bool]] = {"true": True, "false": False, "1": True, "0": False}
+
+    def schema(self, limits: Limits) -> Schema:
+        return self.documented({"type": "boolean"}, limits)
+
+    def text_schema(self, limits: Limits) -> Schema:
+        return self.documented({"type": "string", "enum": list(self.TEXTS)}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> bool:
+        if not isinstance(value, bool):
+            raise invalid(f"{self.name} must be true or false")
+        return value
+
+    def parse_text(self, text: str, limits: Limits) -> bool:
+        if text.strip().lower() not in self.TEXTS:
+            raise invalid(f"{self.name} must be true or false")
+        return self.TEXTS[text.strip().lower()]
+
+
+@dataclass(frozen=True)
 class ImageId(Field):
     """An image id: a non-negative integer; one no database can hold is simply not found."""
 

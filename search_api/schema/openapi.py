@@ -148,7 +148,8 @@ class _Paths:
                 "get": _with_long_query(
                     self.op(
                         "Metadata values with counts; under filters, each field counted with "
-                        "the other fields' filters applied",
+                        "the other fields' filters applied (counts under a minimum score "
+                        "depend on the query: ask a search for them with facets: true)",
                         "Facets",
                         parameters=FACETS_QUERY.parameters(self.limits),
                         errors=("400", "404", "503"),

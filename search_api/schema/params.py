@@ -25,6 +25,7 @@ from indexer.prompts import DEFAULT_TEMPLATE
 from search_api.errors import UnsupportedMediaTypeError
 from search_api.schema.fields import (
     Field,
+    Flag,
     ImageId,
     IndexName,
     Integer,
@@ -167,12 +168,19 @@ OFFSET = Integer("offset", 0, MAX_OFFSET, default=0, description="Results to ski
 MIN_SCORE = Number("min_score", description="Drop results scoring below this cosine")
 FILTERS = MetadataFilters("filters", MAX_FILTER_FIELDS, MAX_FILTER_VALUES, MAX_STRING_CHARS)
 PAGING = (K, OFFSET, FILTERS, MIN_SCORE)
+#: counts with a search, since under a minimum score they depend on the query
+FACETS = Flag(
+    "facets",
+    description="Add `facets`: every field's values counted as GET /api/facets counts them "
+    "under these filters, among the images scoring at least min_score for this query",
+)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
 QUERY_KINDS = ("text", "image", "image_id", "vector")
 SEARCH_BODY = FieldSet(
     (
         *PAGING,
+        FACETS,
         INDEX,
         Text("text", MAX_TEXT_CHARS, description="What to look for, in words"),
         Base64Image("image"),
@@ -183,7 +191,8 @@ SEARCH_BODY = FieldSet(
 )
 #: the form fields of an image upload (``POST /search/image``)
 SEARCH_UPLOAD = FieldSet(
-    (*PAGING, INDEX, Upload("file", description="The query image")), required=("file",)
+    (*PAGING, FACETS, INDEX, Upload("file", description="The query image")),
+    required=("file",),
 )
 #: the query arguments of ``GET /images/<id>/similar`` (other arguments are ignored)
 SEARCH_QUERY = FieldSet((*PAGING, INDEX), closed=False)
@@ -232,18 +241,28 @@ class SearchParams:
     offset: int = 0
     filters: Filters | None = None
     min_score: float | None = None
+    #: whether the answer counts the facets (the requests that declare FACETS)
+    facets: bool = False
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SearchParams:
-        return cls(values["k"], values["offset"], values["filters"], values["min_score"])
+        return cls(
+            values["k"],
+            values["offset"],
+            values["filters"],
+            values["min_score"],
+            values.get("facets", False),
+        )
 
     def as_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the Retriever's ``search`` for paging, filters and threshold."""
+        """Keyword arguments of the Retriever's ``search`` for paging, filters, threshold and
+        facet counts."""
         return {
             "k": self.k,
             "offset": self.offset,
             "filters": self.filters,
             "min_score": self.min_score,
+            "count_facets": self.facets,
         }
 
 

@@ -36,6 +36,19 @@ _SUGGESTIONS: Schema = {
     'from a text filter value only in case ({"modality": ["CT"]} for "ct")',
     "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
 }
+#: every field's values with their counts, most frequent first
+_FACET_COUNTS: Schema = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"value": _SCALAR, "count": {"type": "integer", "minimum": 0}},
+            "required": ["value", "count"],
+            "additionalProperties": False,
+        },
+    },
+}
 _URLS = {"thumbnail_url": {"type": "string"}, "image_url": {"type": "string"}}
 
 
@@ -67,8 +80,13 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                 "total": {"type": "integer", "minimum": 0},
                 "timings_ms": _TIMINGS,
                 "suggestions": _SUGGESTIONS,
+                "facets": {
+                    **_FACET_COUNTS,
+                    "description": "Only when asked for (facets: true): the facet counts "
+                    "under the filters, among the images scoring at least min_score",
+                },
             },
-            optional=("suggestions",),
+            optional=("suggestions", "facets"),
         ),
         "ClassifyResponse": closed(
             {
@@ -97,17 +115,7 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                 **urls,
             }
         ),
-        "Facets": closed(
-            {
-                "facets": {
-                    "type": "object",
-                    "additionalProperties": {
-                        "type": "array",
-                        "items": closed({"value": _SCALAR, "count": {"type": "integer"}}),
-                    },
-                }
-            }
-        ),
+        "Facets": closed({"facets": _FACET_COUNTS}),
         "Info": _info_schema(),
         "Indexes": closed(
             {

@@ -147,6 +147,7 @@ class FakeRetriever:
         filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        count_facets: bool = False,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:

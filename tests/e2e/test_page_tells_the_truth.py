@@ -1,5 +1,6 @@
-"""What the page says matches what is so: filter counts under the filters chosen, a way out of
-"No image matches" beside it, a blank query answered, and the model the index was built with."""
+"""What the page says matches what is so: filter counts under the filters chosen and the score
+cut-off, a way out of "No image matches" beside it (and the values it may have meant), a blank
+query answered, and the model the index was built with."""
 
 from __future__ import annotations
 
@@ -97,10 +98,7 @@ def test_filter_counts_follow_the_other_filters(page: Page, server_url: str) -> 
 def test_no_match_offers_clear_filters_beside_the_message(page: Page, server_url: str) -> None:
     open_at(page, server_url + "/?q=chest")
     expect(page.locator("#empty-clear-filters")).to_be_hidden()
-    expect(page.locator("#counts-note")).to_be_hidden()
     open_at(page, server_url + "/?q=chest&min_score=0.99")
-    # the filter counts say they leave the score cut-off aside
-    expect(page.locator("#counts-note")).to_be_visible()
     empty = page.locator("#empty")
     expect(empty).to_contain_text("No image matches")
     button = empty.locator("#empty-clear-filters")
@@ -109,8 +107,89 @@ def test_no_match_offers_clear_filters_beside_the_message(page: Page, server_url
     button.click()
     expect(page.locator("#status")).to_have_attribute("data-shown", str(PAGE_SIZE))
     expect(empty).to_be_hidden()
-    expect(page.locator("#counts-note")).to_be_hidden()
     assert "min_score" not in page.url
+
+
+def api_facets(page: Page, server_url: str, body: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """A search's own facet counts, each value as the page shows it."""
+    answer = page.request.post(
+        server_url + "/api/search",
+        data=json.dumps({**body, "facets": True}),
+        headers={"Content-Type": "application/json"},
+    ).json()
+    return {
+        field: {str(item["value"]): item["count"] for item in values}
+        for field, values in answer["facets"].items()
+    }
+
+
+def test_filter_counts_fall_as_the_minimum_score_rises(page: Page, server_url: str) -> None:
+    scored = page.request.post(
+        server_url + "/api/search",
+        data=json.dumps({"text": "chest", "k": SAMPLE_COUNT}),
+        headers={"Content-Type": "application/json"},
+    ).json()["results"]
+    scores = [hit["score"] for hit in scored]
+    # two cut-offs on the slider's steps, the higher one keeping fewer images but some
+    steps = [step / 100 for step in range(1, 100) if any(s >= step / 100 for s in scores)]
+    low, high = steps[0], steps[-1]
+    assert sum(s >= high for s in scores) < sum(s >= low for s in scores)
+
+    open_at(page, server_url + f"/?q=chest&min_score={low}")
+    before = api_facets(page, server_url, {"text": "chest", "min_score": low})
+    modalities = shown_counts(page, "modality")
+    expect(facet(page, "modality").locator(".facet-option .count")).to_have_text(
+        [str(before["modality"].get(value, 0)) for value in modalities]
+    )
+    # the slider moved up by keyboard, a step at a time
+    slider = page.locator("#min-score")
+    slider.focus()
+    for _ in range(round((high - low) * 100)):
+        page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(f"min_score={high}"))
+    after = api_facets(page, server_url, {"text": "chest", "min_score": high})
+    expected = {value: after["modality"].get(value, 0) for value in modalities}
+    expect(facet(page, "modality").locator(".facet-option .count")).to_have_text(
+        [str(n) for n in expected.values()]
+    )
+    assert any(n < before["modality"].get(value, 0) for value, n in expected.items())
+    assert sum(expected.values()) == sum(s >= high for s in scores)
+    # a filter ticked under the cut-off: the other fields counted among its images above it
+    modality = next(value for value, n in expected.items() if n > 0)
+    option(page, "modality", modality).locator("input").check()
+    body = {"text": "chest", "min_score": high, "filters": {"modality": modality}}
+    parts = shown_counts(page, "body_part")
+    under = api_facets(page, server_url, body)["body_part"]
+    expect(facet(page, "body_part").locator(".facet-option .count")).to_have_text(
+        [str(under.get(value, 0)) for value in parts]
+    )
+    # the cut-off gone, the counts of every image under the filter come back
+    page.click("#clear-filters")
+    listed = page.request.get(server_url + "/api/facets").json()["facets"]["modality"]
+    everything = {str(item["value"]): item["count"] for item in listed}
+    expect(facet(page, "modality").locator(".facet-option .count")).to_have_text(
+        [str(everything.get(value, 0)) for value in modalities]
+    )
+    assert sum(everything.values()) == SAMPLE_COUNT
+
+
+def test_no_match_offers_the_values_that_differ_only_in_case(page: Page, server_url: str) -> None:
+    open_at(page, server_url + "/?q=chest&modality=ct")
+    empty = page.locator("#empty")
+    expect(empty).to_contain_text("No image matches")
+    suggestion = empty.locator("#empty-suggestions button")
+    expect(suggestion).to_have_text(["Modality: CT"])
+    expect(suggestion).to_be_in_viewport()
+    suggestion.click()
+    expect(page).to_have_url(re.compile(r"modality=CT(&|$)"))
+    expect(empty).to_be_hidden()
+    ct = shown_counts(page, "modality")["CT"]
+    expect(page.locator("#status")).to_have_attribute("data-total", str(ct))
+    expect(option(page, "modality", "CT").locator("input")).to_be_checked()
+    # an empty answer with nothing to suggest offers no button
+    open_at(page, server_url + "/?q=chest&modality=PET")
+    expect(empty).to_be_visible()
+    expect(page.locator("#empty-suggestions")).to_be_hidden()
 
 
 def test_a_blank_query_says_what_to_do(page: Page, server_url: str) -> None:

@@ -69,9 +69,9 @@ def seed_group_key(index_dir: Path, seed: int) -> bytes:
     return key
 
 
-def index_sample(index_dir: Path, model_dir: Path) -> Path:
+def index_sample(index_dir: Path, model_dir: Path, *options: str) -> Path:
     """Index the 32 sample images with their metadata into ``index_dir`` by the real CLI (with a
-    seeded group key, :func:`seed_group_key`)."""
+    seeded group key, :func:`seed_group_key`, and more ``options`` of ``medsearch index``)."""
     seed_group_key(index_dir, 0)
     run_cli(
         "index",
@@ -81,6 +81,7 @@ def index_sample(index_dir: Path, model_dir: Path) -> Path:
         "--metadata",
         SAMPLE_METADATA,
         *tiny_model_args(model_dir),
+        *options,
     )
     return index_dir
 

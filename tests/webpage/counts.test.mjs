@@ -1,5 +1,6 @@
 /**
- * What the page says must be true: filter counts under the filters chosen (web/static/state.js),
+ * What the page says must be true: filter counts under the filters chosen and the score cut-off,
+ * the values an empty answer suggests (web/static/state.js, render/results.js),
  * the model the index was built with (web/static/lib/models.js) and the sentence of a failed
  * image search (web/static/render/results.js). Run by `node --test`.
  */
@@ -9,7 +10,11 @@ import { describe, test } from 'node:test';
 
 import { modelTitle } from '../../web/static/lib/models.js';
 import { emptyState } from '../../web/static/lib/urlstate.js';
-import { errorSentence } from '../../web/static/render/results.js';
+import {
+  errorSentence,
+  suggestedFilters,
+  suggestionLabel,
+} from '../../web/static/render/results.js';
 import * as state from '../../web/static/state.js';
 
 describe('filter counts', () => {
@@ -39,6 +44,27 @@ describe('filter counts', () => {
     const moved = state.changeSearch(before, { index: 'b', filters: new Map() });
     assert.deepEqual(moved.effects, ['indexFacts', 'search']);
     assert.deepEqual(state.changeSearch(before, { q: 'brain' }).effects, ['search']);
+  });
+
+  test('under a minimum score, come with the search of the query, and only then', () => {
+    const cut = { ...emptyState(), q: 'lung', minScore: 0.3, filters: new Map() };
+    assert.ok(state.countsFollowQuery(cut));
+    assert.ok(!state.countsFollowQuery({ ...cut, minScore: null }));
+    assert.ok(!state.countsFollowQuery({ ...cut, q: '' }));
+    assert.ok(state.countsFollowQuery({ ...cut, q: '', similar: 4 }));
+    // the search brings the counts: a new filter, a new query or a new cut-off asks no more
+    const ticked = state.changeSearch(cut, { filters: new Map([['modality', ['CT']]]) });
+    assert.deepEqual(ticked.effects, ['search']);
+    assert.deepEqual(state.changeSearch(cut, { q: 'brain' }).effects, ['search']);
+    assert.deepEqual(state.changeSearch(cut, { minScore: 0.5 }).effects, ['search']);
+    // the cut-off or the query gone, the counts of every image under the filters come back
+    assert.deepEqual(state.changeSearch(cut, { minScore: null }).effects, [
+      'facetCounts',
+      'search',
+    ]);
+    assert.deepEqual(state.changeSearch(cut, { q: '' }).effects, ['facetCounts', 'search']);
+    const plain = { ...cut, minScore: null };
+    assert.deepEqual(state.changeSearch(plain, { minScore: 0.3 }).effects, ['search']);
   });
 
   test('the same filters in another order are the same', () => {
@@ -89,6 +115,36 @@ describe('filter counts', () => {
       ['chest', 0],
       ['head', 0],
     ]));
+  });
+});
+
+describe('an empty answer', () => {
+  test('keeps the values it suggests, and offers each once', () => {
+    const answer = { results: [], total: 0, suggestions: { modality: ['CT'] } };
+    const shown = state.withAnswer(state.nothingShown(), answer, { offset: 0, pageSize: 24 });
+    assert.deepEqual(shown.suggestions, { modality: ['CT'] });
+    assert.deepEqual(state.nothingShown().suggestions, {});
+    assert.deepEqual(
+      suggestedFilters({ modality: ['CT', 'CT', 'Ct', ''], body_part: 'chest', x: [3] }),
+      [
+        { field: 'modality', value: 'CT' },
+        { field: 'modality', value: 'Ct' },
+      ],
+    );
+    assert.deepEqual(suggestedFilters(undefined), []);
+    assert.equal(suggestionLabel('body_part', 'Chest'), 'Body part: Chest');
+  });
+
+  test('a suggestion takes the place of the value it differs from only in case', () => {
+    const filters = new Map([
+      ['modality', ['ct', 'MR']],
+      ['label', ['x']],
+    ]);
+    const next = state.withSuggestion(filters, 'modality', 'CT');
+    assert.deepEqual(next.get('modality'), ['MR', 'CT']);
+    assert.deepEqual(next.get('label'), ['x']);
+    assert.deepEqual(filters.get('modality'), ['ct', 'MR']); // not changed
+    assert.deepEqual(state.withSuggestion(new Map(), 'modality', 'CT').get('modality'), ['CT']);
   });
 });
 

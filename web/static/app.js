@@ -19,7 +19,7 @@ import { createDetail } from './render/detail.js';
 import { renderIndexPickers } from './render/header.js';
 import { createQueryChip } from './render/querychip.js';
 import { createRender } from './render/results.js';
-import { createPage, indexNames, similarIndexes } from './state.js';
+import { createPage, indexNames, similarIndexes, withSuggestion } from './state.js';
 import { createUpdate } from './update.js';
 
 /** Results per request; 24 fills whole rows of 2, 3, 4 or 6 columns. */
@@ -47,6 +47,8 @@ const render = createRender({
   apiBase,
   compareSize: COMPARE_SIZE,
   onOpen: (hit, card) => detail.open(hit, card),
+  onSuggestion: (field, value) =>
+    actions.update({ filters: withSuggestion(page.search.filters, field, value) }),
 });
 const actions = createUpdate({
   page,

@@ -11,7 +11,7 @@
  */
 
 import { firstFieldsFirst, isFirstField } from './lib/fields.js';
-import { emptyState, knownIndexes, requestFilters } from './lib/urlstate.js';
+import { emptyState, hasQuery, knownIndexes, requestFilters } from './lib/urlstate.js';
 
 /** A field whose values are all different (file names, ids) is no use as a filter past this. */
 const MAX_UNIQUE_FACET_VALUES = 20;
@@ -25,6 +25,8 @@ const MAX_UNIQUE_FACET_VALUES = 20;
  * @property {boolean} hasMore
  * @property {boolean} answered true once the search has answered (an empty answer included)
  * @property {number} ms the service's time for the last answer (NaN when it sent none)
+ * @property {Record<string, string[]>} suggestions of an empty answer: by field, stored values
+ *   that differ from a filter value only in case
  */
 
 /**
@@ -48,7 +50,15 @@ const MAX_UNIQUE_FACET_VALUES = 20;
 
 /** @returns {Shown} */
 export function nothingShown() {
-  return { hits: [], total: 0, nextOffset: 0, hasMore: false, answered: false, ms: Number.NaN };
+  return {
+    hits: [],
+    total: 0,
+    nextOffset: 0,
+    hasMore: false,
+    answered: false,
+    ms: Number.NaN,
+    suggestions: {},
+  };
 }
 
 /** Everything the page keeps between events, as it is before the service has answered. */
@@ -67,6 +77,8 @@ export function createPage() {
     offered: /** @type {Facet[]} */ ([]),
     /** The filter counts in flight: aborted when the filters change again. */
     countsInFlight: new AbortController(),
+    /** The filter counts the current search brought (under its score cut-off), if any. */
+    queryCounts: /** @type {Record<string, {value: unknown, count: number}[]> | null} */ (null),
     /** True while the current history entry was made by typing (later pauses replace it). */
     typingEntry: false,
     /** The search in flight: aborted when a newer one starts, whose answers alone are shown. */
@@ -82,7 +94,8 @@ export function createPage() {
 /**
  * The search after a change, and the effects that follow it in order: the index facts load
  * again when the index searched changed (and count under the filters chosen), the filters'
- * counts when only the filters changed, and the search always runs again.
+ * counts when the filters changed or the counts stop following the query, and the search always
+ * runs again (bringing the counts itself while they follow the query).
  * @param {import('./lib/urlstate.js').SearchState} search
  * @param {Partial<import('./lib/urlstate.js').SearchState>} changes
  * @returns {{search: import('./lib/urlstate.js').SearchState, effects: Effect[]}}
@@ -91,9 +104,35 @@ export function changeSearch(search, changes) {
   const next = { ...search, ...changes };
   /** @type {Effect[]} */
   const effects = ['search'];
+  const recount =
+    !countsFollowQuery(next) &&
+    (countsFollowQuery(search) || !sameFilters(next.filters, search.filters));
   if (next.index !== search.index) effects.unshift('indexFacts');
-  else if (!sameFilters(next.filters, search.filters)) effects.unshift('facetCounts');
+  else if (recount) effects.unshift('facetCounts');
   return { search: next, effects };
+}
+
+/**
+ * True when the filter counts depend on the query: under a minimum score, a value counts the
+ * images the query scores at least that high, so the search itself brings the counts.
+ * @param {import('./lib/urlstate.js').SearchState} search
+ */
+export function countsFollowQuery(search) {
+  return hasQuery(search) && search.minScore !== null;
+}
+
+/**
+ * The filters with a suggested value (one differing from a chosen value only in case) in place
+ * of the values it stands for; the others of the field stay.
+ * @param {Map<string, string[]>} filters not changed
+ * @param {string} field
+ * @param {string} value
+ * @returns {Map<string, string[]>}
+ */
+export function withSuggestion(filters, field, value) {
+  const same = (v) => v.toLowerCase() === value.toLowerCase();
+  const kept = (filters.get(field) ?? []).filter((v) => !same(v));
+  return new Map(filters).set(field, [...kept, value]);
 }
 
 /**
@@ -185,6 +224,8 @@ export function withAnswer(shown, answer, { offset, pageSize }) {
     hasMore: batch.length === pageSize && nextOffset < total,
     answered: true,
     ms: Number(answer.timings_ms?.total),
+    suggestions:
+      answer.suggestions && typeof answer.suggestions === 'object' ? answer.suggestions : {},
   };
 }
 

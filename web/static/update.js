@@ -28,6 +28,7 @@ import { renderInfo, renderInfoUnavailable, showIndexChoice } from './render/hea
 import {
   changeSearch,
   comparedFrom,
+  countsFollowQuery,
   countsUnder,
   facetValuesOf,
   indexNames,
@@ -160,20 +161,29 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     const compare = asked.compare;
     const k = compare === null ? sizes.pageSize : sizes.compareSize;
     const params = searchParams(asked, page.facetValues, { k, offset });
+    // Under a score cut-off the filter counts depend on the query: the search brings them.
+    const withCounts = !append && countsFollowQuery(asked);
+    const counted = withCounts ? { ...params, facets: true } : params;
+    if (!append) page.queryCounts = null;
+    if (withCounts) page.countsInFlight.abort();
 
     showPhase('loading', { append });
     try {
       if (compare !== null) {
         const names = [searchedIndex(asked, indexNames(page.indexes)) ?? '', compare];
-        const answers = await Promise.all(names.map((name) => searchIn(name, params, signal)));
+        const answers = await Promise.all(
+          names.map((name, i) => searchIn(name, i === 0 ? counted : params, signal)),
+        );
         if (page.inFlight !== controller) return;
+        if (withCounts) showQueryCounts(answers[0].facets);
         page.shown = nothingShown();
         page.compared = comparedFrom(names, answers);
         showPhase('results');
         return;
       }
-      const answer = await searchIn(null, params, signal);
+      const answer = await searchIn(null, counted, signal);
       if (page.inFlight !== controller) return;
+      if (withCounts) showQueryCounts(answer.facets);
       const before = append ? page.shown : nothingShown();
       page.shown = withAnswer(before, answer, { offset, pageSize: sizes.pageSize });
       page.compared = null;
@@ -186,10 +196,21 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
   }
 
   /**
+   * Show the filter counts a search brought (those of its query above the score cut-off).
+   * @param {unknown} facets the answer's `facets`
+   */
+  function showQueryCounts(facets) {
+    if (!facets || typeof facets !== 'object') return;
+    page.queryCounts = /** @type {Record<string, {value: unknown, count: number}[]>} */ (facets);
+    showCounts(els.facets, countsUnder(page.offered, page.queryCounts));
+  }
+
+  /**
    * Run the query asked in one index (null: the current one). Image ids are per index, so a
    * "similar" query sends the image's own file to any other index.
    * @param {string | null} name
-   * @param {{k: number, offset: number, filters?: object, min_score?: number}} params
+   * @param {{k: number, offset: number, filters?: object, min_score?: number, facets?: boolean}}
+   *   params
    * @param {AbortSignal} signal
    */
   async function searchIn(name, params, signal) {
@@ -227,7 +248,10 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
       page.offered = offeredFacets(answer);
       page.facetValues = facetValuesOf(page.offered);
       renderFacets(els.facets, page.offered);
-      if (page.search.filters.size > 0) loadFacetCounts();
+      // the counts of a query's cut-off come with its search, which may have answered first
+      if (countsFollowQuery(page.search)) {
+        if (page.queryCounts) showCounts(els.facets, countsUnder(page.offered, page.queryCounts));
+      } else if (page.search.filters.size > 0) loadFacetCounts();
     } else {
       renderFacetsUnavailable(
         els.facets,

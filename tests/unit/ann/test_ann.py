@@ -225,3 +225,38 @@ def test_publish_without_a_memory_budget_follows_the_settings(
     expected = ann.choose_index_type("auto", n, DIM, memory)
     assert expected != "flat"
     assert folder.read_info().index_type == expected
+
+
+@pytest.mark.parametrize("kind", ann.INDEX_TYPES)
+def test_ids_scoring_at_least_a_cut_off_equal_brute_force(kind: str) -> None:
+    vectors = clustered_vectors(3000)
+    ids = np.arange(5, 3005, dtype=np.int64)
+    index = ann.build(kind, DIM, ids, vectors, table=np.vstack([np.zeros((4, DIM)), vectors]))
+    assert index.family.exact_range == (kind in ("flat", "ivf"))
+    query = clustered_vectors(1, seed=3)[0]
+    scores = vectors @ query
+    ordered = np.sort(scores)[::-1]
+    for rank in (1, 40, 900):
+        floor = float((ordered[rank - 1] + ordered[rank]) / 2)
+        truth = ids[scores >= floor]
+        np.testing.assert_array_equal(ann.ids_scoring_at_least(vectors, ids, query, floor), truth)
+        if index.family.exact_range:
+            np.testing.assert_array_equal(index.ids_scoring_at_least(query, floor), truth)
+    if not index.family.exact_range:
+        with pytest.raises(NotImplementedError):
+            index.ids_scoring_at_least(query, 0.5)
+        return
+    # a score equal to the cut-off is kept, as a search's min_score keeps it
+    best, found = index.search(query[None, :], 1)
+    assert found[0, 0] in index.ids_scoring_at_least(query, float(best[0, 0]))
+
+
+def test_a_cut_off_beyond_any_float32_keeps_all_or_nothing() -> None:
+    vectors = clustered_vectors(50)
+    ids = np.arange(1, 51, dtype=np.int64)
+    index = ann.build("flat", DIM, ids, vectors)
+    query = vectors[0]
+    np.testing.assert_array_equal(index.ids_scoring_at_least(query, -1e308), ids)
+    assert len(index.ids_scoring_at_least(query, 1e308)) == 0
+    np.testing.assert_array_equal(ann.ids_scoring_at_least(vectors, ids, query, -1e308), ids)
+    assert len(ann.ids_scoring_at_least(vectors, ids, query, 1e308)) == 0

@@ -18,7 +18,13 @@ from indexer.prompts import TEMPLATE_RULE
 from indexer.search import retriever as retriever_module
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
-from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, run_cli
+from tests.support.facet_truth import (
+    as_counters,
+    brute_force_facets,
+    cut_below_rank,
+    scores_of_every_image,
+)
+from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, index_sample, run_cli
 
 
 def _brute_force(retriever: Retriever, query: np.ndarray, ids: np.ndarray, k: int) -> list[int]:
@@ -235,3 +241,51 @@ def test_a_repeated_image_query_is_embedded_once(
     expected = tiny_encoder.encode_images([image])[0]
     assert float(np.dot(fresh.embed_image(image), expected)) >= 0.99999
     assert first.hits and other.hits
+
+
+def _check_facets_under_cut_offs(retriever: Retriever) -> None:
+    """Facet counts under a minimum score against brute force over the stored vectors."""
+    query = retriever.embed_text("chest X-ray with pleural effusion")
+    scores = scores_of_every_image(retriever, query)
+    for rank in (3, 12, 25):
+        floor = cut_below_rank(scores.values(), rank)
+        for filters in (None, {"modality": "CR"}, {"modality": "CR", "body_part": "chest"}):
+            result = retriever.search(
+                vector=query, k=1, filters=filters, min_score=floor, count_facets=True
+            )
+            assert result.facets is not None
+            expected = brute_force_facets(retriever, query, floor, filters)
+            assert as_counters(result.facets) == expected
+            if filters is None:
+                assert sum(expected["format"].values()) == rank
+    # a "similar" query leaves its own image out of the counts, as out of its results
+    own = retriever.vectors_for([3])[0]
+    floor = cut_below_rank(scores_of_every_image(retriever, own).values(), 6)
+    result = retriever.search(image_id=3, k=1, min_score=floor, count_facets=True)
+    assert result.facets is not None
+    expected = brute_force_facets(retriever, own, floor, exclude={3})
+    assert as_counters(result.facets) == expected and sum(expected["format"].values()) == 5
+    # no minimum score: the counts of every image under the filters, as facets() gives them
+    result = retriever.search(vector=query, k=1, filters={"modality": "CR"}, count_facets=True)
+    assert result.facets == retriever.facets({"modality": "CR"})
+    assert "facets" in result.to_dict() and "facets" not in retriever.search(text="x").to_dict()
+
+
+def test_facets_under_a_minimum_score_count_every_image_above_it(retriever: Retriever) -> None:
+    assert retriever.info().index_type == "flat"  # a range search over the index
+    _check_facets_under_cut_offs(retriever)
+
+
+def test_facets_under_a_minimum_score_are_exact_on_an_approximate_index(
+    tmp_path: Path, sample_index_dir: Path, tiny_model_dir: Path, tiny_encoder: Encoder
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_index_dir, index_dir)
+    # the same vectors, only the ANN index rebuilt as another type
+    index_sample(index_dir, tiny_model_dir, "--index-type", "hnsw")
+    opened = Retriever.open(Settings(index_dir=index_dir, device="cpu"), encoder=tiny_encoder)
+    try:
+        assert opened.info().index_type == "hnsw"  # scored from the stored vectors
+        _check_facets_under_cut_offs(opened)
+    finally:
+        opened.close()

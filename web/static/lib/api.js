@@ -110,15 +110,16 @@ export function createApi(base, { currentIndex = () => null } = {}) {
 
     /**
      * POST /search with exactly one of text, image, image_id, vector plus paging/filters
-     * (and `index` to search another index than the current one).
+     * (and `index` to search another index than the current one; `facets: true` to have the
+     * filter counts under its minimum score with the answer).
      */
     search: (body, signal) => request('/search', { method: 'POST', json: indexed(body), signal }),
 
     /**
      * POST /search/image as multipart: the file plus the same fields as form values.
      * @param {Blob} file
-     * @param {{k: number, offset: number, filters?: object, min_score?: number, index?: string}}
-     *   params
+     * @param {{k: number, offset: number, filters?: object, min_score?: number, index?: string,
+     *   facets?: boolean}} params
      */
     searchImage(file, params, signal) {
       const form = new FormData();
@@ -126,6 +127,7 @@ export function createApi(base, { currentIndex = () => null } = {}) {
       form.append('k', String(params.k));
       form.append('offset', String(params.offset));
       if (params.min_score !== undefined) form.append('min_score', String(params.min_score));
+      if (params.facets) form.append('facets', 'true');
       if (params.filters) form.append('filters', JSON.stringify(params.filters));
       const index = params.index ?? currentIndex();
       if (index !== null) form.append('index', index);

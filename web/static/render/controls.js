@@ -26,8 +26,6 @@ export function showControls(els, { filters, minScore }) {
   els.minScore.value = String(minScore ?? 0);
   renderMinScore(els);
   els.clearFilters.disabled = filters.size === 0 && minScore === null;
-  // the counts follow the filters, not the score cut-off (that needs every hit of the query)
-  els.countsNote.hidden = minScore === null;
   // "No image matches" offers the same button beside its message, where the eye is
   els.emptyClearFilters.hidden = els.clearFilters.disabled;
   const active = [...filters.values()].reduce((n, v) => n + v.length, 0);

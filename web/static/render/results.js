@@ -4,10 +4,11 @@
  * Every part of the area is set here from the phase and the state (`page.shown`, or the compare
  * view's `page.compared`), so parts of two phases never show together. The result cards are built
  * here too: render keeps the hits whose cards are drawn, and when the hits shown continue those
- * ("Load more") it appends the new cards only, so focus and loaded thumbnails stay.
+ * ("Load more") it appends the new cards only, so focus and loaded thumbnails stay. An empty
+ * answer shows the filter values it suggests, each a button that puts it in place.
  */
 
-import { h } from '../lib/dom.js';
+import { fieldLabel, h } from '../lib/dom.js';
 import { resultCard } from './cards.js';
 
 /**
@@ -51,9 +52,11 @@ export function resultsStatus({ search, shown, compared }, compareSize) {
  * @param {string} deps.apiBase URL prefix of the API, for thumbnails
  * @param {number} deps.compareSize results per index in the compare view
  * @param {(hit: any, card: HTMLElement) => void} deps.onOpen called when a card is chosen
+ * @param {(field: string, value: string) => void} deps.onSuggestion called when a suggested
+ *   filter value of an empty answer is chosen
  * @returns {(phase: Phase, details?: RenderDetails) => void}
  */
-export function createRender({ els, page, apiBase, compareSize, onOpen }) {
+export function createRender({ els, page, apiBase, compareSize, onOpen, onSuggestion }) {
   /** The hits whose cards are in the results list, in order. */
   let drawnHits = /** @type {any[]} */ ([]);
   /** The compare columns drawn (null: none). */
@@ -104,6 +107,26 @@ export function createRender({ els, page, apiBase, compareSize, onOpen }) {
     els.compare.replaceChildren(...columns);
   }
 
+  /**
+   * The values an empty answer suggests (differing from a filter value only in case), each a
+   * button that puts it in place of that value.
+   * @param {Record<string, string[]>} suggestions
+   */
+  function drawSuggestions(suggestions) {
+    const offered = suggestedFilters(suggestions);
+    const buttons = offered.map(({ field, value }) => {
+      const button = h(
+        'button',
+        { type: 'button', class: 'chip chip-suggest', dataset: { field, value } },
+        suggestionLabel(field, value),
+      );
+      button.addEventListener('click', () => onSuggestion(field, value));
+      return button;
+    });
+    els.emptySuggestions.replaceChildren(...(buttons.length ? ['Did you mean ', ...buttons] : []));
+    els.emptySuggestions.hidden = buttons.length === 0;
+  }
+
   /** @param {any} error an ApiError (or any Error) */
   function renderError(error) {
     const { headline, detail } = errorSentence(page.search.image, error);
@@ -141,6 +164,7 @@ export function createRender({ els, page, apiBase, compareSize, onOpen }) {
     els.results.hidden = comparing;
     els.empty.hidden =
       !(phase === 'results' || loading) || !shown.answered || shown.hits.length > 0;
+    if (!els.empty.hidden) drawSuggestions(shown.suggestions);
     els.loadMore.hidden = !shown.hasMore;
     els.loadMore.disabled = loading;
     els.loadMore.textContent = loading && append ? 'Loading…' : 'Load more';
@@ -175,6 +199,34 @@ export function createRender({ els, page, apiBase, compareSize, onOpen }) {
   }
 
   return render;
+}
+
+/**
+ * The suggestions of a /api/search answer as a list of filter values to offer, in the answer's
+ * order, without repeats; anything malformed is left out.
+ * @param {unknown} suggestions the answer's `suggestions` (field -> values)
+ * @returns {{field: string, value: string}[]}
+ */
+export function suggestedFilters(suggestions) {
+  if (!suggestions || typeof suggestions !== 'object') return [];
+  /** @type {{field: string, value: string}[]} */
+  const offered = [];
+  for (const [field, values] of Object.entries(suggestions)) {
+    if (!Array.isArray(values)) continue;
+    for (const value of new Set(values.filter((v) => typeof v === 'string' && v !== ''))) {
+      offered.push({ field, value });
+    }
+  }
+  return offered;
+}
+
+/**
+ * The text of a suggested filter value's button: the field as the filters name it, and the value.
+ * @param {string} field
+ * @param {string} value
+ */
+export function suggestionLabel(field, value) {
+  return `${fieldLabel(field)}: ${value}`;
 }
 
 /**
