@@ -18,7 +18,8 @@ CT_SERIES = REPO / "tests" / "data" / "ct_series"
 
 
 def _index(corpus: Path, index_dir: Path, model_dir: Path, *options: str) -> dict[str, object]:
-    args = ["index", corpus, "--index", index_dir, *tiny_model_args(model_dir), "--json"]
+    args: list[str | Path] = ["index", corpus, "--index", index_dir, "--json"]
+    args += tiny_model_args(model_dir)
     report: dict[str, object] = json.loads(run_cli(*args, *options))
     return report
 
