@@ -9,6 +9,11 @@ and brought in line at the end of every run (see :mod:`indexer.storage.publish`)
 the disk full stops the run with :class:`~indexer.errors.DiskFullError`; the batch it was writing is
 rolled back and the published version stays as it was.
 
+The scan also groups the corpus's DICOM instances into series, in memory
+(:mod:`indexer.indexing.slice_sampling`): each instance records its series' instance count, and
+with ``--slices N`` only N slices of each series go to the engine, while indexed slices no longer
+chosen are removed the way ``--prune`` removes deleted files.
+
 A run is published as it goes (see :class:`~indexer.indexing.write_stage.Writer`) and can be
 stopped: once the ``stop`` event given to :func:`index_corpus` is set (an interrupted command), the
 engine returns after the batch in flight and what is committed is published as usual; running
