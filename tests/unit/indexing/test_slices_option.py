@@ -66,6 +66,8 @@ def test_more_slices_embed_only_the_new_ones_and_fewer_remove_the_rest(
     assert len(slices_of_4) == 4 and slices_of_4 < slices_of_8
     assert IndexFolder(index_dir).read_info().count == len(kept) == 6
     assert "consistent" in run_cli("verify", index_dir)
+    again = run_cli("index", corpus, "--index", index_dir, "--quiet", "--slices", "4")
+    assert "136 slices of DICOM series left out by --slices (0 of them removed" in again
 
 
 def test_a_series_that_grows_updates_the_count_of_the_slices_kept(
