@@ -6,10 +6,10 @@ DICOMweb base URL. Each instance becomes a :class:`~indexer.sources.base.CorpusF
 table; the UIDs themselves travel in ``CorpusFile.uids`` into the identifiers table. Series are
 listed first (QIDO-RS at series level), then the instances of each with the attributes that place
 them in their series (InstanceNumber, ImagePositionPatient, ImageOrientationPatient), so that a run
-indexing a few slices per series retrieves only those. Instances never
-change under their SOP Instance UID, so size and mtime are 0 and a listed instance that is already
-indexed is unchanged. The page shows an instance retrieved again by its UIDs, and links it into the
-PACS viewer that ``MEDSEARCH_VIEWER_URL`` names.
+indexing a few slices per series retrieves only those; the user's matching keys go with both
+searches. Instances never change under their SOP Instance UID, so size and mtime are 0 and a
+listed instance that is already indexed is unchanged. The page shows an instance retrieved again
+by its UIDs, and links it into the PACS viewer that ``MEDSEARCH_VIEWER_URL`` names.
 
 Credentials come from the settings (``MEDSEARCH_DICOMWEB_TOKEN``, or ``MEDSEARCH_DICOMWEB_USER``
 and ``MEDSEARCH_DICOMWEB_PASSWORD``), never from a URL or the command line. A PACS that cannot
