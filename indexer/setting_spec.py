@@ -30,13 +30,21 @@ def about(
     default_text: str | None = None,
     option: str | None = None,
     metavar: str | None = None,
+    word: str | None = None,
 ) -> dict[str, Any]:
     """Field metadata of a setting: what it does (``help``, one or more sentences) and, where
     they apply, its bounds ([low, high], no upper bound when high is None), whether it is a
     memory size (512M, 4G), how its default reads when it is computed or unset, its option's
-    declaration when it is not ``--field-name`` and the option's metavar."""
+    declaration when it is not ``--field-name``, the option's metavar, and for a text setting
+    that holds a whole number within ``bounds`` or one ``word`` instead (``all``), that word."""
     metadata: dict[str, Any] = {"help": help}
-    extras = {"bounds": bounds, "default_text": default_text, "option": option, "metavar": metavar}
+    extras = {
+        "bounds": bounds,
+        "default_text": default_text,
+        "option": option,
+        "metavar": metavar,
+        "word": word,
+    }
     metadata.update({key: value for key, value in extras.items() if value is not None})
     if size:
         metadata["size"] = True
@@ -64,6 +72,8 @@ class SettingSpec:
     #: click declaration of the option that overrides it, e.g. ``--batch-size``
     option: str
     metavar: str | None
+    #: the word a whole-number-or-word setting takes instead of a number (``all``), else None
+    word: str | None = None
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -106,6 +116,7 @@ def describe_setting(declared: dataclasses.Field[Any], hint: Any) -> SettingSpec
         default_text=metadata.get("default_text") or _default_text(declared.default, size),
         option=metadata.get("option") or "--" + declared.name.replace("_", "-"),
         metavar=metadata.get("metavar"),
+        word=metadata.get("word"),
     )
 
 
@@ -142,7 +153,30 @@ def parse_setting(spec: SettingSpec, raw: str) -> Any:
             raise SettingsError(f"{name}={raw!r} is not {noun}{spec.accepts()}") from None
     if spec.kind is Path:
         return Path(raw)
+    if spec.word is not None:
+        normalised = word_or_count(spec, raw)
+        if normalised is None:
+            raise _not_word_or_count(spec, f"{name}={raw!r}")
+        return normalised
     return raw
+
+
+def word_or_count(spec: SettingSpec, raw: str) -> str | None:
+    """A whole-number-or-word setting's text normalised (``ALL`` -> ``all``, ``08`` -> ``8``),
+    or None when it is neither the word nor a whole number within the bounds."""
+    text = raw.strip()
+    if spec.word is not None and text.lower() == spec.word:
+        return spec.word
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    low, high = spec.bounds or (-math.inf, None)
+    return None if number < low or (high is not None and number > high) else str(number)
+
+
+def _not_word_or_count(spec: SettingSpec, shown: str) -> SettingsError:
+    return SettingsError(f"{shown} is not {spec.word} or a whole number of {spec.range_text()}")
 
 
 def check_setting(spec: SettingSpec, value: Any, shown: str) -> None:
@@ -176,3 +210,5 @@ def check_setting(spec: SettingSpec, value: Any, shown: str) -> None:
         return
     if not isinstance(value, str) or not value.strip():
         raise SettingsError(f"{shown} must be a non-empty text")
+    if spec.word is not None and word_or_count(spec, value) != value:
+        raise _not_word_or_count(spec, shown)

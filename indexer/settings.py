@@ -135,6 +135,17 @@ class Settings:
             metavar="SIZE",
         ),
     )
+    slices: str = field(
+        default="all",
+        metadata=about(
+            "Slices of each DICOM series to index: all, or N evenly spaced by position (the "
+            "middle one always; a smaller N's slices are among a larger N's). The others are "
+            "counted, not embedded; a later run with another N embeds or removes the difference.",
+            bounds=(1, None),
+            word="all",
+            metavar="all|N",
+        ),
+    )
     max_image_pixels: int = field(
         default=DEFAULT_MAX_PIXELS,
         metadata=about(
@@ -263,6 +274,11 @@ class Settings:
     def __post_init__(self) -> None:
         for spec in setting_specs():
             check_setting(spec, getattr(self, spec.name), spec.name)
+
+    @property
+    def slices_per_series(self) -> int | None:
+        """:attr:`slices` as a number, None for ``all``."""
+        return None if self.slices == "all" else int(self.slices)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored (unset CLI flags)."""

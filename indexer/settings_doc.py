@@ -65,6 +65,8 @@ def _type_text(spec: SettingSpec) -> str:
         return ", ".join(f"`{choice}`" for choice in spec.choices)
     if spec.size:
         return "size (512M, 4G)"
+    if spec.word is not None:
+        return f"`{spec.word}` or a whole number"
     return _KINDS[spec.kind]
 
 

@@ -85,6 +85,7 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
     help="Folder of images (e.g. made by `medsearch bench corpus`).",
 )
 @setting_options("precision", "device", "compile", "trust_remote_code", "batch_size", "workers")
+@setting_options("slices")
 @click.option(
     "--limit", type=click.IntRange(1), help="Use a seeded random subset of this many images."
 )
@@ -111,11 +112,13 @@ def bench_index(
     The pipeline indexes the images into a fresh temporary index folder (model loaded first);
     the model-only rate embeds pre-decoded tensors at the same batch size and precision; the
     recipe embeds one image at a time in fp32, as the model's own card does (whatever
-    --precision says).
+    --precision says). The pipeline indexes every slice; with --slices N each repeat also
+    indexes N slices per DICOM series, and both runs' wall time and images embedded are shown.
 
     Example:
 
         medsearch bench index --model data/models/full --corpus data/bench/corpus --limit 256
+        medsearch bench index --model data/models/demo --corpus tests/data/ct_series --slices 16
     """
     from .index_bench import run_index_bench
 

@@ -13,6 +13,10 @@ Three rates on the same images, each in images per second:
   on the same weights loaded a second time into the stock model, in a child process
   (:mod:`indexer.encoders.runtime.model_card`).
 
+With ``--slices N`` each repeat also indexes the same images with ``slices=N`` into another fresh
+folder, right after the pipeline run with every slice: ``slices`` reports both runs' wall time and
+images embedded, the cost of a multi-series corpus sampled against indexed whole.
+
 Files are read once before timing, so every rate is measured from the page cache. One batch
 (or one image) goes through each path first, untimed, so one-off kernel set-up is not counted.
 Each repeat runs the pipeline, the model alone and the recipe (on its share of the images) in
@@ -58,7 +62,8 @@ def run_index_bench(
 ) -> dict[str, Any]:
     """Measure the three rates on the images under ``corpus``; return figures and ratios.
 
-    ``settings`` gives device, precision, compile, batch size and workers;
+    ``settings`` gives device, precision, compile, batch size and workers, and, when its
+    ``slices`` is a number, the sampled run each repeat adds (the pipeline rate is every slice's);
     ``limit`` keeps a seeded random subset of that many images (``quick``: 64, one repeat).
     """
     if quick:
@@ -77,6 +82,8 @@ def run_index_bench(
     log("decoding and preprocessing every image (single thread)")
     prepared, decode_ms = _prepare_all(encoder, files)
     pipeline_runs: list[dict[str, Any]] = []
+    sampled_runs: list[dict[str, Any]] = []
+    every_slice = settings.replace(slices="all")
     model_runs: list[float] = []
     reference_runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="medsearch-bench-") as tmp:
@@ -88,7 +95,11 @@ def run_index_bench(
         # in turn, so a slow spell of a shared machine hits all three alike
         for run in range(repeats):
             log(f"pipeline run {run + 1}/{repeats}")
-            pipeline_runs.append(_pipeline_rate(encoder, corpus_dir, settings, Path(tmp), run))
+            pipeline_runs.append(_pipeline_rate(encoder, corpus_dir, every_slice, Path(tmp), run))
+            if settings.slices_per_series is not None:
+                log(f"pipeline run {run + 1}/{repeats} with --slices {settings.slices}")
+                sampled = _pipeline_rate(encoder, corpus_dir, settings, Path(tmp), f"{run}-sampled")
+                sampled_runs.append(sampled)
             log(f"model-only run {run + 1}/{repeats}")
             model_runs.append(_model_only_rate(encoder, prepared, settings.batch_size))
             log(f"model card recipe (one image at a time, fp32) {run + 1}/{repeats}")
@@ -133,7 +144,25 @@ def run_index_bench(
         "fp32_probe_gflops": fp32_probe,
         "machine": machine_facts(),
     }
+    if sampled_runs:
+        result["slices"] = _slices_comparison(settings.slices, pipeline_runs, sampled_runs)
     return result
+
+
+def _slices_comparison(
+    slices: str, every_slice: list[dict[str, Any]], sampled: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The fastest run with every slice against the fastest with ``slices`` per series."""
+    whole = min(every_slice, key=lambda run: run["seconds"])
+    fewer = min(sampled, key=lambda run: run["seconds"])
+    return {
+        "per_series": int(slices),
+        "all": whole,
+        "sampled": fewer,
+        "sampled_runs": sampled,
+        "wall_time_ratio": round(fewer["seconds"] / whole["seconds"], 3),
+        "embedded_ratio": round(fewer["embedded"] / max(whole["embedded"], 1), 3),
+    }
 
 
 def _image_files(corpus: Path, limit: int | None, seed: int) -> list[Path]:
@@ -167,7 +196,7 @@ def _warm_up(encoder: Encoder, files: list[Path], settings: Settings) -> float:
 
 
 def _pipeline_rate(
-    encoder: Encoder, corpus_dir: Path, settings: Settings, tmp: Path, run: int
+    encoder: Encoder, corpus_dir: Path, settings: Settings, tmp: Path, run: int | str
 ) -> dict[str, Any]:
     index_dir = tmp / f"index-{run}"
     report = index_corpus(settings.replace(index_dir=index_dir), corpus_dir, encoder=encoder)
@@ -179,6 +208,7 @@ def _pipeline_rate(
         )
     return {
         "embedded": report.embedded,
+        "slices_left_out": report.slices_left_out,
         "seconds": round(report.seconds, 3),
         "images_per_s": round(report.images_per_s, 3),
     }

@@ -60,6 +60,20 @@ def index_lines(result: dict[str, Any]) -> list[str]:
         f"decode + preprocess: {result['decode_preprocess_ms_per_image']} ms/image (one thread)",
         speed_probe_line(result),
         f"the same product in fp32 (the recipe's precision): {result['fp32_probe_gflops']} GFLOP/s",
+        *(_slices_lines(result["slices"]) if "slices" in result else []),
+    ]
+
+
+def _slices_lines(slices: dict[str, Any]) -> list[str]:
+    """Every slice against ``--slices N`` per series (the fastest run of each)."""
+    rows = [
+        [name, run["embedded"], run["slices_left_out"], run["seconds"]]
+        for name, run in (("all", slices["all"]), (str(slices["per_series"]), slices["sampled"]))
+    ]
+    return [
+        *table(["--slices", "images embedded", "slices left out", "wall time (s)"], rows),
+        f"--slices {slices['per_series']}: {slices['wall_time_ratio']} x the wall time, "
+        f"{slices['embedded_ratio']} x the images embedded",
     ]
 
 

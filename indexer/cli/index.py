@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     metavar="KEY=VALUE",
     help="QIDO-RS matching key for a PACS corpus, e.g. Modality=CT (repeatable).",
 )
-@setting_options("keep_descriptions", "ocr_burned_in")
+@setting_options("slices", "keep_descriptions", "ocr_burned_in")
 @click.option(
     "--watch",
     type=click.FloatRange(min=1.0),
@@ -87,7 +87,8 @@ def index(
     content (PNG, JPEG, TIFF, BMP, WebP, GIF, DICOM). Unchanged files are skipped, identical
     bytes are embedded once, and a bad file is recorded, never fatal. A corpus without images, an
     index folder as CORPUS, and an --index folder that is the corpus or holds other files are
-    refused (exit status 1) before anything is written.
+    refused (exit status 1) before anything is written. --slices N embeds N evenly spaced
+    slices of each DICOM series (the others are counted); a PACS retrieves only those.
 
     Ctrl-C (or SIGTERM) stops after the batch in flight, publishes what is indexed, prints the
     summary and exits with status 130 (143 for SIGTERM); the same command continues. A run also
@@ -227,6 +228,11 @@ def _print_summary(report: dict[str, Any]) -> None:
         _print_sidecar(report["sidecar"])
     if report["missing"]:
         click.echo(f"  {report['missing']} indexed files are gone from disk; --prune removes them")
+    if report["slices_left_out"]:
+        click.echo(
+            f"  {report['slices_left_out']} slices of DICOM series left out by --slices "
+            f"({report['slices_removed']} of them removed from the index)"
+        )
     stages = ", ".join(
         f"{name} {seconds:.1f} s" for name, seconds in report["stage_seconds"].items()
     )

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import SettingsError
-from ..setting_spec import SettingSpec
+from ..setting_spec import SettingSpec, word_or_count
 from ..settings import setting_spec
 from ..sizes import parse_size
 
@@ -46,6 +46,25 @@ class SizeParam(click.ParamType):
         if size < self.minimum:
             self.fail(f"{value!r} is out of range{self._accepts}", param, ctx)
         return size
+
+
+class WordOrCountParam(click.ParamType):
+    """A whole number within a setting's bounds, or the one word it takes instead (``all``)."""
+
+    name = "word or count"
+
+    def __init__(self, spec: SettingSpec) -> None:
+        self.spec = spec
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        normalised = word_or_count(self.spec, str(value))
+        if normalised is None:
+            self.fail(
+                f"{value!r} is not {self.spec.word} or a whole number of {self.spec.range_text()}",
+                param,
+                ctx,
+            )
+        return normalised
 
 
 class SettingOption(click.Option):
@@ -100,6 +119,8 @@ def _click_type(spec: SettingSpec) -> click.ParamType:
         return click.Choice(spec.choices)
     if spec.size:
         return SizeParam(int(spec.bounds[0]) if spec.bounds else 0, spec.accepts())
+    if spec.word is not None:
+        return WordOrCountParam(spec)
     if spec.kind in (int, float):
         low, high = spec.bounds or (None, None)
         if spec.kind is int:

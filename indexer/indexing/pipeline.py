@@ -9,6 +9,11 @@ and brought in line at the end of every run (see :mod:`indexer.storage.publish`)
 the disk full stops the run with :class:`~indexer.errors.DiskFullError`; the batch it was writing is
 rolled back and the published version stays as it was.
 
+The scan also groups the corpus's DICOM instances into series, in memory
+(:mod:`indexer.indexing.slice_sampling`): each instance records its series' instance count, and
+with ``--slices N`` only N slices of each series go to the engine, while indexed slices no longer
+chosen are removed the way ``--prune`` removes deleted files.
+
 A run is published as it goes (see :class:`~indexer.indexing.write_stage.Writer`) and can be
 stopped: once the ``stop`` event given to :func:`index_corpus` is set (an interrupted command), the
 engine returns after the batch in flight and what is committed is published as usual; running
@@ -40,6 +45,7 @@ from ..storage.vectors import VectorFile
 from .engines import Engine, EngineJob, load_engine
 from .preflight import check_run_folders
 from .report import IndexReport, SidecarReport
+from .slice_sampling import plan_slices
 from .stages import scan_stage
 from .write_stage import Writer
 
@@ -118,7 +124,7 @@ def index_corpus(
                 stop or threading.Event(),
             )
             with store.writer() as w:
-                report.metadata_updated = w.apply_sidecar(sidecar)
+                report.metadata_updated += w.apply_sidecar(sidecar)
             checkpoint()
             report.count = state["info"].count
         finally:
@@ -160,14 +166,21 @@ def _run(
     checkpoint: Callable[[], None],
     stop: threading.Event,
 ) -> IndexReport:
-    """Scan, hand what is new to the engine, then prune or count what is gone."""
+    """Scan, leave out the slices ``--slices`` does not take, hand what is new to the engine,
+    then prune or count what is gone."""
     report = IndexReport(engine=settings.engine)
-    writer = Writer(store, vectors, sidecar, report, checkpoint, settings.checkpoint_seconds)
     with report.clock.timing("scan"):
         files = source.scan()
+        plan = plan_slices(source.slice_places(files), settings.slices_per_series)
+        writer = Writer(
+            store, vectors, sidecar, report, checkpoint, settings.checkpoint_seconds, plan.metadata
+        )
         failures = store.failure_states()
-        scanned = scan_stage(files, writer.states, failures)
+        taken = [f for f in files if f.relpath not in plan.left_out]
+        scanned = scan_stage(taken, writer.states, failures)
     report.scanned = len(files)
+    report.slices_left_out = len(plan.left_out)
+    report.slices_removed = writer.remove(plan.left_out, failures.keys() & plan.left_out)
     report.unchanged = scanned.unchanged
     report.failed.extend(
         {"path": f.relpath, "reason": "unchanged_since_failure"} for f in scanned.unchanged_failures
@@ -196,4 +209,8 @@ def _run(
         report.missing = len(gone)
     if sidecar:
         report.sidecar = SidecarReport.of(sidecar, on_disk | writer.states.keys())
+    with store.writer() as w:  # a series that gained or lost instances since they were indexed
+        report.metadata_updated += w.update_extra(
+            {relpath: plan.metadata(relpath) for relpath in plan.series_slices}
+        )
     return report

@@ -37,11 +37,16 @@ class IndexReport:
     duplicates: int = 0
     #: files that changed on disk and were embedded again
     updated: int = 0
-    #: indexed files left as they were whose stored metadata a new or changed sidecar changed
+    #: indexed files left as they were whose stored metadata a new or changed sidecar, or their
+    #: series' instance count (``series_slices``), changed
     metadata_updated: int = 0
     pruned: int = 0
     #: indexed files no longer on disk (kept; use --prune to remove them)
     missing: int = 0
+    #: slices of DICOM series in the corpus not embedded because of ``--slices``
+    slices_left_out: int = 0
+    #: of those, images the index held that were removed (a smaller ``--slices`` than before)
+    slices_removed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     #: the first :data:`LISTED` skipped files, ``{"path", "reason"}``
     skipped_files: list[dict[str, str]] = field(default_factory=list)
@@ -80,6 +85,8 @@ class IndexReport:
             "unchanged": self.unchanged,
             "pruned": self.pruned,
             "missing": self.missing,
+            "slices_left_out": self.slices_left_out,
+            "slices_removed": self.slices_removed,
             "skipped": dict(self.skipped),
             "skipped_files": self.skipped_files,
             "failed": self.failed,

@@ -13,7 +13,7 @@ Long runs become searchable as they go: the writer publishes what is committed e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,10 @@ class Writer:
         report: IndexReport,
         checkpoint: Callable[[], None],
         checkpoint_seconds: float,
+        source_fields: Callable[[str], Mapping[str, MetadataValue]] = lambda relpath: {},
     ) -> None:
+        """``source_fields``: metadata a path gets from the corpus as a whole rather than from
+        its own file (``series_slices``), added to what its file gives."""
         self.store = store
         self.vectors = vectors
         self.sidecar = sidecar
@@ -51,6 +54,7 @@ class Writer:
         # one id per distinct content, to copy vectors instead of embedding twice
         self.id_by_sha: dict[str, int] = {s.sha256: s.id for s in self.states.values()}
         self.checkpoint_seconds = checkpoint_seconds
+        self.source_fields = source_fields
         self._since_publish = 0
         self._published_at = time.monotonic()
 
@@ -58,6 +62,20 @@ class Writer:
         """The content the index holds for ``relpath`` (None if it holds none)."""
         state = self.states.get(relpath)
         return state.sha256 if state else None
+
+    def remove(self, relpaths: Collection[str], failed: Collection[str] = ()) -> int:
+        """Remove the images of ``relpaths`` the index holds and the failure records of
+        ``failed`` (in one transaction); return how many images went."""
+        ids = [self.states[relpath].id for relpath in relpaths if relpath in self.states]
+        if ids or failed:
+            with self.store.writer() as w:
+                w.delete_images(ids)
+                w.clear_failures(failed)
+        for relpath in relpaths:
+            self.states.pop(relpath, None)
+        # a removed image's vector is no longer there to copy
+        self.id_by_sha = {s.sha256: s.id for s in self.states.values()}
+        return len(ids)
 
     def write(self, batch: list[Prepared], other: list[Failed | Skipped]) -> None:
         """Write one batch in one transaction; publish when enough new images have piled up
@@ -131,7 +149,8 @@ class Writer:
         return np.stack([by_sha[p.sha256] for p in fresh])
 
     def _row(self, p: Prepared) -> dict[str, Any]:
-        described = DescriptiveFields.read_from_file(p.metadata).with_sidecar(
+        from_file = {**p.metadata, **self.source_fields(p.file.relpath)}
+        described = DescriptiveFields.read_from_file(from_file).with_sidecar(
             self.sidecar.get(p.file.relpath, {})
         )
         return {

@@ -2,8 +2,9 @@
 and its link into a viewer.
 
 A :class:`CorpusSource` serves both ends of an index. Indexing asks it to :meth:`~CorpusSource.scan`
-the corpus and :meth:`~CorpusSource.read` each new file; the search service asks it, for an image
-indexed from it, for the :meth:`~CorpusSource.original` the page shows and the
+the corpus, for the :meth:`~CorpusSource.slice_places` of its DICOM instances (to group them
+into series) and to :meth:`~CorpusSource.read` each new file; the search service asks it, for an
+image indexed from it, for the :meth:`~CorpusSource.original` the page shows and the
 :meth:`~CorpusSource.viewer_links` of a page of results. What the index recorded of an image is
 its relative path and, for an instance of a PACS, its :class:`~indexer.records.InstanceUIDs`.
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..imaging.geometry import SlicePlace
 from ..records import InstanceUIDs
 from ..settings import Settings
 
@@ -32,6 +34,8 @@ class CorpusFile:
     mtime: float
     #: the instance's identifiers, for files listed by a DICOMweb service
     uids: InstanceUIDs | None = None
+    #: its series and place in it, for instances a listing describes (DICOMweb)
+    place: SlicePlace | None = None
 
 
 class CorpusSource(Protocol):
@@ -46,6 +50,11 @@ class CorpusSource(Protocol):
 
     def read(self, file: CorpusFile) -> bytes:
         """The file's bytes; :class:`OSError` when this one file cannot be read."""
+        ...
+
+    def slice_places(self, files: Sequence[CorpusFile]) -> dict[str, SlicePlace]:
+        """The series, study and slice position of each DICOM instance among ``files`` (from
+        headers only, never pixels), by relpath; other files are left out."""
         ...
 
     def original(self, relpath: str, uids: InstanceUIDs | None) -> Path | bytes:

@@ -1,12 +1,15 @@
-"""A PACS as a corpus: DICOMweb QIDO-RS lists instances, WADO-RS retrieves them.
+"""A PACS as a corpus: DICOMweb QIDO-RS lists series and their instances, WADO-RS retrieves them.
 
 :class:`DicomWebSource` is the :class:`~indexer.sources.base.CorpusSource` of an ``http(s)://``
 DICOMweb base URL. Each instance becomes a :class:`~indexer.sources.base.CorpusFile` whose
 ``relpath`` is an opaque name derived from its UIDs (``<hash>.dcm``), so no UID reaches the images
-table; the UIDs themselves travel in ``CorpusFile.uids`` into the identifiers table. Instances never
-change under their SOP Instance UID, so size and mtime are 0 and a listed instance that is already
-indexed is unchanged. The page shows an instance retrieved again by its UIDs, and links it into the
-PACS viewer that ``MEDSEARCH_VIEWER_URL`` names.
+table; the UIDs themselves travel in ``CorpusFile.uids`` into the identifiers table. Series are
+listed first (QIDO-RS at series level), then the instances of each with the attributes that place
+them in their series (InstanceNumber, ImagePositionPatient, ImageOrientationPatient), so that a run
+indexing a few slices per series retrieves only those; the user's matching keys go with both
+searches. Instances never change under their SOP Instance UID, so size and mtime are 0 and a
+listed instance that is already indexed is unchanged. The page shows an instance retrieved again
+by its UIDs, and links it into the PACS viewer that ``MEDSEARCH_VIEWER_URL`` names.
 
 Credentials come from the settings (``MEDSEARCH_DICOMWEB_TOKEN``, or ``MEDSEARCH_DICOMWEB_USER``
 and ``MEDSEARCH_DICOMWEB_PASSWORD``), never from a URL or the command line. A PACS that cannot
@@ -18,24 +21,28 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pydicom
 import requests
+from pydicom.dataset import Dataset
 
 from ..errors import InvalidRequestError, NotFoundError, SourceUnavailableError
+from ..imaging.geometry import SlicePlace, slice_place
 from ..records import InstanceUIDs
 from ..settings import Settings
 from .base import CorpusFile, SourceKind
 
-#: instances asked for per QIDO-RS request
+#: series or instances asked for per QIDO-RS request
 PAGE_SIZE = 1000
 #: seconds to wait for the PACS per request
 TIMEOUT = 60.0
 _STUDY, _SERIES, _SOP = "0020000D", "0020000E", "00080018"
+#: InstanceNumber, ImagePositionPatient, ImageOrientationPatient: an instance's place in its series
+PLACE_FIELDS = ("00200013", "00200032", "00200037")
 
 
 def is_dicomweb_url(corpus: str | Path) -> bool:
@@ -108,19 +115,29 @@ class DicomWebSource:
         self.client = open_client(self.root, settings)
 
     def scan(self) -> list[CorpusFile]:
-        """Every listed instance, in a stable order (by relpath)."""
+        """Every listed instance, series by series, in a stable order (by relpath)."""
         files: dict[str, CorpusFile] = {}
-        offset = 0
-        while True:
-            page = self._search(offset)
-            for item in page:
-                uids = InstanceUIDs(*(_value(item, tag) for tag in (_STUDY, _SERIES, _SOP)))
+        for series in self._paged(self.client.search_for_series):
+            study_uid, series_uid = _value(series, _STUDY), _value(series, _SERIES)
+            if not (study_uid and series_uid):
+                continue
+            instances = self._paged(
+                self.client.search_for_instances,
+                study_instance_uid=study_uid,
+                series_instance_uid=series_uid,
+                fields=list(PLACE_FIELDS),
+            )
+            for item in instances:
+                uids = InstanceUIDs(study_uid, series_uid, _value(item, _SOP))
                 if all(uids):
                     relpath = relpath_for(uids)
-                    files[relpath] = CorpusFile(Path(relpath), relpath, 0, 0.0, uids)
-            if len(page) < PAGE_SIZE:
-                return [files[relpath] for relpath in sorted(files)]
-            offset += len(page)
+                    place = _place(item, uids)
+                    files[relpath] = CorpusFile(Path(relpath), relpath, 0, 0.0, uids, place)
+        return [files[relpath] for relpath in sorted(files)]
+
+    def slice_places(self, files: Sequence[CorpusFile]) -> dict[str, SlicePlace]:
+        """The places the listing gave (:meth:`scan`)."""
+        return {f.relpath: f.place for f in files if f.place is not None}
 
     def read(self, file: CorpusFile) -> bytes:
         if file.uids is None:
@@ -145,11 +162,25 @@ class DicomWebSource:
             return {}
         return {image_id: viewer_link(template, uids) for image_id, uids in identifiers.items()}
 
-    def _search(self, offset: int) -> list[dict[str, Any]]:
-        try:
-            result: list[dict[str, Any]] = self.client.search_for_instances(
-                search_filters=self.filters, limit=PAGE_SIZE, offset=offset
+    def _paged(
+        self, search: Callable[..., list[dict[str, Any]]], **query: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every result of a QIDO-RS ``search`` with the run's filters, a page at a time."""
+        offset = 0
+        while True:
+            page = self._ask(
+                search, search_filters=self.filters, limit=PAGE_SIZE, offset=offset, **query
             )
+            yield from page
+            if len(page) < PAGE_SIZE:
+                return
+            offset += len(page)
+
+    def _ask(
+        self, search: Callable[..., list[dict[str, Any]]], **query: Any
+    ) -> list[dict[str, Any]]:
+        try:
+            return search(**query)
         except requests.HTTPError as exc:
             raise SourceUnavailableError(
                 f"the PACS at {self.root} refused the QIDO-RS search: {_status(exc)}"
@@ -158,7 +189,6 @@ class DicomWebSource:
             raise SourceUnavailableError(
                 f"the PACS at {self.root} cannot be reached: {_brief(exc)}"
             ) from exc
-        return result
 
 
 def open_dicomweb(corpus: str, settings: Settings, selection: Sequence[str]) -> DicomWebSource:
@@ -173,6 +203,15 @@ KIND = SourceKind(
     open=open_dicomweb,
     reopen=lambda root, settings: DicomWebSource(root, settings),
 )
+
+
+def _place(item: Mapping[str, Any], uids: InstanceUIDs) -> SlicePlace:
+    """The place of a listed instance in its series, from the attributes the listing gave."""
+    try:
+        found = slice_place(Dataset.from_json({t: item[t] for t in PLACE_FIELDS if t in item}))
+    except Exception:  # noqa: BLE001 - an odd attribute leaves the slice unplaced, not the run
+        found = SlicePlace(None, None, None, None)
+    return SlicePlace(uids.series_uid, uids.study_uid, found.instance_number, found.position)
 
 
 def _value(item: Mapping[str, Any], tag: str) -> str:

@@ -1,7 +1,8 @@
 """A folder as a corpus: every regular file under it, read from disk.
 
 :func:`scan_corpus` lists every regular file under a folder in a stable order. It does not
-filter by extension: the indexing pipeline sniffs each file's content. The original of an indexed
+filter by extension: the indexing pipeline sniffs each file's content. The series of its DICOM
+files are read from their headers. The original of an indexed
 image is the file at its relative path, sent from disk; a folder has no viewer.
 """
 
@@ -12,6 +13,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import InvalidRequestError, NotFoundError, SourceOptionError
+from ..imaging.geometry import SlicePlace
+from ..imaging.header_place import header_places
 from ..records import InstanceUIDs
 from ..settings import Settings
 from .base import CorpusFile, SourceKind
@@ -39,6 +42,10 @@ class FolderSource:
 
     def read(self, file: CorpusFile) -> bytes:
         return file.path.read_bytes()
+
+    def slice_places(self, files: Sequence[CorpusFile]) -> dict[str, SlicePlace]:
+        """Read from each DICOM file's header (see :mod:`indexer.imaging.header_place`)."""
+        return header_places((f.relpath, f.path) for f in files)
 
     def original(self, relpath: str, uids: InstanceUIDs | None) -> Path:
         path = self.folder / relpath

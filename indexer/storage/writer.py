@@ -91,6 +91,22 @@ class MetadataWriter:
         for condition in in_chunks(FailureRow.path, paths):
             self._session.execute(delete(FailureRow).where(condition))
 
+    def update_extra(self, fields: Mapping[str, Mapping[str, MetadataValue]]) -> int:
+        """Set the given extra fields of already indexed rows (path -> fields) where they
+        differ; return how many rows changed."""
+        changed = 0
+        before, after = pairs_of([]), pairs_of([])
+        for condition in in_chunks(ImageRow.path, fields):
+            for row in self._session.scalars(select(ImageRow).where(condition)):
+                extra = dict(row.extra or {})
+                if any(extra.get(name) != value for name, value in fields[row.path].items()):
+                    before += pairs_of([extra])
+                    row.extra = {**extra, **fields[row.path]}
+                    after += pairs_of([row.extra])
+                    changed += 1
+        record_pairs(self._session, after, before)
+        return changed
+
     def apply_sidecar(self, metadata: Mapping[str, Mapping[str, MetadataValue]]) -> int:
         """Set caption, modality and extra fields from a sidecar on already indexed rows;
         return how many rows changed."""

@@ -11,7 +11,12 @@ from click.testing import CliRunner
 
 from indexer.cli import cli
 from indexer.cli.options import settings_from
-from indexer.cli.setting_options import SettingOption, SizeParam, setting_options
+from indexer.cli.setting_options import (
+    SettingOption,
+    SizeParam,
+    WordOrCountParam,
+    setting_options,
+)
 from indexer.setting_spec import SettingSpec
 from indexer.settings import setting_spec, setting_specs
 from tests.support.helpers import SAMPLE_DIR, all_commands
@@ -34,6 +39,8 @@ def _assert_constraints_match(option: click.Option, spec: SettingSpec, shown: st
     elif spec.size:
         assert spec.bounds is not None and isinstance(kind, SizeParam), shown
         assert kind.minimum == spec.bounds[0], shown
+    elif spec.word is not None:
+        assert isinstance(kind, WordOrCountParam) and kind.spec == spec, shown
     elif spec.kind is int:
         assert isinstance(kind, click.IntRange), shown
         assert (kind.min, kind.max) == (spec.bounds or (None, None)), shown

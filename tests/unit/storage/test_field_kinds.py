@@ -60,6 +60,9 @@ def test_counts_follow_inserts_deletes_and_rewrites(store: Store) -> None:
         assert w.apply_sidecar(sidecar) > 0
     assert counted(store.path) == scanned(store.path)
     with store.writer() as w:
+        assert w.update_extra({"images/00001.png": {"kind": 7, "new": "x"}}) == 1
+    assert counted(store.path) == scanned(store.path)
+    with store.writer() as w:
         w.delete_images(store.ids().tolist())
     assert counted(store.path) == scanned(store.path) == {}
 
