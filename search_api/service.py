@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 from PIL import Image
 
 from indexer.prompts import DEFAULT_TEMPLATE
@@ -80,6 +81,10 @@ class SearchService(Protocol):
         exclude_ids: Collection[int] = (),
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind."""
+        ...
+
+    def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of indexed images, float32 ``[len(ids), dim]``."""
         ...
 
     def classify(

@@ -275,9 +275,10 @@ class ClassifyQuery:
 # --- bodies -----------------------------------------------------------------------------------
 
 
-def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body; 415 if it is not JSON, 400 if malformed or not an object."""
-    if not request.is_json:
+def json_body(request: Request, *, any_content_type: bool = False) -> dict[str, Any]:
+    """The request's JSON object body; 415 if it is not JSON (unless ``any_content_type``: a
+    body read as JSON whatever its Content-Type says), 400 if malformed or not an object."""
+    if not any_content_type and not request.is_json:
         raise UnsupportedMediaTypeError("expected a JSON body (Content-Type: application/json)")
     raw = request.get_data(cache=True)
     try:
