@@ -5,6 +5,9 @@ JSON API's own, paging against one big page, and the API's errors as exceptions.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +18,7 @@ from PIL import Image
 from werkzeug.serving import make_server
 
 from medsearch_client import ApiError, Hit, MedSearchClient, SearchPage
-from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES
+from tests.support.helpers import REPO, SAMPLE_COUNT, SAMPLE_IMAGES
 
 XRAY = SAMPLE_IMAGES / "cxr_01.jpg"
 
@@ -143,3 +146,16 @@ def test_wrong_calls_fail_before_any_request(medsearch: MedSearchClient) -> None
         medsearch.search()
     with pytest.raises(TypeError, match="path, bytes or a PIL image"):
         medsearch.search(image=3.5)
+
+
+def test_the_readme_example_runs(base_url: str) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### From Python") :]
+    example = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert example is not None
+    code = example.group(1).replace("http://127.0.0.1:8000", base_url)
+    code = code.replace('"query.png"', repr(str(XRAY)))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    assert "images/cxr_" in printed.getvalue()
