@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from search_api import create_app
 from search_api.clip_compat import DUPLICATE_COSINE, near_duplicates
 from search_api.schema.clip_params import IGNORED
 from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, assert_error
+from tests.support.local_http import QuietHandler, local_http
 
 JPEG = (SAMPLE_IMAGES / "cxr_01.jpg").read_bytes()
 #: every key ClipClient sends, as it sends them for a text query
@@ -191,26 +190,18 @@ def test_the_routes_need_the_token_when_one_is_set(
     assert http.post("/api/knn-service", json={"text": "a"}, headers=headers).status_code == 200
 
 
+class ImageSite(QuietHandler, SimpleHTTPRequestHandler):
+    """Serves the sample images."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, directory=str(SAMPLE_IMAGES), **kwargs)
+
+
 @pytest.fixture(scope="module")
 def image_site() -> Iterator[str]:
     """A real HTTP server on loopback serving the sample images."""
-    handler = partial(QuietHandler, directory=str(SAMPLE_IMAGES))
-    server = QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # the service hanging up on an image over its limit is expected
+    with local_http(ImageSite) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

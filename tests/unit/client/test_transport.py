@@ -5,11 +5,9 @@ that are not the API's; and a client that imports nothing heavy."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -21,6 +19,7 @@ from medsearch_client import (
 )
 from search_api.process import free_port
 from tests.support.helpers import modules_loaded_by
+from tests.support.local_http import QuietHandler, local_http
 
 INDEXES = {
     "indexes": [{"name": "a", "family": "open_clip", "model": "m", "dim": 4, "count": 1, "new": 1}]
@@ -38,7 +37,7 @@ class Script:
 
 
 def handler_for(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def answer(self) -> None:
             script.requests.append(f"{self.command} {self.path}")
             time.sleep(script.delay_s)
@@ -61,21 +60,14 @@ def handler_for(script: Script) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = answer
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
     return Handler
 
 
 @pytest.fixture()
 def stand_in(request: pytest.FixtureRequest) -> Iterator[tuple[str, Script]]:
     script: Script = request.param
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(script))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", script
-    server.shutdown()
-    server.server_close()
+    with local_http(handler_for(script)) as url:
+        yield url, script
 
 
 @pytest.mark.parametrize("stand_in", [Script(failures=2)], indirect=True)
