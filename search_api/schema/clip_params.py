@@ -193,11 +193,13 @@ KNN_BODY = FieldSet(
     ),
     exactly_one=CLIP_QUERY_KINDS,
     closed=False,
+    nullable=True,
 )
 METADATA_BODY = FieldSet(
     (INDICE_NAME, IdList("ids", description="Image ids of knn-service results")),
     required=("ids",),
     closed=False,
+    nullable=True,
 )
 
 

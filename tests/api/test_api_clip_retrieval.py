@@ -11,6 +11,7 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 from flask import Flask
@@ -19,6 +20,7 @@ from indexer.settings import Settings
 from search_api import create_app
 from search_api.clip_compat import DUPLICATE_COSINE, near_duplicates
 from search_api.schema.clip_params import IGNORED
+from tests.support.contract import Contract
 from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, assert_error
 from tests.support.local_http import QuietHandler, local_http
 
@@ -130,6 +132,15 @@ def test_near_duplicates_joins_chains_and_keeps_the_best_ranked() -> None:
         noisy = np.repeat(rng.normal(size=(4, 8)), 3, axis=0) + rng.normal(size=(12, 8)) * 0.2
         order = np.random.default_rng(seed).permutation(12)
         assert near_duplicates(noisy[order]) == brute_force_duplicates(noisy[order], 0.94)
+
+
+def test_the_document_takes_clip_clients_nulls_as_absent(contract: Contract) -> None:
+    schema = contract.doc["components"]["schemas"]["KnnRequest"]
+    jsonschema.validate(CLIP_CLIENT_BODY, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**CLIP_CLIENT_BODY, "embedding_input": [1.0]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**CLIP_CLIENT_BODY, "text": None}, schema)
 
 
 def test_clip_clients_body_is_read_without_a_content_type(client: Any) -> None:
