@@ -202,10 +202,18 @@ def test_the_routes_need_the_token_when_one_is_set(
 
 
 class ImageSite(QuietHandler, SimpleHTTPRequestHandler):
-    """Serves the sample images."""
+    """Serves the sample images; ``/to/URL`` redirects to URL."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, directory=str(SAMPLE_IMAGES), **kwargs)
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/to/"):
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/to/"))
+            self.end_headers()
+            return
+        super().do_GET()
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +242,11 @@ def test_an_allowed_image_url_is_fetched_within_the_upload_limit(
     assert "404" in assert_error(missing, 422, "image_url_unavailable")["error"]["message"]
     closed = http.post("/api/knn-service", json={"image_url": "http://127.0.0.1:9/a.png"})
     assert_error(closed, 422, "image_url_unavailable")
+    redirected = knn(http, image_url=f"{image_site}/to/{image_site}/cxr_01.jpg", num_images=1)
+    assert redirected[0]["id"] == rows[0]["id"]
+    for target in ("file:///etc/hostname", "ftp://127.0.0.1/a.png"):
+        elsewhere = http.post("/api/knn-service", json={"image_url": f"{image_site}/to/{target}"})
+        assert_error(elsewhere, 422, "image_url_unavailable")
 
 
 def test_image_paths_of_results_are_corpus_paths(client: Any) -> None:
