@@ -13,12 +13,19 @@ from typing import Any, TypeVar
 #: a metadata value as the API gives it
 Value = str | int | float | bool | None
 
-T = TypeVar("T")
+T = TypeVar("T", bound="FromJson")
+
+
+class FromJson:
+    """A dataclass read from the API's JSON: its named fields, every other key in ``extra``."""
+
+    @classmethod
+    def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
+        return _read(cls, data)
 
 
 def _read(cls: type[T], data: Mapping[str, Any], **converted: Any) -> T:
-    """An instance of dataclass ``cls`` from ``data``: its named fields (``converted`` ones
-    replaced), every other key in ``extra``."""
+    """An instance of dataclass ``cls`` from ``data``, the ``converted`` fields replaced."""
     names = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
     values = {name: data[name] for name in names if name in data}
     values["extra"] = {key: value for key, value in data.items() if key not in names}
@@ -26,7 +33,7 @@ def _read(cls: type[T], data: Mapping[str, Any], **converted: Any) -> T:
 
 
 @dataclass(frozen=True)
-class Hit:
+class Hit(FromJson):
     """One search result: the image, its cosine ``score`` and where to fetch it."""
 
     id: int
@@ -39,13 +46,9 @@ class Hit:
     viewer_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Hit:
-        return _read(cls, data)
-
 
 @dataclass(frozen=True)
-class SearchPage:
+class SearchPage(FromJson):
     """One page of results, best first, and how many images the filters allowed."""
 
     results: list[Hit]
@@ -56,12 +59,12 @@ class SearchPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SearchPage:
+    def from_json(cls, data: Mapping[str, Any]) -> SearchPage:  # the hits typed too
         return _read(cls, data, results=[Hit.from_json(hit) for hit in data.get("results", [])])
 
 
 @dataclass(frozen=True)
-class ImageRecord:
+class ImageRecord(FromJson):
     """Everything the index stores about one image."""
 
     id: int
@@ -76,13 +79,9 @@ class ImageRecord:
     viewer_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ImageRecord:
-        return _read(cls, data)
-
 
 @dataclass(frozen=True)
-class LabelProbability:
+class LabelProbability(FromJson):
     """A zero-shot label: its probability among the candidates and its cosine ``score``."""
 
     label: str
@@ -90,26 +89,18 @@ class LabelProbability:
     score: float
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LabelProbability:
-        return _read(cls, data)
-
 
 @dataclass(frozen=True)
-class FacetValue:
+class FacetValue(FromJson):
     """One value of a metadata field and how many images hold it."""
 
     value: Value
     count: int
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FacetValue:
-        return _read(cls, data)
-
 
 @dataclass(frozen=True)
-class IndexDescription:
+class IndexDescription(FromJson):
     """A served index: its name, encoder family and model, vector dimension and size."""
 
     name: str
@@ -120,13 +111,9 @@ class IndexDescription:
     random_weights: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> IndexDescription:
-        return _read(cls, data)
-
 
 @dataclass(frozen=True)
-class Info:
+class Info(FromJson):
     """An index's size, encoder, generation and the service's version."""
 
     count: int
@@ -143,7 +130,3 @@ class Info:
     def random_weights(self) -> bool:
         """Whether the index was built with a randomly initialised model (meaningless results)."""
         return bool(self.encoder.get("random_weights"))
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Info:
-        return _read(cls, data)

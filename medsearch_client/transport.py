@@ -111,18 +111,9 @@ class Transport:
                 response = self.http.request(
                     method, self.url + path, headers=headers, timeout=self.timeout, **request
                 )
-            except requests.Timeout as exc:
+            except (requests.Timeout, requests.ConnectionError) as exc:
                 if last:
-                    raise RequestTimeoutError(
-                        f"{method} {path}: no answer within {self.timeout} s ({attempts} tries)"
-                    ) from exc
-                self._pause(attempt, None)
-                continue
-            except requests.ConnectionError as exc:
-                if last:
-                    raise ServiceUnreachableError(
-                        f"{method} {path}: cannot reach {self.url} ({attempts} tries): {exc}"
-                    ) from exc
+                    raise _unreachable(exc, f"{method} {path}", self, attempts) from exc
                 self._pause(attempt, None)
                 continue
             if response.ok:
@@ -139,6 +130,17 @@ class Transport:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _unreachable(
+    exc: requests.RequestException, call: str, transport: Transport, attempts: int
+) -> ServiceUnreachableError:
+    if isinstance(exc, requests.Timeout):
+        timeout = transport.timeout
+        return RequestTimeoutError(f"{call}: no answer within {timeout} s ({attempts} tries)")
+    return ServiceUnreachableError(
+        f"{call}: cannot reach {transport.url} ({attempts} tries): {exc}"
+    )
 
 
 def api_error(response: requests.Response) -> ApiError:

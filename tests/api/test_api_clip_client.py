@@ -27,7 +27,7 @@ import requests
 
 from search_api.process import ServiceProcess
 from tests.support.helpers import SAMPLE_IMAGES
-from tests.support.serving import serve
+from tests.support.serving import serve_fp32
 
 CLIP_RETRIEVAL = "clip-retrieval==2.45.0"
 #: runs in the clip-retrieval environment: ClipClient's answers to the queries in argv, as JSON
@@ -84,11 +84,8 @@ def clip_client_module(request: pytest.FixtureRequest) -> Path:
 def server(
     sample_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
-    env = {
-        "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path_factory.mktemp("clip-client-thumbnails")),
-        "MEDSEARCH_PRECISION": "fp32",
-    }
-    with serve(sample_index_dir, threads=2, env=env) as running:
+    thumbnails = tmp_path_factory.mktemp("clip-client-thumbnails")
+    with serve_fp32(sample_index_dir, thumbnails=thumbnails) as running:
         yield running
 
 

@@ -13,7 +13,7 @@ import requests
 from medsearch_client import ApiError, MedSearchClient
 from search_api.process import ServiceProcess
 from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES
-from tests.support.serving import serve
+from tests.support.serving import serve_fp32
 
 TOKEN = "s3cret-t0ken"
 XRAY = SAMPLE_IMAGES / "cxr_01.jpg"
@@ -25,13 +25,9 @@ pytestmark = pytest.mark.slow
 def server(
     sample_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcess]:
-    env = {
-        "MEDSEARCH_THUMBNAIL_DIR": str(tmp_path_factory.mktemp("client-thumbnails")),
-        "MEDSEARCH_PRECISION": "fp32",
-        "MEDSEARCH_API_TOKEN": TOKEN,
-        "MEDSEARCH_AUTH_FAILURES": "1000",
-    }
-    with serve(sample_index_dir, threads=2, env=env) as running:
+    thumbnails = tmp_path_factory.mktemp("client-thumbnails")
+    env = {"MEDSEARCH_API_TOKEN": TOKEN, "MEDSEARCH_AUTH_FAILURES": "1000"}
+    with serve_fp32(sample_index_dir, thumbnails=thumbnails, env=env) as running:
         yield running
 
 
