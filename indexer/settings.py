@@ -191,6 +191,14 @@ class Settings:
             default_text="none, the browser's same-origin rule applies",
         ),
     )
+    fetch_image_urls: bool = field(
+        default=False,
+        metadata=about(
+            "Let a clip-retrieval query's image_url make the service fetch that URL (http and "
+            "https only, at most the upload limit, 10 s): a server that fetches URLs can be "
+            "pointed at internal addresses, so only on a trusted network."
+        ),
+    )
     max_k: int = field(
         default=1000,
         metadata=about("Largest k a query may ask for.", bounds=(1, 100_000)),

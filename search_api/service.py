@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 from PIL import Image
 
 from indexer.encoders.base import EncoderUsage
@@ -87,6 +88,10 @@ class SearchService(Protocol):
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
         the facet counts under ``filters`` among the images scoring at least ``min_score``."""
+        ...
+
+    def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of indexed images, float32 ``[len(ids), dim]``."""
         ...
 
     def classify(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from search_api.errors import register_error_handlers
-from search_api.routes import images, meta, search, session
+from search_api.routes import clip_retrieval, images, meta, search, session
 
 
 def create_api_blueprint() -> Blueprint:
@@ -17,4 +17,5 @@ def create_api_blueprint() -> Blueprint:
     api.register_blueprint(images.bp)
     api.register_blueprint(meta.bp)
     api.register_blueprint(session.bp)
+    api.register_blueprint(clip_retrieval.bp)
     return api

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from indexer.settings import Settings
+from search_api.schema.clip_params import KNN_BODY, METADATA_BODY
 from search_api.schema.fields import ImageId, Limits
 from search_api.schema.params import (
     CLASSIFY_BODY,
@@ -53,6 +54,8 @@ def build_openapi(
                 "SearchRequest": SEARCH_BODY.schema(limits),
                 "ClassifyRequest": CLASSIFY_BODY.schema(limits),
                 "SessionRequest": SESSION_BODY.schema(limits),
+                "KnnRequest": KNN_BODY.schema(limits),
+                "MetadataRequest": METADATA_BODY.schema(limits),
             },
             "responses": {
                 name: _json_response(description, "Error") for name, description in ERRORS.values()
@@ -163,6 +166,35 @@ class _Paths:
             "/api/health": {"get": {**self.op("Liveness", "Health", open_=True), "security": []}},
             "/api/session": self.session_ops(),
             "/api/openapi.json": {"get": self.op("This document", "OpenApiDocument")},
+            **self.clip_retrieval_ops(),
+        }
+
+    def clip_retrieval_ops(self) -> dict[str, Any]:
+        """clip-retrieval's back-end routes; their bodies are JSON whatever the Content-Type."""
+        return {
+            "/api/knn-service": {
+                "post": self.op(
+                    "clip-retrieval's knn-service: the images nearest a text, a base64 image, "
+                    "an image URL or an embedding",
+                    "ClipResults",
+                    body=_json_content("KnnRequest"),
+                    errors=("400", "403", "404", "413", "422", "503"),
+                )
+            },
+            "/api/indices-list": {
+                "get": self.op(
+                    "clip-retrieval's indices-list: the served index names", "ClipIndices"
+                )
+            },
+            "/api/metadata": {
+                "post": self.op(
+                    "clip-retrieval's metadata: the metadata of images by id (ids not held "
+                    "are left out)",
+                    "ClipMetadata",
+                    body=_json_content("MetadataRequest"),
+                    errors=("400", "404", "413", "503"),
+                )
+            },
         }
 
     def op(

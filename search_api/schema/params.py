@@ -74,12 +74,15 @@ class FieldSet:
 
     ``exactly_one`` names fields of which exactly one must be given; ``required`` fields must
     be given. ``closed`` sets refuse keys they do not declare (catches typos like ``filter``).
+    ``nullable`` sets say in their schema that a ``null`` field counts as absent, for clients
+    that send every key (null counts as absent in every set; only these document it).
     """
 
     fields: tuple[Field, ...]
     exactly_one: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     closed: bool = True
+    nullable: bool = False
     names: frozenset[str] = field(init=False)
     #: the fields whose empty text is parsed (and refused) rather than counted as absent
     empty_parsed: frozenset[str] = field(init=False)
@@ -124,15 +127,26 @@ class FieldSet:
         properties = {
             f.name: f.text_schema(limits) if as_text else f.schema(limits) for f in self.fields
         }
+        if self.nullable:
+            properties = {
+                name: field if name in self.required else {"anyOf": [field, {"type": "null"}]}
+                for name, field in properties.items()
+            }
         schema: Schema = {"type": "object", "properties": properties}
         if self.required:
             schema["required"] = list(self.required)
         if self.exactly_one:
-            schema["oneOf"] = [{"required": [name]} for name in self.exactly_one]
+            schema["oneOf"] = [self._given(name) for name in self.exactly_one]
             schema["description"] = f"Exactly one of {', '.join(self.exactly_one)}."
         if self.closed:
             schema["additionalProperties"] = False
         return schema
+
+    def _given(self, name: str) -> Schema:
+        """The schema of a request that gives the field ``name``."""
+        if not self.nullable:
+            return {"required": [name]}
+        return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
 
     def parameters(self, limits: Limits) -> list[Schema]:
         """The fields as OpenAPI query parameters."""
@@ -294,9 +308,10 @@ class ClassifyQuery:
 # --- bodies -----------------------------------------------------------------------------------
 
 
-def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body; 415 if it is not JSON, 400 if malformed or not an object."""
-    if not request.is_json:
+def json_body(request: Request, *, any_content_type: bool = False) -> dict[str, Any]:
+    """The request's JSON object body; 415 if it is not JSON (unless ``any_content_type``: a
+    body read as JSON whatever its Content-Type says), 400 if malformed or not an object."""
+    if not any_content_type and not request.is_json:
         raise UnsupportedMediaTypeError("expected a JSON body (Content-Type: application/json)")
     raw = request.get_data(cache=True)
     try:

@@ -14,6 +14,7 @@ Schema = dict[str, Any]
 ERRORS = {
     "400": ("BadRequest", "Malformed body, wrong types or out-of-range parameters"),
     "401": ("Unauthorized", "Missing or wrong bearer token"),
+    "403": ("Forbidden", "The service does not do what was asked (fetch an image_url)"),
     "404": ("NotFound", "Unknown image id or index name, or the image's original file is gone"),
     "413": ("PayloadTooLarge", "Body or image larger than the upload limit"),
     "415": ("UnsupportedMediaType", "Wrong Content-Type for this endpoint"),
@@ -137,6 +138,36 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
         ),
         "Health": closed({"status": {"type": "string", "enum": ["ok"]}}),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+        **_clip_retrieval_schemas(),
+    }
+
+
+def _clip_retrieval_schemas() -> dict[str, Schema]:
+    """clip_back's answers: results and metadata rows open to the images' own fields."""
+    columns: Schema = {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "description": "Absolute URL of the original image"},
+            "image_path": {"type": "string"},
+            "caption": _NULLABLE_STRING,
+            "thumbnail_url": {"type": "string"},
+        },
+        "additionalProperties": _SCALAR,
+    }
+    result = {
+        **columns,
+        "required": ["id", "similarity"],
+        "properties": {
+            "id": {"type": "integer", "minimum": 0},
+            "similarity": {"type": "number"},
+            **columns["properties"],
+        },
+    }
+    metadata = closed({"id": {"type": "integer", "minimum": 0}, "metadata": columns})
+    return {
+        "ClipResults": {"type": "array", "items": result},
+        "ClipIndices": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "ClipMetadata": {"type": "array", "items": metadata},
     }
 
 

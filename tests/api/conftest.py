@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -169,6 +170,9 @@ class FakeRetriever:
 
     def viewer_links(self, image_ids: Sequence[int]) -> dict[int, str]:
         return {}
+
+    def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
+        return np.ones((len(ids), 4), dtype=np.float32) / 2
 
     def classify(
         self,

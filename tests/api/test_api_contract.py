@@ -321,6 +321,15 @@ def real_app_requests(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any
         ("POST", "/api/session", {"json": {}}),
         ("POST", "/api/session", {"data": b"token", "content_type": "text/plain"}),
         ("DELETE", "/api/session", {}),
+        ("POST", "/api/knn-service", {"json": {"text": "chest x-ray", "num_images": 2}}),
+        ("POST", "/api/knn-service", {"data": b'{"text": "a", "deduplicate": true}'}),
+        ("POST", "/api/knn-service", {"json": {"text": "a", "modality": "text"}}),
+        ("POST", "/api/knn-service", {"json": {"image_url": "http://192.0.2.1/a.png"}}),
+        ("POST", "/api/knn-service", {"json": {"image": b64(b"not an image")}}),
+        ("POST", "/api/knn-service", {"json": {"text": "a", "indice_name": "nope"}}),
+        ("GET", "/api/indices-list", {}),
+        ("POST", "/api/metadata", {"json": {"ids": [xray, 987_654]}}),
+        ("POST", "/api/metadata", {"json": {"ids": "all"}}),
     ]
 
 

@@ -23,3 +23,14 @@ def serve(
         *index_dirs, threads=threads, env=settings, startup_timeout_s=startup_timeout_s
     ) as server:
         yield server
+
+
+@contextmanager
+def serve_fp32(
+    *index_dirs: Path | str, thumbnails: Path, env: dict[str, str] | None = None
+) -> Iterator[ServiceProcess]:
+    """Serve ``index_dirs`` with two threads in fp32 and thumbnails rendered into
+    ``thumbnails``, plus ``env``."""
+    settings = {"MEDSEARCH_THUMBNAIL_DIR": str(thumbnails), "MEDSEARCH_PRECISION": "fp32"}
+    with serve(*index_dirs, threads=2, env={**settings, **(env or {})}) as server:
+        yield server

@@ -14,13 +14,15 @@ import pytest
 
 from tests.support.helpers import REPO
 
-PACKAGES = ("indexer", "search_api", "web", "medsearch_bench")
+PACKAGES = ("indexer", "search_api", "web", "medsearch_bench", "medsearch_client")
 #: what each first-party package may import of the others
 MAY_IMPORT = {
     "indexer": set(),
     "search_api": {"indexer"},
     "web": set(),
     "medsearch_bench": {"indexer", "search_api"},
+    # the client talks to a service over HTTP only, and stays light to import
+    "medsearch_client": set(),
 }
 HEAVY = ("torch", "faiss", "sqlalchemy")
 #: the core's packages and what each may import besides the shared vocabulary (the modules at
