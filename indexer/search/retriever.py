@@ -32,7 +32,7 @@ from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
-from ..records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from ..records import GroupSummary, Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
@@ -41,6 +41,7 @@ from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
+from .collapse import GroupScorer, collapsed_ranking, matches
 from .info import RetrieverInfo
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -191,14 +192,22 @@ class Retriever:
         filters: Filters | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        collapse: str | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
-        ``image_id`` query leaves that image out of the results."""
+        ``image_id`` query leaves that image out of the results.
+
+        With ``collapse``, one result per value of that metadata field: ``k`` and ``offset``
+        count groups, ``total`` is the number of groups of the eligible images, and each hit
+        carries its group (:mod:`indexer.search.collapse`).
+        """
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
+        if collapse is not None:
+            self.store.groups.check_field(collapse)
         query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
         embedded = time.perf_counter()
         snapshot = self._snapshot
@@ -207,9 +216,24 @@ class Retriever:
         # an image is not similar to itself: the query image is never one of the results
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
+        if collapse is not None:
+            search = _Search(snapshot, query, allowed, exclude, min_score)
+            hits, groups = self._collapsed(search, collapse, k, offset, total, filters)
+            return self._result(hits, groups, started, embedded, filters)
         want = k + offset + len(exclude)
         scores, ids = self._top(snapshot, query, want, allowed)
-        hits = self._hits(scores, ids, exclude, offset, k, min_score)
+        scores, ids = matches(scores, ids, exclude, min_score)
+        hits = self._hits(scores[offset : offset + k], ids[offset : offset + k])
+        return self._result(hits, total, started, embedded, filters)
+
+    def _result(
+        self,
+        hits: list[Hit],
+        total: int,
+        started: float,
+        embedded: float,
+        filters: Filters | None,
+    ) -> SearchResult:
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
         finished = time.perf_counter()
@@ -310,21 +334,54 @@ class Retriever:
         scores, ids = ann.exact_top_k(vectors, allowed, query[None, :], want)
         return scores[0], ids[0]
 
+    def _collapsed(
+        self,
+        search: _Search,
+        field: str,
+        k: int,
+        offset: int,
+        eligible: int,
+        filters: Filters | None,
+    ) -> tuple[list[Hit], int]:
+        """The page of groups of a collapsed search, and how many groups are eligible."""
+        group_total = self.store.groups.count(field, filters)
+        wanted = min(k + offset, group_total)
+        if wanted == 0 or eligible == 0:
+            return [], group_total
+        snapshot, query, allowed = search.snapshot, search.query, search.allowed
+        everything = allowed if allowed is not None else self._published_ids(snapshot)
+        groups = collapsed_ranking(
+            top=lambda want: self._top(snapshot, query, want, allowed),
+            exact=lambda: self._exact_top(snapshot, query, len(everything), everything),
+            values_of=lambda ids: self.store.groups.values_of(field, ids.tolist()),
+            wanted=wanted,
+            eligible=len(everything),
+            exclude=search.exclude,
+            min_score=search.min_score,
+        )
+        scorer = GroupScorer(
+            self.store, snapshot.vectors, field, query, allowed, search.exclude, search.min_score
+        )
+        # a page's groups in the order of their exact best scores (an ANN ranking may have
+        # found a group through another of its images)
+        best = sorted(scorer.summaries(groups[offset : offset + k]), key=lambda b: -b[1])
+        ids = np.asarray([image for image, _, _ in best], dtype=np.int64)
+        scores = np.asarray([score for _, score, _ in best], dtype=np.float32)
+        hits = self._hits(scores, ids, {image: summary for image, _, summary in best})
+        return hits, group_total
+
+    def _published_ids(self, snapshot: _Snapshot) -> np.ndarray:
+        """Ids of the indexed images whose vectors the snapshot's vector file holds."""
+        ids = self.store.ids()
+        rows = snapshot.info.vector_rows
+        return ids[ids <= (rows if rows is not None else snapshot.vectors.rows())]
+
     def _hits(
         self,
         scores: np.ndarray,
         ids: np.ndarray,
-        exclude: np.ndarray,
-        offset: int,
-        k: int,
-        min_score: float | None,
+        groups: Mapping[int, GroupSummary] | None = None,
     ) -> list[Hit]:
-        keep = ~np.isin(ids, exclude)
-        scores, ids = scores[keep], ids[keep]
-        if min_score is not None:
-            keep = scores >= min_score
-            scores, ids = scores[keep], ids[keep]
-        scores, ids = scores[offset : offset + k], ids[offset : offset + k]
         records = self.store.get_many(ids.tolist())
         return [
             Hit(
@@ -333,6 +390,7 @@ class Retriever:
                 path=records[int(i)].path,
                 caption=records[int(i)].caption,
                 metadata=records[int(i)].metadata(),
+                group=groups.get(int(i)) if groups is not None else None,
             )
             for s, i in zip(scores, ids, strict=True)
             # an id published in the ANN index but pruned since is skipped
@@ -372,6 +430,17 @@ class Retriever:
 
 
 __all__ = ["Retriever", "NotFoundError"]
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What one search ranks: the query, the eligible ids (None: all), those left out."""
+
+    snapshot: _Snapshot
+    query: np.ndarray
+    allowed: np.ndarray | None
+    exclude: np.ndarray
+    min_score: float | None
 
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import sessionmaker
 from ..errors import NotFoundError
 from ..records import ImageRecord, InstanceUIDs
 from .filters import Facets, FieldQueries, Filters
+from .groups import GroupQueries
 from .schema import Base, FailureRow, FileState, IdentifierRow, ImageRow
 from .sql import IdArray, id_array, in_chunks, raw_rows
 from .writer import MetadataWriter
@@ -49,6 +50,8 @@ class Store:
             Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._fields = FieldQueries(self.engine, db_path)
+        #: values, sizes and members of the groups a field makes (:mod:`indexer.storage.groups`)
+        self.groups = GroupQueries(self.engine, self._fields)
 
     def close(self) -> None:
         self.engine.dispose()
