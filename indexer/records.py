@@ -109,6 +109,40 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One image of a group, with its place in the group's slice order."""
+
+    id: int
+    instance_number: int | None
+    slice_position: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance_number": self.instance_number,
+            "slice_position": self.slice_position,
+        }
+
+
+@dataclass(frozen=True)
+class GroupListing:
+    """A group's images in slice order."""
+
+    field: str
+    #: the group's value as stored
+    value: MetadataValue
+    images: list[GroupMember]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "size": len(self.images),
+            "images": [image.to_dict() for image in self.images],
+        }
+
+
+@dataclass(frozen=True)
 class GroupSummary:
     """The group a collapsed search result stands for (see :mod:`indexer.search.collapse`)."""
 

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 from PIL import Image
 
 from indexer.prompts import DEFAULT_TEMPLATE
-from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.records import GroupListing, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from indexer.search.info import RetrieverInfo
 
 
@@ -78,8 +78,14 @@ class SearchService(Protocol):
         filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        collapse: str | None = None,
     ) -> SearchResult:
-        """Top-``k`` images after ``offset`` for exactly one query kind."""
+        """Top-``k`` images after ``offset`` for exactly one query kind; with ``collapse``,
+        one result per value of that metadata field."""
+        ...
+
+    def group(self, field: str, value: MetadataValue) -> GroupListing:
+        """The images whose ``field`` equals ``value``, in slice order."""
         ...
 
     def classify(

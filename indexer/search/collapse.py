@@ -124,9 +124,8 @@ class GroupScorer:
         if group.value is None:
             best_id, best_score = group.ids[0], group.scores[0]
             return best_id, best_score, GroupSummary(self.field, None, 1, 1)
-        members = np.asarray(
-            [m.id for m in self.store.groups.members(self.field, group.value)], dtype=np.int64
-        )
+        listing = self.store.groups.members(self.field, group.value)
+        members = np.asarray([image.id for image in listing.images], dtype=np.int64)
         members.sort()
         if self.allowed is not None:
             members = members[np.isin(members, self.allowed)]

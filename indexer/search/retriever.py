@@ -32,7 +32,15 @@ from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
-from ..records import GroupSummary, Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from ..records import (
+    GroupListing,
+    GroupSummary,
+    Hit,
+    ImageRecord,
+    LabelProbability,
+    MetadataValue,
+    SearchResult,
+)
 from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
@@ -173,6 +181,11 @@ class Retriever:
         """Values of every field with their counts; under ``filters``, each field counted with
         the other fields' filters applied."""
         return self.store.facets(filters=filters)
+
+    def group(self, field: str, value: MetadataValue) -> GroupListing:
+        """The images whose ``field`` equals ``value``, in slice order (:class:`NotFoundError`
+        when none does, :class:`InvalidRequestError` for an unknown field)."""
+        return self.store.groups.members(field, value)
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         """Stored (float16-rounded) vectors of indexed images, float32 [n, dim]."""

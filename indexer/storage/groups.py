@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Integer, func, literal, literal_column, select
 from sqlalchemy.engine import Engine
 
 from ..errors import FilterValueError, InvalidRequestError, NotFoundError
-from ..records import MetadataValue
+from ..records import GroupListing, GroupMember, MetadataValue
 from .filter_values import typed_values
 from .filters import FieldQueries, Filters, field_expression
 from .schema import ImageRow
@@ -24,22 +22,6 @@ from .schema import ImageRow
 #: the fields that place an image within its series (see :func:`GroupQueries.members`)
 POSITION_FIELD = "slice_position"
 NUMBER_FIELD = "instance_number"
-
-
-@dataclass(frozen=True)
-class GroupMember:
-    """One image of a group, with its place in the group's slice order."""
-
-    id: int
-    instance_number: int | None
-    slice_position: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "instance_number": self.instance_number,
-            "slice_position": self.slice_position,
-        }
 
 
 class GroupQueries:
@@ -91,9 +73,9 @@ class GroupQueries:
         with self.engine.connect() as connection:
             return int(connection.scalar(distinct) or 0) + int(connection.scalar(lacking) or 0)
 
-    def members(self, field: str, value: MetadataValue) -> list[GroupMember]:
-        """The images whose ``field`` equals ``value`` (read as the field's stored kind), in
-        slice order; :class:`NotFoundError` when there are none."""
+    def members(self, field: str, value: MetadataValue) -> GroupListing:
+        """The images whose ``field`` equals ``value`` (read as the field's stored kind: text
+        ``"3"`` finds the number 3), in slice order; :class:`NotFoundError` when there are none."""
         self.check_field(field)
         column = field_expression(field)
         kinds = self.fields.field_kinds()[field]
@@ -104,7 +86,7 @@ class GroupQueries:
         position = field_expression(POSITION_FIELD)
         number = field_expression(NUMBER_FIELD)
         query = (
-            select(ImageRow.id, number, position)
+            select(ImageRow.id, number, position, column)
             .where(column.in_([literal(v) for v in values]))
             .order_by(position.is_(None), position, number.is_(None), number, ImageRow.id)
         )
@@ -112,7 +94,8 @@ class GroupQueries:
             rows = connection.execute(query).all()
         if not rows:
             raise NotFoundError(f"no indexed image has {field} = {value!r}")
-        return [GroupMember(int(i), _int_or_none(n), _float_or_none(p)) for i, n, p in rows]
+        images = [GroupMember(int(i), _int_or_none(n), _float_or_none(p)) for i, n, p, _ in rows]
+        return GroupListing(field, rows[0][3], images)
 
 
 def _int_or_none(value: object) -> int | None:

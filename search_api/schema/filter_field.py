@@ -122,3 +122,24 @@ class MetadataFilters(Field):
             f"filter {field!r}: values must be strings of at most {self.max_chars} characters, "
             f"numbers between {-MAX_ID} and {MAX_ID}, booleans or null"
         )
+
+
+@dataclass(frozen=True)
+class MetadataFieldName(Field):
+    """The name of one metadata field: one of the served indexes' fields where known (the index
+    refuses others)."""
+
+    name: str
+    max_chars: int
+    description: str = ""
+
+    def schema(self, limits: Limits) -> Schema:
+        schema: Schema = {"type": "string", "minLength": 1, "maxLength": self.max_chars}
+        if limits.filter_fields:
+            schema["enum"] = list(limits.filter_fields)
+        return self.documented(schema, limits)
+
+    def parse(self, value: Any, limits: Limits) -> str:
+        if not isinstance(value, str) or not value or len(value) > self.max_chars:
+            raise invalid(f"{self.name} must name a metadata field")
+        return value

@@ -196,13 +196,19 @@ def test_group_members_are_listed_in_slice_order(ct_series_index_dir: Path) -> N
     settings = Settings(index_dir=ct_series_index_dir, device="cpu")
     retriever = Retriever.open(settings)
     try:
-        members = retriever.store.groups.members("series", "philips_s21570/s2020")
-        assert len(members) == 140
-        positions = [m.slice_position for m in members]
+        listing = retriever.group("series", "philips_s21570/s2020")
+        assert (listing.value, len(listing.images)) == ("philips_s21570/s2020", 140)
+        positions = [m.slice_position for m in listing.images]
         assert None not in positions and positions == sorted(positions)  # type: ignore[type-var]
-        by_number = retriever.store.groups.members("study", "ge")
-        assert len(by_number) == 28
+        # text finds a field of numbers, as a filter does; images without a position come last
+        one = retriever.group("instance_number", "1")
+        assert one.value == 1 and len(one.images) == CT_SERIES_COUNT
+        assert len(retriever.group("study", "ge").images) == 28
         with pytest.raises(NotFoundError):
-            retriever.store.groups.members("series", "no such series")
+            retriever.group("series", "no such series")
+        with pytest.raises(NotFoundError):
+            retriever.group("slice_position", "not a number")
+        with pytest.raises(InvalidRequestError):
+            retriever.group("no such field", "x")
     finally:
         retriever.close()
