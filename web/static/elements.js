@@ -23,6 +23,8 @@ export function pageElements() {
     clearFilters: /** @type {HTMLButtonElement} */ ($('clear-filters')),
     countsNote: $('counts-note'),
     minScore: /** @type {HTMLInputElement} */ ($('min-score')),
+    groupByBlock: $('group-by-block'),
+    groupBy: /** @type {HTMLSelectElement} */ ($('group-by')),
     minScoreValue: /** @type {HTMLOutputElement} */ ($('min-score-value')),
     progress: $('progress'),
     status: $('status'),
