@@ -15,7 +15,16 @@ from indexer.storage.filter_values import (
     NUMBER_PATTERN,
     TEXT,
 )
-from search_api.schema.fields import MAX_ID, Field, Limits, Schema, invalid, is_number, short
+from search_api.schema.fields import (
+    MAX_ID,
+    Field,
+    Limits,
+    Name,
+    Schema,
+    invalid,
+    is_number,
+    short,
+)
 
 Filters = dict[str, MetadataValue | list[MetadataValue]]
 
@@ -125,21 +134,12 @@ class MetadataFilters(Field):
 
 
 @dataclass(frozen=True)
-class MetadataFieldName(Field):
+class MetadataFieldName(Name):
     """The name of one metadata field: one of the served indexes' fields where known (the index
     refuses others)."""
 
-    name: str
-    max_chars: int
     description: str = ""
+    names: ClassVar[str] = "the name of a metadata field"
 
-    def schema(self, limits: Limits) -> Schema:
-        schema: Schema = {"type": "string", "minLength": 1, "maxLength": self.max_chars}
-        if limits.filter_fields:
-            schema["enum"] = list(limits.filter_fields)
-        return self.documented(schema, limits)
-
-    def parse(self, value: Any, limits: Limits) -> str:
-        if not isinstance(value, str) or not value or len(value) > self.max_chars:
-            raise invalid(f"{self.name} must name a metadata field")
-        return value
+    def known(self, limits: Limits) -> tuple[str, ...]:
+        return limits.filter_fields

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from indexer.settings import Settings
 from search_api import create_app
 from tests.api.conftest import app_state
-from tests.support.contract import Contract, ContractClient
+from tests.support.contract import ContractClient
 from tests.support.ct_series import CT_SERIES_COUNT
 from tests.support.helpers import assert_error
 
@@ -34,9 +34,7 @@ def ct_app(ct_series_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture()
 def ct_client(ct_app: Flask) -> FlaskClient:
-    client = ContractClient(ct_app, ct_app.response_class, use_cookies=True)
-    client.contract = Contract.of(ct_app)
-    return client
+    return ContractClient.of(ct_app)
 
 
 def ok(response: Any) -> dict[str, Any]:
