@@ -362,13 +362,17 @@ class Retriever:
         if wanted == 0 or eligible == 0:
             return [], group_total
         snapshot, query, allowed = search.snapshot, search.query, search.allowed
-        everything = allowed if allowed is not None else self._published_ids(snapshot)
+
+        def rank_every_image() -> tuple[np.ndarray, np.ndarray]:
+            ids = allowed if allowed is not None else self._published_ids(snapshot)
+            return self._exact_top(snapshot, query, len(ids), ids)
+
         groups = collapsed_ranking(
             top=lambda want: self._top(snapshot, query, want, allowed),
-            exact=lambda: self._exact_top(snapshot, query, len(everything), everything),
+            exact=rank_every_image,
             values_of=lambda ids: self.store.groups.values_of(field, ids.tolist()),
             wanted=wanted,
-            eligible=len(everything),
+            eligible=eligible,
             exclude=search.exclude,
             min_score=search.min_score,
         )

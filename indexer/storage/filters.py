@@ -95,7 +95,7 @@ class FieldQueries:
     def field_kinds(self) -> dict[str, frozenset[str]]:
         """Each filterable field and the kinds of value it holds (:mod:`.filter_values`);
         recomputed only after the database file changed."""
-        kinds: dict[str, frozenset[str]] = self._cached("fields", self._scan_fields)
+        kinds: dict[str, frozenset[str]] = self.cached("fields", self._scan_fields)
         return kinds
 
     def ids_matching(self, filters: Filters) -> IdArray:
@@ -119,7 +119,7 @@ class FieldQueries:
         Under ``filters``, each field is counted among the images that match the filters on the
         other fields (its own filter left out, so that its other values stay selectable).
         """
-        everything: Facets = self._cached(
+        everything: Facets = self.cached(
             f"facets-{max_values}", lambda: self._count_facets(max_values)
         )
         if not filters:
@@ -147,7 +147,7 @@ class FieldQueries:
                     )
                 )
 
-    def _cached(self, name: str, compute: Callable[[], Any]) -> Any:
+    def cached(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()``, reused until the database changes (scans of every row are slow)."""
         key = self._change_stamp()
         cached = self._cache.get(name)

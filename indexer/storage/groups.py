@@ -65,7 +65,14 @@ class GroupQueries:
 
     def count(self, field: str, filters: Filters | None = None) -> int:
         """Groups among the images ``filters`` select: distinct values of ``field``, each image
-        without one counted as a group of its own."""
+        without one counted as a group of its own (of every image: kept until the database
+        changes)."""
+        if not filters:
+            counted: int = self.fields.cached(f"groups-{field}", lambda: self._count(field, None))
+            return counted
+        return self._count(field, filters)
+
+    def _count(self, field: str, filters: Filters | None) -> int:
         column = field_expression(field)
         clauses = list(self.fields.filter_clauses(filters).values()) if filters else []
         distinct = select(func.count(func.distinct(column))).where(*clauses)
