@@ -119,23 +119,86 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One image of a group, with its place in the group's slice order."""
+
+    id: int
+    instance_number: int | None
+    slice_position: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance_number": self.instance_number,
+            "slice_position": self.slice_position,
+        }
+
+
+@dataclass(frozen=True)
+class GroupListing:
+    """A group's images in slice order."""
+
+    field: str
+    #: the group's value as stored
+    value: MetadataValue
+    images: list[GroupMember]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "size": len(self.images),
+            "images": [image.to_dict() for image in self.images],
+        }
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """The group a collapsed search result stands for (see :mod:`indexer.search.collapse`)."""
+
+    #: the metadata field the search was collapsed on
+    field: str
+    #: the group's value of it (None: an image without the field, a group of its own)
+    value: MetadataValue
+    #: images of the index in the group
+    size: int
+    #: images of the group among the search's matches (filters, exclusions and min_score applied)
+    matched: int
+    #: the group's next best matches after the result's own image: (id, score), best first
+    next: tuple[tuple[int, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "size": self.size,
+            "matched": self.matched,
+            "next": [{"id": i, "score": s} for i, s in self.next],
+        }
+
+
+@dataclass(frozen=True)
 class Hit:
-    """One search result."""
+    """One search result; of a collapsed search, the best image of its ``group``."""
 
     id: int
     score: float
     path: str
     caption: str | None
     metadata: dict[str, MetadataValue]
+    group: GroupSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "score": self.score,
             "path": self.path,
             "caption": self.caption,
             "metadata": self.metadata,
         }
+        if self.group is not None:
+            data["group"] = self.group.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -143,7 +206,8 @@ class SearchResult:
     """Hits best first, how many images the filters allowed, and where the time went."""
 
     hits: list[Hit]
-    #: images eligible under the filters (the whole index when unfiltered)
+    #: images eligible under the filters (the whole index when unfiltered); of a collapsed
+    #: search, the groups they make
     total: int
     #: "embed", "search", "total" in milliseconds
     timings_ms: dict[str, float]

@@ -16,7 +16,7 @@ from PIL import Image
 
 from indexer.encoders.base import EncoderUsage
 from indexer.prompts import DEFAULT_TEMPLATE
-from indexer.records import ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.records import GroupListing, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from indexer.search.info import RetrieverInfo
 
 
@@ -85,13 +85,19 @@ class SearchService(Protocol):
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
         count_facets: bool = False,
+        collapse: str | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
-        the facet counts under ``filters`` among the images scoring at least ``min_score``."""
+        the facet counts under ``filters`` among the images scoring at least ``min_score``;
+        with ``collapse``, one result per value of that metadata field."""
         ...
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         """Stored vectors of indexed images, float32 ``[len(ids), dim]``."""
+        ...
+
+    def group(self, field: str, value: MetadataValue) -> GroupListing:
+        """The images whose ``field`` equals ``value``, in slice order."""
         ...
 
     def classify(

@@ -20,7 +20,8 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.search.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.support.helpers import (
+from tests.support.ct_series import index_ct_series  # noqa: E402
+from tests.support.helpers import (  # noqa: E402
     SAMPLE_DIR,
     index_sample,
     run_cli,
@@ -81,6 +82,13 @@ def retriever(sample_settings: Settings, tiny_encoder: Encoder) -> Iterator[Retr
     opened = Retriever.open(sample_settings, encoder=tiny_encoder)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def ct_series_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A real index of the four real CT series (250 slices), each slice's ``series``, ``study``,
+    ``instance_number`` and ``slice_position`` from a sidecar. Read-only for tests."""
+    return index_ct_series(tmp_path_factory.mktemp("ct-series") / "index", tiny_model_dir)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,20 @@ from .setting_options import setting_options
     "relevant to each other's captions, and excluded in the leakage-free variant.",
 )
 @click.option(
+    "--collapse",
+    metavar="FIELD",
+    help="Rank groups of this field (a series, a case) instead of images in text -> image and "
+    "image -> image: a group places where its best image ranks and counts as relevant when any "
+    "of its images is. Not with --served.",
+)
+@click.option(
+    "--exclude-own-series/--include-own-series",
+    default=True,
+    show_default=True,
+    help="Leave each query's own series out of image -> image where the index has series keys "
+    "(series_key): neighbouring slices are near copies of the query.",
+)
+@click.option(
     "--caption-field",
     help="Field with each image's caption (text <-> image queries). "
     "[default: caption; unnamed, an index without captions skips those tasks]",
@@ -59,6 +73,8 @@ def eval_command(
     index_dirs: tuple[Path, ...],
     label_field: str | None,
     group_field: str | None,
+    collapse: str | None,
+    exclude_own_series: bool,
     caption_field: str | None,
     by: str | None,
     queries: Path | None,
@@ -88,6 +104,8 @@ def eval_command(
     options = EvalOptions(
         label_field=label_field,
         group_field=group_field,
+        collapse=collapse,
+        exclude_own_series=exclude_own_series,
         caption_field=caption_field,
         by=by,
         queries=queries,

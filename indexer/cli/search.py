@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import InvalidRequestError
+from ..records import GroupSummary
 from .options import SettingsProblem, echo_json, reports_errors, settings_from
 from .setting_options import setting_options
 
@@ -35,6 +36,12 @@ from .setting_options import setting_options
     help="Keep images whose FIELD equals VALUE (repeat; same field twice = any of).",
 )
 @click.option("--min-score", type=float, help="Drop results scoring below this.")
+@click.option(
+    "--collapse",
+    metavar="FIELD",
+    help="One result per value of this metadata field (a series, a study, a case), ranked by "
+    "its best image; -k and --offset count groups.",
+)
 @setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
@@ -47,6 +54,7 @@ def search(
     offset: int,
     filters: tuple[str, ...],
     min_score: float | None,
+    collapse: str | None,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
@@ -82,9 +90,10 @@ def search(
             offset=offset,
             filters=parsed_filters,
             min_score=min_score,
+            collapse=collapse,
         )
     except InvalidRequestError as exc:
-        # what is left: an unknown filter field, or a value its field's values cannot equal
+        # what is left: an unknown filter or collapse field, or a value its field cannot equal
         raise SettingsProblem(exc.message) from exc
     finally:
         retriever.close()
@@ -98,8 +107,21 @@ def search(
     for rank, hit in enumerate(result.hits, start=offset + 1):
         caption = (hit.caption or "")[:80]
         click.echo(f"{rank:>3}. {hit.score:.4f}  #{hit.id}  {hit.path}  {caption}")
+        if hit.group is not None:
+            click.echo(f"     {group_line(hit.group)}")
     t = result.timings_ms
-    click.echo(f"({result.total} eligible; embed {t['embed']:.1f} ms, search {t['search']:.1f} ms)")
+    counted = "groups" if collapse else "eligible"
+    click.echo(
+        f"({result.total} {counted}; embed {t['embed']:.1f} ms, search {t['search']:.1f} ms)"
+    )
+
+
+def group_line(group: GroupSummary) -> str:
+    """``series=ge: 28 images, 27 matched; next #12 0.9712, #13 0.9650``."""
+    line = f"{group.field}={group.value}: {group.size} images, {group.matched} matched"
+    if group.next:
+        line += "; next " + ", ".join(f"#{i} {s:.4f}" for i, s in group.next)
+    return line
 
 
 def check_one_query(text: str | None, image: Path | None, image_id: int | None) -> None:

@@ -58,6 +58,10 @@ class TaskContext:
     labels: Labels | None
     groups: npt.NDArray[np.int64] | None
     judged: JudgedQueries | None
+    #: code of every image's ``--collapse`` value (-1: none); None: images are ranked
+    collapse: npt.NDArray[np.int64] | None = None
+    #: series code of every image, where image -> image leaves the query's own series out
+    own_series: npt.NDArray[np.int64] | None = None
 
     @property
     def all_rows(self) -> npt.NDArray[np.int64]:
@@ -97,7 +101,15 @@ def task_context(
         vectors = embed_texts(encoder, options, texts, f"captions of {inputs.index.path.name}")
         captions = Captions(rows, texts, vectors)
     return TaskContext(
-        inputs.index, encoder, options, captions, _labels(inputs), inputs.groups, judged
+        inputs.index,
+        encoder,
+        options,
+        captions,
+        _labels(inputs),
+        inputs.groups,
+        judged,
+        inputs.collapse,
+        inputs.own_series,
     )
 
 

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ..errors import EvaluationInputError
 from .dataset import EvalIndex, Judgment, captions_of, labels_of, resolve_judgments
-from .options import EvalOptions
+from .options import SERIES_FIELD, EvalOptions
 
 _T = TypeVar("_T")
 
@@ -41,6 +41,10 @@ class IndexInputs:
     labels: list[str | None] | None
     #: group code of every image (-1: none), with ``--group-field``
     groups: npt.NDArray[np.int64] | None
+    #: code of every image's value of the ``--collapse`` field (-1: none)
+    collapse: npt.NDArray[np.int64] | None
+    #: series code of every image (-1: none), where own series are left out of image -> image
+    own_series: npt.NDArray[np.int64] | None
     by_values: list[str | None] | None
     #: each judgment's image row, with ``--queries``
     judged_rows: list[int] | None
@@ -77,11 +81,17 @@ def checked_inputs(
     groups = None
     if options.group_field:
         groups = codes(_texts(index.values(options.group_field)))
+    collapse = codes(_texts(index.values(options.collapse))) if options.collapse else None
+    own_series = None
+    if options.exclude_own_series and SERIES_FIELD in index.fields:
+        own_series = codes(_texts(index.values(SERIES_FIELD)))
     by_values = _texts(index.values(options.by)) if options.by else None
     judged_rows = None
     if judgments is not None and options.queries is not None:
         judged_rows = resolve_judgments(judgments, index, options.queries)
-    return IndexInputs(index, captions, labels, groups, by_values, judged_rows, missing)
+    return IndexInputs(
+        index, captions, labels, groups, collapse, own_series, by_values, judged_rows, missing
+    )
 
 
 def codes(values: Sequence[str | None]) -> npt.NDArray[np.int64]:

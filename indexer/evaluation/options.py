@@ -13,6 +13,8 @@ from ..settings import Settings
 #: the fields read when the user names none; a task needing one the index lacks is skipped
 DEFAULT_LABEL_FIELD = "label"
 DEFAULT_CAPTION_FIELD = "caption"
+#: the field naming each DICOM image's series: image -> image leaves the query's own series out
+SERIES_FIELD = "series_key"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class EvalOptions:
 
     label_field: str | None = None
     group_field: str | None = None
+    #: rank groups of this field instead of images (:func:`.scoring.collapsed`)
+    collapse: str | None = None
+    #: leave the query's own series (:data:`SERIES_FIELD`) out of image -> image where the
+    #: index has that field
+    exclude_own_series: bool = True
     caption_field: str | None = None
     by: str | None = None
     queries: Path | None = None

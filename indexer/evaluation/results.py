@@ -105,6 +105,8 @@ class IndexResult:
     served: Served | None = None
     skipped: list[Skipped] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
+    #: whether image -> image left each query's own series out (the index has series keys)
+    own_series_excluded: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,10 @@ class RunSettings:
 
     label_field: str
     group_field: str | None
+    #: the field whose groups were ranked instead of images (None: images)
+    collapse: str | None
+    #: whether image -> image leaves the query's own series out where an index has series keys
+    exclude_own_series: bool
     caption_field: str
     by: str | None
     queries: Path | None

@@ -41,6 +41,10 @@ class Plan:
 
 def evaluate(paths: Sequence[Path], options: EvalOptions) -> Evaluation:
     """Evaluate every index in ``paths`` with ``options``."""
+    if options.collapse and options.served:
+        raise EvaluationInputError(
+            "--collapse ranks groups, the served index images: give one of --collapse, --served"
+        )
     judgments = read_qrels(options.queries) if options.queries else None
     inputs = [checked_inputs(open_eval_index(p), options, judgments) for p in paths]
     plans = [plan(item) for item in inputs]
@@ -108,6 +112,7 @@ def _evaluate_one(
         served,
         planned.skipped,
         examples,
+        own_series_excluded=context.own_series is not None,
     )
 
 
@@ -134,6 +139,8 @@ def run_settings(options: EvalOptions) -> RunSettings:
     return RunSettings(
         label_field=options.label_field_used,
         group_field=options.group_field,
+        collapse=options.collapse,
+        exclude_own_series=options.exclude_own_series,
         caption_field=options.caption_field_used,
         by=options.by,
         queries=options.queries,

@@ -34,11 +34,17 @@ PerQuery = dict[str, npt.NDArray[np.float64]]
 
 
 def ranked_blocks(
-    queries: FloatMatrix, candidates: FloatMatrix, relevance: Relevance, progress: Progress
+    queries: FloatMatrix,
+    candidates: FloatMatrix,
+    relevance: Relevance,
+    progress: Progress,
+    collapse: npt.NDArray[np.int64] | None = None,
 ) -> Iterator[tuple[npt.NDArray[np.int64], BoolMatrix, npt.NDArray[np.int64]]]:
     """Per block of queries: their rows, the ranked relevance and the number of relevant.
 
-    Excluded candidates are scored -inf, so they rank last and never count as relevant.
+    Excluded candidates are scored -inf, so they rank last and never count as relevant. With
+    ``collapse`` (a group code per candidate, -1: none) groups are ranked instead of candidates
+    (:func:`collapsed`).
     """
     block = block_size(len(candidates))
     for start in range(0, len(queries), block):
@@ -47,10 +53,40 @@ def ranked_blocks(
         relevant, excluded = relevance(rows)
         relevant = relevant & ~excluded
         scores[excluded] = -np.inf
+        if collapse is not None:
+            scores, relevant = collapsed(scores, relevant, collapse)
         order = metrics.rank_order(scores)
         ranked = np.take_along_axis(relevant, order, axis=1)
         yield rows, ranked, relevant.sum(axis=1)
         progress(len(rows))
+
+
+def collapsed(
+    scores: npt.NDArray[np.float64], relevant: BoolMatrix, collapse: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], BoolMatrix]:
+    """Scores and relevance of groups instead of candidates, as collapsed search ranks them.
+
+    A group (the candidates sharing a code; a candidate with code -1 is a group of its own)
+    scores its best candidate's score, and is relevant when any of its candidates is relevant
+    (and not excluded). A group whose candidates are all excluded scores -inf.
+    """
+    groups = group_index(collapse)
+    count = int(groups.max()) + 1 if len(groups) else 0
+    group_scores = np.full((len(scores), count), -np.inf)
+    group_relevant = np.zeros((len(scores), count), dtype=bool)
+    for row in range(len(scores)):
+        np.maximum.at(group_scores[row], groups, scores[row])
+        np.logical_or.at(group_relevant[row], groups, relevant[row])
+    return group_scores, group_relevant
+
+
+def group_index(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each candidate's group number: its code, or a number of its own where the code is -1."""
+    lacking = codes < 0
+    numbered = codes.copy()
+    start = int(codes.max()) + 1 if len(codes) else 0
+    numbered[lacking] = start + np.arange(int(lacking.sum()))
+    return numbered
 
 
 def block_size(candidates: int) -> int:
@@ -67,12 +103,16 @@ def cross_modal(first_ranks: npt.NDArray[np.float64]) -> PerQuery:
 
 
 def first_ranks_exact(
-    queries: FloatMatrix, candidates: FloatMatrix, relevance: Relevance, progress: Progress
+    queries: FloatMatrix,
+    candidates: FloatMatrix,
+    relevance: Relevance,
+    progress: Progress,
+    collapse: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """First relevant rank of every query over all candidates."""
+    """First relevant rank of every query over all candidates (or their groups)."""
     parts = [
         metrics.first_relevant_rank(ranked)
-        for _, ranked, _ in ranked_blocks(queries, candidates, relevance, progress)
+        for _, ranked, _ in ranked_blocks(queries, candidates, relevance, progress, collapse)
     ]
     return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -102,11 +142,12 @@ def same_image(
 def same_label(
     query_rows: npt.NDArray[np.int64],
     labels: npt.NDArray[np.int64],
-    groups: npt.NDArray[np.int64] | None = None,
+    *exclusions: npt.NDArray[np.int64] | None,
 ) -> Relevance:
     """Relevance of image-to-image retrieval over all images: same label, the query excluded.
 
-    With ``groups`` every image of the query's own group is excluded too (leakage-free).
+    Each of ``exclusions`` (a group code per image row, -1: none) excludes every image of the
+    query's own group too: its case or patient (leakage-free), its series.
     """
     every_row = np.arange(len(labels), dtype=np.int64)
 
@@ -114,9 +155,10 @@ def same_label(
         mine = query_rows[block][:, None]
         relevant = (labels[mine] == labels[None, :]) & (labels[None, :] >= 0)
         excluded = mine == every_row[None, :]
-        if groups is not None:
-            query_groups = groups[mine]
-            excluded |= (query_groups >= 0) & (query_groups == groups[None, :])
+        for groups in exclusions:
+            if groups is not None:
+                query_groups = groups[mine]
+                excluded |= (query_groups >= 0) & (query_groups == groups[None, :])
         return relevant, excluded
 
     return relevance
@@ -136,11 +178,12 @@ def image_to_image_exact(
     query_rows: npt.NDArray[np.int64],
     relevance: Relevance,
     progress: Progress,
+    collapse: npt.NDArray[np.int64] | None = None,
 ) -> PerQuery:
     parts = [
         image_to_image(ranked, n_relevant)
         for _, ranked, n_relevant in ranked_blocks(
-            vectors[query_rows], vectors, relevance, progress
+            vectors[query_rows], vectors, relevance, progress, collapse
         )
     ]
     return concat(parts)

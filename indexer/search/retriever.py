@@ -32,7 +32,16 @@ from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
-from ..records import Facets, Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from ..records import (
+    Facets,
+    GroupListing,
+    GroupSummary,
+    Hit,
+    ImageRecord,
+    LabelProbability,
+    MetadataValue,
+    SearchResult,
+)
 from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
@@ -41,6 +50,7 @@ from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
+from .collapse import GroupScorer, collapsed_ranking, matches
 from .info import RetrieverInfo
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -191,6 +201,11 @@ class Retriever:
             key, lambda: _ids_scoring_at_least(snapshot, query, min_score)
         )
 
+    def group(self, field: str, value: MetadataValue) -> GroupListing:
+        """The images whose ``field`` equals ``value``, in slice order (:class:`NotFoundError`
+        when none does, :class:`InvalidRequestError` for an unknown field)."""
+        return self.store.groups.members(field, value)
+
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         """Stored (float16-rounded) vectors of indexed images, float32 [n, dim]."""
         return self._snapshot.vectors.read(np.asarray(ids, dtype=np.int64))
@@ -210,16 +225,24 @@ class Retriever:
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
         count_facets: bool = False,
+        collapse: str | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
         facet counts under ``filters`` among every image the query scores at least
-        ``min_score`` (all images without one), the excluded ones left out."""
+        ``min_score`` (all images without one), the excluded ones left out.
+
+        With ``collapse``, one result per value of that metadata field: ``k`` and ``offset``
+        count groups, ``total`` is the number of groups of the eligible images, and each hit
+        carries its group (:mod:`indexer.search.collapse`).
+        """
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
+        if collapse is not None:
+            self.store.groups.check_field(collapse)
         query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
         embedded = time.perf_counter()
         snapshot = self._snapshot
@@ -228,9 +251,14 @@ class Retriever:
         # an image is not similar to itself: the query image is never one of the results
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
-        want = k + offset + len(exclude)
-        scores, ids = self._top(snapshot, query, want, allowed)
-        hits = self._hits(scores, ids, exclude, offset, k, min_score)
+        if collapse is not None:
+            search = _Search(snapshot, query, allowed, exclude, min_score)
+            hits, total = self._collapsed(search, collapse, k, offset, total, filters)
+        else:
+            want = k + offset + len(exclude)
+            scores, ids = self._top(snapshot, query, want, allowed)
+            scores, ids = matches(scores, ids, exclude, min_score)
+            hits = self._hits(scores[offset : offset + k], ids[offset : offset + k])
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
         searched = time.perf_counter()
@@ -345,21 +373,58 @@ class Retriever:
         scores, ids = ann.exact_top_k(vectors, allowed, query[None, :], want)
         return scores[0], ids[0]
 
+    def _collapsed(
+        self,
+        search: _Search,
+        field: str,
+        k: int,
+        offset: int,
+        eligible: int,
+        filters: Filters | None,
+    ) -> tuple[list[Hit], int]:
+        """The page of groups of a collapsed search, and how many groups are eligible."""
+        group_total = self.store.groups.count(field, filters)
+        wanted = min(k + offset, group_total)
+        if wanted == 0 or eligible == 0:
+            return [], group_total
+        snapshot, query, allowed = search.snapshot, search.query, search.allowed
+
+        def rank_every_image() -> tuple[np.ndarray, np.ndarray]:
+            ids = allowed if allowed is not None else self._published_ids(snapshot)
+            return self._exact_top(snapshot, query, len(ids), ids)
+
+        groups = collapsed_ranking(
+            top=lambda want: self._top(snapshot, query, want, allowed),
+            exact=rank_every_image,
+            values_of=lambda ids: self.store.groups.values_of(field, ids.tolist()),
+            wanted=wanted,
+            eligible=eligible,
+            exclude=search.exclude,
+            min_score=search.min_score,
+        )
+        scorer = GroupScorer(
+            self.store, snapshot.vectors, field, query, allowed, search.exclude, search.min_score
+        )
+        # a page's groups in the order of their exact best scores (an ANN ranking may have
+        # found a group through another of its images)
+        best = sorted(scorer.summaries(groups[offset : offset + k]), key=lambda b: -b[1])
+        ids = np.asarray([image for image, _, _ in best], dtype=np.int64)
+        scores = np.asarray([score for _, score, _ in best], dtype=np.float32)
+        hits = self._hits(scores, ids, {image: summary for image, _, summary in best})
+        return hits, group_total
+
+    def _published_ids(self, snapshot: _Snapshot) -> np.ndarray:
+        """Ids of the indexed images whose vectors the snapshot's vector file holds."""
+        ids = self.store.ids()
+        rows = snapshot.info.vector_rows
+        return ids[ids <= (rows if rows is not None else snapshot.vectors.rows())]
+
     def _hits(
         self,
         scores: np.ndarray,
         ids: np.ndarray,
-        exclude: np.ndarray,
-        offset: int,
-        k: int,
-        min_score: float | None,
+        groups: Mapping[int, GroupSummary] | None = None,
     ) -> list[Hit]:
-        keep = ~np.isin(ids, exclude)
-        scores, ids = scores[keep], ids[keep]
-        if min_score is not None:
-            keep = scores >= min_score
-            scores, ids = scores[keep], ids[keep]
-        scores, ids = scores[offset : offset + k], ids[offset : offset + k]
         records = self.store.get_many(ids.tolist())
         return [
             Hit(
@@ -368,6 +433,7 @@ class Retriever:
                 path=records[int(i)].path,
                 caption=records[int(i)].caption,
                 metadata=records[int(i)].metadata(),
+                group=groups.get(int(i)) if groups is not None else None,
             )
             for s, i in zip(scores, ids, strict=True)
             # an id published in the ANN index but pruned since is skipped
@@ -415,6 +481,17 @@ def _ids_scoring_at_least(snapshot: _Snapshot, query: np.ndarray, min_score: flo
         return index.ids_scoring_at_least(query, min_score)
     ids = index.ids()
     return ann.ids_scoring_at_least(snapshot.vectors.rows_of(ids), ids, query, min_score)
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What one search ranks: the query, the eligible ids (None: all), those left out."""
+
+    snapshot: _Snapshot
+    query: np.ndarray
+    allowed: np.ndarray | None
+    exclude: np.ndarray
+    min_score: float | None
 
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:

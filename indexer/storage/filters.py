@@ -97,7 +97,7 @@ class FieldQueries:
     def field_kinds(self) -> dict[str, frozenset[str]]:
         """Each filterable field and the kinds of value it holds (:mod:`.filter_values`);
         recomputed only after the database file changed."""
-        kinds: dict[str, frozenset[str]] = self._cached("fields", self._scan_fields)
+        kinds: dict[str, frozenset[str]] = self.cached("fields", self._scan_fields)
         return kinds
 
     def ids_matching(self, filters: Filters) -> IdArray:
@@ -128,7 +128,7 @@ class FieldQueries:
         ``within`` (sorted ids) counts only those images, such as the ones a query scores above
         a cut-off.
         """
-        everything: Facets = self._cached(
+        everything: Facets = self.cached(
             f"facets-{max_values}", lambda: self._count_facets(max_values)
         )
         if not filters and within is None:
@@ -157,7 +157,7 @@ class FieldQueries:
                     )
                 )
 
-    def _cached(self, name: str, compute: Callable[[], Any]) -> Any:
+    def cached(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()``, reused until the database changes (scans of every row are slow)."""
         key = self._change_stamp()
         cached = self._cache.get(name)

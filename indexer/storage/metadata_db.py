@@ -23,6 +23,7 @@ from ..errors import NotFoundError
 from ..records import ImageRecord, InstanceUIDs
 from .field_kinds import fill_if_new
 from .filters import Facets, FieldQueries, Filters
+from .groups import GroupQueries
 from .schema import Base, FailureRow, FieldKindRow, FileState, IdentifierRow, ImageRow
 from .sql import IdArray, id_array, in_chunks, raw_rows
 from .writer import MetadataWriter
@@ -52,6 +53,8 @@ class Store:
             fill_if_new(self.engine, had_field_kinds)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._fields = FieldQueries(self.engine, db_path)
+        #: values, sizes and members of the groups a field makes (:mod:`indexer.storage.groups`)
+        self.groups = GroupQueries(self.engine, self._fields)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -338,29 +338,45 @@ class Vector(Field):
 
 
 @dataclass(frozen=True)
-class IndexName(Field):
-    """The name of a served index; the document lists the names, a name not served is a 404.
-    An empty name (``index=``) is refused: it names no index, and leaving the argument out
-    is how a client asks for the default."""
+class Name(Field):
+    """A non-empty name of at most ``max_chars`` characters; the document lists the names the
+    served indexes know (:meth:`known`) where they are known."""
 
     name: str
     max_chars: int
-    description: str = "Which served index to use (GET /api/indexes); the first one by default"
-    empty_is_absent: ClassVar[bool] = False
+    #: what the name names, for the message refusing it
+    names: ClassVar[str] = "a name"
 
-    def default_for(self, limits: Limits) -> str | None:
-        return limits.index_names[0] if limits.index_names else None
+    def known(self, limits: Limits) -> tuple[str, ...]:
+        return ()
 
     def schema(self, limits: Limits) -> Schema:
         schema: Schema = {"type": "string", "minLength": 1, "maxLength": self.max_chars}
-        if limits.index_names:
-            schema["enum"] = list(limits.index_names)
+        if self.known(limits):
+            schema["enum"] = list(self.known(limits))
         return self.documented(schema, limits)
 
     def parse(self, value: Any, limits: Limits) -> str:
         if not isinstance(value, str) or not value or len(value) > self.max_chars:
-            raise invalid(f"{self.name} must be the name of a served index")
+            raise invalid(f"{self.name} must be {self.names}")
         return value
+
+
+@dataclass(frozen=True)
+class IndexName(Name):
+    """The name of a served index; the document lists the names, a name not served is a 404.
+    An empty name (``index=``) is refused: it names no index, and leaving the argument out
+    is how a client asks for the default."""
+
+    description: str = "Which served index to use (GET /api/indexes); the first one by default"
+    empty_is_absent: ClassVar[bool] = False
+    names: ClassVar[str] = "the name of a served index"
+
+    def known(self, limits: Limits) -> tuple[str, ...]:
+        return limits.index_names
+
+    def default_for(self, limits: Limits) -> str | None:
+        return limits.index_names[0] if limits.index_names else None
 
 
 # --- value checks shared by the fields ---------------------------------------------------------

@@ -15,7 +15,16 @@ from indexer.storage.filter_values import (
     NUMBER_PATTERN,
     TEXT,
 )
-from search_api.schema.fields import MAX_ID, Field, Limits, Schema, invalid, is_number, short
+from search_api.schema.fields import (
+    MAX_ID,
+    Field,
+    Limits,
+    Name,
+    Schema,
+    invalid,
+    is_number,
+    short,
+)
 
 Filters = dict[str, MetadataValue | list[MetadataValue]]
 
@@ -122,3 +131,15 @@ class MetadataFilters(Field):
             f"filter {field!r}: values must be strings of at most {self.max_chars} characters, "
             f"numbers between {-MAX_ID} and {MAX_ID}, booleans or null"
         )
+
+
+@dataclass(frozen=True)
+class MetadataFieldName(Name):
+    """The name of one metadata field: one of the served indexes' fields where known (the index
+    refuses others)."""
+
+    description: str = ""
+    names: ClassVar[str] = "the name of a metadata field"
+
+    def known(self, limits: Limits) -> tuple[str, ...]:
+        return limits.filter_fields

@@ -13,10 +13,11 @@ from typing import Any
 
 from indexer.settings import Settings
 from search_api.schema.clip_params import KNN_BODY, METADATA_BODY
-from search_api.schema.fields import ImageId, Limits
+from search_api.schema.fields import NOT_BLANK, ImageId, Limits
 from search_api.schema.params import (
     CLASSIFY_BODY,
     FACETS_QUERY,
+    GROUP_FIELD,
     INDEX_QUERY,
     SEARCH_BODY,
     SEARCH_QUERY,
@@ -147,6 +148,15 @@ class _Paths:
                     errors=("400", "404", "422", "503"),
                 )
             },
+            "/api/groups/{field}/{value}": {
+                "get": self.op(
+                    "The images sharing a metadata field's value (a series, a study), in slice "
+                    "order: slice_position, then instance_number, then id",
+                    "Group",
+                    parameters=[*self.group_path(), *index],
+                    errors=("400", "404", "503"),
+                )
+            },
             "/api/facets": {
                 "get": _with_long_query(
                     self.op(
@@ -217,6 +227,20 @@ class _Paths:
             **self.error_refs(*errors, open_=open_),
         }
         return operation
+
+    def group_path(self) -> list[Schema]:
+        """The path parameters of a group: its field and its value (text; a field of numbers
+        reads it as a number)."""
+        value: Schema = {"type": "string", "minLength": 1, "pattern": NOT_BLANK}
+        return [
+            {
+                "name": "field",
+                "in": "path",
+                "required": True,
+                "schema": GROUP_FIELD.schema(self.limits),
+            },
+            {"name": "value", "in": "path", "required": True, "schema": value},
+        ]
 
     def index_op(self, summary: str, schema: str) -> dict[str, Any]:
         """An operation about one index, named by its only argument ``index``."""

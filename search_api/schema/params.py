@@ -40,7 +40,7 @@ from search_api.schema.fields import (
     invalid,
     short,
 )
-from search_api.schema.filter_field import Filters, MetadataFilters
+from search_api.schema.filter_field import Filters, MetadataFieldName, MetadataFilters
 from search_api.schema.image_fields import Base64Image, Upload
 
 #: longest text query, in characters
@@ -181,13 +181,19 @@ K = Integer("k", 1, lambda limits: limits.max_k, default=DEFAULT_K, description=
 OFFSET = Integer("offset", 0, MAX_OFFSET, default=0, description="Results to skip")
 MIN_SCORE = Number("min_score", description="Drop results scoring below this cosine")
 FILTERS = MetadataFilters("filters", MAX_FILTER_FIELDS, MAX_FILTER_VALUES, MAX_STRING_CHARS)
-PAGING = (K, OFFSET, FILTERS, MIN_SCORE)
 #: counts with a search, since under a minimum score they depend on the query
 FACETS = Flag(
     "facets",
     description="Add `facets`: every field's values counted as GET /api/facets counts them "
     "under these filters, among the images scoring at least min_score for this query",
 )
+COLLAPSE = MetadataFieldName(
+    "collapse",
+    MAX_STRING_CHARS,
+    description="One result per value of this metadata field (a series, a study, a case), "
+    "ranked by its best image; k and offset then count groups",
+)
+PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
 QUERY_KINDS = ("text", "image", "image_id", "vector")
@@ -210,6 +216,10 @@ SEARCH_UPLOAD = FieldSet(
 )
 #: the query arguments of ``GET /images/<id>/similar`` (other arguments are ignored)
 SEARCH_QUERY = FieldSet((*PAGING, INDEX), closed=False)
+#: the field of ``GET /groups/<field>/<value>``
+GROUP_FIELD = MetadataFieldName(
+    "field", MAX_STRING_CHARS, description="The metadata field the group shares"
+)
 #: the query arguments of ``GET /facets`` (other arguments are ignored)
 FACETS_QUERY = FieldSet((FILTERS, INDEX), closed=False)
 #: the query argument of the routes that take nothing but the index (others are ignored)
@@ -249,7 +259,7 @@ SESSION_BODY = FieldSet(
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Paging, filtering and score threshold shared by every kind of search."""
+    """Paging, filtering, score threshold and collapse shared by every kind of search."""
 
     k: int = DEFAULT_K
     offset: int = 0
@@ -257,6 +267,8 @@ class SearchParams:
     min_score: float | None = None
     #: whether the answer counts the facets (the requests that declare FACETS)
     facets: bool = False
+    #: the metadata field results are collapsed on (None: one result per image)
+    collapse: str | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SearchParams:
@@ -266,17 +278,19 @@ class SearchParams:
             values["filters"],
             values["min_score"],
             values.get("facets", False),
+            values["collapse"],
         )
 
     def as_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the Retriever's ``search`` for paging, filters, threshold and
-        facet counts."""
+        facet counts and collapse."""
         return {
             "k": self.k,
             "offset": self.offset,
             "filters": self.filters,
             "min_score": self.min_score,
             "count_facets": self.facets,
+            "collapse": self.collapse,
         }
 
 
@@ -360,6 +374,12 @@ def parse_search_upload(request: Request, limits: Limits) -> tuple[SearchParams,
 def parse_search_query(args: Mapping[str, str], limits: Limits) -> SearchParams:
     """Validate k, offset, min_score and filters (a JSON string) given as query arguments."""
     return SearchParams.of(SEARCH_QUERY.parse_text(args, limits))
+
+
+def parse_group_path(field: str, limits: Limits) -> str:
+    """The field of a ``GET /api/groups/<field>/<value>`` path (the index knows its fields)."""
+    parsed: str = GROUP_FIELD.parse(field, limits)
+    return parsed
 
 
 def parse_facets_query(args: Mapping[str, str], limits: Limits) -> Filters | None:

@@ -50,6 +50,31 @@ _FACET_COUNTS: Schema = {
         },
     },
 }
+_ID_SCORE: Schema = {
+    "type": "object",
+    "properties": {"id": {"type": "integer", "minimum": 0}, "score": {"type": "number"}},
+    "required": ["id", "score"],
+    "additionalProperties": False,
+}
+#: of a collapsed search: the group a result stands for
+_HIT_GROUP: Schema = {
+    "type": "object",
+    "description": "Only with collapse: the group this result is the best image of (value "
+    "null: an image without the field, a group of its own)",
+    "properties": {
+        "field": {"type": "string"},
+        "value": _SCALAR,
+        "size": {"type": "integer", "minimum": 1, "description": "Images of the index in it"},
+        "matched": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Its images among the matches (filters and min_score applied)",
+        },
+        "next": {"type": "array", "maxItems": 3, "items": _ID_SCORE},
+    },
+    "required": ["field", "value", "size", "matched", "next"],
+    "additionalProperties": False,
+}
 _URLS = {"thumbnail_url": {"type": "string"}, "image_url": {"type": "string"}}
 
 
@@ -73,6 +98,26 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                 "caption": _NULLABLE_STRING,
                 "metadata": _METADATA,
                 **urls,
+                "group": _HIT_GROUP,
+            },
+            optional=("group",),
+        ),
+        "Group": closed(
+            {
+                "field": {"type": "string"},
+                "value": _SCALAR,
+                "size": {"type": "integer", "minimum": 1},
+                "images": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": closed(
+                        {
+                            "id": {"type": "integer", "minimum": 0},
+                            "instance_number": {"type": ["integer", "null"]},
+                            "slice_position": {"type": ["number", "null"]},
+                        }
+                    ),
+                },
             }
         ),
         "SearchResponse": closed(

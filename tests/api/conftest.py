@@ -22,9 +22,18 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from indexer.encoders.base import EncoderUsage
-from indexer.errors import NotFoundError
+from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE
-from indexer.records import Hit, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.records import (
+    GroupListing,
+    GroupMember,
+    GroupSummary,
+    Hit,
+    ImageRecord,
+    LabelProbability,
+    MetadataValue,
+    SearchResult,
+)
 from indexer.search.info import RetrieverInfo
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
@@ -149,13 +158,25 @@ class FakeRetriever:
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
         count_facets: bool = False,
+        collapse: str | None = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:
             raise self.error
+        if collapse is not None and collapse not in self.filterable_fields():
+            raise InvalidRequestError(f"unknown group field {collapse!r}")
         image_record = self.record()
-        hit = Hit(1, 0.5, image_record.path, image_record.caption, image_record.metadata())
+        metadata = image_record.metadata()
+        group = None if collapse is None else GroupSummary(collapse, metadata[collapse], 1, 1)
+        hit = Hit(1, 0.5, image_record.path, image_record.caption, metadata, group)
         return SearchResult([hit], 1, {"embed": 1.0, "search": 1.0, "total": 2.0})
+
+    def group(self, field: str, value: MetadataValue) -> GroupListing:
+        if field not in self.filterable_fields():
+            raise InvalidRequestError(f"unknown group field {field!r}")
+        if value != self.record().metadata()[field]:
+            raise NotFoundError(f"no indexed image has {field} = {value!r}")
+        return GroupListing(field, value, [GroupMember(1, None, None)])
 
     def get(self, image_id: int) -> ImageRecord:
         if image_id != 1:

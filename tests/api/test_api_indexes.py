@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from indexer.settings import Settings
 from search_api import create_app
 from search_api.indexes import IndexNameError, IndexSet, name_index_dirs, open_indexes
-from tests.support.contract import Contract, ContractClient
+from tests.support.contract import ContractClient
 from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, assert_error, run_cli
 
 LABELS = ["chest x-ray", "head CT"]
@@ -51,9 +51,7 @@ def multi_app(two_indexes: tuple[Settings, IndexSet]) -> Flask:
 @pytest.fixture()
 def multi(multi_app: Flask) -> FlaskClient:
     """A client of the two-index app that checks every answer against its OpenAPI document."""
-    client = ContractClient(multi_app, multi_app.response_class, use_cookies=True)
-    client.contract = Contract.of(multi_app)
-    return client
+    return ContractClient.of(multi_app)
 
 
 def retrievers(multi_app: Flask) -> dict[str, Any]:

@@ -128,15 +128,20 @@ def test_api_errors_carry_the_apis_status_and_code(medsearch: MedSearchClient) -
 
 
 def test_options_the_client_does_not_name_reach_the_service(medsearch: MedSearchClient) -> None:
-    """An option is sent as it is: the service checks it (this one knows no ``collapse``)."""
+    """An option is sent as it is, and the service checks it: ``collapse`` it knows (its group
+    comes back among each result's extra keys), ``sharpen`` it does not."""
+    grouped = medsearch.search("x", k=3, collapse="format")
+    assert grouped.results
+    assert all(hit.extra["group"]["field"] == "format" for hit in grouped.results)
+    assert len({hit.extra["group"]["value"] for hit in grouped.results}) == len(grouped.results)
     with pytest.raises(ApiError) as refused:
-        medsearch.search("x", collapse="series")
-    assert refused.value.status == 400 and "'collapse'" in refused.value.message
+        medsearch.search("x", sharpen=True)
+    assert refused.value.status == 400 and "'sharpen'" in refused.value.message
     with pytest.raises(ApiError) as classify:
         medsearch.classify(["a"], image=XRAY, mode="fast")
     assert "'mode'" in classify.value.message
     # GET routes ignore query arguments they do not know
-    assert medsearch.similar(1, k=2, level="series").results
+    assert medsearch.similar(1, k=2, flavour="plain").results
 
 
 def test_wrong_calls_fail_before_any_request(medsearch: MedSearchClient) -> None:

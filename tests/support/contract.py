@@ -106,6 +106,13 @@ class ContractClient(FlaskClient):
 
     contract: Contract
 
+    @classmethod
+    def of(cls, app: Flask) -> ContractClient:
+        """A client of ``app`` checking each answer against the document ``app`` serves."""
+        client = cls(app, app.response_class, use_cookies=True)
+        client.contract = Contract.of(app)
+        return client
+
     def open(self, *args: Any, **kwargs: Any) -> Any:
         response = super().open(*args, **kwargs)
         self.contract.check(response.request.method, response.request.path, response)

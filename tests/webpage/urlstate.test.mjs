@@ -26,7 +26,14 @@ describe('empty state', () => {
     const { q, filters, ...others } = state;
     assert.equal(q, '');
     assert.deepEqual(filters, new Map());
-    assert.deepEqual(Object.keys(others), ['similar', 'image', 'minScore', 'index', 'compare']);
+    assert.deepEqual(Object.keys(others), [
+      'similar',
+      'image',
+      'minScore',
+      'index',
+      'compare',
+      'collapse',
+    ]);
     assert.ok(Object.values(others).every((value) => value === null));
     assert.equal(urlstate.hasQuery(state), false);
     assert.equal(urlstate.urlFromState(state), '');

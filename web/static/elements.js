@@ -22,6 +22,8 @@ export function pageElements() {
     facets: $('facets'),
     clearFilters: /** @type {HTMLButtonElement} */ ($('clear-filters')),
     minScore: /** @type {HTMLInputElement} */ ($('min-score')),
+    groupByBlock: $('group-by-block'),
+    groupBy: /** @type {HTMLSelectElement} */ ($('group-by')),
     minScoreValue: /** @type {HTMLOutputElement} */ ($('min-score-value')),
     progress: $('progress'),
     status: $('status'),

@@ -1,6 +1,6 @@
 /**
  * The page's events turned into actions: typing, submitting, picking, pasting or dropping an
- * image, the filters, the minimum score, the index pickers, back/forward, the "/" shortcut and
+ * image, the filters, the minimum score, the "Group by" picker, the index pickers, back/forward, the "/" shortcut and
  * the sign-in form. Every change of the search goes through update().
  */
 
@@ -111,6 +111,8 @@ export function wireEvents({ els, page, actions, detail }) {
   }, MIN_SCORE_DELAY_MS);
   els.minScore.addEventListener('input', () => renderMinScore(els));
   els.minScore.addEventListener('change', minScoreChanged);
+
+  els.groupBy.addEventListener('change', () => update({ collapse: els.groupBy.value || null }));
 
   els.filtersToggle.addEventListener('click', () => {
     const open = els.filtersToggle.getAttribute('aria-expanded') !== 'true';

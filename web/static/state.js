@@ -20,7 +20,7 @@ const MAX_UNIQUE_FACET_VALUES = 20;
  * The results of the current search shown so far.
  * @typedef {object} Shown
  * @property {any[]} hits in rank order
- * @property {number} total images eligible for the search
+ * @property {number} total images eligible for the search (grouped: the groups they make)
  * @property {number} nextOffset where "Load more" continues
  * @property {boolean} hasMore
  * @property {boolean} answered true once the search has answered (an empty answer included)
@@ -189,18 +189,19 @@ export function similarIndexes(search, names, index) {
 }
 
 /**
- * The paging, filters and minimum score of a search request.
+ * The paging, filters, minimum score and grouping of a search request.
  * @param {import('./lib/urlstate.js').SearchState} search
  * @param {Map<string, Map<string, unknown>> | null} facetValues
  * @param {{k: number, offset: number}} page results wanted and where they start
- * @returns {{k: number, offset: number, filters?: object, min_score?: number}}
+ * @returns {{k: number, offset: number, filters?: object, min_score?: number, collapse?: string}}
  */
 export function searchParams(search, facetValues, { k, offset }) {
-  /** @type {{k: number, offset: number, filters?: object, min_score?: number}} */
+  /** @type {{k: number, offset: number, filters?: object, min_score?: number, collapse?: string}} */
   const params = { k, offset };
   const filters = requestFilters(search.filters, facetValues);
   if (filters) params.filters = filters;
   if (search.minScore !== null) params.min_score = search.minScore;
+  if (search.collapse !== null) params.collapse = search.collapse;
   return params;
 }
 

@@ -9,6 +9,7 @@
  */
 
 import { isAbort } from './lib/api.js';
+import { groupFields } from './lib/groups.js';
 import {
   hasQuery,
   knownIndexes,
@@ -17,7 +18,7 @@ import {
   stateFromUrl,
   urlFromState,
 } from './lib/urlstate.js';
-import { showControls } from './render/controls.js';
+import { renderGroupBy, showControls } from './render/controls.js';
 import {
   renderFacets,
   renderFacetsUnavailable,
@@ -244,6 +245,8 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
       renderInfoUnavailable(els, info.reason?.message ?? 'unknown error');
     }
     const answer = facets.status === 'fulfilled' ? facets.value.facets : null;
+    const facts = info.status === 'fulfilled' ? info.value : null;
+    renderGroupBy(els, groupFields(facts, answer), page.search.collapse);
     if (answer && typeof answer === 'object') {
       page.offered = offeredFacets(answer);
       page.facetValues = facetValuesOf(page.offered);

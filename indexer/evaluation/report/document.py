@@ -50,6 +50,7 @@ def _index(result: IndexResult) -> dict[str, Any]:
         "model": result.model,
         "random_weights": result.random_weights,
         "images": result.images,
+        "own_series_excluded": result.own_series_excluded,
     }
     out.update({name: figures_document(f) for name, f in result.tasks.items()})
     if result.by is not None:

@@ -23,7 +23,7 @@ from ...records import encoder_display_name
 from ...storage.atomic import write_atomic
 from ..results import Evaluation, Example, Figures, IndexResult, ZeroShotFigures
 from ..tasks import TASKS
-from .table import format_figure, random_weight_warnings, skipped_notes, titles
+from .table import format_figure, random_weight_warnings, ranking_notes, skipped_notes, titles
 
 #: a bar group of a chart: its label, and its figures and figure name per index
 BarGroup = tuple[str, Callable[[IndexResult], Figures | None], str]
@@ -60,7 +60,7 @@ def render_report(evaluation: Evaluation) -> str:
     parts.append("<h1>MedSearch evaluation</h1>")
     for warning in random_weight_warnings(evaluation):
         parts.append(f'<div class="banner random-weights" role="alert">{_e(warning)}</div>')
-    for note in skipped_notes(evaluation):
+    for note in ranking_notes(evaluation) + skipped_notes(evaluation):
         parts.append(f'<p class="note skipped">{_e(note)}</p>')
     parts.append(_legend(entries))
     parts.append('<div class="row">')

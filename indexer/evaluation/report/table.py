@@ -46,6 +46,24 @@ def skipped_notes(evaluation: Evaluation) -> list[str]:
     ]
 
 
+def ranking_notes(evaluation: Evaluation) -> list[str]:
+    """What the rankings counted: groups instead of images (``--collapse``), and where image ->
+    image left each query's own series out."""
+    notes = []
+    collapse = evaluation.settings.collapse
+    if collapse:
+        notes.append(
+            f"text -> image and image -> image rank groups of {collapse!r}, not images: a group "
+            "places where its best image ranks and is relevant when any of its images is"
+        )
+    for result in evaluation.indexes:
+        if result.own_series_excluded:
+            notes.append(f"image -> image on {result.index}: each query's own series left out")
+    if not evaluation.settings.exclude_own_series:
+        notes.append("image -> image keeps each query's own series (--include-own-series)")
+    return notes
+
+
 def format_value(value: float | None, interval: Interval | None) -> str:
     if value is None:
         return "-"
@@ -90,7 +108,7 @@ def render_table(evaluation: Evaluation) -> str:
                 if value is not None
             )
             lines += ["", f"served minus exact, {result.index}: {changes}"]
-    notes = skipped_notes(evaluation)
+    notes = ranking_notes(evaluation) + skipped_notes(evaluation)
     if notes:
         lines += ["", *notes]
     if len(results) > 1:

@@ -1,7 +1,9 @@
 """Image to image: each labelled image asks for the other images of its label.
 
 The leakage-free variant excludes the images of the query's own group (case, patient), which
-would otherwise be found for being the same case rather than the same finding.
+would otherwise be found for being the same case rather than the same finding. Both leave out
+the query's own series where the index has series keys (unless ``--include-own-series``):
+neighbouring slices are near copies of the query.
 
 Served: indexed ids go to :meth:`Retriever.search` with the query itself excluded (top 10).
 R-precision needs the whole ranking, so it stays exact.
@@ -37,8 +39,11 @@ def _exact(context: TaskContext, progress: Progress, *, leakage_free: bool) -> P
     labels = context.labels
     assert labels is not None
     groups = context.groups if leakage_free else None
-    relevance = scoring.same_label(labels.rows, labels.codes, groups)
-    values = scoring.image_to_image_exact(context.index.vectors, labels.rows, relevance, progress)
+    relevance = scoring.same_label(labels.rows, labels.codes, groups, context.own_series)
+    vectors = context.index.vectors
+    values = scoring.image_to_image_exact(
+        vectors, labels.rows, relevance, progress, context.collapse
+    )
     return PerQueryScores(values, labels.rows)
 
 
@@ -47,13 +52,14 @@ def served(context: TaskContext, retriever: Retriever, progress: Progress) -> Pe
     assert labels is not None
     ids = context.index.ids
     row_of_id = {int(image_id): row for row, image_id in enumerate(ids)}
-    relevance = scoring.same_label(labels.rows, labels.codes)
+    relevance = scoring.same_label(labels.rows, labels.codes, context.own_series)
     ranked = np.zeros((len(labels.rows), scoring.IMAGE_K), dtype=bool)
     n_relevant = np.zeros(len(labels.rows), dtype=np.int64)
     for q, row in enumerate(labels.rows):
         image_id = int(ids[row])
-        hits = retriever.search(image_id=image_id, k=scoring.IMAGE_K, exclude_ids=[image_id]).hits
         relevant, excluded = relevance(np.array([q]))
+        left_out = ids[excluded[0]].tolist()  # the query, and its own series where left out
+        hits = retriever.search(image_id=image_id, k=scoring.IMAGE_K, exclude_ids=left_out).hits
         relevant = relevant[0] & ~excluded[0]
         n_relevant[q] = relevant.sum()
         found = [relevant[row_of_id[h.id]] for h in hits]

@@ -27,7 +27,9 @@ def exact(context: TaskContext, progress: Progress) -> PerQueryScores:
     captions = context.captions
     assert captions is not None
     relevance = scoring.same_image(captions.rows, context.all_rows, context.groups)
-    ranks = scoring.first_ranks_exact(captions.vectors, context.index.vectors, relevance, progress)
+    ranks = scoring.first_ranks_exact(
+        captions.vectors, context.index.vectors, relevance, progress, context.collapse
+    )
     return PerQueryScores(scoring.cross_modal(ranks), captions.rows)
 
 

@@ -69,3 +69,21 @@ def test_usage_errors_exit_2_with_one_line_naming_the_options(
     assert code == USAGE_EXIT_CODE, out
     assert out.startswith("Error: " + message) and out.count("\n") == 1, out
     assert "image_id" not in out and "vector" not in out
+
+
+def test_collapse_gives_one_result_per_series_with_its_size(ct_series_index_dir: Path) -> None:
+    code, out = run_search(ct_series_index_dir, "--id", "3", "-k", "10", "--collapse", "series")
+    assert code == 0, out
+    assert (
+        out.count("images,") == 4 and "series=philips_s21570/s2020: 140 images, 140 matched" in out
+    )
+    assert "(4 groups;" in out
+    code, out = run_search(
+        ct_series_index_dir, "--text", "head", "--collapse", "study", "-k", "2", "--json"
+    )
+    assert code == 0, out
+    found = json.loads(out)
+    assert found["total"] == 3 and len(found["results"]) == 2
+    assert {"field", "value", "size", "matched", "next"} == set(found["results"][0]["group"])
+    code, out = run_search(ct_series_index_dir, "--text", "head", "--collapse", "nope")
+    assert code == USAGE_EXIT_CODE and "unknown group field 'nope'" in out

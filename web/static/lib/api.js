@@ -107,6 +107,12 @@ export function createApi(base, { currentIndex = () => null } = {}) {
     indexes: (signal) => request('/indexes', { signal }),
     image: (id, signal, index = currentIndex()) =>
       request(withIndex(`/images/${encodeURIComponent(id)}`, index), { signal }),
+    /** GET /groups/<field>/<value>: the images sharing a field's value, in slice order. */
+    group: (field, value, signal, index = currentIndex()) =>
+      request(
+        withIndex(`/groups/${encodeURIComponent(field)}/${encodeURIComponent(value)}`, index),
+        { signal },
+      ),
 
     /**
      * POST /search with exactly one of text, image, image_id, vector plus paging/filters
@@ -118,8 +124,8 @@ export function createApi(base, { currentIndex = () => null } = {}) {
     /**
      * POST /search/image as multipart: the file plus the same fields as form values.
      * @param {Blob} file
-     * @param {{k: number, offset: number, filters?: object, min_score?: number, index?: string,
-     *   facets?: boolean}} params
+     * @param {{k: number, offset: number, filters?: object, min_score?: number,
+     *   collapse?: string, index?: string, facets?: boolean}} params
      */
     searchImage(file, params, signal) {
       const form = new FormData();
@@ -129,6 +135,7 @@ export function createApi(base, { currentIndex = () => null } = {}) {
       if (params.min_score !== undefined) form.append('min_score', String(params.min_score));
       if (params.facets) form.append('facets', 'true');
       if (params.filters) form.append('filters', JSON.stringify(params.filters));
+      if (params.collapse !== undefined) form.append('collapse', params.collapse);
       const index = params.index ?? currentIndex();
       if (index !== null) form.append('index', index);
       return request('/search/image', { method: 'POST', form, signal });

@@ -4,11 +4,12 @@
  * URLs look like `?q=chest+x-ray&modality=CT&modality=MR&min_score=0.2` or `?similar=12`:
  * every parameter that is not a reserved one names a metadata field to filter on, and a repeated
  * field is an any-of list. `index=NAME` picks one of the served indexes (the first without it)
- * and `compare=NAME` shows a second index's results next to it. A query image cannot live in a
+ * and `compare=NAME` shows a second index's results next to it. `collapse=FIELD` shows one
+ * result per value of a metadata field (the "Group by" picker). A query image cannot live in a
  * URL; it is kept in memory per history entry instead (see update.js).
  */
 
-export const RESERVED = new Set(['q', 'similar', 'min_score', 'index', 'compare']);
+export const RESERVED = new Set(['q', 'similar', 'min_score', 'index', 'compare', 'collapse']);
 
 /**
  * @typedef {object} SearchState
@@ -19,6 +20,7 @@ export const RESERVED = new Set(['q', 'similar', 'min_score', 'index', 'compare'
  * @property {number | null} minScore
  * @property {string | null} index served index searched (null: the service's default)
  * @property {string | null} compare second index shown next to it (null: no comparison)
+ * @property {string | null} collapse field results are grouped by (null: one result per image)
  */
 
 /** @returns {SearchState} */
@@ -31,6 +33,7 @@ export function emptyState() {
     minScore: null,
     index: null,
     compare: null,
+    collapse: null,
   };
 }
 
@@ -50,6 +53,7 @@ export function stateFromUrl(search, isFilterField) {
   if (Number.isFinite(minScore) && minScore > 0 && minScore <= 1) state.minScore = minScore;
   state.index = params.get('index') || null;
   state.compare = params.get('compare') || null;
+  state.collapse = params.get('collapse') || null;
   for (const [key, value] of params) {
     if (RESERVED.has(key) || !isFilterField(key)) continue;
     const values = state.filters.get(key) ?? [];
@@ -73,6 +77,7 @@ export function urlFromState(state) {
   if (state.minScore !== null) params.set('min_score', String(state.minScore));
   if (state.index !== null) params.set('index', state.index);
   if (state.compare !== null) params.set('compare', state.compare);
+  if (state.collapse !== null) params.set('collapse', state.collapse);
   const text = params.toString();
   return text ? `?${text}` : '';
 }

@@ -1,10 +1,12 @@
 /**
- * One search result as a card in the results grid: thumbnail, rank, score, tags and caption.
+ * One search result as a card in the results grid: thumbnail, rank, score, tags, caption and,
+ * for a grouped result, its group's size.
  * The card is a button that opens the result panel.
  */
 
 import { h, safeUrl } from '../lib/dom.js';
 import { FIRST_FIELDS } from '../lib/fields.js';
+import { groupSizeText } from '../lib/groups.js';
 
 /** A thumbnail stand-in for images the browser cannot show (DICOM queries, failed loads). */
 export function placeholder(text) {
@@ -20,6 +22,19 @@ export function imageOrPlaceholder(props, fallback) {
   const img = h('img', props);
   img.addEventListener('error', () => img.replaceWith(placeholder(fallback)), { once: true });
   return img;
+}
+
+/**
+ * What a grouped result says of its group: "140 slices · 12 matching".
+ * @param {{field: string, value: unknown, size: number, matched: number}} group
+ */
+function groupLine(group) {
+  const size = groupSizeText(group);
+  return h(
+    'span',
+    { class: 'group-size', title: `${group.field}: ${group.value ?? '(none)'}` },
+    `${size} · ${group.matched} matching`,
+  );
 }
 
 /**
@@ -80,6 +95,7 @@ export function resultCard(hit, rank, { apiBase, onOpen }) {
         ),
       ),
       h('span', { class: 'caption' }, text),
+      hit.group ? groupLine(hit.group) : null,
     ),
   );
   card.addEventListener('click', () => onOpen(hit, card));

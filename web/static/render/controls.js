@@ -1,6 +1,7 @@
 /**
  * The search controls drawn from the search state: the ticked filters, the minimum score, the
- * filter count on the narrow-screen toggle, and the example queries of the intro.
+ * "Group by" picker, the filter count on the narrow-screen toggle, and the example queries of
+ * the intro.
  */
 
 import { h } from '../lib/dom.js';
@@ -21,8 +22,9 @@ const EXAMPLES = [
  * @param {import('../elements.js').PageElements} els
  * @param {import('../lib/urlstate.js').SearchState} search
  */
-export function showControls(els, { filters, minScore }) {
+export function showControls(els, { filters, minScore, collapse }) {
   showSelected(els.facets, filters);
+  showGroupBy(els, collapse);
   els.minScore.value = String(minScore ?? 0);
   renderMinScore(els);
   els.clearFilters.disabled = filters.size === 0 && minScore === null;
@@ -30,6 +32,35 @@ export function showControls(els, { filters, minScore }) {
   els.emptyClearFilters.hidden = els.clearFilters.disabled;
   const active = [...filters.values()].reduce((n, v) => n + v.length, 0);
   els.filtersToggle.textContent = active ? `Filters (${active})` : 'Filters';
+}
+
+/**
+ * The "Group by" picker's choices: one result per image, or per value of each field offered;
+ * hidden when the index offers none.
+ * @param {import('../elements.js').PageElements} els
+ * @param {string[]} fields
+ * @param {string | null} chosen the field grouped by now
+ */
+export function renderGroupBy(els, fields, chosen) {
+  const options = [h('option', { value: '' }, 'Each image')];
+  for (const field of fields) options.push(h('option', { value: field }, field));
+  els.groupBy.replaceChildren(...options);
+  els.groupByBlock.hidden = fields.length === 0 && chosen === null;
+  showGroupBy(els, chosen);
+}
+
+/**
+ * Show the field grouped by in the picker (one the picker does not offer, from a URL, is added).
+ * @param {import('../elements.js').PageElements} els
+ * @param {string | null} chosen
+ */
+function showGroupBy(els, chosen) {
+  const value = chosen ?? '';
+  if (![...els.groupBy.options].some((option) => option.value === value)) {
+    els.groupBy.append(h('option', { value }, value));
+    els.groupByBlock.hidden = false;
+  }
+  els.groupBy.value = value;
 }
 
 /**

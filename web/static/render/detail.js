@@ -1,6 +1,7 @@
 /**
  * The result panel: a modal <dialog> with the larger image, all metadata, licence and
- * attribution, "find similar", and zero-shot labels scored through /api/classify.
+ * attribution, "find similar", zero-shot labels scored through /api/classify, and the group of
+ * a grouped result as a strip of its slices (render/groupstrip.js).
  *
  * A native modal dialog gives focus trapping, Escape to close and focus return for free.
  */
@@ -8,6 +9,7 @@
 import { isAbort } from '../lib/api.js';
 import { clear, fieldLabel, formatBytes, h, linkify, safeUrl } from '../lib/dom.js';
 import { firstFieldsFirst } from '../lib/fields.js';
+import { createGroupStrip } from './groupstrip.js';
 
 /** Metadata shown in the licence box instead of the general table. */
 const LICENCE_FIELDS = /^(licen[cs]e|attribution|copyright|author|source)(_|$)/i;
@@ -62,6 +64,8 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
   let controller = new AbortController();
   /** Candidate labels persist across images so a label set can be compared over results. */
   let candidates = /** @type {string[] | null} */ (null);
+  /** The group of a collapsed result, as a strip of its slices. */
+  const strip = createGroupStrip({ api, apiBase });
 
   $('detail-close').addEventListener('click', () => dialog.close());
   // A click on the backdrop lands on the <dialog> itself (its content fills the box).
@@ -328,6 +332,7 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     else openViewer.removeAttribute('href');
 
     if (!dialog.open) dialog.showModal();
+    strip.show(hit, signal);
 
     // The search hit lacks file details (size, hash, dates); fetch the full record.
     api.image(id, signal, current.index).then(

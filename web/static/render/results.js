@@ -9,6 +9,7 @@
  */
 
 import { fieldLabel, h } from '../lib/dom.js';
+import { groupCountText } from '../lib/groups.js';
 import { resultCard } from './cards.js';
 
 /**
@@ -39,9 +40,11 @@ export function resultsStatus({ search, shown, compared }, compareSize) {
   const { hits, total, ms } = shown;
   const timing = Number.isFinite(ms) ? ` · ${Math.round(ms)} ms` : '';
   const cut = search.minScore !== null ? ` scoring at least ${search.minScore.toFixed(2)}` : '';
-  return hits.length === 0
-    ? `No results${timing}`
-    : `Showing ${hits.length}${cut} of ${total} image${total === 1 ? '' : 's'}${timing}`;
+  const of =
+    search.collapse !== null
+      ? groupCountText(search.collapse, total)
+      : `${total} image${total === 1 ? '' : 's'}`;
+  return hits.length === 0 ? `No results${timing}` : `Showing ${hits.length}${cut} of ${of}${timing}`;
 }
 
 /**
