@@ -109,23 +109,51 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class GroupSummary:
+    """The group (series, study, case) a result stands for."""
+
+    #: the group field and the group's value of it
+    field: str
+    value: MetadataValue
+    #: images of the index in the group
+    size: int
+    #: of them, those among the ranked matches (after filters and the score floor)
+    matched: int
+    #: its next best matching images, (id, score), best first
+    next: list[tuple[int, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "value": self.value,
+            "size": self.size,
+            "matched": self.matched,
+            "next": [{"id": image_id, "score": score} for image_id, score in self.next],
+        }
+
+
+@dataclass(frozen=True)
 class Hit:
-    """One search result."""
+    """One search result; a result that stands for a group names it."""
 
     id: int
     score: float
     path: str
     caption: str | None
     metadata: dict[str, MetadataValue]
+    group: GroupSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "score": self.score,
             "path": self.path,
             "caption": self.caption,
             "metadata": self.metadata,
         }
+        if self.group is not None:
+            data["group"] = self.group.to_dict()
+        return data
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,20 @@ def about(
     default_text: str | None = None,
     option: str | None = None,
     metavar: str | None = None,
+    repeatable: bool = False,
 ) -> dict[str, Any]:
     """Field metadata of a setting: what it does (``help``, one or more sentences) and, where
     they apply, its bounds ([low, high], no upper bound when high is None), whether it is a
     memory size (512M, 4G), how its default reads when it is computed or unset, its option's
-    declaration when it is not ``--field-name`` and the option's metavar."""
+    declaration when it is not ``--field-name`` and the option's metavar. A ``repeatable``
+    text setting is a comma-separated list whose option may be given several times."""
     metadata: dict[str, Any] = {"help": help}
     extras = {"bounds": bounds, "default_text": default_text, "option": option, "metavar": metavar}
     metadata.update({key: value for key, value in extras.items() if value is not None})
     if size:
         metadata["size"] = True
+    if repeatable:
+        metadata["repeatable"] = True
     return metadata
 
 
@@ -64,6 +68,8 @@ class SettingSpec:
     #: click declaration of the option that overrides it, e.g. ``--batch-size``
     option: str
     metavar: str | None
+    #: a comma-separated list whose option may be given several times
+    repeatable: bool = False
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -106,6 +112,7 @@ def describe_setting(declared: dataclasses.Field[Any], hint: Any) -> SettingSpec
         default_text=metadata.get("default_text") or _default_text(declared.default, size),
         option=metadata.get("option") or "--" + declared.name.replace("_", "-"),
         metavar=metadata.get("metavar"),
+        repeatable=bool(metadata.get("repeatable")),
     )
 
 

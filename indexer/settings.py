@@ -201,6 +201,18 @@ class Settings:
             "Folder for rendered thumbnails.", default_text="thumbnails/ in the index folder"
         ),
     )
+    group_fields: str | None = field(
+        default=None,
+        metadata=about(
+            "Metadata fields whose values group images (case, patient, study), comma-separated: "
+            "each group gets a vector of its own for `level=group:FIELD` search (DICOM series "
+            "and study keys are group fields without it).",
+            default_text="none",
+            option="--group-field",
+            metavar="FIELD",
+            repeatable=True,
+        ),
+    )
     keep_descriptions: bool = field(
         default=False,
         metadata=about(
@@ -254,6 +266,12 @@ class Settings:
     def __post_init__(self) -> None:
         for spec in setting_specs():
             check_setting(spec, getattr(self, spec.name), spec.name)
+
+    @property
+    def group_field_names(self) -> tuple[str, ...]:
+        """The fields of :attr:`group_fields`, each once, in the order given."""
+        named = (name.strip() for name in (self.group_fields or "").split(","))
+        return tuple(dict.fromkeys(name for name in named if name))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored (unset CLI flags)."""

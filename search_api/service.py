@@ -78,8 +78,11 @@ class SearchService(Protocol):
         filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        level: str = "image",
+        group: MetadataValue = None,
     ) -> SearchResult:
-        """Top-``k`` images after ``offset`` for exactly one query kind."""
+        """Top-``k`` images after ``offset`` for exactly one query kind; at a group ``level``
+        (series, study, group:FIELD) groups, and ``group`` names one to find similar groups."""
         ...
 
     def classify(

@@ -20,7 +20,13 @@ import pytest  # noqa: E402
 from indexer.encoders import Encoder, init_model_folder, load_encoder  # noqa: E402
 from indexer.search.retriever import Retriever  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from tests.support.helpers import SAMPLE_DIR, index_sample, run_cli, tiny_model_args
+from tests.support.helpers import (  # noqa: E402
+    SAMPLE_DIR,
+    index_ct_series,
+    index_sample,
+    run_cli,
+    tiny_model_args,
+)
 from tests.support.orthanc import PACS_FILES, Orthanc, running_orthanc  # noqa: E402
 from tests.support.orthanc import missing as orthanc_missing  # noqa: E402
 
@@ -51,6 +57,22 @@ def tiny_encoder(tiny_model_dir: Path) -> Encoder:
 def sample_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     """A real index of the 32 sample images, built by the real CLI. Read-only for tests."""
     return index_sample(tmp_path_factory.mktemp("sample-index") / "index", tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def ct_series_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A real index of four real CT series (250 slices, three studies) whose sidecar gives each
+    slice its ``series`` and ``study``, both group fields. Read-only for tests."""
+    folder = tmp_path_factory.mktemp("ct-series-index") / "index"
+    return index_ct_series(folder, tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def ct_series_retriever(ct_series_index_dir: Path, tiny_encoder: Encoder) -> Iterator[Retriever]:
+    settings = Settings(index_dir=ct_series_index_dir, device="cpu", precision="fp32")
+    opened = Retriever.open(settings, encoder=tiny_encoder)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")

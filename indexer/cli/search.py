@@ -35,6 +35,18 @@ from .setting_options import setting_options
     help="Keep images whose FIELD equals VALUE (repeat; same field twice = any of).",
 )
 @click.option("--min-score", type=float, help="Drop results scoring below this.")
+@click.option(
+    "--level",
+    default="image",
+    show_default=True,
+    help="What a result is: image, series, study or group:FIELD (one result per group, "
+    "scored by the group's mean vector).",
+)
+@click.option(
+    "--group",
+    metavar="VALUE",
+    help="At a group level, find the groups most similar to this one (a series_key ...).",
+)
 @setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
@@ -47,9 +59,14 @@ def search(
     offset: int,
     filters: tuple[str, ...],
     min_score: float | None,
+    level: str,
+    group: str | None,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
+
+    With --level series (study, group:FIELD), results are series (studies, groups), each shown
+    by its representative image; --group VALUE finds the series most similar to one.
 
     Example:
 
@@ -59,7 +76,7 @@ def search(
     from ..records import random_weights_warning
     from ..search.retriever import Retriever
 
-    check_one_query(text, image, image_id)
+    check_one_query(text, image, image_id, group)
     try:
         parsed_filters = parse_filters(filters)
     except InvalidRequestError as exc:
@@ -82,6 +99,8 @@ def search(
             offset=offset,
             filters=parsed_filters,
             min_score=min_score,
+            level=level,
+            group=group,
         )
     except InvalidRequestError as exc:
         # what is left: an unknown filter field, or a value its field's values cannot equal
@@ -98,21 +117,29 @@ def search(
     for rank, hit in enumerate(result.hits, start=offset + 1):
         caption = (hit.caption or "")[:80]
         click.echo(f"{rank:>3}. {hit.score:.4f}  #{hit.id}  {hit.path}  {caption}")
+        if hit.group is not None:
+            summary = hit.group
+            click.echo(
+                f"     {summary.field}={summary.value}: {summary.size} images, "
+                f"{summary.matched} matching"
+            )
     t = result.timings_ms
     click.echo(f"({result.total} eligible; embed {t['embed']:.1f} ms, search {t['search']:.1f} ms)")
 
 
-def check_one_query(text: str | None, image: Path | None, image_id: int | None) -> None:
-    """Exactly one of ``--text``, ``--image``, ``--id``, and a text that says something."""
-    given = [
-        option
-        for option, value in (("--text", text), ("--image", image), ("--id", image_id))
-        if value is not None
-    ]
-    if len(given) != 1:
+def check_one_query(
+    text: str | None, image: Path | None, image_id: int | None, group: str | None = None
+) -> None:
+    """Exactly one of ``--text``, ``--image``, ``--id``, ``--group``, and a text that says
+    something."""
+    options = (("--text", text), ("--image", image), ("--id", image_id))
+    given = [option for option, value in options if value is not None]
+    if group is not None and given:
+        raise SettingsProblem(f"--group is a query of its own: give it without {given[0]}")
+    if group is None and len(given) != 1:
         raise SettingsProblem(
             "give exactly one of --text, --image, --id"
-            + (f", not {' and '.join(given)}" if given else "")
+            + (f", not {' and '.join(given)}" if given else " (or --group at a group level)")
         )
     if text is not None and not text.strip():
         raise SettingsProblem("--text needs words to search for")

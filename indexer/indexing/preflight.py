@@ -15,7 +15,14 @@ from ..errors import InvalidRequestError
 from ..imaging.decode import IMAGE_SUFFIXES, sniff_format
 from ..sources.base import CorpusSource
 from ..sources.folder import FolderSource
-from ..storage.folder import DB_FILE, FAISS_FILE, LOCK_FILE, VECTORS_FILE, IndexFolder
+from ..storage.folder import (
+    DB_FILE,
+    FAISS_FILE,
+    GROUPS_DIR,
+    LOCK_FILE,
+    VECTORS_FILE,
+    IndexFolder,
+)
 from ..storage.info import INFO_FILE
 
 #: what an index folder may hold besides its files' temporaries (``.NAME.tmp``)
@@ -29,6 +36,7 @@ INDEX_ENTRIES = frozenset(
         VECTORS_FILE,
         FAISS_FILE,
         LOCK_FILE,
+        GROUPS_DIR,
         "thumbnails",
     }
 )

@@ -23,6 +23,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -38,9 +39,11 @@ from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
 from ..storage.checksums import PrefixDigest
 from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
+from ..storage.group_files import PublishedGroups, load_groups
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
+from . import levels
 from .info import RetrieverInfo
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -59,6 +62,8 @@ class _Snapshot:
     info_mtime: float
     #: digest of the published rows of the vector file (None when the info records no checksum)
     vectors_digest: PrefixDigest | None
+    #: the group vectors of each group field (series_key, study_key, case ...)
+    groups: Mapping[str, PublishedGroups]
 
 
 class Retriever:
@@ -107,7 +112,8 @@ class Retriever:
         if VECTORS_FILE in recorded and info.vector_rows is not None:
             start = previous.vectors_digest if previous is not None else None
             digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
-        return _Snapshot(info, index, vectors, mtime, digest)
+        groups = {field: load_groups(self.folder, info, field) for field in info.group_fields or ()}
+        return _Snapshot(info, index, vectors, mtime, digest, groups)
 
     def refresh(self) -> bool:
         """Load a newer published index version if there is one; True when it did.
@@ -191,14 +197,26 @@ class Retriever:
         filters: Filters | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        level: str = levels.IMAGE_LEVEL,
+        group: MetadataValue = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
-        ``image_id`` query leaves that image out of the results."""
+        ``image_id`` query leaves that image out of the results.
+
+        At a group ``level`` (series, study, group:FIELD) the results are groups
+        (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query kind too:
+        the groups most similar to that one, itself first."""
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
+        if level != levels.IMAGE_LEVEL or group is not None:
+            queries = {"text": text, "image": image, "vector": vector, "image_id": image_id}
+            request = levels.GroupRequest(
+                k, offset, self.store.ids_matching(filters) if filters else None, min_score
+            )
+            return self._search_groups(level, group, queries, request, filters, started)
         query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
         embedded = time.perf_counter()
         snapshot = self._snapshot
@@ -212,13 +230,39 @@ class Retriever:
         hits = self._hits(scores, ids, exclude, offset, k, min_score)
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
-        finished = time.perf_counter()
-        timings = {
-            "embed": (embedded - started) * 1000,
-            "search": (finished - embedded) * 1000,
-            "total": (finished - started) * 1000,
-        }
-        return SearchResult(hits, total, timings, suggestions)
+        return SearchResult(hits, total, _timings(started, embedded), suggestions)
+
+    def _search_groups(
+        self,
+        level: str,
+        group: MetadataValue,
+        queries: dict[str, Any],
+        request: levels.GroupRequest,
+        filters: Filters | None,
+        started: float,
+    ) -> SearchResult:
+        """The groups of ``level`` best matching the query, or ``group``'s own vector."""
+        snapshot = self._snapshot
+        published = levels.groups_of_level(snapshot.groups, level)
+        if group is None:
+            query = self._embed(**queries)
+        else:
+            given = [name for name, value in queries.items() if value is not None]
+            if given:
+                raise InvalidRequestError(
+                    f"give exactly one of text, image, image_id, vector, group, not "
+                    f"{' and '.join(given)} and group"
+                )
+            first = levels.group_number(published, group)
+            request = dataclasses.replace(request, first=first)
+            query = published.table.vectors[first]
+        embedded = time.perf_counter()
+        ranked, total = levels.rank_groups(published, query, request)
+        hits = levels.group_hits(
+            published, ranked, query, request, self.store.get_many, snapshot.vectors.read
+        )
+        suggestions = self.store.case_variants(filters) if filters and not total else {}
+        return SearchResult(hits, total, _timings(started, embedded), suggestions)
 
     def _embed(
         self,
@@ -372,6 +416,16 @@ class Retriever:
 
 
 __all__ = ["Retriever", "NotFoundError"]
+
+
+def _timings(started: float, embedded: float) -> dict[str, float]:
+    """Milliseconds spent embedding, searching, and in all, of a search that ends now."""
+    finished = time.perf_counter()
+    return {
+        "embed": (embedded - started) * 1000,
+        "search": (finished - embedded) * 1000,
+        "total": (finished - started) * 1000,
+    }
 
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:

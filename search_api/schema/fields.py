@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE, TEMPLATE_PATTERN, check_template
+from indexer.search.levels import GROUP_LEVEL_PREFIX, IMAGE_LEVEL, LEVEL_FIELDS
 from indexer.settings import Settings
 
 Schema = dict[str, Any]
@@ -307,6 +308,38 @@ class Vector(Field):
         if not all(is_number(x) for x in value):
             raise invalid(f"{self.name} must contain only finite numbers")
         return [float(x) for x in value]
+
+
+@dataclass(frozen=True)
+class Level(Field):
+    """What the results are: images, or groups of them (``series``, ``study``, ``group:FIELD``,
+    :mod:`indexer.search.levels`); whether the index has that level's vectors is left to it."""
+
+    name: str
+    max_chars: int
+    default: str = IMAGE_LEVEL
+    description: str = (
+        "What a result is: an image, or a series, study or group of a group field "
+        "(group:FIELD), scored by the group's mean vector"
+    )
+
+    @property
+    def pattern(self) -> str:
+        named = "|".join([IMAGE_LEVEL, *LEVEL_FIELDS])
+        return f"^({named}|{GROUP_LEVEL_PREFIX}.+)$"
+
+    def schema(self, limits: Limits) -> Schema:
+        schema = {"type": "string", "maxLength": self.max_chars, "pattern": self.pattern}
+        return self.documented(schema, limits)
+
+    def parse(self, value: Any, limits: Limits) -> str:
+        if (
+            not isinstance(value, str)
+            or len(value) > self.max_chars
+            or not re.fullmatch(self.pattern[1:-1], value)
+        ):
+            raise invalid(f"{self.name} must be image, series, study or group:FIELD")
+        return value
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 from flask import Request
 
 from indexer.prompts import DEFAULT_TEMPLATE
+from indexer.search.levels import IMAGE_LEVEL
 from search_api.errors import UnsupportedMediaTypeError
 from search_api.schema.fields import (
     Field,
@@ -29,6 +30,7 @@ from search_api.schema.fields import (
     IndexName,
     Integer,
     Labels,
+    Level,
     Limits,
     Number,
     Schema,
@@ -55,6 +57,8 @@ MAX_FILTER_VALUES = 1_000
 MAX_LABELS = 100
 #: longest string filter value, label or template
 MAX_STRING_CHARS = 10_000
+#: longest level (``group:`` and a field's name) and group value
+MAX_LEVEL_CHARS = 1_000
 #: results per page when a request does not say
 DEFAULT_K = 20
 THUMBNAIL_DEFAULT = 256
@@ -166,10 +170,11 @@ K = Integer("k", 1, lambda limits: limits.max_k, default=DEFAULT_K, description=
 OFFSET = Integer("offset", 0, MAX_OFFSET, default=0, description="Results to skip")
 MIN_SCORE = Number("min_score", description="Drop results scoring below this cosine")
 FILTERS = MetadataFilters("filters", MAX_FILTER_FIELDS, MAX_FILTER_VALUES, MAX_STRING_CHARS)
-PAGING = (K, OFFSET, FILTERS, MIN_SCORE)
+LEVEL = Level("level", MAX_LEVEL_CHARS)
+PAGING = (K, OFFSET, FILTERS, MIN_SCORE, LEVEL)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
-QUERY_KINDS = ("text", "image", "image_id", "vector")
+QUERY_KINDS = ("text", "image", "image_id", "vector", "group")
 SEARCH_BODY = FieldSet(
     (
         *PAGING,
@@ -178,6 +183,12 @@ SEARCH_BODY = FieldSet(
         Base64Image("image"),
         ImageId("image_id", description="Find images similar to this indexed image"),
         Vector("vector", MAX_VECTOR_LEN, description="A query embedding of the index's dimension"),
+        Text(
+            "group",
+            MAX_LEVEL_CHARS,
+            description="Find the groups of the level most similar to this group (its value, "
+            "such as a series_key), itself first; needs a group level",
+        ),
     ),
     exactly_one=QUERY_KINDS,
 )
@@ -232,18 +243,23 @@ class SearchParams:
     offset: int = 0
     filters: Filters | None = None
     min_score: float | None = None
+    level: str = IMAGE_LEVEL
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SearchParams:
-        return cls(values["k"], values["offset"], values["filters"], values["min_score"])
+        return cls(
+            values["k"], values["offset"], values["filters"], values["min_score"], values["level"]
+        )
 
     def as_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the Retriever's ``search`` for paging, filters and threshold."""
+        """Keyword arguments of the Retriever's ``search`` for paging, filters, threshold and
+        level."""
         return {
             "k": self.k,
             "offset": self.offset,
             "filters": self.filters,
             "min_score": self.min_score,
+            "level": self.level,
         }
 
 
@@ -258,6 +274,8 @@ class SearchQuery:
     image: bytes | None = None
     image_id: int | None = None
     vector: list[float] | None = None
+    #: a group's value: the groups of the level most similar to it
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,6 +330,7 @@ def parse_search_body(body: Mapping[str, Any], limits: Limits) -> SearchQuery:
         image=values["image"],
         image_id=values["image_id"],
         vector=values["vector"],
+        group=values["group"],
     )
 
 

@@ -39,6 +39,28 @@ _SUGGESTIONS: Schema = {
 _URLS = {"thumbnail_url": {"type": "string"}, "image_url": {"type": "string"}}
 
 
+def _group_schema() -> Schema:
+    """The group (series, study, case) a result stands for."""
+    return {
+        **closed(
+            {
+                "field": {"type": "string"},
+                "value": _SCALAR,
+                "size": {"type": "integer", "minimum": 1},
+                "matched": {"type": "integer", "minimum": 0},
+                "next": {
+                    "type": "array",
+                    "items": closed(
+                        {"id": {"type": "integer", "minimum": 0}, "score": {"type": "number"}}
+                    ),
+                },
+            }
+        ),
+        "description": "Only at a group level: the group the result's image stands for, its "
+        "size, how many of its images match, and its next best matching images",
+    }
+
+
 def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
     """The component schemas of every answer body; ``viewer``: images carry ``viewer_url``
     (a link into the PACS viewer, null for images that did not come from a PACS)."""
@@ -59,7 +81,9 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                 "caption": _NULLABLE_STRING,
                 "metadata": _METADATA,
                 **urls,
-            }
+                "group": _group_schema(),
+            },
+            optional=("group",),
         ),
         "SearchResponse": closed(
             {

@@ -143,6 +143,8 @@ class FakeRetriever:
         filters: Mapping[str, MetadataValue | Sequence[MetadataValue]] | None = None,
         min_score: float | None = None,
         exclude_ids: Collection[int] = (),
+        level: str = "image",
+        group: MetadataValue = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:

@@ -20,6 +20,8 @@ SAMPLE_DIR = REPO / "data" / "sample"
 SAMPLE_IMAGES = SAMPLE_DIR / "images"
 SAMPLE_METADATA = SAMPLE_DIR / "metadata.csv"
 SAMPLE_COUNT = 32
+#: four real CT series (250 slices) of three studies, one folder per series
+CT_SERIES_DIR = REPO / "tests" / "data" / "ct_series"
 #: results per page of the search page, read from the page's own script
 PAGE_SIZE = int(
     re.search(  # type: ignore[union-attr]
@@ -66,6 +68,37 @@ def index_sample(index_dir: Path, model_dir: Path) -> Path:
         "--metadata",
         SAMPLE_METADATA,
         *tiny_model_args(model_dir),
+    )
+    return index_dir
+
+
+def ct_series_sidecar(path: Path) -> Path:
+    """A metadata CSV giving each slice of :data:`CT_SERIES_DIR` a ``series`` (its folder) and
+    a ``study`` (the folder's first part) column, as a folder of cases would carry."""
+    rows = ["path,series,study"]
+    for file in sorted(CT_SERIES_DIR.rglob("*.dcm")):
+        relative = file.relative_to(CT_SERIES_DIR)
+        rows.append(f"{relative.as_posix()},{relative.parent.as_posix()},{relative.parts[0]}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def index_ct_series(index_dir: Path, model_dir: Path, *extra: str | Path) -> Path:
+    """Index the CT series by the real CLI with ``series`` and ``study`` as group fields."""
+    sidecar = ct_series_sidecar(index_dir.parent / "ct_series.csv")
+    run_cli(
+        "index",
+        CT_SERIES_DIR,
+        "--index",
+        index_dir,
+        "--metadata",
+        sidecar,
+        "--group-field",
+        "series",
+        "--group-field",
+        "study",
+        *tiny_model_args(model_dir),
+        *extra,
     )
     return index_dir
 
