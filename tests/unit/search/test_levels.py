@@ -8,21 +8,22 @@ import numpy as np
 import pytest
 
 from indexer.errors import InvalidRequestError, NotFoundError
+from indexer.records import MetadataValue
 from indexer.search.levels import level_field
-from indexer.search.retriever import Retriever
+from indexer.search.retriever import Filters, Retriever
 from indexer.storage.folder import IndexFolder
 from indexer.storage.group_files import load_groups
 from tests.support.helpers import run_cli
 
 
 def _brute_force(
-    retriever: Retriever, field: str, query: np.ndarray, filters: dict[str, object] | None = None
-) -> list[tuple[object, float]]:
+    retriever: Retriever, field: str, query: np.ndarray, filters: Filters | None = None
+) -> list[tuple[MetadataValue, float]]:
     """Every group of ``field`` with any image matching ``filters``, by the cosine of
     ``query`` with the normalised mean of its images' stored vectors, best first."""
     allowed = set(retriever.store.ids_matching(filters).tolist()) if filters else None
     ids, values = retriever.store.field_values(field)
-    members: dict[object, list[int]] = {}
+    members: dict[MetadataValue, list[int]] = {}
     for image_id, value in zip(ids.tolist(), values, strict=True):
         members.setdefault(value, []).append(image_id)
     scored = []
@@ -39,7 +40,7 @@ def _brute_force(
     "filters", [None, {"slice_thickness": 5.0}, {"study": "philips_s21570"}, {"format": "png"}]
 )
 def test_a_level_search_ranks_groups_as_brute_force_over_their_mean_vectors(
-    ct_series_retriever: Retriever, field: str, filters: dict[str, object] | None
+    ct_series_retriever: Retriever, field: str, filters: Filters | None
 ) -> None:
     level = f"group:{field}"
     for query in ("head CT", "axial brain slice"):
@@ -92,7 +93,7 @@ def test_similar_series_of_a_series_returns_itself_first(
     ct_series_retriever: Retriever, field: str
 ) -> None:
     _, values = ct_series_retriever.store.field_values(field)
-    for value in sorted(set(values)):
+    for value in sorted({str(v) for v in values}):
         result = ct_series_retriever.search(group=value, level=f"group:{field}", k=10)
         assert result.hits[0].group is not None
         assert result.hits[0].group.value == value
