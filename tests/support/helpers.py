@@ -72,10 +72,11 @@ def index_sample(index_dir: Path, model_dir: Path) -> Path:
     return index_dir
 
 
-def ct_series_sidecar(path: Path) -> Path:
+def ct_series_sidecar(path: Path, series: str = "series", study: str = "study") -> Path:
     """A metadata CSV giving each slice of :data:`CT_SERIES_DIR` a ``series`` (its folder) and
-    a ``study`` (the folder's first part) column, as a folder of cases would carry."""
-    rows = ["path,series,study"]
+    a ``study`` (the folder's first part) column, as a folder of cases would carry; the columns
+    may be given other names (``series_key``)."""
+    rows = [f"path,{series},{study}"]
     for file in sorted(CT_SERIES_DIR.rglob("*.dcm")):
         relative = file.relative_to(CT_SERIES_DIR)
         rows.append(f"{relative.as_posix()},{relative.parent.as_posix()},{relative.parts[0]}")

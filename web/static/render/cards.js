@@ -22,6 +22,15 @@ export function imageOrPlaceholder(props, fallback) {
   return img;
 }
 
+/** The group names of the DICOM keys a series or study result stands for. */
+const GROUP_NAMES = { series_key: 'series', study_key: 'study' };
+
+/** "28 images in this series": the size of the group a result's image stands for. */
+function groupSize(group) {
+  const name = GROUP_NAMES[group.field] ?? String(group.field);
+  return h('span', { class: 'group-size muted' }, `${Number(group.size)} images in this ${name}`);
+}
+
 /**
  * A result card inside its list item.
  * @param {any} hit a search result from the API
@@ -80,6 +89,7 @@ export function resultCard(hit, rank, { apiBase, onOpen }) {
         ),
       ),
       h('span', { class: 'caption' }, text),
+      hit.group && typeof hit.group === 'object' ? groupSize(hit.group) : null,
     ),
   );
   card.addEventListener('click', () => onOpen(hit, card));
