@@ -23,9 +23,9 @@ def _series_means(index_dir: Path) -> dict[str, np.ndarray]:
         ids, values = store.field_values("series")
     vectors = folder.vector_file(folder.read_info().dim).read(ids)
     means = {}
-    for value in sorted(set(values)):
-        mean = vectors[[v == value for v in values]].astype(np.float64).mean(axis=0)
-        means[str(value)] = mean / np.linalg.norm(mean)
+    for value in {str(v) for v in values}:
+        mean = vectors[[str(v) == value for v in values]].astype(np.float64).mean(axis=0)
+        means[value] = mean / np.linalg.norm(mean)
     return means
 
 
