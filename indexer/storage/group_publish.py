@@ -55,12 +55,17 @@ def publish_groups(
     """Write the group files of ``fields`` whose groups changed since ``info``'s version;
     the checksums of every group file of the new version, by name."""
     published: dict[str, str] = {}
+    stored = vectors.memmap()  # mapped once, read a group at a time
+
+    def read_vectors(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        return np.asarray(stored[ids - 1], dtype=np.float32)
+
     for field in fields:
         files = GroupFiles(folder.path, field)
         previous = _published(folder, info, field)
         ids, values = store.field_values(field)
         computed = group_table(
-            field, ids, values, vectors.read, info.dim, previous.table if previous else None
+            field, ids, values, read_vectors, info.dim, previous.table if previous else None
         )
         # stored and searched as float16, as the images' vectors are
         table = dataclasses.replace(computed, vectors=_rounded(computed.vectors))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.settings import Settings
 from indexer.storage.folder import IndexFolder
 from indexer.storage.group_files import GroupFiles, load_groups
 from indexer.storage.groups import group_table
@@ -158,6 +159,12 @@ def test_a_damaged_group_file_is_found_by_verify_deep_and_rewritten_by_the_next_
     run_cli("index", CT_SERIES_DIR, "--index", copy, *tiny_model_args(tiny_model_dir))
     assert damaged.read_bytes() == original
     assert verify_index(copy, deep=True) == []
+
+
+def test_group_fields_come_from_the_environment_comma_separated() -> None:
+    settings = Settings.from_env({"MEDSEARCH_GROUP_FIELDS": "case, patient,case"})
+    assert settings.group_field_names == ("case", "patient")
+    assert Settings().group_field_names == ()
 
 
 def test_an_index_without_group_fields_reads_as_having_none(sample_index_dir: Path) -> None:
