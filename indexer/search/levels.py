@@ -34,6 +34,13 @@ NEXT_IMAGES = 3
 IdArray = npt.NDArray[np.int64]
 
 
+def levels_of(group_fields: Sequence[str]) -> tuple[str, ...]:
+    """The levels an index with ``group_fields`` answers: image, series and study where it has
+    their keys' vectors, and ``group:FIELD`` for each group field."""
+    named = [level for level, field in LEVEL_FIELDS.items() if field in group_fields]
+    return (IMAGE_LEVEL, *named, *(GROUP_LEVEL_PREFIX + field for field in group_fields))
+
+
 def level_field(level: str) -> str | None:
     """The group field a level searches (None for ``image``)."""
     if level == IMAGE_LEVEL:

@@ -58,6 +58,13 @@ class Limits:
     #: the kinds of value (text, number, boolean) each of those fields holds in the served
     #: indexes (empty: not known here)
     filter_kinds: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: the levels some served index answers (empty: not known here)
+    levels: tuple[str, ...] = ()
+
+    @property
+    def group_levels(self) -> tuple[str, ...]:
+        """The levels of :attr:`levels` that search groups."""
+        return tuple(level for level in self.levels if level != IMAGE_LEVEL)
 
     @classmethod
     def of(
@@ -68,6 +75,7 @@ class Limits:
         vector_dims: tuple[int, ...] = (),
         filter_fields: tuple[str, ...] = (),
         filter_kinds: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        levels: tuple[str, ...] = (),
     ) -> Limits:
         return cls(
             max_k=settings.max_k,
@@ -76,6 +84,7 @@ class Limits:
             vector_dims=vector_dims,
             filter_fields=filter_fields,
             filter_kinds=filter_kinds,
+            levels=levels,
         )
 
 
@@ -115,6 +124,10 @@ class Field(ABC):
 
     def default_for(self, limits: Limits) -> Any:
         return self.default
+
+    def requirement(self, limits: Limits) -> Schema | None:
+        """What the rest of a request must hold when this field is given (None: nothing)."""
+        return None
 
     def documented(self, schema: Schema, limits: Limits) -> Schema:
         """``schema`` with the description and default added."""
@@ -329,6 +342,8 @@ class Level(Field):
         return f"^({named}|{GROUP_LEVEL_PREFIX}.+)$"
 
     def schema(self, limits: Limits) -> Schema:
+        if limits.levels:  # the served indexes' levels
+            return self.documented({"type": "string", "enum": list(limits.levels)}, limits)
         schema = {"type": "string", "maxLength": self.max_chars, "pattern": self.pattern}
         return self.documented(schema, limits)
 
@@ -340,6 +355,22 @@ class Level(Field):
         ):
             raise invalid(f"{self.name} must be image, series, study or group:FIELD")
         return value
+
+
+@dataclass(frozen=True)
+class GroupValue(Text):
+    """A group's value (a series_key ...): the query of "similar series", which needs a group
+    ``level``; where no served index has group vectors, the document admits none."""
+
+    def schema(self, limits: Limits) -> Schema:
+        if limits.levels and not limits.group_levels:
+            return self.documented({"not": {}}, limits)
+        return super().schema(limits)
+
+    def requirement(self, limits: Limits) -> Schema | None:
+        levels = limits.group_levels
+        level: Schema = {"enum": list(levels)} if levels else {"not": {"const": IMAGE_LEVEL}}
+        return {"required": ["level"], "properties": {"level": level}}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from indexer.search.levels import IMAGE_LEVEL
 from search_api.errors import UnsupportedMediaTypeError
 from search_api.schema.fields import (
     Field,
+    GroupValue,
     ImageId,
     IndexName,
     Integer,
@@ -135,6 +136,14 @@ class FieldSet:
             schema["description"] = f"Exactly one of {', '.join(self.exactly_one)}."
         if self.closed:
             schema["additionalProperties"] = False
+        required = [(f.name, f.requirement(limits)) for f in self.fields]
+        conditions = [
+            {"anyOf": [{"not": {"required": [name]}}, requirement]}
+            for name, requirement in required
+            if requirement is not None
+        ]
+        if conditions:
+            schema["allOf"] = conditions
         return schema
 
     def parameters(self, limits: Limits) -> list[Schema]:
@@ -183,7 +192,7 @@ SEARCH_BODY = FieldSet(
         Base64Image("image"),
         ImageId("image_id", description="Find images similar to this indexed image"),
         Vector("vector", MAX_VECTOR_LEN, description="A query embedding of the index's dimension"),
-        Text(
+        GroupValue(
             "group",
             MAX_LEVEL_CHARS,
             description="Find the groups of the level most similar to this group (its value, "

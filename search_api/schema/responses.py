@@ -181,6 +181,12 @@ def _info_schema() -> Schema:
             "created_at": _NULLABLE_STRING,
             "updated_at": _NULLABLE_STRING,
             "versions": {"type": "object"},
+            "levels": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The levels a search may ask for: image, and series, study or "
+                "group:FIELD where the index has those groups' vectors",
+            },
             "version": {"type": "string"},
             "default_template": {
                 "type": "string",
