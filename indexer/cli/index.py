@@ -319,7 +319,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     click.echo(f"index type {data['index_type']} (inner product)")
     click.echo(f"corpus     {data['corpus_root']}")
     if stored.group_fields:
-        click.echo(f"groups     {', '.join(stored.group_fields)} (series and study search)")
+        click.echo(f"groups     {', '.join(stored.group_fields)} (one vector per group: --level)")
     click.echo(f"updated    {data['updated_at']} (generation {data['generation']})")
     if check_recall:
         r = data["recall"]

@@ -87,7 +87,7 @@ def test_an_incremental_run_gives_the_group_vectors_a_computation_from_scratch_g
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     _copy_series(corpus, "ge", 8)
     _copy_series(corpus, "philips_s21570/s2010", 6)
-    _index(corpus, index, tiny_model_dir, "--group-field", "series")
+    _index(corpus, index, tiny_model_dir, "--group-field", "series", "--group-field", "absent")
     folder = IndexFolder(index)
     first = load_groups(folder, folder.read_info(), "series").table
     # a new series, a slice gone from one series; the third is untouched
@@ -97,7 +97,8 @@ def test_an_incremental_run_gives_the_group_vectors_a_computation_from_scratch_g
     # the field is recorded: the next runs need no --group-field
     _index(corpus, index, tiny_model_dir, "--prune")
     info = folder.read_info()
-    assert info.group_fields == ("series",)
+    assert info.group_fields == ("series", "absent")
+    assert len(load_groups(folder, info, "absent").table) == 0  # no image carries it
     incremental = load_groups(folder, info, "series").table
     with folder.open_store() as store:
         ids, values = store.field_values("series")
