@@ -230,7 +230,13 @@ class Retriever:
         hits = self._hits(scores, ids, exclude, offset, k, min_score)
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
-        return SearchResult(hits, total, _timings(started, embedded), suggestions)
+        finished = time.perf_counter()
+        timings = {
+            "embed": (embedded - started) * 1000,
+            "search": (finished - embedded) * 1000,
+            "total": (finished - started) * 1000,
+        }
+        return SearchResult(hits, total, timings, suggestions)
 
     def _search_groups(
         self,
