@@ -204,9 +204,9 @@ class Settings:
     group_fields: str | None = field(
         default=None,
         metadata=about(
-            "Metadata fields whose values group images (case, patient, study), comma-separated: "
-            "each group gets a vector of its own for `level=group:FIELD` search (DICOM series "
-            "and study keys are group fields without it).",
+            "Metadata fields whose values group images (case, patient, study): each group gets "
+            "a vector of its own for `level=group:FIELD` search. Several fields comma-separated, "
+            "or the option repeated; DICOM series and study keys are group fields without it.",
             default_text="none",
             option="--group-field",
             metavar="FIELD",
