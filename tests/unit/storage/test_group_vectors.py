@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.encoders import Encoder
+from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from indexer.storage.folder import IndexFolder
 from indexer.storage.group_files import GroupFiles, load_groups
@@ -82,7 +84,7 @@ def _index(corpus: Path, index: Path, model: Path, *extra: str) -> None:
 
 
 def test_an_incremental_run_gives_the_group_vectors_a_computation_from_scratch_gives(
-    tmp_path: Path, tiny_model_dir: Path
+    tmp_path: Path, tiny_model_dir: Path, tiny_encoder: Encoder
 ) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     _copy_series(corpus, "ge", 8)
@@ -90,6 +92,10 @@ def test_an_incremental_run_gives_the_group_vectors_a_computation_from_scratch_g
     _index(corpus, index, tiny_model_dir, "--group-field", "series", "--group-field", "absent")
     folder = IndexFolder(index)
     first = load_groups(folder, folder.read_info(), "series").table
+    settings = Settings(index_dir=index, device="cpu", precision="fp32")
+    retriever = Retriever.open(settings, encoder=tiny_encoder)
+    query = np.ones(tiny_encoder.dim, dtype=np.float32)
+    assert retriever.search(vector=query, level="group:series").total == 2
     # a new series, a slice gone from one series; the third is untouched
     _copy_series(corpus, "philips_s21610/s2010", 5)
     _copy_series(corpus, "philips_s21570/s2020", 4)
@@ -97,6 +103,10 @@ def test_an_incremental_run_gives_the_group_vectors_a_computation_from_scratch_g
     # the field is recorded: the next runs need no --group-field
     _index(corpus, index, tiny_model_dir, "--prune")
     info = folder.read_info()
+    # a running service picks up the new version's groups
+    assert retriever.refresh()
+    assert retriever.search(vector=query, level="group:series").total == 4
+    retriever.close()
     assert info.group_fields == ("series", "absent")
     assert len(load_groups(folder, info, "absent").table) == 0  # no image carries it
     incremental = load_groups(folder, info, "series").table
