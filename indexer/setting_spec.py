@@ -31,12 +31,15 @@ def about(
     option: str | None = None,
     metavar: str | None = None,
     word: str | None = None,
+    repeatable: bool = False,
 ) -> dict[str, Any]:
     """Field metadata of a setting: what it does (``help``, one or more sentences) and, where
     they apply, its bounds ([low, high], no upper bound when high is None), whether it is a
     memory size (512M, 4G), how its default reads when it is computed or unset, its option's
     declaration when it is not ``--field-name``, the option's metavar, and for a text setting
-    that holds a whole number within ``bounds`` or one ``word`` instead (``all``), that word."""
+    that holds a whole number within ``bounds`` or one ``word`` instead (``all``), that word. A
+    ``repeatable`` text setting is a comma-separated list whose option may be given several
+    times."""
     metadata: dict[str, Any] = {"help": help}
     extras = {
         "bounds": bounds,
@@ -48,6 +51,8 @@ def about(
     metadata.update({key: value for key, value in extras.items() if value is not None})
     if size:
         metadata["size"] = True
+    if repeatable:
+        metadata["repeatable"] = True
     return metadata
 
 
@@ -74,6 +79,8 @@ class SettingSpec:
     metavar: str | None
     #: the word a whole-number-or-word setting takes instead of a number (``all``), else None
     word: str | None = None
+    #: a comma-separated list whose option may be given several times
+    repeatable: bool = False
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -117,6 +124,7 @@ def describe_setting(declared: dataclasses.Field[Any], hint: Any) -> SettingSpec
         option=metadata.get("option") or "--" + declared.name.replace("_", "-"),
         metavar=metadata.get("metavar"),
         word=metadata.get("word"),
+        repeatable=bool(metadata.get("repeatable")),
     )
 
 

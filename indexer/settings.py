@@ -220,6 +220,18 @@ class Settings:
             "Folder for rendered thumbnails.", default_text="thumbnails/ in the index folder"
         ),
     )
+    group_fields: str | None = field(
+        default=None,
+        metadata=about(
+            "Metadata fields whose values group images (case, patient, study): each group gets "
+            "a vector of its own for `level=group:FIELD` search. Several fields comma-separated, "
+            "or the option repeated; DICOM series and study keys are group fields without it.",
+            default_text="none",
+            option="--group-field",
+            metavar="FIELD",
+            repeatable=True,
+        ),
+    )
     keep_descriptions: bool = field(
         default=False,
         metadata=about(
@@ -287,6 +299,12 @@ class Settings:
     def slices_per_series(self) -> int | None:
         """:attr:`slices` as a number, None for ``all``."""
         return None if self.slices == "all" else int(self.slices)
+
+    @property
+    def group_field_names(self) -> tuple[str, ...]:
+        """The fields of :attr:`group_fields`, each once, in the order given."""
+        named = (name.strip() for name in (self.group_fields or "").split(","))
+        return tuple(dict.fromkeys(name for name in named if name))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied; ``None`` values are ignored (unset CLI flags)."""

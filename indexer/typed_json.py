@@ -1,9 +1,10 @@
 """Frozen dataclasses read from and written to JSON objects, every field's type checked.
 
-A record's fields are ``str``, ``int``, ``bool``, ``X | None``, ``Mapping[str, str]`` or another
-such record; a field with a default may be missing. A missing or ill-typed field raises
-:class:`~indexer.errors.IndexCorruptError` naming the file (``source``) and the key. Written
-objects have their keys in sorted order and leave out fields without a value (``None``).
+A record's fields are ``str``, ``int``, ``bool``, ``X | None``, ``Mapping[str, str]``,
+``tuple[str, ...]`` (a JSON list of strings) or another such record; a field with a default may
+be missing. A missing or ill-typed field raises :class:`~indexer.errors.IndexCorruptError` naming
+the file (``source``) and the key. Written objects have their keys in sorted order and leave out
+fields without a value (``None``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def checked_value(value: object, hint: Any, source: str, key: str) -> Any:
         ):
             return dict(value)
         raise IndexCorruptError(f"{source}: {key!r} must map names to strings")
+    if typing.get_origin(hint) is tuple:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise IndexCorruptError(f"{source}: {key!r} must be a list of strings")
     if isinstance(value, hint) and (hint is bool or not isinstance(value, bool)):
         return value
     expected = {int: "an integer", str: "a string", bool: "true or false"}[hint]
@@ -65,6 +70,8 @@ def write_record(record: object) -> dict[str, Any]:
             value = write_record(value)
         elif isinstance(value, Mapping):
             value = dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
         if value is not None:
             out[name] = value
     return out

@@ -86,10 +86,13 @@ class SearchService(Protocol):
         exclude_ids: Collection[int] = (),
         count_facets: bool = False,
         collapse: str | None = None,
+        level: str = "image",
+        group: MetadataValue = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
         the facet counts under ``filters`` among the images scoring at least ``min_score``;
-        with ``collapse``, one result per value of that metadata field."""
+        with ``collapse``, one result per value of that metadata field; at a group ``level``
+        (series, study, group:FIELD) groups, and ``group`` names one to find similar groups."""
         ...
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:

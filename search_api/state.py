@@ -41,6 +41,9 @@ class ApiState:
             vector_dims=tuple(index.retriever.info().dim for index in indexes),
             filter_fields=tuple(kinds),
             filter_kinds=tuple((name, tuple(sorted(held))) for name, held in kinds.items()),
+            levels=tuple(
+                dict.fromkeys(level for index in indexes for level in index.retriever.info().levels)
+            ),
         )
 
     @property

@@ -61,6 +61,23 @@ def sample_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: P
 
 
 @pytest.fixture(scope="session")
+def ct_series_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A real index of four real CT series (250 slices, three studies): each slice's
+    ``series_key``, ``study_key`` and place read from its file, and a sidecar naming its
+    ``series`` and ``study`` by folder, both group fields. Read-only for tests."""
+    folder = tmp_path_factory.mktemp("ct-series-index") / "index"
+    return index_ct_series(folder, tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def ct_series_retriever(ct_series_index_dir: Path, tiny_encoder: Encoder) -> Iterator[Retriever]:
+    settings = Settings(index_dir=ct_series_index_dir, device="cpu", precision="fp32")
+    opened = Retriever.open(settings, encoder=tiny_encoder)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
 def other_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second tiny model folder (seed 1): same architecture, another fingerprint."""
     return tiny_model_folder(tmp_path_factory, "tiny-seed1", seed=1)
@@ -82,13 +99,6 @@ def retriever(sample_settings: Settings, tiny_encoder: Encoder) -> Iterator[Retr
     opened = Retriever.open(sample_settings, encoder=tiny_encoder)
     yield opened
     opened.close()
-
-
-@pytest.fixture(scope="session")
-def ct_series_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """A real index of the four real CT series (250 slices), each slice's ``series``, ``study``,
-    ``instance_number`` and ``slice_position`` from a sidecar. Read-only for tests."""
-    return index_ct_series(tmp_path_factory.mktemp("ct-series") / "index", tiny_model_dir)
 
 
 @pytest.fixture(scope="session")

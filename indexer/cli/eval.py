@@ -43,6 +43,13 @@ from .setting_options import setting_options
 )
 @click.option("--by", help="Also report every figure per value of this field (e.g. modality).")
 @click.option(
+    "--level",
+    default="image",
+    show_default=True,
+    help="The units retrieved: image, or series, study or group:FIELD, each group represented "
+    "by its mean vector with its images' majority label and caption.",
+)
+@click.option(
     "--queries",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV of judgments: query,image[,grade] (image: indexed path or id).",
@@ -77,6 +84,7 @@ def eval_command(
     exclude_own_series: bool,
     caption_field: str | None,
     by: str | None,
+    level: str,
     queries: Path | None,
     bootstrap: int,
     seed: int,
@@ -108,6 +116,7 @@ def eval_command(
         exclude_own_series=exclude_own_series,
         caption_field=caption_field,
         by=by,
+        level=level,
         queries=queries,
         bootstrap=bootstrap,
         seed=seed,

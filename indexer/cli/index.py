@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     "trust_remote_code",
     "index_type",
     "index_memory",
+    "group_fields",
 )
 @click.option("--prune", is_flag=True, help="Remove records of files no longer in the corpus.")
 @click.option(
@@ -306,6 +307,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     }
     if stored.rerank_factor is not None:
         data["rerank_factor"] = stored.rerank_factor
+    data["group_fields"] = list(stored.group_fields or ())
     if check_recall:
         data["recall"] = measure_recall(index_dir)
     if as_json:
@@ -322,6 +324,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
         click.echo("           RANDOM WEIGHTS: results are meaningless (test/benchmark model)")
     click.echo(f"index type {data['index_type']} (inner product)")
     click.echo(f"corpus     {data['corpus_root']}")
+    if stored.group_fields:
+        click.echo(f"groups     {', '.join(stored.group_fields)} (one vector per group: --level)")
     click.echo(f"updated    {data['updated_at']} (generation {data['generation']})")
     if check_recall:
         r = data["recall"]

@@ -42,6 +42,18 @@ from .setting_options import setting_options
     help="One result per value of this metadata field (a series, a study, a case), ranked by "
     "its best image; -k and --offset count groups.",
 )
+@click.option(
+    "--level",
+    default="image",
+    show_default=True,
+    help="What a result is: image, series, study or group:FIELD (one result per group, "
+    "scored by the group's mean vector).",
+)
+@click.option(
+    "--group",
+    metavar="VALUE",
+    help="At a group level, find the groups most similar to this one (a series_key ...).",
+)
 @setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
@@ -55,9 +67,14 @@ def search(
     filters: tuple[str, ...],
     min_score: float | None,
     collapse: str | None,
+    level: str,
+    group: str | None,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
+
+    With --level series (study, group:FIELD), results are series (studies, groups), each shown
+    by its representative image; --group VALUE finds the series most similar to one.
 
     Example:
 
@@ -67,7 +84,7 @@ def search(
     from ..records import random_weights_warning
     from ..search.retriever import Retriever
 
-    check_one_query(text, image, image_id)
+    check_one_query(text, image, image_id, group)
     try:
         parsed_filters = parse_filters(filters)
     except InvalidRequestError as exc:
@@ -91,6 +108,8 @@ def search(
             filters=parsed_filters,
             min_score=min_score,
             collapse=collapse,
+            level=level,
+            group=group,
         )
     except InvalidRequestError as exc:
         # what is left: an unknown filter or collapse field, or a value its field cannot equal
@@ -110,7 +129,7 @@ def search(
         if hit.group is not None:
             click.echo(f"     {group_line(hit.group)}")
     t = result.timings_ms
-    counted = "groups" if collapse else "eligible"
+    counted = "groups" if collapse or level != "image" else "eligible"
     click.echo(
         f"({result.total} {counted}; embed {t['embed']:.1f} ms, search {t['search']:.1f} ms)"
     )
@@ -124,17 +143,19 @@ def group_line(group: GroupSummary) -> str:
     return line
 
 
-def check_one_query(text: str | None, image: Path | None, image_id: int | None) -> None:
-    """Exactly one of ``--text``, ``--image``, ``--id``, and a text that says something."""
-    given = [
-        option
-        for option, value in (("--text", text), ("--image", image), ("--id", image_id))
-        if value is not None
-    ]
-    if len(given) != 1:
+def check_one_query(
+    text: str | None, image: Path | None, image_id: int | None, group: str | None = None
+) -> None:
+    """Exactly one of ``--text``, ``--image``, ``--id``, ``--group``, and a text that says
+    something."""
+    options = (("--text", text), ("--image", image), ("--id", image_id))
+    given = [option for option, value in options if value is not None]
+    if group is not None and given:
+        raise SettingsProblem(f"--group is a query of its own: give it without {given[0]}")
+    if group is None and len(given) != 1:
         raise SettingsProblem(
             "give exactly one of --text, --image, --id"
-            + (f", not {' and '.join(given)}" if given else "")
+            + (f", not {' and '.join(given)}" if given else " (or --group at a group level)")
         )
     if text is not None and not text.strip():
         raise SettingsProblem("--text needs words to search for")

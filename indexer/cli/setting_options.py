@@ -2,7 +2,8 @@
 
 ``@setting_option("batch_size")`` adds ``--batch-size`` with the setting's bounds
 (:class:`click.IntRange`), choices (:class:`click.Choice` of its ``Literal``) and help; unset, it
-leaves the setting to ``MEDSEARCH_BATCH_SIZE`` or its default. The value does not reach the
+leaves the setting to ``MEDSEARCH_BATCH_SIZE`` or its default. A repeatable setting's option may
+be given several times (``--group-field case --group-field patient``). The value does not reach the
 command as an argument: the command asks :func:`indexer.cli.options.settings_from` for its
 settings, which applies every such option given on the command line on top of the environment.
 """
@@ -77,6 +78,7 @@ class SettingOption(click.Option):
             param_decls,
             type=None if is_bool else _click_type(spec),
             is_flag=is_bool,
+            multiple=spec.repeatable,
             default=None,
             metavar=spec.metavar,
             help=spec.help,
@@ -110,6 +112,8 @@ def command_line_overrides(ctx: click.Context) -> dict[str, Any]:
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if isinstance(value, tuple):  # a repeatable option: its setting is the values, listed
+        value = ",".join(value) or None
     if value is not None and param.name is not None:
         ctx.meta.setdefault(_OVERRIDES_KEY, {})[param.name] = value
 

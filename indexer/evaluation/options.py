@@ -38,6 +38,8 @@ class EvalOptions:
     bootstrap: int = 1000
     seed: int = 0
     served: bool = False
+    #: the units retrieved: images, or groups (series, study, group:FIELD; see .levels)
+    level: str = "image"
     #: the device, precision and trust in model code the encoders load with
     settings: Settings = field(default_factory=Settings)
     #: None: a progress bar on stderr when it is a terminal

@@ -136,6 +136,8 @@ class RunSettings:
     seed: int
     served: bool
     template: str
+    #: the units retrieved: image, series, study or group:FIELD
+    level: str = "image"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .compare import differences
 from .context import task_context
 from .dataset import Judgment, open_eval_index, read_qrels
 from .inputs import IndexInputs, Need, checked_inputs
+from .levels import at_level, check_level_options
 from .options import EvalOptions, progress_bar
 from .report.examples import example_paths, examples_of
 from .results import Breakdown, Evaluation, Figures, IndexResult, RunSettings, Skipped
@@ -45,8 +46,12 @@ def evaluate(paths: Sequence[Path], options: EvalOptions) -> Evaluation:
         raise EvaluationInputError(
             "--collapse ranks groups, the served index images: give one of --collapse, --served"
         )
+    check_level_options(options)
     judgments = read_qrels(options.queries) if options.queries else None
-    inputs = [checked_inputs(open_eval_index(p), options, judgments) for p in paths]
+    inputs = [
+        checked_inputs(at_level(open_eval_index(p), options.level), options, judgments)
+        for p in paths
+    ]
     plans = [plan(item) for item in inputs]
     first = inputs[0]
     shown = example_paths(first.index, first.captions, options.seed) if first.captions else []
@@ -148,6 +153,7 @@ def run_settings(options: EvalOptions) -> RunSettings:
         seed=options.seed,
         served=options.served,
         template=DEFAULT_TEMPLATE,
+        level=options.level,
     )
 
 

@@ -104,7 +104,12 @@ def index_corpus(
 
         def checkpoint() -> None:
             state["info"] = publish(
-                folder, store, state["info"], settings.index_type, settings.index_memory
+                folder,
+                store,
+                state["info"],
+                settings.index_type,
+                settings.index_memory,
+                settings.group_field_names,
             )
 
         try:

@@ -15,7 +15,14 @@ from ..errors import InvalidRequestError
 from ..imaging.decode import IMAGE_SUFFIXES, sniff_format
 from ..sources.base import CorpusSource
 from ..sources.folder import FolderSource
-from ..storage.folder import DB_FILE, FAISS_FILE, LOCK_FILE, VECTORS_FILE, IndexFolder
+from ..storage.folder import (
+    DB_FILE,
+    FAISS_FILE,
+    GROUPS_DIR,
+    LOCK_FILE,
+    VECTORS_FILE,
+    IndexFolder,
+)
 from ..storage.group_key import GROUP_KEY_FILE
 from ..storage.info import INFO_FILE
 
@@ -31,6 +38,7 @@ INDEX_ENTRIES = frozenset(
         FAISS_FILE,
         LOCK_FILE,
         GROUP_KEY_FILE,
+        GROUPS_DIR,
         "thumbnails",
     }
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..storage.info import EncoderRecord, IndexInfo
+from .levels import levels_of
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class RetrieverInfo:
     updated_at: str | None = None
     #: versions of Python and the libraries that last published the index
     versions: Mapping[str, str] = field(default_factory=dict)
+    #: fields whose groups have vectors (``level=`` search, :mod:`indexer.search.levels`)
+    group_fields: tuple[str, ...] = ()
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The levels a search of this index may ask for."""
+        return levels_of(self.group_fields)
 
     @classmethod
     def of(cls, info: IndexInfo, *, device: str, precision: str) -> RetrieverInfo:
@@ -52,6 +60,7 @@ class RetrieverInfo:
             created_at=info.created_at,
             updated_at=info.updated_at,
             versions=dict(info.versions),
+            group_fields=info.group_fields or (),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -71,4 +80,5 @@ class RetrieverInfo:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "versions": dict(self.versions),
+            "levels": list(self.levels),
         }

@@ -23,6 +23,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -47,9 +48,11 @@ from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
 from ..storage.checksums import PrefixDigest
 from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
+from ..storage.group_files import PublishedGroups, load_groups
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
+from . import levels
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .info import RetrieverInfo
 
@@ -71,6 +74,8 @@ class _Snapshot:
     info_mtime: float
     #: digest of the published rows of the vector file (None when the info records no checksum)
     vectors_digest: PrefixDigest | None
+    #: the group vectors of each group field (series_key, study_key, case ...)
+    groups: Mapping[str, PublishedGroups]
 
 
 class Retriever:
@@ -121,7 +126,8 @@ class Retriever:
         if VECTORS_FILE in recorded and info.vector_rows is not None:
             start = previous.vectors_digest if previous is not None else None
             digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
-        return _Snapshot(info, index, vectors, mtime, digest)
+        groups = {field: load_groups(self.folder, info, field) for field in info.group_fields or ()}
+        return _Snapshot(info, index, vectors, mtime, digest, groups)
 
     def refresh(self) -> bool:
         """Load a newer published index version if there is one; True when it did.
@@ -226,6 +232,8 @@ class Retriever:
         exclude_ids: Collection[int] = (),
         count_facets: bool = False,
         collapse: str | None = None,
+        level: str = levels.IMAGE_LEVEL,
+        group: MetadataValue = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -235,14 +243,29 @@ class Retriever:
         With ``collapse``, one result per value of that metadata field: ``k`` and ``offset``
         count groups, ``total`` is the number of groups of the eligible images, and each hit
         carries its group (:mod:`indexer.search.collapse`).
+
+        At a group ``level`` (series, study, group:FIELD) the results are groups ranked by their
+        mean vectors (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query
+        kind too: the groups most similar to that one, itself first.
         """
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
+        at_group_level = level != levels.IMAGE_LEVEL or group is not None
         if collapse is not None:
+            if at_group_level:
+                raise InvalidRequestError(
+                    "give collapse or a group level, not both: a level already ranks groups"
+                )
             self.store.groups.check_field(collapse)
+        if at_group_level:
+            queries = {"text": text, "image": image, "vector": vector, "image_id": image_id}
+            request = levels.GroupRequest(
+                k, offset, self.store.ids_matching(filters) if filters else None, min_score
+            )
+            return self._search_groups(level, group, queries, request, filters, started)
         query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
         embedded = time.perf_counter()
         snapshot = self._snapshot
@@ -282,6 +305,38 @@ class Retriever:
             return self.store.facets(filters=filters)
         above = self.ids_scoring_at_least(query, min_score)
         return self.store.facets(filters=filters, within=np.setdiff1d(above, exclude))
+
+    def _search_groups(
+        self,
+        level: str,
+        group: MetadataValue,
+        queries: dict[str, Any],
+        request: levels.GroupRequest,
+        filters: Filters | None,
+        started: float,
+    ) -> SearchResult:
+        """The groups of ``level`` best matching the query, or ``group``'s own vector."""
+        snapshot = self._snapshot
+        published = levels.groups_of_level(snapshot.groups, level)
+        if group is None:
+            query = self._embed(**queries)
+        else:
+            given = [name for name, value in queries.items() if value is not None]
+            if given:
+                raise InvalidRequestError(
+                    f"give exactly one of text, image, image_id, vector, group, not "
+                    f"{' and '.join(given)} and group"
+                )
+            first = levels.group_number(published, group)
+            request = dataclasses.replace(request, first=first)
+            query = published.table.vectors[first]
+        embedded = time.perf_counter()
+        ranked, total = levels.rank_groups(published, query, request)
+        hits = levels.group_hits(
+            published, ranked, query, request, self.store.get_many, snapshot.vectors.read
+        )
+        suggestions = self.store.case_variants(filters) if filters and not total else {}
+        return SearchResult(hits, total, _timings(started, embedded), suggestions)
 
     def _embed(
         self,
@@ -492,6 +547,16 @@ class _Search:
     allowed: np.ndarray | None
     exclude: np.ndarray
     min_score: float | None
+
+
+def _timings(started: float, embedded: float) -> dict[str, float]:
+    """Milliseconds spent embedding, searching, and in all, of a search that ends now."""
+    finished = time.perf_counter()
+    return {
+        "embed": (embedded - started) * 1000,
+        "search": (finished - embedded) * 1000,
+        "total": (finished - started) * 1000,
+    }
 
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:

@@ -25,6 +25,8 @@ FAISS_FILE = "index.faiss"
 DB_FILE = "meta.sqlite"
 VECTORS_FILE = "vectors.f16"
 LOCK_FILE = ".write.lock"
+#: the folder of the group vectors' files (:mod:`indexer.storage.group_files`)
+GROUPS_DIR = "groups"
 
 
 class IndexFolder:
@@ -72,7 +74,8 @@ class IndexFolder:
 
         Call it holding :meth:`writer_lock`: no other process is writing them then.
         """
-        for leftover in self.path.glob(".*.tmp"):
+        leftovers = [*self.path.glob(".*.tmp"), *self.path.glob(f"{GROUPS_DIR}/.*.tmp")]
+        for leftover in leftovers:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 

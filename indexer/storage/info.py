@@ -77,6 +77,9 @@ class IndexInfo:
     checksums: Mapping[str, str] = field(default_factory=dict)
     #: rows of vectors.f16 its checksum covers (the highest published id)
     vector_rows: int | None = None
+    #: metadata fields whose groups (series, study, case ...) have vectors of their own, in
+    #: the folder's ``groups/`` (:mod:`indexer.storage.group_files`); absent: none
+    group_fields: tuple[str, ...] | None = None
 
     @classmethod
     def from_json(cls, data: object, source: str = INFO_FILE) -> IndexInfo:

@@ -14,15 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Integer, create_engine, event, func, inspect, literal_column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from ..errors import NotFoundError
-from ..records import ImageRecord, InstanceUIDs
+from ..records import ImageRecord, InstanceUIDs, MetadataValue
 from .field_kinds import fill_if_new
-from .filters import Facets, FieldQueries, Filters
+from .filters import Facets, FieldQueries, Filters, field_expression
 from .groups import GroupQueries
 from .schema import Base, FailureRow, FieldKindRow, FileState, IdentifierRow, ImageRow
 from .sql import IdArray, id_array, in_chunks, raw_rows
@@ -159,6 +160,15 @@ class Store:
         ``filters``, counted with the other fields' filters applied; ``within``: among those
         image ids only)."""
         return self._fields.facets(max_values, filters, within)
+
+    def field_values(self, field: str) -> tuple[IdArray, list[MetadataValue]]:
+        """Every image that has a value of ``field``: their ids (ascending) and the values."""
+        column = field_expression(field)
+        query = select(ImageRow.id, column).where(column.is_not(None)).order_by(ImageRow.id)
+        with raw_rows(self.engine, query) as rows:
+            pairs = list(rows)
+        ids = np.fromiter((row[0] for row in pairs), dtype=np.int64, count=len(pairs))
+        return ids, [row[1] for row in pairs]
 
     def index_extra_fields(self) -> None:
         """Give the extra fields an index of their values (done at every publication)."""

@@ -4,6 +4,8 @@ The metadata database and the raw vector file are the truth; ``index.faiss`` is 
 Publishing removes ids the database no longer has, adds the ones it lacks (or rebuilds when the
 index type changes or cannot remove), writes the index aside and renames it into place, then
 writes ``index_info.json`` with a higher generation, which is what a running service watches.
+The group vectors (series, studies, cases) are published with it, their checksums beside the
+main files' (:mod:`indexer.storage.group_publish`).
 
 The new info records the checksums of what it publishes (:mod:`indexer.storage.checksums`). Before
 that, the previous version's checksums are checked: an ``index.faiss`` that does not match (damaged,
@@ -15,6 +17,7 @@ to date even when nothing else changed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +30,7 @@ from ..settings import Settings
 from ..versions import library_versions, medsearch_version
 from . import checksums
 from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
+from .group_publish import group_fields_of, publish_groups
 from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .vectors import VectorFile
@@ -52,12 +56,16 @@ def publish(
     info: IndexInfo,
     requested_type: str | None = None,
     memory: int | None = None,
+    group_fields: Iterable[str] = (),
 ) -> IndexInfo:
-    """Sync ``index.faiss`` with the store and write the new ``index_info.json``; return it.
+    """Sync ``index.faiss`` and the group vectors with the store and write the new
+    ``index_info.json``; return it.
 
     ``memory`` (bytes) bounds the index type ``auto`` picks and sizes a compressed code; by
     default it is the settings' budget (``MEDSEARCH_INDEX_MEMORY``, else
-    :func:`~indexer.sizes.default_index_memory`), as for the command line.
+    :func:`~indexer.sizes.default_index_memory`), as for the command line. ``group_fields`` are
+    fields to give group vectors besides those the index has
+    (:mod:`indexer.storage.group_publish`).
     """
     store.index_extra_fields()
     memory = Settings.from_env().index_memory if memory is None else memory
@@ -70,7 +78,12 @@ def publish(
     synced = _synced_index(folder, info, kind, db_ids, vectors, memory)
     faiss_checksum = _saved_index_checksum(folder, info, synced)
     failed = store.failure_count()
-    if not synced.changed and _is_current(info, len(db_ids), failed):
+    fields = group_fields_of(info, group_fields, store)
+    groups = publish_groups(folder, store, info, fields, vectors, memory)
+    same_groups = fields == (info.group_fields or ()) and all(
+        info.checksums.get(name) == checksum for name, checksum in groups.items()
+    )
+    if not synced.changed and same_groups and _is_current(info, len(db_ids), failed):
         # nothing to publish: a new generation would make every running service reload
         return info
     info = _next_version(
@@ -79,9 +92,10 @@ def publish(
         requested=requested,
         count=len(db_ids),
         failed=failed,
-        published={FAISS_FILE: faiss_checksum, VECTORS_FILE: vectors_checksum},
+        published={FAISS_FILE: faiss_checksum, VECTORS_FILE: vectors_checksum, **groups},
         vector_rows=vector_rows,
     )
+    info = dataclasses.replace(info, group_fields=fields or None)
     folder.write_info(info)
     return info
 

@@ -1,9 +1,9 @@
 """Checking an index folder's invariants: every image has exactly one vector and vice versa.
 
 The deep check makes every check of the plain one and also reads every published byte:
-``index.faiss`` and the published rows of ``vectors.f16`` against the checksums
-``index_info.json`` records, and ``meta.sqlite`` with SQLite's own ``PRAGMA integrity_check``
-(a database written in place has no fixed checksum).
+``index.faiss``, the published rows of ``vectors.f16`` and the group vectors' files against the
+checksums ``index_info.json`` records, and ``meta.sqlite`` with SQLite's own
+``PRAGMA integrity_check`` (a database written in place has no fixed checksum).
 
 Also measures recall@10 of the ANN index against exact search (``medsearch info --check-recall``).
 """
@@ -21,6 +21,7 @@ import sqlalchemy.exc
 from .. import ann
 from ..errors import MedSearchError
 from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
+from .group_files import load_groups
 from .info import IndexInfo
 
 _NORM_TOLERANCE = 0.02  # float16 storage rounds unit vectors a little
@@ -114,6 +115,11 @@ def _damaged_files(folder: IndexFolder, info: IndexInfo) -> list[str]:
         folder.vector_file(info.dim).checked_digest(info.vector_rows, recorded[VECTORS_FILE])
     except MedSearchError as exc:
         problems.append(exc.message)
+    for field in info.group_fields or ():
+        try:
+            load_groups(folder, info, field)
+        except (MedSearchError, OSError) as exc:
+            problems.append(str(exc))
     return problems
 
 

@@ -35,6 +35,7 @@ def search() -> dict[str, Any]:
         image=image,
         vector=query.vector,
         image_id=query.image_id,
+        group=query.group,
         **query.params.as_kwargs(),
     )
     return search_payload(result, decode_ms, index=state.url_name(served))

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.prompts import DEFAULT_TEMPLATE, TEMPLATE_PATTERN, check_template
+from indexer.search.levels import GROUP_LEVEL_PREFIX, IMAGE_LEVEL, LEVEL_FIELDS
 from indexer.settings import Settings
 
 Schema = dict[str, Any]
@@ -57,6 +58,13 @@ class Limits:
     #: the kinds of value (text, number, boolean) each of those fields holds in the served
     #: indexes (empty: not known here)
     filter_kinds: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: the levels some served index answers (empty: not known here)
+    levels: tuple[str, ...] = ()
+
+    @property
+    def group_levels(self) -> tuple[str, ...]:
+        """The levels of :attr:`levels` that search groups."""
+        return tuple(level for level in self.levels if level != IMAGE_LEVEL)
 
     @classmethod
     def of(
@@ -67,6 +75,7 @@ class Limits:
         vector_dims: tuple[int, ...] = (),
         filter_fields: tuple[str, ...] = (),
         filter_kinds: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        levels: tuple[str, ...] = (),
     ) -> Limits:
         return cls(
             max_k=settings.max_k,
@@ -75,6 +84,7 @@ class Limits:
             vector_dims=vector_dims,
             filter_fields=filter_fields,
             filter_kinds=filter_kinds,
+            levels=levels,
         )
 
 
@@ -114,6 +124,10 @@ class Field(ABC):
 
     def default_for(self, limits: Limits) -> Any:
         return self.default
+
+    def requirement(self, limits: Limits) -> Schema | None:
+        """What the rest of a request must hold when this field is given (None: nothing)."""
+        return None
 
     def documented(self, schema: Schema, limits: Limits) -> Schema:
         """``schema`` with the description and default added."""
@@ -360,6 +374,56 @@ class Name(Field):
         if not isinstance(value, str) or not value or len(value) > self.max_chars:
             raise invalid(f"{self.name} must be {self.names}")
         return value
+
+
+@dataclass(frozen=True)
+class Level(Field):
+    """What the results are: images, or groups of them (``series``, ``study``, ``group:FIELD``,
+    :mod:`indexer.search.levels`); whether the index has that level's vectors is left to it."""
+
+    name: str
+    max_chars: int
+    default: str = IMAGE_LEVEL
+    description: str = (
+        "What a result is: an image, or a series, study or group of a group field "
+        "(group:FIELD), scored by the group's mean vector"
+    )
+
+    @property
+    def pattern(self) -> str:
+        named = "|".join([IMAGE_LEVEL, *LEVEL_FIELDS])
+        return f"^({named}|{GROUP_LEVEL_PREFIX}.+)$"
+
+    def schema(self, limits: Limits) -> Schema:
+        if limits.levels:  # the served indexes' levels
+            return self.documented({"type": "string", "enum": list(limits.levels)}, limits)
+        schema = {"type": "string", "maxLength": self.max_chars, "pattern": self.pattern}
+        return self.documented(schema, limits)
+
+    def parse(self, value: Any, limits: Limits) -> str:
+        if (
+            not isinstance(value, str)
+            or len(value) > self.max_chars
+            or not re.fullmatch(self.pattern[1:-1], value)
+        ):
+            raise invalid(f"{self.name} must be image, series, study or group:FIELD")
+        return value
+
+
+@dataclass(frozen=True)
+class GroupValue(Text):
+    """A group's value (a series_key ...): the query of "similar series", which needs a group
+    ``level``; where no served index has group vectors, the document admits none."""
+
+    def schema(self, limits: Limits) -> Schema:
+        if limits.levels and not limits.group_levels:
+            return self.documented({"not": {}}, limits)
+        return super().schema(limits)
+
+    def requirement(self, limits: Limits) -> Schema | None:
+        levels = limits.group_levels
+        level: Schema = {"enum": list(levels)} if levels else {"not": {"const": IMAGE_LEVEL}}
+        return {"required": ["level"], "properties": {"level": level}}
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,17 @@ from typing import Any
 from flask import Request
 
 from indexer.prompts import DEFAULT_TEMPLATE
+from indexer.search.levels import IMAGE_LEVEL
 from search_api.errors import UnsupportedMediaTypeError
 from search_api.schema.fields import (
     Field,
     Flag,
+    GroupValue,
     ImageId,
     IndexName,
     Integer,
     Labels,
+    Level,
     Limits,
     Number,
     Schema,
@@ -56,6 +59,8 @@ MAX_FILTER_VALUES = 1_000
 MAX_LABELS = 100
 #: longest string filter value, label or template
 MAX_STRING_CHARS = 10_000
+#: longest level (``group:`` and a field's name) and group value
+MAX_LEVEL_CHARS = 1_000
 #: results per page when a request does not say
 DEFAULT_K = 20
 THUMBNAIL_DEFAULT = 256
@@ -140,6 +145,14 @@ class FieldSet:
             schema["description"] = f"Exactly one of {', '.join(self.exactly_one)}."
         if self.closed:
             schema["additionalProperties"] = False
+        required = [(f.name, f.requirement(limits)) for f in self.fields]
+        conditions = [
+            {"anyOf": [{"not": {"required": [name]}}, requirement]}
+            for name, requirement in required
+            if requirement is not None
+        ]
+        if conditions:
+            schema["allOf"] = conditions
         return schema
 
     def _given(self, name: str) -> Schema:
@@ -193,10 +206,11 @@ COLLAPSE = MetadataFieldName(
     description="One result per value of this metadata field (a series, a study, a case), "
     "ranked by its best image; k and offset then count groups",
 )
-PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE)
+LEVEL = Level("level", MAX_LEVEL_CHARS)
+PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
-QUERY_KINDS = ("text", "image", "image_id", "vector")
+QUERY_KINDS = ("text", "image", "image_id", "vector", "group")
 SEARCH_BODY = FieldSet(
     (
         *PAGING,
@@ -206,6 +220,12 @@ SEARCH_BODY = FieldSet(
         Base64Image("image"),
         ImageId("image_id", description="Find images similar to this indexed image"),
         Vector("vector", MAX_VECTOR_LEN, description="A query embedding of the index's dimension"),
+        GroupValue(
+            "group",
+            MAX_LEVEL_CHARS,
+            description="Find the groups of the level most similar to this group (its value, "
+            "such as a series_key), itself first; needs a group level",
+        ),
     ),
     exactly_one=QUERY_KINDS,
 )
@@ -259,7 +279,7 @@ SESSION_BODY = FieldSet(
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Paging, filtering, score threshold and collapse shared by every kind of search."""
+    """Paging, filtering, score threshold, collapse and level shared by every kind of search."""
 
     k: int = DEFAULT_K
     offset: int = 0
@@ -269,6 +289,8 @@ class SearchParams:
     facets: bool = False
     #: the metadata field results are collapsed on (None: one result per image)
     collapse: str | None = None
+    #: what a result is: an image, or a group of a group level (series, study, group:FIELD)
+    level: str = IMAGE_LEVEL
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SearchParams:
@@ -279,11 +301,12 @@ class SearchParams:
             values["min_score"],
             values.get("facets", False),
             values["collapse"],
+            values["level"],
         )
 
     def as_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the Retriever's ``search`` for paging, filters, threshold and
-        facet counts and collapse."""
+        facet counts, collapse and level."""
         return {
             "k": self.k,
             "offset": self.offset,
@@ -291,6 +314,7 @@ class SearchParams:
             "min_score": self.min_score,
             "count_facets": self.facets,
             "collapse": self.collapse,
+            "level": self.level,
         }
 
 
@@ -305,6 +329,8 @@ class SearchQuery:
     image: bytes | None = None
     image_id: int | None = None
     vector: list[float] | None = None
+    #: a group's value: the groups of the level most similar to it
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +386,7 @@ def parse_search_body(body: Mapping[str, Any], limits: Limits) -> SearchQuery:
         image=values["image"],
         image_id=values["image_id"],
         vector=values["vector"],
+        group=values["group"],
     )
 
 

@@ -56,18 +56,18 @@ _ID_SCORE: Schema = {
     "required": ["id", "score"],
     "additionalProperties": False,
 }
-#: of a collapsed search: the group a result stands for
+#: of a collapsed or group-level search: the group a result stands for
 _HIT_GROUP: Schema = {
     "type": "object",
-    "description": "Only with collapse: the group this result is the best image of (value "
-    "null: an image without the field, a group of its own)",
+    "description": "Only with collapse or a group level: the group this result stands for "
+    "(with collapse, value null: an image without the field, a group of its own)",
     "properties": {
         "field": {"type": "string"},
         "value": _SCALAR,
         "size": {"type": "integer", "minimum": 1, "description": "Images of the index in it"},
         "matched": {
             "type": "integer",
-            "minimum": 1,
+            "minimum": 0,
             "description": "Its images among the matches (filters and min_score applied)",
         },
         "next": {"type": "array", "maxItems": 3, "items": _ID_SCORE},
@@ -241,6 +241,12 @@ def _info_schema() -> Schema:
             "created_at": _NULLABLE_STRING,
             "updated_at": _NULLABLE_STRING,
             "versions": {"type": "object"},
+            "levels": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The levels a search may ask for: image, and series, study or "
+                "group:FIELD where the index has those groups' vectors",
+            },
             "version": {"type": "string"},
             "default_template": {
                 "type": "string",

@@ -159,6 +159,8 @@ class FakeRetriever:
         exclude_ids: Collection[int] = (),
         count_facets: bool = False,
         collapse: str | None = None,
+        level: str = "image",
+        group: MetadataValue = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:
@@ -167,8 +169,8 @@ class FakeRetriever:
             raise InvalidRequestError(f"unknown group field {collapse!r}")
         image_record = self.record()
         metadata = image_record.metadata()
-        group = None if collapse is None else GroupSummary(collapse, metadata[collapse], 1, 1)
-        hit = Hit(1, 0.5, image_record.path, image_record.caption, metadata, group)
+        summary = None if collapse is None else GroupSummary(collapse, metadata[collapse], 1, 1)
+        hit = Hit(1, 0.5, image_record.path, image_record.caption, metadata, summary)
         return SearchResult([hit], 1, {"embed": 1.0, "search": 1.0, "total": 2.0})
 
     def group(self, field: str, value: MetadataValue) -> GroupListing:

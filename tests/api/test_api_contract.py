@@ -294,6 +294,7 @@ def real_app_requests(ids: dict[str, int]) -> list[tuple[str, str, dict[str, Any
         ("POST", "/api/search", {"json": {"text": "x", "k": 0}}),
         ("POST", "/api/search", {"json": {"text": "chest", "collapse": "modality", "k": 40}}),
         ("POST", "/api/search", {"json": {"text": "chest", "collapse": "nope"}}),
+        ("POST", "/api/search", {"json": {"text": "x", "level": "series"}}),
         ("POST", "/api/search", {"json": {"image_id": 987_654}}),
         ("POST", "/api/search", {"data": b'{"text": "a"}', "content_type": "text/plain"}),
         ("POST", "/api/search", {"json": {"image": b64(b"not an image")}}),

@@ -81,6 +81,11 @@ describe('grouping in the URL and the request', () => {
     assert.equal('collapse' in plain, false);
   });
 
+  test('a similar-series search leaves the grouping out: its results are groups already', () => {
+    const search = { ...emptyState(), group: 'ab12', level: 'series', collapse: 'series_key' };
+    assert.equal('collapse' in searchParams(search, null, { k: 24, offset: 0 }), false);
+  });
+
   test('the status line counts groups', () => {
     const shown = { hits: [{ id: 1 }, { id: 2 }], total: 4, ms: Number.NaN };
     const search = { ...emptyState(), q: 'head', collapse: 'series' };

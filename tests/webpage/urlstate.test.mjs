@@ -33,6 +33,8 @@ describe('empty state', () => {
       'index',
       'compare',
       'collapse',
+      'group',
+      'level',
     ]);
     assert.ok(Object.values(others).every((value) => value === null));
     assert.equal(urlstate.hasQuery(state), false);
@@ -52,6 +54,16 @@ describe('empty state', () => {
 });
 
 describe('round trips through the URL', () => {
+  test('a "similar series" query, and a level only with a group', () => {
+    const state = stateWith({ group: 'a1b2', level: 'series' });
+    const url = urlstate.urlFromState(state);
+    assert.equal(url, '?level=series&group=a1b2');
+    assert.deepEqual(urlstate.stateFromUrl(url, anyField), state);
+    assert.equal(urlstate.hasQuery(state), true);
+    assert.equal(urlstate.stateFromUrl('?level=volume&group=a1b2', anyField).group, null);
+    assert.equal(urlstate.stateFromUrl('?q=lung&level=study&group=a1b2', anyField).group, null);
+  });
+
   test('a text query with filters and a minimum score', () => {
     const state = stateWith({
       q: 'chest x-ray',
@@ -155,7 +167,13 @@ describe('writing a URL', () => {
 
 describe('state changes', () => {
   test('a new query of one kind drops the others and keeps filters', () => {
-    assert.deepEqual(urlstate.newQuery(), { q: '', similar: null, image: null });
+    assert.deepEqual(urlstate.newQuery(), {
+      q: '',
+      similar: null,
+      image: null,
+      group: null,
+      level: null,
+    });
     const filters = new Map([['modality', ['CT']]]);
     const before = stateWith({ q: 'lung', filters, minScore: 0.3 });
     const after = { ...before, ...urlstate.newQuery({ similar: 7 }) };

@@ -39,6 +39,10 @@ const detail = createDetail({
     const indexes = similarIndexes(page.search, indexNames(page.indexes), index);
     actions.update({ ...newQuery({ similar: id }), ...indexes });
   },
+  onFindSimilarGroup: (level, group, index) => {
+    const indexes = similarIndexes(page.search, indexNames(page.indexes), index);
+    actions.update({ ...newQuery({ group, level }), ...indexes });
+  },
   suggestedLabels: () => [...(page.facetValues?.get('label')?.keys() ?? [])],
 });
 const render = createRender({

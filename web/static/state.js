@@ -201,7 +201,8 @@ export function searchParams(search, facetValues, { k, offset }) {
   const filters = requestFilters(search.filters, facetValues);
   if (filters) params.filters = filters;
   if (search.minScore !== null) params.min_score = search.minScore;
-  if (search.collapse !== null) params.collapse = search.collapse;
+  // a group level already gives one result per group: "Group by" applies to image results
+  if (search.collapse !== null && search.group === null) params.collapse = search.collapse;
   return params;
 }
 

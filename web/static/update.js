@@ -219,6 +219,9 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     const searched = searchedIndex(asked, indexNames(page.indexes));
     const inIndex = name === null ? params : { ...params, index: name };
     if (asked.image) return api.searchImage(asked.image, inIndex, signal);
+    if (asked.group !== null) {
+      return api.search({ group: asked.group, level: asked.level, ...inIndex }, signal);
+    }
     if (asked.similar !== null) {
       if (name === null || name === searched) {
         return api.search({ image_id: asked.similar, ...inIndex }, signal);

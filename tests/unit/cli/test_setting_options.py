@@ -29,6 +29,7 @@ NOT_OVERRIDES = {
     ("bench precision", "--model"): "required: the model whose precision is compared",
     ("bench precision", "--precision"): "the reduced precision compared with fp32",
     ("bench fuzz", "--workers"): "child processes of the fuzzer, not decoding threads",
+    ("eval", "--group-field"): "the field whose groups are left out of image-to-image figures",
 }
 
 

@@ -5,11 +5,23 @@
  * every parameter that is not a reserved one names a metadata field to filter on, and a repeated
  * field is an any-of list. `index=NAME` picks one of the served indexes (the first without it)
  * and `compare=NAME` shows a second index's results next to it. `collapse=FIELD` shows one
- * result per value of a metadata field (the "Group by" picker). A query image cannot live in a
- * URL; it is kept in memory per history entry instead (see update.js).
+ * result per value of a metadata field (the "Group by" picker); `?level=series&group=KEY` asks
+ * for the series (studies) most similar to one. A query image cannot live in a URL; it is kept in
+ * memory per history entry instead (see update.js).
  */
 
-export const RESERVED = new Set(['q', 'similar', 'min_score', 'index', 'compare', 'collapse']);
+export const RESERVED = new Set([
+  'q',
+  'similar',
+  'min_score',
+  'index',
+  'compare',
+  'collapse',
+  'level',
+  'group',
+]);
+/** The levels a "similar series/studies" query searches at. */
+export const GROUP_LEVELS = ['series', 'study'];
 
 /**
  * @typedef {object} SearchState
@@ -21,6 +33,8 @@ export const RESERVED = new Set(['q', 'similar', 'min_score', 'index', 'compare'
  * @property {string | null} index served index searched (null: the service's default)
  * @property {string | null} compare second index shown next to it (null: no comparison)
  * @property {string | null} collapse field results are grouped by (null: one result per image)
+ * @property {string | null} group a series or study key: the groups most similar to it
+ * @property {string | null} level the level of `group`: series or study
  */
 
 /** @returns {SearchState} */
@@ -34,6 +48,8 @@ export function emptyState() {
     index: null,
     compare: null,
     collapse: null,
+    group: null,
+    level: null,
   };
 }
 
@@ -49,6 +65,11 @@ export function stateFromUrl(search, isFilterField) {
   state.q = (params.get('q') ?? '').trim();
   const similar = Number.parseInt(params.get('similar') ?? '', 10);
   if (!state.q && Number.isInteger(similar) && similar >= 0) state.similar = similar;
+  const group = params.get('group');
+  const level = params.get('level') ?? '';
+  if (!state.q && state.similar === null && group && GROUP_LEVELS.includes(level)) {
+    Object.assign(state, { group, level });
+  }
   const minScore = Number.parseFloat(params.get('min_score') ?? '');
   if (Number.isFinite(minScore) && minScore > 0 && minScore <= 1) state.minScore = minScore;
   state.index = params.get('index') || null;
@@ -71,6 +92,10 @@ export function urlFromState(state) {
   const params = new URLSearchParams();
   if (state.q) params.set('q', state.q);
   else if (state.similar !== null) params.set('similar', String(state.similar));
+  else if (state.group !== null && state.level !== null) {
+    params.set('level', state.level);
+    params.set('group', state.group);
+  }
   for (const [field, values] of state.filters) {
     for (const value of values) params.append(field, value);
   }
@@ -84,17 +109,20 @@ export function urlFromState(state) {
 
 /** True when the state holds something to search for. */
 export function hasQuery(state) {
-  return Boolean(state.q) || state.similar !== null || state.image !== null;
+  const other = state.similar !== null || state.image !== null || state.group !== null;
+  return Boolean(state.q) || other;
 }
 
 /**
- * The state changes that make a new query of one kind (text, similar id or query image) and
- * drop the other kinds; filters and minimum score are not part of it, so they stay.
- * @param {{q?: string, similar?: number | null, image?: Blob | null}} [query]
- * @returns {Pick<SearchState, 'q' | 'similar' | 'image'>}
+ * The state changes that make a new query of one kind (text, similar id, query image or similar
+ * group) and drop the other kinds; filters and minimum score are not part of it, so they stay.
+ * @param {{q?: string, similar?: number | null, image?: Blob | null, group?: string | null,
+ *   level?: string | null}} [query]
+ * @returns {Pick<SearchState, 'q' | 'similar' | 'image' | 'group' | 'level'>}
  */
-export function newQuery({ q = '', similar = null, image = null } = {}) {
-  return { q, similar, image };
+export function newQuery(query = {}) {
+  const { q = '', similar = null, image = null, group = null, level = null } = query;
+  return { q, similar, image, group, level };
 }
 
 /**

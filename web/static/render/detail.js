@@ -31,9 +31,11 @@ const GENERIC_LABELS = [
  * @param {string} deps.apiBase
  * @param {(id: number, index: string | undefined) => void} deps.onFindSimilar called with the
  *   index the shown image belongs to (undefined: the page's current index)
+ * @param {(level: string, group: string, index: string | undefined) => void}
+ *   deps.onFindSimilarGroup called with a level (series, study) and the shown image's key of it
  * @param {() => string[]} deps.suggestedLabels label facet values, most frequent first
  */
-export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
+export function createDetail({ api, apiBase, onFindSimilar, onFindSimilarGroup, suggestedLabels }) {
   const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
   const dialog = /** @type {HTMLDialogElement} */ ($('detail'));
   const title = $('detail-title');
@@ -85,6 +87,21 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     dialog.close();
     onFindSimilar(id, index);
   });
+
+  // "Similar series" and "Similar studies" of an image that has a series (study) key
+  const groupActions = [
+    { button: $('similar-series'), level: 'series', field: 'series_key' },
+    { button: $('similar-studies'), level: 'study', field: 'study_key' },
+  ];
+  for (const { button, level } of groupActions) {
+    button.addEventListener('click', () => {
+      const group = button.dataset.group;
+      if (!current || !group) return;
+      const { index } = current;
+      dialog.close();
+      onFindSimilarGroup(level, group, index);
+    });
+  }
 
   image.addEventListener('load', () => figure.classList.remove('is-loading', 'is-broken'));
   image.addEventListener('error', () => {
@@ -316,6 +333,12 @@ export function createDetail({ api, apiBase, onFindSimilar, suggestedLabels }) {
     classifyButton.textContent = 'Classify';
     renderLabels();
     renderRecord(hit);
+    const meta = hit.metadata && typeof hit.metadata === 'object' ? hit.metadata : {};
+    for (const { button, field } of groupActions) {
+      const key = meta[field];
+      button.hidden = typeof key !== 'string' || !key;
+      button.dataset.group = typeof key === 'string' ? key : '';
+    }
 
     const src =
       safeUrl(hit.image_url) ?? safeUrl(`${apiBase}/images/${encodeURIComponent(id)}/file`);

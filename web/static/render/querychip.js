@@ -68,10 +68,17 @@ export function createQueryChip({ api, apiBase }) {
           if (shown.similar === id) name.textContent = `image ${id}`;
         },
       );
+    } else if (state.group !== null) {
+      chip.dataset.kind = 'group';
+      const what = state.level === 'study' ? 'Studies' : 'Series';
+      text.replaceChildren(
+        h('span', { class: 'muted' }, `${what} similar to ${state.level} `),
+        h('strong', {}, state.group),
+      );
     } else {
       delete chip.dataset.kind;
     }
-    chip.hidden = !state.image && state.similar === null;
+    chip.hidden = !state.image && state.similar === null && state.group === null;
   }
 
   /** Show the query image, or its name on a placeholder when the browser cannot decode it. */
