@@ -35,6 +35,7 @@ CORE_MAY_IMPORT = {
     "search": {"ann", "storage", "encoders", "sources", "imaging"},
     "indexing": {"ann", "storage", "encoders", "sources", "imaging"},
     "evaluation": {"ann", "storage", "encoders", "search", "imaging"},
+    "export": {"storage"},
 }
 
 
