@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputExistsError
+from ..errors import InvalidRequestError, OutputExistsError
 from ..storage.atomic import reporting_disk_full
 from ..storage.filters import Filters
 from ..storage.folder import IndexFolder
@@ -90,6 +90,9 @@ def export_index(
         raise ValueError("part_rows must be at least 1")
     if out.exists() or out.is_symlink():
         raise OutputExistsError(f"{out} exists; export writes a new file or folder only")
+    if out.resolve().is_relative_to(Path(index_dir).resolve()):
+        # the index folder holds the index's files only (`medsearch index` refuses others)
+        raise InvalidRequestError(f"write the export outside the index folder {index_dir}")
     started = time.perf_counter()
     folder = IndexFolder(index_dir)
     info = folder.read_info()

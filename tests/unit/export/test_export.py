@@ -175,7 +175,7 @@ def run_export(*args: str | Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_an_existing_output_is_never_overwritten(sample_index_dir: Path, tmp_path: Path) -> None:
+def test_an_existing_output_or_one_inside_the_index_is_refused(sample_index_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "taken.jsonl"
     out.write_text("mine\n")
     code, output = run_export(sample_index_dir, "--out", out, "--format", "jsonl")
@@ -183,6 +183,9 @@ def test_an_existing_output_is_never_overwritten(sample_index_dir: Path, tmp_pat
     assert out.read_text() == "mine\n"
     with pytest.raises(OutputExistsError):
         export_index(sample_index_dir, tmp_path, "clip-retrieval")
+    code, output = run_export(sample_index_dir, "--out", sample_index_dir / "export")
+    assert code == 2 and "outside the index folder" in output
+    assert not (sample_index_dir / "export").exists()
 
 
 @pytest.mark.parametrize(
