@@ -175,7 +175,9 @@ def run_export(*args: str | Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_an_existing_output_or_one_inside_the_index_is_refused(sample_index_dir: Path, tmp_path: Path) -> None:
+def test_an_existing_output_or_one_inside_the_index_is_refused(
+    sample_index_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "taken.jsonl"
     out.write_text("mine\n")
     code, output = run_export(sample_index_dir, "--out", out, "--format", "jsonl")
