@@ -28,10 +28,12 @@ class JsonLinesWriter:
         self._file.close()
 
     def write(self, block: ExportBlock) -> None:
-        vectors = block.vectors.astype("<f4").tolist()
+        # one line's numbers become Python floats at a time: a whole block of them would take
+        # 32 bytes a number
+        vectors = block.vectors.astype("<f4")
         lines = (
             json.dumps(
-                {**self.target.columns.json_row(record), EMBEDDING: vector},
+                {**self.target.columns.json_row(record), EMBEDDING: vector.tolist()},
                 ensure_ascii=False,
                 separators=(",", ":"),
             )
