@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import InvalidRequestError
 from ..query_cache import QueryCache
 from ..records import MetadataValue
-from .filter_values import KIND_OF_SQL_TYPE, filter_values, typed_values
+from .filter_values import KIND_OF_SQL_TYPE, NUMBER, TEXT, filter_values, typed_values
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
 from .sql import IdArray, id_array
 
@@ -95,7 +95,7 @@ class FieldQueries:
     def field_kinds(self) -> dict[str, frozenset[str]]:
         """Each filterable field and the kinds of value it holds (:mod:`.filter_values`);
         recomputed only after the database file changed."""
-        kinds: dict[str, frozenset[str]] = self._cached("fields", self._kinds_of_fields)
+        kinds: dict[str, frozenset[str]] = self._cached("fields", self._scan_fields)
         return kinds
 
     def field_value_types(self) -> dict[str, frozenset[str]]:
@@ -104,6 +104,17 @@ class FieldQueries:
         field; recomputed only after the database file changed."""
         types: dict[str, frozenset[str]] = self._cached("value_types", self._scan_value_types)
         return types
+
+    def _scan_value_types(self) -> dict[str, frozenset[str]]:
+        with self.engine.connect() as connection:
+            pairs = connection.execute(
+                text("SELECT DISTINCT j.key, j.type FROM images, json_each(images.extra) j")
+            ).all()
+        types: dict[str, set[str]] = {field: {"text"} for field in COLUMN_FIELDS}
+        types.update({field: {"integer"} for field in SIZE_FIELDS})
+        for key, sql_type in pairs:
+            types.setdefault(key, set()).add(sql_type)
+        return {field: frozenset(types[field]) for field in sorted(types)}
 
     def ids_matching(self, filters: Filters) -> IdArray:
         """Ids of images whose fields equal the filter values (a list means any of them).
@@ -175,22 +186,18 @@ class FieldQueries:
                 stamps += [0, 0]
         return tuple(stamps)
 
-    def _kinds_of_fields(self) -> dict[str, frozenset[str]]:
-        return {
-            field: frozenset(KIND_OF_SQL_TYPE[t] for t in types if t in KIND_OF_SQL_TYPE)
-            for field, types in self.field_value_types().items()
-        }
-
-    def _scan_value_types(self) -> dict[str, frozenset[str]]:
+    def _scan_fields(self) -> dict[str, frozenset[str]]:
         with self.engine.connect() as connection:
             pairs = connection.execute(
                 text("SELECT DISTINCT j.key, j.type FROM images, json_each(images.extra) j")
             ).all()
-        types: dict[str, set[str]] = {field: {"text"} for field in COLUMN_FIELDS}
-        types.update({field: {"integer"} for field in SIZE_FIELDS})
+        kinds: dict[str, set[str]] = {field: {TEXT} for field in COLUMN_FIELDS}
+        kinds.update({field: {NUMBER} for field in SIZE_FIELDS})
         for key, sql_type in pairs:
-            types.setdefault(key, set()).add(sql_type)
-        return {field: frozenset(types[field]) for field in sorted(types)}
+            kinds.setdefault(key, set())
+            if sql_type in KIND_OF_SQL_TYPE:
+                kinds[key].add(KIND_OF_SQL_TYPE[sql_type])
+        return {field: frozenset(kinds[field]) for field in sorted(kinds)}
 
     def _count_facets(self, max_values: int) -> Facets:
         with self.engine.connect() as connection:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, create_engine, event, func, literal_column, select
 from sqlalchemy.engine import Engine
@@ -22,10 +22,12 @@ from sqlalchemy.orm import sessionmaker
 from ..errors import NotFoundError
 from ..records import ImageRecord, InstanceUIDs
 from .filters import Facets, FieldQueries, Filters
-from .record_blocks import RecordBlocks, record_blocks
 from .schema import Base, FailureRow, FileState, IdentifierRow, ImageRow
 from .sql import IdArray, id_array, in_chunks, raw_rows
 from .writer import MetadataWriter
+
+if TYPE_CHECKING:
+    from .record_blocks import RecordBlocks
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -119,6 +121,8 @@ class Store:
 
         Raises what :meth:`ids_matching` raises for an unknown field or a value it cannot hold.
         """
+        from .record_blocks import record_blocks
+
         conditions = self._fields.filter_clauses(filters).values() if filters else ()
         return record_blocks(self.engine, conditions, block_rows)
 
