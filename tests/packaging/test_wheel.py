@@ -30,8 +30,10 @@ from tests.support.helpers import REPO, SAMPLE_IMAGES
 
 pytestmark = pytest.mark.slow
 
-#: the packages the wheel installs
-RUNTIME_PACKAGES = ("indexer", "search_api", "web", "medsearch_bench")
+#: the packages the wheel installs: every top-level package of the checkout but the tests
+RUNTIME_PACKAGES = sorted(
+    init.parent.name for init in REPO.glob("*/__init__.py") if init.parent.name != "tests"
+)
 #: a few sample images of several kinds: enough to index, search and serve, quickly
 CORPUS = ("cxr_01.jpg", "cxr_02.jpg", "dcm_ct_small.dcm", "dcm_mr_small.dcm", "fundus_01.jpg")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -97,8 +99,10 @@ def test_the_wheel_and_the_sdist_hold_every_file_of_the_packages(
     assert any(name.startswith("indexer/assets/") for name in wanted)
     assert [name for name in wanted if name not in in_wheel] == []
     assert [name for name in [*wanted, "pyproject.toml", "README.md"] if name not in in_sdist] == []
-    entry_points = next(n for n in in_wheel if n.endswith(".dist-info/entry_points.txt"))
-    assert "medsearch = indexer.cli:cli" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    dist_info = next(n for n in in_wheel if n.endswith(".dist-info/RECORD")).rsplit("/", 1)[0]
+    read = zipfile.ZipFile(wheel).read
+    assert read(f"{dist_info}/top_level.txt").decode().split() == RUNTIME_PACKAGES
+    assert "medsearch = indexer.cli:cli" in read(f"{dist_info}/entry_points.txt").decode()
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +118,15 @@ def test_medsearch_comes_from_the_wheel_not_the_checkout(
     installed: ChildVenv, tmp_path: Path
 ) -> None:
     code = (
-        "import json, sysconfig, indexer, search_api, web, medsearch_bench, indexer.cli;"
+        "import importlib, json, sys, sysconfig, indexer;"
         "print(json.dumps([sysconfig.get_path('purelib'), indexer.__version__,"
-        " [m.__file__ for m in (indexer, search_api, web, medsearch_bench)]]))"
+        " [importlib.import_module(name).__file__ for name in sys.argv[1:]]]))"
     )
-    purelib, version, files = json.loads(installed.run(installed.python, "-c", code, cwd=tmp_path))
+    purelib, version, files = json.loads(
+        installed.run(installed.python, "-c", code, *RUNTIME_PACKAGES, cwd=tmp_path)
+    )
     assert version != "0.0.0"  # read from the installed package's metadata
+    assert len(files) == len(RUNTIME_PACKAGES) >= 4
     for file in files:
         assert Path(file).resolve().is_relative_to(Path(purelib).resolve()), file
     assert not [f for f in files if Path(f).resolve().is_relative_to(REPO)]
