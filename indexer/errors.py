@@ -157,3 +157,10 @@ class EngineUnavailableError(MedSearchError):
 
     status = 503
     code = "engine_unavailable"
+
+
+class OutputExistsError(MedSearchError):
+    """A command would write where a file or folder already is (it never overwrites one)."""
+
+    status = 409
+    code = "output_exists"

@@ -14,7 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,27 +59,37 @@ def free_port() -> int:
 def run_service(
     *index_dirs: Path | str,
     threads: int = 8,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     startup_timeout_s: float = 120.0,
+    program: Sequence[str | Path] = (sys.executable, "-m", "indexer"),
+    cwd: Path | None = None,
 ) -> Iterator[ServiceProcess]:
     """Run ``medsearch serve INDEX_DIR...`` until the block ends, once it answers /api/health.
 
     Each of ``index_dirs`` is a folder or a ``NAME=DIR`` string, as on the command line.
+    ``program`` is the ``medsearch`` command to run (by default this interpreter's), in ``cwd``.
 
     The child gets this process's environment without ``MEDSEARCH_API_TOKEN`` (a token only when
-    ``env`` asks for one), plus ``env``. Raises :class:`ServiceStartError` with the end of its
-    output if it exits or stays silent for ``startup_timeout_s``.
+    ``env`` asks for one), plus ``env``, where None removes a variable. Raises
+    :class:`ServiceStartError` with the end of its output if it exits or stays silent for
+    ``startup_timeout_s``.
     """
     port = free_port()
-    command = [sys.executable, "-m", "indexer", "serve", *map(str, index_dirs)]
+    command = [*map(str, program), "serve", *map(str, index_dirs)]
     command += ["--host", HOST, "--port", str(port), "--threads", str(threads)]
     child_env = {k: v for k, v in os.environ.items() if k != "MEDSEARCH_API_TOKEN"}
-    child_env.update(env or {})
+    for name, value in (env or {}).items():
+        if value is None:
+            child_env.pop(name, None)
+        else:
+            child_env[name] = value
     with tempfile.TemporaryDirectory(prefix="medsearch-serve-") as tmp:
         log_path = Path(tmp) / "serve.log"
         started = time.perf_counter()
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env)
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=cwd
+            )
         try:
             _wait_healthy(process, f"http://{HOST}:{port}", log_path, startup_timeout_s)
             yield ServiceProcess(process, port, log_path, time.perf_counter() - started)

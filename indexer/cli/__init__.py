@@ -18,6 +18,7 @@ from ..errors import FrontEndMissingError
 from ..front_ends import load_front_end
 from ..settings import Settings
 from .eval import eval_command
+from .export import export
 from .index import index, info, verify
 from .model import model
 from .options import reports_errors
@@ -87,7 +88,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = Settings.from_env()
 
 
-for _command in (index, info, verify, search, model):
+for _command in (index, info, verify, search, export, model):
     cli.add_command(_command)
 cli.add_command(eval_command, "eval")
 

@@ -12,6 +12,15 @@ from ..records import GroupSummary
 from .options import SettingsProblem, echo_json, reports_errors, settings_from
 from .setting_options import setting_options
 
+#: ``--filter FIELD=VALUE``, read by :func:`filters_given`
+filter_option = click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Keep images whose FIELD equals VALUE (repeat; same field twice = any of).",
+)
+
 
 @click.command()
 @click.argument("index_dir", type=click.Path(path_type=Path))
@@ -28,13 +37,7 @@ from .setting_options import setting_options
 @click.option(
     "--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Results to skip."
 )
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="FIELD=VALUE",
-    help="Keep images whose FIELD equals VALUE (repeat; same field twice = any of).",
-)
+@filter_option
 @click.option("--min-score", type=float, help="Drop results scoring below this.")
 @click.option(
     "--collapse",
@@ -85,10 +88,7 @@ def search(
     from ..search.retriever import Retriever
 
     check_one_query(text, image, image_id, group)
-    try:
-        parsed_filters = parse_filters(filters)
-    except InvalidRequestError as exc:
-        raise SettingsProblem(exc.message) from exc
+    parsed_filters = filters_given(filters)
     settings = settings_from(index_dir=index_dir)
     retriever = Retriever.open(settings)
     random_weights = retriever.info().encoder.random_weights
@@ -169,6 +169,15 @@ def case_hint(suggestions: dict[str, list[str]]) -> str:
         f"--filter {field}={value}" for field, values in suggestions.items() for value in values
     ]
     return f"; filter values are exact: did you mean {' or '.join(options)}?"
+
+
+def filters_given(pairs: tuple[str, ...]) -> dict[str, Any] | None:
+    """The filters of ``--filter`` options (:func:`parse_filters`); a malformed one is a usage
+    error (exit status 2)."""
+    try:
+        return parse_filters(pairs)
+    except InvalidRequestError as exc:
+        raise SettingsProblem(exc.message) from exc
 
 
 def parse_filters(pairs: tuple[str, ...]) -> dict[str, Any] | None:

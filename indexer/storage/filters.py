@@ -22,7 +22,7 @@ from ..errors import InvalidRequestError
 from ..query_cache import QueryCache
 from ..records import Facets, MetadataValue
 from .field_kinds import read_pairs
-from .filter_values import KIND_OF_SQL_TYPE, NUMBER, TEXT, filter_values, typed_values
+from .filter_values import KIND_OF_SQL_TYPE, filter_values, typed_values
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
 from .sql import IdArray, id_array
 
@@ -99,6 +99,22 @@ class FieldQueries:
         recomputed only after the database file changed."""
         kinds: dict[str, frozenset[str]] = self.cached("fields", self._scan_fields)
         return kinds
+
+    def field_value_types(self) -> dict[str, frozenset[str]]:
+        """Each field and the SQLite JSON types of its stored values (``text``, ``integer``,
+        ``real``, ``true``, ``false``, ``null``), for writers that need one column type per
+        field; recomputed only after the database file changed."""
+        types: dict[str, frozenset[str]] = self.cached("value_types", self._read_value_types)
+        return types
+
+    def _read_value_types(self) -> dict[str, frozenset[str]]:
+        with self.engine.connect() as connection:
+            pairs = read_pairs(connection)
+        types: dict[str, set[str]] = {field: {"text"} for field in COLUMN_FIELDS}
+        types.update({field: {"integer"} for field in SIZE_FIELDS})
+        for key, sql_type in pairs:
+            types.setdefault(key, set()).add(sql_type)
+        return {field: frozenset(types[field]) for field in sorted(types)}
 
     def ids_matching(self, filters: Filters) -> IdArray:
         """Ids of images whose fields equal the filter values (a list means any of them).
@@ -179,15 +195,10 @@ class FieldQueries:
         return tuple(stamps)
 
     def _scan_fields(self) -> dict[str, frozenset[str]]:
-        with self.engine.connect() as connection:
-            pairs = read_pairs(connection)
-        kinds: dict[str, set[str]] = {field: {TEXT} for field in COLUMN_FIELDS}
-        kinds.update({field: {NUMBER} for field in SIZE_FIELDS})
-        for key, sql_type in pairs:
-            kinds.setdefault(key, set())
-            if sql_type in KIND_OF_SQL_TYPE:
-                kinds[key].add(KIND_OF_SQL_TYPE[sql_type])
-        return {field: frozenset(kinds[field]) for field in sorted(kinds)}
+        return {
+            field: frozenset(KIND_OF_SQL_TYPE[t] for t in types if t in KIND_OF_SQL_TYPE)
+            for field, types in self.field_value_types().items()
+        }
 
     def _count_facets(self, max_values: int) -> Facets:
         with self.engine.connect() as connection:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Integer, create_engine, event, func, inspect, literal_column, select
@@ -28,6 +28,9 @@ from .groups import GroupQueries
 from .schema import Base, FailureRow, FieldKindRow, FileState, IdentifierRow, ImageRow
 from .sql import IdArray, id_array, in_chunks, raw_rows
 from .writer import MetadataWriter
+
+if TYPE_CHECKING:
+    from .record_blocks import RecordBlocks
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -116,6 +119,20 @@ class Store:
                     found[row.id] = row.record()
         return found
 
+    def records_in_blocks(
+        self, filters: Filters | None, block_rows: int
+    ) -> AbstractContextManager[RecordBlocks]:
+        """``with store.records_in_blocks(filters, n) as found:`` ``found.total`` records match
+        ``filters`` (every image without any), and ``found.blocks`` yields them in id order, at
+        most ``n`` at a time, as one version of the database (:mod:`.record_blocks`).
+
+        Raises what :meth:`ids_matching` raises for an unknown field or a value it cannot hold.
+        """
+        from .record_blocks import record_blocks
+
+        conditions = self._fields.filter_clauses(filters).values() if filters else ()
+        return record_blocks(self.engine, conditions, block_rows)
+
     def identifiers(self, image_id: int) -> InstanceUIDs | None:
         """The DICOM identifiers of an image indexed from a PACS; None for files."""
         return self.identifiers_of([image_id]).get(image_id)
@@ -144,6 +161,11 @@ class Store:
     def filter_field_kinds(self) -> dict[str, frozenset[str]]:
         """Every field a filter may name, with the kinds of value it holds (text, number ...)."""
         return self._fields.field_kinds()
+
+    def field_value_types(self) -> dict[str, frozenset[str]]:
+        """Every field with the SQLite JSON types of its stored values (``text``, ``integer``,
+        ``real``, ``true``, ``false``, ``null``)."""
+        return self._fields.field_value_types()
 
     def ids_matching(self, filters: Filters) -> IdArray:
         """Ids of images whose fields equal the filter values (a list means any of them)."""

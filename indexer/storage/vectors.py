@@ -80,6 +80,30 @@ class VectorFile:
         """The vectors of ``ids`` as float32 [n, dim]."""
         return self.rows_of(ids)[:]
 
+    def read_stored(self, ids: npt.ArrayLike) -> npt.NDArray[np.float16]:
+        """The float16 vectors of ``ids`` as stored, read with plain reads, one per run of
+        consecutive ids: unlike a mapping of the file, no page stays in this process's memory,
+        so reading every row block by block takes the memory of one block."""
+        id_array = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(id_array), self.dim), dtype=F16)
+        if not len(id_array):
+            return out
+        rows = self.rows()
+        if id_array.min() < 1 or id_array.max() > rows:
+            raise IndexCorruptError(
+                f"{self.path.name} has {rows} rows; ids up to {id_array.max()} asked for"
+            )
+        breaks = np.flatnonzero(np.diff(id_array) != 1) + 1
+        starts = np.concatenate(([0], breaks))
+        ends = np.concatenate((breaks, [len(id_array)]))
+        buffer = out.data.cast("B")
+        row = self._row_bytes
+        with open(self.path, "rb", buffering=0) as handle:
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+                offset = int(id_array[start] - 1) * row
+                _pread_into(handle.fileno(), buffer[start * row : end * row], offset)
+        return out
+
     def rows_of(self, ids: npt.ArrayLike) -> Rows:
         """The vectors of ``ids``, read from disk only as slices of them are asked for."""
         id_array = np.asarray(ids, dtype=np.int64)
@@ -105,6 +129,15 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
     while view:
         written = os.pwrite(fd, view, offset)
         view, offset = view[written:], offset + written
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> None:
+    """Fill ``view`` from the file at ``offset`` (a short read is continued)."""
+    while view:
+        read = os.preadv(fd, [view], offset)
+        if read == 0:
+            raise IndexCorruptError("the vector file ended before the rows asked for")
+        view, offset = view[read:], offset + read
 
 
 class Rows:

@@ -37,6 +37,7 @@ CORE_MAY_IMPORT = {
     "search": {"ann", "storage", "encoders", "sources", "imaging"},
     "indexing": {"ann", "storage", "encoders", "sources", "imaging"},
     "evaluation": {"ann", "storage", "encoders", "search", "imaging"},
+    "export": {"storage"},
 }
 
 
