@@ -104,8 +104,8 @@ def test_similar_series_of_a_series_returns_itself_first(
 
 
 def test_level_errors_say_what_is_wrong(ct_series_retriever: Retriever) -> None:
-    with pytest.raises(InvalidRequestError, match="series_key"):
-        ct_series_retriever.search(text="head", level="series")
+    with pytest.raises(InvalidRequestError, match="patient_key"):
+        ct_series_retriever.search(text="head", level="group:patient_key")
     with pytest.raises(InvalidRequestError, match="level must be"):
         ct_series_retriever.search(text="head", level="volume")
     with pytest.raises(InvalidRequestError, match="group level"):
@@ -128,4 +128,4 @@ def test_the_cli_searches_series_and_finds_similar_ones(
     results = json.loads(out)["results"]
     assert results[0]["group"]["value"] == "ge" and results[0]["group"]["size"] == 28
     out = run_cli("search", ct_series_index_dir, "--text", "head", "--level", "group:study")
-    assert "study=philips_s21570: 168 images, 168 matching" in out
+    assert "study=philips_s21570: 168 images, 168 matched" in out

@@ -47,7 +47,8 @@ def test_group_vectors_are_the_normalised_means_of_their_images_stored_vectors(
 ) -> None:
     folder = IndexFolder(ct_series_index_dir)
     info = folder.read_info()
-    assert info.group_fields == ("series", "study")
+    # the sidecar's fields as named, then the keys the slices carry from their files
+    assert info.group_fields == ("series", "study", "series_key", "study_key")
     published = load_groups(folder, info, field).table
     members, vectors = _stored(folder, field)
     assert sorted(map(str, published.values)) == sorted(members)
@@ -107,7 +108,7 @@ def test_an_incremental_run_gives_the_group_vectors_a_computation_from_scratch_g
     assert retriever.refresh()
     assert retriever.search(vector=query, level="group:series").total == 4
     retriever.close()
-    assert info.group_fields == ("series", "absent")
+    assert info.group_fields == ("series", "absent", "series_key", "study_key")
     assert len(load_groups(folder, info, "absent").table) == 0  # no image carries it
     incremental = load_groups(folder, info, "series").table
     with folder.open_store() as store:
@@ -178,7 +179,13 @@ def test_group_fields_come_from_the_environment_comma_separated() -> None:
     assert Settings().group_field_names == ()
 
 
-def test_an_index_without_group_fields_reads_as_having_none(sample_index_dir: Path) -> None:
-    info = IndexFolder(sample_index_dir).read_info()
-    assert info.group_fields is None
-    assert "group_fields" not in json.loads(IndexFolder(sample_index_dir).info_path.read_text())
+def test_an_index_without_group_fields_reads_as_having_none(
+    sample_index_dir: Path, tmp_path: Path
+) -> None:
+    """An index_info.json written before group fields existed has none."""
+    data = json.loads(IndexFolder(sample_index_dir).info_path.read_text())
+    assert data["group_fields"] == ["series_key", "study_key"]  # the sample's DICOMs carry keys
+    del data["group_fields"]
+    older = IndexFolder(tmp_path)
+    older.info_path.write_text(json.dumps(data))
+    assert older.read_info().group_fields is None
