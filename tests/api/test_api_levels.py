@@ -97,9 +97,9 @@ def test_similar_series_puts_the_series_first_and_filters_keep_series_with_a_mat
 
 def test_level_errors(series_client: FlaskClient) -> None:
     body = assert_error(
-        series_client.post("/api/search", json={"text": "x", "level": "series"}), 400
+        series_client.post("/api/search", json={"text": "x", "level": "group:patient_key"}), 400
     )
-    assert "series_key" in body["error"]["message"]
+    assert "patient_key" in body["error"]["message"]
     assert_error(series_client.post("/api/search", json={"text": "x", "level": "slab"}), 400)
     assert_error(series_client.post("/api/search", json={"group": "ge"}), 400)
     assert_error(

@@ -88,7 +88,7 @@ def test_a_group_result_is_its_representative_image_with_its_size_and_best_image
     assert hit.to_dict()["group"]["next"][0]["id"] == best[0]
 
 
-@pytest.mark.parametrize("field", ["series", "study"])
+@pytest.mark.parametrize("field", ["series", "study", "series_key", "study_key"])
 def test_similar_series_of_a_series_returns_itself_first(
     ct_series_retriever: Retriever, field: str
 ) -> None:
