@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from indexer.encoders import Encoder
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
-from tests.support.helpers import SAMPLE_IMAGES, run_cli
+from tests.support.helpers import GrowingIndex
 
 TOKEN = "metrics scraper token"
 
@@ -108,21 +107,16 @@ def test_the_metrics_ask_for_the_api_token(
 def test_a_version_that_cannot_be_loaded_is_counted(
     tmp_path: Path, tiny_model_dir: Path, tiny_encoder: Encoder
 ) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(SAMPLE_IMAGES / "cxr_01.jpg", corpus)
-    index_dir = tmp_path / "index"
-    args = ("--index", index_dir, "--model", tiny_model_dir, "--device", "cpu", "--quiet")
-    run_cli("index", corpus, *args)
-    settings = Settings(index_dir=index_dir, device="cpu", reload_interval=0.0)
+    grown = GrowingIndex.at(tmp_path, tiny_model_dir)
+    grown.add("cxr_01.jpg")
+    settings = Settings(index_dir=grown.index_dir, device="cpu", reload_interval=0.0)
     retriever = Retriever.open(settings, encoder=tiny_encoder)
     try:
         app = create_app(settings, retriever=retriever)
         index = (("index", app.extensions["medsearch"].indexes.default.name),)
-        shutil.copy(SAMPLE_IMAGES / "dcm_ct_small.dcm", corpus)
-        run_cli("index", corpus, *args)
+        grown.add("dcm_ct_small.dcm")
         assert scrape(app)[("medsearch_index_reloads_total", index)] == 1
-        info_path = index_dir / "index_info.json"
+        info_path = grown.index_dir / "index_info.json"
         info = json.loads(info_path.read_text())
         info["generation"] += 1
         info["format_version"] = 10_000  # a format this MedSearch cannot read

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from indexer.encoders import Encoder
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from search_api import create_app
-from tests.support.helpers import SAMPLE_IMAGES, run_cli
+from tests.support.helpers import GrowingIndex
 
 
 def test_service_serves_the_new_version_after_indexing(
     tmp_path: Path, tiny_model_dir: Path, tiny_encoder: Encoder
 ) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(SAMPLE_IMAGES / "cxr_01.jpg", corpus)
-    index_dir = tmp_path / "index"
-    args = ("--index", index_dir, "--model", tiny_model_dir, "--device", "cpu", "--quiet")
-    run_cli("index", corpus, *args)
-    settings = Settings(index_dir=index_dir, device="cpu", reload_interval=0.0)
+    grown = GrowingIndex.at(tmp_path, tiny_model_dir)
+    grown.add("cxr_01.jpg")
+    settings = Settings(index_dir=grown.index_dir, device="cpu", reload_interval=0.0)
     retriever = Retriever.open(settings, encoder=tiny_encoder)
     client = create_app(settings, retriever=retriever).test_client()
     try:
@@ -29,8 +24,7 @@ def test_service_serves_the_new_version_after_indexing(
         assert client.get("/api/facets").get_json()["facets"]["format"] == [
             {"value": "jpeg", "count": 1}
         ]
-        shutil.copy(SAMPLE_IMAGES / "dcm_ct_small.dcm", corpus)
-        run_cli("index", corpus, *args)
+        grown.add("dcm_ct_small.dcm")
         assert client.get("/api/info").get_json()["count"] == 2
         formats = client.get("/api/facets").get_json()["facets"]["format"]
         assert sorted(f["value"] for f in formats) == ["dicom", "jpeg"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,23 @@ def modules_loaded_by(imports: str, candidates: tuple[str, ...]) -> list[str]:
     code = f"import sys, {imports}; print(sorted(m for m in {candidates!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return [name.strip(" '") for name in out.stdout.strip()[1:-1].split(",") if name.strip()]
+
+
+@dataclass(frozen=True)
+class GrowingIndex:
+    """A corpus folder and its index, grown a few sample images at a time by the real CLI."""
+
+    corpus: Path
+    index_dir: Path
+    model_dir: Path
+
+    @classmethod
+    def at(cls, folder: Path, model_dir: Path) -> GrowingIndex:
+        (folder / "corpus").mkdir(parents=True)
+        return cls(folder / "corpus", folder / "index", model_dir)
+
+    def add(self, *names: str) -> None:
+        """Copy these sample images into the corpus and index it (a new version)."""
+        for name in names:
+            shutil.copy(SAMPLE_IMAGES / name, self.corpus)
+        run_cli("index", self.corpus, "--index", self.index_dir, *tiny_model_args(self.model_dir))
