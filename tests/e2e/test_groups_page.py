@@ -111,3 +111,21 @@ def test_an_ungrouped_result_shows_no_strip(page: Page, ct_url: str) -> None:
     expect(page.locator("#detail")).to_be_visible()
     expect(page.locator("#detail-group")).to_be_hidden()
     expect(page.locator("#results .group-size")).to_have_count(0)
+
+
+def test_a_study_lists_its_series_and_opens_each_one(page: Page, ct_url: str) -> None:
+    """Grouped by the keyed study, the two-series Philips study lists its 28- and 140-slice
+    series; choosing one puts that series on the strip."""
+    open_at(page, f"{ct_url}/?q=brain&collapse=study_key")
+    cards = page.locator("#results .card")
+    expect(cards).to_have_count(3)
+    cards.filter(has_text="168 slices").click()
+    expect(page.locator("#detail-group")).to_be_visible()
+    series = page.locator("#group-series-list button")
+    expect(series).to_have_count(2)
+    texts = series.all_inner_texts()
+    assert sorted(text.split(" · ")[0] for text in texts) == ["140 slices", "28 slices"]
+    expect(page.locator("#group-slider")).to_have_attribute("max", "168")
+    series.filter(has_text="140 slices").click()
+    expect(page.locator("#group-slider")).to_have_attribute("max", "140")
+    expect(page.locator("#group-title")).to_contain_text("series_key")

@@ -98,10 +98,11 @@ export function createApi(base, { currentIndex = () => null } = {}) {
      * each field counted with the other fields' filters applied.
      * @param {object} [filters]
      * @param {AbortSignal} [signal]
+     * @param {string} [index] the index counted (the current one by default)
      */
-    facets(filters, signal) {
+    facets(filters, signal, index = currentIndex()) {
       const query = filters ? `?filters=${encodeURIComponent(JSON.stringify(filters))}` : '';
-      return request(withIndex(`/facets${query}`, currentIndex()), { signal });
+      return request(withIndex(`/facets${query}`, index), { signal });
     },
     /** GET /indexes: the served indexes, the default first. */
     indexes: (signal) => request('/indexes', { signal }),

@@ -1,7 +1,8 @@
 /**
  * The group of a collapsed result in the result panel: its images in slice order (from
  * /api/groups) as a strip with a slider, the slice under the slider shown, and the result's best
- * matches marked on the track and named in the slider's spoken value.
+ * matches marked on the track and named in the slider's spoken value. A study lists its series
+ * (counted by /api/facets under the study's key); choosing one shows that series' strip.
  */
 
 import { isAbort } from '../lib/api.js';
@@ -25,6 +26,8 @@ export function createGroupStrip({ api, apiBase }) {
   const slider = /** @type {HTMLInputElement} */ ($('group-slider'));
   const marks = $('group-marks');
   const position = /** @type {HTMLOutputElement} */ ($('group-position'));
+  const seriesBlock = $('group-series');
+  const seriesList = $('group-series-list');
 
   /** The group's image ids in slice order, the best matches, and the index they belong to. */
   let shown = { ids: /** @type {number[]} */ ([]), best: new Set(), index: undefined };
@@ -61,6 +64,54 @@ export function createGroupStrip({ api, apiBase }) {
   }
 
   /**
+   * Put a group's images on the strip, the slider at `focus` (or the first image).
+   * @param {any} listing a /api/groups answer
+   * @param {Set<number>} best ids to mark
+   * @param {string | undefined} index
+   * @param {number} focus
+   */
+  function load(listing, best, index, focus) {
+    const ids = (Array.isArray(listing.images) ? listing.images : []).map((i) => Number(i.id));
+    shown = { ids, best, index };
+    slider.max = String(Math.max(1, ids.length));
+    const at = Math.max(0, ids.indexOf(focus));
+    slider.value = String(at + 1);
+    drawMarks();
+    showSlice(at);
+  }
+
+  /**
+   * The series of a study, each a button that shows its strip; hidden for other groups.
+   * @param {any} hit a result whose group is a study
+   * @param {AbortSignal} signal
+   */
+  async function listSeries(hit, signal) {
+    clear(seriesList);
+    seriesBlock.hidden = true;
+    if (hit.group.field !== 'study_key') return;
+    const index = typeof hit.index === 'string' ? hit.index : undefined;
+    const answer = await api.facets({ study_key: [hit.group.value] }, signal, index);
+    const counted = Array.isArray(answer?.facets?.series_key) ? answer.facets.series_key : [];
+    if (signal.aborted || counted.length === 0) return;
+    const best = new Set(bestMatches(hit));
+    for (const { value, count } of counted) {
+      const button = h(
+        'button',
+        { type: 'button', class: 'link-button', dataset: { series: String(value) } },
+        `${groupSizeText({ field: 'series_key', size: Number(count) })} · series ${value}`,
+      );
+      button.addEventListener('click', async () => {
+        const listing = await api.group('series_key', String(value), signal, index);
+        if (signal.aborted) return;
+        title.textContent = `series_key: ${value}`;
+        load(listing, best, index, Number(hit.id));
+      });
+      seriesList.append(h('li', {}, button));
+    }
+    seriesBlock.hidden = false;
+  }
+
+  /**
    * Show the group of a collapsed result, or hide the strip for any other result.
    * @param {any} hit a search result
    * @param {AbortSignal} signal aborted when the panel shows something else
@@ -75,19 +126,14 @@ export function createGroupStrip({ api, apiBase }) {
     try {
       const listing = await api.group(group.field, String(group.value), signal, index);
       if (signal.aborted) return;
-      const ids = (Array.isArray(listing.images) ? listing.images : []).map((i) => Number(i.id));
-      shown = { ids, best: new Set(bestMatches(hit)), index };
+      load(listing, new Set(bestMatches(hit)), index, Number(hit.id));
+      await listSeries(hit, signal);
     } catch (error) {
       if (!isAbort(error)) console.warn('group unavailable:', error?.message);
       return;
     }
     const size = groupSizeText({ field: group.field, size: shown.ids.length });
     summary.textContent = `${size} · ${group.matched} matching · best matches marked`;
-    slider.max = String(Math.max(1, shown.ids.length));
-    const at = Math.max(0, shown.ids.indexOf(Number(hit.id)));
-    slider.value = String(at + 1);
-    drawMarks();
-    showSlice(at);
     section.hidden = false;
   }
 
