@@ -173,6 +173,9 @@ def test_a_pacs_indexed_on_ray_equals_the_threaded_index(
 ) -> None:
     # the workers retrieve the instances from the PACS themselves, with the run's credentials
     ray_dir = tmp_path / "ray-pacs"
+    ray_dir.mkdir()
+    # the same group key, so that the series and study keys can be compared
+    write_group_key(ray_dir, read_group_key(pacs_index_dir) or b"")
     with pytest.MonkeyPatch.context() as patch:
         orthanc.use_credentials(patch)
         report = _ray_index(orthanc.dicomweb, ray_dir, tiny_model_dir)
