@@ -16,8 +16,7 @@ from indexer.cli import cli
 from indexer.storage.folder import IndexFolder
 from tests.support.failing_proxy import SEARCH, failing_proxy
 from tests.support.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
-from tests.support.orthanc import missing as orthanc_missing
-from tests.support.orthanc import running_orthanc
+from tests.support.orthanc import require_orthanc, running_orthanc
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +40,7 @@ def failed_by_reason(report: dict[str, object]) -> dict[str, str]:
 def test_passing_failures_are_retried_and_permanent_ones_are_not(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reason = orthanc_missing()
-    if reason:
-        pytest.skip(reason)
+    require_orthanc()
     monkeypatch.setenv("MEDSEARCH_DICOMWEB_RETRIES", str(RETRIES))
     monkeypatch.setenv("MEDSEARCH_DICOMWEB_BACKOFF", "0.05")
     monkeypatch.setenv("MEDSEARCH_DICOMWEB_TIMEOUT", "0.5")
