@@ -273,6 +273,29 @@ class Settings:
         repr=False,
         metadata=about("DICOMweb password (environment only).", default_text="none"),
     )
+    dicomweb_retries: int = field(
+        default=4,
+        metadata=about(
+            "Retries of a DICOMweb request that failed for a passing reason (HTTP 5xx or 429, a "
+            "time-out, a dropped connection), with exponential back-off and Retry-After honoured.",
+            bounds=(0, 20),
+        ),
+    )
+    dicomweb_backoff: float = field(
+        default=1.0,
+        metadata=about(
+            "Seconds before the first DICOMweb retry; each later one waits twice as long (at "
+            "most 30 s, 120 s in all).",
+            bounds=(0.0, 30.0),
+        ),
+    )
+    dicomweb_timeout: float = field(
+        default=60.0,
+        metadata=about(
+            "Seconds to wait for the PACS to connect or send data, per DICOMweb request.",
+            bounds=(0.1, 3600.0),
+        ),
+    )
     pseudonym_key: str | None = field(
         default=None,
         repr=False,

@@ -33,8 +33,8 @@ from ..imaging.case_keys import CaseKeys
 from ..imaging.decode import IMAGE_SUFFIXES, decode_image_bytes, sniff_format
 from ..records import MetadataValue
 from ..settings import Settings
-from ..sources.base import CorpusFile
-from ..storage.schema import FileState
+from ..sources.base import UNAVAILABLE, CorpusFile, PassingReadError
+from ..storage.schema import FailureState, FileState
 
 #: the stages, in the order an image goes through them
 STAGES = ("scan", "prepare", "embed", "write")
@@ -114,9 +114,11 @@ class ScanResult:
 def scan_stage(
     files: list[CorpusFile],
     states: Mapping[str, FileState],
-    failures: Mapping[str, tuple[int, float]],
+    failures: Mapping[str, FailureState],
 ) -> ScanResult:
-    """Split the listed files into unchanged ones, unchanged failures and work to do."""
+    """Split the listed files into unchanged ones, unchanged failures and work to do; a file
+    that failed for a passing reason (:data:`~indexer.sources.base.UNAVAILABLE`) is tried
+    again even when unchanged."""
     todo: list[CorpusFile] = []
     unchanged = 0
     failed_before: list[CorpusFile] = []
@@ -124,11 +126,18 @@ def scan_stage(
         state = states.get(f.relpath)
         if state and state.size == f.size and state.mtime == f.mtime:
             unchanged += 1
-        elif failures.get(f.relpath) == (f.size, f.mtime):
+        elif _failed_for_good(failures.get(f.relpath), f):
             failed_before.append(f)
         else:
             todo.append(f)
     return ScanResult(files, todo, unchanged, failed_before)
+
+
+def _failed_for_good(failure: FailureState | None, f: CorpusFile) -> bool:
+    """Whether ``f`` failed before for a reason that holds as long as the file is unchanged."""
+    if failure is None or failure.reason == UNAVAILABLE:
+        return False
+    return (failure.size, failure.mtime) == (f.size, f.mtime)
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,8 @@ class Preparer:
         try:
             data = self.read(f)
         except OSError as exc:
-            return Failed(f, "io_error", f"cannot read the file: {exc.strerror or exc}")
+            reason = UNAVAILABLE if isinstance(exc, PassingReadError) else "io_error"
+            return Failed(f, reason, f"cannot read the file: {exc.strerror or exc}")
         fmt = sniff_format(data[:132])
         if fmt is None and PurePosixPath(f.relpath).suffix.lower() not in IMAGE_SUFFIXES:
             return Skipped(f, "not an image")

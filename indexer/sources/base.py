@@ -38,6 +38,16 @@ class CorpusFile:
     place: SlicePlace | None = None
 
 
+#: the failure reason of a file whose read failed for a passing reason (:class:`PassingReadError`)
+UNAVAILABLE = "unavailable"
+
+
+class PassingReadError(OSError):
+    """A read that failed for a passing reason (the source was busy, slow or unreachable) and
+    went on failing after the retries: recorded as :data:`UNAVAILABLE`, and read again by the
+    next run even though the file looks unchanged."""
+
+
 class CorpusSource(Protocol):
     """Where the images of an index come from."""
 
@@ -49,7 +59,8 @@ class CorpusSource(Protocol):
         ...
 
     def read(self, file: CorpusFile) -> bytes:
-        """The file's bytes; :class:`OSError` when this one file cannot be read."""
+        """The file's bytes; :class:`OSError` when this one file cannot be read
+        (:class:`PassingReadError` when a later try may succeed)."""
         ...
 
     def slice_places(self, files: Sequence[CorpusFile]) -> dict[str, SlicePlace]:

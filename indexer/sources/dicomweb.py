@@ -15,7 +15,12 @@ Credentials come from the settings (``MEDSEARCH_DICOMWEB_TOKEN``, or ``MEDSEARCH
 and ``MEDSEARCH_DICOMWEB_PASSWORD``), never from a URL or the command line. A PACS that cannot
 be reached or that refuses a search raises :class:`~indexer.errors.SourceUnavailableError`; an
 instance that fails to be retrieved raises :class:`OSError`, which the pipeline records as that
-instance's failure"""
+instance's failure. Every search and retrieval is retried after a passing failure (HTTP 5xx or
+429, a time-out, a dropped connection) as :mod:`indexer.sources.retries` says; an instance that
+still fails for such a reason raises :class:`~indexer.sources.base.PassingReadError`, so that the
+next run asks for it again. The service's retrieval of an original is not retried (someone waits
+for it): a passing failure answers 503. The client's own retries are turned off: they neither
+honour ``Retry-After`` nor cover connection errors."""
 
 from __future__ import annotations
 
@@ -34,12 +39,11 @@ from ..errors import InvalidRequestError, NotFoundError, SourceUnavailableError
 from ..imaging.geometry import SlicePlace, slice_place
 from ..records import InstanceUIDs
 from ..settings import Settings
-from .base import CorpusFile, SourceKind
+from .base import CorpusFile, PassingReadError, SourceKind
+from .retries import NO_RETRIES, RetryPolicy, is_passing, with_retries
 
 #: series or instances asked for per QIDO-RS request
 PAGE_SIZE = 1000
-#: seconds to wait for the PACS per request
-TIMEOUT = 60.0
 _STUDY, _SERIES, _SOP = "0020000D", "0020000E", "00080018"
 #: InstanceNumber, ImagePositionPatient, ImageOrientationPatient: an instance's place in its series
 PLACE_FIELDS = ("00200013", "00200032", "00200037")
@@ -82,17 +86,22 @@ def open_client(url: str, settings: Settings) -> Any:
         session.headers["Authorization"] = f"Bearer {settings.dicomweb_token}"
     elif settings.dicomweb_user:
         session.auth = (settings.dicomweb_user, settings.dicomweb_password or "")
-    return DICOMwebClient(url=url.rstrip("/"), session=session, timeout=TIMEOUT)
+    client = DICOMwebClient(url=url.rstrip("/"), session=session, timeout=settings.dicomweb_timeout)
+    client.set_http_retry_params(retry=False)  # retried here, see the module's docstring
+    return client
 
 
-def retrieve(client: Any, uids: InstanceUIDs) -> bytes:
-    """The instance as DICOM file bytes, in its stored transfer syntax when the PACS allows."""
+def retrieve(client: Any, uids: InstanceUIDs, policy: RetryPolicy) -> bytes:
+    """The instance as DICOM file bytes, in its stored transfer syntax when the PACS allows;
+    retried after passing failures as ``policy`` allows."""
+    media_types = (("application/dicom", "*"),)
     try:
-        dataset = client.retrieve_instance(*uids, media_types=(("application/dicom", "*"),))
-    except requests.HTTPError as exc:
-        raise OSError(f"WADO-RS answered {_status(exc)}") from exc
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise SourceUnavailableError(f"the PACS stopped answering: {_brief(exc)}") from exc
+        dataset = with_retries(
+            lambda: client.retrieve_instance(*uids, media_types=media_types), policy
+        )
+    except requests.RequestException as exc:
+        failure = PassingReadError if is_passing(exc) else OSError
+        raise failure(_retrieval_failure(exc)) from exc
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     return buffer.getvalue()
@@ -113,6 +122,7 @@ class DicomWebSource:
         self.filters = dict(filters or {})
         self.settings = settings
         self.client = open_client(self.root, settings)
+        self.retry_policy = RetryPolicy.for_settings(settings)
 
     def scan(self) -> list[CorpusFile]:
         """Every listed instance, series by series, in a stable order (by relpath)."""
@@ -142,16 +152,20 @@ class DicomWebSource:
     def read(self, file: CorpusFile) -> bytes:
         if file.uids is None:
             raise OSError("no DICOM identifiers recorded for this instance")
-        return retrieve(self.client, file.uids)
+        return retrieve(self.client, file.uids, self.retry_policy)
 
     def original(self, relpath: str, uids: InstanceUIDs | None) -> bytes:
-        """The instance retrieved again; :class:`NotFoundError` when the PACS refuses it."""
+        """The instance retrieved again, without retries (someone waits for it);
+        :class:`NotFoundError` when the PACS refuses it, :class:`SourceUnavailableError` when
+        it fails for a passing reason."""
         if uids is None:
             raise NotFoundError(f"no DICOM identifiers are recorded for {relpath!r}")
         # a client of its own: the service's threads do not share one session
         client = open_client(self.root, self.settings)
         try:
-            return retrieve(client, uids)
+            return retrieve(client, uids, NO_RETRIES)
+        except PassingReadError as exc:
+            raise SourceUnavailableError(str(exc)) from exc
         except OSError as exc:
             raise NotFoundError(f"the PACS no longer gives this image ({exc})") from exc
 
@@ -180,12 +194,12 @@ class DicomWebSource:
         self, search: Callable[..., list[dict[str, Any]]], **query: Any
     ) -> list[dict[str, Any]]:
         try:
-            return search(**query)
+            return with_retries(lambda: search(**query), self.retry_policy)
         except requests.HTTPError as exc:
             raise SourceUnavailableError(
                 f"the PACS at {self.root} refused the QIDO-RS search: {_status(exc)}"
             ) from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.RequestException as exc:
             raise SourceUnavailableError(
                 f"the PACS at {self.root} cannot be reached: {_brief(exc)}"
             ) from exc
@@ -228,3 +242,9 @@ def _status(exc: requests.HTTPError) -> str:
 
 def _brief(exc: Exception) -> str:
     return type(exc).__name__
+
+
+def _retrieval_failure(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.HTTPError):
+        return f"WADO-RS answered {_status(exc)}"
+    return f"the PACS stopped answering: {_brief(exc)}"

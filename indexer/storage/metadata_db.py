@@ -25,7 +25,15 @@ from ..records import ImageRecord, InstanceUIDs, MetadataValue
 from .field_kinds import fill_if_new
 from .filters import Facets, FieldQueries, Filters, field_expression
 from .groups import GroupQueries
-from .schema import Base, FailureRow, FieldKindRow, FileState, IdentifierRow, ImageRow
+from .schema import (
+    Base,
+    FailureRow,
+    FailureState,
+    FieldKindRow,
+    FileState,
+    IdentifierRow,
+    ImageRow,
+)
 from .sql import IdArray, id_array, in_chunks, raw_rows
 from .writer import MetadataWriter
 
@@ -99,10 +107,10 @@ class Store:
         with raw_rows(self.engine, query) as rows:
             return {row[0]: FileState._make(row[1:]) for row in rows}
 
-    def failure_states(self) -> dict[str, tuple[int, float]]:
+    def failure_states(self) -> dict[str, FailureState]:
+        query = select(FailureRow.path, FailureRow.size, FailureRow.mtime, FailureRow.reason)
         with self._sessions() as s:
-            rows = s.execute(select(FailureRow.path, FailureRow.size, FailureRow.mtime))
-            return {p: (sz, mt) for p, sz, mt in rows}
+            return {row[0]: FailureState._make(row[1:]) for row in s.execute(query)}
 
     def get(self, image_id: int) -> ImageRecord:
         with self._sessions() as s:

@@ -110,6 +110,14 @@ class FileState(NamedTuple):
     sha256: str
 
 
+class FailureState(NamedTuple):
+    """What the store knows of one path that failed, to decide whether to try it again."""
+
+    size: int
+    mtime: float
+    reason: str
+
+
 class DescriptiveFields(NamedTuple):
     """The fields of an image row that describe it rather than measure it."""
 

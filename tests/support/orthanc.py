@@ -60,6 +60,13 @@ def missing() -> str | None:
     return None
 
 
+def require_orthanc() -> None:
+    """Skip the calling test when a test Orthanc cannot run here."""
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+
+
 @dataclass
 class Orthanc:
     """A running test Orthanc."""

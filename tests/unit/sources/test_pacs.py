@@ -97,6 +97,7 @@ def test_prune_and_a_pacs_that_goes_down(
     reason = orthanc_missing()
     if reason:
         pytest.skip(reason)
+    monkeypatch.setenv("MEDSEARCH_DICOMWEB_BACKOFF", "0.01")  # the stopped PACS is retried
     names = ("dcm_ct_small.dcm", "dcm_mr_small.dcm", "dcm_us_echo.dcm")
     files = [SAMPLE_IMAGES / name for name in names]
     index_dir = tmp_path / "index"
