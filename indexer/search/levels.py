@@ -12,6 +12,7 @@ own vector (:func:`rank_groups` with ``first``): that group comes first.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from .. import ann
 from ..errors import InvalidRequestError, NotFoundError
 from ..records import GroupSummary, Hit, ImageRecord, MetadataValue
 from ..storage.group_files import PublishedGroups
+from ..storage.group_vectors import value_key
 
 IMAGE_LEVEL = "image"
 #: the levels named after the DICOM group keys, and their fields
@@ -116,6 +118,30 @@ def rank_groups(
     if request.min_score is not None:
         ranked = [r for r in ranked if r[1] >= request.min_score]
     return ranked[request.offset : request.offset + request.k], total
+
+
+def collapse_groups(
+    published: PublishedGroups,
+    query: npt.NDArray[np.float32],
+    request: GroupRequest,
+    values_of: Callable[[list[int]], dict[int, MetadataValue]],
+) -> tuple[list[tuple[int, float]], int]:
+    """Like :func:`rank_groups`, keeping only the best group per value of a field of the
+    groups' representative images (``values_of``; an image without it is a value of its own):
+    "the best series of each study". The count is of the values."""
+    every = dataclasses.replace(request, k=len(published.table), offset=0)
+    ranked, _ = rank_groups(published, query, every)
+    representatives = [int(published.table.representatives[g]) for g, _ in ranked]
+    values = values_of(representatives)
+    seen: set[str] = set()
+    kept = []
+    for (group, score), image in zip(ranked, representatives, strict=True):
+        value = values.get(image)
+        key = f"image:{image}" if value is None else value_key(value)
+        if key not in seen:
+            seen.add(key)
+            kept.append((group, score))
+    return kept[request.offset : request.offset + request.k], len(kept)
 
 
 def _top_groups(

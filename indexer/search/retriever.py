@@ -246,26 +246,22 @@ class Retriever:
 
         At a group ``level`` (series, study, group:FIELD) the results are groups ranked by their
         mean vectors (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query
-        kind too: the groups most similar to that one, itself first.
+        kind too: the groups most similar to that one, itself first. ``collapse`` then keeps the
+        best group per value of that field ("the best series of each study").
         """
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
-        at_group_level = level != levels.IMAGE_LEVEL or group is not None
         if collapse is not None:
-            if at_group_level:
-                raise InvalidRequestError(
-                    "give collapse or a group level, not both: a level already ranks groups"
-                )
             self.store.groups.check_field(collapse)
-        if at_group_level:
+        if level != levels.IMAGE_LEVEL or group is not None:
             queries = {"text": text, "image": image, "vector": vector, "image_id": image_id}
             request = levels.GroupRequest(
                 k, offset, self.store.ids_matching(filters) if filters else None, min_score
             )
-            return self._search_groups(level, group, queries, request, filters, started)
+            return self._search_groups(level, group, queries, request, filters, started, collapse)
         query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
         embedded = time.perf_counter()
         snapshot = self._snapshot
@@ -314,8 +310,10 @@ class Retriever:
         request: levels.GroupRequest,
         filters: Filters | None,
         started: float,
+        collapse: str | None,
     ) -> SearchResult:
-        """The groups of ``level`` best matching the query, or ``group``'s own vector."""
+        """The groups of ``level`` best matching the query, or ``group``'s own vector; with
+        ``collapse``, the best group per value of that field of their representative images."""
         snapshot = self._snapshot
         published = levels.groups_of_level(snapshot.groups, level)
         if group is None:
@@ -331,7 +329,14 @@ class Retriever:
             request = dataclasses.replace(request, first=first)
             query = published.table.vectors[first]
         embedded = time.perf_counter()
-        ranked, total = levels.rank_groups(published, query, request)
+        if collapse is None:
+            ranked, total = levels.rank_groups(published, query, request)
+        else:
+
+            def values_of(ids: list[int]) -> dict[int, MetadataValue]:
+                return self.store.groups.values_of(collapse, ids)
+
+            ranked, total = levels.collapse_groups(published, query, request, values_of)
         hits = levels.group_hits(
             published, ranked, query, request, self.store.get_many, snapshot.vectors.read
         )

@@ -13,6 +13,7 @@ from indexer.search.levels import level_field
 from indexer.search.retriever import Filters, Retriever
 from indexer.storage.folder import IndexFolder
 from indexer.storage.group_files import load_groups
+from tests.support.ct_series import CT_STUDY_COUNT
 from tests.support.helpers import run_cli
 
 
@@ -129,3 +130,20 @@ def test_the_cli_searches_series_and_finds_similar_ones(
     assert results[0]["group"]["value"] == "ge" and results[0]["group"]["size"] == 28
     out = run_cli("search", ct_series_index_dir, "--text", "head", "--level", "group:study")
     assert "study=philips_s21570: 168 images, 168 matched" in out
+
+
+def test_collapse_at_a_group_level_keeps_the_best_series_of_each_study(
+    ct_series_retriever: Retriever,
+) -> None:
+    query = ct_series_retriever.embed_text("head CT")
+    every = ct_series_retriever.search(vector=query, level="series", k=50)
+    best_per_study: dict[str, int] = {}
+    for hit in every.hits:  # best first: the first series seen of a study is its best
+        best_per_study.setdefault(str(hit.metadata["study_key"]), hit.id)
+    collapsed = ct_series_retriever.search(vector=query, level="series", collapse="study_key")
+    assert [hit.id for hit in collapsed.hits] == list(best_per_study.values())
+    assert collapsed.total == len(best_per_study) == CT_STUDY_COUNT
+    paged = ct_series_retriever.search(
+        vector=query, level="series", collapse="study_key", k=1, offset=1
+    )
+    assert [hit.id for hit in paged.hits] == list(best_per_study.values())[1:2]
