@@ -52,7 +52,7 @@ from ..storage.group_files import PublishedGroups, load_groups
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
-from . import levels
+from . import keywords, levels
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .info import RetrieverInfo
 
@@ -234,6 +234,7 @@ class Retriever:
         collapse: str | None = None,
         level: str = levels.IMAGE_LEVEL,
         group: MetadataValue = None,
+        mode: str = keywords.DENSE,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -247,12 +248,40 @@ class Retriever:
         At a group ``level`` (series, study, group:FIELD) the results are groups ranked by their
         mean vectors (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query
         kind too: the groups most similar to that one, itself first.
+
+        ``mode`` keyword ranks by BM25 over the images' words, hybrid fuses that ranking with
+        the dense one (:mod:`indexer.search.keywords`); both take a ``text`` query alone.
         """
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
+        others = [
+            name
+            for name, value in (
+                ("image", image),
+                ("vector", vector),
+                ("image_id", image_id),
+                ("group", group),
+            )
+            if value is not None
+        ]
+        keywords.check_mode(mode, text=text, other_queries=others, level=level)
+        if mode != keywords.DENSE:
+            assert text is not None  # check_mode requires it
+            if collapse is not None:
+                self.store.groups.check_field(collapse)
+            left_out = np.asarray(sorted({int(i) for i in exclude_ids}), dtype=np.int64)
+            words = keywords.WordRequest(
+                mode, text, k, offset, filters, min_score, left_out, count_facets, collapse
+            )
+            snapshot = self._snapshot
+
+            def dense_top(want: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                return self._top(snapshot, self.embed_text(text), want, allowed)
+
+            return keywords.search(self.store, words, dense_top, self._hits)
         at_group_level = level != levels.IMAGE_LEVEL or group is not None
         if collapse is not None:
             if at_group_level:
