@@ -22,6 +22,8 @@ image ranks. Every keyword and hybrid hit lists the query words its image holds
 
 from __future__ import annotations
 
+__all__ = ["DENSE", "HYBRID", "KEYWORD", "MODES", "WordRequest", "check_mode", "fuse", "search"]
+
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -33,9 +35,8 @@ from ..records import Facets, GroupSummary, Hit, MetadataValue, SearchResult
 from ..storage import keyword_index
 from ..storage.metadata_db import Store
 from .collapse import NEXT_SHOWN, RankedGroup, matches, rank_groups
+from .modes import DENSE, HYBRID, KEYWORD, MODES
 
-DENSE, KEYWORD, HYBRID = "dense", "keyword", "hybrid"
-MODES = (DENSE, KEYWORD, HYBRID)
 #: the constant of reciprocal rank fusion, as its authors chose it
 RRF_K = 60
 #: candidates each ranking contributes to a hybrid search at least
