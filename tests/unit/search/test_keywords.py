@@ -122,7 +122,7 @@ def test_hybrid_is_reciprocal_rank_fusion_of_both_rankings(retriever: Retriever)
     found = ranked(retriever, text=QUERY, mode="hybrid")
     assert [s for _, s in found] == pytest.approx([s for _, s in expected][: len(found)])
     # ids may swap only between equal fused scores
-    by_score = {round(s, 12): set() for _, s in expected}
+    by_score: dict[float, set[int]] = {round(s, 12): set() for _, s in expected}
     for image_id, score in expected:
         by_score[round(score, 12)].add(image_id)
     assert all(i in by_score[round(s, 12)] for i, s in found)

@@ -114,7 +114,7 @@ def test_incremental_runs_keep_keyword_search_in_step(tmp_path: Path, tiny_model
         shutil.copy(SAMPLE_IMAGES / name, corpus / name)
     sidecar = tmp_path / "metadata.csv"
     index = tmp_path / "index"
-    args = [*tiny_model_args(tiny_model_dir), "--metadata", sidecar]
+    args: list[str | Path] = [*tiny_model_args(tiny_model_dir), "--metadata", sidecar]
 
     def keyword_hits(query: str) -> dict[str, list[str]]:
         out = run_cli("search", index, "--text", query, "--mode", "keyword", "--json")
