@@ -12,12 +12,13 @@ Three modes rank images for a text query:
   ``max(HYBRID_DEPTH, k + offset)`` candidates, so pages inside the first ``HYBRID_DEPTH``
   results never change with paging; ties go to the better single rank, then the lower id.
 
-Filters and exclusions apply to both rankings before they are cut or fused. ``min_score`` stays a
-cosine cut-off: in hybrid mode it drops dense candidates under it; keyword mode has no cosine
-and refuses it. With ``collapse``, the mode's whole ranking is cut into groups as
-:func:`indexer.search.collapse.rank_groups` cuts the dense one, each group placed where its best
-image ranks. Every keyword and hybrid hit lists the query words its image holds
-(``matched_terms``).
+A text without words matches no image by keyword (a hybrid search then ranks by meaning
+alone). Filters and exclusions apply to both rankings before they are cut or fused.
+``min_score`` stays a cosine cut-off: in hybrid mode it drops dense candidates under it;
+keyword mode has no cosine and refuses it. With ``collapse``, the mode's whole ranking is cut
+into groups as :func:`indexer.search.collapse.rank_groups` cuts the dense one, each group
+placed where its best image ranks. Every keyword and hybrid hit lists the query words its
+image holds (``matched_terms``).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def search(
         raise InvalidRequestError(
             "min_score is a cosine cut-off: it applies in the dense and hybrid modes, not keyword"
         )
-    terms = keyword_index.checked_terms(request.text)
+    terms = keyword_index.query_terms(request.text)
     allowed = store.ids_matching(request.filters) if request.filters else None
     if request.mode == KEYWORD:
         ranked = keyword_index.ranking(store.engine, terms, within=allowed)

@@ -20,6 +20,7 @@ that BM25 ranks images by how many of them they hold, and how rare those are.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -39,8 +40,6 @@ UNINDEXED_FIELDS = frozenset(
     {"source", "source_path", "license", "attribution", "note", "sidecar_id", "file", "path"}
 )
 UNINDEXED_SUFFIXES = ("_key", "_uid")
-#: words of one query at most (more are refused rather than cut silently)
-MAX_QUERY_TERMS = 64
 #: what the index holds of one image: (id, caption, modality, extra fields)
 Words = tuple[int, str | None, str | None, Mapping[str, Any] | None]
 UNAVAILABLE = "keyword search unavailable: re-run medsearch index"
@@ -48,6 +47,7 @@ UNAVAILABLE = "keyword search unavailable: re-run medsearch index"
 CREATE = f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(body, tokenize='{TOKENIZER}')"
 _INSERT = text(f"INSERT INTO {TABLE}(rowid, body) VALUES (:id, :body)")
 _DELETE = text(f"DELETE FROM {TABLE} WHERE rowid IN (SELECT value FROM json_each(:ids))")
+_MARKED = re.compile("\x02(.*?)\x03", re.DOTALL)
 _WITHIN = "AND rowid IN (SELECT value FROM json_each(:within))"
 
 
@@ -87,16 +87,6 @@ def query_terms(query: str) -> list[str]:
 def match_expression(terms: Sequence[str]) -> str:
     """An FTS5 query matching any of ``terms``, each a quoted string (no FTS5 syntax)."""
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-
-
-def checked_terms(query: str) -> list[str]:
-    """The words of a keyword query (:class:`InvalidRequestError` when it has none or too many)."""
-    terms = query_terms(query)
-    if not terms:
-        raise InvalidRequestError("a keyword search needs text with at least one word")
-    if len(terms) > MAX_QUERY_TERMS:
-        raise InvalidRequestError(f"a keyword search takes at most {MAX_QUERY_TERMS} words")
-    return terms
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -155,6 +145,8 @@ def ranking(
 ) -> tuple[np.ndarray, np.ndarray]:
     """BM25 scores (higher is better) and ids of the images holding any of ``terms``, best
     first (ties by id), among ``within`` when given; the first ``limit`` when given."""
+    if not terms:
+        return np.zeros(0, np.float64), np.zeros(0, np.int64)
     clauses = [f"SELECT rowid, -bm25({TABLE}) FROM {TABLE} WHERE {TABLE} MATCH :match"]
     params: dict[str, Any] = {"match": match_expression(terms)}
     if within is not None:
@@ -170,17 +162,17 @@ def ranking(
 
 
 def matched_terms(engine: Engine, terms: Sequence[str], ids: Sequence[int]) -> dict[int, list[str]]:
-    """Which of ``terms`` each of ``ids`` holds (FTS5's own matching, one query per term)."""
+    """Which of ``terms`` each of ``ids`` holds, as FTS5 itself matched them: the words its
+    ``highlight()`` marks, folded as query words are."""
     found: dict[int, list[str]] = {int(i): [] for i in ids}
-    if not found:
+    if not found or not terms:
         return found
-    query = f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :match {_WITHIN}"
-    within = json.dumps(list(found))
-    for term in terms:
-        for (image_id,) in _read(
-            engine, query, {"match": match_expression([term]), "within": within}
-        ):
-            found[int(image_id)].append(term)
+    marked = f"highlight({TABLE}, 0, char(2), char(3))"
+    query = f"SELECT rowid, {marked} FROM {TABLE} WHERE {TABLE} MATCH :match {_WITHIN}"
+    params = {"match": match_expression(terms), "within": json.dumps(list(found))}
+    for image_id, text_marked in _read(engine, query, params):
+        held = {word for span in _MARKED.findall(text_marked) for word in query_terms(span)}
+        found[int(image_id)] = [term for term in terms if term in held]
     return found
 
 
