@@ -42,6 +42,10 @@ UNINDEXED_FIELDS = frozenset(
 UNINDEXED_SUFFIXES = ("_key", "_uid")
 #: what the index holds of one image: (id, caption, modality, extra fields)
 Words = tuple[int, str | None, str | None, Mapping[str, Any] | None]
+#: where the table is written: a unit of work's session, or a connection
+Writable = Session | Connection
+#: where it is read: an engine (a connection of its own per read) or an open connection
+Readable = Engine | Connection
 UNAVAILABLE = "keyword search unavailable: re-run medsearch index"
 
 CREATE = f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(body, tokenize='{TOKENIZER}')"
@@ -92,7 +96,7 @@ def match_expression(terms: Sequence[str]) -> str:
 # -- writing ---------------------------------------------------------------------------------
 
 
-def add_rows(session: Session, rows: Iterable[Words]) -> None:
+def add_rows(session: Writable, rows: Iterable[Words]) -> None:
     """Index the words of new images: (id, caption, modality, extra) each."""
     values = [
         {"id": int(image_id), "body": indexed_text(caption, modality, extra)}
@@ -102,13 +106,13 @@ def add_rows(session: Session, rows: Iterable[Words]) -> None:
         session.execute(_INSERT, values)
 
 
-def remove_ids(session: Session, ids: Sequence[int]) -> None:
+def remove_ids(session: Writable, ids: Sequence[int]) -> None:
     """Take images out of the index."""
     if len(ids):
         session.execute(_DELETE, {"ids": json.dumps([int(i) for i in ids])})
 
 
-def replace_rows(session: Session, rows: Sequence[Words]) -> None:
+def replace_rows(session: Writable, rows: Sequence[Words]) -> None:
     """Index the new words of images whose caption, modality or extra fields changed."""
     remove_ids(session, [row[0] for row in rows])
     add_rows(session, rows)
@@ -137,7 +141,7 @@ def fill_if_new(engine: Engine, had_table: bool) -> None:
 
 
 def ranking(
-    engine: Engine,
+    engine: Readable,
     terms: Sequence[str],
     *,
     limit: int | None = None,
@@ -161,7 +165,9 @@ def ranking(
     return scores, np.asarray([row[0] for row in rows], dtype=np.int64)
 
 
-def matched_terms(engine: Engine, terms: Sequence[str], ids: Sequence[int]) -> dict[int, list[str]]:
+def matched_terms(
+    engine: Readable, terms: Sequence[str], ids: Sequence[int]
+) -> dict[int, list[str]]:
     """Which of ``terms`` each of ``ids`` holds, as FTS5 itself matched them: the words its
     ``highlight()`` marks, folded as query words are."""
     found: dict[int, list[str]] = {int(i): [] for i in ids}
@@ -176,11 +182,13 @@ def matched_terms(engine: Engine, terms: Sequence[str], ids: Sequence[int]) -> d
     return found
 
 
-def _read(engine: Engine, query: str, params: Mapping[str, Any]) -> list[Any]:
-    with engine.connect() as connection:
-        if not has_table(connection):
-            raise InvalidRequestError(UNAVAILABLE)
-        try:
-            return list(connection.execute(text(query), dict(params)))
-        except OperationalError as exc:  # what quoting should make impossible, still a 400
-            raise InvalidRequestError(f"keyword query not understood: {exc.orig}") from exc
+def _read(bind: Readable, query: str, params: Mapping[str, Any]) -> list[Any]:
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return _read(connection, query, params)
+    if not has_table(bind):
+        raise InvalidRequestError(UNAVAILABLE)
+    try:
+        return list(bind.execute(text(query), dict(params)))
+    except OperationalError as exc:  # what quoting should make impossible, still a 400
+        raise InvalidRequestError(f"keyword query not understood: {exc.orig}") from exc

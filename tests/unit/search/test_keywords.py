@@ -36,12 +36,9 @@ def records(retriever: Retriever) -> dict[int, ImageRecord]:
     return retriever.store.get_many(retriever.store.ids().tolist())
 
 
-def brute_bm25(retriever: Retriever, query: str) -> list[tuple[int, float]]:
-    """(id, BM25 score) of every record holding a query word, best first, ties by id."""
-    docs = {
-        image_id: Counter(words(indexed_text(r.caption, r.modality, r.extra)))
-        for image_id, r in records(retriever).items()
-    }
+def bm25(documents: dict[int, str], query: str) -> list[tuple[int, float]]:
+    """(id, BM25 score) of every document holding a query word, best first, ties by id."""
+    docs = {image_id: Counter(words(body)) for image_id, body in documents.items()}
     n_docs = len(docs)
     average = sum(sum(c.values()) for c in docs.values()) / n_docs
     scored = []
@@ -58,6 +55,15 @@ def brute_bm25(retriever: Retriever, query: str) -> list[tuple[int, float]]:
         if held:
             scored.append((image_id, score))
     return sorted(scored, key=lambda pair: (-pair[1], pair[0]))
+
+
+def brute_bm25(retriever: Retriever, query: str) -> list[tuple[int, float]]:
+    """BM25 of every indexed image's words (caption, modality, text fields)."""
+    documents = {
+        image_id: indexed_text(r.caption, r.modality, r.extra)
+        for image_id, r in records(retriever).items()
+    }
+    return bm25(documents, query)
 
 
 def brute_dense(retriever: Retriever, query: str) -> list[int]:
