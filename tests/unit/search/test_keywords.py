@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,11 +21,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from indexer import ann
+from indexer.encoders import Encoder
 from indexer.errors import InvalidRequestError
 from indexer.records import ImageRecord
 from indexer.search import keywords
 from indexer.search.retriever import Retriever
+from indexer.settings import Settings
+from indexer.storage.folder import IndexFolder
 from indexer.storage.keyword_index import indexed_text, query_terms
+from indexer.storage.publish import publish
 
 QUERY = "chest pneumonia opacities consolidation"
 
@@ -197,3 +205,42 @@ def test_a_text_without_words_matches_by_meaning_alone(retriever: Retriever) -> 
     dense = retriever.search(text=" ,;- ", k=5)
     assert [h.id for h in hybrid.hits] == [h.id for h in dense.hits]
     assert all(h.matched_terms == () for h in hybrid.hits)
+
+
+@pytest.fixture(scope="module", params=ann.INDEX_TYPES)
+def typed_retriever(
+    request: pytest.FixtureRequest,
+    sample_index_dir: Path,
+    tiny_encoder: Encoder,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Retriever]:
+    """The sample index republished as each index type."""
+    copy = tmp_path_factory.mktemp(f"sample-{request.param}") / "index"
+    shutil.copytree(sample_index_dir, copy)
+    folder = IndexFolder(copy)
+    with folder.open_store() as store:
+        publish(folder, store, folder.read_info(), request.param)
+    opened = Retriever.open(Settings(index_dir=copy, device="cpu"), encoder=tiny_encoder)
+    yield opened
+    opened.close()
+
+
+def test_hybrid_pages_filters_and_collapse_work_on_every_index_type(
+    typed_retriever: Retriever,
+) -> None:
+    options: dict[str, Any] = {"text": QUERY, "mode": "hybrid", "filters": {"modality": "CR"}}
+    dense = typed_retriever.search(text=QUERY, k=100, filters={"modality": "CR"}, exclude_ids=[3])
+    keyword = typed_retriever.search(
+        text=QUERY, k=100, mode="keyword", filters={"modality": "CR"}, exclude_ids=[3]
+    )
+    expected = brute_rrf([[h.id for h in dense.hits], [h.id for h in keyword.hits]])
+    pages = [
+        typed_retriever.search(k=4, offset=offset, exclude_ids=[3], **options).hits
+        for offset in range(0, len(expected), 4)
+    ]
+    found = [(hit.id, hit.score) for page in pages for hit in page]
+    assert [s for _, s in found] == pytest.approx([s for _, s in expected])
+    assert {i for i, _ in found} == {i for i, _ in expected}
+    collapsed = typed_retriever.search(collapse="label", k=100, **options)
+    labels = [hit.group.value for hit in collapsed.hits if hit.group is not None]
+    assert len(labels) == len(set(labels)) == collapsed.total
