@@ -66,14 +66,14 @@ class WordRequest:
     collapse: str | None = None
 
 
-def check_mode(mode: str, *, text: str | None, other_queries: Sequence[str], level: str) -> None:
-    """Refuse a mode this MedSearch lacks, and keyword or hybrid searches without a text query
-    alone, at a group level, or (keyword) with a cosine cut-off."""
+def check_mode(mode: str, *, text: str | None, alone: bool, level: str) -> None:
+    """Refuse a mode this MedSearch lacks, and keyword or hybrid searches without a ``text``
+    query, with another query kind (``alone`` False) or at a group ``level``."""
     if mode not in MODES:
         raise InvalidRequestError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == DENSE:
         return
-    if text is None or other_queries:
+    if text is None or not alone:
         raise InvalidRequestError(
             f"mode {mode} searches by text alone: give text and no other query"
         )

@@ -257,31 +257,16 @@ class Retriever:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
-        others = [
-            name
-            for name, value in (
-                ("image", image),
-                ("vector", vector),
-                ("image_id", image_id),
-                ("group", group),
-            )
-            if value is not None
-        ]
-        keywords.check_mode(mode, text=text, other_queries=others, level=level)
+        alone = all(query is None for query in (image, vector, image_id, group))
+        keywords.check_mode(mode, text=text, alone=alone, level=level)
         if mode != keywords.DENSE:
             assert text is not None  # check_mode requires it
-            if collapse is not None:
-                self.store.groups.check_field(collapse)
             left_out = np.asarray(sorted({int(i) for i in exclude_ids}), dtype=np.int64)
-            words = keywords.WordRequest(
-                mode, text, k, offset, filters, min_score, left_out, count_facets, collapse
+            return self._search_words(
+                keywords.WordRequest(
+                    mode, text, k, offset, filters, min_score, left_out, count_facets, collapse
+                )
             )
-            snapshot = self._snapshot
-
-            def dense_top(want: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-                return self._top(snapshot, self.embed_text(text), want, allowed)
-
-            return keywords.search(self.store, words, dense_top, self._hits)
         at_group_level = level != levels.IMAGE_LEVEL or group is not None
         if collapse is not None:
             if at_group_level:
@@ -321,6 +306,17 @@ class Retriever:
             timings["facets"] = (time.perf_counter() - searched) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResult(hits, total, timings, suggestions, facets)
+
+    def _search_words(self, request: keywords.WordRequest) -> SearchResult:
+        """A keyword or hybrid search (:mod:`indexer.search.keywords`)."""
+        if request.collapse is not None:
+            self.store.groups.check_field(request.collapse)
+        snapshot = self._snapshot
+
+        def dense_top(want: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            return self._top(snapshot, self.embed_text(request.text), want, allowed)
+
+        return keywords.search(self.store, request, dense_top, self._hits)
 
     def _facets_scoring(
         self,
