@@ -187,6 +187,8 @@ class Hit:
     caption: str | None
     metadata: dict[str, MetadataValue]
     group: GroupSummary | None = None
+    #: of a keyword or hybrid search: the query's words the image holds
+    matched_terms: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -198,6 +200,8 @@ class Hit:
         }
         if self.group is not None:
             data["group"] = self.group.to_dict()
+        if self.matched_terms is not None:
+            data["matched_terms"] = list(self.matched_terms)
         return data
 
 

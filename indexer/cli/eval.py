@@ -50,6 +50,16 @@ from .setting_options import setting_options
     "by its mean vector with its images' majority label and caption.",
 )
 @click.option(
+    "--mode",
+    "modes",
+    default="dense",
+    show_default=True,
+    metavar="MODE[,MODE...]",
+    help="How text -> image ranks, each mode a row of its own: dense, keyword (BM25 over the "
+    "images' words, the query's own caption left out) or hybrid (both fused), e.g. "
+    "dense,keyword,hybrid.",
+)
+@click.option(
     "--queries",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV of judgments: query,image[,grade] (image: indexed path or id).",
@@ -85,6 +95,7 @@ def eval_command(
     caption_field: str | None,
     by: str | None,
     level: str,
+    modes: str,
     queries: Path | None,
     bootstrap: int,
     seed: int,
@@ -117,6 +128,7 @@ def eval_command(
         caption_field=caption_field,
         by=by,
         level=level,
+        modes=tuple(mode.strip() for mode in modes.split(",") if mode.strip()),
         queries=queries,
         bootstrap=bootstrap,
         seed=seed,

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from ..errors import InvalidRequestError
-from ..records import GroupSummary
+from ..records import GroupSummary, Hit
+from ..search.modes import DENSE, MODES
 from .options import SettingsProblem, echo_json, reports_errors, settings_from
 from .setting_options import setting_options
 
@@ -57,6 +58,14 @@ filter_option = click.option(
     metavar="VALUE",
     help="At a group level, find the groups most similar to this one (a series_key ...).",
 )
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default=DENSE,
+    show_default=True,
+    help="How --text ranks images: by meaning (dense), by its words in captions and text "
+    "fields (keyword, BM25), or both fused (hybrid).",
+)
 @setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
@@ -72,6 +81,7 @@ def search(
     collapse: str | None,
     level: str,
     group: str | None,
+    mode: str,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
@@ -110,6 +120,7 @@ def search(
             collapse=collapse,
             level=level,
             group=group,
+            mode=mode,
         )
     except InvalidRequestError as exc:
         # what is left: an unknown filter or collapse field, or a value its field cannot equal
@@ -126,6 +137,8 @@ def search(
     for rank, hit in enumerate(result.hits, start=offset + 1):
         caption = (hit.caption or "")[:80]
         click.echo(f"{rank:>3}. {hit.score:.4f}  #{hit.id}  {hit.path}  {caption}")
+        if hit.matched_terms is not None:
+            click.echo(f"     {matched_line(hit)}")
         if hit.group is not None:
             click.echo(f"     {group_line(hit.group)}")
     t = result.timings_ms
@@ -141,6 +154,11 @@ def group_line(group: GroupSummary) -> str:
     if group.next:
         line += "; next " + ", ".join(f"#{i} {s:.4f}" for i, s in group.next)
     return line
+
+
+def matched_line(hit: Hit) -> str:
+    """``matched: pneumonia, chest`` (or that the image holds none of the words)."""
+    return "matched: " + (", ".join(hit.matched_terms or ()) or "no query word")
 
 
 def check_one_query(

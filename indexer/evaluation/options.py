@@ -40,6 +40,8 @@ class EvalOptions:
     served: bool = False
     #: the units retrieved: images, or groups (series, study, group:FIELD; see .levels)
     level: str = "image"
+    #: how text -> image ranks: dense, keyword, hybrid, each a task of its own (.tasks.text_modes)
+    modes: tuple[str, ...] = ("dense",)
     #: the device, precision and trust in model code the encoders load with
     settings: Settings = field(default_factory=Settings)
     #: None: a progress bar on stderr when it is a terminal

@@ -138,6 +138,8 @@ class RunSettings:
     template: str
     #: the units retrieved: image, series, study or group:FIELD
     level: str = "image"
+    #: how text -> image ranked: dense, keyword, hybrid (a task each)
+    modes: tuple[str, ...] = ("dense",)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from .report.examples import example_paths, examples_of
 from .results import Breakdown, Evaluation, Figures, IndexResult, RunSettings, Skipped
 from .served import served_figures
 from .tasks import TASKS, Task, TaskScores
+from .tasks.text_modes import check_modes
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,13 @@ def evaluate(paths: Sequence[Path], options: EvalOptions) -> Evaluation:
             "--collapse ranks groups, the served index images: give one of --collapse, --served"
         )
     check_level_options(options)
+    check_modes(options)
     judgments = read_qrels(options.queries) if options.queries else None
     inputs = [
         checked_inputs(at_level(open_eval_index(p), options.level), options, judgments)
         for p in paths
     ]
-    plans = [plan(item) for item in inputs]
+    plans = [plan(item, options.modes) for item in inputs]
     first = inputs[0]
     shown = example_paths(first.index, first.captions, options.seed) if first.captions else []
     results = [
@@ -62,14 +64,17 @@ def evaluate(paths: Sequence[Path], options: EvalOptions) -> Evaluation:
     return Evaluation(results, differences(results), run_settings(options))
 
 
-def plan(inputs: IndexInputs) -> Plan:
+def plan(inputs: IndexInputs, modes: Sequence[str] = ("dense",)) -> Plan:
     """The tasks whose fields ``inputs`` has; none at all is an error naming every reason.
 
     A task lacking a field the user did not ask for (no ``--group-field``, no ``--queries``)
-    was not asked for, so it is neither run nor reported as skipped.
+    was not asked for, so it is neither run nor reported as skipped; nor is a text -> image
+    task of a search mode not among ``modes``.
     """
     runnable, skipped = [], []
     for task in TASKS:
+        if task.mode is not None and task.mode not in modes:
+            continue
         lacking = [need for need in Need if need in task.needs and not inputs.has(need)]
         if not lacking:
             runnable.append(task)
@@ -154,6 +159,7 @@ def run_settings(options: EvalOptions) -> RunSettings:
         served=options.served,
         template=DEFAULT_TEMPLATE,
         level=options.level,
+        modes=options.modes,
     )
 
 

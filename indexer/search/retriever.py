@@ -52,7 +52,7 @@ from ..storage.group_files import PublishedGroups, load_groups
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
-from . import levels
+from . import keywords, levels
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .info import RetrieverInfo
 
@@ -234,6 +234,7 @@ class Retriever:
         collapse: str | None = None,
         level: str = levels.IMAGE_LEVEL,
         group: MetadataValue = None,
+        mode: str = keywords.DENSE,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -248,12 +249,25 @@ class Retriever:
         mean vectors (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query
         kind too: the groups most similar to that one, itself first. ``collapse`` then keeps the
         best group per value of that field ("the best series of each study").
+
+        ``mode`` keyword ranks by BM25 over the images' words, hybrid fuses that ranking with
+        the dense one (:mod:`indexer.search.keywords`); both take a ``text`` query alone.
         """
         started = time.perf_counter()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
+        alone = all(query is None for query in (image, vector, image_id, group))
+        keywords.check_mode(mode, text=text, alone=alone, level=level)
+        if mode != keywords.DENSE:
+            assert text is not None  # check_mode requires it
+            left_out = np.asarray(sorted({int(i) for i in exclude_ids}), dtype=np.int64)
+            return self._search_words(
+                keywords.WordRequest(
+                    mode, text, k, offset, filters, min_score, left_out, count_facets, collapse
+                )
+            )
         if collapse is not None:
             self.store.groups.check_field(collapse)
         if level != levels.IMAGE_LEVEL or group is not None:
@@ -288,6 +302,17 @@ class Retriever:
             timings["facets"] = (time.perf_counter() - searched) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResult(hits, total, timings, suggestions, facets)
+
+    def _search_words(self, request: keywords.WordRequest) -> SearchResult:
+        """A keyword or hybrid search (:mod:`indexer.search.keywords`)."""
+        if request.collapse is not None:
+            self.store.groups.check_field(request.collapse)
+        snapshot = self._snapshot
+
+        def dense_top(want: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            return self._top(snapshot, self.embed_text(request.text), want, allowed)
+
+        return keywords.search(self.store, request, dense_top, self._hits)
 
     def _facets_scoring(
         self,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..errors import NotFoundError
 from ..records import ImageRecord, InstanceUIDs, MetadataValue
+from . import keyword_index
 from .field_kinds import fill_if_new
 from .filters import Facets, FieldQueries, Filters, field_expression
 from .groups import GroupQueries
@@ -61,8 +62,10 @@ class Store:
         event.listen(self.engine, "connect", _sqlite_pragmas)
         if create:
             had_field_kinds = inspect(self.engine).has_table(FieldKindRow.__tablename__)
+            had_keyword_index = keyword_index.has_table(self.engine)
             Base.metadata.create_all(self.engine)
             fill_if_new(self.engine, had_field_kinds)
+            keyword_index.fill_if_new(self.engine, had_keyword_index)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._fields = FieldQueries(self.engine, db_path)
         #: values, sizes and members of the groups a field makes (:mod:`indexer.storage.groups`)

@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..records import InstanceUIDs, MetadataValue
+from . import keyword_index
 from .field_kinds import pairs_of, record_pairs
 from .schema import DescriptiveFields, FailureRow, IdentifierRow, ImageRow
 from .sql import in_chunks
@@ -43,6 +44,7 @@ class MetadataWriter:
         self._session.add_all(objects)
         self._session.flush()
         record_pairs(self._session, pairs_of(r.get("extra") for r in rows))
+        keyword_index.add_rows(self._session, (_words(o) for o in objects))
         return [o.id for o in objects]
 
     def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -54,6 +56,10 @@ class MetadataWriter:
         if rows:
             self._session.execute(insert(ImageRow), [dict(r) for r in rows])
             record_pairs(self._session, pairs_of(r.get("extra") for r in rows))
+            keyword_index.add_rows(
+                self._session,
+                ((r["id"], r.get("caption"), r.get("modality"), r.get("extra")) for r in rows),
+            )
 
     def add_identifiers(self, pairs: Iterable[tuple[int, InstanceUIDs]]) -> None:
         """Record the DICOM identifiers of newly added PACS images."""
@@ -64,7 +70,9 @@ class MetadataWriter:
 
     def delete_images(self, ids: Iterable[int]) -> None:
         removed = pairs_of([])
-        for condition in in_chunks(ImageRow.id, (int(i) for i in ids)):
+        ids = [int(i) for i in ids]
+        keyword_index.remove_ids(self._session, ids)
+        for condition in in_chunks(ImageRow.id, ids):
             removed += pairs_of(self._session.scalars(select(ImageRow.extra).where(condition)))
             self._session.execute(delete(ImageRow).where(condition))
         record_pairs(self._session, pairs_of([]), removed)
@@ -94,7 +102,7 @@ class MetadataWriter:
     def update_extra(self, fields: Mapping[str, Mapping[str, MetadataValue]]) -> int:
         """Set the given extra fields of already indexed rows (path -> fields) where they
         differ; return how many rows changed."""
-        changed = 0
+        rewritten: list[keyword_index.Words] = []
         before, after = pairs_of([]), pairs_of([])
         for condition in in_chunks(ImageRow.path, fields):
             for row in self._session.scalars(select(ImageRow).where(condition)):
@@ -103,14 +111,15 @@ class MetadataWriter:
                     before += pairs_of([extra])
                     row.extra = {**extra, **fields[row.path]}
                     after += pairs_of([row.extra])
-                    changed += 1
+                    rewritten.append(_words(row))
         record_pairs(self._session, after, before)
-        return changed
+        keyword_index.replace_rows(self._session, rewritten)
+        return len(rewritten)
 
     def apply_sidecar(self, metadata: Mapping[str, Mapping[str, MetadataValue]]) -> int:
         """Set caption, modality and extra fields from a sidecar on already indexed rows;
         return how many rows changed."""
-        changed = 0
+        rewritten: list[keyword_index.Words] = []
         before, after = pairs_of([]), pairs_of([])
         for condition in in_chunks(ImageRow.path, metadata):
             for row in self._session.scalars(select(ImageRow).where(condition)):
@@ -120,6 +129,12 @@ class MetadataWriter:
                     before += pairs_of([row.extra])
                     after += pairs_of([updated.extra])
                     row.caption, row.modality, row.extra = updated
-                    changed += 1
+                    rewritten.append(_words(row))
         record_pairs(self._session, after, before)
-        return changed
+        keyword_index.replace_rows(self._session, rewritten)
+        return len(rewritten)
+
+
+def _words(row: ImageRow) -> keyword_index.Words:
+    """What the keyword index holds of a row."""
+    return row.id, row.caption, row.modality, row.extra

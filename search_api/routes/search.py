@@ -36,6 +36,7 @@ def search() -> dict[str, Any]:
         vector=query.vector,
         image_id=query.image_id,
         group=query.group,
+        mode=query.mode,
         **query.params.as_kwargs(),
     )
     return search_payload(result, decode_ms, index=state.url_name(served))

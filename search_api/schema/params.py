@@ -45,6 +45,7 @@ from search_api.schema.fields import (
 )
 from search_api.schema.filter_field import Filters, MetadataFieldName, MetadataFilters
 from search_api.schema.image_fields import Base64Image, Upload
+from search_api.schema.mode_field import Mode
 
 #: longest text query, in characters
 MAX_TEXT_CHARS = 10_000
@@ -211,11 +212,13 @@ PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
 QUERY_KINDS = ("text", "image", "image_id", "vector", "group")
+MODE = Mode("mode")
 SEARCH_BODY = FieldSet(
     (
         *PAGING,
         FACETS,
         INDEX,
+        MODE,
         Text("text", MAX_TEXT_CHARS, description="What to look for, in words"),
         Base64Image("image"),
         ImageId("image_id", description="Find images similar to this indexed image"),
@@ -331,6 +334,8 @@ class SearchQuery:
     vector: list[float] | None = None
     #: a group's value: the groups of the level most similar to it
     group: str | None = None
+    #: how a text query ranks images: dense, keyword or hybrid
+    mode: str = "dense"
 
 
 @dataclass(frozen=True)
@@ -387,6 +392,7 @@ def parse_search_body(body: Mapping[str, Any], limits: Limits) -> SearchQuery:
         image_id=values["image_id"],
         vector=values["vector"],
         group=values["group"],
+        mode=values["mode"],
     )
 
 

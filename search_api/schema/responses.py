@@ -99,8 +99,14 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                 "metadata": _METADATA,
                 **urls,
                 "group": _HIT_GROUP,
+                "matched_terms": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Only in keyword and hybrid modes: the query's words the "
+                    "image's caption and text fields hold",
+                },
             },
-            optional=("group",),
+            optional=("group", "matched_terms"),
         ),
         "Group": closed(
             {

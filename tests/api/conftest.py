@@ -161,6 +161,7 @@ class FakeRetriever:
         collapse: str | None = None,
         level: str = "image",
         group: MetadataValue = None,
+        mode: str = "dense",
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:

@@ -35,6 +35,7 @@ describe('empty state', () => {
       'collapse',
       'group',
       'level',
+      'mode',
     ]);
     assert.ok(Object.values(others).every((value) => value === null));
     assert.equal(urlstate.hasQuery(state), false);

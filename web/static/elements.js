@@ -10,6 +10,7 @@ export function pageElements() {
   return {
     form: /** @type {HTMLFormElement} */ ($('search-form')),
     q: /** @type {HTMLInputElement} */ ($('q')),
+    mode: /** @type {HTMLSelectElement} */ ($('mode')),
     homeLink: $('home-link'),
     imageButton: $('image-button'),
     fileInput: /** @type {HTMLInputElement} */ ($('file-input')),

@@ -113,6 +113,9 @@ export function wireEvents({ els, page, actions, detail }) {
   els.minScore.addEventListener('change', minScoreChanged);
 
   els.groupBy.addEventListener('change', () => update({ collapse: els.groupBy.value || null }));
+  els.mode.addEventListener('change', () => {
+    update({ mode: els.mode.value === 'dense' ? null : els.mode.value });
+  });
 
   els.filtersToggle.addEventListener('click', () => {
     const open = els.filtersToggle.getAttribute('aria-expanded') !== 'true';

@@ -200,7 +200,10 @@ export function searchParams(search, facetValues, { k, offset }) {
   const params = { k, offset };
   const filters = requestFilters(search.filters, facetValues);
   if (filters) params.filters = filters;
-  if (search.minScore !== null) params.min_score = search.minScore;
+  // a keyword ranking has no cosine to cut at
+  if (search.minScore !== null && !(search.q && search.mode === 'keyword')) {
+    params.min_score = search.minScore;
+  }
   // a group level already gives one result per group: "Group by" applies to image results
   if (search.collapse !== null && search.group === null) params.collapse = search.collapse;
   return params;

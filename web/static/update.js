@@ -229,7 +229,8 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
       const file = await api.imageFile(asked.similar, searched, signal);
       return api.searchImage(file, inIndex, signal);
     }
-    return api.search({ text: asked.q, ...inIndex }, signal);
+    const mode = asked.mode === null ? {} : { mode: asked.mode };
+    return api.search({ text: asked.q, ...mode, ...inIndex }, signal);
   }
 
   /**

@@ -6,12 +6,14 @@ served one and a chart) and one line in :data:`TASKS`.
 
 from __future__ import annotations
 
-from . import image_to_image, image_to_text, judged, text_to_image, zero_shot
+from . import image_to_image, image_to_text, judged, text_modes, text_to_image, zero_shot
 from .base import PerQueryScores, Task, TaskScores
 
 #: every task, in the order the outputs show them
 TASKS: tuple[Task, ...] = (
     text_to_image.TASK,
+    text_modes.KEYWORD_TASK,
+    text_modes.HYBRID_TASK,
     image_to_text.TASK,
     image_to_image.TASK,
     image_to_image.LEAKAGE_FREE,

@@ -76,3 +76,5 @@ class Task:
     #: the report's chart that shows the task, and the figures it shows
     chart: str | None = None
     chart_figures: tuple[str, ...] = ()
+    #: the search mode the task ranks by (``--mode``); None: a task every run has
+    mode: str | None = None

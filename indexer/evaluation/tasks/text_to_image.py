@@ -57,4 +57,5 @@ TASK = Task(
     served=served,
     chart="recall",
     chart_figures=tuple(f"R@{k}" for k in scoring.RECALL_KS),
+    mode="dense",
 )

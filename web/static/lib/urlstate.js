@@ -19,7 +19,10 @@ export const RESERVED = new Set([
   'collapse',
   'level',
   'group',
+  'mode',
 ]);
+/** How a text query can rank besides by meaning (the API's `mode`; dense is the default). */
+export const TEXT_MODES = ['keyword', 'hybrid'];
 /** The levels a "similar series/studies" query searches at. */
 export const GROUP_LEVELS = ['series', 'study'];
 
@@ -35,6 +38,7 @@ export const GROUP_LEVELS = ['series', 'study'];
  * @property {string | null} collapse field results are grouped by (null: one result per image)
  * @property {string | null} group a series or study key: the groups most similar to it
  * @property {string | null} level the level of `group`: series or study
+ * @property {string | null} mode how a text query ranks: keyword or hybrid (null: dense)
  */
 
 /** @returns {SearchState} */
@@ -50,6 +54,7 @@ export function emptyState() {
     collapse: null,
     group: null,
     level: null,
+    mode: null,
   };
 }
 
@@ -75,6 +80,8 @@ export function stateFromUrl(search, isFilterField) {
   state.index = params.get('index') || null;
   state.compare = params.get('compare') || null;
   state.collapse = params.get('collapse') || null;
+  const mode = params.get('mode') ?? '';
+  if (TEXT_MODES.includes(mode)) state.mode = mode;
   for (const [key, value] of params) {
     if (RESERVED.has(key) || !isFilterField(key)) continue;
     const values = state.filters.get(key) ?? [];
@@ -103,6 +110,7 @@ export function urlFromState(state) {
   if (state.index !== null) params.set('index', state.index);
   if (state.compare !== null) params.set('compare', state.compare);
   if (state.collapse !== null) params.set('collapse', state.collapse);
+  if (state.mode !== null) params.set('mode', state.mode);
   const text = params.toString();
   return text ? `?${text}` : '';
 }

@@ -7,6 +7,7 @@
 import { h, safeUrl } from '../lib/dom.js';
 import { FIRST_FIELDS } from '../lib/fields.js';
 import { groupSizeText } from '../lib/groups.js';
+import { markedPieces } from '../lib/highlight.js';
 
 /** A thumbnail stand-in for images the browser cannot show (DICOM queries, failed loads). */
 export function placeholder(text) {
@@ -34,6 +35,17 @@ function groupLine(group) {
     'span',
     { class: 'group-size', title: `${group.field}: ${group.value ?? '(none)'}` },
     `${size} · ${group.matched} matching`,
+  );
+}
+
+/**
+ * A caption with the words a keyword search matched marked.
+ * @param {string} text
+ * @param {unknown} terms the hit's `matched_terms`
+ */
+function captionWithMatches(text, terms) {
+  return markedPieces(text, terms).map((piece) =>
+    piece.matched ? h('mark', { class: 'match' }, piece.text) : piece.text,
   );
 }
 
@@ -94,7 +106,14 @@ export function resultCard(hit, rank, { apiBase, onOpen }) {
           tags.map((tag) => h('span', { class: 'tag' }, tag)),
         ),
       ),
-      h('span', { class: 'caption' }, text),
+      h('span', { class: 'caption' }, captionWithMatches(text, hit.matched_terms)),
+      Array.isArray(hit.matched_terms)
+        ? h(
+            'span',
+            { class: 'matched-terms' },
+            hit.matched_terms.length ? `Matched: ${hit.matched_terms.join(', ')}` : 'No word matched',
+          )
+        : null,
       hit.group ? groupLine(hit.group) : null,
     ),
   );

@@ -22,8 +22,9 @@ const EXAMPLES = [
  * @param {import('../elements.js').PageElements} els
  * @param {import('../lib/urlstate.js').SearchState} search
  */
-export function showControls(els, { filters, minScore, collapse }) {
+export function showControls(els, { filters, minScore, collapse, mode }) {
   showSelected(els.facets, filters);
+  els.mode.value = mode ?? 'dense';
   showGroupBy(els, collapse);
   els.minScore.value = String(minScore ?? 0);
   renderMinScore(els);
