@@ -161,6 +161,8 @@ class FakeRetriever:
         collapse: str | None = None,
         level: str = "image",
         group: MetadataValue = None,
+        min_relative: float | None = None,
+        min_z: float | None = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:
