@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from indexer.search.retriever import Retriever
 from indexer.storage.folder import NULL_SCORES_FILE
 from tests.support.helpers import SAMPLE_COUNT, run_cli
 
-QUERIES = [
+QUERIES: list[dict[str, Any]] = [
     {"text": "chest X-ray with pleural effusion"},
     {"text": "histopathology slide"},
     {"image_id": 3},
@@ -43,7 +44,7 @@ def _between(values: list[float], i: int) -> float:
 
 
 def _exact_ranking(
-    retriever: Retriever, query: dict, filters: dict | None
+    retriever: Retriever, query: dict[str, Any], filters: dict[str, Any] | None
 ) -> list[tuple[int, float]]:
     """Every eligible image with its exact score, best first (the query image left out)."""
     ids = retriever.store.ids_matching(filters) if filters else retriever.store.ids()
@@ -57,7 +58,9 @@ def _exact_ranking(
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_every_hit_carries_its_z_and_percentile(retriever: Retriever, query: dict) -> None:
+def test_every_hit_carries_its_z_and_percentile(
+    retriever: Retriever, query: dict[str, Any]
+) -> None:
     (kind,) = query
     null = _null(retriever, kind)
     result = retriever.search(**query, k=SAMPLE_COUNT)
@@ -66,7 +69,7 @@ def test_every_hit_carries_its_z_and_percentile(retriever: Retriever, query: dic
         z, percentile = _standing(null, hit.score)
         assert hit.z == pytest.approx(z, abs=1e-9)
         assert hit.percentile == pytest.approx(percentile, abs=1e-9)
-        assert 0 <= hit.percentile <= 100
+        assert hit.percentile is not None and 0 <= hit.percentile <= 100
     assert result.below_cut_off is None
 
 
@@ -81,7 +84,7 @@ def test_a_vector_query_is_judged_by_the_random_null(retriever: Retriever) -> No
 @pytest.mark.parametrize("filters", [None, {"modality": "CR"}])
 @pytest.mark.parametrize("share", [0.0, 0.5, 0.9, 0.99, 1.0])
 def test_min_relative_keeps_what_brute_force_keeps(
-    retriever: Retriever, query: dict, filters: dict | None, share: float
+    retriever: Retriever, query: dict[str, Any], filters: dict[str, Any] | None, share: float
 ) -> None:
     ranking = _exact_ranking(retriever, query, filters)
     top = ranking[0][1]
@@ -94,7 +97,7 @@ def test_min_relative_keeps_what_brute_force_keeps(
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_min_z_keeps_what_brute_force_keeps(retriever: Retriever, query: dict) -> None:
+def test_min_z_keeps_what_brute_force_keeps(retriever: Retriever, query: dict[str, Any]) -> None:
     (kind,) = query
     null = _null(retriever, kind)
     ranking = _exact_ranking(retriever, query, None)
@@ -109,7 +112,7 @@ def test_min_z_keeps_what_brute_force_keeps(retriever: Retriever, query: dict) -
 
 
 def test_the_highest_of_several_cut_offs_applies(retriever: Retriever) -> None:
-    query = {"text": "axial CT of the abdomen"}
+    query: dict[str, Any] = {"text": "axial CT of the abdomen"}
     ranking = _exact_ranking(retriever, query, None)
     null = _null(retriever, "text")
     scores = sorted(score for _, score in ranking)
@@ -125,7 +128,7 @@ def test_the_highest_of_several_cut_offs_applies(retriever: Retriever) -> None:
 
 
 def test_below_cut_off_counts_the_page_results_removed(retriever: Retriever) -> None:
-    query = {"text": "retinal fundus photograph"}
+    query: dict[str, Any] = {"text": "retinal fundus photograph"}
     ranking = _exact_ranking(retriever, query, None)
     min_score = (ranking[6][1] + ranking[7][1]) / 2  # seven images score at least this
     page = retriever.search(**query, k=5, offset=4, min_score=min_score)
@@ -140,11 +143,12 @@ def test_cut_offs_follow_collapse_and_group_levels(
     retriever: Retriever, ct_series_retriever: Retriever
 ) -> None:
     """At every level, min_z cuts as the min_score it stands for and z is the hit's standing."""
-    for searched, options in [
+    cases: list[tuple[Retriever, dict[str, Any]]] = [
         (retriever, {"text": "chest", "collapse": "modality"}),
         (ct_series_retriever, {"text": "abdomen", "level": "series"}),
         (ct_series_retriever, {"image_id": 10, "level": "study"}),
-    ]:
+    ]
+    for searched, options in cases:
         kind = "text" if "text" in options else "image_id"
         null = _null(searched, kind)
         every = searched.search(**options, k=50)
@@ -170,7 +174,12 @@ def test_min_relative_outside_0_to_1_is_refused(retriever: Retriever) -> None:
 
 
 def test_the_cli_shows_z_and_cuts(sample_index_dir: Path) -> None:
-    query = ["search", sample_index_dir, "--text", "chest X-ray with pleural effusion"]
+    query: list[str | Path] = [
+        "search",
+        sample_index_dir,
+        "--text",
+        "chest X-ray with pleural effusion",
+    ]
     answer = json.loads(run_cli(*query, "--json"))
     first = answer["results"][0]
     shown = run_cli(*query, "-k", "1")
