@@ -367,7 +367,8 @@ class Retriever:
         embedded = time.perf_counter()
 
         def best_score() -> float | None:
-            first, _ = levels.rank_groups(published, query, dataclasses.replace(request, k=1))
+            top = dataclasses.replace(request, k=1, offset=0)
+            first, _ = levels.rank_groups(published, query, top)
             return first[0][1] if first else None
 
         request = dataclasses.replace(request, min_score=cut.floor(best_score, null))
