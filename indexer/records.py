@@ -189,11 +189,17 @@ class Hit:
     group: GroupSummary | None = None
     #: of a keyword or hybrid search: the query's words the image holds
     matched_terms: tuple[str, ...] | None = None
+    #: the score's standing against the scores unrelated queries get on the index (None: the
+    #: index records no null distribution for this kind of query; :mod:`indexer.search.cutoff`)
+    z: float | None = None
+    percentile: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id,
             "score": self.score,
+            "z": self.z,
+            "percentile": self.percentile,
             "path": self.path,
             "caption": self.caption,
             "metadata": self.metadata,
@@ -221,6 +227,8 @@ class SearchResult:
     #: when asked for: every field's values counted as the facets are under the search's
     #: filters, among the images scoring at least its minimum score
     facets: Facets | None = None
+    #: with a cut-off (min_score, min_relative, min_z): the results of this page it removed
+    below_cut_off: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -232,6 +240,8 @@ class SearchResult:
             data["suggestions"] = self.suggestions
         if self.facets is not None:
             data["facets"] = facets_json(self.facets)
+        if self.below_cut_off is not None:
+            data["below_cut_off"] = self.below_cut_off
         return data
 
 

@@ -44,6 +44,10 @@ class Hit(FromJson):
     thumbnail_url: str | None = None
     image_url: str | None = None
     viewer_url: str | None = None
+    #: the score's standing against the scores unrelated queries get on the index (None: the
+    #: index records none)
+    z: float | None = None
+    percentile: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -89,12 +89,15 @@ class SearchService(Protocol):
         level: str = "image",
         group: MetadataValue = None,
         mode: str = "dense",
+        min_relative: float | None = None,
+        min_z: float | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
         the facet counts under ``filters`` among the images scoring at least ``min_score``;
         with ``collapse``, one result per value of that metadata field; at a group ``level``
         (series, study, group:FIELD) groups, and ``group`` names one to find similar groups;
-        ``mode`` keyword or hybrid ranks a text by its words (BM25), or fuses both rankings."""
+        ``mode`` keyword or hybrid ranks a text by its words (BM25), or fuses both rankings;
+        ``min_relative`` and ``min_z`` cut as :mod:`indexer.search.cutoff` says."""
         ...
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:

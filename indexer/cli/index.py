@@ -285,6 +285,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
         medsearch info data/index --json
     """
     from ..storage.folder import IndexFolder
+    from ..storage.null_scores import load_null_scores
     from ..storage.verify import check_recall as measure_recall
 
     folder = IndexFolder(index_dir)
@@ -308,6 +309,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     if stored.rerank_factor is not None:
         data["rerank_factor"] = stored.rerank_factor
     data["group_fields"] = list(stored.group_fields or ())
+    null = load_null_scores(folder, stored)
+    data["null_scores"] = None if null is None else null.summary()
     if check_recall:
         data["recall"] = measure_recall(index_dir)
     if as_json:
@@ -327,9 +330,23 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     if stored.group_fields:
         click.echo(f"groups     {', '.join(stored.group_fields)} (one vector per group: --level)")
     click.echo(f"updated    {data['updated_at']} (generation {data['generation']})")
+    click.echo(null_lines(data["null_scores"]))
     if check_recall:
         r = data["recall"]
         click.echo(f"recall@{r['k']}  {r['recall_at_k']} over {r['queries']} queries")
+
+
+def null_lines(null: dict[str, Any] | None) -> str:
+    """The lines of ``medsearch info`` about the scores unrelated queries get."""
+    if null is None:
+        return "null       none recorded (published before MedSearch measured it): no z, no min_z"
+    lines = [f"null       scores unrelated queries get on {null['count']} images (z, min_z):"]
+    for kind, s in null["samples"].items():
+        lines.append(
+            f"  {kind:<7}  top-{s['k']} of {s['queries']} queries: {s['scores']} scores, mean "
+            f"{s['mean']:.4f}, sd {s['sd']:.4f}, p99 {s['p99']:.4f}; {s['method']}"
+        )
+    return "\n".join(lines)
 
 
 @click.command()

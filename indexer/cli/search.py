@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import InvalidRequestError
-from ..records import GroupSummary, Hit
+from ..records import GroupSummary, Hit, SearchResult
 from ..search.modes import DENSE, MODES
 from .options import SettingsProblem, echo_json, reports_errors, settings_from
 from .setting_options import setting_options
@@ -40,6 +40,17 @@ filter_option = click.option(
 )
 @filter_option
 @click.option("--min-score", type=float, help="Drop results scoring below this.")
+@click.option(
+    "--min-relative",
+    type=click.FloatRange(0, 1),
+    help="Drop results scoring below this share of the top result's score (0 to 1).",
+)
+@click.option(
+    "--min-z",
+    type=float,
+    help="Drop results whose z against the scores unrelated queries get on the index is below "
+    "this (2: strong matches only).",
+)
 @click.option(
     "--collapse",
     metavar="FIELD",
@@ -78,6 +89,8 @@ def search(
     offset: int,
     filters: tuple[str, ...],
     min_score: float | None,
+    min_relative: float | None,
+    min_z: float | None,
     collapse: str | None,
     level: str,
     group: str | None,
@@ -117,6 +130,8 @@ def search(
             offset=offset,
             filters=parsed_filters,
             min_score=min_score,
+            min_relative=min_relative,
+            min_z=min_z,
             collapse=collapse,
             level=level,
             group=group,
@@ -133,10 +148,10 @@ def search(
         echo_json(result.to_dict())
         return
     if not result.hits:
-        click.echo("no image matches" + case_hint(result.suggestions))
+        click.echo("no image matches" + case_hint(result.suggestions) + cut_hint(result))
     for rank, hit in enumerate(result.hits, start=offset + 1):
         caption = (hit.caption or "")[:80]
-        click.echo(f"{rank:>3}. {hit.score:.4f}  #{hit.id}  {hit.path}  {caption}")
+        click.echo(f"{rank:>3}. {hit.score:.4f}{standing(hit)}  #{hit.id}  {hit.path}  {caption}")
         if hit.matched_terms is not None:
             click.echo(f"     {matched_line(hit)}")
         if hit.group is not None:
@@ -146,6 +161,20 @@ def search(
     click.echo(
         f"({result.total} {counted}; embed {t['embed']:.1f} ms, search {t['search']:.1f} ms)"
     )
+
+
+def standing(hit: Hit) -> str:
+    """`` z 2.31 p99.8`` (empty for an index without a null distribution)."""
+    if hit.z is None or hit.percentile is None:
+        return ""
+    return f" z {hit.z:5.2f} p{hit.percentile:.1f}"
+
+
+def cut_hint(result: SearchResult) -> str:
+    """``; 10 results were below the cut-off`` when a cut-off emptied the page."""
+    if not result.below_cut_off:
+        return ""
+    return f"; {result.below_cut_off} results were below the cut-off"
 
 
 def group_line(group: GroupSummary) -> str:

@@ -43,6 +43,7 @@ from ..storage.metadata_db import Store
 from ..storage.publish import publish
 from ..storage.vectors import VectorFile
 from .engines import Engine, EngineJob, load_engine
+from .null_queries import null_queries_of
 from .preflight import check_run_folders
 from .report import IndexReport, SidecarReport
 from .slice_sampling import plan_slices
@@ -101,6 +102,7 @@ def index_corpus(
         # made with the index, or on the first run of an index older than group keys
         case_keys = CaseKeys.of(ensure_group_key(folder.path), settings.pseudonym_key)
         state: dict[str, IndexInfo] = {"info": info}
+        null_queries = null_queries_of(encoder)
 
         def checkpoint() -> None:
             state["info"] = publish(
@@ -110,6 +112,7 @@ def index_corpus(
                 settings.index_type,
                 settings.index_memory,
                 settings.group_field_names,
+                null_queries,
             )
 
         try:

@@ -20,6 +20,7 @@ from ..storage.folder import (
     FAISS_FILE,
     GROUPS_DIR,
     LOCK_FILE,
+    NULL_SCORES_FILE,
     VECTORS_FILE,
     IndexFolder,
 )
@@ -39,6 +40,7 @@ INDEX_ENTRIES = frozenset(
         LOCK_FILE,
         GROUP_KEY_FILE,
         GROUPS_DIR,
+        NULL_SCORES_FILE,
         "thumbnails",
     }
 )

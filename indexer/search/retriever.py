@@ -51,9 +51,11 @@ from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.group_files import PublishedGroups, load_groups
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
+from ..storage.null_scores import NullSample, NullScores, load_null_scores
 from ..storage.vectors import VectorFile
 from . import keywords, levels
 from .collapse import GroupScorer, collapsed_ranking, matches
+from .cutoff import CutOff, cut_count, null_for, query_kind, with_standing
 from .info import RetrieverInfo
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -76,6 +78,8 @@ class _Snapshot:
     vectors_digest: PrefixDigest | None
     #: the group vectors of each group field (series_key, study_key, case ...)
     groups: Mapping[str, PublishedGroups]
+    #: the scores unrelated queries get (None: a version published before they were measured)
+    null: NullScores | None = None
 
 
 class Retriever:
@@ -127,7 +131,8 @@ class Retriever:
             start = previous.vectors_digest if previous is not None else None
             digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
         groups = {field: load_groups(self.folder, info, field) for field in info.group_fields or ()}
-        return _Snapshot(info, index, vectors, mtime, digest, groups)
+        null = load_null_scores(self.folder, info)
+        return _Snapshot(info, index, vectors, mtime, digest, groups, null)
 
     def refresh(self) -> bool:
         """Load a newer published index version if there is one; True when it did.
@@ -235,6 +240,8 @@ class Retriever:
         level: str = levels.IMAGE_LEVEL,
         group: MetadataValue = None,
         mode: str = keywords.DENSE,
+        min_relative: float | None = None,
+        min_z: float | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -251,7 +258,12 @@ class Retriever:
         best group per value of that field ("the best series of each study").
 
         ``mode`` keyword ranks by BM25 over the images' words, hybrid fuses that ranking with
-        the dense one (:mod:`indexer.search.keywords`); both take a ``text`` query alone.
+        the dense one (:mod:`indexer.search.keywords`); both take a ``text`` query alone, and
+        neither takes ``min_relative`` or ``min_z``.
+
+        Each hit carries its ``z`` and ``percentile`` against the index's null distribution;
+        ``min_relative`` and ``min_z`` cut as :mod:`indexer.search.cutoff` says, and
+        ``below_cut_off`` counts the results of the page a cut-off removed.
         """
         started = time.perf_counter()
         if k < 1:
@@ -261,21 +273,30 @@ class Retriever:
         alone = all(query is None for query in (image, vector, image_id, group))
         keywords.check_mode(mode, text=text, alone=alone, level=level)
         if mode != keywords.DENSE:
+            if min_relative is not None or min_z is not None:
+                raise InvalidRequestError(f"mode {mode} takes no min_relative or min_z")
             assert text is not None  # check_mode requires it
-            left_out = np.asarray(sorted({int(i) for i in exclude_ids}), dtype=np.int64)
+            unwanted = np.asarray(sorted({int(i) for i in exclude_ids}), dtype=np.int64)
             return self._search_words(
                 keywords.WordRequest(
-                    mode, text, k, offset, filters, min_score, left_out, count_facets, collapse
+                    mode, text, k, offset, filters, min_score, unwanted, count_facets, collapse
                 )
             )
+        cut = CutOff(min_score, min_relative, min_z)
+        null = null_for(
+            self._snapshot.null,
+            query_kind(text=text, image=image, vector=vector, image_id=image_id, group=group),
+        )
         if collapse is not None:
             self.store.groups.check_field(collapse)
         if level != levels.IMAGE_LEVEL or group is not None:
             queries = {"text": text, "image": image, "vector": vector, "image_id": image_id}
             request = levels.GroupRequest(
-                k, offset, self.store.ids_matching(filters) if filters else None, min_score
+                k, offset, self.store.ids_matching(filters) if filters else None, None
             )
-            return self._search_groups(level, group, queries, request, filters, started, collapse)
+            return self._search_groups(
+                level, group, queries, request, filters, started, collapse, cut, null
+            )
         query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
         embedded = time.perf_counter()
         snapshot = self._snapshot
@@ -284,6 +305,7 @@ class Retriever:
         # an image is not similar to itself: the query image is never one of the results
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
+        min_score = cut.floor(lambda: self._best_score(snapshot, query, allowed, exclude), null)
         if collapse is not None:
             search = _Search(snapshot, query, allowed, exclude, min_score)
             hits, total = self._collapsed(search, collapse, k, offset, total, filters)
@@ -301,7 +323,22 @@ class Retriever:
             facets = self._facets_scoring(query, filters, min_score, exclude)
             timings["facets"] = (time.perf_counter() - searched) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
-        return SearchResult(hits, total, timings, suggestions, facets)
+        left_out = len(exclude) if allowed is None else int(np.isin(exclude, allowed).sum())
+        below = cut_count(cut, k=k, offset=offset, available=total - left_out, shown=len(hits))
+        hits = with_standing(hits, null)
+        return SearchResult(hits, total, timings, suggestions, facets, below)
+
+    def _best_score(
+        self,
+        snapshot: _Snapshot,
+        query: np.ndarray,
+        allowed: np.ndarray | None,
+        exclude: np.ndarray,
+    ) -> float | None:
+        """The best score of the query's eligible images (None: there is none)."""
+        scores, ids = self._top(snapshot, query, 1 + len(exclude), allowed)
+        scores, _ = matches(scores, ids, exclude, None)
+        return float(scores[0]) if len(scores) else None
 
     def _search_words(self, request: keywords.WordRequest) -> SearchResult:
         """A keyword or hybrid search (:mod:`indexer.search.keywords`)."""
@@ -336,6 +373,8 @@ class Retriever:
         filters: Filters | None,
         started: float,
         collapse: str | None,
+        cut: CutOff,
+        null: NullSample | None,
     ) -> SearchResult:
         """The groups of ``level`` best matching the query, or ``group``'s own vector; with
         ``collapse``, the best group per value of that field of their representative images."""
@@ -354,6 +393,13 @@ class Retriever:
             request = dataclasses.replace(request, first=first)
             query = published.table.vectors[first]
         embedded = time.perf_counter()
+
+        def best_score() -> float | None:
+            top = dataclasses.replace(request, k=1, offset=0)
+            first, _ = levels.rank_groups(published, query, top)
+            return first[0][1] if first else None
+
+        request = dataclasses.replace(request, min_score=cut.floor(best_score, null))
         if collapse is None:
             ranked, total = levels.rank_groups(published, query, request)
         else:
@@ -366,7 +412,10 @@ class Retriever:
             published, ranked, query, request, self.store.get_many, snapshot.vectors.read
         )
         suggestions = self.store.case_variants(filters) if filters and not total else {}
-        return SearchResult(hits, total, _timings(started, embedded), suggestions)
+        below = cut_count(cut, k=request.k, offset=request.offset, available=total, shown=len(hits))
+        return SearchResult(
+            with_standing(hits, null), total, _timings(started, embedded), suggestions, None, below
+        )
 
     def _embed(
         self,

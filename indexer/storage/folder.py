@@ -27,6 +27,8 @@ VECTORS_FILE = "vectors.f16"
 LOCK_FILE = ".write.lock"
 #: the folder of the group vectors' files (:mod:`indexer.storage.group_files`)
 GROUPS_DIR = "groups"
+#: the scores unrelated queries get (:mod:`indexer.storage.null_scores`)
+NULL_SCORES_FILE = "null_scores.json"
 
 
 class IndexFolder:

@@ -5,7 +5,8 @@ Publishing removes ids the database no longer has, adds the ones it lacks (or re
 index type changes or cannot remove), writes the index aside and renames it into place, then
 writes ``index_info.json`` with a higher generation, which is what a running service watches.
 The group vectors (series, studies, cases) are published with it, their checksums beside the
-main files' (:mod:`indexer.storage.group_publish`).
+main files' (:mod:`indexer.storage.group_publish`), and so are the scores unrelated queries get
+on the new version (:mod:`indexer.storage.null_scores`).
 
 The new info records the checksums of what it publishes (:mod:`indexer.storage.checksums`). Before
 that, the previous version's checksums are checked: an ``index.faiss`` that does not match (damaged,
@@ -17,7 +18,7 @@ to date even when nothing else changed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
 from .group_publish import group_fields_of, publish_groups
 from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
+from .null_scores import NullQuerySet, publish_null_scores
 from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
@@ -57,6 +59,7 @@ def publish(
     requested_type: str | None = None,
     memory: int | None = None,
     group_fields: Iterable[str] = (),
+    null_queries: Sequence[NullQuerySet] = (),
 ) -> IndexInfo:
     """Sync ``index.faiss`` and the group vectors with the store and write the new
     ``index_info.json``; return it.
@@ -65,7 +68,8 @@ def publish(
     default it is the settings' budget (``MEDSEARCH_INDEX_MEMORY``, else
     :func:`~indexer.sizes.default_index_memory`), as for the command line. ``group_fields`` are
     fields to give group vectors besides those the index has
-    (:mod:`indexer.storage.group_publish`).
+    (:mod:`indexer.storage.group_publish`). ``null_queries`` are the model's unrelated queries
+    whose scores are measured with the seeded random ones (:mod:`indexer.storage.null_scores`).
     """
     store.index_extra_fields()
     memory = Settings.from_env().index_memory if memory is None else memory
@@ -83,7 +87,11 @@ def publish(
     same_groups = fields == (info.group_fields or ()) and all(
         info.checksums.get(name) == checksum for name, checksum in groups.items()
     )
-    if not synced.changed and same_groups and _is_current(info, len(db_ids), failed):
+    nulls = publish_null_scores(
+        folder, info, synced.index, null_queries, index_changed=synced.changed
+    )
+    same_nulls = all(info.checksums.get(name) == checksum for name, checksum in nulls.items())
+    if not synced.changed and same_groups and same_nulls and _is_current(info, len(db_ids), failed):
         # nothing to publish: a new generation would make every running service reload
         return info
     info = _next_version(
@@ -92,7 +100,12 @@ def publish(
         requested=requested,
         count=len(db_ids),
         failed=failed,
-        published={FAISS_FILE: faiss_checksum, VECTORS_FILE: vectors_checksum, **groups},
+        published={
+            FAISS_FILE: faiss_checksum,
+            VECTORS_FILE: vectors_checksum,
+            **groups,
+            **nulls,
+        },
         vector_rows=vector_rows,
     )
     info = dataclasses.replace(info, group_fields=fields or None)

@@ -1,8 +1,8 @@
 """Checking an index folder's invariants: every image has exactly one vector and vice versa.
 
 The deep check makes every check of the plain one and also reads every published byte:
-``index.faiss``, the published rows of ``vectors.f16`` and the group vectors' files against the
-checksums ``index_info.json`` records, and ``meta.sqlite`` with SQLite's own
+``index.faiss``, the published rows of ``vectors.f16``, the group vectors' files and the null
+scores against the checksums ``index_info.json`` records, and ``meta.sqlite`` with SQLite's own
 ``PRAGMA integrity_check`` (a database written in place has no fixed checksum).
 
 Also measures recall@10 of the ANN index against exact search (``medsearch info --check-recall``).
@@ -23,6 +23,7 @@ from ..errors import MedSearchError
 from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
 from .group_files import load_groups
 from .info import IndexInfo
+from .null_scores import load_null_scores
 
 _NORM_TOLERANCE = 0.02  # float16 storage rounds unit vectors a little
 #: stored vectors whose norms are checked at a time
@@ -120,6 +121,10 @@ def _damaged_files(folder: IndexFolder, info: IndexInfo) -> list[str]:
             load_groups(folder, info, field)
         except (MedSearchError, OSError) as exc:
             problems.append(str(exc))
+    try:
+        load_null_scores(folder, info)
+    except MedSearchError as exc:
+        problems.append(exc.message)
     return problems
 
 

@@ -26,7 +26,7 @@ class Mode(Field):
         "How a text query ranks images: dense (by the cosine of embeddings), keyword (BM25 over "
         "the words of captions and text fields; each result lists its matched_terms) or hybrid "
         "(both rankings fused by reciprocal rank fusion, k = 60). keyword and hybrid need text "
-        "at the image level; keyword takes no min_score"
+        "at the image level; neither takes min_relative or min_z, and keyword no min_score"
     )
 
     def schema(self, limits: Limits) -> Schema:
@@ -50,7 +50,12 @@ class Mode(Field):
         return {
             "anyOf": [
                 {"properties": {self.name: {"enum": [DENSE, None]}}},
-                by_text(HYBRID),
-                by_text(KEYWORD, min_score={"type": "null"}),
+                by_text(HYBRID, min_relative={"type": "null"}, min_z={"type": "null"}),
+                by_text(
+                    KEYWORD,
+                    min_score={"type": "null"},
+                    min_relative={"type": "null"},
+                    min_z={"type": "null"},
+                ),
             ]
         }

@@ -37,6 +37,7 @@ from search_api.schema.fields import (
     Number,
     Schema,
     Secret,
+    Share,
     Template,
     Text,
     Vector,
@@ -194,6 +195,17 @@ class FieldSet:
 K = Integer("k", 1, lambda limits: limits.max_k, default=DEFAULT_K, description="Results per page")
 OFFSET = Integer("offset", 0, MAX_OFFSET, default=0, description="Results to skip")
 MIN_SCORE = Number("min_score", description="Drop results scoring below this cosine")
+MIN_RELATIVE = Share(
+    "min_relative",
+    description="Drop results scoring below this share of the top result's score (0 to 1; "
+    "the top result always stays)",
+)
+MIN_Z = Number(
+    "min_z",
+    description="Drop results whose z (their standing against the scores unrelated queries get "
+    "on this index) is below this; the page's strong matches only is 2. Refused (400) by an "
+    "index that records no null distribution",
+)
 FILTERS = MetadataFilters("filters", MAX_FILTER_FIELDS, MAX_FILTER_VALUES, MAX_STRING_CHARS)
 #: counts with a search, since under a minimum score they depend on the query
 FACETS = Flag(
@@ -208,7 +220,7 @@ COLLAPSE = MetadataFieldName(
     "ranked by its best image; k and offset then count groups",
 )
 LEVEL = Level("level", MAX_LEVEL_CHARS)
-PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL)
+PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL, MIN_RELATIVE, MIN_Z)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
 QUERY_KINDS = ("text", "image", "image_id", "vector", "group")
@@ -294,6 +306,9 @@ class SearchParams:
     collapse: str | None = None
     #: what a result is: an image, or a group of a group level (series, study, group:FIELD)
     level: str = IMAGE_LEVEL
+    #: cut-offs that adapt to the query and the index (:mod:`indexer.search.cutoff`)
+    min_relative: float | None = None
+    min_z: float | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SearchParams:
@@ -305,6 +320,8 @@ class SearchParams:
             values.get("facets", False),
             values["collapse"],
             values["level"],
+            values["min_relative"],
+            values["min_z"],
         )
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -318,6 +335,8 @@ class SearchParams:
             "count_facets": self.facets,
             "collapse": self.collapse,
             "level": self.level,
+            "min_relative": self.min_relative,
+            "min_z": self.min_z,
         }
 
 

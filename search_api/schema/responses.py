@@ -76,6 +76,20 @@ _HIT_GROUP: Schema = {
     "additionalProperties": False,
 }
 _URLS = {"thumbnail_url": {"type": "string"}, "image_url": {"type": "string"}}
+#: a result's standing against the scores unrelated queries get on the index
+_STANDING: dict[str, Schema] = {
+    "z": {
+        "type": ["number", "null"],
+        "description": "(score - mean) / sd of the index's null distribution for this kind of "
+        "query; null when the index records none",
+    },
+    "percentile": {
+        "type": ["number", "null"],
+        "minimum": 0,
+        "maximum": 100,
+        "description": "Percent of the null distribution's scores below this score",
+    },
+}
 
 
 def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
@@ -94,6 +108,7 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
             {
                 "id": {"type": "integer", "minimum": 0},
                 "score": {"type": "number"},
+                **_STANDING,
                 "path": {"type": "string"},
                 "caption": _NULLABLE_STRING,
                 "metadata": _METADATA,
@@ -106,7 +121,7 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                     "image's caption and text fields hold",
                 },
             },
-            optional=("group", "matched_terms"),
+            optional=("group", "matched_terms", *_STANDING),
         ),
         "Group": closed(
             {
@@ -137,8 +152,14 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                     "description": "Only when asked for (facets: true): the facet counts "
                     "under the filters, among the images scoring at least min_score",
                 },
+                "below_cut_off": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Only with min_score, min_relative or min_z: the results "
+                    "this page would have held without the cut-off that it removed",
+                },
             },
-            optional=("suggestions", "facets"),
+            optional=("suggestions", "facets", "below_cut_off"),
         ),
         "ClassifyResponse": closed(
             {

@@ -162,6 +162,8 @@ class FakeRetriever:
         level: str = "image",
         group: MetadataValue = None,
         mode: str = "dense",
+        min_relative: float | None = None,
+        min_z: float | None = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:

@@ -67,6 +67,15 @@ describe('filter counts', () => {
     assert.deepEqual(state.changeSearch(plain, { minScore: 0.3 }).effects, ['search']);
   });
 
+  test('under "strong matches only", come with the search of the query too', () => {
+    const strong = { ...emptyState(), q: 'lung', minZ: 2, filters: new Map() };
+    assert.ok(state.countsFollowQuery(strong));
+    assert.deepEqual(state.changeSearch(strong, { minZ: null }).effects, [
+      'facetCounts',
+      'search',
+    ]);
+  });
+
   test('the same filters in another order are the same', () => {
     const a = new Map([
       ['modality', ['CT', 'MR']],

@@ -139,6 +139,25 @@ describe('search requests', () => {
   });
 });
 
+describe('cut-offs that adapt', () => {
+  test('"strong matches only" asks for a minimum z', () => {
+    const search = { ...emptyState(), q: 'lung', minZ: 2 };
+    assert.deepEqual(state.searchParams(search, null, { k: 12, offset: 0 }), {
+      k: 12,
+      offset: 0,
+      min_z: 2,
+    });
+  });
+
+  test('an answer says how many results of its page the cut-off removed', () => {
+    const cut = { results: [], total: 32, below_cut_off: 24 };
+    const paging = { offset: 0, pageSize: 24 };
+    assert.equal(state.withAnswer(state.nothingShown(), cut, paging).belowCutOff, 24);
+    const plain = { results: [], total: 32 };
+    assert.equal(state.withAnswer(state.nothingShown(), plain, paging).belowCutOff, 0);
+  });
+});
+
 describe('answers shown', () => {
   test('a first page: its hits, the total, and whether more can load', () => {
     const first = answer(range(0, PAGE_SIZE), { total: 32, timings_ms: { total: 7.4 } });

@@ -30,6 +30,7 @@ describe('empty state', () => {
       'similar',
       'image',
       'minScore',
+      'minZ',
       'index',
       'compare',
       'collapse',
@@ -55,6 +56,16 @@ describe('empty state', () => {
 });
 
 describe('round trips through the URL', () => {
+  test('"strong matches only" is a minimum z, kept in the URL', () => {
+    const state = stateWith({ q: 'lung', minZ: urlstate.STRONG_MATCH_Z });
+    const url = urlstate.urlFromState(state);
+    assert.equal(url, `?q=lung&min_z=${urlstate.STRONG_MATCH_Z}`);
+    assert.deepEqual(urlstate.stateFromUrl(url, anyField), state);
+    assert.equal(urlstate.stateFromUrl('?q=lung&min_z=-1.5', anyField).minZ, -1.5);
+    assert.equal(urlstate.stateFromUrl('?q=lung&min_z=strong', anyField).minZ, null);
+    assert.ok(!anyField('min_z'));
+  });
+
   test('a "similar series" query, and a level only with a group', () => {
     const state = stateWith({ group: 'a1b2', level: 'series' });
     const url = urlstate.urlFromState(state);

@@ -5,7 +5,13 @@
  */
 
 import { debounce } from './lib/dom.js';
-import { emptyState, knownIndexes, newQuery, withFilter } from './lib/urlstate.js';
+import {
+  STRONG_MATCH_Z,
+  emptyState,
+  knownIndexes,
+  newQuery,
+  withFilter,
+} from './lib/urlstate.js';
 import { renderMinScore } from './render/controls.js';
 import { indexNames } from './state.js';
 
@@ -101,7 +107,7 @@ export function wireEvents({ els, page, actions, detail }) {
     const { field = '', value = '' } = box.dataset;
     update({ filters: withFilter(page.search.filters, field, value, box.checked) });
   });
-  const clearFilters = () => update({ filters: new Map(), minScore: null });
+  const clearFilters = () => update({ filters: new Map(), minScore: null, minZ: null });
   els.clearFilters.addEventListener('click', clearFilters);
   els.emptyClearFilters.addEventListener('click', clearFilters);
 
@@ -111,6 +117,9 @@ export function wireEvents({ els, page, actions, detail }) {
   }, MIN_SCORE_DELAY_MS);
   els.minScore.addEventListener('input', () => renderMinScore(els));
   els.minScore.addEventListener('change', minScoreChanged);
+  els.strongOnly.addEventListener('change', () =>
+    update({ minZ: els.strongOnly.checked ? STRONG_MATCH_Z : null }),
+  );
 
   els.groupBy.addEventListener('change', () => update({ collapse: els.groupBy.value || null }));
   els.mode.addEventListener('change', () => {

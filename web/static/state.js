@@ -27,6 +27,8 @@ const MAX_UNIQUE_FACET_VALUES = 20;
  * @property {number} ms the service's time for the last answer (NaN when it sent none)
  * @property {Record<string, string[]>} suggestions of an empty answer: by field, stored values
  *   that differ from a filter value only in case
+ * @property {number} belowCutOff results of the last page a cut-off (minimum score, strong
+ *   matches only) removed
  */
 
 /**
@@ -58,6 +60,7 @@ export function nothingShown() {
     answered: false,
     ms: Number.NaN,
     suggestions: {},
+    belowCutOff: 0,
   };
 }
 
@@ -118,7 +121,7 @@ export function changeSearch(search, changes) {
  * @param {import('./lib/urlstate.js').SearchState} search
  */
 export function countsFollowQuery(search) {
-  return hasQuery(search) && search.minScore !== null;
+  return hasQuery(search) && (search.minScore !== null || search.minZ !== null);
 }
 
 /**
@@ -193,17 +196,21 @@ export function similarIndexes(search, names, index) {
  * @param {import('./lib/urlstate.js').SearchState} search
  * @param {Map<string, Map<string, unknown>> | null} facetValues
  * @param {{k: number, offset: number}} page results wanted and where they start
- * @returns {{k: number, offset: number, filters?: object, min_score?: number, collapse?: string}}
+ * @returns {{k: number, offset: number, filters?: object, min_score?: number, min_z?: number,
+ *   collapse?: string}}
  */
 export function searchParams(search, facetValues, { k, offset }) {
-  /** @type {{k: number, offset: number, filters?: object, min_score?: number, collapse?: string}} */
+  /** @type {{k: number, offset: number, filters?: object, min_score?: number, min_z?: number,
+   *   collapse?: string}} */
   const params = { k, offset };
   const filters = requestFilters(search.filters, facetValues);
   if (filters) params.filters = filters;
-  // a keyword ranking has no cosine to cut at
-  if (search.minScore !== null && !(search.q && search.mode === 'keyword')) {
+  // a keyword ranking has no cosine to cut at; no word ranking has a standing to cut by
+  const byWords = Boolean(search.q) && (search.mode === 'keyword' || search.mode === 'hybrid');
+  if (search.minScore !== null && !(byWords && search.mode === 'keyword')) {
     params.min_score = search.minScore;
   }
+  if (search.minZ !== null && !byWords) params.min_z = search.minZ;
   // a group level already gives one result per group: "Group by" applies to image results
   if (search.collapse !== null && search.group === null) params.collapse = search.collapse;
   return params;
@@ -231,6 +238,7 @@ export function withAnswer(shown, answer, { offset, pageSize }) {
     ms: Number(answer.timings_ms?.total),
     suggestions:
       answer.suggestions && typeof answer.suggestions === 'object' ? answer.suggestions : {},
+    belowCutOff: Number.isInteger(answer.below_cut_off) ? answer.below_cut_off : 0,
   };
 }
 

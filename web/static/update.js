@@ -210,8 +210,8 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
    * Run the query asked in one index (null: the current one). Image ids are per index, so a
    * "similar" query sends the image's own file to any other index.
    * @param {string | null} name
-   * @param {{k: number, offset: number, filters?: object, min_score?: number, facets?: boolean}}
-   *   params
+   * @param {{k: number, offset: number, filters?: object, min_score?: number, min_z?: number,
+   *   facets?: boolean}} params
    * @param {AbortSignal} signal
    */
   async function searchIn(name, params, signal) {

@@ -126,7 +126,7 @@ export function createApi(base, { currentIndex = () => null } = {}) {
      * POST /search/image as multipart: the file plus the same fields as form values.
      * @param {Blob} file
      * @param {{k: number, offset: number, filters?: object, min_score?: number,
-     *   collapse?: string, index?: string, facets?: boolean}} params
+     *   min_z?: number, collapse?: string, index?: string, facets?: boolean}} params
      */
     searchImage(file, params, signal) {
       const form = new FormData();
@@ -134,6 +134,7 @@ export function createApi(base, { currentIndex = () => null } = {}) {
       form.append('k', String(params.k));
       form.append('offset', String(params.offset));
       if (params.min_score !== undefined) form.append('min_score', String(params.min_score));
+      if (params.min_z !== undefined) form.append('min_z', String(params.min_z));
       if (params.facets) form.append('facets', 'true');
       if (params.filters) form.append('filters', JSON.stringify(params.filters));
       if (params.collapse !== undefined) form.append('collapse', params.collapse);

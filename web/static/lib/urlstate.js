@@ -14,6 +14,7 @@ export const RESERVED = new Set([
   'q',
   'similar',
   'min_score',
+  'min_z',
   'index',
   'compare',
   'collapse',
@@ -25,6 +26,11 @@ export const RESERVED = new Set([
 export const TEXT_MODES = ['keyword', 'hybrid'];
 /** The levels a "similar series/studies" query searches at. */
 export const GROUP_LEVELS = ['series', 'study'];
+/**
+ * The z "Strong matches only" asks for: a score two standard deviations above the mean of the
+ * top scores that unrelated queries get on the index.
+ */
+export const STRONG_MATCH_Z = 2;
 
 /**
  * @typedef {object} SearchState
@@ -33,6 +39,8 @@ export const GROUP_LEVELS = ['series', 'study'];
  * @property {Blob | null} image query image
  * @property {Map<string, string[]>} filters field -> selected values (as strings)
  * @property {number | null} minScore
+ * @property {number | null} minZ results whose z against the index's null distribution is
+ *   below it are left out ("Strong matches only" sets STRONG_MATCH_Z)
  * @property {string | null} index served index searched (null: the service's default)
  * @property {string | null} compare second index shown next to it (null: no comparison)
  * @property {string | null} collapse field results are grouped by (null: one result per image)
@@ -49,6 +57,7 @@ export function emptyState() {
     image: null,
     filters: new Map(),
     minScore: null,
+    minZ: null,
     index: null,
     compare: null,
     collapse: null,
@@ -77,6 +86,8 @@ export function stateFromUrl(search, isFilterField) {
   }
   const minScore = Number.parseFloat(params.get('min_score') ?? '');
   if (Number.isFinite(minScore) && minScore > 0 && minScore <= 1) state.minScore = minScore;
+  const minZ = Number.parseFloat(params.get('min_z') ?? '');
+  if (Number.isFinite(minZ)) state.minZ = minZ;
   state.index = params.get('index') || null;
   state.compare = params.get('compare') || null;
   state.collapse = params.get('collapse') || null;
@@ -107,6 +118,7 @@ export function urlFromState(state) {
     for (const value of values) params.append(field, value);
   }
   if (state.minScore !== null) params.set('min_score', String(state.minScore));
+  if (state.minZ !== null) params.set('min_z', String(state.minZ));
   if (state.index !== null) params.set('index', state.index);
   if (state.compare !== null) params.set('compare', state.compare);
   if (state.collapse !== null) params.set('collapse', state.collapse);

@@ -100,6 +100,7 @@ export function resultCard(hit, rank, { apiBase, onOpen }) {
           h('span', { class: 'visually-hidden' }, `Result ${rank}, score `),
           Number.isFinite(score) ? score.toFixed(3) : '–',
         ),
+        standing(hit),
         h(
           'span',
           { class: 'tags' },
@@ -119,4 +120,16 @@ export function resultCard(hit, rank, { apiBase, onOpen }) {
   );
   card.addEventListener('click', () => onOpen(hit, card));
   return h('li', {}, card);
+}
+
+/**
+ * A result's z against the scores unrelated queries get on the index (null for an index that
+ * records none).
+ * @param {any} hit
+ */
+function standing(hit) {
+  const z = Number(hit.z);
+  if (hit.z === null || hit.z === undefined || !Number.isFinite(z)) return null;
+  const title = `z ${z.toFixed(2)}: higher than ${Number(hit.percentile).toFixed(1)}% of the top scores of unrelated queries`;
+  return h('span', { class: 'z', title }, `z ${z.toFixed(1)}`);
 }

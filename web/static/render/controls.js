@@ -1,5 +1,6 @@
 /**
- * The search controls drawn from the search state: the ticked filters, the minimum score, the
+ * The search controls drawn from the search state: the ticked filters, "Strong matches only",
+ * the minimum score, the
  * "Group by" picker, the filter count on the narrow-screen toggle, and the example queries of
  * the intro.
  */
@@ -22,13 +23,16 @@ const EXAMPLES = [
  * @param {import('../elements.js').PageElements} els
  * @param {import('../lib/urlstate.js').SearchState} search
  */
-export function showControls(els, { filters, minScore, collapse, mode }) {
+export function showControls(els, { filters, minScore, minZ, collapse, mode }) {
   showSelected(els.facets, filters);
   els.mode.value = mode ?? 'dense';
   showGroupBy(els, collapse);
   els.minScore.value = String(minScore ?? 0);
   renderMinScore(els);
-  els.clearFilters.disabled = filters.size === 0 && minScore === null;
+  els.strongOnly.checked = minZ !== null;
+  // the raw score is an advanced control: open when a minimum score is in effect
+  if (minScore !== null) els.scoreAdvanced.open = true;
+  els.clearFilters.disabled = filters.size === 0 && minScore === null && minZ === null;
   // "No image matches" offers the same button beside its message, where the eye is
   els.emptyClearFilters.hidden = els.clearFilters.disabled;
   const active = [...filters.values()].reduce((n, v) => n + v.length, 0);

@@ -39,7 +39,9 @@ export function resultsStatus({ search, shown, compared }, compareSize) {
   }
   const { hits, total, ms } = shown;
   const timing = Number.isFinite(ms) ? ` · ${Math.round(ms)} ms` : '';
-  const cut = search.minScore !== null ? ` scoring at least ${search.minScore.toFixed(2)}` : '';
+  const strong = search.minZ !== null ? ' strong matches' : '';
+  const cut =
+    strong + (search.minScore !== null ? ` scoring at least ${search.minScore.toFixed(2)}` : '');
   const of =
     search.collapse !== null
       ? groupCountText(search.collapse, total)
@@ -168,6 +170,9 @@ export function createRender({ els, page, apiBase, compareSize, onOpen, onSugges
     els.empty.hidden =
       !(phase === 'results' || loading) || !shown.answered || shown.hits.length > 0;
     if (!els.empty.hidden) drawSuggestions(shown.suggestions);
+    const removed = shown.belowCutOff;
+    els.emptyCut.hidden = els.empty.hidden || removed === 0;
+    els.emptyCut.textContent = `${removed} result${removed === 1 ? ' was' : 's were'} below the cut-off`;
     els.loadMore.hidden = !shown.hasMore;
     els.loadMore.disabled = loading;
     els.loadMore.textContent = loading && append ? 'Loading…' : 'Load more';
