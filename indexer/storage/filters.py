@@ -9,7 +9,6 @@ Scans of every row are cached until the database file changes.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from ..records import Facets, MetadataValue
 from .field_kinds import read_pairs
 from .filter_values import KIND_OF_SQL_TYPE, filter_values, typed_values
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
-from .sql import IdArray, id_array
+from .sql import IdArray, id_array, listed_ids
 
 #: ids the results of recent filters may hold in memory together (8 bytes each)
 FILTER_CACHE_IDS = 20_000_000
@@ -236,12 +235,8 @@ def _count_values(
 
 
 def _id_among(ids: IdArray) -> Any:
-    """``images.id`` among ``ids``, bound as one JSON text however many there are (SQLite
-    limits the values one statement binds)."""
-    listed: Any = select(literal_column("value")).select_from(
-        func.json_each(literal(json.dumps(ids.tolist())))
-    )
-    return ImageRow.id.in_(listed.scalar_subquery())
+    """``images.id`` among ``ids``, however many there are (:func:`.sql.listed_ids`)."""
+    return ImageRow.id.in_(listed_ids(ids.tolist()))
 
 
 def _ids_key(ids: IdArray | None) -> bytes | None:

@@ -7,10 +7,9 @@ Any filterable field can group: its value is read from its column or the JSON ``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Integer, func, literal, literal_column, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.engine import Engine
 
 from ..errors import FilterValueError, InvalidRequestError, NotFoundError
@@ -18,6 +17,7 @@ from ..records import GroupListing, GroupMember, MetadataValue
 from .filter_values import typed_values
 from .filters import FieldQueries, Filters, field_expression
 from .schema import ImageRow
+from .sql import listed_ids
 
 #: the fields that place an image within its series (see :func:`GroupQueries.members`)
 POSITION_FIELD = "slice_position"
@@ -42,10 +42,7 @@ class GroupQueries:
     def values_of(self, field: str, ids: Iterable[int]) -> dict[int, MetadataValue]:
         """``field``'s value of each of ``ids`` (None where an image lacks it), in one query
         however many ids there are (they travel as one JSON array)."""
-        wanted = select(literal_column("value", Integer)).select_from(
-            func.json_each(json.dumps([int(i) for i in ids]))
-        )
-        query = select(ImageRow.id, field_expression(field)).where(ImageRow.id.in_(wanted))
+        query = select(ImageRow.id, field_expression(field)).where(ImageRow.id.in_(listed_ids(ids)))
         with self.engine.connect() as connection:
             return {int(i): value for i, value in connection.execute(query)}
 

@@ -8,14 +8,13 @@ filters and facets (:mod:`indexer.storage.filters`). Writes go through a unit of
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Integer, create_engine, event, func, inspect, literal_column, select
+from sqlalchemy import create_engine, event, func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -35,7 +34,7 @@ from .schema import (
     IdentifierRow,
     ImageRow,
 )
-from .sql import IdArray, id_array, in_chunks, raw_rows
+from .sql import IdArray, id_array, in_chunks, listed_ids, raw_rows
 from .writer import MetadataWriter
 
 if TYPE_CHECKING:
@@ -151,11 +150,10 @@ class Store:
     def identifiers_of(self, ids: Iterable[int]) -> dict[int, InstanceUIDs]:
         """The DICOM identifiers of those of ``ids`` indexed from a PACS, in one query however
         many ids there are (they travel as one JSON array, not one SQL parameter each)."""
-        wanted = select(literal_column("value", Integer)).select_from(
-            func.json_each(json.dumps([int(i) for i in ids]))
-        )
         uids = (IdentifierRow.study_uid, IdentifierRow.series_uid, IdentifierRow.sop_uid)
-        query = select(IdentifierRow.image_id, *uids).where(IdentifierRow.image_id.in_(wanted))
+        query = select(IdentifierRow.image_id, *uids).where(
+            IdentifierRow.image_id.in_(listed_ids(ids))
+        )
         with self._sessions() as s:
             try:
                 rows = s.execute(query).all()

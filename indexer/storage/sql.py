@@ -5,12 +5,14 @@ millions)."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import Integer, func, literal_column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement, Executable, Select
@@ -45,3 +47,10 @@ def id_array(engine: Engine, query: Select[Any]) -> IdArray:
     """The single integer column ``query`` selects, as an array."""
     with raw_rows(engine, query) as rows:
         return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64)
+
+
+def listed_ids(ids: Iterable[int]) -> Any:
+    """A subquery of ``ids``, bound as one JSON array however many there are: for
+    ``column.in_(listed_ids(ids))`` where one parameter per id would pass SQLite's limit."""
+    values = json.dumps([int(i) for i in ids])
+    return select(literal_column("value", Integer)).select_from(func.json_each(values))
