@@ -187,6 +187,8 @@ class Hit:
     caption: str | None
     metadata: dict[str, MetadataValue]
     group: GroupSummary | None = None
+    #: results folded into this one, exact copies or near-duplicates: (id, score), best first
+    copies: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -198,6 +200,8 @@ class Hit:
         }
         if self.group is not None:
             data["group"] = self.group.to_dict()
+        if self.copies:
+            data["copies"] = [{"id": i, "score": s} for i, s in self.copies]
         return data
 
 

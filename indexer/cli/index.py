@@ -284,6 +284,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
 
         medsearch info data/index --json
     """
+    from ..search.duplicate_finder import DuplicateFinder
     from ..storage.folder import IndexFolder
     from ..storage.verify import check_recall as measure_recall
 
@@ -308,6 +309,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     if stored.rerank_factor is not None:
         data["rerank_factor"] = stored.rerank_factor
     data["group_fields"] = list(stored.group_fields or ())
+    with folder.open_store() as store:
+        data["duplicate_threshold"] = DuplicateFinder(folder, store).threshold().to_dict()
     if check_recall:
         data["recall"] = measure_recall(index_dir)
     if as_json:
@@ -327,6 +330,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     if stored.group_fields:
         click.echo(f"groups     {', '.join(stored.group_fields)} (one vector per group: --level)")
     click.echo(f"updated    {data['updated_at']} (generation {data['generation']})")
+    dup = data["duplicate_threshold"]
+    click.echo(f"duplicates cosine >= {dup['threshold']} ({dup['rule']})")
     if check_recall:
         r = data["recall"]
         click.echo(f"recall@{r['k']}  {r['recall_at_k']} over {r['queries']} queries")

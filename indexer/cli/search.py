@@ -57,6 +57,13 @@ filter_option = click.option(
     metavar="VALUE",
     help="At a group level, find the groups most similar to this one (a series_key ...).",
 )
+@click.option(
+    "--dedupe",
+    type=click.FloatRange(-1.0, 1.0),
+    metavar="COS",
+    help="Fold a result into a higher-ranked one within this cosine, listed as its copies "
+    "(exact copies are always folded); -k and --offset count the results left.",
+)
 @setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
@@ -72,6 +79,7 @@ def search(
     collapse: str | None,
     level: str,
     group: str | None,
+    dedupe: float | None,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
@@ -110,6 +118,7 @@ def search(
             collapse=collapse,
             level=level,
             group=group,
+            dedupe=dedupe,
         )
     except InvalidRequestError as exc:
         # what is left: an unknown filter or collapse field, or a value its field cannot equal
@@ -128,6 +137,9 @@ def search(
         click.echo(f"{rank:>3}. {hit.score:.4f}  #{hit.id}  {hit.path}  {caption}")
         if hit.group is not None:
             click.echo(f"     {group_line(hit.group)}")
+        if hit.copies:
+            listed = ", ".join(f"#{i} {s:.4f}" for i, s in hit.copies)
+            click.echo(f"     +{len(hit.copies)} copies: {listed}")
     t = result.timings_ms
     counted = "groups" if collapse or level != "image" else "eligible"
     click.echo(

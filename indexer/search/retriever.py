@@ -47,13 +47,15 @@ from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
 from ..storage.checksums import PrefixDigest
+from ..storage.copies import checksums_of, images_with_checksums
 from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.group_files import PublishedGroups, load_groups
 from ..storage.info import EncoderRecord, IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
 from . import levels
-from .collapse import GroupScorer, collapsed_ranking, matches
+from .collapse import GroupScorer, collapsed_ranking
+from .dedupe import FoldRequest, FoldSource, folded_page
 from .info import RetrieverInfo
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -234,6 +236,7 @@ class Retriever:
         collapse: str | None = None,
         level: str = levels.IMAGE_LEVEL,
         group: MetadataValue = None,
+        dedupe: float | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -247,6 +250,10 @@ class Retriever:
         At a group ``level`` (series, study, group:FIELD) the results are groups ranked by their
         mean vectors (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query
         kind too: the groups most similar to that one, itself first.
+
+        Of a search of images, exact copies (the same sha256) are folded into the best of them,
+        and with ``dedupe`` so are results within that cosine of a higher-ranked one; each
+        result lists its ``copies`` (:mod:`indexer.search.dedupe`).
         """
         started = time.perf_counter()
         if k < 1:
@@ -254,6 +261,8 @@ class Retriever:
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
         at_group_level = level != levels.IMAGE_LEVEL or group is not None
+        if dedupe is not None and (collapse is not None or at_group_level):
+            raise InvalidRequestError("dedupe folds images: give it without collapse or a level")
         if collapse is not None:
             if at_group_level:
                 raise InvalidRequestError(
@@ -274,14 +283,15 @@ class Retriever:
         # an image is not similar to itself: the query image is never one of the results
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
+        search = _Search(snapshot, query, allowed, exclude, min_score)
         if collapse is not None:
-            search = _Search(snapshot, query, allowed, exclude, min_score)
             hits, total = self._collapsed(search, collapse, k, offset, total, filters)
         else:
-            want = k + offset + len(exclude)
-            scores, ids = self._top(snapshot, query, want, allowed)
-            scores, ids = matches(scores, ids, exclude, min_score)
-            hits = self._hits(scores[offset : offset + k], ids[offset : offset + k])
+            fold = FoldRequest(query, k, offset, dedupe, total, allowed, exclude, min_score)
+            page = folded_page(self._fold_source(snapshot, query, allowed), fold)
+            ids = np.asarray([result.id for result in page], dtype=np.int64)
+            scores = np.asarray([result.score for result in page], dtype=np.float32)
+            hits = self._hits(scores, ids, copies={r.id: r.copies for r in page})
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
         searched = time.perf_counter()
@@ -468,6 +478,23 @@ class Retriever:
         hits = self._hits(scores, ids, {image: summary for image, _, summary in best})
         return hits, group_total
 
+    def _fold_source(
+        self, snapshot: _Snapshot, query: np.ndarray, allowed: np.ndarray | None
+    ) -> FoldSource:
+        def rank_every_image() -> tuple[np.ndarray, np.ndarray]:
+            ids = allowed if allowed is not None else self._published_ids(snapshot)
+            return self._exact_top(snapshot, query, len(ids), ids)
+
+        engine = self.store.engine
+        return FoldSource(
+            top=lambda want: self._top(snapshot, query, want, allowed),
+            exact=rank_every_image,
+            vectors_of=lambda ids: snapshot.vectors.read(np.asarray(ids, dtype=np.int64)),
+            checksums_of=lambda ids: checksums_of(engine, ids),
+            images_with=lambda sums: images_with_checksums(engine, sums),
+            within=self.ids_scoring_at_least,
+        )
+
     def _published_ids(self, snapshot: _Snapshot) -> np.ndarray:
         """Ids of the indexed images whose vectors the snapshot's vector file holds."""
         ids = self.store.ids()
@@ -479,6 +506,7 @@ class Retriever:
         scores: np.ndarray,
         ids: np.ndarray,
         groups: Mapping[int, GroupSummary] | None = None,
+        copies: Mapping[int, tuple[tuple[int, float], ...]] | None = None,
     ) -> list[Hit]:
         records = self.store.get_many(ids.tolist())
         return [
@@ -489,6 +517,7 @@ class Retriever:
                 caption=records[int(i)].caption,
                 metadata=records[int(i)].metadata(),
                 group=groups.get(int(i)) if groups is not None else None,
+                copies=copies.get(int(i), ()) if copies is not None else (),
             )
             for s, i in zip(scores, ids, strict=True)
             # an id published in the ANN index but pruned since is skipped
