@@ -77,9 +77,11 @@ def folded_page(source: FoldSource, request: FoldRequest) -> list[FoldedResult]:
         exhausted = want >= request.eligible
         found_scores, found_ids = source.exact() if exhausted else source.top(want)
         scores, ids = matches(found_scores, found_ids, request.exclude, request.min_score)
+        checksums = source.checksums_of(ids.tolist())
+        scores = _copies_tied(scores, ids, checksums)
         order = np.lexsort((ids, -scores))
         scores, ids = scores[order], ids[order]
-        kept = _kept(source, ids, request.threshold, wanted)
+        kept = _kept(source, ids, checksums, request.threshold, wanted)
         floor_reached = (
             request.min_score is not None
             and len(found_scores) > 0
@@ -98,9 +100,29 @@ def folded_page(source: FoldSource, request: FoldRequest) -> list[FoldedResult]:
     ]
 
 
-def _kept(source: FoldSource, ids: np.ndarray, threshold: float | None, wanted: int) -> list[int]:
+def _copies_tied(scores: np.ndarray, ids: np.ndarray, checksums: dict[int, str]) -> np.ndarray:
+    """The scores with exact copies given one score (their best): they hold the same vector,
+    and only the rounding of a matrix product over different rows can tell them apart."""
+    best: dict[str, float] = {}
+    for image_id, score in zip(ids.tolist(), scores.tolist(), strict=True):
+        checksum = checksums.get(image_id)
+        if checksum is not None:
+            best[checksum] = max(best.get(checksum, score), score)
+    tied = [
+        best.get(checksums.get(i, ""), s)
+        for i, s in zip(ids.tolist(), scores.tolist(), strict=True)
+    ]
+    return np.asarray(tied, dtype=scores.dtype)
+
+
+def _kept(
+    source: FoldSource,
+    ids: np.ndarray,
+    checksums: dict[int, str],
+    threshold: float | None,
+    wanted: int,
+) -> list[int]:
     """Positions of the ranking's kept results, up to ``wanted`` of them."""
-    checksums = source.checksums_of(ids.tolist())
     vectors = source.vectors_of(ids.tolist()) if threshold is not None and len(ids) else None
     kept: list[int] = []
     kept_checksums: set[str] = set()
@@ -145,8 +167,11 @@ def _copies(
         return ()
     ids = sorted(candidates)
     vectors = source.vectors_of(ids)
-    scores = vectors @ request.query
     own_score = float(own_vector @ request.query)
+    # an exact copy holds the very same vector: its score is the result's own, whatever the
+    # rounding of a matrix product over other rows
+    twin_set = set(twins)
+    scores = np.where(np.isin(ids, list(twin_set)), np.float32(own_score), vectors @ request.query)
     reached = np.zeros(len(ids), dtype=bool)
     earlier = kept[:position]
     if earlier:
