@@ -6,11 +6,11 @@ is a connected set of linked images (union-find), so a chain of close images is 
 Clusters come largest first, then closest (their highest link similarity), then by first id.
 
 Up to :data:`EXACT_MAX` images every pair is scored (matrix products over blocks of queries):
-the clusters equal a brute-force pairwise computation. Above it the pairs come from a range
-search of an IVF-Flat index built over the stored vectors for this pass (``2 * sqrt(n)`` lists,
-:data:`IVF_NPROBE` probed), whose found pairs are scored exactly: near-duplicates sit so close
-that they share a list or a neighbouring one, and the work grows as ``n^1.5`` rather than
-``n^2``.
+the clusters equal a brute-force pairwise computation. Above it the vectors are split into
+``2 * sqrt(n)`` lists by spherical k-means (FAISS), each vector put in its
+:data:`LISTS_PER_VECTOR` nearest lists, and every pair within a list is scored by matrix
+products: near-duplicates sit so close that they share a list, and the work grows as
+``n^1.5`` rather than ``n^2``.
 
 With ``across=FIELD`` only the clusters holding several values of that field are kept, and for
 each pair of values the clusters spanning both are counted: a ``split`` field's train/test
@@ -40,12 +40,12 @@ from ..storage.metadata_db import Store
 EXACT_MAX = 50_000
 #: query vectors scored (or range-searched) at a time
 QUERY_BLOCK = 512
-#: inverted lists an IVF range search visits per query
-IVF_NPROBE = 4
-#: points the IVF lists are trained on, per list
-IVF_TRAIN_PER_LIST = 40
-#: a range search is asked for a little below the threshold; found pairs are then scored exactly
-RANGE_SLACK = 1e-4
+#: the nearest lists each vector is put in, above EXACT_MAX images
+LISTS_PER_VECTOR = 2
+#: points the lists' centres are trained on, per list
+TRAIN_PER_LIST = 20
+#: vectors assigned to their lists at a time
+ASSIGN_BLOCK = 16_384
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class DuplicateReport:
     threshold_rule: str
     images: int
     clusters: list[Cluster]
-    #: ``exact`` (every pair scored) or ``ivf`` (pairs found by an IVF range search)
+    #: ``exact`` (every pair scored) or ``lists`` (pairs scored within k-means lists)
     method: str
     seconds: float
     across: str | None = None
@@ -156,7 +156,7 @@ def find_duplicates(
     ``across`` (and each image's value of it), only those spanning several values."""
     started = time.perf_counter()
     matrix = indexed.matrix
-    method = "exact" if len(matrix) <= EXACT_MAX else "ivf"
+    method = "exact" if len(matrix) <= EXACT_MAX else "lists"
     first, second, sims = near_pairs(matrix, threshold)
     copy_first, copy_second = _copy_pairs(indexed.checksums)
     copy_sims = np.einsum("ij,ij->i", matrix[copy_first], matrix[copy_second])
@@ -178,10 +178,10 @@ def find_duplicates(
 
 def near_pairs(matrix: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows ``first < second`` whose inner product is at least ``threshold``, and that
-    product: every pair scored up to :data:`EXACT_MAX` rows, an IVF range search above."""
+    product: every pair scored up to :data:`EXACT_MAX` rows, the pairs within lists above."""
     if len(matrix) <= EXACT_MAX:
         return _exact_pairs(matrix, threshold)
-    return _ivf_pairs(matrix, threshold)
+    return _bucket_pairs(matrix, threshold)
 
 
 def _exact_pairs(matrix: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -196,29 +196,39 @@ def _exact_pairs(matrix: np.ndarray, threshold: float) -> tuple[np.ndarray, np.n
     return _joined(found)
 
 
-def _ivf_pairs(matrix: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bucket_pairs(
+    matrix: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n, dim = matrix.shape
     lists = max(1, int(2 * math.sqrt(n)))
-    quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
-    index.cp.niter = 10
-    index.cp.seed = 0
-    index.cp.min_points_per_centroid = 1  # a small index trains on what it has
-    sample = np.random.default_rng(0).choice(n, min(n, IVF_TRAIN_PER_LIST * lists), replace=False)
-    index.train(matrix[np.sort(sample)])
-    index.add(matrix)
-    index.nprobe = min(IVF_NPROBE, lists)
+    sample = np.random.default_rng(0).choice(n, min(n, TRAIN_PER_LIST * lists), replace=False)
+    kmeans = faiss.Kmeans(dim, lists, niter=10, seed=0, spherical=True, min_points_per_centroid=1)
+    kmeans.train(np.ascontiguousarray(matrix[np.sort(sample)]))
+    centroids = np.asarray(kmeans.centroids, dtype=np.float32)
+    visits = min(LISTS_PER_VECTOR, lists)
+    assigned = np.empty((n, visits), dtype=np.int64)
+    for start in range(0, n, ASSIGN_BLOCK):
+        scores = matrix[start : start + ASSIGN_BLOCK] @ centroids.T
+        assigned[start : start + ASSIGN_BLOCK] = np.argpartition(-scores, visits - 1, axis=1)[
+            :, :visits
+        ]
+    rows = np.repeat(np.arange(n), visits)
+    by_list = np.argsort(assigned.reshape(-1), kind="stable")
+    bounds = np.searchsorted(assigned.reshape(-1)[by_list], np.arange(lists + 1))
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for start in range(0, n, QUERY_BLOCK):
-        block = matrix[start : start + QUERY_BLOCK]
-        limits, _, neighbours = index.range_search(block, float(threshold) - RANGE_SLACK)
-        rows = np.repeat(np.arange(len(block)), np.diff(limits).astype(np.int64)) + start
-        later = neighbours > rows
-        rows, cols = rows[later], neighbours[later]
-        sims = np.einsum("ij,ij->i", matrix[rows], matrix[cols])
-        close = sims >= np.float32(threshold)
-        found.append((rows[close], cols[close], sims[close]))
-    return _joined(found)
+    for number in range(lists):
+        members = np.sort(rows[by_list[bounds[number] : bounds[number + 1]]])
+        vectors = matrix[members]
+        for start in range(0, len(members), QUERY_BLOCK):
+            scores = vectors[start : start + QUERY_BLOCK] @ vectors[start:].T
+            first, second = np.nonzero(scores >= np.float32(threshold))
+            later = second > first
+            first, second = first[later], second[later]
+            found.append((members[first + start], members[second + start], scores[first, second]))
+    first, second, sims = _joined(found)
+    # a pair sharing both of its lists is found twice
+    _, unique = np.unique(first * n + second, return_index=True)
+    return first[unique], second[unique], sims[unique]
 
 
 def _joined(

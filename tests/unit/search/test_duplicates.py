@@ -117,7 +117,7 @@ def test_adaptive_threshold_follows_the_rule_and_is_cached(
     assert finder.report().threshold == measured.threshold
 
 
-def test_ivf_pairs_match_exact_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pairs_within_lists_match_exact_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(0)
     base = rng.standard_normal((3000, 64)).astype(np.float32)
     # a near copy of every tenth vector
