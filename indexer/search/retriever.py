@@ -56,6 +56,9 @@ from ..storage.vectors import VectorFile
 from . import levels
 from .collapse import GroupScorer, collapsed_ranking
 from .dedupe import FoldRequest, FoldSource, folded_page
+from .duplicate_finder import DuplicateFinder
+from .duplicate_threshold import AdaptiveThreshold
+from .duplicates import DuplicateReport
 from .info import RetrieverInfo
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -213,6 +216,20 @@ class Retriever:
         """The images whose ``field`` equals ``value``, in slice order (:class:`NotFoundError`
         when none does, :class:`InvalidRequestError` for an unknown field)."""
         return self.store.groups.members(field, value)
+
+    def duplicates(
+        self, threshold: float | None = None, across: str | None = None
+    ) -> DuplicateReport:
+        """Clusters of near-identical images (:mod:`indexer.search.duplicates`)."""
+        return self._duplicate_finder.report(threshold, across)
+
+    def duplicate_threshold(self) -> AdaptiveThreshold:
+        """The index's adaptive near-duplicate threshold."""
+        return self._duplicate_finder.threshold()
+
+    @functools.cached_property
+    def _duplicate_finder(self) -> DuplicateFinder:
+        return DuplicateFinder(self.folder, self.store)
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         """Stored (float16-rounded) vectors of indexed images, float32 [n, dim]."""

@@ -25,6 +25,7 @@ from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.search.levels import IMAGE_LEVEL
 from search_api.errors import UnsupportedMediaTypeError
 from search_api.schema.fields import (
+    Cosine,
     Field,
     Flag,
     GroupValue,
@@ -207,7 +208,12 @@ COLLAPSE = MetadataFieldName(
     "ranked by its best image; k and offset then count groups",
 )
 LEVEL = Level("level", MAX_LEVEL_CHARS)
-PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL)
+DEDUPE = Cosine(
+    "dedupe",
+    description="Fold a result into a higher-ranked one within this cosine (listed in its "
+    "copies); exact copies are folded without it; k and offset count the results left",
+)
+PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL, DEDUPE)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
 QUERY_KINDS = ("text", "image", "image_id", "vector", "group")
@@ -269,6 +275,25 @@ THUMBNAIL_QUERY = FieldSet(
     ),
     closed=False,
 )
+#: the query arguments of ``GET /duplicates`` (other arguments are ignored)
+DUPLICATES_QUERY = FieldSet(
+    (
+        Cosine(
+            "threshold",
+            description="Cosine at or above which two images are near-duplicates (default: "
+            "the index's adaptive threshold, GET /api/duplicates/threshold)",
+        ),
+        MetadataFieldName(
+            "across",
+            MAX_STRING_CHARS,
+            description="Only clusters holding several values of this field (split: train/test "
+            "leakage), with counts per pair of values",
+        ),
+        Integer("limit", 0, 1000, default=50, description="Clusters listed, largest first"),
+        INDEX,
+    ),
+    closed=False,
+)
 SESSION_BODY = FieldSet(
     (Secret("token", 'send the access token as JSON: {"token": "..."}'),), required=("token",)
 )
@@ -291,6 +316,8 @@ class SearchParams:
     collapse: str | None = None
     #: what a result is: an image, or a group of a group level (series, study, group:FIELD)
     level: str = IMAGE_LEVEL
+    #: the cosine within which results fold into a higher-ranked one (None: exact copies only)
+    dedupe: float | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SearchParams:
@@ -302,6 +329,7 @@ class SearchParams:
             values.get("facets", False),
             values["collapse"],
             values["level"],
+            values["dedupe"],
         )
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -315,6 +343,7 @@ class SearchParams:
             "count_facets": self.facets,
             "collapse": self.collapse,
             "level": self.level,
+            "dedupe": self.dedupe,
         }
 
 
@@ -407,6 +436,22 @@ def parse_group_path(field: str, limits: Limits) -> str:
     """The field of a ``GET /api/groups/<field>/<value>`` path (the index knows its fields)."""
     parsed: str = GROUP_FIELD.parse(field, limits)
     return parsed
+
+
+@dataclass(frozen=True)
+class DuplicatesQuery:
+    """A parsed ``GET /api/duplicates`` request."""
+
+    threshold: float | None
+    across: str | None
+    limit: int
+    index: str | None
+
+
+def parse_duplicates_query(args: Mapping[str, str], limits: Limits) -> DuplicatesQuery:
+    """The threshold, field, limit and index of a ``GET /api/duplicates`` request."""
+    values = DUPLICATES_QUERY.parse_text(args, limits)
+    return DuplicatesQuery(values["threshold"], values["across"], values["limit"], values["index"])
 
 
 def parse_facets_query(args: Mapping[str, str], limits: Limits) -> Filters | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from search_api.schema.duplicate_schemas import COPIES, duplicate_schemas
+
 Schema = dict[str, Any]
 
 #: every error status the API answers: (component name, description)
@@ -99,8 +101,9 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                 "metadata": _METADATA,
                 **urls,
                 "group": _HIT_GROUP,
+                "copies": COPIES,
             },
-            optional=("group",),
+            optional=("group", "copies"),
         ),
         "Group": closed(
             {
@@ -184,6 +187,7 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
         "Health": closed({"status": {"type": "string", "enum": ["ok"]}}),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
         **_clip_retrieval_schemas(),
+        **duplicate_schemas(urls),
     }
 
 
