@@ -24,6 +24,7 @@ export function pageElements() {
     minScore: /** @type {HTMLInputElement} */ ($('min-score')),
     groupByBlock: $('group-by-block'),
     groupBy: /** @type {HTMLSelectElement} */ ($('group-by')),
+    hideDuplicates: /** @type {HTMLInputElement} */ ($('hide-duplicates')),
     minScoreValue: /** @type {HTMLOutputElement} */ ($('min-score-value')),
     progress: $('progress'),
     status: $('status'),

@@ -113,6 +113,9 @@ export function wireEvents({ els, page, actions, detail }) {
   els.minScore.addEventListener('change', minScoreChanged);
 
   els.groupBy.addEventListener('change', () => update({ collapse: els.groupBy.value || null }));
+  els.hideDuplicates.addEventListener('change', () =>
+    update({ dedupe: els.hideDuplicates.checked }),
+  );
 
   els.filtersToggle.addEventListener('click', () => {
     const open = els.filtersToggle.getAttribute('aria-expanded') !== 'true';

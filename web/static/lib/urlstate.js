@@ -19,6 +19,7 @@ export const RESERVED = new Set([
   'collapse',
   'level',
   'group',
+  'dedupe',
 ]);
 /** The levels a "similar series/studies" query searches at. */
 export const GROUP_LEVELS = ['series', 'study'];
@@ -35,6 +36,7 @@ export const GROUP_LEVELS = ['series', 'study'];
  * @property {string | null} collapse field results are grouped by (null: one result per image)
  * @property {string | null} group a series or study key: the groups most similar to it
  * @property {string | null} level the level of `group`: series or study
+ * @property {boolean} dedupe near-duplicates folded into the result they copy (`dedupe=1`)
  */
 
 /** @returns {SearchState} */
@@ -50,6 +52,7 @@ export function emptyState() {
     collapse: null,
     group: null,
     level: null,
+    dedupe: false,
   };
 }
 
@@ -75,6 +78,7 @@ export function stateFromUrl(search, isFilterField) {
   state.index = params.get('index') || null;
   state.compare = params.get('compare') || null;
   state.collapse = params.get('collapse') || null;
+  state.dedupe = params.get('dedupe') === '1';
   for (const [key, value] of params) {
     if (RESERVED.has(key) || !isFilterField(key)) continue;
     const values = state.filters.get(key) ?? [];
@@ -103,6 +107,7 @@ export function urlFromState(state) {
   if (state.index !== null) params.set('index', state.index);
   if (state.compare !== null) params.set('compare', state.compare);
   if (state.collapse !== null) params.set('collapse', state.collapse);
+  if (state.dedupe) params.set('dedupe', '1');
   const text = params.toString();
   return text ? `?${text}` : '';
 }

@@ -22,9 +22,10 @@ const EXAMPLES = [
  * @param {import('../elements.js').PageElements} els
  * @param {import('../lib/urlstate.js').SearchState} search
  */
-export function showControls(els, { filters, minScore, collapse }) {
+export function showControls(els, { filters, minScore, collapse, dedupe }) {
   showSelected(els.facets, filters);
   showGroupBy(els, collapse);
+  els.hideDuplicates.checked = dedupe;
   els.minScore.value = String(minScore ?? 0);
   renderMinScore(els);
   els.clearFilters.disabled = filters.size === 0 && minScore === null;
