@@ -138,6 +138,8 @@ class RunSettings:
     template: str
     #: the units retrieved: image, series, study or group:FIELD
     level: str = "image"
+    #: the cosine whose near-duplicates leakage-free image -> image leaves out (None: none)
+    exclude_duplicates: float | None = None
 
 
 @dataclass(frozen=True)

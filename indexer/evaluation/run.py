@@ -154,6 +154,7 @@ def run_settings(options: EvalOptions) -> RunSettings:
         served=options.served,
         template=DEFAULT_TEMPLATE,
         level=options.level,
+        exclude_duplicates=options.exclude_duplicates,
     )
 
 

@@ -330,3 +330,17 @@ def leakage_pairs(clusters: list[Cluster]) -> list[LeakagePair]:
     pairs = [LeakagePair(a, b, n, images) for (a, b), (n, images) in counts.items()]
     pairs.sort(key=lambda p: (-p.clusters, value_order(p.first), value_order(p.second)))
     return pairs
+
+
+def cluster_codes(matrix: np.ndarray, threshold: float) -> np.ndarray:
+    """Each row's near-duplicate cluster at ``threshold`` (the connected sets of rows within
+    that cosine), numbered from 0; -1 for a row in no cluster."""
+    first, second, _ = near_pairs(matrix, threshold)
+    sets = _UnionFind()
+    for a, b in zip(first.tolist(), second.tolist(), strict=True):
+        sets.union(a, b)
+    found = np.full(len(matrix), -1, dtype=np.int64)
+    numbers: dict[int, int] = {}
+    for row in sorted(sets.parent):
+        found[row] = numbers.setdefault(sets.find(row), len(numbers))
+    return found
