@@ -14,24 +14,18 @@ from indexer.search.duplicates import IndexedVectors
 from indexer.settings import Settings
 from search_api import create_app
 from tests.support.contract import Contract, ContractClient
-from tests.support.helpers import assert_error, run_cli, seed_group_key, tiny_model_args
+from tests.support.helpers import assert_error
 from tests.support.planted_duplicates import (
     brute_force_clusters,
+    index_planted,
     midpoint_thresholds,
-    planted_corpus,
 )
 
 
 @pytest.fixture(scope="module")
 def planted_app(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Flask]:
     root = tmp_path_factory.mktemp("planted-api")
-    corpus, metadata = planted_corpus(root)
-    index_dir = root / "index"
-    seed_group_key(index_dir, 0)
-    run_cli(
-        "index", corpus, "--index", index_dir, "--metadata", metadata,
-        *tiny_model_args(tiny_model_dir),
-    )  # fmt: skip
+    index_dir = index_planted(root, tiny_model_dir)
     settings = Settings(
         index_dir=index_dir, device="cpu", precision="fp32", thumbnail_dir=root / "thumbs"
     )

@@ -12,8 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SERVER_START_TIMEOUT
-from tests.support.helpers import run_cli, seed_group_key, tiny_model_args
-from tests.support.planted_duplicates import planted_corpus
+from tests.support.planted_duplicates import index_planted
 from tests.support.serving import serve
 
 pytestmark = pytest.mark.browser
@@ -22,13 +21,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def planted_url(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[str]:
     root = tmp_path_factory.mktemp("e2e-planted")
-    corpus, metadata = planted_corpus(root)
-    index_dir = root / "index"
-    seed_group_key(index_dir, 0)
-    run_cli(
-        "index", corpus, "--index", index_dir, "--metadata", metadata,
-        *tiny_model_args(tiny_model_dir),
-    )  # fmt: skip
+    index_dir = index_planted(root, tiny_model_dir)
     env = {"MEDSEARCH_THUMBNAIL_DIR": str(root / "thumbnails")}
     with serve(index_dir, threads=4, env=env, startup_timeout_s=SERVER_START_TIMEOUT) as server:
         yield server.url

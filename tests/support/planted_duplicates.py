@@ -18,7 +18,13 @@ import numpy as np
 import pydicom
 from PIL import Image
 
-from tests.support.helpers import SAMPLE_DIR, SAMPLE_METADATA
+from tests.support.helpers import (
+    SAMPLE_DIR,
+    SAMPLE_METADATA,
+    run_cli,
+    seed_group_key,
+    tiny_model_args,
+)
 
 #: planted file (relative to the corpus) -> the sample image it copies
 PLANTED = {
@@ -52,6 +58,19 @@ def planted_corpus(root: Path) -> tuple[Path, Path]:
 
 
 PLANTED_NAMES = list(PLANTED)
+
+
+def index_planted(root: Path, model_dir: Path) -> Path:
+    """The planted corpus made under ``root`` and indexed by the real CLI with the tiny model
+    (a seeded group key, the metadata with ``split``); the index folder."""
+    corpus, metadata = planted_corpus(root)
+    index_dir = root / "index"
+    seed_group_key(index_dir, 0)
+    run_cli(
+        "index", corpus, "--index", index_dir, "--metadata", metadata,
+        *tiny_model_args(model_dir),
+    )  # fmt: skip
+    return index_dir
 
 
 def _metadata(path: Path) -> Path:

@@ -4,44 +4,25 @@ planted copies."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from indexer.cli import cli
 from indexer.search.duplicates import IndexedVectors
 from indexer.storage.folder import IndexFolder
-from tests.support.helpers import run_cli, seed_group_key, tiny_model_args
 from tests.support.planted_duplicates import (
     brute_force_clusters,
+    index_planted,
     midpoint_thresholds,
-    planted_corpus,
 )
-
-CPU = ("--device", "cpu", "--precision", "fp32")
-
-
-def eval_json(*args: str | Path) -> dict[str, Any]:
-    result = CliRunner().invoke(cli, ["eval", *map(str, args), *CPU, "--json", "--bootstrap", "0"])
-    assert result.exit_code == 0, result.output
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
+from tests.unit.evaluation.test_eval_series import eval_json
 
 
 @pytest.fixture(scope="module")
 def planted_index(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     root = tmp_path_factory.mktemp("planted-eval")
-    corpus, metadata = planted_corpus(root)
-    index_dir = root / "index"
-    seed_group_key(index_dir, 0)
-    run_cli(
-        "index", corpus, "--index", index_dir, "--metadata", metadata,
-        *tiny_model_args(tiny_model_dir),
-    )  # fmt: skip
+    index_dir = index_planted(root, tiny_model_dir)
     return index_dir
 
 

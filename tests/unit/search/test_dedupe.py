@@ -14,8 +14,7 @@ from indexer.errors import InvalidRequestError
 from indexer.search.duplicates import IndexedVectors
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
-from tests.support.helpers import run_cli, seed_group_key, tiny_model_args
-from tests.support.planted_duplicates import midpoint_thresholds, planted_corpus
+from tests.support.planted_duplicates import index_planted, midpoint_thresholds
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +22,7 @@ def planted(
     tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, tiny_encoder: Encoder
 ) -> Iterator[Retriever]:
     root = tmp_path_factory.mktemp("planted-search")
-    corpus, metadata = planted_corpus(root)
-    index_dir = root / "index"
-    seed_group_key(index_dir, 0)
-    run_cli(
-        "index", corpus, "--index", index_dir, "--metadata", metadata,
-        *tiny_model_args(tiny_model_dir),
-    )  # fmt: skip
+    index_dir = index_planted(root, tiny_model_dir)
     settings = Settings(index_dir=index_dir, device="cpu", precision="fp32")
     retriever = Retriever.open(settings, encoder=tiny_encoder)
     yield retriever

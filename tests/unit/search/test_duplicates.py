@@ -20,26 +20,20 @@ from indexer.search.duplicate_threshold import CACHE_FILE, CLOSER_BY, HIGHEST, L
 from indexer.search.duplicates import IndexedVectors, near_pairs
 from indexer.storage.folder import IndexFolder
 from indexer.storage.metadata_db import Store
-from tests.support.helpers import run_cli, seed_group_key, tiny_model_args
+from tests.support.helpers import run_cli
 from tests.support.planted_duplicates import (
     PLANTED,
     brute_force_clusters,
     brute_force_leakage,
+    index_planted,
     midpoint_thresholds,
-    planted_corpus,
 )
 
 
 @pytest.fixture(scope="module")
 def planted_index(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     root = tmp_path_factory.mktemp("planted")
-    corpus, metadata = planted_corpus(root)
-    index_dir = root / "index"
-    seed_group_key(index_dir, 0)
-    run_cli(
-        "index", corpus, "--index", index_dir, "--metadata", metadata,
-        *tiny_model_args(tiny_model_dir),
-    )  # fmt: skip
+    index_dir = index_planted(root, tiny_model_dir)
     return index_dir
 
 
