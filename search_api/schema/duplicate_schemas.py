@@ -24,17 +24,10 @@ COPIES: Schema = {
 }
 
 
-def _closed(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [key for key in properties if key not in optional],
-        "additionalProperties": False,
-    }
-
-
 def duplicate_schemas(urls: dict[str, Schema]) -> dict[str, Schema]:
     """The component schemas of the duplicate routes; ``urls``: an image's link fields."""
+    from search_api.schema.responses import closed as _closed  # it imports this module
+
     member = _closed(
         {
             "id": {"type": "integer", "minimum": 0},
