@@ -270,7 +270,8 @@ class Retriever:
 
         Of a search of images, exact copies (the same sha256) are folded into the best of them,
         and with ``dedupe`` so are results within that cosine of a higher-ranked one; each
-        result lists its ``copies`` (:mod:`indexer.search.dedupe`).
+        result lists its ``copies`` (:mod:`indexer.search.dedupe`). Collapsed and group level
+        results, one per group already, are not folded.
         """
         started = time.perf_counter()
         if k < 1:
@@ -278,8 +279,6 @@ class Retriever:
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
         at_group_level = level != levels.IMAGE_LEVEL or group is not None
-        if dedupe is not None and (collapse is not None or at_group_level):
-            raise InvalidRequestError("dedupe folds images: give it without collapse or a level")
         if collapse is not None:
             if at_group_level:
                 raise InvalidRequestError(

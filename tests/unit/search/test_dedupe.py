@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from indexer.encoders import Encoder
-from indexer.errors import InvalidRequestError
 from indexer.search.duplicates import IndexedVectors
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
@@ -113,6 +112,7 @@ def test_filters_and_min_score_apply_to_copies(planted: Retriever) -> None:
     ]
 
 
-def test_dedupe_with_collapse_or_a_level_is_refused(planted: Retriever) -> None:
-    with pytest.raises(InvalidRequestError, match="dedupe"):
-        planted.search(text="x", dedupe=0.9, collapse="split")
+def test_collapsed_results_are_not_folded(planted: Retriever) -> None:
+    collapsed = planted.search(text="x", collapse="split")
+    folded = planted.search(text="x", dedupe=0.0, collapse="split")
+    assert [(h.id, h.copies) for h in folded.hits] == [(h.id, ()) for h in collapsed.hits]
