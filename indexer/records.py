@@ -193,6 +193,8 @@ class Hit:
     #: index records no null distribution for this kind of query; :mod:`indexer.search.cutoff`)
     z: float | None = None
     percentile: float | None = None
+    #: results folded into this one, exact copies or near-duplicates: (id, score), best first
+    copies: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -208,6 +210,8 @@ class Hit:
             data["group"] = self.group.to_dict()
         if self.matched_terms is not None:
             data["matched_terms"] = list(self.matched_terms)
+        if self.copies:
+            data["copies"] = [{"id": i, "score": s} for i, s in self.copies]
         return data
 
 

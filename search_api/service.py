@@ -17,6 +17,8 @@ from PIL import Image
 from indexer.encoders.base import EncoderUsage
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import GroupListing, ImageRecord, LabelProbability, MetadataValue, SearchResult
+from indexer.search.duplicate_threshold import AdaptiveThreshold
+from indexer.search.duplicates import DuplicateReport
 from indexer.search.info import RetrieverInfo
 
 
@@ -91,6 +93,7 @@ class SearchService(Protocol):
         mode: str = "dense",
         min_relative: float | None = None,
         min_z: float | None = None,
+        dedupe: float | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
         the facet counts under ``filters`` among the images scoring at least ``min_score``;
@@ -98,6 +101,17 @@ class SearchService(Protocol):
         (series, study, group:FIELD) groups, and ``group`` names one to find similar groups;
         ``mode`` keyword or hybrid ranks a text by its words (BM25), or fuses both rankings;
         ``min_relative`` and ``min_z`` cut as :mod:`indexer.search.cutoff` says."""
+        ...
+
+    def duplicates(
+        self, threshold: float | None = None, across: str | None = None
+    ) -> DuplicateReport:
+        """Clusters of near-identical images over the index (the adaptive threshold when
+        None); with ``across``, only those spanning several values of that field."""
+        ...
+
+    def duplicate_threshold(self) -> AdaptiveThreshold:
+        """The index's adaptive near-duplicate threshold."""
         ...
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:

@@ -42,14 +42,24 @@ def create_blueprint() -> Blueprint:
 
     @bp.get("/")
     def index() -> Response:
-        # The API lives next to the page; script_root keeps it right behind a path prefix.
-        api_base = request.script_root.rstrip("/") + "/api"
-        response = Response(render_template("web/index.html", api_base=api_base))
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        # The page is tiny and its data comes from the API; always revalidate.
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        return _page("web/index.html")
+
+    @bp.get("/duplicates")
+    def duplicates() -> Response:
+        # the clusters of near-identical images, for review side by side
+        return _page("web/duplicates.html")
 
     return bp
+
+
+def _page(template: str) -> Response:
+    """A page of the site, with its security and caching headers."""
+    # The API lives next to the page; script_root keeps it right behind a path prefix.
+    api_base = request.script_root.rstrip("/") + "/api"
+    response = Response(render_template(template, api_base=api_base))
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    # The page is tiny and its data comes from the API; always revalidate.
+    response.headers["Cache-Control"] = "no-cache"
+    return response

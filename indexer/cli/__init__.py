@@ -17,6 +17,7 @@ import click
 from ..errors import FrontEndMissingError
 from ..front_ends import load_front_end
 from ..settings import Settings
+from .duplicates import duplicates
 from .eval import eval_command
 from .export import export
 from .index import index, info, verify
@@ -88,7 +89,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = Settings.from_env()
 
 
-for _command in (index, info, verify, search, export, model):
+for _command in (index, info, verify, search, export, model, duplicates):
     cli.add_command(_command)
 cli.add_command(eval_command, "eval")
 

@@ -37,6 +37,13 @@ from .setting_options import setting_options
     "(series_key): neighbouring slices are near copies of the query.",
 )
 @click.option(
+    "--exclude-duplicates",
+    type=click.FloatRange(-1.0, 1.0),
+    metavar="COS",
+    help="Leakage-free image -> image also leaves out each query's near-duplicates: its "
+    "cluster of images within this cosine (see `medsearch duplicates`).",
+)
+@click.option(
     "--caption-field",
     help="Field with each image's caption (text <-> image queries). "
     "[default: caption; unnamed, an index without captions skips those tasks]",
@@ -92,6 +99,7 @@ def eval_command(
     group_field: str | None,
     collapse: str | None,
     exclude_own_series: bool,
+    exclude_duplicates: float | None,
     caption_field: str | None,
     by: str | None,
     level: str,
@@ -125,6 +133,7 @@ def eval_command(
         group_field=group_field,
         collapse=collapse,
         exclude_own_series=exclude_own_series,
+        exclude_duplicates=exclude_duplicates,
         caption_field=caption_field,
         by=by,
         level=level,

@@ -284,6 +284,7 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
 
         medsearch info data/index --json
     """
+    from ..search.duplicate_finder import DuplicateFinder
     from ..storage.folder import IndexFolder
     from ..storage.null_scores import load_null_scores
     from ..storage.verify import check_recall as measure_recall
@@ -311,6 +312,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     data["group_fields"] = list(stored.group_fields or ())
     null = load_null_scores(folder, stored)
     data["null_scores"] = None if null is None else null.summary()
+    with folder.open_store() as store:
+        data["duplicate_threshold"] = DuplicateFinder(folder, store).threshold().to_dict()
     if check_recall:
         data["recall"] = measure_recall(index_dir)
     if as_json:
@@ -331,6 +334,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
         click.echo(f"groups     {', '.join(stored.group_fields)} (one vector per group: --level)")
     click.echo(f"updated    {data['updated_at']} (generation {data['generation']})")
     click.echo(null_lines(data["null_scores"]))
+    dup = data["duplicate_threshold"]
+    click.echo(f"duplicates cosine >= {dup['threshold']} ({dup['rule']})")
     if check_recall:
         r = data["recall"]
         click.echo(f"recall@{r['k']}  {r['recall_at_k']} over {r['queries']} queries")

@@ -77,6 +77,13 @@ filter_option = click.option(
     help="How --text ranks images: by meaning (dense), by its words in captions and text "
     "fields (keyword, BM25), or both fused (hybrid).",
 )
+@click.option(
+    "--dedupe",
+    type=click.FloatRange(-1.0, 1.0),
+    metavar="COS",
+    help="Fold a result into a higher-ranked one within this cosine, listed as its copies "
+    "(exact copies are always folded); -k and --offset count the results left.",
+)
 @setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
@@ -95,6 +102,7 @@ def search(
     level: str,
     group: str | None,
     mode: str,
+    dedupe: float | None,
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
@@ -136,6 +144,7 @@ def search(
             level=level,
             group=group,
             mode=mode,
+            dedupe=dedupe,
         )
     except InvalidRequestError as exc:
         # what is left: an unknown filter or collapse field, or a value its field cannot equal
@@ -156,6 +165,9 @@ def search(
             click.echo(f"     {matched_line(hit)}")
         if hit.group is not None:
             click.echo(f"     {group_line(hit.group)}")
+        if hit.copies:
+            listed = ", ".join(f"#{i} {s:.4f}" for i, s in hit.copies)
+            click.echo(f"     +{len(hit.copies)} copies: {listed}")
     t = result.timings_ms
     counted = "groups" if collapse or level != "image" else "eligible"
     click.echo(

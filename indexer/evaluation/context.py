@@ -62,6 +62,8 @@ class TaskContext:
     collapse: npt.NDArray[np.int64] | None = None
     #: series code of every image, where image -> image leaves the query's own series out
     own_series: npt.NDArray[np.int64] | None = None
+    #: near-duplicate cluster of every image (-1: none), left out of leakage-free image -> image
+    duplicates: npt.NDArray[np.int64] | None = None
 
     @property
     def all_rows(self) -> npt.NDArray[np.int64]:
@@ -110,6 +112,7 @@ def task_context(
         judged,
         inputs.collapse,
         inputs.own_series,
+        inputs.duplicates,
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import EvaluationInputError
+from ..search.duplicates import cluster_codes
 from .dataset import EvalIndex, Judgment, captions_of, labels_of, resolve_judgments
 from .options import SERIES_FIELD, EvalOptions
 
@@ -50,12 +51,15 @@ class IndexInputs:
     judged_rows: list[int] | None
     #: why each default field is unusable here
     missing: dict[Need, str]
+    #: near-duplicate cluster of every image (-1: none), with ``--exclude-duplicates``
+    duplicates: npt.NDArray[np.int64] | None = None
 
     def has(self, need: Need) -> bool:
         present = {
             Need.CAPTIONS: self.captions,
             Need.LABELS: self.labels,
-            Need.GROUPS: self.groups,
+            # the leakage-free task excludes a group, near-duplicates, or both
+            Need.GROUPS: self.groups if self.groups is not None else self.duplicates,
             Need.QUERIES: self.judged_rows,
         }
         return present[need] is not None
@@ -89,8 +93,20 @@ def checked_inputs(
     judged_rows = None
     if judgments is not None and options.queries is not None:
         judged_rows = resolve_judgments(judgments, index, options.queries)
+    duplicates = None
+    if options.exclude_duplicates is not None:
+        duplicates = cluster_codes(index.vectors, options.exclude_duplicates)
     return IndexInputs(
-        index, captions, labels, groups, collapse, own_series, by_values, judged_rows, missing
+        index,
+        captions,
+        labels,
+        groups,
+        collapse,
+        own_series,
+        by_values,
+        judged_rows,
+        missing,
+        duplicates,
     )
 
 

@@ -32,6 +32,9 @@ class EvalOptions:
     #: leave the query's own series (:data:`SERIES_FIELD`) out of image -> image where the
     #: index has that field
     exclude_own_series: bool = True
+    #: leakage-free image -> image also leaves out the query's near-duplicate cluster at this
+    #: cosine (:func:`indexer.search.duplicates.cluster_codes`); None: it does not
+    exclude_duplicates: float | None = None
     caption_field: str | None = None
     by: str | None = None
     queries: Path | None = None

@@ -140,6 +140,8 @@ class RunSettings:
     level: str = "image"
     #: how text -> image ranked: dense, keyword, hybrid (a task each)
     modes: tuple[str, ...] = ("dense",)
+    #: the cosine whose near-duplicates leakage-free image -> image leaves out (None: none)
+    exclude_duplicates: float | None = None
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,7 @@ def run_settings(options: EvalOptions) -> RunSettings:
         template=DEFAULT_TEMPLATE,
         level=options.level,
         modes=options.modes,
+        exclude_duplicates=options.exclude_duplicates,
     )
 
 

@@ -47,6 +47,7 @@ from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
 from ..storage.checksums import PrefixDigest
+from ..storage.copies import checksums_of, images_with_checksums
 from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.group_files import PublishedGroups, load_groups
 from ..storage.info import EncoderRecord, IndexInfo
@@ -56,6 +57,10 @@ from ..storage.vectors import VectorFile
 from . import keywords, levels
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .cutoff import CutOff, cut_count, null_for, query_kind, with_standing
+from .dedupe import FoldRequest, FoldSource, folded_page
+from .duplicate_finder import DuplicateFinder
+from .duplicate_threshold import AdaptiveThreshold
+from .duplicates import DuplicateReport
 from .info import RetrieverInfo
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
@@ -217,6 +222,20 @@ class Retriever:
         when none does, :class:`InvalidRequestError` for an unknown field)."""
         return self.store.groups.members(field, value)
 
+    def duplicates(
+        self, threshold: float | None = None, across: str | None = None
+    ) -> DuplicateReport:
+        """Clusters of near-identical images (:mod:`indexer.search.duplicates`)."""
+        return self._duplicate_finder.report(threshold, across)
+
+    def duplicate_threshold(self) -> AdaptiveThreshold:
+        """The index's adaptive near-duplicate threshold."""
+        return self._duplicate_finder.threshold()
+
+    @functools.cached_property
+    def _duplicate_finder(self) -> DuplicateFinder:
+        return DuplicateFinder(self.folder, self.store)
+
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         """Stored (float16-rounded) vectors of indexed images, float32 [n, dim]."""
         return self._snapshot.vectors.read(np.asarray(ids, dtype=np.int64))
@@ -242,6 +261,7 @@ class Retriever:
         mode: str = keywords.DENSE,
         min_relative: float | None = None,
         min_z: float | None = None,
+        dedupe: float | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -264,6 +284,11 @@ class Retriever:
         Each hit carries its ``z`` and ``percentile`` against the index's null distribution;
         ``min_relative`` and ``min_z`` cut as :mod:`indexer.search.cutoff` says, and
         ``below_cut_off`` counts the results of the page a cut-off removed.
+
+        Of a search of images, exact copies (the same sha256) are folded into the best of them,
+        and with ``dedupe`` so are results within that cosine of a higher-ranked one; each
+        result lists its ``copies`` (:mod:`indexer.search.dedupe`). Collapsed and group level
+        results, one per group already, are not folded.
         """
         started = time.perf_counter()
         if k < 1:
@@ -306,14 +331,15 @@ class Retriever:
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
         min_score = cut.floor(lambda: self._best_score(snapshot, query, allowed, exclude), null)
+        search = _Search(snapshot, query, allowed, exclude, min_score)
         if collapse is not None:
-            search = _Search(snapshot, query, allowed, exclude, min_score)
             hits, total = self._collapsed(search, collapse, k, offset, total, filters)
         else:
-            want = k + offset + len(exclude)
-            scores, ids = self._top(snapshot, query, want, allowed)
-            scores, ids = matches(scores, ids, exclude, min_score)
-            hits = self._hits(scores[offset : offset + k], ids[offset : offset + k])
+            fold = FoldRequest(query, k, offset, dedupe, total, allowed, exclude, min_score)
+            page = folded_page(self._fold_source(snapshot, query, allowed), fold)
+            ids = np.asarray([result.id for result in page], dtype=np.int64)
+            scores = np.asarray([result.score for result in page], dtype=np.float32)
+            hits = self._hits(scores, ids, copies={r.id: r.copies for r in page})
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
         searched = time.perf_counter()
@@ -547,6 +573,23 @@ class Retriever:
         hits = self._hits(scores, ids, {image: summary for image, _, summary in best})
         return hits, group_total
 
+    def _fold_source(
+        self, snapshot: _Snapshot, query: np.ndarray, allowed: np.ndarray | None
+    ) -> FoldSource:
+        def rank_every_image() -> tuple[np.ndarray, np.ndarray]:
+            ids = allowed if allowed is not None else self._published_ids(snapshot)
+            return self._exact_top(snapshot, query, len(ids), ids)
+
+        engine = self.store.engine
+        return FoldSource(
+            top=lambda want: self._top(snapshot, query, want, allowed),
+            exact=rank_every_image,
+            vectors_of=lambda ids: snapshot.vectors.read(np.asarray(ids, dtype=np.int64)),
+            checksums_of=lambda ids: checksums_of(engine, ids),
+            images_with=lambda sums: images_with_checksums(engine, sums),
+            within=self.ids_scoring_at_least,
+        )
+
     def _published_ids(self, snapshot: _Snapshot) -> np.ndarray:
         """Ids of the indexed images whose vectors the snapshot's vector file holds."""
         ids = self.store.ids()
@@ -558,6 +601,7 @@ class Retriever:
         scores: np.ndarray,
         ids: np.ndarray,
         groups: Mapping[int, GroupSummary] | None = None,
+        copies: Mapping[int, tuple[tuple[int, float], ...]] | None = None,
     ) -> list[Hit]:
         records = self.store.get_many(ids.tolist())
         return [
@@ -568,6 +612,7 @@ class Retriever:
                 caption=records[int(i)].caption,
                 metadata=records[int(i)].metadata(),
                 group=groups.get(int(i)) if groups is not None else None,
+                copies=copies.get(int(i), ()) if copies is not None else (),
             )
             for s, i in zip(scores, ids, strict=True)
             # an id published in the ANN index but pruned since is skipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from search_api.errors import register_error_handlers
-from search_api.routes import clip_retrieval, groups, images, meta, search, session
+from search_api.routes import clip_retrieval, duplicates, groups, images, meta, search, session
 
 
 def create_api_blueprint() -> Blueprint:
@@ -16,6 +16,7 @@ def create_api_blueprint() -> Blueprint:
     api.register_blueprint(search.bp)
     api.register_blueprint(images.bp)
     api.register_blueprint(groups.bp)
+    api.register_blueprint(duplicates.bp)
     api.register_blueprint(meta.bp)
     api.register_blueprint(session.bp)
     api.register_blueprint(clip_retrieval.bp)

@@ -210,6 +210,19 @@ class Share(Number):
 
 
 @dataclass(frozen=True)
+class Cosine(Number):
+    """A cosine similarity: a number from -1 to 1."""
+
+    def schema(self, limits: Limits) -> Schema:
+        return self.documented({"type": "number", "minimum": -1, "maximum": 1}, limits)
+
+    def parse(self, value: Any, limits: Limits) -> float:
+        if not is_number(value) or not -1 <= value <= 1:
+            raise invalid(f"{self.name} must be a cosine between -1 and 1")
+        return float(value)
+
+
+@dataclass(frozen=True)
 class Flag(Field):
     """A yes or no: a JSON boolean, or as text ``true``/``false`` (``1``/``0``)."""
 

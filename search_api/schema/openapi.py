@@ -16,6 +16,7 @@ from search_api.schema.clip_params import KNN_BODY, METADATA_BODY
 from search_api.schema.fields import NOT_BLANK, ImageId, Limits
 from search_api.schema.params import (
     CLASSIFY_BODY,
+    DUPLICATES_QUERY,
     FACETS_QUERY,
     GROUP_FIELD,
     INDEX_QUERY,
@@ -155,6 +156,22 @@ class _Paths:
                     "Group",
                     parameters=[*self.group_path(), *index],
                     errors=("400", "404", "503"),
+                )
+            },
+            "/api/duplicates": {
+                "get": self.op(
+                    "Clusters of near-identical images over the index, largest and closest "
+                    "first (exact copies always clustered); with across, only those spanning "
+                    "several values of that field, with counts per pair of values",
+                    "Duplicates",
+                    parameters=DUPLICATES_QUERY.parameters(self.limits),
+                    errors=("400", "404", "503"),
+                )
+            },
+            "/api/duplicates/threshold": {
+                "get": self.index_op(
+                    "The index's adaptive near-duplicate threshold and its rule",
+                    "DuplicateThreshold",
                 )
             },
             "/api/facets": {

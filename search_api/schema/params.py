@@ -25,6 +25,7 @@ from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.search.levels import IMAGE_LEVEL
 from search_api.errors import UnsupportedMediaTypeError
 from search_api.schema.fields import (
+    Cosine,
     Field,
     Flag,
     GroupValue,
@@ -220,7 +221,12 @@ COLLAPSE = MetadataFieldName(
     "ranked by its best image; k and offset then count groups",
 )
 LEVEL = Level("level", MAX_LEVEL_CHARS)
-PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL, MIN_RELATIVE, MIN_Z)
+DEDUPE = Cosine(
+    "dedupe",
+    description="Fold a result into a higher-ranked one within this cosine (listed in its "
+    "copies); exact copies are folded without it; k and offset count the results left",
+)
+PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL, MIN_RELATIVE, MIN_Z, DEDUPE)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
 QUERY_KINDS = ("text", "image", "image_id", "vector", "group")
@@ -284,6 +290,25 @@ THUMBNAIL_QUERY = FieldSet(
     ),
     closed=False,
 )
+#: the query arguments of ``GET /duplicates`` (other arguments are ignored)
+DUPLICATES_QUERY = FieldSet(
+    (
+        Cosine(
+            "threshold",
+            description="Cosine at or above which two images are near-duplicates (default: "
+            "the index's adaptive threshold, GET /api/duplicates/threshold)",
+        ),
+        MetadataFieldName(
+            "across",
+            MAX_STRING_CHARS,
+            description="Only clusters holding several values of this field (split: train/test "
+            "leakage), with counts per pair of values",
+        ),
+        Integer("limit", 0, 1000, default=50, description="Clusters listed, largest first"),
+        INDEX,
+    ),
+    closed=False,
+)
 SESSION_BODY = FieldSet(
     (Secret("token", 'send the access token as JSON: {"token": "..."}'),), required=("token",)
 )
@@ -309,6 +334,8 @@ class SearchParams:
     #: cut-offs that adapt to the query and the index (:mod:`indexer.search.cutoff`)
     min_relative: float | None = None
     min_z: float | None = None
+    #: the cosine within which results fold into a higher-ranked one (None: exact copies only)
+    dedupe: float | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SearchParams:
@@ -322,6 +349,7 @@ class SearchParams:
             values["level"],
             values["min_relative"],
             values["min_z"],
+            values["dedupe"],
         )
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -337,6 +365,7 @@ class SearchParams:
             "level": self.level,
             "min_relative": self.min_relative,
             "min_z": self.min_z,
+            "dedupe": self.dedupe,
         }
 
 
@@ -432,6 +461,22 @@ def parse_group_path(field: str, limits: Limits) -> str:
     """The field of a ``GET /api/groups/<field>/<value>`` path (the index knows its fields)."""
     parsed: str = GROUP_FIELD.parse(field, limits)
     return parsed
+
+
+@dataclass(frozen=True)
+class DuplicatesQuery:
+    """A parsed ``GET /api/duplicates`` request."""
+
+    threshold: float | None
+    across: str | None
+    limit: int
+    index: str | None
+
+
+def parse_duplicates_query(args: Mapping[str, str], limits: Limits) -> DuplicatesQuery:
+    """The threshold, field, limit and index of a ``GET /api/duplicates`` request."""
+    values = DUPLICATES_QUERY.parse_text(args, limits)
+    return DuplicatesQuery(values["threshold"], values["across"], values["limit"], values["index"])
 
 
 def parse_facets_query(args: Mapping[str, str], limits: Limits) -> Filters | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from search_api.schema.duplicate_schemas import COPIES, duplicate_schemas
+
 Schema = dict[str, Any]
 
 #: every error status the API answers: (component name, description)
@@ -120,8 +122,9 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
                     "description": "Only in keyword and hybrid modes: the query's words the "
                     "image's caption and text fields hold",
                 },
+                "copies": COPIES,
             },
-            optional=("group", "matched_terms", *_STANDING),
+            optional=("group", "matched_terms", "copies", *_STANDING),
         ),
         "Group": closed(
             {
@@ -211,6 +214,7 @@ def response_schemas(*, viewer: bool = False) -> dict[str, Schema]:
         "Health": closed({"status": {"type": "string", "enum": ["ok"]}}),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
         **_clip_retrieval_schemas(),
+        **duplicate_schemas(urls),
     }
 
 

@@ -34,6 +34,8 @@ from indexer.records import (
     MetadataValue,
     SearchResult,
 )
+from indexer.search.duplicate_threshold import AdaptiveThreshold
+from indexer.search.duplicates import DuplicateReport
 from indexer.search.info import RetrieverInfo
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
@@ -164,6 +166,7 @@ class FakeRetriever:
         mode: str = "dense",
         min_relative: float | None = None,
         min_z: float | None = None,
+        dedupe: float | None = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:
@@ -199,6 +202,14 @@ class FakeRetriever:
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:
         return np.ones((len(ids), 4), dtype=np.float32) / 2
+
+    def duplicates(
+        self, threshold: float | None = None, across: str | None = None
+    ) -> DuplicateReport:
+        return DuplicateReport(threshold or 0.99, "given", 1, [], "exact", 0.0, across)
+
+    def duplicate_threshold(self) -> AdaptiveThreshold:
+        return AdaptiveThreshold(0.99, 0.9, 1, 1)
 
     def classify(
         self,

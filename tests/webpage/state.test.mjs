@@ -158,6 +158,18 @@ describe('cut-offs that adapt', () => {
   });
 });
 
+describe('near-duplicates hidden', () => {
+  test('the index threshold is sent for image results only', () => {
+    const search = { ...emptyState(), q: 'chest', dedupe: true };
+    const page = { k: 12, offset: 0, dedupe: 0.97 };
+    assert.deepEqual(state.searchParams(search, null, page), { k: 12, offset: 0, dedupe: 0.97 });
+    const grouped = { ...search, collapse: 'series_key' };
+    assert.equal(state.searchParams(grouped, null, page).dedupe, undefined);
+    const shown = { ...search, dedupe: false };
+    assert.equal(state.searchParams(shown, null, page).dedupe, undefined);
+  });
+});
+
 describe('answers shown', () => {
   test('a first page: its hits, the total, and whether more can load', () => {
     const first = answer(range(0, PAGE_SIZE), { total: 32, timings_ms: { total: 7.4 } });

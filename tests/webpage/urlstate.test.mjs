@@ -23,9 +23,10 @@ function roundTrip(state) {
 describe('empty state', () => {
   test('has no query and no URL', () => {
     const state = urlstate.emptyState();
-    const { q, filters, ...others } = state;
+    const { q, filters, dedupe, ...others } = state;
     assert.equal(q, '');
     assert.deepEqual(filters, new Map());
+    assert.equal(dedupe, false);
     assert.deepEqual(Object.keys(others), [
       'similar',
       'image',
@@ -313,5 +314,15 @@ describe('the index picker and the compare view', () => {
       index: null,
       compare: null,
     });
+  });
+});
+
+describe('hidden near-duplicates', () => {
+  test('kept in the URL as dedupe=1, and only then', () => {
+    const state = { ...urlstate.emptyState(), q: 'chest', dedupe: true };
+    assert.equal(urlstate.urlFromState(state), '?q=chest&dedupe=1');
+    assert.equal(urlstate.stateFromUrl('?q=chest&dedupe=1', anyField).dedupe, true);
+    assert.equal(urlstate.stateFromUrl('?q=chest&dedupe=0', anyField).dedupe, false);
+    assert.equal(urlstate.urlFromState({ ...state, dedupe: false }), '?q=chest');
   });
 });

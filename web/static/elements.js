@@ -28,6 +28,7 @@ export function pageElements() {
     emptyCut: $('empty-cut'),
     groupByBlock: $('group-by-block'),
     groupBy: /** @type {HTMLSelectElement} */ ($('group-by')),
+    hideDuplicates: /** @type {HTMLInputElement} */ ($('hide-duplicates')),
     minScoreValue: /** @type {HTMLOutputElement} */ ($('min-score-value')),
     progress: $('progress'),
     status: $('status'),

@@ -125,6 +125,9 @@ export function wireEvents({ els, page, actions, detail }) {
   els.mode.addEventListener('change', () => {
     update({ mode: els.mode.value === 'dense' ? null : els.mode.value });
   });
+  els.hideDuplicates.addEventListener('change', () =>
+    update({ dedupe: els.hideDuplicates.checked }),
+  );
 
   els.filtersToggle.addEventListener('click', () => {
     const open = els.filtersToggle.getAttribute('aria-expanded') !== 'true';

@@ -195,13 +195,14 @@ export function similarIndexes(search, names, index) {
  * The paging, filters, minimum score and grouping of a search request.
  * @param {import('./lib/urlstate.js').SearchState} search
  * @param {Map<string, Map<string, unknown>> | null} facetValues
- * @param {{k: number, offset: number}} page results wanted and where they start
+ * @param {{k: number, offset: number, dedupe?: number}} page results wanted and where they
+ *   start, and the cosine near-duplicates fold within when they are hidden
  * @returns {{k: number, offset: number, filters?: object, min_score?: number, min_z?: number,
- *   collapse?: string}}
+ *   collapse?: string, dedupe?: number}}
  */
-export function searchParams(search, facetValues, { k, offset }) {
+export function searchParams(search, facetValues, { k, offset, dedupe }) {
   /** @type {{k: number, offset: number, filters?: object, min_score?: number, min_z?: number,
-   *   collapse?: string}} */
+   *   collapse?: string, dedupe?: number}} */
   const params = { k, offset };
   const filters = requestFilters(search.filters, facetValues);
   if (filters) params.filters = filters;
@@ -213,6 +214,9 @@ export function searchParams(search, facetValues, { k, offset }) {
   if (search.minZ !== null && !byWords) params.min_z = search.minZ;
   // a group level already gives one result per group: "Group by" applies to image results
   if (search.collapse !== null && search.group === null) params.collapse = search.collapse;
+  // folding near-duplicates is of image results: not with a grouping or a group level
+  const images = search.collapse === null && search.group === null;
+  if (search.dedupe && images && dedupe !== undefined) params.dedupe = dedupe;
   return params;
 }
 

@@ -52,6 +52,8 @@ import {
  * @param {{pageSize: number, compareSize: number}} deps.sizes results per request, per column
  */
 export function createUpdate({ page, els, api, render, queryChip, detail, sizes }) {
+  /** @type {Map<string, Promise<number>>} index name -> its near-duplicate threshold */
+  const thresholds = new Map();
   /**
    * Change what the user asked for, then bring the controls, the address bar and the results in
    * line with it. Every user action that changes the search goes through here.
@@ -161,7 +163,10 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     const offset = append ? page.shown.nextOffset : 0;
     const compare = asked.compare;
     const k = compare === null ? sizes.pageSize : sizes.compareSize;
-    const params = searchParams(asked, page.facetValues, { k, offset });
+    // without the index's threshold (an error), results are shown unfolded
+    const dedupe = asked.dedupe ? await duplicateThreshold(asked).catch(() => undefined) : undefined;
+    if (page.inFlight !== controller) return;
+    const params = searchParams(asked, page.facetValues, { k, offset, dedupe });
     // Under a score cut-off the filter counts depend on the query: the search brings them.
     const withCounts = !append && countsFollowQuery(asked);
     const counted = withCounts ? { ...params, facets: true } : params;
@@ -214,6 +219,21 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
    *   facets?: boolean}} params
    * @param {AbortSignal} signal
    */
+  /**
+   * The cosine near-duplicates fold within: the searched index's adaptive threshold (asked once
+   * per index).
+   * @param {import('./lib/urlstate.js').SearchState} asked
+   */
+  async function duplicateThreshold(asked) {
+    const index = searchedIndex(asked, indexNames(page.indexes)) ?? '';
+    if (!thresholds.has(index)) {
+      const asking = api.duplicateThreshold(index || null).then((t) => Number(t.threshold));
+      asking.catch(() => thresholds.delete(index));
+      thresholds.set(index, asking);
+    }
+    return thresholds.get(index);
+  }
+
   async function searchIn(name, params, signal) {
     const asked = page.search;
     const searched = searchedIndex(asked, indexNames(page.indexes));

@@ -1,7 +1,8 @@
 """Image to image: each labelled image asks for the other images of its label.
 
 The leakage-free variant excludes the images of the query's own group (case, patient), which
-would otherwise be found for being the same case rather than the same finding. Both leave out
+would otherwise be found for being the same case rather than the same finding, and with
+``--exclude-duplicates COS`` its near-duplicate cluster at that cosine. Both leave out
 the query's own series where the index has series keys (unless ``--include-own-series``):
 neighbouring slices are near copies of the query.
 
@@ -39,7 +40,10 @@ def _exact(context: TaskContext, progress: Progress, *, leakage_free: bool) -> P
     labels = context.labels
     assert labels is not None
     groups = context.groups if leakage_free else None
-    relevance = scoring.same_label(labels.rows, labels.codes, groups, context.own_series)
+    duplicates = context.duplicates if leakage_free else None
+    relevance = scoring.same_label(
+        labels.rows, labels.codes, groups, context.own_series, duplicates
+    )
     vectors = context.index.vectors
     values = scoring.image_to_image_exact(
         vectors, labels.rows, relevance, progress, context.collapse
@@ -82,7 +86,7 @@ TASK = Task(
 )
 LEAKAGE_FREE = Task(
     name="image_to_image_leakage_free",
-    title="image -> image (same {label}), own group excluded",
+    title="image -> image (same {label}), own group or near-duplicates excluded",
     short="leakage-free",
     needs=frozenset({Need.LABELS, Need.GROUPS}),
     exact=exact_leakage_free,

@@ -108,6 +108,13 @@ export function createApi(base, { currentIndex = () => null } = {}) {
     indexes: (signal) => request('/indexes', { signal }),
     image: (id, signal, index = currentIndex()) =>
       request(withIndex(`/images/${encodeURIComponent(id)}`, index), { signal }),
+    /** GET /duplicates?threshold=&across=&limit=: clusters of near-identical images. */
+    duplicates: (query, signal) => request(`/duplicates?${query}`, { signal }),
+
+    /** GET /duplicates/threshold: the index's adaptive near-duplicate threshold. */
+    duplicateThreshold: (index = currentIndex()) =>
+      request(withIndex('/duplicates/threshold', index)),
+
     /** GET /groups/<field>/<value>: the images sharing a field's value, in slice order. */
     group: (field, value, signal, index = currentIndex()) =>
       request(
@@ -126,7 +133,8 @@ export function createApi(base, { currentIndex = () => null } = {}) {
      * POST /search/image as multipart: the file plus the same fields as form values.
      * @param {Blob} file
      * @param {{k: number, offset: number, filters?: object, min_score?: number,
-     *   min_z?: number, collapse?: string, index?: string, facets?: boolean}} params
+     *   min_z?: number, collapse?: string, dedupe?: number, index?: string, facets?: boolean}}
+     *   params
      */
     searchImage(file, params, signal) {
       const form = new FormData();
@@ -138,6 +146,7 @@ export function createApi(base, { currentIndex = () => null } = {}) {
       if (params.facets) form.append('facets', 'true');
       if (params.filters) form.append('filters', JSON.stringify(params.filters));
       if (params.collapse !== undefined) form.append('collapse', params.collapse);
+      if (params.dedupe !== undefined) form.append('dedupe', String(params.dedupe));
       const index = params.index ?? currentIndex();
       if (index !== null) form.append('index', index);
       return request('/search/image', { method: 'POST', form, signal });

@@ -21,6 +21,7 @@ export const RESERVED = new Set([
   'level',
   'group',
   'mode',
+  'dedupe',
 ]);
 /** How a text query can rank besides by meaning (the API's `mode`; dense is the default). */
 export const TEXT_MODES = ['keyword', 'hybrid'];
@@ -47,6 +48,7 @@ export const STRONG_MATCH_Z = 2;
  * @property {string | null} group a series or study key: the groups most similar to it
  * @property {string | null} level the level of `group`: series or study
  * @property {string | null} mode how a text query ranks: keyword or hybrid (null: dense)
+ * @property {boolean} dedupe near-duplicates folded into the result they copy (`dedupe=1`)
  */
 
 /** @returns {SearchState} */
@@ -64,6 +66,7 @@ export function emptyState() {
     group: null,
     level: null,
     mode: null,
+    dedupe: false,
   };
 }
 
@@ -93,6 +96,7 @@ export function stateFromUrl(search, isFilterField) {
   state.collapse = params.get('collapse') || null;
   const mode = params.get('mode') ?? '';
   if (TEXT_MODES.includes(mode)) state.mode = mode;
+  state.dedupe = params.get('dedupe') === '1';
   for (const [key, value] of params) {
     if (RESERVED.has(key) || !isFilterField(key)) continue;
     const values = state.filters.get(key) ?? [];
@@ -123,6 +127,7 @@ export function urlFromState(state) {
   if (state.compare !== null) params.set('compare', state.compare);
   if (state.collapse !== null) params.set('collapse', state.collapse);
   if (state.mode !== null) params.set('mode', state.mode);
+  if (state.dedupe) params.set('dedupe', '1');
   const text = params.toString();
   return text ? `?${text}` : '';
 }

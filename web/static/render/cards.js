@@ -50,6 +50,17 @@ function captionWithMatches(text, terms) {
 }
 
 /**
+ * "+2 copies": how many results were folded into this one (exact copies, near-duplicates).
+ * @param {unknown} copies the hit's `copies`
+ */
+function copiesLine(copies) {
+  if (!Array.isArray(copies) || copies.length === 0) return null;
+  const ids = copies.map((copy) => `#${copy.id}`).join(', ');
+  const n = copies.length;
+  return h('span', { class: 'copies', title: ids }, `+${n} ${n === 1 ? 'copy' : 'copies'}`);
+}
+
+/**
  * A result card inside its list item.
  * @param {any} hit a search result from the API
  * @param {number} rank 1 for the best
@@ -116,6 +127,7 @@ export function resultCard(hit, rank, { apiBase, onOpen }) {
           )
         : null,
       hit.group ? groupLine(hit.group) : null,
+      copiesLine(hit.copies),
     ),
   );
   card.addEventListener('click', () => onOpen(hit, card));

@@ -23,10 +23,11 @@ const EXAMPLES = [
  * @param {import('../elements.js').PageElements} els
  * @param {import('../lib/urlstate.js').SearchState} search
  */
-export function showControls(els, { filters, minScore, minZ, collapse, mode }) {
+export function showControls(els, { filters, minScore, minZ, collapse, mode, dedupe }) {
   showSelected(els.facets, filters);
   els.mode.value = mode ?? 'dense';
   showGroupBy(els, collapse);
+  els.hideDuplicates.checked = dedupe;
   els.minScore.value = String(minScore ?? 0);
   renderMinScore(els);
   els.strongOnly.checked = minZ !== null;
