@@ -27,6 +27,11 @@ from ..errors import InvalidRequestError
 from ..records import Hit
 from ..storage.null_scores import NullSample, NullScores
 
+#: Slack under a floor made from the best score: the same vectors scored as part of different
+#: sets of rows (the ANN index, an exact pass) differ in the last float32 bits, and the best
+#: result must not fall under a floor made from its own score.
+SCORE_ROUNDING = 1e-6
+
 
 @dataclass(frozen=True)
 class CutOff:
@@ -49,7 +54,8 @@ class CutOff:
                 raise InvalidRequestError("min_relative must be between 0 and 1")
             top = best_score()
             if top is not None:
-                floors.append(top - (1.0 - self.min_relative) * abs(top))
+                relative = top - (1.0 - self.min_relative) * abs(top)
+                floors.append(relative - SCORE_ROUNDING)
         if self.min_z is not None:
             if null is None or not null.usable:
                 raise InvalidRequestError(

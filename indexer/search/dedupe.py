@@ -142,10 +142,12 @@ def _kept(
 
 
 def _scores(source: FoldSource, query: np.ndarray, ids: Sequence[int]) -> list[float]:
-    """Scores of ``ids`` from their stored vectors."""
+    """Scores of ``ids`` from their stored vectors, each row summed on its own so that an
+    image's score does not depend on which other images share its page."""
     if not ids:
         return []
-    return [float(s) for s in source.vectors_of(list(ids)) @ query]
+    products = source.vectors_of(list(ids)).astype(np.float64) * query.astype(np.float64)
+    return [float(np.float32(s)) for s in products.sum(axis=1)]
 
 
 def _copies(
