@@ -18,6 +18,7 @@ from indexer.encoders.base import EncoderUsage
 from indexer.prompts import DEFAULT_TEMPLATE
 from indexer.records import GroupListing, ImageRecord, LabelProbability, MetadataValue, SearchResult
 from indexer.search.info import RetrieverInfo
+from indexer.search.query_parts import QueryPart
 
 
 class QueryEncoder(Protocol):
@@ -88,11 +89,13 @@ class SearchService(Protocol):
         collapse: str | None = None,
         level: str = "image",
         group: MetadataValue = None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
         the facet counts under ``filters`` among the images scoring at least ``min_score``;
         with ``collapse``, one result per value of that metadata field; at a group ``level``
-        (series, study, group:FIELD) groups, and ``group`` names one to find similar groups."""
+        (series, study, group:FIELD) groups, and ``group`` names one to find similar groups;
+        ``parts`` is a weighted query (:mod:`indexer.search.query_parts`)."""
         ...
 
     def vectors_for(self, ids: Sequence[int]) -> np.ndarray:

@@ -55,6 +55,7 @@ from ..storage.vectors import VectorFile
 from . import levels
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .info import RetrieverInfo
+from .query_parts import QueryPart, combined_vector, excluded_ids
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
 BRUTE_FORCE_MAX = 50_000
@@ -234,6 +235,7 @@ class Retriever:
         collapse: str | None = None,
         level: str = levels.IMAGE_LEVEL,
         group: MetadataValue = None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -247,6 +249,9 @@ class Retriever:
         At a group ``level`` (series, study, group:FIELD) the results are groups ranked by their
         mean vectors (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query
         kind too: the groups most similar to that one, itself first.
+
+        ``parts``, weighted texts, images, ids and vectors, is a query kind of its own
+        (:mod:`indexer.search.query_parts`); the images it names are left out of the results.
         """
         started = time.perf_counter()
         if k < 1:
@@ -261,18 +266,25 @@ class Retriever:
                 )
             self.store.groups.check_field(collapse)
         if at_group_level:
-            queries = {"text": text, "image": image, "vector": vector, "image_id": image_id}
+            queries = {
+                "text": text,
+                "image": image,
+                "vector": vector,
+                "image_id": image_id,
+                "parts": parts,
+            }
             request = levels.GroupRequest(
                 k, offset, self.store.ids_matching(filters) if filters else None, min_score
             )
             return self._search_groups(level, group, queries, request, filters, started)
-        query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
+        query = self._embed(text=text, image=image, vector=vector, image_id=image_id, parts=parts)
         embedded = time.perf_counter()
         snapshot = self._snapshot
         allowed = self.store.ids_matching(filters) if filters else None
         total = snapshot.index.ntotal if allowed is None else len(allowed)
         # an image is not similar to itself: the query image is never one of the results
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
+        excluded.update(excluded_ids(parts))
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
         if collapse is not None:
             search = _Search(snapshot, query, allowed, exclude, min_score)
@@ -345,6 +357,7 @@ class Retriever:
         image: Image.Image | None,
         vector: Sequence[float] | np.ndarray | None,
         image_id: int | None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> np.ndarray:
         given = [
             n
@@ -353,12 +366,13 @@ class Retriever:
                 ("image", image),
                 ("image_id", image_id),
                 ("vector", vector),
+                ("parts", parts),
             )
             if v is not None
         ]
         if len(given) != 1:
             raise InvalidRequestError(
-                "give exactly one of text, image, image_id, vector"
+                "give exactly one of text, image, image_id, vector, parts"
                 + (f", not {' and '.join(given)}" if given else "")
             )
         if text is not None:
@@ -366,7 +380,9 @@ class Retriever:
         if image is not None:
             return self.embed_image(image)
         if vector is not None:
-            return self._check_vector(vector)
+            return self.check_vector(vector)
+        if parts is not None:
+            return combined_vector(parts, self)
         assert image_id is not None  # exactly one of the four is set
         self.store.get(image_id)  # NotFoundError for unknown ids
         return self.vectors_for([image_id])[0]
@@ -390,7 +406,7 @@ class Retriever:
             key, lambda: self.encoder.encode_prepared([prepared])[0]
         )
 
-    def _check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    def check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
         """The query vector scaled to unit length; it must fit this index's encoder."""
         array = np.asarray(vector, dtype=np.float64)
         dim = self.encoder.dim

@@ -35,6 +35,7 @@ from indexer.records import (
     SearchResult,
 )
 from indexer.search.info import RetrieverInfo
+from indexer.search.query_parts import QueryPart
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from indexer.storage.info import EncoderRecord
@@ -161,6 +162,7 @@ class FakeRetriever:
         collapse: str | None = None,
         level: str = "image",
         group: MetadataValue = None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:
