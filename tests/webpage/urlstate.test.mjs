@@ -23,9 +23,10 @@ function roundTrip(state) {
 describe('empty state', () => {
   test('has no query and no URL', () => {
     const state = urlstate.emptyState();
-    const { q, filters, ...others } = state;
+    const { q, filters, like, unlike, ...others } = state;
     assert.equal(q, '');
     assert.deepEqual(filters, new Map());
+    assert.deepEqual([like, unlike], [[], []]);
     assert.deepEqual(Object.keys(others), [
       'similar',
       'image',
@@ -173,6 +174,8 @@ describe('state changes', () => {
       image: null,
       group: null,
       level: null,
+      like: [],
+      unlike: [],
     });
     const filters = new Map([['modality', ['CT']]]);
     const before = stateWith({ q: 'lung', filters, minScore: 0.3 });
