@@ -1,20 +1,15 @@
 """POST /api/search with weighted ``parts``: the ranking against brute force, the document, the
-refusals, and the Python client sending ``parts=`` through."""
+refusals (the Python client sending ``parts=`` through: ``test_client_http.py``)."""
 
 from __future__ import annotations
 
 import base64
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
-from medsearch_client import MedSearchClient
 from search_api.schema.params import MAX_QUERY_PARTS
 from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES, assert_error
 
@@ -116,23 +111,3 @@ def test_bad_parts_are_refused(
     error = assert_error(client.post("/api/search", json=body), status)
     if words is not None:
         assert words in error["error"]["message"]
-
-
-@pytest.fixture(scope="module")
-def base_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-def test_the_python_client_passes_parts_through(base_url: str, client: FlaskClient) -> None:
-    parts = [{"text": TEXT}, {"image_id": 2, "weight": -0.5}]
-    raw = _search(client, {"parts": parts, "k": 5})
-    with MedSearchClient(base_url, timeout=60, retries=0) as medsearch:
-        page = medsearch.search(parts=parts, k=5)
-    assert [(h.id, h.score) for h in page.results] == [
-        (h["id"], h["score"]) for h in raw["results"]
-    ]
-    assert 2 not in [h.id for h in page.results]
