@@ -57,7 +57,15 @@ class Parts(Field):
             "oneOf": [{"required": [kind.name]} for kind in self.kinds],
             "additionalProperties": False,
         }
-        schema = {"type": "array", "items": item, "minItems": 1, "maxItems": self.max_count}
+        # at least one part finds more of something: a weight absent (1) or positive
+        positive = {"properties": {WEIGHT: {"exclusiveMinimum": 0}}}
+        schema = {
+            "type": "array",
+            "items": item,
+            "minItems": 1,
+            "maxItems": self.max_count,
+            "contains": positive,
+        }
         return self.documented(schema, limits)
 
     def parse(self, value: Any, limits: Limits) -> list[ParsedPart]:
