@@ -88,7 +88,7 @@ def search(
     others, with --text, --image and --id weighing +1 and each negative option -1 (the query
     vector is the normalised weighted sum of theirs).
 
-    Examples:
+    Example:
 
         medsearch search data/index --text "chest X-ray" -k 5 --filter modality=CR
 
