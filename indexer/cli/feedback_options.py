@@ -9,13 +9,16 @@ each negative one -1.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from PIL import Image
 
-from ..search.query_parts import QueryPart
 from .options import SettingsProblem
+
+if TYPE_CHECKING:  # the command line loads the search library only when it searches
+    from PIL import Image
+
+    from ..search.query_parts import QueryPart
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +53,8 @@ def query_parts_of(
     image_id: int | None,
 ) -> list[QueryPart]:
     """The weighted parts of ``--text``/``--image``/``--id`` (+1 each) and the steering options."""
+    from ..search.query_parts import QueryPart
+
     if text is not None and not text.strip():
         raise SettingsProblem("--text needs words to search for")
     parts = [

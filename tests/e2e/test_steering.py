@@ -23,7 +23,7 @@ def shown_ids(page: Page) -> list[int]:
     return [int(i) for i in cards(page).evaluate_all("cards => cards.map(c => c.dataset.id)")]
 
 
-def api_ids(page: Page, server_url: str, parts: list[dict[str, Any]]) -> list[int]:
+def api_ids(page: Page, server_url: str, parts: list[Any]) -> list[int]:
     answer = page.request.post(
         server_url + "/api/search", data={"parts": parts, "k": PAGE_SIZE}
     ).json()
