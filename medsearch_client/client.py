@@ -229,7 +229,9 @@ class MedSearchClient:
     ) -> dict[str, Any]:
         kinds = {"text": text, "image": image, "image_id": image_id, "vector": vector}
         given = [name for name, value in kinds.items() if value is not None]
-        if len(given) != 1:
+        # without a typed query, the options passed through may hold one this client does not
+        # type (parts, group): the service judges it
+        if len(given) > 1 or (not given and not options):
             raise ValueError(f"give exactly one of text, image, image_id and vector, not {given}")
         body = {**kinds, "filters": filters, "min_score": min_score, "index": index, **options}
         if image is not None:

@@ -20,6 +20,7 @@ from indexer.records import GroupListing, ImageRecord, LabelProbability, Metadat
 from indexer.search.duplicate_threshold import AdaptiveThreshold
 from indexer.search.duplicates import DuplicateReport
 from indexer.search.info import RetrieverInfo
+from indexer.search.query_parts import QueryPart
 
 
 class QueryEncoder(Protocol):
@@ -94,13 +95,15 @@ class SearchService(Protocol):
         min_relative: float | None = None,
         min_z: float | None = None,
         dedupe: float | None = None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset`` for exactly one query kind; ``count_facets`` adds
         the facet counts under ``filters`` among the images scoring at least ``min_score``;
         with ``collapse``, one result per value of that metadata field; at a group ``level``
         (series, study, group:FIELD) groups, and ``group`` names one to find similar groups;
         ``mode`` keyword or hybrid ranks a text by its words (BM25), or fuses both rankings;
-        ``min_relative`` and ``min_z`` cut as :mod:`indexer.search.cutoff` says."""
+        ``min_relative`` and ``min_z`` cut as :mod:`indexer.search.cutoff` says; ``parts`` is a
+        weighted query (:mod:`indexer.search.query_parts`)."""
         ...
 
     def duplicates(

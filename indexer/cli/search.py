@@ -10,6 +10,7 @@ import click
 from ..errors import InvalidRequestError
 from ..records import GroupSummary, Hit, SearchResult
 from ..search.modes import DENSE, MODES
+from .feedback_options import feedback_options, query_parts_of, steering_given
 from .options import SettingsProblem, echo_json, reports_errors, settings_from
 from .setting_options import setting_options
 
@@ -84,6 +85,7 @@ filter_option = click.option(
     help="Fold a result into a higher-ranked one within this cosine, listed as its copies "
     "(exact copies are always folded); -k and --offset count the results left.",
 )
+@feedback_options
 @setting_options("device", "precision", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
@@ -103,6 +105,9 @@ def search(
     group: str | None,
     mode: str,
     dedupe: float | None,
+    minus_texts: tuple[str, ...],
+    like_ids: tuple[int, ...],
+    unlike_ids: tuple[int, ...],
     as_json: bool,
 ) -> None:
     """Search an index by text, image file or indexed id. The model comes from the index.
@@ -110,15 +115,26 @@ def search(
     With --level series (study, group:FIELD), results are series (studies, groups), each shown
     by its representative image; --group VALUE finds the series most similar to one.
 
+    --minus-text, --like-id and --unlike-id steer the query: more like some images, less like
+    others, with --text, --image and --id weighing +1 and each negative option -1 (the query
+    vector is the normalised weighted sum of theirs).
+
     Example:
 
         medsearch search data/index --text "chest X-ray" -k 5 --filter modality=CR
+
+        medsearch search data/index --text "chest X-ray" --minus-text "lateral" --unlike-id 40
     """
     from ..imaging.decode import load_image
     from ..records import random_weights_warning
     from ..search.retriever import Retriever
 
-    check_one_query(text, image, image_id, group)
+    steering = {"minus_texts": minus_texts, "like_ids": like_ids, "unlike_ids": unlike_ids}
+    steered = steering_given(steering)
+    if steered and group is not None:
+        raise SettingsProblem("--group is a query of its own: give it without steering options")
+    if not steered:
+        check_one_query(text, image, image_id, group)
     parsed_filters = filters_given(filters)
     settings = settings_from(index_dir=index_dir)
     retriever = Retriever.open(settings)
@@ -130,10 +146,11 @@ def search(
                 image, max_pixels=settings.max_image_pixels, draft_size=retriever.encoder.draft_size
             )
             query_image = decoded.image
+        query: dict[str, Any] = {"text": text, "image": query_image, "image_id": image_id}
+        if steered:
+            query = {"parts": query_parts_of(steering, **query)}
         result = retriever.search(
-            text=text,
-            image=query_image,
-            image_id=image_id,
+            **query,
             k=k,
             offset=offset,
             filters=parsed_filters,

@@ -62,6 +62,7 @@ from .duplicate_finder import DuplicateFinder
 from .duplicate_threshold import AdaptiveThreshold
 from .duplicates import DuplicateReport
 from .info import RetrieverInfo
+from .query_parts import QueryPart, combined_vector, excluded_ids
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
 BRUTE_FORCE_MAX = 50_000
@@ -262,6 +263,7 @@ class Retriever:
         min_relative: float | None = None,
         min_z: float | None = None,
         dedupe: float | None = None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> SearchResult:
         """Top-``k`` images after ``offset``, best first. Exactly one query kind is given; an
         ``image_id`` query leaves that image out of the results. ``count_facets`` adds the
@@ -276,6 +278,9 @@ class Retriever:
         mean vectors (:mod:`indexer.search.levels`); ``group``, a group's value, is then a query
         kind too: the groups most similar to that one, itself first. ``collapse`` then keeps the
         best group per value of that field ("the best series of each study").
+
+        ``parts``, weighted texts, images, ids and vectors, is a query kind of its own
+        (:mod:`indexer.search.query_parts`); the images it names are left out of the results.
 
         ``mode`` keyword ranks by BM25 over the images' words, hybrid fuses that ranking with
         the dense one (:mod:`indexer.search.keywords`); both take a ``text`` query alone, and
@@ -295,7 +300,7 @@ class Retriever:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
             raise InvalidRequestError("offset must be at least 0")
-        alone = all(query is None for query in (image, vector, image_id, group))
+        alone = all(query is None for query in (image, vector, image_id, group, parts))
         keywords.check_mode(mode, text=text, alone=alone, level=level)
         if mode != keywords.DENSE:
             if min_relative is not None or min_z is not None:
@@ -310,25 +315,34 @@ class Retriever:
         cut = CutOff(min_score, min_relative, min_z)
         null = null_for(
             self._snapshot.null,
-            query_kind(text=text, image=image, vector=vector, image_id=image_id, group=group),
+            query_kind(
+                text=text, image=image, vector=vector, image_id=image_id, group=group, parts=parts
+            ),
         )
         if collapse is not None:
             self.store.groups.check_field(collapse)
         if level != levels.IMAGE_LEVEL or group is not None:
-            queries = {"text": text, "image": image, "vector": vector, "image_id": image_id}
+            queries = {
+                "text": text,
+                "image": image,
+                "vector": vector,
+                "image_id": image_id,
+                "parts": parts,
+            }
             request = levels.GroupRequest(
                 k, offset, self.store.ids_matching(filters) if filters else None, None
             )
             return self._search_groups(
                 level, group, queries, request, filters, started, collapse, cut, null
             )
-        query = self._embed(text=text, image=image, vector=vector, image_id=image_id)
+        query = self._embed(text=text, image=image, vector=vector, image_id=image_id, parts=parts)
         embedded = time.perf_counter()
         snapshot = self._snapshot
         allowed = self.store.ids_matching(filters) if filters else None
         total = snapshot.index.ntotal if allowed is None else len(allowed)
         # an image is not similar to itself: the query image is never one of the results
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
+        excluded.update(excluded_ids(parts))
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
         min_score = cut.floor(lambda: self._best_score(snapshot, query, allowed, exclude), null)
         search = _Search(snapshot, query, allowed, exclude, min_score)
@@ -450,6 +464,7 @@ class Retriever:
         image: Image.Image | None,
         vector: Sequence[float] | np.ndarray | None,
         image_id: int | None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> np.ndarray:
         given = [
             n
@@ -458,12 +473,13 @@ class Retriever:
                 ("image", image),
                 ("image_id", image_id),
                 ("vector", vector),
+                ("parts", parts),
             )
             if v is not None
         ]
         if len(given) != 1:
             raise InvalidRequestError(
-                "give exactly one of text, image, image_id, vector"
+                "give exactly one of text, image, image_id, vector, parts"
                 + (f", not {' and '.join(given)}" if given else "")
             )
         if text is not None:
@@ -471,7 +487,9 @@ class Retriever:
         if image is not None:
             return self.embed_image(image)
         if vector is not None:
-            return self._check_vector(vector)
+            return self.check_vector(vector)
+        if parts is not None:
+            return combined_vector(parts, self)
         assert image_id is not None  # exactly one of the four is set
         self.store.get(image_id)  # NotFoundError for unknown ids
         return self.vectors_for([image_id])[0]
@@ -495,7 +513,7 @@ class Retriever:
             key, lambda: self.encoder.encode_prepared([prepared])[0]
         )
 
-    def _check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
+    def check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
         """The query vector scaled to unit length; it must fit this index's encoder."""
         array = np.asarray(vector, dtype=np.float64)
         dim = self.encoder.dim

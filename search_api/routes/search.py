@@ -9,6 +9,7 @@ from flask import Blueprint, request
 from PIL import Image
 
 from indexer.imaging.decode import decode_image_bytes
+from indexer.search.query_parts import QueryPart
 from search_api.indexes import ServedIndex
 from search_api.schema.fields import invalid
 from search_api.schema.params import (
@@ -17,6 +18,7 @@ from search_api.schema.params import (
     parse_search_body,
     parse_search_upload,
 )
+from search_api.schema.parts_field import ParsedPart
 from search_api.schema.payloads import search_payload
 from search_api.state import get_state
 
@@ -25,11 +27,12 @@ bp = Blueprint("search", __name__)
 
 @bp.post("/search")
 def search() -> dict[str, Any]:
-    """Search by text, base64 image, indexed image id or raw vector."""
+    """Search by text, base64 image, indexed image id, raw vector or weighted parts."""
     state = get_state()
     query = parse_search_body(json_body(request), state.limits)
     served = state.index(query.index)
     image, decode_ms = decode_upload(query.image, served)
+    parts, parts_ms = query_parts(query.parts, served)
     result = served.retriever.search(
         text=query.text,
         image=image,
@@ -37,8 +40,10 @@ def search() -> dict[str, Any]:
         image_id=query.image_id,
         group=query.group,
         mode=query.mode,
+        parts=parts,
         **query.params.as_kwargs(),
     )
+    decode_ms += parts_ms
     return search_payload(result, decode_ms, index=state.url_name(served))
 
 
@@ -70,6 +75,23 @@ def classify() -> dict[str, Any]:
         "labels": [label.to_dict() for label in labels],
         "timings_ms": {key: round(value, 3) for key, value in timings.items()},
     }
+
+
+def query_parts(
+    parsed: list[ParsedPart] | None, index: ServedIndex
+) -> tuple[list[QueryPart] | None, float]:
+    """The parts of a weighted query for the Retriever, their images decoded; milliseconds
+    spent decoding."""
+    if parsed is None:
+        return None, 0.0
+    parts, decode_ms = [], 0.0
+    for part in parsed:
+        value = part.value
+        if part.kind == "image":
+            value, spent = decode_upload(value, index)
+            decode_ms += spent
+        parts.append(QueryPart(part.kind, value, part.weight))
+    return parts, decode_ms
 
 
 def decode_upload(data: bytes | None, index: ServedIndex) -> tuple[Image.Image | None, float]:

@@ -48,11 +48,15 @@ from search_api.schema.fields import (
 from search_api.schema.filter_field import Filters, MetadataFieldName, MetadataFilters
 from search_api.schema.image_fields import Base64Image, Upload
 from search_api.schema.mode_field import Mode
+from search_api.schema.parts_field import ParsedPart, Parts
 
 #: longest text query, in characters
 MAX_TEXT_CHARS = 10_000
 #: longest query vector accepted (the Retriever then requires the index's exact dimension)
 MAX_VECTOR_LEN = 16_384
+#: most parts in one weighted query, and the largest size of a part's weight
+MAX_QUERY_PARTS = 32
+MAX_PART_WEIGHT = 1_000.0
 #: deepest page a client may ask for
 MAX_OFFSET = 1_000_000
 #: most fields in one filter, most values in one "any of" list
@@ -229,23 +233,36 @@ DEDUPE = Cosine(
 PAGING = (K, OFFSET, FILTERS, MIN_SCORE, COLLAPSE, LEVEL, MIN_RELATIVE, MIN_Z, DEDUPE)
 INDEX = IndexName("index", MAX_INDEX_NAME_CHARS)
 
-QUERY_KINDS = ("text", "image", "image_id", "vector", "group")
+QUERY_KINDS = ("text", "image", "image_id", "vector", "group", "parts")
 MODE = Mode("mode")
+#: the query kinds that a weighted query's parts may hold too
+PART_KINDS = (
+    Text("text", MAX_TEXT_CHARS, description="What to look for, in words"),
+    Base64Image("image"),
+    ImageId("image_id", description="Find images similar to this indexed image"),
+    Vector("vector", MAX_VECTOR_LEN, description="A query embedding of the index's dimension"),
+)
 SEARCH_BODY = FieldSet(
     (
         *PAGING,
         FACETS,
         INDEX,
         MODE,
-        Text("text", MAX_TEXT_CHARS, description="What to look for, in words"),
-        Base64Image("image"),
-        ImageId("image_id", description="Find images similar to this indexed image"),
-        Vector("vector", MAX_VECTOR_LEN, description="A query embedding of the index's dimension"),
+        *PART_KINDS,
         GroupValue(
             "group",
             MAX_LEVEL_CHARS,
             description="Find the groups of the level most similar to this group (its value, "
             "such as a series_key), itself first; needs a group level",
+        ),
+        Parts(
+            "parts",
+            PART_KINDS,
+            MAX_QUERY_PARTS,
+            MAX_PART_WEIGHT,
+            description="More like some things, less like others: texts, images, image ids and "
+            "vectors with weights (negative: less like it); the query is the normalised "
+            "weighted sum of their unit vectors, and the images named by id are left out",
         ),
     ),
     exactly_one=QUERY_KINDS,
@@ -384,6 +401,8 @@ class SearchQuery:
     group: str | None = None
     #: how a text query ranks images: dense, keyword or hybrid
     mode: str = "dense"
+    #: weighted query parts (images as undecoded bytes)
+    parts: list[ParsedPart] | None = None
 
 
 @dataclass(frozen=True)
@@ -441,6 +460,7 @@ def parse_search_body(body: Mapping[str, Any], limits: Limits) -> SearchQuery:
         vector=values["vector"],
         group=values["group"],
         mode=values["mode"],
+        parts=values["parts"],
     )
 
 

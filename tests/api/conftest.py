@@ -37,6 +37,7 @@ from indexer.records import (
 from indexer.search.duplicate_threshold import AdaptiveThreshold
 from indexer.search.duplicates import DuplicateReport
 from indexer.search.info import RetrieverInfo
+from indexer.search.query_parts import QueryPart
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from indexer.storage.info import EncoderRecord
@@ -167,6 +168,7 @@ class FakeRetriever:
         min_relative: float | None = None,
         min_z: float | None = None,
         dedupe: float | None = None,
+        parts: Sequence[QueryPart] | None = None,
     ) -> SearchResult:
         self.calls.append({"text": text, "image_id": image_id, "k": k, "filters": filters})
         if self.error is not None:

@@ -164,3 +164,18 @@ def test_the_readme_example_runs(base_url: str) -> None:
     with contextlib.redirect_stdout(printed):
         exec(compile(code, "README.md", "exec"), {})
     assert "images/cxr_" in printed.getvalue()
+
+
+def test_options_the_client_does_not_type_are_sent_as_they_are(
+    medsearch: MedSearchClient, client: Any
+) -> None:
+    # a weighted query (``parts``) is a query kind of its own, passed through untouched
+    parts = [{"text": "chest x-ray"}, {"image_id": 2, "weight": -0.5}]
+    page = medsearch.search(parts=parts, k=5)
+    raw = client.post("/api/search", json={"parts": parts, "k": 5}).get_json()
+    assert [(h.id, h.score) for h in page.results] == [
+        (h["id"], h["score"]) for h in raw["results"]
+    ]
+    assert 2 not in [h.id for h in page.results]
+    with pytest.raises(ApiError, match="positive weight"):
+        medsearch.search(parts=[{"text": "x", "weight": -1}])

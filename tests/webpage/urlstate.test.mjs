@@ -23,10 +23,11 @@ function roundTrip(state) {
 describe('empty state', () => {
   test('has no query and no URL', () => {
     const state = urlstate.emptyState();
-    const { q, filters, dedupe, ...others } = state;
+    const { q, filters, dedupe, like, unlike, ...others } = state;
     assert.equal(q, '');
     assert.deepEqual(filters, new Map());
     assert.equal(dedupe, false);
+    assert.deepEqual([like, unlike], [[], []]);
     assert.deepEqual(Object.keys(others), [
       'similar',
       'image',
@@ -186,6 +187,8 @@ describe('state changes', () => {
       image: null,
       group: null,
       level: null,
+      like: [],
+      unlike: [],
     });
     const filters = new Map([['modality', ['CT']]]);
     const before = stateWith({ q: 'lung', filters, minScore: 0.3 });

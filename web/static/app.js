@@ -13,12 +13,14 @@
 import { pageElements } from './elements.js';
 import { wireEvents, wireSignIn } from './events.js';
 import { createApi } from './lib/api.js';
+import { steered, withoutSteer } from './lib/steering.js';
 import { knownIndexes, newQuery, stateFromUrl } from './lib/urlstate.js';
 import { renderExamples } from './render/controls.js';
 import { createDetail } from './render/detail.js';
 import { renderIndexPickers } from './render/header.js';
 import { createQueryChip } from './render/querychip.js';
 import { createRender } from './render/results.js';
+import { createSteerChips } from './render/steerchips.js';
 import { createPage, indexNames, similarIndexes, withSuggestion } from './state.js';
 import { createUpdate } from './update.js';
 
@@ -44,6 +46,14 @@ const detail = createDetail({
     actions.update({ ...newQuery({ group, level }), ...indexes });
   },
   suggestedLabels: () => [...(page.facetValues?.get('label')?.keys() ?? [])],
+  onSteer: (id, direction, index) => {
+    const indexes = similarIndexes(page.search, indexNames(page.indexes), index);
+    // image ids belong to their index: steering by another index's image starts over there
+    const elsewhere = Object.keys(indexes).length > 0;
+    const fresh = elsewhere ? newQuery() : {};
+    const steering = steered({ ...page.search, ...fresh }, id, direction);
+    actions.update({ ...fresh, ...steering, ...indexes });
+  },
 });
 const render = createRender({
   els,
@@ -59,10 +69,30 @@ const actions = createUpdate({
   els,
   api,
   render,
-  queryChip: createQueryChip({ api, apiBase }),
+  queryChip: bothChips(
+    createQueryChip({ api, apiBase }),
+    createSteerChips({
+      apiBase,
+      onRemove: (id) => actions.update(withoutSteer(page.search, id)),
+    }),
+  ),
   detail,
   sizes: { pageSize: PAGE_SIZE, compareSize: COMPARE_SIZE },
 });
+
+/**
+ * The query chip and the steering chips, shown together for each search.
+ * @param {{show: (search: any) => void}} queryChip
+ * @param {{show: (search: any) => void}} steerChips
+ */
+function bothChips(queryChip, steerChips) {
+  return {
+    show(search) {
+      queryChip.show(search);
+      steerChips.show(search);
+    },
+  };
+}
 
 /** Ask for the access token and stop: nothing else can load before it. */
 function askForToken() {

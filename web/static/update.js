@@ -10,7 +10,9 @@
 
 import { isAbort } from './lib/api.js';
 import { groupFields } from './lib/groups.js';
+import { base64Of, isSteered, queryParts } from './lib/steering.js';
 import {
+  hasBaseQuery,
   hasQuery,
   knownIndexes,
   RESERVED,
@@ -79,7 +81,7 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     const asked = stateFromUrl(window.location.search, isFilter);
     Object.assign(asked, knownIndexes(asked, indexNames(page.indexes)));
     const imageKey = window.history.state?.imageKey;
-    const image = imageKey && !hasQuery(asked) ? page.images.get(imageKey) : undefined;
+    const image = imageKey && !hasBaseQuery(asked) ? page.images.get(imageKey) : undefined;
     if (image) asked.image = image;
     const { search, effects } = changeSearch(page.search, asked);
     page.search = search;
@@ -87,7 +89,7 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     els.q.value = search.q;
     perform(effects);
     // Query images live in memory only, so a reloaded image search has nothing to run.
-    if (imageKey && !hasQuery(search)) {
+    if (imageKey && !hasBaseQuery(search)) {
       const note = 'The query image is not kept after a reload; drop or pick it again.';
       showPhase('intro', { note });
     }
@@ -238,6 +240,12 @@ export function createUpdate({ page, els, api, render, queryChip, detail, sizes 
     const asked = page.search;
     const searched = searchedIndex(asked, indexNames(page.indexes));
     const inIndex = name === null ? params : { ...params, index: name };
+    // the steering's image ids belong to the index searched: a compared one gets the query alone
+    if (isSteered(asked) && (name === null || name === searched)) {
+      const imageData = asked.image ? await base64Of(asked.image) : null;
+      return api.search({ parts: queryParts(asked, imageData), ...inIndex }, signal);
+    }
+    if (!hasBaseQuery(asked)) return { results: [], total: 0 }; // steering alone, other index
     if (asked.image) return api.searchImage(asked.image, inIndex, signal);
     if (asked.group !== null) {
       return api.search({ group: asked.group, level: asked.level, ...inIndex }, signal);

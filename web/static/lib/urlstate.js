@@ -7,7 +7,9 @@
  * and `compare=NAME` shows a second index's results next to it. `collapse=FIELD` shows one
  * result per value of a metadata field (the "Group by" picker); `?level=series&group=KEY` asks
  * for the series (studies) most similar to one. A query image cannot live in a URL; it is kept in
- * memory per history entry instead (see update.js).
+ * memory per history entry instead (see update.js). `like=12&unlike=40` (each repeatable) steers the
+ * query: more like image 12, less like image 40 (lib/steering.js), with `q`, `similar` or a query
+ * image, or `like` alone.
  */
 
 export const RESERVED = new Set([
@@ -22,6 +24,8 @@ export const RESERVED = new Set([
   'group',
   'mode',
   'dedupe',
+  'like',
+  'unlike',
 ]);
 /** How a text query can rank besides by meaning (the API's `mode`; dense is the default). */
 export const TEXT_MODES = ['keyword', 'hybrid'];
@@ -49,6 +53,8 @@ export const STRONG_MATCH_Z = 2;
  * @property {string | null} level the level of `group`: series or study
  * @property {string | null} mode how a text query ranks: keyword or hybrid (null: dense)
  * @property {boolean} dedupe near-duplicates folded into the result they copy (`dedupe=1`)
+ * @property {number[]} like image ids the results should be more like
+ * @property {number[]} unlike image ids the results should be less like
  */
 
 /** @returns {SearchState} */
@@ -67,6 +73,8 @@ export function emptyState() {
     level: null,
     mode: null,
     dedupe: false,
+    like: [],
+    unlike: [],
   };
 }
 
@@ -97,6 +105,10 @@ export function stateFromUrl(search, isFilterField) {
   const mode = params.get('mode') ?? '';
   if (TEXT_MODES.includes(mode)) state.mode = mode;
   state.dedupe = params.get('dedupe') === '1';
+  if (state.group === null) {
+    state.like = imageIds(params.getAll('like'));
+    state.unlike = imageIds(params.getAll('unlike')).filter((id) => !state.like.includes(id));
+  }
   for (const [key, value] of params) {
     if (RESERVED.has(key) || !isFilterField(key)) continue;
     const values = state.filters.get(key) ?? [];
@@ -128,26 +140,44 @@ export function urlFromState(state) {
   if (state.collapse !== null) params.set('collapse', state.collapse);
   if (state.mode !== null) params.set('mode', state.mode);
   if (state.dedupe) params.set('dedupe', '1');
+  for (const id of state.like) params.append('like', String(id));
+  for (const id of state.unlike) params.append('unlike', String(id));
   const text = params.toString();
   return text ? `?${text}` : '';
 }
 
 /** True when the state holds something to search for. */
 export function hasQuery(state) {
+  return hasBaseQuery(state) || state.like.length > 0;
+}
+
+/** True when the state holds a query of its own kind (text, similar id, image, group), steered
+ * or not. */
+export function hasBaseQuery(state) {
   const other = state.similar !== null || state.image !== null || state.group !== null;
   return Boolean(state.q) || other;
 }
 
 /**
+ * The distinct image ids among URL values (others are ignored), in order.
+ * @param {string[]} values
+ */
+function imageIds(values) {
+  const ids = values.filter((v) => /^\d{1,15}$/.test(v.trim())).map((v) => Number(v));
+  return ids.filter((id, i) => ids.indexOf(id) === i);
+}
+
+/**
  * The state changes that make a new query of one kind (text, similar id, query image or similar
- * group) and drop the other kinds; filters and minimum score are not part of it, so they stay.
+ * group) and drop the other kinds and any steering; filters and minimum score are not part of
+ * it, so they stay.
  * @param {{q?: string, similar?: number | null, image?: Blob | null, group?: string | null,
  *   level?: string | null}} [query]
- * @returns {Pick<SearchState, 'q' | 'similar' | 'image' | 'group' | 'level'>}
+ * @returns {Pick<SearchState, 'q' | 'similar' | 'image' | 'group' | 'level' | 'like' | 'unlike'>}
  */
 export function newQuery(query = {}) {
   const { q = '', similar = null, image = null, group = null, level = null } = query;
-  return { q, similar, image, group, level };
+  return { q, similar, image, group, level, like: [], unlike: [] };
 }
 
 /**

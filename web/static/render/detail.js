@@ -1,6 +1,6 @@
 /**
  * The result panel: a modal <dialog> with the larger image, all metadata, licence and
- * attribution, "find similar", zero-shot labels scored through /api/classify, and the group of
+ * attribution, "find similar", "more like this" and "less like this", zero-shot labels scored through /api/classify, and the group of
  * a grouped result as a strip of its slices (render/groupstrip.js).
  *
  * A native modal dialog gives focus trapping, Escape to close and focus return for free.
@@ -34,8 +34,17 @@ const GENERIC_LABELS = [
  * @param {(level: string, group: string, index: string | undefined) => void}
  *   deps.onFindSimilarGroup called with a level (series, study) and the shown image's key of it
  * @param {() => string[]} deps.suggestedLabels label facet values, most frequent first
+ * @param {(id: number, direction: 'like' | 'unlike', index: string | undefined) => void}
+ *   deps.onSteer called by "More like this" and "Less like this"
  */
-export function createDetail({ api, apiBase, onFindSimilar, onFindSimilarGroup, suggestedLabels }) {
+export function createDetail({
+  api,
+  apiBase,
+  onFindSimilar,
+  onFindSimilarGroup,
+  suggestedLabels,
+  onSteer,
+}) {
   const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
   const dialog = /** @type {HTMLDialogElement} */ ($('detail'));
   const title = $('detail-title');
@@ -87,6 +96,18 @@ export function createDetail({ api, apiBase, onFindSimilar, onFindSimilarGroup, 
     dialog.close();
     onFindSimilar(id, index);
   });
+
+  for (const [button, direction] of /** @type {const} */ ([
+    ['more-like', 'like'],
+    ['less-like', 'unlike'],
+  ])) {
+    $(button).addEventListener('click', () => {
+      if (!current) return;
+      const { id, index } = current;
+      dialog.close();
+      onSteer(id, direction, index);
+    });
+  }
 
   // "Similar series" and "Similar studies" of an image that has a series (study) key
   const groupActions = [
