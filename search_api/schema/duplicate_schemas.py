@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-Schema = dict[str, Any]
+from search_api.schema.json_schema import Schema, closed
 
 _SCALAR: Schema = {"type": ["string", "number", "boolean", "null"]}
 _IDS: Schema = {"type": "array", "items": {"type": "integer", "minimum": 0}}
@@ -26,9 +24,7 @@ COPIES: Schema = {
 
 def duplicate_schemas(urls: dict[str, Schema]) -> dict[str, Schema]:
     """The component schemas of the duplicate routes; ``urls``: an image's link fields."""
-    from search_api.schema.responses import closed as _closed  # it imports this module
-
-    member = _closed(
+    member = closed(
         {
             "id": {"type": "integer", "minimum": 0},
             "path": {"type": "string"},
@@ -38,7 +34,7 @@ def duplicate_schemas(urls: dict[str, Schema]) -> dict[str, Schema]:
         },
         optional=("value",),
     )
-    cluster = _closed(
+    cluster = closed(
         {
             "size": {"type": "integer", "minimum": 2},
             "closest": {"type": "number"},
@@ -47,13 +43,13 @@ def duplicate_schemas(urls: dict[str, Schema]) -> dict[str, Schema]:
             "exact_copies": {"type": "array", "items": _IDS},
             "values": {
                 "type": "array",
-                "items": _closed({"value": _SCALAR, "count": {"type": "integer", "minimum": 1}}),
+                "items": closed({"value": _SCALAR, "count": {"type": "integer", "minimum": 1}}),
             },
             "members": {"type": "array", "items": member},
         },
         optional=("values",),
     )
-    threshold = _closed(
+    threshold = closed(
         {
             "threshold": {"type": "number"},
             "median_neighbour_similarity": {"type": ["number", "null"]},
@@ -63,7 +59,7 @@ def duplicate_schemas(urls: dict[str, Schema]) -> dict[str, Schema]:
         }
     )
     return {
-        "Duplicates": _closed(
+        "Duplicates": closed(
             {
                 "threshold": {"type": "number"},
                 "threshold_rule": {"type": "string", "enum": ["given", "adaptive"]},
@@ -75,7 +71,7 @@ def duplicate_schemas(urls: dict[str, Schema]) -> dict[str, Schema]:
                 "images_in_clusters": {"type": "integer", "minimum": 0},
                 "leakage": {
                     "type": "array",
-                    "items": _closed(
+                    "items": closed(
                         {
                             "values": {"type": "array", "items": _SCALAR},
                             "clusters": {"type": "integer", "minimum": 1},

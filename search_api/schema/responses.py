@@ -6,11 +6,8 @@ to an answer without being described here fails the contract tests.
 
 from __future__ import annotations
 
-from typing import Any
-
 from search_api.schema.duplicate_schemas import COPIES, duplicate_schemas
-
-Schema = dict[str, Any]
+from search_api.schema.json_schema import Schema, closed
 
 #: every error status the API answers: (component name, description)
 ERRORS = {
@@ -285,13 +282,3 @@ def _info_schema() -> Schema:
             },
         }
     )
-
-
-def closed(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
-    """An object with only these keys, all of them required but the ``optional`` ones."""
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [key for key in properties if key not in optional],
-        "additionalProperties": False,
-    }
