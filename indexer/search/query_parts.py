@@ -108,3 +108,10 @@ def combined_vector(parts: Sequence[QueryPart], embedder: PartEmbedder) -> np.nd
 def excluded_ids(parts: Sequence[QueryPart] | None) -> list[int]:
     """The indexed images the parts name, which are never results of their query."""
     return [int(part.value) for part in parts or () if part.kind in EXCLUDING_KINDS]
+
+
+def judged_as(parts: Sequence[QueryPart]) -> str:
+    """The query kind whose null distribution judges a weighted query: that of its heaviest
+    positive part (a text steered away from some images stands against the texts' null)."""
+    positive = [part for part in parts if part.weight > 0]
+    return max(positive, key=lambda part: part.weight).kind if positive else ""

@@ -62,7 +62,7 @@ from .duplicate_finder import DuplicateFinder
 from .duplicate_threshold import AdaptiveThreshold
 from .duplicates import DuplicateReport
 from .info import RetrieverInfo
-from .query_parts import QueryPart, combined_vector, excluded_ids
+from .query_parts import QueryPart, combined_vector, excluded_ids, judged_as
 
 #: filtered searches over at most this many images are exact brute force over the raw vectors
 BRUTE_FORCE_MAX = 50_000
@@ -315,9 +315,9 @@ class Retriever:
         cut = CutOff(min_score, min_relative, min_z)
         null = null_for(
             self._snapshot.null,
-            query_kind(
-                text=text, image=image, vector=vector, image_id=image_id, group=group, parts=parts
-            ),
+            judged_as(parts)
+            if parts
+            else query_kind(text=text, image=image, vector=vector, image_id=image_id, group=group),
         )
         if collapse is not None:
             self.store.groups.check_field(collapse)

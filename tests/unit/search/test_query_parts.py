@@ -11,6 +11,7 @@ from PIL import Image
 from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.search.query_parts import QueryPart, combined_vector
 from indexer.search.retriever import Retriever
+from indexer.storage.null_scores import load_null_scores
 from tests.support.helpers import SAMPLE_COUNT, SAMPLE_IMAGES
 
 TEXT = "chest X-ray with pleural effusion"
@@ -180,3 +181,17 @@ def test_bad_parts_are_refused(
 def test_bad_part_declarations_are_refused(kind: str, weight: float, message: str) -> None:
     with pytest.raises(InvalidRequestError, match=re.escape(message)):
         QueryPart(kind, "x", weight)
+
+
+def test_a_steered_text_stands_against_the_texts_null(retriever: Retriever) -> None:
+    plain = retriever.search(text=TEXT, k=3)
+    alone = retriever.search(parts=[QueryPart("text", TEXT)], k=3)
+    assert [(h.id, h.z) for h in alone.hits] == [(h.id, h.z) for h in plain.hits]
+    assert all(h.z is not None for h in alone.hits)
+    steered = retriever.search(
+        parts=[QueryPart("text", TEXT, 2.0), QueryPart("image_id", 5, 1.0)], k=3, min_z=-10.0
+    )
+    null = load_null_scores(retriever.folder, retriever.folder.read_info())
+    text_null = null.for_query("text") if null is not None else None
+    assert text_null is not None
+    assert [h.z for h in steered.hits] == [text_null.z(h.score) for h in steered.hits]
