@@ -78,6 +78,6 @@ def test_the_service_and_its_document_agree_on_every_request(
     run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     report = "\n".join(line[:REPORT_LINE_CHARS] for line in (run.stdout + run.stderr).splitlines())
     assert run.returncode == 0, report
-    assert "17 selected / 17 total" in report, report
+    assert "19 selected / 19 total" in report, report
     for phase in ("Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in report, report
