@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -28,9 +27,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .. import ann
 from ..encoders import Encoder, encoder_from_settings
-from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
+from ..errors import InvalidRequestError, MedSearchError, NotFoundError
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
 from ..records import (
@@ -46,14 +44,11 @@ from ..records import (
 from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
-from ..storage.checksums import PrefixDigest
 from ..storage.copies import checksums_of, images_with_checksums
-from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
-from ..storage.group_files import PublishedGroups, load_groups
-from ..storage.info import EncoderRecord, IndexInfo
+from ..storage.folder import IndexFolder, require_same_encoder
+from ..storage.info import EncoderRecord
 from ..storage.metadata_db import Store
-from ..storage.null_scores import NullSample, NullScores, load_null_scores
-from ..storage.vectors import VectorFile
+from ..storage.null_scores import NullSample
 from . import keywords, levels
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .cutoff import CutOff, cut_count, null_for, query_kind, with_standing
@@ -62,30 +57,14 @@ from .duplicate_finder import DuplicateFinder
 from .duplicate_threshold import AdaptiveThreshold
 from .duplicates import DuplicateReport
 from .info import RetrieverInfo
-from .query_parts import QueryPart, combined_vector, excluded_ids, judged_as
+from .query_parts import QueryPart, excluded_ids, judged_as
+from .query_vectors import QueryEmbedder
+from .snapshot import Snapshot
 
-#: filtered searches over at most this many images are exact brute force over the raw vectors
-BRUTE_FORCE_MAX = 50_000
-_TEXT_CACHE_SIZE = 1024
-_IMAGE_CACHE_SIZE = 256
 #: image ids the results of recent score cut-offs may hold in memory together (8 bytes each)
 _FLOOR_CACHE_IDS = 4_000_000
 
 Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    info: IndexInfo
-    index: ann.AnnIndex
-    vectors: VectorFile
-    info_mtime: float
-    #: digest of the published rows of the vector file (None when the info records no checksum)
-    vectors_digest: PrefixDigest | None
-    #: the group vectors of each group field (series_key, study_key, case ...)
-    groups: Mapping[str, PublishedGroups]
-    #: the scores unrelated queries get (None: a version published before they were measured)
-    null: NullScores | None = None
 
 
 class Retriever:
@@ -97,11 +76,10 @@ class Retriever:
         self.store = store
         self.folder = folder
         self._lock = threading.Lock()
-        self._snapshot = self._load_snapshot(None)
+        self._snapshot = Snapshot.load(folder, None)
         #: mtime of an index_info.json that could not be loaded, not to be tried again
         self._rejected_mtime: float | None = None
-        self._text_cache: QueryCache[np.ndarray] = QueryCache(_TEXT_CACHE_SIZE)
-        self._image_cache: QueryCache[np.ndarray] = QueryCache(_IMAGE_CACHE_SIZE)
+        self._queries = QueryEmbedder(encoder, store, self.vectors_for)
         #: the images recent queries score above their cut-offs (facet counts under a score)
         self._floor_cache: QueryCache[np.ndarray] = QueryCache(_FLOOR_CACHE_IDS, weigh=len)
         self._last_check = time.monotonic()
@@ -118,27 +96,6 @@ class Retriever:
         return cls(settings, encoder, folder.open_store(), folder)
 
     # -- snapshots -----------------------------------------------------------------------------
-
-    def _load_snapshot(self, previous: _Snapshot | None) -> _Snapshot:
-        """The published version, its files checked against the checksums its info records
-        (the vector rows ``previous`` checked already are not read again)."""
-        mtime = self.folder.info_path.stat().st_mtime
-        info = self.folder.read_info()
-        if not self.folder.faiss_path.is_file():
-            raise IndexCorruptError(
-                f"{self.folder.path} has no {self.folder.faiss_path.name} yet: the first "
-                "`medsearch index` run did not finish; run it again"
-            )
-        recorded = info.checksums
-        index = ann.load_published(self.folder, info)
-        vectors = self.folder.vector_file(info.dim)
-        digest = None
-        if VECTORS_FILE in recorded and info.vector_rows is not None:
-            start = previous.vectors_digest if previous is not None else None
-            digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
-        groups = {field: load_groups(self.folder, info, field) for field in info.group_fields or ()}
-        null = load_null_scores(self.folder, info)
-        return _Snapshot(info, index, vectors, mtime, digest, groups, null)
 
     def refresh(self) -> bool:
         """Load a newer published index version if there is one; True when it did.
@@ -157,7 +114,7 @@ class Retriever:
             if mtime in (current.info_mtime, self._rejected_mtime):
                 return False
             try:
-                fresh = self._load_snapshot(current)
+                fresh = Snapshot.load(self.folder, current)
             except MedSearchError:
                 self._rejected_mtime = mtime
                 raise
@@ -215,7 +172,7 @@ class Retriever:
         snapshot = self._snapshot
         key = (snapshot.info.generation, query.tobytes(), float(min_score))
         return self._floor_cache.get_or_compute(
-            key, lambda: _ids_scoring_at_least(snapshot, query, min_score)
+            key, lambda: snapshot.ids_scoring_at_least(query, min_score)
         )
 
     def group(self, field: str, value: MetadataValue) -> GroupListing:
@@ -335,7 +292,9 @@ class Retriever:
             return self._search_groups(
                 level, group, queries, request, filters, started, collapse, cut, null
             )
-        query = self._embed(text=text, image=image, vector=vector, image_id=image_id, parts=parts)
+        query = self._queries.embed(
+            text=text, image=image, vector=vector, image_id=image_id, parts=parts
+        )
         embedded = time.perf_counter()
         snapshot = self._snapshot
         allowed = self.store.ids_matching(filters) if filters else None
@@ -370,13 +329,13 @@ class Retriever:
 
     def _best_score(
         self,
-        snapshot: _Snapshot,
+        snapshot: Snapshot,
         query: np.ndarray,
         allowed: np.ndarray | None,
         exclude: np.ndarray,
     ) -> float | None:
         """The best score of the query's eligible images (None: there is none)."""
-        scores, ids = self._top(snapshot, query, 1 + len(exclude), allowed)
+        scores, ids = snapshot.top(query, 1 + len(exclude), allowed)
         scores, _ = matches(scores, ids, exclude, None)
         return float(scores[0]) if len(scores) else None
 
@@ -387,7 +346,7 @@ class Retriever:
         snapshot = self._snapshot
 
         def dense_top(want: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-            return self._top(snapshot, self.embed_text(request.text), want, allowed)
+            return snapshot.top(self.embed_text(request.text), want, allowed)
 
         return keywords.search(self.store, request, dense_top, self._hits)
 
@@ -421,7 +380,7 @@ class Retriever:
         snapshot = self._snapshot
         published = levels.groups_of_level(snapshot.groups, level)
         if group is None:
-            query = self._embed(**queries)
+            query = self._queries.embed(**queries)
         else:
             given = [name for name, value in queries.items() if value is not None]
             if given:
@@ -457,99 +416,17 @@ class Retriever:
             with_standing(hits, null), total, _timings(started, embedded), suggestions, None, below
         )
 
-    def _embed(
-        self,
-        *,
-        text: str | None,
-        image: Image.Image | None,
-        vector: Sequence[float] | np.ndarray | None,
-        image_id: int | None,
-        parts: Sequence[QueryPart] | None = None,
-    ) -> np.ndarray:
-        given = [
-            n
-            for n, v in (
-                ("text", text),
-                ("image", image),
-                ("image_id", image_id),
-                ("vector", vector),
-                ("parts", parts),
-            )
-            if v is not None
-        ]
-        if len(given) != 1:
-            raise InvalidRequestError(
-                "give exactly one of text, image, image_id, vector, parts"
-                + (f", not {' and '.join(given)}" if given else "")
-            )
-        if text is not None:
-            return self.embed_text(text)
-        if image is not None:
-            return self.embed_image(image)
-        if vector is not None:
-            return self.check_vector(vector)
-        if parts is not None:
-            return combined_vector(parts, self)
-        assert image_id is not None  # exactly one of the four is set
-        self.store.get(image_id)  # NotFoundError for unknown ids
-        return self.vectors_for([image_id])[0]
-
     def embed_text(self, text: str) -> np.ndarray:
         """The unit vector of a text query (recent queries are cached)."""
-        if not text.strip():
-            raise InvalidRequestError("text must be a non-empty string")
-        key = " ".join(text.split())
-        return self._text_cache.get_or_compute(key, lambda: self.encoder.encode_texts([key])[0])
+        return self._queries.embed_text(text)
 
     def embed_image(self, image: Image.Image) -> np.ndarray:
-        """The unit vector of an image query (cached by the model input the image becomes).
-
-        Keying on the preprocessed pixels rather than the upload's bytes also catches the same
-        picture sent again in another file format.
-        """
-        prepared = self.encoder.prepare(image)
-        key = hashlib.blake2b(prepared.tobytes(), digest_size=16).digest()
-        return self._image_cache.get_or_compute(
-            key, lambda: self.encoder.encode_prepared([prepared])[0]
-        )
+        """The unit vector of an image query (cached by the model input it becomes)."""
+        return self._queries.embed_image(image)
 
     def check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
         """The query vector scaled to unit length; it must fit this index's encoder."""
-        array = np.asarray(vector, dtype=np.float64)
-        dim = self.encoder.dim
-        if array.shape != (dim,):
-            raise InvalidRequestError(
-                f"vector must have {dim} numbers (the index's dimension), got shape {array.shape}"
-            )
-        largest = float(np.max(np.abs(array)))
-        if not np.isfinite(largest) or largest == 0.0:
-            raise InvalidRequestError("vector must be finite and not all zeros")
-        scaled = array / largest  # first, so that squaring cannot overflow
-        return (scaled / np.linalg.norm(scaled)).astype(np.float32)
-
-    def _top(
-        self, snapshot: _Snapshot, query: np.ndarray, want: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if snapshot.index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        if allowed is not None and len(allowed) <= BRUTE_FORCE_MAX:
-            # a narrow filter is answered exactly from the raw vectors
-            return self._exact_top(snapshot, query, want, allowed)
-        scores, ids = snapshot.index.search(query[None, :], want, allowed)
-        found = ids[0] >= 0
-        if allowed is not None and found.sum() < min(want, len(allowed)):
-            # the ANN probe saw too few matches: fall back to exact search over the matches
-            return self._exact_top(snapshot, query, want, allowed)
-        return scores[0][found], ids[0][found]
-
-    @staticmethod
-    def _exact_top(
-        snapshot: _Snapshot, query: np.ndarray, want: int, allowed: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # the matches' vectors are read a block at a time, however many images a filter selects
-        vectors = snapshot.vectors.rows_of(allowed)
-        scores, ids = ann.exact_top_k(vectors, allowed, query[None, :], want)
-        return scores[0], ids[0]
+        return self._queries.check_vector(vector)
 
     def _collapsed(
         self,
@@ -567,13 +444,9 @@ class Retriever:
             return [], group_total
         snapshot, query, allowed = search.snapshot, search.query, search.allowed
 
-        def rank_every_image() -> tuple[np.ndarray, np.ndarray]:
-            ids = allowed if allowed is not None else self._published_ids(snapshot)
-            return self._exact_top(snapshot, query, len(ids), ids)
-
         groups = collapsed_ranking(
-            top=lambda want: self._top(snapshot, query, want, allowed),
-            exact=rank_every_image,
+            top=lambda want: snapshot.top(query, want, allowed),
+            exact=lambda: snapshot.exact_ranking(query, allowed, self.store.ids),
             values_of=lambda ids: self.store.groups.values_of(field, ids.tolist()),
             wanted=wanted,
             eligible=eligible,
@@ -592,27 +465,17 @@ class Retriever:
         return hits, group_total
 
     def _fold_source(
-        self, snapshot: _Snapshot, query: np.ndarray, allowed: np.ndarray | None
+        self, snapshot: Snapshot, query: np.ndarray, allowed: np.ndarray | None
     ) -> FoldSource:
-        def rank_every_image() -> tuple[np.ndarray, np.ndarray]:
-            ids = allowed if allowed is not None else self._published_ids(snapshot)
-            return self._exact_top(snapshot, query, len(ids), ids)
-
         engine = self.store.engine
         return FoldSource(
-            top=lambda want: self._top(snapshot, query, want, allowed),
-            exact=rank_every_image,
+            top=lambda want: snapshot.top(query, want, allowed),
+            exact=lambda: snapshot.exact_ranking(query, allowed, self.store.ids),
             vectors_of=lambda ids: snapshot.vectors.read(np.asarray(ids, dtype=np.int64)),
             checksums_of=lambda ids: checksums_of(engine, ids),
             images_with=lambda sums: images_with_checksums(engine, sums),
             within=self.ids_scoring_at_least,
         )
-
-    def _published_ids(self, snapshot: _Snapshot) -> np.ndarray:
-        """Ids of the indexed images whose vectors the snapshot's vector file holds."""
-        ids = self.store.ids()
-        rows = snapshot.info.vector_rows
-        return ids[ids <= (rows if rows is not None else snapshot.vectors.rows())]
 
     def _hits(
         self,
@@ -656,7 +519,7 @@ class Retriever:
         check_template(template)
         if (image is None) == (image_id is None):
             raise InvalidRequestError("give exactly one of image, image_id")
-        query = self._embed(text=None, image=image, vector=None, image_id=image_id)
+        query = self._queries.embed(text=None, image=image, vector=None, image_id=image_id)
         label_vectors = self.encoder.encode_texts([fill_template(template, lbl) for lbl in labels])
         cosines = label_vectors @ query
         probs = self.encoder.label_probabilities(cosines[np.newaxis, :])[0]
@@ -672,19 +535,11 @@ class Retriever:
 __all__ = ["Retriever", "NotFoundError"]
 
 
-def _ids_scoring_at_least(snapshot: _Snapshot, query: np.ndarray, min_score: float) -> np.ndarray:
-    index = snapshot.index
-    if index.family.exact_range:
-        return index.ids_scoring_at_least(query, min_score)
-    ids = index.ids()
-    return ann.ids_scoring_at_least(snapshot.vectors.rows_of(ids), ids, query, min_score)
-
-
 @dataclass(frozen=True)
 class _Search:
     """What one search ranks: the query, the eligible ids (None: all), those left out."""
 
-    snapshot: _Snapshot
+    snapshot: Snapshot
     query: np.ndarray
     allowed: np.ndarray | None
     exclude: np.ndarray

@@ -15,7 +15,7 @@ from indexer.ann import exact_top_k
 from indexer.encoders import Encoder
 from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.prompts import TEMPLATE_RULE
-from indexer.search import retriever as retriever_module
+from indexer.search import snapshot as snapshot_module
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
 from tests.support.facet_truth import (
@@ -43,12 +43,12 @@ def _brute_force(retriever: Retriever, query: np.ndarray, ids: np.ndarray, k: in
         {"rows": 512},
     ],
 )
-@pytest.mark.parametrize("brute_force_max", [retriever_module.BRUTE_FORCE_MAX, 0])
+@pytest.mark.parametrize("brute_force_max", [snapshot_module.BRUTE_FORCE_MAX, 0])
 def test_filters_return_min_k_matches_in_score_order(
     retriever: Retriever, filters: dict, brute_force_max: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 0: every filter goes through the ANN index with an id selector, as large filters do
-    monkeypatch.setattr(retriever_module, "BRUTE_FORCE_MAX", brute_force_max)
+    monkeypatch.setattr(snapshot_module, "BRUTE_FORCE_MAX", brute_force_max)
     allowed = retriever.store.ids_matching(filters)
     assert 0 < len(allowed) < SAMPLE_COUNT
     query = retriever.embed_text("chest X-ray with pleural effusion")
