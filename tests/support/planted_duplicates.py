@@ -1,6 +1,7 @@
 """The sample corpus with planted duplicates of some of its images, and brute-force truths.
 
-Planted beside the 32 sample images: a resized, a re-encoded and a cropped copy of three
+Planted beside the 32 sample images (:data:`PLANTED_AS`, made by :data:`COPY_MAKERS`): a
+resized, a re-encoded and a cropped copy of three
 X-rays, two exact byte copies of a fourth, and a CT slice written again with its window centre
 shifted. A ``split`` column puts the originals in ``train`` and their copies in ``test``, so
 the leakage report has something to find.
@@ -11,13 +12,14 @@ from __future__ import annotations
 import csv
 import itertools
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from PIL import Image
 
+from indexer.search.duplicates import IndexedVectors
 from tests.support.helpers import (
     SAMPLE_DIR,
     SAMPLE_METADATA,
@@ -26,15 +28,54 @@ from tests.support.helpers import (
     tiny_model_args,
 )
 
-#: planted file (relative to the corpus) -> the sample image it copies
-PLANTED = {
-    "planted/cxr_01_resized.jpg": "images/cxr_01.jpg",
-    "planted/cxr_02_q60.jpg": "images/cxr_02.jpg",
-    "planted/cxr_03_cropped.png": "images/cxr_03.jpg",
-    "planted/cxr_04_copy.jpg": "images/cxr_04.jpg",
-    "planted/again/cxr_04_copy.jpg": "images/cxr_04.jpg",
-    "planted/ct_head_window.dcm": "images/dcm_ct_head.dcm",
+
+def _resized(source: Path, target: Path) -> None:
+    Image.open(source).resize((300, 300)).save(target)
+
+
+def _re_encoded(source: Path, target: Path) -> None:
+    Image.open(source).save(target, quality=60)
+
+
+def _cropped(source: Path, target: Path) -> None:
+    with Image.open(source) as image:
+        width, height = image.size
+        image.crop((3, 3, width - 3, height - 3)).save(target)
+
+
+def _window_shifted(source: Path, target: Path) -> None:
+    dicom = pydicom.dcmread(source)
+    dicom.WindowCenter = [50, 50, 50]
+    dicom.save_as(target)
+
+
+#: each kind of planted copy and how it is made from its original
+COPY_MAKERS: dict[str, Callable[[Path, Path], object]] = {
+    "resized": _resized,
+    "re-encoded": _re_encoded,
+    "cropped": _cropped,
+    "exact": shutil.copyfile,
+    "window-shifted": _window_shifted,
 }
+
+#: planted file (relative to the corpus) -> how it copies which sample image
+PLANTED_AS = {
+    "planted/cxr_01_resized.jpg": ("resized", "images/cxr_01.jpg"),
+    "planted/cxr_02_q60.jpg": ("re-encoded", "images/cxr_02.jpg"),
+    "planted/cxr_03_cropped.png": ("cropped", "images/cxr_03.jpg"),
+    "planted/cxr_04_copy.jpg": ("exact", "images/cxr_04.jpg"),
+    "planted/again/cxr_04_copy.jpg": ("exact", "images/cxr_04.jpg"),
+    "planted/ct_head_window.dcm": ("window-shifted", "images/dcm_ct_head.dcm"),
+}
+#: planted file -> the sample image it copies
+PLANTED = {name: original for name, (_, original) in PLANTED_AS.items()}
+
+
+def plant(corpus: Path, planted_as: Mapping[str, tuple[str, str]]) -> None:
+    """Write each planted copy (relative to ``corpus``) from its original, as its kind says."""
+    for name, (kind, original) in planted_as.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        COPY_MAKERS[kind](corpus / original, corpus / name)
 
 
 def planted_corpus(root: Path) -> tuple[Path, Path]:
@@ -42,22 +83,8 @@ def planted_corpus(root: Path) -> tuple[Path, Path]:
     metadata CSV (the sample's columns and ``split``)."""
     corpus = root / "corpus"
     shutil.copytree(SAMPLE_DIR / "images", corpus / "images")
-    (corpus / "planted" / "again").mkdir(parents=True)
-    source = corpus / "images"
-    Image.open(source / "cxr_01.jpg").resize((300, 300)).save(corpus / PLANTED_NAMES[0])
-    Image.open(source / "cxr_02.jpg").save(corpus / PLANTED_NAMES[1], quality=60)
-    with Image.open(source / "cxr_03.jpg") as image:
-        width, height = image.size
-        image.crop((3, 3, width - 3, height - 3)).save(corpus / PLANTED_NAMES[2])
-    shutil.copyfile(source / "cxr_04.jpg", corpus / PLANTED_NAMES[3])
-    shutil.copyfile(source / "cxr_04.jpg", corpus / PLANTED_NAMES[4])
-    dicom = pydicom.dcmread(source / "dcm_ct_head.dcm")
-    dicom.WindowCenter = [50, 50, 50]
-    dicom.save_as(corpus / PLANTED_NAMES[5])
+    plant(corpus, PLANTED_AS)
     return corpus, _metadata(root / "metadata.csv")
-
-
-PLANTED_NAMES = list(PLANTED)
 
 
 def index_planted(root: Path, model_dir: Path) -> Path:
@@ -139,3 +166,37 @@ def midpoint_thresholds(matrix: np.ndarray, count: int) -> list[float]:
     gaps = upper[:-1] - upper[1:]
     widest = np.sort(np.argsort(-gaps)[:count])
     return [float((upper[i] + upper[i + 1]) / 2) for i in widest]
+
+
+def brute_force_fold(
+    indexed: IndexedVectors,
+    query: np.ndarray,
+    threshold: float | None,
+    eligible: set[int],
+    min_score: float | None = None,
+) -> list[tuple[int, list[int]]]:
+    """Every kept result of the exact ranking with the ids folded into it."""
+    # one dot product per row, so that identical vectors (exact copies) score the same
+    scores = np.asarray([np.dot(row, query) for row in indexed.matrix])
+    order = sorted(range(len(indexed.ids)), key=lambda r: (-scores[r], indexed.ids[r]))
+    kept: list[tuple[int, list[int]]] = []
+    kept_rows: list[int] = []
+    for row in order:
+        image_id = int(indexed.ids[row])
+        if image_id not in eligible or (min_score is not None and scores[row] < min_score):
+            continue
+        home = None
+        for position, other in enumerate(kept_rows):
+            same = indexed.checksums[other] == indexed.checksums[row]
+            near = threshold is not None and indexed.matrix[other] @ indexed.matrix[row] >= (
+                np.float32(threshold)
+            )
+            if same or near:
+                home = position
+                break
+        if home is None:
+            kept.append((image_id, []))
+            kept_rows.append(row)
+        else:
+            kept[home][1].append(image_id)
+    return kept

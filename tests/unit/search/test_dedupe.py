@@ -13,7 +13,7 @@ from indexer.encoders import Encoder
 from indexer.search.duplicates import IndexedVectors
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
-from tests.support.planted_duplicates import index_planted, midpoint_thresholds
+from tests.support.planted_duplicates import brute_force_fold, index_planted, midpoint_thresholds
 
 
 @pytest.fixture(scope="module")
@@ -26,40 +26,6 @@ def planted(
     retriever = Retriever.open(settings, encoder=tiny_encoder)
     yield retriever
     retriever.close()
-
-
-def brute_force_fold(
-    indexed: IndexedVectors,
-    query: np.ndarray,
-    threshold: float | None,
-    eligible: set[int],
-    min_score: float | None = None,
-) -> list[tuple[int, list[int]]]:
-    """Every kept result of the exact ranking with the ids folded into it."""
-    # one dot product per row, so that identical vectors (exact copies) score the same
-    scores = np.asarray([np.dot(row, query) for row in indexed.matrix])
-    order = sorted(range(len(indexed.ids)), key=lambda r: (-scores[r], indexed.ids[r]))
-    kept: list[tuple[int, list[int]]] = []
-    kept_rows: list[int] = []
-    for row in order:
-        image_id = int(indexed.ids[row])
-        if image_id not in eligible or (min_score is not None and scores[row] < min_score):
-            continue
-        home = None
-        for position, other in enumerate(kept_rows):
-            same = indexed.checksums[other] == indexed.checksums[row]
-            near = threshold is not None and indexed.matrix[other] @ indexed.matrix[row] >= (
-                np.float32(threshold)
-            )
-            if same or near:
-                home = position
-                break
-        if home is None:
-            kept.append((image_id, []))
-            kept_rows.append(row)
-        else:
-            kept[home][1].append(image_id)
-    return kept
 
 
 def test_pages_equal_a_brute_force_fold(planted: Retriever) -> None:
