@@ -1,10 +1,9 @@
 """The sample corpus with planted duplicates of some of its images, and brute-force truths.
 
 Planted beside the 32 sample images (:data:`PLANTED_AS`, made by :data:`COPY_MAKERS`): a
-resized, a re-encoded and a cropped copy of three
-X-rays, two exact byte copies of a fourth, and a CT slice written again with its window centre
-shifted. A ``split`` column puts the originals in ``train`` and their copies in ``test``, so
-the leakage report has something to find.
+resized, a re-encoded and a cropped copy of three X-rays, two exact byte copies of a fourth, and
+a CT slice written again with its window centre shifted. A ``split`` column puts the originals
+in ``train`` and their copies in ``test``, so the leakage report has something to find.
 """
 
 from __future__ import annotations

@@ -73,7 +73,9 @@ def test_the_duplicates_command_equals_brute_force(
     indexed = IndexedVectors.read(retriever.folder, retriever.store, retriever.folder.read_info())
     assert len(indexed.ids) == 40 + len(planted_as)
     for threshold in midpoint_thresholds(indexed.matrix, 4):
-        report = json.loads(run_cli("duplicates", index_dir, "--json", "--threshold", threshold))
+        report = json.loads(
+            run_cli("duplicates", index_dir, "--json", "--threshold", str(threshold))
+        )
         found = {frozenset(cluster["ids"]) for cluster in report["clusters"]}
         truth = brute_force_clusters(indexed.ids, indexed.matrix, indexed.checksums, threshold)
         assert found == truth, threshold
