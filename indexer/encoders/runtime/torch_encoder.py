@@ -2,9 +2,11 @@
 
 A family subclasses :class:`TorchEncoder`, calls :meth:`TorchEncoder._start` first in its
 constructor, sets ``_image_tower`` (a callable from normalised pixels to features) and implements
-:meth:`_encode_prepared` and :meth:`_encode_texts`, which run on the model thread. Text requests
-from concurrent callers are micro-batched (:mod:`.micro_batch`), so ``_encode_texts`` must give
-each text of a batch the vector it gives that text alone.
+:meth:`pixels` (prepared images to the tower's input), :meth:`text_inputs` (tokens) and
+:meth:`text_features` (the text tower), which run on the model thread. Another runtime (ONNX) runs
+the same towers on the same inputs. Text requests from concurrent callers are micro-batched
+(:mod:`.micro_batch`), so the text tower must give each text of a batch the vector it gives that
+text alone.
 """
 
 from __future__ import annotations
@@ -89,10 +91,29 @@ class TorchEncoder(Encoder):
             features = forward_in_slices(self._image_tower, pixels)
         return unit_rows(features)
 
-    @abstractmethod
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         """Prepared uint8 images to unit vectors, on the model thread."""
+        return self._encode_pixels(self.pixels(images))
 
-    @abstractmethod
     def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         """Texts to unit vectors, on the model thread."""
+        inputs = {name: tensor.to(self.device) for name, tensor in self.text_inputs(texts).items()}
+        with torch.inference_mode():
+            return unit_rows(self.text_features(**inputs))
+
+    @abstractmethod
+    def pixels(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Prepared uint8 images [H, W, 3] to the image tower's float32 input [n, 3, H, W]."""
+
+    @abstractmethod
+    def text_inputs(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Texts to the text tower's inputs by name (token ids, and a mask where it takes one)."""
+
+    @abstractmethod
+    def text_features(self, **inputs: torch.Tensor) -> torch.Tensor:
+        """The text tower: :meth:`text_inputs` to features [n, dim], not yet normalised."""
+
+    @property
+    def image_tower(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The image tower: :meth:`pixels` to features [n, dim], not yet normalised."""
+        return self._image_tower
