@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +39,8 @@ class TorchEncoder(Encoder):
     """An encoder whose torch work, the model's load included, all runs on one thread."""
 
     _image_tower: Callable[[torch.Tensor], torch.Tensor]
+    #: the whole model (both towers), an ``nn.Module``
+    model: Any
 
     def _start(self, model_ref: str, random_weights: bool, device: str, precision: str) -> None:
         """Resolve device and precision and start the model thread (before the model loads)."""
@@ -112,6 +115,12 @@ class TorchEncoder(Encoder):
     @abstractmethod
     def text_features(self, **inputs: torch.Tensor) -> torch.Tensor:
         """The text tower: :meth:`text_inputs` to features [n, dim], not yet normalised."""
+
+    def release_weights(self) -> None:
+        """Let go of the model's weights, keeping its preprocessing, tokeniser and zero-shot
+        head, for another runtime that runs the towers itself; embedding here fails afterwards."""
+        self.__dict__.pop("model", None)
+        self.__dict__.pop("_image_tower", None)
 
     @property
     def image_tower(self) -> Callable[[torch.Tensor], torch.Tensor]:
