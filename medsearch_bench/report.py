@@ -29,13 +29,24 @@ def corpus_lines(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def fidelity_note(fidelity: dict[str, str] | None) -> str:
+    """The guard's figures of a reduced-precision runtime, after a header; nothing otherwise."""
+    if not fidelity:
+        return ""
+    return (
+        f"; fidelity to fp32: mean cosine {fidelity['mean_cosine']}, minimum "
+        f"{fidelity['min_cosine']}, top-10 overlap {fidelity['top10_overlap']}"
+    )
+
+
 def index_lines(result: dict[str, Any]) -> list[str]:
     """The three indexing rates of ``bench index``, their ratios and the machine's speed."""
     header = (
-        f"{result['images']} images, {result['precision']} on {result['device']}"
+        f"{result['images']} images, {result['runtime']} {result['precision']} on "
+        f"{result['device']}"
         f"{' (compiled)' if result['compiled'] else ''}, "
         f"batch {result['batch_size']}, {result['workers']} workers"
-    )
+    ) + fidelity_note(result.get("fidelity"))
     rates = table(
         ["path", "images/s (best run)", "ratio of best runs", "ratio per repeat"],
         [
@@ -86,9 +97,10 @@ def speed_probe_line(result: dict[str, Any]) -> str:
 def query_lines(result: dict[str, Any]) -> list[str]:
     """Latency per phase of ``bench query``, the server's memory and the machine's speed."""
     header = (
-        f"{result['count']:,} vectors ({result['index_type']}), {result['precision']} on "
-        f"{result['device']}, k={result['k']}"
+        f"{result['count']:,} vectors ({result['index_type']}), {result['runtime']} "
+        f"{result['precision']} on {result['device']}, k={result['k']}"
     )
+    header += fidelity_note(result.get("fidelity"))
     rows = [
         [
             name,

@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     "ray_address",
     "gpus_per_worker",
     "device",
+    "runtime",
     "precision",
+    "onnx_cache",
     "compile",
     "trust_remote_code",
     "index_type",
@@ -308,6 +310,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     }
     if stored.rerank_factor is not None:
         data["rerank_factor"] = stored.rerank_factor
+    if stored.fidelity is not None:
+        data["fidelity"] = dict(stored.fidelity)
     data["group_fields"] = list(stored.group_fields or ())
     null = load_null_scores(folder, stored)
     data["null_scores"] = None if null is None else null.summary()
@@ -325,6 +329,13 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     click.echo(f"           fingerprint {enc['fingerprint']}")
     if stored.encoder.random_weights:
         click.echo("           RANDOM WEIGHTS: results are meaningless (test/benchmark model)")
+    if stored.fidelity is not None:
+        fid = stored.fidelity
+        click.echo(
+            f"runtime    {fid['runtime']} {fid['precision']}: fidelity to fp32 PyTorch mean "
+            f"cosine {fid['mean_cosine']}, minimum {fid['min_cosine']}, top-10 overlap "
+            f"{fid['top10_overlap']} on {fid['calibration']}"
+        )
     click.echo(f"index type {data['index_type']} (inner product)")
     click.echo(f"corpus     {data['corpus_root']}")
     if stored.group_fields:

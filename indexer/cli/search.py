@@ -77,7 +77,7 @@ filter_option = click.option(
     help="How --text ranks images: by meaning (dense), by its words in captions and text "
     "fields (keyword, BM25), or both fused (hybrid).",
 )
-@setting_options("device", "precision", "trust_remote_code")
+@setting_options("device", "runtime", "precision", "onnx_cache", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
 def search(

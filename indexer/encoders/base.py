@@ -110,6 +110,11 @@ class Encoder(ABC):
         """Work done so far; an encoder without a model of its own has done none."""
         return EncoderUsage()
 
+    def fidelity_record(self) -> dict[str, str] | None:
+        """How close this encoder is to its model's fp32 PyTorch recipe, as ``index_info.json``
+        records it (``fidelity``); None for an encoder that is that recipe or was not checked."""
+        return None
+
     def describe(self) -> EncoderRecord:
         """What ``index_info.json`` records about the encoder."""
         return EncoderRecord(

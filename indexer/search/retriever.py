@@ -31,6 +31,7 @@ from PIL import Image
 from .. import ann
 from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
+from ..indexing.calibration import index_calibration
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
 from ..records import (
@@ -640,4 +641,6 @@ def _timings(started: float, embedded: float) -> dict[str, float]:
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:
     """Load the model an index records, with the device, precision and trust of ``settings``."""
-    return encoder_from_settings(settings, recorded.model, compile_images=False)
+    return encoder_from_settings(
+        settings, recorded.model, compile_images=False, calibration=index_calibration(settings)
+    )

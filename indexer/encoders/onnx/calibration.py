@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -89,31 +90,36 @@ class Calibration:
         return f"{images} images{note} and {len(self.texts)} {texts}"
 
 
-def evenly_spaced(items: Sequence[object], count: int) -> list[int]:
-    """Indices of ``count`` items spread evenly over ``items`` (all of them when fewer)."""
-    if len(items) <= count:
-        return list(range(len(items)))
-    return sorted({int(i) for i in np.linspace(0, len(items) - 1, count)})
+def evenly_spaced(total: int, count: int) -> list[int]:
+    """Indices of ``count`` of ``total`` items, spread evenly (all of them when fewer)."""
+    if total <= count:
+        return list(range(total))
+    return sorted({int(i) for i in np.linspace(0, total - 1, count)})
 
 
 def calibration_of(
-    images: Sequence[tuple[str, Path]],
+    images: Sequence[CalibrationImage],
     captions: Sequence[str],
     index_vectors: np.ndarray | None = None,
 ) -> Calibration:
-    """A calibration set from named image files (three candidates per image wanted, in case
-    some are unreadable) and the corpus's captions (built-in phrases when there are none)."""
-    chosen = [images[i] for i in evenly_spaced(images, 3 * CALIBRATION_SIZE)]
+    """A calibration set from candidate images (three per image wanted, in case some are
+    unreadable) and the corpus's captions (built-in phrases when there are none)."""
+    chosen = [images[i] for i in evenly_spaced(len(images), 3 * CALIBRATION_SIZE)]
     # the evenly spaced first, then the others, so unreadable ones are replaced by neighbours
     ordered = chosen[::3] + [item for i, item in enumerate(chosen) if i % 3]
-    texts = [captions[i] for i in evenly_spaced(captions, CALIBRATION_SIZE)]
+    texts = [captions[i] for i in evenly_spaced(len(captions), CALIBRATION_SIZE)]
     return Calibration(
-        images=[CalibrationImage(name, _reader(path)) for name, path in ordered],
+        images=ordered,
         texts=texts or list(MEDICAL_PHRASES),
         captions=bool(texts),
         index_vectors=index_vectors,
     )
 
 
-def _reader(path: Path) -> Callable[[], Image.Image]:
-    return lambda: load_image(path).image
+def file_images(paths: Sequence[Path]) -> list[CalibrationImage]:
+    """Image files as calibration candidates, named by file name."""
+    return [CalibrationImage(path.name, partial(_decoded, path)) for path in paths]
+
+
+def _decoded(path: Path) -> Image.Image:
+    return load_image(path).image

@@ -48,6 +48,9 @@ class OnnxEncoder(TorchEncoder):
         #: the guard's figures, for an int8 model (:mod:`.fidelity`)
         self.fidelity: FidelityReport | None = None
 
+    def fidelity_record(self) -> dict[str, str] | None:
+        return None if self.fidelity is None else self.fidelity.as_record()
+
     @property
     def preparation(self) -> ImagePreparation:
         return self._shared.preparation

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import InvalidRequestError, ModelUnavailableError
-from ..base import Encoder
 from ..runtime.packed_linear import plain_linear_layers
 from ..runtime.torch_encoder import TorchEncoder
 from .calibration import Calibration
@@ -82,9 +81,3 @@ def load_onnx(
     require_faithful(encoder.fidelity, reference.model_ref)
     reference.release_weights()
     return encoder
-
-
-def fidelity_of(encoder: Encoder) -> dict[str, str] | None:
-    """The guard's figures of ``encoder`` as ``index_info.json`` records them; None if unchecked."""
-    report = getattr(encoder, "fidelity", None)
-    return None if report is None else dict(report.as_record())
