@@ -34,16 +34,16 @@ def fidelity_note(fidelity: dict[str, str] | None) -> str:
     if not fidelity:
         return ""
     return (
-        f"; fidelity to fp32: mean cosine {fidelity['mean_cosine']}, minimum "
-        f"{fidelity['min_cosine']}, top-10 overlap {fidelity['top10_overlap']}"
+        f" ({fidelity['runtime']} runtime); fidelity to fp32: mean cosine "
+        f"{fidelity['mean_cosine']}, minimum {fidelity['min_cosine']}, top-10 overlap "
+        f"{fidelity['top10_overlap']}"
     )
 
 
 def index_lines(result: dict[str, Any]) -> list[str]:
     """The three indexing rates of ``bench index``, their ratios and the machine's speed."""
     header = (
-        f"{result['images']} images, {result['runtime']} {result['precision']} on "
-        f"{result['device']}"
+        f"{result['images']} images, {result['precision']} on {result['device']}"
         f"{' (compiled)' if result['compiled'] else ''}, "
         f"batch {result['batch_size']}, {result['workers']} workers"
     ) + fidelity_note(result.get("fidelity"))
@@ -97,10 +97,9 @@ def speed_probe_line(result: dict[str, Any]) -> str:
 def query_lines(result: dict[str, Any]) -> list[str]:
     """Latency per phase of ``bench query``, the server's memory and the machine's speed."""
     header = (
-        f"{result['count']:,} vectors ({result['index_type']}), {result['runtime']} "
-        f"{result['precision']} on {result['device']}, k={result['k']}"
-    )
-    header += fidelity_note(result.get("fidelity"))
+        f"{result['count']:,} vectors ({result['index_type']}), {result['precision']} on "
+        f"{result['device']}, k={result['k']}"
+    ) + fidelity_note(result.get("fidelity"))
     rows = [
         [
             name,
