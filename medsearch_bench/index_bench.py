@@ -35,12 +35,11 @@ from typing import Any
 import numpy as np
 
 from indexer.encoders import Encoder, encoder_from_settings
-from indexer.encoders.onnx.calibration import calibration_of, file_images
+from indexer.encoders.onnx.calibration import calibration_of, file_images, needs_calibration
 from indexer.encoders.runtime.model_card import model_card_rate_in_child
 from indexer.encoders.runtime.speed_probe import probe_dtype, speed_probe_gflops
 from indexer.errors import InvalidRequestError
 from indexer.imaging.decode import load_image, sniff_file
-from indexer.indexing.calibration import needs_calibration
 from indexer.indexing.pipeline import index_corpus
 from indexer.settings import Settings
 from indexer.sources.folder import scan_corpus

@@ -118,7 +118,7 @@ def index(
         raise click.UsageError("--dicomweb-filter applies to a DICOMweb URL corpus only") from exc
 
     # watching loads the model once, not every round
-    encoder = encoder_for(settings, model) if watch is not None else None
+    encoder = encoder_for(settings, model, source) if watch is not None else None
     with stopping_on_signals("stopping: writing the batch in flight, then publishing") as stop:
         index_round = functools.partial(
             index_corpus,

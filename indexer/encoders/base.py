@@ -54,8 +54,10 @@ class Encoder(ABC):
     random_weights: bool
     #: torch device the model runs on
     device: torch.device
-    #: "fp32", "bf16" or "fp16"
+    #: "fp32", "bf16" or "fp16" ("int8" on the onnx runtime)
     precision: str
+    #: what runs the towers (:mod:`indexer.encoders.runtimes`)
+    runtime: str = "torch"
 
     @property
     def draft_size(self) -> int:

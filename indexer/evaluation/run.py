@@ -18,8 +18,8 @@ import numpy as np
 
 from ..encoders import encoder_from_settings
 from ..errors import EvaluationInputError
-from ..indexing.calibration import index_calibration
 from ..prompts import DEFAULT_TEMPLATE
+from ..search.calibration import index_calibration
 from ..storage.folder import require_same_encoder
 from .compare import differences
 from .context import task_context

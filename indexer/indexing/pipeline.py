@@ -148,11 +148,16 @@ def index_corpus(
     return report
 
 
-def encoder_for(settings: Settings, model: str | None = None) -> Encoder:
+def encoder_for(
+    settings: Settings, model: str | None = None, source: CorpusSource | None = None
+) -> Encoder:
     """The encoder a run would load (``model``, else the index's own, else the setting), for
-    callers that run many times in a row (``--watch``)."""
+    callers that run many times in a row (``--watch``); an int8 model is calibrated on
+    ``source``."""
     folder = IndexFolder(settings.index_dir)
-    return _load_encoder(settings, folder.read_info() if folder.exists() else None, model)
+    info = folder.read_info() if folder.exists() else None
+    calibration = source_calibration(settings, source, {}) if source is not None else None
+    return _load_encoder(settings, info, model, calibration)
 
 
 def _load_encoder(

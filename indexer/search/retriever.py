@@ -31,7 +31,6 @@ from PIL import Image
 from .. import ann
 from ..encoders import Encoder, encoder_from_settings
 from ..errors import IndexCorruptError, InvalidRequestError, MedSearchError, NotFoundError
-from ..indexing.calibration import index_calibration
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
 from ..records import (
@@ -55,6 +54,7 @@ from ..storage.metadata_db import Store
 from ..storage.null_scores import NullSample, NullScores, load_null_scores
 from ..storage.vectors import VectorFile
 from . import keywords, levels
+from .calibration import index_calibration
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .cutoff import CutOff, cut_count, null_for, query_kind, with_standing
 from .info import RetrieverInfo
@@ -167,7 +167,13 @@ class Retriever:
     def info(self) -> RetrieverInfo:
         """The served version's facts and how this retriever's encoder runs."""
         device, precision = str(self.encoder.device), self.encoder.precision
-        return RetrieverInfo.of(self._snapshot.info, device=device, precision=precision)
+        return RetrieverInfo.of(
+            self._snapshot.info,
+            device=device,
+            precision=precision,
+            runtime=self.encoder.runtime,
+            fidelity=self.encoder.fidelity_record(),
+        )
 
     def get(self, image_id: int) -> ImageRecord:
         return self.store.get(image_id)

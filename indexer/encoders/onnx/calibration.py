@@ -17,6 +17,7 @@ from PIL import Image
 
 from ...errors import UnreadableImageError
 from ...imaging.decode import load_image
+from ...settings import Settings
 from ..base import Encoder
 
 CALIBRATION_SIZE = 64
@@ -88,6 +89,11 @@ class Calibration:
             else ""
         )
         return f"{images} images{note} and {len(self.texts)} {texts}"
+
+
+def needs_calibration(settings: Settings) -> bool:
+    """True for the precisions calibrated and checked on the corpus (int8)."""
+    return settings.precision == "int8"
 
 
 def evenly_spaced(total: int, count: int) -> list[int]:

@@ -86,7 +86,7 @@ def measure_fidelity(
         index if index is not None else got[:images],
     )
     return FidelityReport(
-        runtime=getattr(candidate, "runtime", "torch"),
+        runtime=candidate.runtime,
         precision=candidate.precision,
         mean_cosine=float(cosines.mean()),
         min_cosine=float(cosines.min()),

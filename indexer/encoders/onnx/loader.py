@@ -71,6 +71,11 @@ def load_onnx(
 
     def quantize(folder: Path) -> None:
         _, prepared = calibration.prepared(reference)
+        if not prepared:
+            raise InvalidRequestError(
+                "int8 is calibrated on images of the corpus, and it has no readable image yet: "
+                "index some images with the default runtime first, or add images"
+            )
         pixels = stacked([p.numpy() for p in reference.pixels(prepared)])
         quantize_image_tower(fp32 / IMAGE_FILE, folder / IMAGE_FILE, pixels)
         quantize_text_tower(fp32 / TEXT_FILE, folder / TEXT_FILE)

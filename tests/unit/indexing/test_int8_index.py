@@ -74,11 +74,14 @@ def test_served_with_the_int8_model(
         answer = app.test_client().post("/api/search", json={"text": QUERY, "k": 5})
         assert answer.status_code == 200
         assert len(answer.get_json()["results"]) == 5
+        encoder = app.test_client().get("/api/info").get_json()["encoder"]
+        assert (encoder["runtime"], encoder["precision"]) == ("onnx", "int8")
         retriever = app.extensions["medsearch"].retriever
         assert isinstance(retriever, Retriever)
         # the guard ran again at start, on the index's own images and vectors
         fidelity = retriever.encoder.fidelity_record()
         assert fidelity is not None and float(fidelity["top10_overlap"]) >= 0.9
+        assert encoder["fidelity"] == fidelity
         # an index built by torch is served by the int8 model too: one vector space
         torch_built = create_app(settings.replace(index_dir=sample_index_dir))
         other = torch_built.test_client().post("/api/search", json={"text": QUERY, "k": 5})
