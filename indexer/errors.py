@@ -79,6 +79,12 @@ class UntrustedModelCodeError(ModelUnavailableError):
     """Loading the model would run Python code from its folder, which the user did not allow."""
 
 
+class UnfaithfulRuntimeError(ModelUnavailableError):
+    """A reduced-precision model (int8) gives embeddings too far from the fp32 model's."""
+
+    code = "unfaithful_runtime"
+
+
 class EncoderMismatchError(MedSearchError):
     """An index was built with another encoder than the one offered."""
 

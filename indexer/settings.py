@@ -25,7 +25,9 @@ from .setting_spec import SettingSpec, about, check_setting, describe_setting, p
 from .sizes import DEFAULT_MAX_PIXELS, default_index_memory
 
 Device = Literal["auto", "cpu", "cuda"]
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
+#: runtimes, one per entry of indexer.encoders.runtimes.RUNTIMES
+RuntimeName = Literal["torch", "onnx"]
 IndexType = Literal["auto", "flat", "hnsw", "ivf", "ivfsq", "ivfpq"]
 #: indexing engines, one per entry of indexer.indexing.engines.ENGINES
 EngineName = Literal["threaded", "ray"]
@@ -54,7 +56,25 @@ class Settings:
     )
     precision: Precision = field(
         default="auto",
-        metadata=about("Numeric precision of the model (auto: bf16 where the hardware has it)."),
+        metadata=about(
+            "Numeric precision of the model (auto: bf16 where the hardware has it; fp32 on "
+            "onnx). int8 runs on the onnx runtime only, checked against fp32 on the corpus."
+        ),
+    )
+    runtime: RuntimeName = field(
+        default="torch",
+        metadata=about(
+            "What runs the model's towers: PyTorch (torch) or ONNX Runtime on the CPU (onnx, "
+            "fp32 or int8; the towers are exported once and cached)."
+        ),
+    )
+    onnx_cache: Path | None = field(
+        default=None,
+        metadata=about(
+            "Folder of the exported and quantised ONNX towers, by model and ONNX Runtime version.",
+            default_text="~/.cache/medsearch/onnx",
+            metavar="DIR",
+        ),
     )
     batch_size: int = field(
         default=32,

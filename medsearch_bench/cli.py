@@ -84,7 +84,16 @@ def bench_corpus(out: Path, count: int, seed: int, source: Path | None, as_json:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of images (e.g. made by `medsearch bench corpus`).",
 )
-@setting_options("precision", "device", "compile", "trust_remote_code", "batch_size", "workers")
+@setting_options(
+    "runtime",
+    "precision",
+    "onnx_cache",
+    "device",
+    "compile",
+    "trust_remote_code",
+    "batch_size",
+    "workers",
+)
 @setting_options("slices")
 @click.option(
     "--limit", type=click.IntRange(1), help="Use a seeded random subset of this many images."
@@ -154,7 +163,7 @@ def bench_index(
     show_default=True,
     help="Concurrent HTTP clients.",
 )
-@setting_options("threads", "precision", "device")
+@setting_options("threads", "runtime", "precision", "onnx_cache", "device")
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits.")
 @click.option(
     "--source",

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from indexer.encoders import Encoder, encoder_from_settings
+from indexer.encoders.onnx.calibration import calibration_of, file_images, needs_calibration
 from indexer.encoders.runtime.model_card import model_card_rate_in_child
 from indexer.encoders.runtime.speed_probe import probe_dtype, speed_probe_gflops
 from indexer.errors import InvalidRequestError
@@ -75,7 +76,8 @@ def run_index_bench(
     fp32_probe = probe_before if probe_dtype() == "float32" else speed_probe_gflops(dtype="float32")
     files = _image_files(Path(corpus), limit, seed)
     log(f"{len(files)} images; loading {model}")
-    encoder = encoder_from_settings(settings, model)
+    calibration = calibration_of(file_images(files), []) if needs_calibration(settings) else None
+    encoder = encoder_from_settings(settings, model, calibration=calibration)
     for path in files:  # into the page cache, for every measurement alike
         path.read_bytes()
 
@@ -116,7 +118,9 @@ def run_index_bench(
         "family": encoder.family,
         "random_weights": encoder.random_weights,
         "device": str(encoder.device),
+        "runtime": settings.runtime,
         "precision": encoder.precision,
+        "fidelity": encoder.fidelity_record(),
         "compiled": settings.compile,
         "batch_size": settings.batch_size,
         "workers": settings.workers,

@@ -151,7 +151,7 @@ def run_query_bench(
     )
     phases: dict[str, dict[str, Any]] = {}
     log(f"in process: opening {index_dir}")
-    info, draft = _measure_in_process(plan, phases, log)
+    info, draft, fidelity = _measure_in_process(plan, phases, log)
     inproc_rss = peak_rss_mb()
     server_memory, startup_s = _measure_over_http(plan, phases, log)
     return {
@@ -161,7 +161,9 @@ def run_query_bench(
         "dim": info.dim,
         "model": info.encoder.model,
         "device": info.device,
+        "runtime": plan.settings.runtime,
         "precision": info.precision,
+        "fidelity": fidelity,
         "k": k,
         "upload_side_px": UPLOAD_SIDE,
         "upload_draft_size": draft,
@@ -183,7 +185,7 @@ def run_query_bench(
 
 def _measure_in_process(
     plan: _Plan, phases: dict[str, dict[str, Any]], log: LogFn
-) -> tuple[RetrieverInfo, int | None]:
+) -> tuple[RetrieverInfo, int | None, dict[str, str] | None]:
     """The in-process phases (a :class:`Retriever` answering directly); the index's info and
     the encoder's JPEG draft size."""
     retriever = Retriever.open(plan.settings)
@@ -198,7 +200,7 @@ def _measure_in_process(
         phases["inproc_image"] = _in_process_images(retriever, uploads[2 : 2 + plan.n_image], k)
         repeated = uploads[:1] * plan.n_cached
         phases["inproc_image_cached"] = _in_process_images(retriever, repeated, k)
-        return info, retriever.encoder.draft_size
+        return info, retriever.encoder.draft_size, retriever.encoder.fidelity_record()
     finally:
         retriever.close()
 
@@ -211,6 +213,8 @@ def _measure_over_http(
     env: dict[str, str] = {
         "MEDSEARCH_DEVICE": settings.device,
         "MEDSEARCH_PRECISION": settings.precision,
+        "MEDSEARCH_RUNTIME": settings.runtime,
+        **({"MEDSEARCH_ONNX_CACHE": str(settings.onnx_cache)} if settings.onnx_cache else {}),
     }
     log(f"HTTP: starting medsearch serve ({settings.threads} threads)")
     with run_service(

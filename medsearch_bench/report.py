@@ -29,13 +29,24 @@ def corpus_lines(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def fidelity_note(fidelity: dict[str, str] | None) -> str:
+    """The guard's figures of a reduced-precision runtime, after a header; nothing otherwise."""
+    if not fidelity:
+        return ""
+    return (
+        f" ({fidelity['runtime']} runtime); fidelity to fp32: mean cosine "
+        f"{fidelity['mean_cosine']}, minimum {fidelity['min_cosine']}, top-10 overlap "
+        f"{fidelity['top10_overlap']}"
+    )
+
+
 def index_lines(result: dict[str, Any]) -> list[str]:
     """The three indexing rates of ``bench index``, their ratios and the machine's speed."""
     header = (
         f"{result['images']} images, {result['precision']} on {result['device']}"
         f"{' (compiled)' if result['compiled'] else ''}, "
         f"batch {result['batch_size']}, {result['workers']} workers"
-    )
+    ) + fidelity_note(result.get("fidelity"))
     rates = table(
         ["path", "images/s (best run)", "ratio of best runs", "ratio per repeat"],
         [
@@ -88,7 +99,7 @@ def query_lines(result: dict[str, Any]) -> list[str]:
     header = (
         f"{result['count']:,} vectors ({result['index_type']}), {result['precision']} on "
         f"{result['device']}, k={result['k']}"
-    )
+    ) + fidelity_note(result.get("fidelity"))
     rows = [
         [
             name,

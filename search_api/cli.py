@@ -33,7 +33,7 @@ from search_api.indexes import IndexNameError, IndexOpenError, name_index_dirs, 
     show_default=True,
     help="TCP port to listen on (0 picks a free one).",
 )
-@setting_options("threads", "trust_remote_code")
+@setting_options("threads", "runtime", "precision", "onnx_cache", "trust_remote_code")
 @reports_errors
 def serve(index_dirs: tuple[str, ...], host: str, port: int) -> None:
     """Serve the search API for the indexes in INDEX_DIR... at /api (and the search page at /).

@@ -244,7 +244,7 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
                 recorded = IndexFolder(folder).read_info().encoder
                 encoder = encoders.get(recorded.fingerprint)
                 if encoder is None:
-                    encoder = load_recorded_encoder(recorded, settings)
+                    encoder = load_recorded_encoder(recorded, index_settings)
                     encoders[recorded.fingerprint] = encoder
                 retriever = Retriever.open(index_settings, encoder=encoder)
             except MedSearchError as exc:

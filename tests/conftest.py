@@ -55,6 +55,12 @@ def tiny_encoder(tiny_model_dir: Path) -> Encoder:
 
 
 @pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of exported and quantised ONNX towers for the session (each made once)."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="session")
 def sample_index_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     """A real index of the 32 sample images, built by the real CLI. Read-only for tests."""
     return index_sample(tmp_path_factory.mktemp("sample-index") / "index", tiny_model_dir)

@@ -90,7 +90,7 @@ from .setting_options import setting_options
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a self-contained HTML report to this file.",
 )
-@setting_options("device", "precision", "trust_remote_code")
+@setting_options("device", "runtime", "precision", "onnx_cache", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @reports_errors
 def eval_command(

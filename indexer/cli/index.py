@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     "ray_address",
     "gpus_per_worker",
     "device",
+    "runtime",
     "precision",
+    "onnx_cache",
     "compile",
     "trust_remote_code",
     "index_type",
@@ -116,7 +118,7 @@ def index(
         raise click.UsageError("--dicomweb-filter applies to a DICOMweb URL corpus only") from exc
 
     # watching loads the model once, not every round
-    encoder = encoder_for(settings, model) if watch is not None else None
+    encoder = encoder_for(settings, model, source) if watch is not None else None
     with stopping_on_signals("stopping: writing the batch in flight, then publishing") as stop:
         index_round = functools.partial(
             index_corpus,
@@ -309,6 +311,8 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     }
     if stored.rerank_factor is not None:
         data["rerank_factor"] = stored.rerank_factor
+    if stored.fidelity is not None:
+        data["fidelity"] = dict(stored.fidelity)
     data["group_fields"] = list(stored.group_fields or ())
     null = load_null_scores(folder, stored)
     data["null_scores"] = None if null is None else null.summary()
@@ -328,6 +332,13 @@ def info(index_dir: Path, as_json: bool, check_recall: bool) -> None:
     click.echo(f"           fingerprint {enc['fingerprint']}")
     if stored.encoder.random_weights:
         click.echo("           RANDOM WEIGHTS: results are meaningless (test/benchmark model)")
+    if stored.fidelity is not None:
+        fid = stored.fidelity
+        click.echo(
+            f"runtime    {fid['runtime']} {fid['precision']}: fidelity to fp32 PyTorch mean "
+            f"cosine {fid['mean_cosine']}, minimum {fid['min_cosine']}, top-10 overlap "
+            f"{fid['top10_overlap']} on {fid['calibration']}"
+        )
     click.echo(f"index type {data['index_type']} (inner product)")
     click.echo(f"corpus     {data['corpus_root']}")
     if stored.group_fields:

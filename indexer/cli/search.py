@@ -86,7 +86,7 @@ filter_option = click.option(
     "(exact copies are always folded); -k and --offset count the results left.",
 )
 @feedback_options
-@setting_options("device", "precision", "trust_remote_code")
+@setting_options("device", "runtime", "precision", "onnx_cache", "trust_remote_code")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @reports_errors
 def search(

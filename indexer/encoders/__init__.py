@@ -12,17 +12,19 @@ read the registry (``model init --arch``) without numpy or PIL.
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UntrustedModelCodeError
 from .families.open_clip.folder import MODEL_ALIASES, ModelFolder, locate_model
 from .family import Architecture, EncoderFamily
 from .model_init import init_model_folder
-from .registry import expand_alias, family_for, register_family, registered_architectures
+from .registry import family_for, register_family, registered_architectures
+from .runtimes import runtime_loader
 
 if TYPE_CHECKING:
     from ..settings import Settings
     from .base import Encoder, FloatArray
+    from .onnx.calibration import Calibration
 
 _LAZY = {"Encoder": ".base", "FloatArray": ".base"}
 
@@ -40,33 +42,42 @@ def load_encoder(
     precision: str = "auto",
     compile_images: bool = False,
     trust_remote_code: bool = False,
+    runtime: str = "torch",
+    cache: Path | None = None,
+    calibration: Calibration | None = None,
 ) -> Encoder:
-    """Load the encoder for ``model`` (alias, ``hf-hub:`` id or local folder).
+    """Load the encoder for ``model`` (alias, ``hf-hub:`` id or local folder) in ``runtime``.
 
     The family that loads it is chosen by :func:`.registry.family_for`. ``compile_images``
     compiles the image tower for bulk indexing (see :mod:`.compiled`). A family whose models are
-    code shipped in the model folder loads only with ``trust_remote_code``.
+    code shipped in the model folder loads only with ``trust_remote_code``. The onnx runtime
+    keeps its exported towers in ``cache``; at int8 it is calibrated and checked on
+    ``calibration`` (:mod:`.onnx`).
     """
-    reference = expand_alias(model)
-    family = family_for(reference)
-    if family.runs_model_code and not trust_remote_code:
-        raise UntrustedModelCodeError(
-            f"the model {reference!r} is Python code shipped in its folder ({family.name} "
-            "family): loading it runs that code with your permissions. MedSearch does that only "
-            "when told to: pass --trust-remote-code or set MEDSEARCH_TRUST_REMOTE_CODE=1 if you "
-            "trust where the folder comes from."
-        )
-    return family.load(reference, device=device, precision=precision, compile_images=compile_images)
+    return runtime_loader(runtime)(
+        model,
+        device=device,
+        precision=precision,
+        compile_images=compile_images,
+        trust_remote_code=trust_remote_code,
+        cache=cache,
+        calibration=calibration,
+    )
 
 
 def encoder_from_settings(
-    settings: Settings, model: str | None = None, *, compile_images: bool | None = None
+    settings: Settings,
+    model: str | None = None,
+    *,
+    compile_images: bool | None = None,
+    calibration: Calibration | None = None,
 ) -> Encoder:
     """The encoder every front end loads: ``model`` (an index's recorded model, say) or else the
-    settings' model, with the settings' device, precision and trust in model code.
+    settings' model, with the settings' runtime, device, precision and trust in model code.
 
     ``compile_images`` defaults to the ``compile`` setting; searching passes ``False``, since
-    compiling pays off only over many batches.
+    compiling pays off only over many batches. ``calibration``: images and texts of the corpus,
+    which an int8 model needs (:func:`indexer.encoders.onnx.calibration.calibration_of`).
     """
     return load_encoder(
         model or settings.model,
@@ -74,6 +85,9 @@ def encoder_from_settings(
         precision=settings.precision,
         compile_images=settings.compile if compile_images is None else compile_images,
         trust_remote_code=settings.trust_remote_code,
+        runtime=settings.runtime,
+        cache=settings.onnx_cache,
+        calibration=calibration,
     )
 
 

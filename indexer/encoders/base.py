@@ -54,8 +54,10 @@ class Encoder(ABC):
     random_weights: bool
     #: torch device the model runs on
     device: torch.device
-    #: "fp32", "bf16" or "fp16"
+    #: "fp32", "bf16" or "fp16" ("int8" on the onnx runtime)
     precision: str
+    #: what runs the towers (:mod:`indexer.encoders.runtimes`)
+    runtime: str = "torch"
 
     @property
     def draft_size(self) -> int:
@@ -109,6 +111,11 @@ class Encoder(ABC):
     def usage(self) -> EncoderUsage:
         """Work done so far; an encoder without a model of its own has done none."""
         return EncoderUsage()
+
+    def fidelity_record(self) -> dict[str, str] | None:
+        """How close this encoder is to its model's fp32 PyTorch recipe, as ``index_info.json``
+        records it (``fidelity``); None for an encoder that is that recipe or was not checked."""
+        return None
 
     def describe(self) -> EncoderRecord:
         """What ``index_info.json`` records about the encoder."""

@@ -19,6 +19,7 @@ import numpy as np
 from ..encoders import encoder_from_settings
 from ..errors import EvaluationInputError
 from ..prompts import DEFAULT_TEMPLATE
+from ..search.calibration import index_calibration
 from ..storage.folder import require_same_encoder
 from .compare import differences
 from .context import task_context
@@ -97,7 +98,12 @@ def _evaluate_one(
     shown: list[str],
 ) -> IndexResult:
     index, recorded = inputs.index, inputs.index.info.encoder
-    encoder = encoder_from_settings(options.settings, recorded.model, compile_images=False)
+    encoder = encoder_from_settings(
+        options.settings,
+        recorded.model,
+        compile_images=False,
+        calibration=index_calibration(options.settings.replace(index_dir=index.path)),
+    )
     require_same_encoder(index.info, encoder.fingerprint, encoder.model_ref, index.path)
     context = task_context(inputs, encoder, options, judgments)
     with progress_bar(options, f"scoring {index.path.name}") as bar:

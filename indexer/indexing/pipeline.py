@@ -25,9 +25,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from ..encoders import Encoder, encoder_from_settings
+from ..encoders.onnx.calibration import Calibration
 from ..errors import InvalidRequestError
 from ..imaging.case_keys import CaseKeys
 from ..records import MetadataValue
@@ -42,6 +44,7 @@ from ..storage.info import IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.publish import publish
 from ..storage.vectors import VectorFile
+from .calibration import source_calibration
 from .engines import Engine, EngineJob, load_engine
 from .null_queries import null_queries_of
 from .preflight import check_run_folders
@@ -89,15 +92,19 @@ def index_corpus(
         info = folder.read_info() if folder.exists() else None
         engine = load_engine(settings.engine)
         engine.connect(settings)
-        encoder = encoder or _load_encoder(settings, info, model)
+        encoder = encoder or _load_encoder(
+            settings, info, model, source_calibration(settings, source, sidecar)
+        )
         started = time.perf_counter()  # the rate is the pipeline's, not the model load's
         if info is None:
             info = new_info(encoder.describe(), root, settings.index_type)
+            info = replace(info, fidelity=encoder.fidelity_record())
             store = folder.open_store(create=True)
             folder.write_info(info)
         else:
             require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
             _check_same_corpus(info, root, folder.path)
+            info = replace(info, fidelity=encoder.fidelity_record() or info.fidelity)
             store = folder.open_store(create=True)
         # made with the index, or on the first run of an index older than group keys
         case_keys = CaseKeys.of(ensure_group_key(folder.path), settings.pseudonym_key)
@@ -141,15 +148,26 @@ def index_corpus(
     return report
 
 
-def encoder_for(settings: Settings, model: str | None = None) -> Encoder:
+def encoder_for(
+    settings: Settings, model: str | None = None, source: CorpusSource | None = None
+) -> Encoder:
     """The encoder a run would load (``model``, else the index's own, else the setting), for
-    callers that run many times in a row (``--watch``)."""
+    callers that run many times in a row (``--watch``); an int8 model is calibrated on
+    ``source``."""
     folder = IndexFolder(settings.index_dir)
-    return _load_encoder(settings, folder.read_info() if folder.exists() else None, model)
+    info = folder.read_info() if folder.exists() else None
+    calibration = source_calibration(settings, source, {}) if source is not None else None
+    return _load_encoder(settings, info, model, calibration)
 
 
-def _load_encoder(settings: Settings, info: IndexInfo | None, model: str | None) -> Encoder:
-    return encoder_from_settings(settings, model or (info.encoder.model if info else None))
+def _load_encoder(
+    settings: Settings,
+    info: IndexInfo | None,
+    model: str | None,
+    calibration: Calibration | None = None,
+) -> Encoder:
+    recorded = info.encoder.model if info else None
+    return encoder_from_settings(settings, model or recorded, calibration=calibration)
 
 
 def _check_same_corpus(info: IndexInfo, root: str, where: Path) -> None:

@@ -38,6 +38,9 @@ class RetrieverInfo:
     versions: Mapping[str, str] = field(default_factory=dict)
     #: fields whose groups have vectors (``level=`` search, :mod:`indexer.search.levels`)
     group_fields: tuple[str, ...] = ()
+    #: what runs the encoder's towers here, and for int8 how close it is to fp32 PyTorch
+    runtime: str = "torch"
+    fidelity: Mapping[str, str] | None = None
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -45,7 +48,15 @@ class RetrieverInfo:
         return levels_of(self.group_fields)
 
     @classmethod
-    def of(cls, info: IndexInfo, *, device: str, precision: str) -> RetrieverInfo:
+    def of(
+        cls,
+        info: IndexInfo,
+        *,
+        device: str,
+        precision: str,
+        runtime: str = "torch",
+        fidelity: Mapping[str, str] | None = None,
+    ) -> RetrieverInfo:
         """The facts of a published index served by an encoder on ``device``."""
         return cls(
             count=info.count,
@@ -61,6 +72,8 @@ class RetrieverInfo:
             updated_at=info.updated_at,
             versions=dict(info.versions),
             group_fields=info.group_fields or (),
+            runtime=runtime,
+            fidelity=fidelity,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -75,6 +88,8 @@ class RetrieverInfo:
                 **self.encoder.to_json(),
                 "device": self.device,
                 "precision": self.precision,
+                "runtime": self.runtime,
+                "fidelity": None if self.fidelity is None else dict(self.fidelity),
             },
             "generation": self.generation,
             "created_at": self.created_at,

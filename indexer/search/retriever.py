@@ -50,6 +50,7 @@ from ..storage.info import EncoderRecord
 from ..storage.metadata_db import Store
 from ..storage.null_scores import NullSample
 from . import keywords, levels
+from .calibration import index_calibration
 from .collapse import GroupScorer, collapsed_ranking, matches
 from .cutoff import CutOff, cut_count, null_for, query_kind, with_standing
 from .dedupe import FoldRequest, FoldSource, folded_page
@@ -129,7 +130,13 @@ class Retriever:
     def info(self) -> RetrieverInfo:
         """The served version's facts and how this retriever's encoder runs."""
         device, precision = str(self.encoder.device), self.encoder.precision
-        return RetrieverInfo.of(self._snapshot.info, device=device, precision=precision)
+        return RetrieverInfo.of(
+            self._snapshot.info,
+            device=device,
+            precision=precision,
+            runtime=self.encoder.runtime,
+            fidelity=self.encoder.fidelity_record(),
+        )
 
     def get(self, image_id: int) -> ImageRecord:
         return self.store.get(image_id)
@@ -558,4 +565,6 @@ def _timings(started: float, embedded: float) -> dict[str, float]:
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:
     """Load the model an index records, with the device, precision and trust of ``settings``."""
-    return encoder_from_settings(settings, recorded.model, compile_images=False)
+    return encoder_from_settings(
+        settings, recorded.model, compile_images=False, calibration=index_calibration(settings)
+    )

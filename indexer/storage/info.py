@@ -80,6 +80,10 @@ class IndexInfo:
     #: metadata fields whose groups (series, study, case ...) have vectors of their own, in
     #: the folder's ``groups/`` (:mod:`indexer.storage.group_files`); absent: none
     group_fields: tuple[str, ...] | None = None
+    #: how close the model that indexed was to its fp32 PyTorch model, for a reduced-precision
+    #: runtime (int8 on onnx): runtime, precision, mean_cosine, min_cosine, top10_overlap,
+    #: calibration (:mod:`indexer.encoders.onnx.fidelity`); absent for torch
+    fidelity: Mapping[str, str] | None = None
 
     @classmethod
     def from_json(cls, data: object, source: str = INFO_FILE) -> IndexInfo:

@@ -255,6 +255,12 @@ def _info_schema() -> Schema:
             "random_weights": {"type": "boolean"},
             "device": {"type": "string"},
             "precision": {"type": "string"},
+            "runtime": {"type": "string", "enum": ["torch", "onnx"]},
+            "fidelity": {
+                "type": ["object", "null"],
+                "description": "int8: the guard's figures against fp32 PyTorch, checked at start",
+                "additionalProperties": {"type": "string"},
+            },
         },
     }
     return closed(

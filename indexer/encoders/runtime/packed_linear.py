@@ -10,6 +10,9 @@ cost; packing costs little at load (figures in docs/benchmarks.md, fourth round)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -38,11 +41,28 @@ class PackedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, packed"
 
 
+_packing = {"allowed": True}
+
+
 def can_pack(device: torch.device, dtype: torch.dtype) -> bool:
     """Whether linear layers on ``device`` in ``dtype`` can be packed (a CPU with oneDNN)."""
     return (
-        device.type == "cpu" and dtype in PACKABLE_DTYPES and torch.backends.mkldnn.is_available()
+        _packing["allowed"]
+        and device.type == "cpu"
+        and dtype in PACKABLE_DTYPES
+        and torch.backends.mkldnn.is_available()
     )
+
+
+@contextmanager
+def plain_linear_layers() -> Iterator[None]:
+    """Models loaded inside keep plain ``nn.Linear`` layers: oneDNN's packed weights are no
+    operation another runtime knows, so a model to export must not have them."""
+    _packing["allowed"] = False
+    try:
+        yield
+    finally:
+        _packing["allowed"] = True
 
 
 def pack_linear_layers(module: nn.Module) -> int:

@@ -2,15 +2,18 @@
 
 A family subclasses :class:`TorchEncoder`, calls :meth:`TorchEncoder._start` first in its
 constructor, sets ``_image_tower`` (a callable from normalised pixels to features) and implements
-:meth:`_encode_prepared` and :meth:`_encode_texts`, which run on the model thread. Text requests
-from concurrent callers are micro-batched (:mod:`.micro_batch`), so ``_encode_texts`` must give
-each text of a batch the vector it gives that text alone.
+:meth:`pixels` (prepared images to the tower's input), :meth:`text_inputs` (tokens) and
+:meth:`text_features` (the text tower), which run on the model thread. Another runtime (ONNX) runs
+the same towers on the same inputs. Text requests from concurrent callers are micro-batched
+(:mod:`.micro_batch`), so the text tower must give each text of a batch the vector it gives that
+text alone.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +39,8 @@ class TorchEncoder(Encoder):
     """An encoder whose torch work, the model's load included, all runs on one thread."""
 
     _image_tower: Callable[[torch.Tensor], torch.Tensor]
+    #: the whole model (both towers), an ``nn.Module``
+    model: Any
 
     def _start(self, model_ref: str, random_weights: bool, device: str, precision: str) -> None:
         """Resolve device and precision and start the model thread (before the model loads)."""
@@ -89,10 +94,35 @@ class TorchEncoder(Encoder):
             features = forward_in_slices(self._image_tower, pixels)
         return unit_rows(features)
 
-    @abstractmethod
     def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         """Prepared uint8 images to unit vectors, on the model thread."""
+        return self._encode_pixels(self.pixels(images))
 
-    @abstractmethod
     def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
         """Texts to unit vectors, on the model thread."""
+        inputs = {name: tensor.to(self.device) for name, tensor in self.text_inputs(texts).items()}
+        with torch.inference_mode():
+            return unit_rows(self.text_features(**inputs))
+
+    @abstractmethod
+    def pixels(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Prepared uint8 images [H, W, 3] to the image tower's float32 input [n, 3, H, W]."""
+
+    @abstractmethod
+    def text_inputs(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Texts to the text tower's inputs by name (token ids, and a mask where it takes one)."""
+
+    @abstractmethod
+    def text_features(self, **inputs: torch.Tensor) -> torch.Tensor:
+        """The text tower: :meth:`text_inputs` to features [n, dim], not yet normalised."""
+
+    def release_weights(self) -> None:
+        """Let go of the model's weights, keeping its preprocessing, tokeniser and zero-shot
+        head, for another runtime that runs the towers itself; embedding here fails afterwards."""
+        self.__dict__.pop("model", None)
+        self.__dict__.pop("_image_tower", None)
+
+    @property
+    def image_tower(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The image tower: :meth:`pixels` to features [n, dim], not yet normalised."""
+        return self._image_tower

@@ -70,20 +70,16 @@ def test_corpus_files_are_distinct_and_seeded(
     assert [f.read_bytes() for f in sorted(again.iterdir())] == [f.read_bytes() for f in files]
 
 
+def bench_index(corpus: Path, model_dir: Path, *options: str | Path) -> dict[str, Any]:
+    """``bench index --quick`` of the model on the CPU, with more ``options``."""
+    return bench_json(
+        "index", "--model", model_dir, "--corpus", corpus, "--device", "cpu", *options, "--quick"
+    )
+
+
 @pytest.fixture(scope="module")
 def index_result(bench_corpus: Path, tiny_model_dir: Path) -> dict[str, Any]:
-    return bench_json(
-        "index",
-        "--model",
-        tiny_model_dir,
-        "--corpus",
-        bench_corpus,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--quick",
-    )
+    return bench_index(bench_corpus, tiny_model_dir, "--precision", "fp32")
 
 
 @pytest.mark.slow
@@ -298,3 +294,19 @@ def test_bench_soak(tiny_model_dir: Path, bench_source: Path) -> None:
     assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
     assert set(result["verdicts"]) == {"no_errors", "p99_stable", "rss_stable"}
     assert result["verdicts"]["no_errors"] is True
+
+
+@pytest.mark.slow
+def test_bench_index_int8_reports_runtime_and_fidelity(
+    bench_corpus: Path, tiny_model_dir: Path, onnx_cache: Path
+) -> None:
+    options = ("--runtime", "onnx", "--precision", "int8", "--onnx-cache", onnx_cache)
+    result = bench_index(bench_corpus, tiny_model_dir, *options)
+    assert (result["runtime"], result["precision"]) == ("onnx", "int8")
+    fidelity = result["fidelity"]
+    assert float(fidelity["mean_cosine"]) >= 0.995 and float(fidelity["min_cosine"]) >= 0.98
+    assert "12 images (fewer than 64" in fidelity["calibration"]
+    assert result["pipeline_runs"][0]["embedded"] == 12
+    header = index_lines(result)[0]
+    assert header.startswith("12 images, int8 on cpu")
+    assert f"(onnx runtime); fidelity to fp32: mean cosine {fidelity['mean_cosine']}" in header

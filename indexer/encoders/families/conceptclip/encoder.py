@@ -31,10 +31,8 @@ import torch
 from PIL import Image
 
 from ....errors import InvalidRequestError, ModelUnavailableError
-from ...base import FloatArray
 from ...model_files import has_random_weights
 from ...preparation import ImagePreparation, Squash
-from ...runtime.device import unit_rows
 from ...runtime.torch_encoder import TorchEncoder
 from .folder import locate_conceptclip
 
@@ -77,10 +75,10 @@ class ConceptClipEncoder(TorchEncoder):
     def preparation(self) -> ImagePreparation:
         return ImagePreparation(self.image_size, Squash(self.image_size))
 
-    def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
-        return self._encode_pixels(_normalize(torch.from_numpy(np.stack(images))))
+    def pixels(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        return _normalize(torch.from_numpy(np.stack(images)))
 
-    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
+    def text_inputs(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         # Padded to the longest text of the batch; the text tower masks padding (id != pad id).
         tokens = self.tokenizer(
             list(texts),
@@ -89,10 +87,10 @@ class ConceptClipEncoder(TorchEncoder):
             max_length=CONTEXT_LENGTH,
             return_tensors="pt",
         )
-        input_ids: torch.Tensor = tokens["input_ids"]
-        with torch.inference_mode():
-            features = _first(self.model.encode_text(input_ids.to(self.device)), "text_features")
-        return unit_rows(features)
+        return {"input_ids": tokens["input_ids"]}
+
+    def text_features(self, **inputs: torch.Tensor) -> torch.Tensor:
+        return _first(self.model.encode_text(inputs["input_ids"]), "text_features")
 
     def _image_features(self, pixels: torch.Tensor) -> torch.Tensor:
         return _first(self.model.encode_image(pixels), "image_features")

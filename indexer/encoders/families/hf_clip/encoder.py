@@ -20,11 +20,9 @@ import torch
 from PIL import Image
 
 from ....errors import ModelUnavailableError
-from ...base import FloatArray
 from ...model_files import file_digest
 from ...preparation import ImagePreparation, ShortestEdgeCrop
 from ...runtime.compiled import CompiledTower
-from ...runtime.device import unit_rows
 from ...runtime.packed_linear import can_pack, pack_linear_layers
 from ...runtime.torch_encoder import TorchEncoder
 from .folder import PREPROCESSOR_FILE, TOKENIZER_FILES, HfClipFolder, locate_hf_clip
@@ -88,11 +86,11 @@ class HfClipEncoder(TorchEncoder):
     def preparation(self) -> ImagePreparation:
         return self._preparation
 
-    def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+    def pixels(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)
-        return self._encode_pixels((batch - self._mean) / self._std)
+        return (batch - self._mean) / self._std
 
-    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
+    def text_inputs(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         # Padded to the longest text: CLIP's text tower is causal and pools the first
         # end-of-text token, so the padding after it changes nothing.
         tokens = self.tokenizer(
@@ -101,10 +99,11 @@ class HfClipEncoder(TorchEncoder):
             truncation=True,
             max_length=self.context_length,
             return_tensors="pt",
-        ).to(self.device)
-        with torch.inference_mode():
-            features = _features(self.model.get_text_features(**tokens))
-        return unit_rows(features)
+        )
+        return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
+
+    def text_features(self, **inputs: torch.Tensor) -> torch.Tensor:
+        return _features(self.model.get_text_features(**inputs))
 
 
 class _ImageTower(torch.nn.Module):

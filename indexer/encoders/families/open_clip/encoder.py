@@ -28,7 +28,6 @@ from ...model_files import file_digest
 from ...preparation import ImagePreparation
 from ...runtime.class_token import use_class_token_last_block
 from ...runtime.compiled import CompiledTower
-from ...runtime.device import unit_rows
 from ...runtime.packed_linear import can_pack, pack_linear_layers
 from ...runtime.torch_encoder import TorchEncoder
 from .folder import BIOMEDCLIP_TEXT_TOWERS, ModelFolder, locate_model
@@ -89,16 +88,18 @@ class OpenClipEncoder(TorchEncoder):
         logits = self._logit_scale * cosines.astype(np.float64) + self._logit_bias
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
-    def _encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
+    def pixels(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         # ToTensor and Normalize of the model card's preprocess, for the whole batch at once
         batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)
-        return self._encode_pixels(self._normalize(batch))
+        normalized: torch.Tensor = self._normalize(batch)
+        return normalized
 
-    def _encode_texts(self, texts: Sequence[str]) -> FloatArray:
-        tokens = self.tokenize(texts).to(self.device)
-        with torch.inference_mode():
-            features = self.model.encode_text(tokens)
-        return unit_rows(features)
+    def text_inputs(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        return {"tokens": self.tokenize(texts)}
+
+    def text_features(self, **inputs: torch.Tensor) -> torch.Tensor:
+        features: torch.Tensor = self.model.encode_text(inputs["tokens"])
+        return features
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Token ids as the model card makes them, without the padding columns nobody attends to.
