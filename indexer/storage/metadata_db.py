@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..errors import NotFoundError
 from ..records import ImageRecord, InstanceUIDs, MetadataValue
-from . import keyword_index
+from . import keyword_index, value_codes
 from .field_kinds import fill_if_new
 from .filters import Facets, FieldQueries, Filters, field_expression
 from .groups import GroupQueries
@@ -65,6 +65,7 @@ class Store:
             Base.metadata.create_all(self.engine)
             fill_if_new(self.engine, had_field_kinds)
             keyword_index.fill_if_new(self.engine, had_keyword_index)
+            value_codes.create_if_new(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._fields = FieldQueries(self.engine, db_path)
         #: values, sizes and members of the groups a field makes (:mod:`indexer.storage.groups`)

@@ -1,0 +1,280 @@
+"""Each field's value of every image as a small code, kept as rows are written.
+
+A filter such as ``arm=a`` must find its images at once, even the first time after a new version
+is published. Reading the ids from SQLite (through the value index) costs about a second per
+million matches; these tables instead hold, per field, a 16-bit code of each image's value,
+stored in blobs of :data:`CHUNK_IDS` consecutive ids (code 0: the image has no value). A
+filter reads its fields' blobs in one query each and compares codes with numpy
+(:mod:`indexer.storage.coded_filters`).
+
+The writer sets an image's codes when it inserts the row, and clears or resets them when it
+deletes or rewrites it, in the same transaction. Values are keyed as SQLite compares them
+(:func:`value_key`): numbers by their value (``13`` equals ``13.0``, ``true`` equals ``1``),
+text as text. A field with more than :data:`MAX_CODES` distinct values, or holding a list or
+an object, is given up (its codes are dropped; filters on it read SQLite, where its value
+index finds a few ids quickly). An index made before these tables existed gets them, filled by
+one pass over its rows, in one transaction the first time it is opened for writing; until then
+filters read SQLite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
+from .sql import IN_CHUNK
+
+#: consecutive ids whose codes one blob holds
+CHUNK_IDS = 4096
+#: most distinct values a field may have and keep its codes (codes are 16-bit, 0 is no value)
+MAX_CODES = 65535
+CODE = np.dtype("<u2")
+#: rows read at a time when an older index is given its codes
+FILL_BLOCK = 50_000
+
+Codes = npt.NDArray[np.uint16]
+#: an image's id and its fields (columns and extra fields alike)
+FieldRow = tuple[int, Mapping[str, Any]]
+
+metadata = MetaData()
+#: each field seen, whether it has codes (``covered``) and the next code to give out
+fields_table = Table(
+    "value_code_fields",
+    metadata,
+    Column("field", String, primary_key=True),
+    Column("covered", Integer, nullable=False),
+    Column("next_code", Integer, nullable=False),
+)
+#: the code of each value of a covered field
+keys_table = Table(
+    "value_code_keys",
+    metadata,
+    Column("field", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("code", Integer, nullable=False),
+)
+#: the codes of :data:`CHUNK_IDS` consecutive ids of one field (id ``chunk * CHUNK_IDS + i``)
+chunks_table = Table(
+    "value_code_chunks",
+    metadata,
+    Column("field", String, primary_key=True),
+    Column("chunk", Integer, primary_key=True),
+    Column("codes", LargeBinary, nullable=False),
+    Index("ix_value_code_chunks_chunk", "chunk"),
+)
+
+
+class UncodableValue(ValueError):
+    """A value that has no code (a list or an object)."""
+
+
+def value_key(value: Any) -> str | None:
+    """The key of a stored or filter value, equal for values SQLite finds equal; None for no
+    value (``null``, NaN), which no filter matches."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, int)):
+        return f"n:{int(value)}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return f"n:{int(value)}" if value.is_integer() else f"n:{value!r}"
+    if isinstance(value, str):
+        return f"s:{value}"
+    raise UncodableValue(f"no code for {type(value).__name__} values")
+
+
+def row_fields(row: Any) -> dict[str, Any]:
+    """The filterable fields of an image row (an :class:`ImageRow` or a mapping of its columns):
+    the columns and the extra fields, as filters see them."""
+    get = row.get if isinstance(row, Mapping) else lambda name: getattr(row, name)
+    columns = COLUMN_FIELDS + SIZE_FIELDS
+    extra = get("extra") or {}
+    fields = {k: v for k, v in extra.items() if k not in columns}
+    fields.update({name: get(name) for name in columns})
+    return fields
+
+
+def has_codes(connection: Connection) -> bool:
+    """Whether the database keeps value codes (an index made before them does not yet)."""
+    return bool(inspect(connection).has_table(fields_table.name))
+
+
+def create_if_new(engine: Engine) -> None:
+    """Make the tables and give every existing row its codes, in one transaction, so that the
+    tables exist only complete."""
+    with engine.begin() as connection:
+        if has_codes(connection):
+            return
+        metadata.create_all(connection)
+        last = 0
+        while True:
+            query = (
+                select(ImageRow).where(ImageRow.id > last).order_by(ImageRow.id).limit(FILL_BLOCK)
+            )
+            rows = [(row.id, row_fields(row)) for row in Session(connection).scalars(query)]
+            if not rows:
+                return
+            add_rows(connection, rows)
+            last = rows[-1][0]
+
+
+def add_rows(connection: Connection | Session, rows: Sequence[FieldRow]) -> None:
+    """Set the codes of newly written rows (ids with no codes yet)."""
+    by_field: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+    for image_id, fields in rows:
+        for field, value in fields.items():
+            by_field[field].append((image_id, value))
+    for field, values in by_field.items():
+        _set_field(connection, field, values)
+
+
+def remove_ids(connection: Connection | Session, ids: Iterable[int]) -> None:
+    """Clear every code of ``ids`` (deleted rows, or rows about to be written again)."""
+    wanted = np.unique(np.asarray(list(ids), dtype=np.int64))
+    if not len(wanted):
+        return
+    chunks = np.unique(wanted // CHUNK_IDS).tolist()
+    for start in range(0, len(chunks), IN_CHUNK):
+        listed = chunks[start : start + IN_CHUNK]
+        query = select(chunks_table).where(chunks_table.c.chunk.in_(listed))
+        for field, chunk, blob in connection.execute(query).all():
+            codes = _decoded(blob)
+            inside = wanted[(wanted // CHUNK_IDS) == chunk] % CHUNK_IDS
+            codes[inside] = 0
+            _store_chunk(connection, field, chunk, codes)
+
+
+def replace_rows(connection: Connection | Session, rows: Sequence[FieldRow]) -> None:
+    """Reset the codes of rewritten rows to their fields now."""
+    remove_ids(connection, [image_id for image_id, _ in rows])
+    add_rows(connection, rows)
+
+
+def _set_field(
+    connection: Connection | Session, field: str, values: Sequence[tuple[int, Any]]
+) -> None:
+    state = connection.execute(
+        select(fields_table.c.covered, fields_table.c.next_code).where(
+            fields_table.c.field == field
+        )
+    ).first()
+    if state is not None and not state.covered:
+        return
+    try:
+        keyed = [(image_id, value_key(value)) for image_id, value in values]
+    except UncodableValue:
+        _give_up(connection, field, known=state is not None)
+        return
+    next_code = 1 if state is None else int(state.next_code)
+    codes = _codes_of(connection, field, {key for _, key in keyed if key is not None})
+    new_keys = sorted({key for _, key in keyed if key is not None and key not in codes})
+    if next_code + len(new_keys) - 1 > MAX_CODES:
+        _give_up(connection, field, known=state is not None)
+        return
+    added = {key: next_code + i for i, key in enumerate(new_keys)}
+    if added:
+        connection.execute(
+            insert(keys_table),
+            [{"field": field, "key": key, "code": code} for key, code in added.items()],
+        )
+    codes.update(added)
+    _save_state(connection, field, next_code + len(added), known=state is not None)
+    ids = np.fromiter((image_id for image_id, _ in keyed), dtype=np.int64, count=len(keyed))
+    row_codes = np.fromiter(
+        (0 if key is None else codes[key] for _, key in keyed), dtype=CODE, count=len(keyed)
+    )
+    _write_codes(connection, field, ids, row_codes)
+
+
+def _codes_of(connection: Connection | Session, field: str, keys: set[str]) -> dict[str, int]:
+    """The codes already given to ``keys`` of ``field``."""
+    listed = sorted(keys)
+    found: dict[str, int] = {}
+    for start in range(0, len(listed), IN_CHUNK):
+        query = select(keys_table.c.key, keys_table.c.code).where(
+            keys_table.c.field == field, keys_table.c.key.in_(listed[start : start + IN_CHUNK])
+        )
+        found.update({key: int(code) for key, code in connection.execute(query)})
+    return found
+
+
+def _save_state(
+    connection: Connection | Session, field: str, next_code: int, *, known: bool
+) -> None:
+    if known:
+        connection.execute(
+            update(fields_table).where(fields_table.c.field == field).values(next_code=next_code)
+        )
+    else:
+        connection.execute(insert(fields_table).values(field=field, covered=1, next_code=next_code))
+
+
+def _give_up(connection: Connection | Session, field: str, *, known: bool) -> None:
+    """Drop the codes of a field that cannot keep them; filters on it read SQLite from now on."""
+    connection.execute(delete(keys_table).where(keys_table.c.field == field))
+    connection.execute(delete(chunks_table).where(chunks_table.c.field == field))
+    if known:
+        connection.execute(
+            update(fields_table).where(fields_table.c.field == field).values(covered=0)
+        )
+    else:
+        connection.execute(insert(fields_table).values(field=field, covered=0, next_code=1))
+
+
+def _write_codes(
+    connection: Connection | Session, field: str, ids: npt.NDArray[np.int64], codes: Codes
+) -> None:
+    """Set ``codes`` at ``ids`` in the field's blobs (read, changed and written back)."""
+    chunk_of = ids // CHUNK_IDS
+    for chunk in np.unique(chunk_of).tolist():
+        inside = chunk_of == chunk
+        query = select(chunks_table.c.codes).where(
+            chunks_table.c.field == field, chunks_table.c.chunk == chunk
+        )
+        blob = connection.execute(query).scalar()
+        current = _decoded(blob) if blob is not None else np.zeros(CHUNK_IDS, dtype=CODE)
+        current[ids[inside] % CHUNK_IDS] = codes[inside]
+        _store_chunk(connection, field, chunk, current)
+
+
+def _store_chunk(connection: Connection | Session, field: str, chunk: int, codes: Codes) -> None:
+    """Write one blob, or drop it when no id of it has a value any more."""
+    if not codes.any():
+        connection.execute(
+            delete(chunks_table).where(chunks_table.c.field == field, chunks_table.c.chunk == chunk)
+        )
+        return
+    upsert = insert(chunks_table).values(field=field, chunk=chunk, codes=codes.tobytes())
+    connection.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["field", "chunk"], set_={"codes": upsert.excluded.codes}
+        )
+    )
+
+
+def _decoded(blob: bytes) -> Codes:
+    """A blob's codes as a writable array."""
+    return np.frombuffer(blob, dtype=CODE).copy()
