@@ -86,6 +86,24 @@ chunks_table = Table(
 )
 
 
+#: image rows written (a trigger counts every insert, delete and change of a field, whoever
+#: writes) and the count the codes were last brought in line with: codes are read only while
+#: the two are equal, so that rows written by an older MedSearch never go unseen
+state_table = Table(
+    "value_code_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("writes", Integer, nullable=False),
+    Column("coded", Integer, nullable=False),
+)
+_FIELD_COLUMNS = ", ".join(COLUMN_FIELDS + SIZE_FIELDS + ("extra",))
+_TRIGGERS = {
+    "value_code_writes_insert": "AFTER INSERT ON images",
+    "value_code_writes_delete": "AFTER DELETE ON images",
+    "value_code_writes_update": f"AFTER UPDATE OF {_FIELD_COLUMNS} ON images",
+}
+
+
 class UncodableValue(ValueError):
     """A value that has no code (a list or an object)."""
 
@@ -118,27 +136,50 @@ def row_fields(row: Any) -> dict[str, Any]:
 
 
 def has_codes(connection: Connection) -> bool:
-    """Whether the database keeps value codes (an index made before them does not yet)."""
-    return bool(inspect(connection).has_table(fields_table.name))
+    """Whether the database keeps value codes in line with its rows (an index made before
+    them does not yet, nor one written by an older MedSearch since)."""
+    if not inspect(connection).has_table(state_table.name):
+        return False
+    counts = connection.execute(select(state_table.c.writes, state_table.c.coded)).first()
+    return counts is not None and counts.writes == counts.coded
+
+
+def mark_current(connection: Connection | Session) -> None:
+    """Record that the codes are in line with every row written so far (at the end of each
+    unit of work of the writer, which keeps them)."""
+    connection.execute(update(state_table).values(coded=state_table.c.writes))
 
 
 def create_if_new(engine: Engine) -> None:
     """Make the tables and give every existing row its codes, in one transaction, so that the
-    tables exist only complete."""
+    tables exist only complete; codes left behind by rows another writer wrote are made
+    again."""
     with engine.begin() as connection:
         if has_codes(connection):
             return
+        for trigger in _TRIGGERS:
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        metadata.drop_all(connection)
         metadata.create_all(connection)
-        last = 0
-        while True:
-            query = (
-                select(ImageRow).where(ImageRow.id > last).order_by(ImageRow.id).limit(FILL_BLOCK)
+        connection.execute(insert(state_table).values(id=1, writes=0, coded=0))
+        for trigger, when in _TRIGGERS.items():
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER {trigger} {when} "
+                f"BEGIN UPDATE {state_table.name} SET writes = writes + 1; END"
             )
-            rows = [(row.id, row_fields(row)) for row in Session(connection).scalars(query)]
-            if not rows:
-                return
-            add_rows(connection, rows)
-            last = rows[-1][0]
+        _fill(connection)
+
+
+def _fill(connection: Connection) -> None:
+    """Give every existing row its codes."""
+    last = 0
+    while True:
+        query = select(ImageRow).where(ImageRow.id > last).order_by(ImageRow.id).limit(FILL_BLOCK)
+        rows = [(row.id, row_fields(row)) for row in Session(connection).scalars(query)]
+        if not rows:
+            return
+        add_rows(connection, rows)
+        last = rows[-1][0]
 
 
 def add_rows(connection: Connection | Session, rows: Sequence[FieldRow]) -> None:

@@ -141,13 +141,36 @@ def test_an_index_from_before_the_codes_is_read_from_sqlite_then_given_codes(
     with Store(db, create=True) as store, store.writer() as w:
         w.add_images(random_rows(rng, 0, 200))
     with sqlite3.connect(db) as connection:  # as an older MedSearch left it
-        for table in ("value_code_fields", "value_code_keys", "value_code_chunks"):
+        for trigger in value_codes._TRIGGERS:
+            connection.execute(f"DROP TRIGGER {trigger}")
+        for table in value_codes.metadata.tables:
             connection.execute(f"DROP TABLE {table}")
     filters = filters_to_try(rng, 60)
     with Store(db) as old:
         assert assert_same_as_sql(old, filters) == 0
     with Store(db, create=True) as opened_for_writing:
         assert assert_same_as_sql(opened_for_writing, filters) > 15
+
+
+def test_rows_another_writer_wrote_are_never_missed(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    db = tmp_path / "meta.sqlite"
+    with Store(db, create=True) as store, store.writer() as w:
+        w.add_images(random_rows(rng, 0, 100))
+    with sqlite3.connect(db) as connection:  # an older MedSearch, which keeps no codes
+        connection.execute("DELETE FROM images WHERE id % 3 = 0")
+        connection.execute(
+            "INSERT INTO images (path, sha256, size, mtime, width, height, format, modality, "
+            "extra, indexed_at) VALUES ('new.png', 'x', 1, 1, 8, 8, 'png', 'CT', "
+            """'{"arm": "a"}', 1)"""
+        )
+    filters = filters_to_try(rng, 60) + [{"arm": "a"}, {"modality": "CT"}]
+    with Store(db) as read_only:
+        assert assert_same_as_sql(read_only, filters) == 0
+        assert 101 in read_only.ids_matching({"arm": "a"}).tolist()
+    with Store(db, create=True) as opened_for_writing:
+        assert assert_same_as_sql(opened_for_writing, filters) > 15
+        assert 101 in opened_for_writing.ids_matching({"arm": "a"}).tolist()
 
 
 def test_incremental_runs_of_the_real_command(tmp_path: Path, tiny_model_dir: Path) -> None:
