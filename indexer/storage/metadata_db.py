@@ -86,7 +86,7 @@ class Store:
         and rolled back if it raises (see :mod:`indexer.storage.writer`)."""
         with self._sessions() as session, session.begin():
             yield MetadataWriter(session)
-            value_codes.mark_current(session)
+            value_codes.mark_current(session.connection())
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ The new info records the checksums of what it publishes (:mod:`indexer.storage.c
 that, the previous version's checksums are checked: an ``index.faiss`` that does not match (damaged,
 or left by a run killed between the two renames) is rebuilt from the vectors, and damaged published
 vectors stop the run, since no later run could repair them. An info of an older format is brought up
-to date even when nothing else changed.
+to date even when nothing else changed. A checkpoint's work beyond what changed is kept small:
+the published vectors are hashed once per run (:mod:`.published_digests`), and the ids to
+add and remove are found by binary search over the sorted id lists.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .group_publish import group_fields_of, publish_groups
 from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .null_scores import NullQuerySet, publish_null_scores
+from .published_digests import PublishedDigests
 from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
@@ -60,6 +63,7 @@ def publish(
     memory: int | None = None,
     group_fields: Iterable[str] = (),
     null_queries: Sequence[NullQuerySet] = (),
+    digests: PublishedDigests | None = None,
 ) -> IndexInfo:
     """Sync ``index.faiss`` and the group vectors with the store and write the new
     ``index_info.json``; return it.
@@ -70,6 +74,8 @@ def publish(
     fields to give group vectors besides those the index has
     (:mod:`indexer.storage.group_publish`). ``null_queries`` are the model's unrelated queries
     whose scores are measured with the seeded random ones (:mod:`indexer.storage.null_scores`).
+    ``digests``, kept by a run from one checkpoint to the next, spares hashing the published
+    vectors again (:mod:`indexer.storage.published_digests`).
     """
     store.index_extra_fields()
     memory = Settings.from_env().index_memory if memory is None else memory
@@ -78,7 +84,7 @@ def publish(
     requested = _requested_type(info, requested_type)
     kind = ann.choose_index_type(requested, len(db_ids), info.dim, memory)
     vector_rows = int(db_ids.max()) if len(db_ids) else 0
-    vectors_checksum = _vectors_checksum(vectors, info, vector_rows)
+    vectors_checksum = _vectors_checksum(vectors, info, vector_rows, digests)
     synced = _synced_index(folder, info, kind, db_ids, vectors, memory)
     faiss_checksum = _saved_index_checksum(folder, info, synced)
     failed = store.failure_count()
@@ -135,15 +141,24 @@ def _synced_index(
     current = _published_index(folder, info)
     trained_on = info.trained_count or 0
     have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
-    gone = np.setdiff1d(have, db_ids)
+    gone = _not_in(have, db_ids)
     if current is not None and _can_update(current, kind, len(gone), len(db_ids), trained_on):
         current.remove(gone)
-        new_ids = np.setdiff1d(db_ids, have)
+        new_ids = _not_in(db_ids, have)
         current.add(new_ids, vectors.rows_of(new_ids))
         changed = len(new_ids) > 0 or len(have) != len(db_ids)
         return _Synced(current, trained_on, changed or not folder.faiss_path.is_file())
     index = ann.build(kind, info.dim, db_ids, vectors.rows_of(db_ids), memory=memory)
     return _Synced(index, len(db_ids), changed=True)
+
+
+def _not_in(ids: npt.NDArray[np.int64], others: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The ids not among ``others``, both sorted and without repeats: a binary search each
+    (``np.setdiff1d`` would sort both again at every checkpoint)."""
+    if not len(others):
+        return ids
+    at = np.minimum(np.searchsorted(others, ids), len(others) - 1)
+    return ids[others[at] != ids]
 
 
 def _can_update(current: ann.AnnIndex, kind: str, gone: int, count: int, trained_on: int) -> bool:
@@ -208,11 +223,18 @@ def _published_index(folder: IndexFolder, info: IndexInfo) -> ann.AnnIndex | Non
         return None
 
 
-def _vectors_checksum(vectors: VectorFile, info: IndexInfo, rows: int) -> str:
+def _vectors_checksum(
+    vectors: VectorFile, info: IndexInfo, rows: int, digests: PublishedDigests | None
+) -> str:
     """The checksum of the first ``rows`` rows of vectors.f16, once the rows the previous
-    version published are found to match its checksum."""
+    version published are found to match its checksum (or go on from ``digests``' digest of
+    them, which this run checked and hashed)."""
     recorded = info.checksums.get(VECTORS_FILE)
     start = None
     if recorded is not None and info.vector_rows is not None:
-        start = vectors.checked_digest(info.vector_rows, recorded)
-    return vectors.digest(rows, start).checksum()
+        kept = digests.remembered(vectors.path, info.vector_rows, recorded) if digests else None
+        start = kept or vectors.checked_digest(info.vector_rows, recorded)
+    digest = vectors.digest(rows, start)
+    if digests is not None:
+        digests.remember(vectors.path, rows, digest)
+    return digest.checksum()

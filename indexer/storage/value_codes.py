@@ -144,7 +144,7 @@ def has_codes(connection: Connection) -> bool:
     return counts is not None and counts.writes == counts.coded
 
 
-def mark_current(connection: Connection | Session) -> None:
+def mark_current(connection: Connection) -> None:
     """Record that the codes are in line with every row written so far (at the end of each
     unit of work of the writer, which keeps them)."""
     connection.execute(update(state_table).values(coded=state_table.c.writes))
@@ -182,98 +182,118 @@ def _fill(connection: Connection) -> None:
         last = rows[-1][0]
 
 
-def add_rows(connection: Connection | Session, rows: Sequence[FieldRow]) -> None:
-    """Set the codes of newly written rows (ids with no codes yet)."""
+def add_rows(connection: Connection, rows: Sequence[FieldRow]) -> None:
+    """Set the codes of newly written rows (ids with no codes yet).
+
+    A handful of statements whatever the number of rows and fields: the fields' states, the
+    codes of their values, the blobs the ids fall in, each read and written in one go.
+    """
     by_field: dict[str, list[tuple[int, Any]]] = defaultdict(list)
     for image_id, fields in rows:
         for field, value in fields.items():
             by_field[field].append((image_id, value))
+    if not by_field:
+        return
+    states = _states(connection, list(by_field))
+    keyed: dict[str, list[tuple[int, str | None]]] = {}
     for field, values in by_field.items():
-        _set_field(connection, field, values)
+        if field in states and not states[field][0]:
+            continue  # given up before
+        try:
+            keyed[field] = [(image_id, value_key(value)) for image_id, value in values]
+        except UncodableValue:
+            _give_up(connection, field, known=field in states)
+    codes = _codes_of(connection, keyed)
+    new_keys, new_states, written = [], [], {}
+    for field, pairs in keyed.items():
+        next_code = states[field][1] if field in states else 1
+        added = sorted({key for _, key in pairs if key is not None} - codes[field].keys())
+        if next_code + len(added) - 1 > MAX_CODES:
+            _give_up(connection, field, known=field in states)
+            continue
+        if added or field not in states:
+            codes[field].update({key: next_code + i for i, key in enumerate(added)})
+            new_keys += [{"field": field, "key": k, "code": codes[field][k]} for k in added]
+            new_states.append({"field": field, "covered": 1, "next_code": next_code + len(added)})
+        field_codes = codes[field]
+        written[field] = (
+            np.fromiter((image_id for image_id, _ in pairs), dtype=np.int64, count=len(pairs)),
+            np.fromiter(
+                (0 if key is None else field_codes[key] for _, key in pairs),
+                dtype=CODE,
+                count=len(pairs),
+            ),
+        )
+    if new_keys:
+        connection.execute(insert(keys_table), new_keys)
+    if new_states:
+        upsert = insert(fields_table)
+        connection.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["field"], set_={"next_code": upsert.excluded.next_code}
+            ),
+            new_states,
+        )
+    _change_codes(connection, written)
 
 
-def remove_ids(connection: Connection | Session, ids: Iterable[int]) -> None:
+def remove_ids(connection: Connection, ids: Iterable[int]) -> None:
     """Clear every code of ``ids`` (deleted rows, or rows about to be written again)."""
     wanted = np.unique(np.asarray(list(ids), dtype=np.int64))
     if not len(wanted):
         return
     chunks = np.unique(wanted // CHUNK_IDS).tolist()
+    fields: set[str] = set()
     for start in range(0, len(chunks), IN_CHUNK):
-        listed = chunks[start : start + IN_CHUNK]
-        query = select(chunks_table).where(chunks_table.c.chunk.in_(listed))
-        for field, chunk, blob in connection.execute(query).all():
-            codes = _decoded(blob)
-            inside = wanted[(wanted // CHUNK_IDS) == chunk] % CHUNK_IDS
-            codes[inside] = 0
-            _store_chunk(connection, field, chunk, codes)
+        query = select(chunks_table.c.field).where(
+            chunks_table.c.chunk.in_(chunks[start : start + IN_CHUNK])
+        )
+        fields.update(field for (field,) in connection.execute(query))
+    zeros = np.zeros(len(wanted), dtype=CODE)
+    _change_codes(connection, {field: (wanted, zeros) for field in fields})
 
 
-def replace_rows(connection: Connection | Session, rows: Sequence[FieldRow]) -> None:
+def replace_rows(connection: Connection, rows: Sequence[FieldRow]) -> None:
     """Reset the codes of rewritten rows to their fields now."""
     remove_ids(connection, [image_id for image_id, _ in rows])
     add_rows(connection, rows)
 
 
-def _set_field(
-    connection: Connection | Session, field: str, values: Sequence[tuple[int, Any]]
-) -> None:
-    state = connection.execute(
-        select(fields_table.c.covered, fields_table.c.next_code).where(
-            fields_table.c.field == field
+def _states(connection: Connection, fields: list[str]) -> dict[str, tuple[bool, int]]:
+    """Whether each known field of ``fields`` keeps codes, and its next code."""
+    found: dict[str, tuple[bool, int]] = {}
+    for start in range(0, len(fields), IN_CHUNK):
+        query = select(fields_table).where(
+            fields_table.c.field.in_(fields[start : start + IN_CHUNK])
         )
-    ).first()
-    if state is not None and not state.covered:
-        return
-    try:
-        keyed = [(image_id, value_key(value)) for image_id, value in values]
-    except UncodableValue:
-        _give_up(connection, field, known=state is not None)
-        return
-    next_code = 1 if state is None else int(state.next_code)
-    codes = _codes_of(connection, field, {key for _, key in keyed if key is not None})
-    new_keys = sorted({key for _, key in keyed if key is not None and key not in codes})
-    if next_code + len(new_keys) - 1 > MAX_CODES:
-        _give_up(connection, field, known=state is not None)
-        return
-    added = {key: next_code + i for i, key in enumerate(new_keys)}
-    if added:
-        connection.execute(
-            insert(keys_table),
-            [{"field": field, "key": key, "code": code} for key, code in added.items()],
+        found.update(
+            {
+                field: (bool(covered), int(next_code))
+                for field, covered, next_code in connection.execute(query)
+            }
         )
-    codes.update(added)
-    _save_state(connection, field, next_code + len(added), known=state is not None)
-    ids = np.fromiter((image_id for image_id, _ in keyed), dtype=np.int64, count=len(keyed))
-    row_codes = np.fromiter(
-        (0 if key is None else codes[key] for _, key in keyed), dtype=CODE, count=len(keyed)
-    )
-    _write_codes(connection, field, ids, row_codes)
-
-
-def _codes_of(connection: Connection | Session, field: str, keys: set[str]) -> dict[str, int]:
-    """The codes already given to ``keys`` of ``field``."""
-    listed = sorted(keys)
-    found: dict[str, int] = {}
-    for start in range(0, len(listed), IN_CHUNK):
-        query = select(keys_table.c.key, keys_table.c.code).where(
-            keys_table.c.field == field, keys_table.c.key.in_(listed[start : start + IN_CHUNK])
-        )
-        found.update({key: int(code) for key, code in connection.execute(query)})
     return found
 
 
-def _save_state(
-    connection: Connection | Session, field: str, next_code: int, *, known: bool
-) -> None:
-    if known:
-        connection.execute(
-            update(fields_table).where(fields_table.c.field == field).values(next_code=next_code)
+def _codes_of(
+    connection: Connection, keyed: Mapping[str, Sequence[tuple[int, str | None]]]
+) -> dict[str, dict[str, int]]:
+    """The codes already given to the keys of each field, by field."""
+    codes: dict[str, dict[str, int]] = {field: {} for field in keyed}
+    pairs = sorted({(f, key) for f, keys in keyed.items() for _, key in keys if key is not None})
+    for start in range(0, len(pairs), IN_CHUNK):
+        part = pairs[start : start + IN_CHUNK]
+        # fields and keys each within the part's: the few pairs of another field's key are
+        # dropped below
+        query = select(keys_table).where(
+            keys_table.c.field.in_({f for f, _ in part}), keys_table.c.key.in_({k for _, k in part})
         )
-    else:
-        connection.execute(insert(fields_table).values(field=field, covered=1, next_code=next_code))
+        for field, key, code in connection.execute(query):
+            codes[field][key] = int(code)
+    return codes
 
 
-def _give_up(connection: Connection | Session, field: str, *, known: bool) -> None:
+def _give_up(connection: Connection, field: str, *, known: bool) -> None:
     """Drop the codes of a field that cannot keep them; filters on it read SQLite from now on."""
     connection.execute(delete(keys_table).where(keys_table.c.field == field))
     connection.execute(delete(chunks_table).where(chunks_table.c.field == field))
@@ -285,35 +305,52 @@ def _give_up(connection: Connection | Session, field: str, *, known: bool) -> No
         connection.execute(insert(fields_table).values(field=field, covered=0, next_code=1))
 
 
-def _write_codes(
-    connection: Connection | Session, field: str, ids: npt.NDArray[np.int64], codes: Codes
+def _change_codes(
+    connection: Connection,
+    changes: Mapping[str, tuple[npt.NDArray[np.int64], Codes]],
 ) -> None:
-    """Set ``codes`` at ``ids`` in the field's blobs (read, changed and written back)."""
-    chunk_of = ids // CHUNK_IDS
-    for chunk in np.unique(chunk_of).tolist():
-        inside = chunk_of == chunk
-        query = select(chunks_table.c.codes).where(
-            chunks_table.c.field == field, chunks_table.c.chunk == chunk
-        )
-        blob = connection.execute(query).scalar()
-        current = _decoded(blob) if blob is not None else np.zeros(CHUNK_IDS, dtype=CODE)
-        current[ids[inside] % CHUNK_IDS] = codes[inside]
-        _store_chunk(connection, field, chunk, current)
-
-
-def _store_chunk(connection: Connection | Session, field: str, chunk: int, codes: Codes) -> None:
-    """Write one blob, or drop it when no id of it has a value any more."""
-    if not codes.any():
-        connection.execute(
-            delete(chunks_table).where(chunks_table.c.field == field, chunks_table.c.chunk == chunk)
-        )
+    """Set each field's codes at its ids: the blobs they fall in read in one query, changed,
+    and written back in one statement (a blob left with no value is dropped)."""
+    wanted = {
+        (field, int(c)) for field, (ids, _) in changes.items() for c in np.unique(ids // CHUNK_IDS)
+    }
+    if not wanted:
         return
-    upsert = insert(chunks_table).values(field=field, chunk=chunk, codes=codes.tobytes())
-    connection.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["field", "chunk"], set_={"codes": upsert.excluded.codes}
+    blobs: dict[tuple[str, int], Codes] = {}
+    listed = sorted(wanted)
+    for start in range(0, len(listed), IN_CHUNK):
+        part = listed[start : start + IN_CHUNK]
+        query = select(chunks_table).where(
+            chunks_table.c.field.in_({f for f, _ in part}),
+            chunks_table.c.chunk.in_({c for _, c in part}),
         )
-    )
+        for field, chunk, blob in connection.execute(query):
+            if (field, chunk) in wanted:
+                blobs[(field, chunk)] = _decoded(blob)
+    for field, (ids, codes) in changes.items():
+        chunk_of = ids // CHUNK_IDS
+        for chunk in np.unique(chunk_of).tolist():
+            inside = chunk_of == chunk
+            current = blobs.setdefault((field, chunk), np.zeros(CHUNK_IDS, dtype=CODE))
+            current[ids[inside] % CHUNK_IDS] = codes[inside]
+    kept = [
+        {"field": f, "chunk": c, "codes": b.tobytes()} for (f, c), b in blobs.items() if b.any()
+    ]
+    if kept:
+        upsert = insert(chunks_table)
+        connection.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["field", "chunk"], set_={"codes": upsert.excluded.codes}
+            ),
+            kept,
+        )
+    for (field, chunk), codes in blobs.items():
+        if not codes.any():
+            connection.execute(
+                delete(chunks_table).where(
+                    chunks_table.c.field == field, chunks_table.c.chunk == chunk
+                )
+            )
 
 
 def _decoded(blob: bytes) -> Codes:

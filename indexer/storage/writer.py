@@ -45,7 +45,9 @@ class MetadataWriter:
         self._session.flush()
         record_pairs(self._session, pairs_of(r.get("extra") for r in rows))
         keyword_index.add_rows(self._session, (_words(o) for o in objects))
-        value_codes.add_rows(self._session, [(o.id, value_codes.row_fields(o)) for o in objects])
+        value_codes.add_rows(
+            self._session.connection(), [(o.id, value_codes.row_fields(o)) for o in objects]
+        )
         return [o.id for o in objects]
 
     def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -62,7 +64,7 @@ class MetadataWriter:
                 ((r["id"], r.get("caption"), r.get("modality"), r.get("extra")) for r in rows),
             )
             value_codes.add_rows(
-                self._session, [(r["id"], value_codes.row_fields(r)) for r in rows]
+                self._session.connection(), [(r["id"], value_codes.row_fields(r)) for r in rows]
             )
 
     def add_identifiers(self, pairs: Iterable[tuple[int, InstanceUIDs]]) -> None:
@@ -76,7 +78,7 @@ class MetadataWriter:
         removed = pairs_of([])
         ids = [int(i) for i in ids]
         keyword_index.remove_ids(self._session, ids)
-        value_codes.remove_ids(self._session, ids)
+        value_codes.remove_ids(self._session.connection(), ids)
         for condition in in_chunks(ImageRow.id, ids):
             removed += pairs_of(self._session.scalars(select(ImageRow.extra).where(condition)))
             self._session.execute(delete(ImageRow).where(condition))
@@ -142,7 +144,9 @@ class MetadataWriter:
         rows written again, whose fields had the kinds ``before`` and have ``after``."""
         record_pairs(self._session, after, before)
         keyword_index.replace_rows(self._session, [_words(row) for row in rows])
-        value_codes.replace_rows(self._session, [(r.id, value_codes.row_fields(r)) for r in rows])
+        value_codes.replace_rows(
+            self._session.connection(), [(r.id, value_codes.row_fields(r)) for r in rows]
+        )
 
 
 def _words(row: ImageRow) -> keyword_index.Words:
