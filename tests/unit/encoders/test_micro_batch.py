@@ -1,4 +1,5 @@
-"""Micro-batching of text queries: concurrent requests share forwards and get their own vectors."""
+"""Micro-batching of text and image queries: concurrent requests share forwards and get their
+own vectors."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from indexer.encoders import Encoder
 from indexer.encoders.runtime.device import ModelThread
 from indexer.encoders.runtime.micro_batch import MicroBatcher
 from indexer.encoders.runtime.torch_encoder import TorchEncoder
+from indexer.imaging.decode import load_image
+from tests.support.helpers import SAMPLE_IMAGES
 
 #: texts of different token counts, so that a batch pads the shorter ones
 TEXTS = [
@@ -27,6 +30,9 @@ TEXTS = [
     "CT of the abdomen with contrast, axial slice through the liver",
     "knee",
 ]
+
+#: sample images of different sizes and modalities
+IMAGES = ["cxr_01.jpg", "fundus_01.jpg", "histo_01.png", "dcm_ct_head.dcm", "cxr_09.jpg"]
 
 
 def _together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -67,6 +73,25 @@ def test_concurrent_texts_embed_as_they_do_alone(family_encoder: Encoder) -> Non
     assert after.largest > 1
     assert after.requests - before.requests > after.forwards - before.forwards
     assert after.waiting == 0
+
+
+def test_concurrent_images_embed_as_they_do_alone(tiny_encoder: Encoder) -> None:
+    assert isinstance(tiny_encoder, TorchEncoder)
+    images = [tiny_encoder.prepare(load_image(SAMPLE_IMAGES / name).image) for name in IMAGES]
+    alone = np.stack([tiny_encoder.encode_prepared([image])[0] for image in images])
+    before = tiny_encoder.image_batches
+    for _ in range(5):
+        results = _together([partial(tiny_encoder.encode_prepared, [im]) for im in images * 2])
+        together = np.concatenate(results)
+        cosines = np.sum(together * np.concatenate([alone, alone]), axis=1)
+        assert cosines.min() >= 0.9999
+        if tiny_encoder.image_batches.largest > 1:
+            break
+    after = tiny_encoder.image_batches
+    assert after.largest > 1
+    assert after.requests - before.requests > after.forwards - before.forwards
+    # an indexing batch, larger than one forward of queries, still goes through in one call
+    assert tiny_encoder.encode_prepared(images * 2).shape == (2 * len(images), tiny_encoder.dim)
 
 
 @pytest.fixture
