@@ -69,6 +69,14 @@ class CodedFilters:
         assert matches is not None
         return np.flatnonzero(matches).astype(np.int64)
 
+    def ids_with_value(self, field: str) -> IdArray | None:
+        """Ascending ids of the images that have a value of ``field``, or None when it has no
+        codes (for a column no row leaves empty, ``format``, that is every image)."""
+        covered: frozenset[str] = self._cached("coded-fields", self._covered_fields)
+        if field not in covered:
+            return None
+        return np.flatnonzero(self.field_codes(field)).astype(np.int64)
+
     def field_codes(self, field: str) -> Codes:
         """The code of ``field`` of every id (index = id; 0: no value), kept until the
         database changes."""

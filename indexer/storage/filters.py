@@ -143,6 +143,10 @@ class FieldQueries:
         coded = self._coded.ids_matching(self.typed_filters(filters))
         return coded if coded is not None else self.ids_matching_in_sql(filters)
 
+    def ids_with_value(self, field: str) -> IdArray | None:
+        """Ids of the images with a value of ``field``, from its codes; None without them."""
+        return self._coded.ids_with_value(field)
+
     def ids_matching_in_sql(self, filters: Filters) -> IdArray:
         """The ids :meth:`ids_matching` finds, read from the rows through SQLite (the way of
         fields without value codes), not cached."""

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from indexer.records import MetadataValue
 from indexer.storage import value_codes
 from indexer.storage.filters import Filters
 from indexer.storage.metadata_db import Store
+from indexer.storage.schema import ImageRow
+from indexer.storage.sql import id_array
 from tests.support.helpers import SAMPLE_IMAGES, run_cli, tiny_model_args
 from tests.unit.storage.test_writer import _row
 
@@ -53,6 +55,8 @@ def assert_same_as_sql(store: Store, filters: list[Filters]) -> int:
     """Every filter finds the ids SQLite finds; how many were answered from the codes."""
     fields = store._fields
     coded = 0
+    every_id = id_array(store.engine, select(ImageRow.id).order_by(ImageRow.id))
+    assert store.ids().tolist() == every_id.tolist()
     for wanted in filters:
         try:
             expected = fields.ids_matching_in_sql(wanted)
