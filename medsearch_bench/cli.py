@@ -274,8 +274,20 @@ def bench_scale(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A folder `medsearch bench scale --out` made (synthetic rows are added to it).",
 )
-@click.option("--rows", type=click.IntRange(1), default=20_000, show_default=True, help="Rows.")
-@click.option("--checkpoints", type=click.IntRange(1), default=2, show_default=True)
+@click.option(
+    "--rows",
+    type=click.IntRange(1),
+    default=20_000,
+    show_default=True,
+    help="New rows before each checkpoint.",
+)
+@click.option(
+    "--checkpoints",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Checkpoints (the first one of a run also checks the published vectors).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @reports_errors
 def bench_checkpoint(index_dir: Path, rows: int, checkpoints: int, as_json: bool) -> None:
