@@ -4,7 +4,7 @@ A long ``medsearch index`` run publishes every 20,000 new images (or every
 ``MEDSEARCH_CHECKPOINT_SECONDS``). This benchmark does what such a run does between two
 checkpoints and at each: it appends ``rows`` synthetic rows and vectors in batches of 32, each
 batch one unit of work as the write stage commits it, then publishes with the run's
-:class:`~indexer.storage.published_digests.PublishedDigests`, as the pipeline's checkpoint does;
+:class:`~indexer.storage.run_publications.RunPublications`, as the pipeline's checkpoint does;
 ``checkpoints`` times over. The first checkpoint of a run reads back the published vectors to
 check them; the later ones show what a checkpoint costs in the middle of a run. It only runs on
 a folder ``bench scale --out`` made, whose rows are synthetic, and it adds rows to it.
@@ -22,7 +22,7 @@ from indexer.errors import InvalidRequestError
 from indexer.settings import Settings
 from indexer.storage.folder import IndexFolder
 from indexer.storage.publish import publish
-from indexer.storage.published_digests import PublishedDigests
+from indexer.storage.run_publications import RunPublications
 
 from . import LogFn, no_log
 from .scale_bench import SYNTHETIC_CORPUS, Synthetic, synthetic_row
@@ -49,7 +49,7 @@ def run_checkpoint_bench(
             f"{index_dir} is not an index `medsearch bench scale --out` made; "
             "this benchmark adds synthetic rows to it"
         )
-    digests = PublishedDigests()
+    run = RunPublications()
     data = Synthetic(info.dim, 1000)
     vector_file = folder.vector_file(info.dim)
     steps = []
@@ -66,9 +66,7 @@ def run_checkpoint_bench(
                     w.insert_rows([synthetic_row(int(i), now) for i in ids])
             written = time.perf_counter() - started
             started = time.perf_counter()
-            info = publish(
-                folder, store, info, settings.index_type, settings.index_memory, digests=digests
-            )
+            info = publish(folder, store, info, settings.index_type, settings.index_memory, run=run)
             steps.append(
                 {
                     "images_before": first - 1,

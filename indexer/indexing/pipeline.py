@@ -41,7 +41,7 @@ from ..storage.group_key import ensure_group_key
 from ..storage.info import IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.publish import publish
-from ..storage.published_digests import PublishedDigests
+from ..storage.run_publications import RunPublications
 from ..storage.vectors import VectorFile
 from .engines import Engine, EngineJob, load_engine
 from .null_queries import null_queries_of
@@ -104,7 +104,7 @@ def index_corpus(
         case_keys = CaseKeys.of(ensure_group_key(folder.path), settings.pseudonym_key)
         state: dict[str, IndexInfo] = {"info": info}
         null_queries = null_queries_of(encoder)
-        digests = PublishedDigests()  # each checkpoint hashes only the vectors added since
+        run_publications = RunPublications()  # spares each checkpoint what the last one did
 
         def checkpoint() -> None:
             state["info"] = publish(
@@ -115,7 +115,7 @@ def index_corpus(
                 settings.index_memory,
                 settings.group_field_names,
                 null_queries,
-                digests,
+                run_publications,
             )
 
         try:

@@ -13,7 +13,8 @@ that, the previous version's checksums are checked: an ``index.faiss`` that does
 or left by a run killed between the two renames) is rebuilt from the vectors, and damaged published
 vectors stop the run, since no later run could repair them. An info of an older format is brought up
 to date even when nothing else changed. A checkpoint's work beyond what changed is kept small:
-the published vectors are hashed once per run (:mod:`.published_digests`), and the ids to
+the published vectors are hashed once per run and the saved index kept for the next
+checkpoint (:mod:`.run_publications`), and the ids to
 add and remove are found by binary search over the sorted id lists.
 """
 
@@ -37,7 +38,7 @@ from .group_publish import group_fields_of, publish_groups
 from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .null_scores import NullQuerySet, publish_null_scores
-from .published_digests import PublishedDigests
+from .run_publications import RunPublications
 from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
@@ -63,7 +64,7 @@ def publish(
     memory: int | None = None,
     group_fields: Iterable[str] = (),
     null_queries: Sequence[NullQuerySet] = (),
-    digests: PublishedDigests | None = None,
+    run: RunPublications | None = None,
 ) -> IndexInfo:
     """Sync ``index.faiss`` and the group vectors with the store and write the new
     ``index_info.json``; return it.
@@ -74,8 +75,8 @@ def publish(
     fields to give group vectors besides those the index has
     (:mod:`indexer.storage.group_publish`). ``null_queries`` are the model's unrelated queries
     whose scores are measured with the seeded random ones (:mod:`indexer.storage.null_scores`).
-    ``digests``, kept by a run from one checkpoint to the next, spares hashing the published
-    vectors again (:mod:`indexer.storage.published_digests`).
+    ``run``, kept by a run from one checkpoint to the next, spares reading and hashing again
+    what the run published before (:mod:`indexer.storage.run_publications`).
     """
     store.index_extra_fields()
     memory = Settings.from_env().index_memory if memory is None else memory
@@ -84,9 +85,11 @@ def publish(
     requested = _requested_type(info, requested_type)
     kind = ann.choose_index_type(requested, len(db_ids), info.dim, memory)
     vector_rows = int(db_ids.max()) if len(db_ids) else 0
-    vectors_checksum = _vectors_checksum(vectors, info, vector_rows, digests)
-    synced = _synced_index(folder, info, kind, db_ids, vectors, memory)
+    vectors_checksum = _vectors_checksum(vectors, info, vector_rows, run)
+    synced = _synced_index(folder, info, kind, db_ids, vectors, memory, run)
     faiss_checksum = _saved_index_checksum(folder, info, synced)
+    if run is not None:
+        run.keep_index(faiss_checksum, synced.index)
     failed = store.failure_count()
     fields = group_fields_of(info, group_fields, store)
     groups = publish_groups(folder, store, info, fields, vectors, memory)
@@ -134,11 +137,12 @@ def _synced_index(
     db_ids: npt.NDArray[np.int64],
     vectors: VectorFile,
     memory: int,
+    run: RunPublications | None,
 ) -> _Synced:
     """The published index with the removed ids taken out and the new ones added, or a new
     index of every id when it cannot be updated (another type, no removal, or a trained
     clustering the corpus has outgrown)."""
-    current = _published_index(folder, info)
+    current = _published_index(folder, info, run)
     trained_on = info.trained_count or 0
     have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
     gone = _not_in(have, db_ids)
@@ -213,10 +217,18 @@ def _next_version(
     )
 
 
-def _published_index(folder: IndexFolder, info: IndexInfo) -> ann.AnnIndex | None:
-    """The published ANN index to update, or None to build one (missing, or not as recorded)."""
+def _published_index(
+    folder: IndexFolder, info: IndexInfo, run: RunPublications | None
+) -> ann.AnnIndex | None:
+    """The published ANN index to update (the one ``run`` saved last, while it is the one
+    published), or None to build one (missing, or not as recorded)."""
     if not folder.faiss_path.is_file():
         return None
+    kept = run.take_index(info.checksums.get(FAISS_FILE)) if run is not None else None
+    if kept is not None:
+        if kept.family.reranks:  # the vector file has grown since it was mapped
+            kept.table = folder.vector_file(info.dim).memmap()
+        return kept
     try:
         return ann.load_published(folder, info)
     except IndexCorruptError:
@@ -224,17 +236,17 @@ def _published_index(folder: IndexFolder, info: IndexInfo) -> ann.AnnIndex | Non
 
 
 def _vectors_checksum(
-    vectors: VectorFile, info: IndexInfo, rows: int, digests: PublishedDigests | None
+    vectors: VectorFile, info: IndexInfo, rows: int, run: RunPublications | None
 ) -> str:
     """The checksum of the first ``rows`` rows of vectors.f16, once the rows the previous
-    version published are found to match its checksum (or go on from ``digests``' digest of
+    version published are found to match its checksum (or go on from ``run``'s digest of
     them, which this run checked and hashed)."""
     recorded = info.checksums.get(VECTORS_FILE)
     start = None
     if recorded is not None and info.vector_rows is not None:
-        kept = digests.remembered(vectors.path, info.vector_rows, recorded) if digests else None
+        kept = run.remembered(vectors.path, info.vector_rows, recorded) if run else None
         start = kept or vectors.checked_digest(info.vector_rows, recorded)
     digest = vectors.digest(rows, start)
-    if digests is not None:
-        digests.remember(vectors.path, rows, digest)
+    if run is not None:
+        run.remember(vectors.path, rows, digest)
     return digest.checksum()

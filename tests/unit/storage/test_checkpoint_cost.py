@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.ann import load_published
 from indexer.errors import IndexCorruptError
 from indexer.storage.checksums import PrefixDigest
 from indexer.storage.folder import VECTORS_FILE, IndexFolder, new_info
 from indexer.storage.info import EncoderRecord, IndexInfo
 from indexer.storage.metadata_db import Store
 from indexer.storage.publish import _not_in, publish
-from indexer.storage.published_digests import PublishedDigests
+from indexer.storage.run_publications import RunPublications
 from tests.unit.storage.test_writer import _row
 
 DIM = 16
@@ -56,24 +57,24 @@ def _flip_first_vector_byte(folder: IndexFolder) -> None:
 
 def test_a_run_reads_its_published_vectors_once(tmp_path: Path) -> None:
     folder, store, info = _new_index(tmp_path / "index")
-    digests = PublishedDigests()
+    run = RunPublications()
     _append(folder, store, 1, 300)
-    info = publish(folder, store, info, "flat", MEMORY, digests=digests)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
     _append(folder, store, 301, 200)
-    info = publish(folder, store, info, "flat", MEMORY, digests=digests)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
     assert info.checksums[VECTORS_FILE] == _prefix_checksum(folder, 500)
     assert info.count == 500
 
     _flip_first_vector_byte(folder)
     _append(folder, store, 501, 50)
     # this run checked and hashed rows 1..500 already: its next checkpoint hashes only 501..550
-    after = publish(folder, store, info, "flat", MEMORY, digests=digests)
+    after = publish(folder, store, info, "flat", MEMORY, run=run)
     assert after.count == 550 and after.vector_rows == 550
-    # the next run (or a caller keeping no digests) reads every published row, and finds it
+    # the next run (or a caller keeping nothing of its run) reads every published row, and finds it
     _append(folder, store, 551, 10)
-    for digests_of_the_next_run in (PublishedDigests(), None):
+    for next_run in (RunPublications(), None):
         with pytest.raises(IndexCorruptError, match="vectors.f16"):
-            publish(folder, store, after, "flat", MEMORY, digests=digests_of_the_next_run)
+            publish(folder, store, after, "flat", MEMORY, run=next_run)
     store.close()
 
 
@@ -84,3 +85,23 @@ def test_ids_to_add_and_remove_equal_a_set_difference() -> None:
         b = np.unique(rng.integers(1, 400, rng.integers(0, 120)))
         assert _not_in(a, b).tolist() == np.setdiff1d(a, b).tolist()
         assert _not_in(b, a).tolist() == np.setdiff1d(b, a).tolist()
+
+
+def test_a_run_updates_the_index_it_saved_without_reading_it_back(tmp_path: Path) -> None:
+    folder, store, info = _new_index(tmp_path / "index")
+    _append(folder, store, 1, 300)
+    run = RunPublications()
+    info = publish(folder, store, info, "ivf", MEMORY, run=run)
+    assert info.trained_count == 300
+    _append(folder, store, 301, 100)
+    # index.faiss damaged on disk: a run that kept the index it saved updates that one and
+    # writes it whole again; another run would find the damage and train a new one
+    (folder.faiss_path).write_bytes(b"damaged")
+    updated = publish(folder, store, info, "ivf", MEMORY, run=run)
+    assert updated.trained_count == 300 and updated.count == 400
+    rebuilt = publish(folder, store, info, "ivf", MEMORY, run=RunPublications())
+    assert rebuilt.trained_count == 400
+    loaded = load_published(folder, rebuilt)
+    assert loaded.ntotal == 400
+    assert sorted(loaded.ids().tolist()) == list(range(1, 401))
+    store.close()

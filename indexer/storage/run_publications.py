@@ -1,4 +1,5 @@
-"""The digest of the vector file's published rows, kept from one checkpoint of a run to the next.
+"""What an indexing run published, kept from one checkpoint to the next: the digest of the vector
+file's published rows, and the ANN index as it was saved.
 
 Each publication records the checksum of the rows of ``vectors.f16`` it publishes, and first
 checks that the rows the previous version published still match theirs. Hashing those rows from
@@ -8,6 +9,10 @@ digest of what it published in a :class:`PublishedDigests`, and its next checkpo
 it: the published rows are read back once per run (its first publication), and each later
 checkpoint hashes only the rows added since. A file replaced by another (a new inode) starts
 afresh, and a publication without one (a library caller's) checks every published row.
+
+Likewise the ANN index a checkpoint saved stays in memory for the next one, which updates it
+instead of reading and hashing ``index.faiss`` again (hundreds of megabytes at a million
+vectors); it is used only while the published checksum is the one it was saved with.
 """
 
 from __future__ import annotations
@@ -16,16 +21,32 @@ import os
 import threading
 from pathlib import Path
 
+from .. import ann
 from .checksums import PrefixDigest
 
 
-class PublishedDigests:
-    """Digests of vector files' published rows, by file, kept by one indexing run."""
+class RunPublications:
+    """What one indexing run published: digests of vector files' published rows, by file, and
+    its last saved ANN index."""
 
     def __init__(self) -> None:
         #: (device, inode) -> (rows, checksum, digest of those rows)
         self._digests: dict[tuple[int, int], tuple[int, str, PrefixDigest]] = {}
         self._lock = threading.Lock()
+        #: the checksum the index was saved with, and the index
+        self._index: tuple[str, ann.AnnIndex] | None = None
+
+    def take_index(self, checksum: str | None) -> ann.AnnIndex | None:
+        """The index saved with ``checksum``, handed over (a failed publication that changed
+        it must not leave it here), or None."""
+        with self._lock:
+            kept, self._index = self._index, None
+        return kept[1] if kept is not None and kept[0] == checksum else None
+
+    def keep_index(self, checksum: str, index: ann.AnnIndex) -> None:
+        """Keep ``index``, published with ``checksum``, for the next checkpoint."""
+        with self._lock:
+            self._index = (checksum, index)
 
     def remembered(self, path: Path, rows: int, checksum: str) -> PrefixDigest | None:
         """A copy of the digest of the first ``rows`` rows of the file at ``path``, if one was
