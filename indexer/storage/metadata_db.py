@@ -103,11 +103,11 @@ class Store:
             rows = s.scalars(select(FailureRow).order_by(FailureRow.path))
             return [{"path": r.path, "reason": r.reason, "message": r.message} for r in rows]
 
-    def ids(self) -> IdArray:
-        """Every image's id, ascending: from the codes of ``format``, a column every row fills
-        (one blob per 4,096 ids rather than a row each, at every checkpoint), else from the
-        rows."""
-        coded = self._fields.ids_with_value("format")
+    def ids(self, *, from_codes: bool = False) -> IdArray:
+        """Every image's id, ascending, read from the rows; ``from_codes``: from the codes of
+        ``format``, a column every row fills, where they are kept (one blob per 4,096 ids
+        rather than a row each, for every checkpoint; :mod:`.value_codes`)."""
+        coded = self._fields.ids_with_value("format") if from_codes else None
         if coded is not None:
             return coded
         return id_array(self.engine, select(ImageRow.id).order_by(ImageRow.id))

@@ -81,7 +81,7 @@ def publish(
     store.index_extra_fields()
     memory = Settings.from_env().index_memory if memory is None else memory
     vectors = folder.vector_file(info.dim)
-    db_ids = store.ids()
+    db_ids = store.ids(from_codes=True)
     requested = _requested_type(info, requested_type)
     kind = ann.choose_index_type(requested, len(db_ids), info.dim, memory)
     vector_rows = int(db_ids.max()) if len(db_ids) else 0

@@ -7,6 +7,7 @@ import itertools
 import random
 import shutil
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def assert_same_as_sql(store: Store, filters: list[Filters]) -> int:
     fields = store._fields
     coded = 0
     every_id = id_array(store.engine, select(ImageRow.id).order_by(ImageRow.id))
-    assert store.ids().tolist() == every_id.tolist()
+    assert store.ids(from_codes=True).tolist() == every_id.tolist() == store.ids().tolist()
     for wanted in filters:
         try:
             expected = fields.ids_matching_in_sql(wanted)
@@ -201,7 +202,7 @@ def test_incremental_runs_of_the_real_command(tmp_path: Path, tiny_model_dir: Pa
             assert assert_same_as_sql(store, tried) >= len(filters), step
 
 
-def _pairs(single: list[Filters]) -> Any:
+def _pairs(single: Sequence[Filters]) -> Any:
     for a, b in itertools.combinations(single, 2):
         if set(a) != set(b):
             yield {**a, **b}
