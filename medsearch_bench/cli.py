@@ -275,6 +275,46 @@ def bench_scale(
     _print(result, as_json, report.scale_lines)
 
 
+@bench.command("checkpoint")
+@click.option(
+    "--index",
+    "index_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder `medsearch bench scale --out` made (synthetic rows are added to it).",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(1),
+    default=20_000,
+    show_default=True,
+    help="New rows before each checkpoint.",
+)
+@click.option(
+    "--checkpoints",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Checkpoints (the first one of a run also checks the published vectors).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@reports_errors
+def bench_checkpoint(index_dir: Path, rows: int, checkpoints: int, as_json: bool) -> None:
+    """Time checkpoints of a long indexing run on a synthetic index: ROWS new rows and vectors
+    written in batches of 32, then a publication, CHECKPOINTS times.
+
+    Example:
+
+        medsearch bench checkpoint --index data/bench/scale-1m --rows 20000
+    """
+    from .checkpoint_bench import run_checkpoint_bench
+
+    result = run_checkpoint_bench(
+        index_dir, rows=rows, checkpoints=checkpoints, settings=settings_from(), log=_progress
+    )
+    _print(result, as_json, report.checkpoint_lines)
+
+
 @bench.command("precision")
 @click.option("--model", required=True, help="Model folder, name or hf-hub: id.")
 @click.option(

@@ -128,6 +128,23 @@ def query_lines(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def checkpoint_lines(result: dict[str, Any]) -> list[str]:
+    """Each checkpoint of ``bench checkpoint``: its rows' writing and its publication."""
+    return table(
+        ["images before", "write s", "ms per batch of 32", "publish s", "index type"],
+        [
+            [
+                f"{step['images_before']:,}",
+                step["write_seconds"],
+                step["write_ms_per_batch"],
+                step["publish_seconds"],
+                step["index_type"],
+            ]
+            for step in result["checkpoints"]
+        ],
+    )
+
+
 def scale_lines(result: dict[str, Any]) -> list[str]:
     """Build time, recall, latency and memory of ``bench scale``, then its served side."""
     return table(

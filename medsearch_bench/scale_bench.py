@@ -56,6 +56,8 @@ _MODALITIES = ("X-ray", "CT", "MR", "US", "NM", "histology", "fundus")
 #: ``arm`` two (a filter on one selects half of them)
 COHORTS = 100
 ARMS = ("a", "b")
+#: the corpus root a synthetic index records
+SYNTHETIC_CORPUS = "synthetic-corpus"
 
 
 def run_scale_bench(
@@ -251,7 +253,7 @@ def _build_and_measure(
     times: dict[str, float] = {"rows": 0.0, "vectors": 0.0}
     started = time.perf_counter()
     with folder.writer_lock():
-        info = new_info(encoder_record, path / "synthetic-corpus", index_type)
+        info = new_info(encoder_record, path / SYNTHETIC_CORPUS, index_type)
         store = folder.open_store(create=True)
         try:
             folder.write_info(info)
@@ -265,7 +267,7 @@ def _build_and_measure(
                 vector_file.write(ids, vectors)
                 t1 = time.perf_counter()
                 with store.writer() as w:
-                    w.insert_rows([_row(int(i), now) for i in ids])
+                    w.insert_rows([synthetic_row(int(i), now) for i in ids])
                 times["vectors"] += t1 - t0
                 times["rows"] += time.perf_counter() - t1
                 log(f"  {chunk_start + size:,}/{n:,} rows and vectors")
@@ -303,7 +305,8 @@ def _build_and_measure(
     return result
 
 
-def _row(image_id: int, now: float) -> dict[str, Any]:
+def synthetic_row(image_id: int, now: float) -> dict[str, Any]:
+    """The row of synthetic image ``image_id``, written at ``now``."""
     path = f"synthetic/{image_id:06d}.png"
     return {
         "id": image_id,

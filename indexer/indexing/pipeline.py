@@ -43,6 +43,7 @@ from ..storage.group_key import ensure_group_key
 from ..storage.info import IndexInfo
 from ..storage.metadata_db import Store
 from ..storage.publish import publish
+from ..storage.run_publications import RunPublications
 from ..storage.vectors import VectorFile
 from .calibration import source_calibration
 from .engines import Engine, EngineJob, load_engine
@@ -110,6 +111,7 @@ def index_corpus(
         case_keys = CaseKeys.of(ensure_group_key(folder.path), settings.pseudonym_key)
         state: dict[str, IndexInfo] = {"info": info}
         null_queries = null_queries_of(encoder)
+        run_publications = RunPublications()  # spares each checkpoint what the last one did
 
         def checkpoint() -> None:
             state["info"] = publish(
@@ -120,6 +122,7 @@ def index_corpus(
                 settings.index_memory,
                 settings.group_field_names,
                 null_queries,
+                run_publications,
             )
 
         try:

@@ -3,7 +3,8 @@
 A field is a column (``modality``, ``format``, ``width``, ``height``) or a key of the JSON
 ``extra`` column. The first :data:`MAX_INDEXED_FIELDS` extra fields get an index of their values
 at every publication, so that filters and facets on them do not parse the JSON of every row.
-Scans of every row are cached until the database file changes.
+Scans of every row are cached until the database file changes. Equality filters are read from
+each field's value codes where it has them (:mod:`.coded_filters`), else from SQLite.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import InvalidRequestError
 from ..query_cache import QueryCache
 from ..records import Facets, MetadataValue
+from .coded_filters import CodedFilters
 from .field_kinds import read_pairs
 from .filter_values import KIND_OF_SQL_TYPE, filter_values, typed_values
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
@@ -47,6 +49,8 @@ class FieldQueries:
         self._filter_cache: QueryCache[IdArray] = QueryCache(FILTER_CACHE_IDS, weigh=len)
         #: facets counted under recent filters
         self._facet_cache: QueryCache[Facets] = QueryCache(FILTERED_FACETS_CACHED)
+        #: equality filters read from the value codes kept as rows are written
+        self._coded = CodedFilters(engine, self.cached)
 
     def filterable_fields(self) -> list[str]:
         """Every field a filter may name; recomputed only after the database file changed."""
@@ -59,18 +63,27 @@ class FieldQueries:
         Raises :class:`InvalidRequestError` for an unknown field or a malformed condition, and
         :class:`~indexer.errors.FilterValueError` for a value its field's values cannot equal.
         """
+        # each value is bound as its own type: a field may hold text in some rows and
+        # numbers in others
+        return {
+            field: field_expression(field).in_([literal(v) for v in values])
+            for field, values in self.typed_filters(filters).items()
+        }
+
+    def typed_filters(self, filters: Filters) -> dict[str, list[MetadataValue]]:
+        """Each filter's values typed as its field's stored values (:mod:`.filter_values`).
+
+        Raises what :meth:`filter_clauses` raises.
+        """
         kinds = self.field_kinds()
-        clauses = {}
+        typed = {}
         for field, wanted in filters.items():
             if field not in kinds:
                 raise InvalidRequestError(
                     f"unknown filter field {field!r}; filterable: {', '.join(sorted(kinds))}"
                 )
-            values = typed_values(field, filter_values(field, wanted), kinds[field])
-            # each value is bound as its own type: a field may hold text in some rows and
-            # numbers in others
-            clauses[field] = field_expression(field).in_([literal(v) for v in values])
-        return clauses
+            typed[field] = typed_values(field, filter_values(field, wanted), kinds[field])
+        return typed
 
     def case_variants(self, filters: Filters) -> dict[str, list[str]]:
         """For each text filter value that no image holds, the stored values of its field that
@@ -127,6 +140,16 @@ class FieldQueries:
         return self._filter_cache.get_or_compute(key, lambda: self._read_ids_matching(filters))
 
     def _read_ids_matching(self, filters: Filters) -> IdArray:
+        coded = self._coded.ids_matching(self.typed_filters(filters))
+        return coded if coded is not None else self.ids_matching_in_sql(filters)
+
+    def ids_with_value(self, field: str) -> IdArray | None:
+        """Ids of the images with a value of ``field``, from its codes; None without them."""
+        return self._coded.ids_with_value(field)
+
+    def ids_matching_in_sql(self, filters: Filters) -> IdArray:
+        """The ids :meth:`ids_matching` finds, read from the rows through SQLite (the way of
+        fields without value codes), not cached."""
         clauses = self.filter_clauses(filters).values()
         return id_array(self.engine, select(ImageRow.id).where(*clauses).order_by(ImageRow.id))
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ..errors import NotFoundError
 from ..records import ImageRecord, InstanceUIDs, MetadataValue
-from . import keyword_index
+from . import keyword_index, value_codes
 from .field_kinds import fill_if_new
 from .filters import Facets, FieldQueries, Filters, field_expression
 from .groups import GroupQueries
@@ -65,6 +65,7 @@ class Store:
             Base.metadata.create_all(self.engine)
             fill_if_new(self.engine, had_field_kinds)
             keyword_index.fill_if_new(self.engine, had_keyword_index)
+            value_codes.create_if_new(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._fields = FieldQueries(self.engine, db_path)
         #: values, sizes and members of the groups a field makes (:mod:`indexer.storage.groups`)
@@ -85,6 +86,7 @@ class Store:
         and rolled back if it raises (see :mod:`indexer.storage.writer`)."""
         with self._sessions() as session, session.begin():
             yield MetadataWriter(session)
+            value_codes.mark_current(session.connection())
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -101,7 +103,13 @@ class Store:
             rows = s.scalars(select(FailureRow).order_by(FailureRow.path))
             return [{"path": r.path, "reason": r.reason, "message": r.message} for r in rows]
 
-    def ids(self) -> IdArray:
+    def ids(self, *, from_codes: bool = False) -> IdArray:
+        """Every image's id, ascending, read from the rows; ``from_codes``: from the codes of
+        ``format``, a column every row fills, where they are kept (one blob per 4,096 ids
+        rather than a row each, for every checkpoint; :mod:`.value_codes`)."""
+        coded = self._fields.ids_with_value("format") if from_codes else None
+        if coded is not None:
+            return coded
         return id_array(self.engine, select(ImageRow.id).order_by(ImageRow.id))
 
     def file_states(self) -> dict[str, FileState]:

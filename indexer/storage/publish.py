@@ -12,7 +12,10 @@ The new info records the checksums of what it publishes (:mod:`indexer.storage.c
 that, the previous version's checksums are checked: an ``index.faiss`` that does not match (damaged,
 or left by a run killed between the two renames) is rebuilt from the vectors, and damaged published
 vectors stop the run, since no later run could repair them. An info of an older format is brought up
-to date even when nothing else changed.
+to date even when nothing else changed. A checkpoint's work beyond what changed is kept small:
+the published vectors are hashed once per run and the saved index kept for the next
+checkpoint (:mod:`.run_publications`), and the ids to
+add and remove are found by binary search over the sorted id lists.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .group_publish import group_fields_of, publish_groups
 from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .null_scores import NullQuerySet, publish_null_scores
+from .run_publications import RunPublications
 from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
@@ -60,6 +64,7 @@ def publish(
     memory: int | None = None,
     group_fields: Iterable[str] = (),
     null_queries: Sequence[NullQuerySet] = (),
+    run: RunPublications | None = None,
 ) -> IndexInfo:
     """Sync ``index.faiss`` and the group vectors with the store and write the new
     ``index_info.json``; return it.
@@ -70,17 +75,21 @@ def publish(
     fields to give group vectors besides those the index has
     (:mod:`indexer.storage.group_publish`). ``null_queries`` are the model's unrelated queries
     whose scores are measured with the seeded random ones (:mod:`indexer.storage.null_scores`).
+    ``run``, kept by a run from one checkpoint to the next, spares reading and hashing again
+    what the run published before (:mod:`indexer.storage.run_publications`).
     """
     store.index_extra_fields()
     memory = Settings.from_env().index_memory if memory is None else memory
     vectors = folder.vector_file(info.dim)
-    db_ids = store.ids()
+    db_ids = store.ids(from_codes=True)
     requested = _requested_type(info, requested_type)
     kind = ann.choose_index_type(requested, len(db_ids), info.dim, memory)
     vector_rows = int(db_ids.max()) if len(db_ids) else 0
-    vectors_checksum = _vectors_checksum(vectors, info, vector_rows)
-    synced = _synced_index(folder, info, kind, db_ids, vectors, memory)
+    vectors_checksum = _vectors_checksum(vectors, info, vector_rows, run)
+    synced = _synced_index(folder, info, kind, db_ids, vectors, memory, run)
     faiss_checksum = _saved_index_checksum(folder, info, synced)
+    if run is not None:
+        run.keep_index(faiss_checksum, synced.index)
     failed = store.failure_count()
     fields = group_fields_of(info, group_fields, store)
     groups = publish_groups(folder, store, info, fields, vectors, memory)
@@ -128,22 +137,32 @@ def _synced_index(
     db_ids: npt.NDArray[np.int64],
     vectors: VectorFile,
     memory: int,
+    run: RunPublications | None,
 ) -> _Synced:
     """The published index with the removed ids taken out and the new ones added, or a new
     index of every id when it cannot be updated (another type, no removal, or a trained
     clustering the corpus has outgrown)."""
-    current = _published_index(folder, info)
+    current = _published_index(folder, info, run)
     trained_on = info.trained_count or 0
     have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
-    gone = np.setdiff1d(have, db_ids)
+    gone = _not_in(have, db_ids)
     if current is not None and _can_update(current, kind, len(gone), len(db_ids), trained_on):
         current.remove(gone)
-        new_ids = np.setdiff1d(db_ids, have)
+        new_ids = _not_in(db_ids, have)
         current.add(new_ids, vectors.rows_of(new_ids))
         changed = len(new_ids) > 0 or len(have) != len(db_ids)
         return _Synced(current, trained_on, changed or not folder.faiss_path.is_file())
     index = ann.build(kind, info.dim, db_ids, vectors.rows_of(db_ids), memory=memory)
     return _Synced(index, len(db_ids), changed=True)
+
+
+def _not_in(ids: npt.NDArray[np.int64], others: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The ids not among ``others``, both sorted and without repeats: a binary search each
+    (``np.setdiff1d`` would sort both again at every checkpoint)."""
+    if not len(others):
+        return ids
+    at = np.minimum(np.searchsorted(others, ids), len(others) - 1)
+    return ids[others[at] != ids]
 
 
 def _can_update(current: ann.AnnIndex, kind: str, gone: int, count: int, trained_on: int) -> bool:
@@ -198,21 +217,36 @@ def _next_version(
     )
 
 
-def _published_index(folder: IndexFolder, info: IndexInfo) -> ann.AnnIndex | None:
-    """The published ANN index to update, or None to build one (missing, or not as recorded)."""
+def _published_index(
+    folder: IndexFolder, info: IndexInfo, run: RunPublications | None
+) -> ann.AnnIndex | None:
+    """The published ANN index to update (the one ``run`` saved last, while it is the one
+    published), or None to build one (missing, or not as recorded)."""
     if not folder.faiss_path.is_file():
         return None
+    kept = run.take_index(info.checksums.get(FAISS_FILE)) if run is not None else None
+    if kept is not None:
+        if kept.family.reranks:  # the vector file has grown since it was mapped
+            kept.table = folder.vector_file(info.dim).memmap()
+        return kept
     try:
         return ann.load_published(folder, info)
     except IndexCorruptError:
         return None
 
 
-def _vectors_checksum(vectors: VectorFile, info: IndexInfo, rows: int) -> str:
+def _vectors_checksum(
+    vectors: VectorFile, info: IndexInfo, rows: int, run: RunPublications | None
+) -> str:
     """The checksum of the first ``rows`` rows of vectors.f16, once the rows the previous
-    version published are found to match its checksum."""
+    version published are found to match its checksum (or go on from ``run``'s digest of
+    them, which this run checked and hashed)."""
     recorded = info.checksums.get(VECTORS_FILE)
     start = None
     if recorded is not None and info.vector_rows is not None:
-        start = vectors.checked_digest(info.vector_rows, recorded)
-    return vectors.digest(rows, start).checksum()
+        kept = run.remembered(vectors.path, info.vector_rows, recorded) if run else None
+        start = kept or vectors.checked_digest(info.vector_rows, recorded)
+    digest = vectors.digest(rows, start)
+    if run is not None:
+        run.remember(vectors.path, rows, digest)
+    return digest.checksum()

@@ -23,8 +23,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..records import InstanceUIDs, MetadataValue
-from . import keyword_index
-from .field_kinds import pairs_of, record_pairs
+from . import keyword_index, value_codes
+from .field_kinds import Pairs, pairs_of, record_pairs
 from .schema import DescriptiveFields, FailureRow, IdentifierRow, ImageRow
 from .sql import in_chunks
 
@@ -45,6 +45,9 @@ class MetadataWriter:
         self._session.flush()
         record_pairs(self._session, pairs_of(r.get("extra") for r in rows))
         keyword_index.add_rows(self._session, (_words(o) for o in objects))
+        value_codes.add_rows(
+            self._session.connection(), [(o.id, value_codes.row_fields(o)) for o in objects]
+        )
         return [o.id for o in objects]
 
     def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -60,6 +63,9 @@ class MetadataWriter:
                 self._session,
                 ((r["id"], r.get("caption"), r.get("modality"), r.get("extra")) for r in rows),
             )
+            value_codes.add_rows(
+                self._session.connection(), [(r["id"], value_codes.row_fields(r)) for r in rows]
+            )
 
     def add_identifiers(self, pairs: Iterable[tuple[int, InstanceUIDs]]) -> None:
         """Record the DICOM identifiers of newly added PACS images."""
@@ -72,6 +78,7 @@ class MetadataWriter:
         removed = pairs_of([])
         ids = [int(i) for i in ids]
         keyword_index.remove_ids(self._session, ids)
+        value_codes.remove_ids(self._session.connection(), ids)
         for condition in in_chunks(ImageRow.id, ids):
             removed += pairs_of(self._session.scalars(select(ImageRow.extra).where(condition)))
             self._session.execute(delete(ImageRow).where(condition))
@@ -102,7 +109,7 @@ class MetadataWriter:
     def update_extra(self, fields: Mapping[str, Mapping[str, MetadataValue]]) -> int:
         """Set the given extra fields of already indexed rows (path -> fields) where they
         differ; return how many rows changed."""
-        rewritten: list[keyword_index.Words] = []
+        rewritten: list[ImageRow] = []
         before, after = pairs_of([]), pairs_of([])
         for condition in in_chunks(ImageRow.path, fields):
             for row in self._session.scalars(select(ImageRow).where(condition)):
@@ -111,15 +118,14 @@ class MetadataWriter:
                     before += pairs_of([extra])
                     row.extra = {**extra, **fields[row.path]}
                     after += pairs_of([row.extra])
-                    rewritten.append(_words(row))
-        record_pairs(self._session, after, before)
-        keyword_index.replace_rows(self._session, rewritten)
+                    rewritten.append(row)
+        self._rewritten(rewritten, before, after)
         return len(rewritten)
 
     def apply_sidecar(self, metadata: Mapping[str, Mapping[str, MetadataValue]]) -> int:
         """Set caption, modality and extra fields from a sidecar on already indexed rows;
         return how many rows changed."""
-        rewritten: list[keyword_index.Words] = []
+        rewritten: list[ImageRow] = []
         before, after = pairs_of([]), pairs_of([])
         for condition in in_chunks(ImageRow.path, metadata):
             for row in self._session.scalars(select(ImageRow).where(condition)):
@@ -129,10 +135,18 @@ class MetadataWriter:
                     before += pairs_of([row.extra])
                     after += pairs_of([updated.extra])
                     row.caption, row.modality, row.extra = updated
-                    rewritten.append(_words(row))
-        record_pairs(self._session, after, before)
-        keyword_index.replace_rows(self._session, rewritten)
+                    rewritten.append(row)
+        self._rewritten(rewritten, before, after)
         return len(rewritten)
+
+    def _rewritten(self, rows: Sequence[ImageRow], before: Pairs, after: Pairs) -> None:
+        """Bring what is kept beside the rows (field kinds, keywords, value codes) in line with
+        rows written again, whose fields had the kinds ``before`` and have ``after``."""
+        record_pairs(self._session, after, before)
+        keyword_index.replace_rows(self._session, [_words(row) for row in rows])
+        value_codes.replace_rows(
+            self._session.connection(), [(r.id, value_codes.row_fields(r)) for r in rows]
+        )
 
 
 def _words(row: ImageRow) -> keyword_index.Words:

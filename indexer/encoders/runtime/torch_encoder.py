@@ -4,9 +4,9 @@ A family subclasses :class:`TorchEncoder`, calls :meth:`TorchEncoder._start` fir
 constructor, sets ``_image_tower`` (a callable from normalised pixels to features) and implements
 :meth:`pixels` (prepared images to the tower's input), :meth:`text_inputs` (tokens) and
 :meth:`text_features` (the text tower), which run on the model thread. Another runtime (ONNX) runs
-the same towers on the same inputs. Text requests from concurrent callers are micro-batched
-(:mod:`.micro_batch`), so the text tower must give each text of a batch the vector it gives that
-text alone.
+the same towers on the same inputs. Text and image requests from concurrent callers are
+micro-batched (:mod:`.micro_batch`), so each tower must give each item of a batch the vector it
+gives that item alone.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from .micro_batch import BatchStats, MicroBatcher
 
 #: most texts one forward of a text tower embeds for concurrent requests
 TEXTS_PER_FORWARD = 32
+#: most images one forward of an image tower embeds for concurrent requests (a CPU runs them in
+#: slices of 8 anyway; one batch keeps the waiting queries' answers together, and a GPU gains)
+IMAGES_PER_FORWARD = 8
 
 
 class TorchEncoder(Encoder):
@@ -53,11 +56,20 @@ class TorchEncoder(Encoder):
         self._text_batcher = MicroBatcher(
             self._model_thread, self._encode_texts, max_items=TEXTS_PER_FORWARD
         )
+        # image queries of concurrent requests; an indexing batch (more images) goes alone
+        self._image_batcher = MicroBatcher(
+            self._model_thread, self._encode_prepared, max_items=IMAGES_PER_FORWARD
+        )
 
     @property
     def text_batches(self) -> BatchStats:
         """How many text requests were embedded in how many forwards (micro-batching at work)."""
         return self._text_batcher.stats
+
+    @property
+    def image_batches(self) -> BatchStats:
+        """How many image requests were embedded in how many forwards."""
+        return self._image_batcher.stats
 
     def usage(self) -> EncoderUsage:
         texts = self._text_batcher.stats
@@ -70,7 +82,7 @@ class TorchEncoder(Encoder):
     def encode_prepared(self, images: Sequence[np.ndarray]) -> FloatArray:
         if not len(images):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._model_thread.run(self._encode_prepared, images)
+        return self._image_batcher(images)
 
     @abstractmethod
     def preprocess(self, image: Image.Image) -> torch.Tensor:

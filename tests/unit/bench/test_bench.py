@@ -310,3 +310,21 @@ def test_bench_index_int8_reports_runtime_and_fidelity(
     header = index_lines(result)[0]
     assert header.startswith("12 images, int8 on cpu")
     assert f"(onnx runtime); fidelity to fp32: mean cosine {fidelity['mean_cosine']}" in header
+
+
+def test_bench_checkpoint_adds_rows_and_publishes_a_synthetic_index(
+    tmp_path: Path, sample_index_dir: Path
+) -> None:
+    index_dir = tmp_path / "scale"
+    bench_json("scale", "--n", "400", "--dim", "8", "--out", index_dir, "--quick")
+    result = bench_json("checkpoint", "--index", index_dir, "--rows", "70", "--checkpoints", "2")
+    steps = result["checkpoints"]
+    assert [step["images_before"] for step in steps] == [400, 470]
+    assert all(step["publish_seconds"] >= 0 and step["write_ms_per_batch"] > 0 for step in steps)
+    with Store(index_dir / "meta.sqlite") as store:
+        assert store.count() == 540
+        # the rows it wrote carry the synthetic fields, found through the value codes
+        assert len(store.ids_matching(FILTERS["50pct"])) == 270
+    assert json.loads((index_dir / "index_info.json").read_text())["count"] == 540
+    refused = CliRunner().invoke(cli, ["bench", "checkpoint", "--index", str(sample_index_dir)])
+    assert refused.exit_code != 0 and "bench scale --out" in refused.output

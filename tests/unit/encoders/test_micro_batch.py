@@ -1,4 +1,5 @@
-"""Micro-batching of text queries: concurrent requests share forwards and get their own vectors."""
+"""Micro-batching of text and image queries: concurrent requests share forwards and get their
+own vectors."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import pytest
 
 from indexer.encoders import Encoder
 from indexer.encoders.runtime.device import ModelThread
-from indexer.encoders.runtime.micro_batch import MicroBatcher
+from indexer.encoders.runtime.micro_batch import BatchStats, MicroBatcher
 from indexer.encoders.runtime.torch_encoder import TorchEncoder
+from indexer.imaging.decode import load_image
+from tests.support.helpers import SAMPLE_IMAGES
 
 #: texts of different token counts, so that a batch pads the shorter ones
 TEXTS = [
@@ -27,6 +30,9 @@ TEXTS = [
     "CT of the abdomen with contrast, axial slice through the liver",
     "knee",
 ]
+
+#: sample images of different sizes and modalities
+IMAGES = ["cxr_01.jpg", "fundus_01.jpg", "histo_01.png", "dcm_ct_head.dcm", "cxr_09.jpg"]
 
 
 def _together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -49,24 +55,52 @@ def _together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def test_concurrent_texts_embed_as_they_do_alone(family_encoder: Encoder) -> None:
-    assert isinstance(family_encoder, TorchEncoder)
-    alone = np.stack([family_encoder.encode_texts([text])[0] for text in TEXTS])
-    before = family_encoder.text_batches
+def _embed_together_until_batched(
+    embed: Callable[[list[Any]], np.ndarray],
+    items: Sequence[Any],
+    stats: Callable[[], BatchStats],
+    *,
+    min_cosine: float,
+    atol: float | None = None,
+) -> None:
+    """Embed each item (twice) from a thread of its own, all at once, until some forward took
+    several requests; every round's rows must be those the items get alone."""
+    alone = np.concatenate([embed([item]) for item in items] * 2)
+    before = stats()
     # Batches form when requests arrive while the model thread is busy; a few rounds of
     # simultaneous requests make that all but certain, and every round must be exact.
     for _ in range(5):
-        results = _together([partial(family_encoder.encode_texts, [text]) for text in TEXTS * 2])
-        together = np.concatenate(results)
-        np.testing.assert_allclose(together, np.concatenate([alone, alone]), atol=2e-6)
-        cosines = np.sum(together * np.concatenate([alone, alone]), axis=1)
-        assert cosines.min() >= 0.99999
-        if family_encoder.text_batches.largest > 1:
+        together = np.concatenate(_together([partial(embed, [item]) for item in [*items] * 2]))
+        if atol is not None:
+            np.testing.assert_allclose(together, alone, atol=atol)
+        assert np.sum(together * alone, axis=1).min() >= min_cosine
+        if stats().largest > 1:
             break
-    after = family_encoder.text_batches
+    after = stats()
     assert after.largest > 1
     assert after.requests - before.requests > after.forwards - before.forwards
     assert after.waiting == 0
+
+
+def test_concurrent_texts_embed_as_they_do_alone(family_encoder: Encoder) -> None:
+    assert isinstance(family_encoder, TorchEncoder)
+    _embed_together_until_batched(
+        family_encoder.encode_texts,
+        TEXTS,
+        lambda: family_encoder.text_batches,
+        min_cosine=0.99999,
+        atol=2e-6,
+    )
+
+
+def test_concurrent_images_embed_as_they_do_alone(tiny_encoder: Encoder) -> None:
+    assert isinstance(tiny_encoder, TorchEncoder)
+    images = [tiny_encoder.prepare(load_image(SAMPLE_IMAGES / name).image) for name in IMAGES]
+    _embed_together_until_batched(
+        tiny_encoder.encode_prepared, images, lambda: tiny_encoder.image_batches, min_cosine=0.9999
+    )
+    # an indexing batch, larger than one forward of queries, still goes through in one call
+    assert tiny_encoder.encode_prepared(images * 2).shape == (2 * len(images), tiny_encoder.dim)
 
 
 @pytest.fixture

@@ -1,0 +1,74 @@
+"""What an indexing run published, kept from one checkpoint to the next: the digest of the vector
+file's published rows, and the ANN index as it was saved.
+
+Each publication records the checksum of the rows of ``vectors.f16`` it publishes, and first
+checks that the rows the previous version published still match theirs. Hashing those rows from
+the start at every checkpoint of a long run would cost more and more as the index grows (ten
+gigabytes at ten million vectors). Published rows are never written again, so a run keeps the
+digest of what it published in a :class:`PublishedDigests`, and its next checkpoint goes on from
+it: the published rows are read back once per run (its first publication), and each later
+checkpoint hashes only the rows added since. A file replaced by another (a new inode) starts
+afresh, and a publication without one (a library caller's) checks every published row.
+
+Likewise the ANN index a checkpoint saved stays in memory for the next one, which updates it
+instead of reading and hashing ``index.faiss`` again (hundreds of megabytes at a million
+vectors); it is used only while the published checksum is the one it was saved with.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from .. import ann
+from .checksums import PrefixDigest
+
+
+class RunPublications:
+    """What one indexing run published: digests of vector files' published rows, by file, and
+    its last saved ANN index."""
+
+    def __init__(self) -> None:
+        #: (device, inode) -> (rows, checksum, digest of those rows)
+        self._digests: dict[tuple[int, int], tuple[int, str, PrefixDigest]] = {}
+        self._lock = threading.Lock()
+        #: the checksum the index was saved with, and the index
+        self._index: tuple[str, ann.AnnIndex] | None = None
+
+    def take_index(self, checksum: str | None) -> ann.AnnIndex | None:
+        """The index saved with ``checksum``, handed over (a failed publication that changed
+        it must not leave it here), or None."""
+        with self._lock:
+            kept, self._index = self._index, None
+        return kept[1] if kept is not None and kept[0] == checksum else None
+
+    def keep_index(self, checksum: str, index: ann.AnnIndex) -> None:
+        """Keep ``index``, published with ``checksum``, for the next checkpoint."""
+        with self._lock:
+            self._index = (checksum, index)
+
+    def remembered(self, path: Path, rows: int, checksum: str) -> PrefixDigest | None:
+        """A copy of the digest of the first ``rows`` rows of the file at ``path``, if one was
+        kept and it matches ``checksum``; else None."""
+        key = _identity(path)
+        with self._lock:
+            kept = self._digests.get(key) if key is not None else None
+        if kept is None or kept[:2] != (rows, checksum):
+            return None
+        return kept[2].copy()
+
+    def remember(self, path: Path, rows: int, digest: PrefixDigest) -> None:
+        """Keep ``digest``, of the first ``rows`` rows of the file at ``path``."""
+        key = _identity(path)
+        if key is not None:
+            with self._lock:
+                self._digests[key] = (rows, digest.checksum(), digest.copy())
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino

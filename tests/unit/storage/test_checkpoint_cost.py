@@ -1,0 +1,107 @@
+"""A checkpoint of a long run does only the work of what changed: the published vectors are read
+back once per run, and the ids to add and remove are found by binary search."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.ann import load_published
+from indexer.errors import IndexCorruptError
+from indexer.storage.checksums import PrefixDigest
+from indexer.storage.folder import VECTORS_FILE, IndexFolder, new_info
+from indexer.storage.info import EncoderRecord, IndexInfo
+from indexer.storage.metadata_db import Store
+from indexer.storage.publish import _not_in, publish
+from indexer.storage.run_publications import RunPublications
+from tests.unit.storage.test_writer import _row
+
+DIM = 16
+MEMORY = 64 << 20
+
+
+def _append(folder: IndexFolder, store: Store, first: int, n: int) -> None:
+    """Rows and vectors of ids ``first`` .. ``first + n - 1``, as the write stage adds them."""
+    ids = np.arange(first, first + n, dtype=np.int64)
+    vectors = np.random.default_rng(first).standard_normal((n, DIM)).astype(np.float32)
+    folder.vector_file(DIM).write(ids, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    with store.writer() as w:
+        w.insert_rows([{**_row(int(i)), "id": int(i), "indexed_at": time.time()} for i in ids])
+
+
+def _new_index(path: Path) -> tuple[IndexFolder, Store, IndexInfo]:
+    path.mkdir(parents=True)
+    folder = IndexFolder(path)
+    record = EncoderRecord(name="synthetic", model="synthetic", fingerprint="synthetic-16", dim=DIM)
+    info = new_info(record, path / "corpus", "flat")
+    store = folder.open_store(create=True)
+    folder.write_info(info)
+    return folder, store, info
+
+
+def _prefix_checksum(folder: IndexFolder, rows: int) -> str:
+    digest = PrefixDigest()
+    digest.extend_to(folder.vectors_path, rows * DIM * 2)
+    return digest.checksum()
+
+
+def _flip_first_vector_byte(folder: IndexFolder) -> None:
+    with open(folder.vectors_path, "r+b") as handle:  # in place: the same file
+        first = handle.read(1)[0]
+        handle.seek(0)
+        handle.write(bytes([first ^ 0xFF]))
+
+
+def test_a_run_reads_its_published_vectors_once(tmp_path: Path) -> None:
+    folder, store, info = _new_index(tmp_path / "index")
+    run = RunPublications()
+    _append(folder, store, 1, 300)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
+    _append(folder, store, 301, 200)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
+    assert info.checksums[VECTORS_FILE] == _prefix_checksum(folder, 500)
+    assert info.count == 500
+
+    _flip_first_vector_byte(folder)
+    _append(folder, store, 501, 50)
+    # this run checked and hashed rows 1..500 already: its next checkpoint hashes only 501..550
+    after = publish(folder, store, info, "flat", MEMORY, run=run)
+    assert after.count == 550 and after.vector_rows == 550
+    # the next run (or a caller keeping nothing of its run) reads every published row, and finds it
+    _append(folder, store, 551, 10)
+    for next_run in (RunPublications(), None):
+        with pytest.raises(IndexCorruptError, match="vectors.f16"):
+            publish(folder, store, after, "flat", MEMORY, run=next_run)
+    store.close()
+
+
+def test_ids_to_add_and_remove_equal_a_set_difference() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        a = np.unique(rng.integers(1, 400, rng.integers(0, 120)))
+        b = np.unique(rng.integers(1, 400, rng.integers(0, 120)))
+        assert _not_in(a, b).tolist() == np.setdiff1d(a, b).tolist()
+        assert _not_in(b, a).tolist() == np.setdiff1d(b, a).tolist()
+
+
+def test_a_run_updates_the_index_it_saved_without_reading_it_back(tmp_path: Path) -> None:
+    folder, store, info = _new_index(tmp_path / "index")
+    _append(folder, store, 1, 300)
+    run = RunPublications()
+    info = publish(folder, store, info, "ivf", MEMORY, run=run)
+    assert info.trained_count == 300
+    _append(folder, store, 301, 100)
+    # index.faiss damaged on disk: a run that kept the index it saved updates that one and
+    # writes it whole again; another run would find the damage and train a new one
+    (folder.faiss_path).write_bytes(b"damaged")
+    updated = publish(folder, store, info, "ivf", MEMORY, run=run)
+    assert updated.trained_count == 300 and updated.count == 400
+    rebuilt = publish(folder, store, info, "ivf", MEMORY, run=RunPublications())
+    assert rebuilt.trained_count == 400
+    loaded = load_published(folder, rebuilt)
+    assert loaded.ntotal == 400
+    assert sorted(loaded.ids().tolist()) == list(range(1, 401))
+    store.close()
