@@ -4,7 +4,9 @@ A :class:`Retriever` holds the encoder, the metadata store and an immutable snap
 index and vector file. :meth:`Retriever.refresh` swaps in a newly published snapshot atomically,
 so concurrent searches always see one whole version. A version whose files do not match the
 checksums its ``index_info.json`` records (or whose format this MedSearch cannot read) is refused,
-once, and the current one goes on being served.
+once, and the current one goes on being served. The vector file is not hashed whole: its blocks
+are checked as rows are read, and in the background in a service
+(:mod:`indexer.storage.block_guard`).
 
 Arguments are typed Python values: the JSON API checks the shape of requests (types, sizes,
 ranges) before they get here (``search_api/params.py``). The Retriever checks what only it
@@ -46,6 +48,8 @@ from ..records import (
 from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
+from ..storage.block_digests import guard_of
+from ..storage.block_guard import BlockCheckState
 from ..storage.checksums import PrefixDigest
 from ..storage.folder import VECTORS_FILE, IndexFolder, require_same_encoder
 from ..storage.group_files import PublishedGroups, load_groups
@@ -91,6 +95,7 @@ class Retriever:
         self.store = store
         self.folder = folder
         self._lock = threading.Lock()
+        self._check_in_background = False
         self._snapshot = self._load_snapshot(None)
         #: mtime of an index_info.json that could not be loaded, not to be tried again
         self._rejected_mtime: float | None = None
@@ -124,10 +129,13 @@ class Retriever:
                 "`medsearch index` run did not finish; run it again"
             )
         recorded = info.checksums
-        index = ann.load_published(self.folder, info)
-        vectors = self.folder.vector_file(info.dim)
+        guard = guard_of(self.folder, info, previous.vectors.guard if previous else None)
+        vectors = VectorFile(self.folder.vectors_path, info.dim, guard)
+        index = ann.load_published(self.folder, info, vectors=vectors)
+        if guard is not None and self._check_in_background:
+            guard.check_in_background()
         digest = None
-        if VECTORS_FILE in recorded and info.vector_rows is not None:
+        if guard is None and VECTORS_FILE in recorded and info.vector_rows is not None:
             start = previous.vectors_digest if previous is not None else None
             digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
         groups = {field: load_groups(self.folder, info, field) for field in info.group_fields or ()}
@@ -156,10 +164,26 @@ class Retriever:
                 self._rejected_mtime = mtime
                 raise
             if fresh.info.generation == current.info.generation:
+                _stop_checks(fresh)
                 self._snapshot = dataclasses.replace(current, info_mtime=fresh.info_mtime)
                 return False
+            _stop_checks(current)
             self._snapshot = fresh
             return True
+
+    def check_vectors_in_background(self) -> None:
+        """Check the served version's vector blocks not read yet in a background thread, and
+        those of every version loaded later (:mod:`indexer.storage.block_guard`)."""
+        self._check_in_background = True
+        guard = self._snapshot.vectors.guard
+        if guard is not None:
+            guard.check_in_background()
+
+    def vector_check(self) -> BlockCheckState | None:
+        """How far the check of the served vector file's blocks is, and the damage it found
+        (None: the version records no block digests, its rows were hashed whole at load)."""
+        guard = self._snapshot.vectors.guard
+        return guard.state() if guard is not None else None
 
     # -- facts ---------------------------------------------------------------------------------
 
@@ -266,6 +290,7 @@ class Retriever:
         ``below_cut_off`` counts the results of the page a cut-off removed.
         """
         started = time.perf_counter()
+        _refuse_if_damaged(self._snapshot)
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
@@ -603,6 +628,7 @@ class Retriever:
         return [LabelProbability(lbl, float(p), float(c)) for lbl, p, c in ranked]
 
     def close(self) -> None:
+        _stop_checks(self._snapshot)
         self.store.close()
 
 
@@ -615,6 +641,18 @@ def _ids_scoring_at_least(snapshot: _Snapshot, query: np.ndarray, min_score: flo
         return index.ids_scoring_at_least(query, min_score)
     ids = index.ids()
     return ann.ids_scoring_at_least(snapshot.vectors.rows_of(ids), ids, query, min_score)
+
+
+def _refuse_if_damaged(snapshot: _Snapshot) -> None:
+    """:class:`IndexDamagedError` once the snapshot's vector file was found damaged."""
+    if snapshot.vectors.guard is not None:
+        snapshot.vectors.guard.raise_if_damaged()
+
+
+def _stop_checks(snapshot: _Snapshot) -> None:
+    """End the background check of a snapshot no longer served."""
+    if snapshot.vectors.guard is not None:
+        snapshot.vectors.guard.stop()
 
 
 @dataclass(frozen=True)
