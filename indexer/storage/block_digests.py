@@ -17,7 +17,6 @@ from . import checksums
 from .atomic import reporting_disk_full, write_atomic
 from .block_guard import BlockGuard
 from .folder import IndexFolder
-from .group_files import content_checksum
 from .info import IndexInfo
 from .row_table import F16
 from .vector_blocks import BLOCK_BYTES, VECTOR_BLOCKS_FILE, VectorBlocks, block_digest, read_block
@@ -72,7 +71,7 @@ def publish_vector_blocks(
     content = json.dumps(write_record(record), sort_keys=True).encode()
     with reporting_disk_full(VECTOR_BLOCKS_FILE):
         write_atomic(folder.path / VECTOR_BLOCKS_FILE, content, durable=True)
-    return {VECTOR_BLOCKS_FILE: content_checksum(content)}
+    return {VECTOR_BLOCKS_FILE: checksums.content_checksum(content)}
 
 
 def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | None:
@@ -81,18 +80,7 @@ def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | N
     recorded = info.checksums.get(VECTOR_BLOCKS_FILE)
     if recorded is None:
         return None
-    try:
-        content = (folder.path / VECTOR_BLOCKS_FILE).read_bytes()
-    except OSError as exc:
-        raise IndexCorruptError(f"cannot read {VECTOR_BLOCKS_FILE}: {exc.strerror}") from exc
-    if content_checksum(content) != recorded:
-        raise IndexCorruptError(
-            checksums.mismatch_message(VECTOR_BLOCKS_FILE, "run `medsearch index` again")
-        )
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise IndexCorruptError(f"{VECTOR_BLOCKS_FILE} is not valid JSON: {exc}") from exc
+    data = checksums.checked_json(folder.path / VECTOR_BLOCKS_FILE, recorded)
     blocks = read_record(VectorBlocks, data, VECTOR_BLOCKS_FILE, "")
     expected = (info.vector_rows or 0) * info.dim * F16.itemsize
     whole = -(-blocks.length // max(blocks.block_bytes, 1))

@@ -8,8 +8,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import shutil
-import sqlite3
 import time
 from pathlib import Path
 
@@ -26,17 +24,10 @@ from indexer.storage.vector_blocks import BLOCK_BYTES, VECTOR_BLOCKS_FILE
 from indexer.storage.verify import verify_index
 from search_api import create_app
 from tests.api.test_api_metrics import scrape
+from tests.unit.storage.test_corruption import _copy, _flip_byte
 
 #: a small block, so that the 32-row sample index spans several
 SMALL_BLOCK = 1024
-
-
-def _copy(sample_index_dir: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "index"
-    shutil.copytree(sample_index_dir, copy)
-    with sqlite3.connect(copy / "meta.sqlite") as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return copy
 
 
 def _republish_blocks(index_dir: Path, info: IndexInfo, rows: int, block_bytes: int) -> IndexInfo:
@@ -60,12 +51,6 @@ def _sha256_blocks(data: bytes, block_bytes: int) -> list[str]:
         hashlib.sha256(data[start : start + block_bytes]).hexdigest()
         for start in range(0, len(data), block_bytes)
     ]
-
-
-def _flip_byte(path: Path, offset: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def _row_offset(index_dir: Path, image_id: int) -> int:
