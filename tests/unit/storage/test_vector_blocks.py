@@ -193,3 +193,23 @@ def test_deep_verify_finds_block_digests_that_disagree_with_sound_rows(
     )
     problems = verify_index(index_dir, deep=True)
     assert any("vectors.f16 bytes 0 to" in problem for problem in problems), problems
+
+
+def test_a_new_version_takes_over_the_checked_blocks_and_checks_the_changed_ones(
+    sample_index_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = _copy(sample_index_dir, tmp_path)
+    info = IndexFolder(index_dir).read_info()
+    earlier = _republish_blocks(index_dir, info, 18, SMALL_BLOCK)  # blocks 0-3 whole, 4 partial
+    retriever = Retriever.open(_settings(index_dir))
+    with contextlib.closing(retriever):
+        retriever.vectors_for([2])  # checks block 0
+        later = _republish_blocks(index_dir, earlier, 32, SMALL_BLOCK)
+        IndexFolder(index_dir).write_info(
+            dataclasses.replace(later, generation=later.generation + 1)
+        )
+        assert retriever.refresh()
+        state = retriever.vector_check()
+        # block 0 carried over; the partial block 4 and the new 5 to 7 checked at reload
+        assert state is not None and state.blocks == 8
+        assert state.unchecked == 3 and state.damage is None
