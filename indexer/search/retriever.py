@@ -164,10 +164,10 @@ class Retriever:
                 self._rejected_mtime = mtime
                 raise
             if fresh.info.generation == current.info.generation:
-                _stop_checks(fresh)
+                fresh.vectors.stop_checks()
                 self._snapshot = dataclasses.replace(current, info_mtime=fresh.info_mtime)
                 return False
-            _stop_checks(current)
+            current.vectors.stop_checks()
             self._snapshot = fresh
             return True
 
@@ -290,7 +290,7 @@ class Retriever:
         ``below_cut_off`` counts the results of the page a cut-off removed.
         """
         started = time.perf_counter()
-        _refuse_if_damaged(self._snapshot)
+        self._snapshot.vectors.refuse_if_damaged()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
@@ -628,7 +628,7 @@ class Retriever:
         return [LabelProbability(lbl, float(p), float(c)) for lbl, p, c in ranked]
 
     def close(self) -> None:
-        _stop_checks(self._snapshot)
+        self._snapshot.vectors.stop_checks()
         self.store.close()
 
 
@@ -641,18 +641,6 @@ def _ids_scoring_at_least(snapshot: _Snapshot, query: np.ndarray, min_score: flo
         return index.ids_scoring_at_least(query, min_score)
     ids = index.ids()
     return ann.ids_scoring_at_least(snapshot.vectors.rows_of(ids), ids, query, min_score)
-
-
-def _refuse_if_damaged(snapshot: _Snapshot) -> None:
-    """:class:`IndexDamagedError` once the snapshot's vector file was found damaged."""
-    if snapshot.vectors.guard is not None:
-        snapshot.vectors.guard.raise_if_damaged()
-
-
-def _stop_checks(snapshot: _Snapshot) -> None:
-    """End the background check of a snapshot no longer served."""
-    if snapshot.vectors.guard is not None:
-        snapshot.vectors.guard.stop()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,16 @@ class VectorFile:
         self.guard = guard
         self._row_bytes = dim * F16.itemsize
 
+    def refuse_if_damaged(self) -> None:
+        """:class:`~indexer.errors.IndexDamagedError` once the guard found a damaged block."""
+        if self.guard is not None:
+            self.guard.raise_if_damaged()
+
+    def stop_checks(self) -> None:
+        """End the guard's background check (the version is no longer served)."""
+        if self.guard is not None:
+            self.guard.stop()
+
     def rows(self) -> int:
         """Number of row slots the file holds (some may belong to deleted images)."""
         size = self.path.stat().st_size if self.path.exists() else 0
