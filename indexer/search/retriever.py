@@ -132,8 +132,6 @@ class Retriever:
         guard = guard_of(self.folder, info, previous.vectors.guard if previous else None)
         vectors = VectorFile(self.folder.vectors_path, info.dim, guard)
         index = ann.load_published(self.folder, info, vectors=vectors)
-        if guard is not None and self._check_in_background:
-            guard.check_in_background()
         digest = None
         if guard is None and VECTORS_FILE in recorded and info.vector_rows is not None:
             start = previous.vectors_digest if previous is not None else None
@@ -169,15 +167,15 @@ class Retriever:
                 return False
             current.vectors.stop_checks()
             self._snapshot = fresh
+            if self._check_in_background:
+                fresh.vectors.check_in_background()
             return True
 
     def check_vectors_in_background(self) -> None:
         """Check the served version's vector blocks not read yet in a background thread, and
         those of every version loaded later (:mod:`indexer.storage.block_guard`)."""
         self._check_in_background = True
-        guard = self._snapshot.vectors.guard
-        if guard is not None:
-            guard.check_in_background()
+        self._snapshot.vectors.check_in_background()
 
     def vector_check(self) -> BlockCheckState | None:
         """How far the check of the served vector file's blocks is, and the damage it found

@@ -40,6 +40,11 @@ class VectorFile:
         if self.guard is not None:
             self.guard.raise_if_damaged()
 
+    def check_in_background(self) -> None:
+        """Let the guard check the blocks not read yet in a background thread."""
+        if self.guard is not None:
+            self.guard.check_in_background()
+
     def stop_checks(self) -> None:
         """End the guard's background check (the version is no longer served)."""
         if self.guard is not None:
