@@ -106,6 +106,13 @@ class IndexCorruptError(MedSearchError):
     code = "index_corrupt"
 
 
+class IndexDamagedError(IndexCorruptError):
+    """Rows of the served version's vector file no longer match the digests published for them:
+    the version is refused until a new one is published."""
+
+    code = "index_damaged"
+
+
 class IndexBusyError(MedSearchError):
     """Another process is writing this index."""
 

@@ -247,6 +247,7 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
                     encoder = load_recorded_encoder(recorded, index_settings)
                     encoders[recorded.fingerprint] = encoder
                 retriever = Retriever.open(index_settings, encoder=encoder)
+                retriever.check_vectors_in_background()
             except MedSearchError as exc:
                 raise IndexOpenError(folder, exc) from exc
             opened.append((name, index_settings, retriever))

@@ -3,8 +3,10 @@
 Each application has its own registry (several apps in one process never share counters).
 Requests are counted and timed by route template (``/api/images/<int:image_id>``, never the
 raw path, so a scan of random URLs cannot grow the label set), method and status; what the
-indexes and the model hold is read when the metrics are scraped. The route sits beside the API,
-not under it, where Prometheus looks by default, and asks for the same token as the API.
+indexes and the model hold is read when the metrics are scraped, and so is the check of each
+index's vector blocks (``medsearch_index_damaged``: see docs/security.md). The route sits
+beside the API, not under it, where Prometheus looks by default, and asks for the same token as
+the API.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from indexer.storage.block_guard import BlockCheckState
 from search_api.indexes import IndexSet
+from search_api.service import SearchService
 
 METRICS_PATH = "/metrics"
 #: the route label of a request no route matched
@@ -102,8 +106,22 @@ class IndexCollector(Collector):
             "Text queries queued for the model now",
             labels=labels,
         )
+        damaged = GaugeMetricFamily(
+            "medsearch_index_damaged",
+            "1 once the served version's vector file was found not to match its block digests "
+            "(searches are refused with 503), else 0",
+            labels=labels,
+        )
+        unchecked = GaugeMetricFamily(
+            "medsearch_index_vector_blocks_unchecked",
+            "Blocks of the served version's vector file not checked against their digests yet",
+            labels=labels,
+        )
         for index in self._indexes:
             name = [index.name]
+            check = _vector_check(index.retriever)
+            damaged.add_metric(name, 0 if check is None or check.damage is None else 1)
+            unchecked.add_metric(name, 0 if check is None else check.unchecked)
             info = index.retriever.info()
             usage = index.retriever.encoder.usage()
             generation.add_metric(name, info.generation)
@@ -115,3 +133,11 @@ class IndexCollector(Collector):
             texts.add_metric(name, usage.text_requests)
             waiting.add_metric(name, usage.text_requests_waiting)
         yield from (generation, images, reloads, failures, thumbnails, busy, texts, waiting)
+        yield from (damaged, unchecked)
+
+
+def _vector_check(retriever: SearchService) -> BlockCheckState | None:
+    """The state of the check of a retriever's vector blocks (None: nothing is left to check,
+    or a stand-in retriever without one)."""
+    vector_check = getattr(retriever, "vector_check", None)
+    return vector_check() if vector_check is not None else None

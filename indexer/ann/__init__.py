@@ -1,7 +1,7 @@
 """FAISS inner-product indexes over unit vectors, keyed by image id.
 
 One module per index family (flat, ivf, hnsw, and the compressed ivfsq and ivfpq, which
-re-rank exactly from the memory-mapped vector file), named in :mod:`.registry`. ``auto``
+re-rank exactly from the vector file), named in :mod:`.registry`. ``auto``
 (:mod:`.auto`) picks the most exact type that fits the memory budget; approximate types are
 calibrated at build time so recall@10 against exact search reaches :data:`TARGET_RECALL`
 (:mod:`.calibration`). Every index type is checked against brute force in the tests.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..errors import InvalidRequestError
 from ..storage.folder import FAISS_FILE, IndexFolder
 from ..storage.info import IndexInfo
-from ..storage.vectors import Rows
+from ..storage.vectors import Rows, VectorFile
 from .auto import AUTO_FLAT_MAX, choose_index_type
 from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable, id_selector
 from .calibration import RERANK_START, TARGET_RECALL, calibrate
@@ -82,15 +82,22 @@ def build(
     return ann
 
 
-def load_published(folder: IndexFolder, info: IndexInfo, *, checked: bool = True) -> AnnIndex:
+def load_published(
+    folder: IndexFolder,
+    info: IndexInfo,
+    *,
+    checked: bool = True,
+    vectors: VectorFile | None = None,
+) -> AnnIndex:
     """The published index of ``folder`` with the knobs ``info`` records, re-ranking (where
-    its type does) from the folder's vector file. ``checked``: against the recorded checksum."""
+    its type does) from ``vectors``, by default the folder's vector file. ``checked``: against
+    the recorded checksum."""
     checksum = info.checksums.get(FAISS_FILE) if checked else None
     ann = load(
         folder.faiss_path, info.search_param, checksum, rerank_factor=info.rerank_factor or 0
     )
     if ann.family.reranks:
-        ann.table = folder.vector_file(info.dim).memmap()
+        ann.table = (vectors or folder.vector_file(info.dim)).row_table()
     return ann
 
 

@@ -2,7 +2,8 @@
 
 Families (:mod:`indexer.ann.registry`) say how an index type is built, searched and sized;
 :class:`AnnIndex` is what every caller holds. A family that stores compressed codes re-ranks
-``k * rerank_factor`` candidates exactly against the float16 vector file, memory-mapped.
+``k * rerank_factor`` candidates exactly against the float16 vector file, read through a
+mapping whose resident pages are bounded (:mod:`indexer.storage.row_table`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ faiss: Any = _faiss
 
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
-#: float16 rows where the vector of image id ``i`` is row ``i - 1`` (the mapped vectors.f16)
-VectorTable = npt.NDArray[np.float16]
 #: vectors added to an index per FAISS call, so no more than this many are in memory twice
 ADD_CHUNK = 65_536
 
@@ -31,6 +30,11 @@ class RowSource(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, key: Any, /) -> Any: ...
+
+
+#: float16 rows where the vector of image id ``i`` is row ``i - 1``: an array, or the vector
+#: file's :class:`~indexer.storage.row_table.RowTable`, which reads them from a bounded mapping
+VectorTable = RowSource
 
 
 class IndexFamily:

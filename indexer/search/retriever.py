@@ -4,7 +4,9 @@ A :class:`Retriever` holds the encoder, the metadata store and an immutable snap
 index and vector file. :meth:`Retriever.refresh` swaps in a newly published snapshot atomically,
 so concurrent searches always see one whole version. A version whose files do not match the
 checksums its ``index_info.json`` records (or whose format this MedSearch cannot read) is refused,
-once, and the current one goes on being served.
+once, and the current one goes on being served. The vector file is not hashed whole: its blocks
+are checked as rows are read, and in the background in a service
+(:mod:`indexer.storage.block_guard`).
 
 Arguments are typed Python values: the JSON API checks the shape of requests (types, sizes,
 ranges) before they get here (``search_api/params.py``). The Retriever checks what only it
@@ -44,6 +46,7 @@ from ..records import (
 from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
+from ..storage.block_guard import BlockCheckState
 from ..storage.copies import checksums_of, images_with_checksums
 from ..storage.folder import IndexFolder, require_same_encoder
 from ..storage.info import EncoderRecord
@@ -77,6 +80,7 @@ class Retriever:
         self.store = store
         self.folder = folder
         self._lock = threading.Lock()
+        self._check_in_background = False
         self._snapshot = Snapshot.load(folder, None)
         #: mtime of an index_info.json that could not be loaded, not to be tried again
         self._rejected_mtime: float | None = None
@@ -120,10 +124,26 @@ class Retriever:
                 self._rejected_mtime = mtime
                 raise
             if fresh.info.generation == current.info.generation:
+                fresh.vectors.stop_checks()
                 self._snapshot = dataclasses.replace(current, info_mtime=fresh.info_mtime)
                 return False
+            current.vectors.stop_checks()
             self._snapshot = fresh
+            if self._check_in_background:
+                fresh.vectors.check_in_background()
             return True
+
+    def check_vectors_in_background(self) -> None:
+        """Check the served version's vector blocks not read yet in a background thread, and
+        those of every version loaded later (:mod:`indexer.storage.block_guard`)."""
+        self._check_in_background = True
+        self._snapshot.vectors.check_in_background()
+
+    def vector_check(self) -> BlockCheckState | None:
+        """How far the check of the served vector file's blocks is, and the damage it found
+        (None: the version records no block digests, its rows were hashed whole at load)."""
+        guard = self._snapshot.vectors.guard
+        return guard.state() if guard is not None else None
 
     # -- facts ---------------------------------------------------------------------------------
 
@@ -260,6 +280,7 @@ class Retriever:
         results, one per group already, are not folded.
         """
         started = time.perf_counter()
+        self._snapshot.vectors.refuse_if_damaged()
         if k < 1:
             raise InvalidRequestError("k must be at least 1")
         if offset < 0:
@@ -536,6 +557,7 @@ class Retriever:
         return [LabelProbability(lbl, float(p), float(c)) for lbl, p, c in ranked]
 
     def close(self) -> None:
+        self._snapshot.vectors.stop_checks()
         self.store.close()
 
 

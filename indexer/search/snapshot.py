@@ -2,9 +2,9 @@
 
 A :class:`Snapshot` is immutable: the ANN index, the vector file, the group vectors and the null
 distribution of one ``index_info.json``. Loading it checks its files against the checksums that
-info records (the vector rows a previous snapshot checked already are not read again), so a
-:class:`~indexer.search.retriever.Retriever` can swap snapshots atomically and every search sees
-one whole version.
+info records, the vector file by its blocks as rows are read (:mod:`indexer.storage.block_guard`),
+so a :class:`~indexer.search.retriever.Retriever` can swap snapshots atomically and every search
+sees one whole version.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ann
 from ..errors import IndexCorruptError
+from ..storage.block_digests import guard_of
 from ..storage.checksums import PrefixDigest
 from ..storage.folder import VECTORS_FILE, IndexFolder
 from ..storage.group_files import PublishedGroups, load_groups
@@ -53,10 +54,12 @@ class Snapshot:
                 "`medsearch index` run did not finish; run it again"
             )
         recorded = info.checksums
-        index = ann.load_published(folder, info)
-        vectors = folder.vector_file(info.dim)
+        guard = guard_of(folder, info, previous.vectors.guard if previous else None)
+        vectors = VectorFile(folder.vectors_path, info.dim, guard)
+        index = ann.load_published(folder, info, vectors=vectors)
         digest = None
-        if VECTORS_FILE in recorded and info.vector_rows is not None:
+        # a version published before block digests is hashed whole
+        if guard is None and VECTORS_FILE in recorded and info.vector_rows is not None:
             start = previous.vectors_digest if previous is not None else None
             digest = vectors.checked_digest(info.vector_rows, recorded[VECTORS_FILE], start)
         groups = {field: load_groups(folder, info, field) for field in info.group_fields or ()}

@@ -10,8 +10,9 @@ runs SQLite's own integrity check on it instead.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..errors import IndexCorruptError
 
@@ -31,6 +32,26 @@ def path_checksum(path: Path) -> str:
     """The checksum of the whole file at ``path``."""
     with open(path, "rb") as handle:
         return file_checksum(handle)
+
+
+def content_checksum(content: bytes) -> str:
+    """The checksum ``index_info.json`` records for a file of ``content``."""
+    return f"{ALGORITHM}:{hashlib.sha256(content).hexdigest()}"
+
+
+def checked_json(path: Path, recorded: str) -> Any:
+    """The parsed content of the published JSON file at ``path``, which must match the
+    ``recorded`` checksum (:class:`IndexCorruptError` if not, or if it cannot be read)."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise IndexCorruptError(f"cannot read {path.name}: {exc.strerror}") from exc
+    if content_checksum(content) != recorded:
+        raise IndexCorruptError(mismatch_message(path.name, "run `medsearch index` again"))
+    try:
+        return json.loads(content)
+    except ValueError as exc:
+        raise IndexCorruptError(f"{path.name} is not valid JSON: {exc}") from exc
 
 
 def mismatch_message(name: str, what_to_do: str) -> str:

@@ -29,6 +29,7 @@ from .. import ann
 from ..errors import IndexCorruptError
 from . import checksums
 from .atomic import reporting_disk_full, write_atomic
+from .checksums import content_checksum
 from .folder import GROUPS_DIR, IndexFolder
 from .group_vectors import GroupTable
 from .info import IndexInfo
@@ -141,8 +142,3 @@ def _checked_bytes(files: GroupFiles, info: IndexInfo, suffix: str) -> bytes:
             checksums.mismatch_message(name, "run `medsearch index` to rebuild it")
         )
     return content
-
-
-def content_checksum(content: bytes) -> str:
-    """The checksum ``index_info.json`` records for a file of ``content``."""
-    return f"{checksums.ALGORITHM}:{hashlib.sha256(content).hexdigest()}"

@@ -188,20 +188,7 @@ def load_null_scores(folder: IndexFolder, info: IndexInfo) -> NullScores | None:
     recorded = info.checksums.get(NULL_SCORES_FILE)
     if recorded is None:
         return None
-    path = folder.path / NULL_SCORES_FILE
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise IndexCorruptError(f"cannot read {NULL_SCORES_FILE}: {exc.strerror}") from exc
-    if content_checksum(content) != recorded:
-        raise IndexCorruptError(
-            checksums.mismatch_message(NULL_SCORES_FILE, "run `medsearch index` again")
-        )
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise IndexCorruptError(f"{NULL_SCORES_FILE} is not valid JSON: {exc}") from exc
-    return NullScores.from_json(data)
+    return NullScores.from_json(checksums.checked_json(folder.path / NULL_SCORES_FILE, recorded))
 
 
 def publish_null_scores(

@@ -6,7 +6,8 @@ index type changes or cannot remove), writes the index aside and renames it into
 writes ``index_info.json`` with a higher generation, which is what a running service watches.
 The group vectors (series, studies, cases) are published with it, their checksums beside the
 main files' (:mod:`indexer.storage.group_publish`), and so are the scores unrelated queries get
-on the new version (:mod:`indexer.storage.null_scores`).
+on the new version (:mod:`indexer.storage.null_scores`), and the digests of the blocks of the
+vector file (:mod:`indexer.storage.vector_blocks`), which let a service start without hashing it.
 
 The new info records the checksums of what it publishes (:mod:`indexer.storage.checksums`). Before
 that, the previous version's checksums are checked: an ``index.faiss`` that does not match (damaged,
@@ -33,6 +34,7 @@ from ..fault_points import fault_point
 from ..settings import Settings
 from ..versions import library_versions, medsearch_version
 from . import checksums
+from .block_digests import publish_vector_blocks
 from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
 from .group_publish import group_fields_of, publish_groups
 from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
@@ -100,7 +102,9 @@ def publish(
         folder, info, synced.index, null_queries, index_changed=synced.changed
     )
     same_nulls = all(info.checksums.get(name) == checksum for name, checksum in nulls.items())
-    if not synced.changed and same_groups and same_nulls and _is_current(info, len(db_ids), failed):
+    blocks = publish_vector_blocks(folder, info, vector_rows)
+    unchanged = same_groups and same_nulls and blocks.items() <= info.checksums.items()
+    if not synced.changed and unchanged and _is_current(info, len(db_ids), failed):
         # nothing to publish: a new generation would make every running service reload
         return info
     info = _next_version(
@@ -114,6 +118,7 @@ def publish(
             VECTORS_FILE: vectors_checksum,
             **groups,
             **nulls,
+            **blocks,
         },
         vector_rows=vector_rows,
     )

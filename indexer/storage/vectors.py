@@ -3,7 +3,9 @@
 A flat file of float16 rows: the vector of image ``id`` lives in row ``id - 1``. Rows are written
 with positional writes and fsynced before the metadata rows that refer to them are committed.
 Rows are only ever appended past the last published one, so the published rows never change and
-``index_info.json`` can record their checksum (:mod:`indexer.storage.checksums`).
+``index_info.json`` can record their checksum (:mod:`indexer.storage.checksums`) and the digests
+of their blocks (:mod:`indexer.storage.vector_blocks`). A served version's file carries the
+:class:`~indexer.storage.block_guard.BlockGuard` that checks each block before its rows are read.
 """
 
 from __future__ import annotations
@@ -16,18 +18,37 @@ import numpy.typing as npt
 
 from ..errors import IndexCorruptError
 from .atomic import reporting_disk_full
+from .block_guard import BlockGuard
 from .checksums import PrefixDigest, mismatch_message
+from .row_table import F16, RowTable
 
-F16 = np.dtype("<f2")
+__all__ = ["F16", "Rows", "VectorFile"]
 
 
 class VectorFile:
     """Float16 vectors addressed by image id."""
 
-    def __init__(self, path: Path, dim: int) -> None:
+    def __init__(self, path: Path, dim: int, guard: BlockGuard | None = None) -> None:
         self.path = path
         self.dim = dim
+        #: checks the published blocks before their rows are read (None: reads are not checked)
+        self.guard = guard
         self._row_bytes = dim * F16.itemsize
+
+    def refuse_if_damaged(self) -> None:
+        """:class:`~indexer.errors.IndexDamagedError` once the guard found a damaged block."""
+        if self.guard is not None:
+            self.guard.raise_if_damaged()
+
+    def check_in_background(self) -> None:
+        """Let the guard check the blocks not read yet in a background thread."""
+        if self.guard is not None:
+            self.guard.check_in_background()
+
+    def stop_checks(self) -> None:
+        """End the guard's background check (the version is no longer served)."""
+        if self.guard is not None:
+            self.guard.stop()
 
     def rows(self) -> int:
         """Number of row slots the file holds (some may belong to deleted images)."""
@@ -93,6 +114,8 @@ class VectorFile:
             raise IndexCorruptError(
                 f"{self.path.name} has {rows} rows; ids up to {id_array.max()} asked for"
             )
+        if self.guard is not None:
+            self.guard.check_rows(id_array - 1)
         breaks = np.flatnonzero(np.diff(id_array) != 1) + 1
         starts = np.concatenate(([0], breaks))
         ends = np.concatenate((breaks, [len(id_array)]))
@@ -107,12 +130,16 @@ class VectorFile:
     def rows_of(self, ids: npt.ArrayLike) -> Rows:
         """The vectors of ``ids``, read from disk only as slices of them are asked for."""
         id_array = np.asarray(ids, dtype=np.int64)
-        table = self.memmap()
+        table = self.row_table()
         if len(id_array) and (id_array.min() < 1 or id_array.max() > table.shape[0]):
             raise IndexCorruptError(
                 f"{self.path.name} has {table.shape[0]} rows; ids up to {id_array.max()} asked for"
             )
         return Rows(table, id_array)
+
+    def row_table(self) -> RowTable:
+        """Every row, read through a mapping that gives its pages back (checked by the guard)."""
+        return RowTable(self.path, self.dim, self.rows(), self.guard)
 
     def memmap(self) -> npt.NDArray[np.float16]:
         """A read-only view of every row (mapped, not read into memory)."""
@@ -144,7 +171,7 @@ class Rows:
     """The vectors of some ids as a lazy float32 array: ``rows[i:j]`` or ``rows[[i, j]]`` reads
     just those rows, so a million vectors can be indexed in chunks instead of all at once."""
 
-    def __init__(self, table: npt.NDArray[np.float16], ids: npt.NDArray[np.int64]) -> None:
+    def __init__(self, table: RowTable, ids: npt.NDArray[np.int64]) -> None:
         self._table = table
         self.ids = ids
         self.dim = int(table.shape[1])
@@ -153,7 +180,7 @@ class Rows:
         return len(self.ids)
 
     @property
-    def table(self) -> npt.NDArray[np.float16]:
+    def table(self) -> RowTable:
         """Every row of the file, the vector of id ``i`` at row ``i - 1`` (mapped, not read)."""
         return self._table
 

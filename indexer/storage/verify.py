@@ -1,8 +1,9 @@
 """Checking an index folder's invariants: every image has exactly one vector and vice versa.
 
 The deep check makes every check of the plain one and also reads every published byte:
-``index.faiss``, the published rows of ``vectors.f16``, the group vectors' files and the null
-scores against the checksums ``index_info.json`` records, and ``meta.sqlite`` with SQLite's own
+``index.faiss``, the published rows of ``vectors.f16`` (whole, and block by block against the
+digests a service checks them by), the group vectors' files and the null scores against the
+checksums ``index_info.json`` records, and ``meta.sqlite`` with SQLite's own
 ``PRAGMA integrity_check`` (a database written in place has no fixed checksum).
 
 Also measures recall@10 of the ANN index against exact search (``medsearch info --check-recall``).
@@ -20,6 +21,7 @@ import sqlalchemy.exc
 
 from .. import ann
 from ..errors import MedSearchError
+from .block_digests import guard_of
 from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
 from .group_files import load_groups
 from .info import IndexInfo
@@ -114,6 +116,10 @@ def _damaged_files(folder: IndexFolder, info: IndexInfo) -> list[str]:
         problems.append(exc.message)
     try:
         folder.vector_file(info.dim).checked_digest(info.vector_rows, recorded[VECTORS_FILE])
+        # the rows are as published: the block digests a service checks them by must agree
+        guard = guard_of(folder, info, None)
+        if guard is not None:
+            guard.check_all()
     except MedSearchError as exc:
         problems.append(exc.message)
     for field in info.group_fields or ():

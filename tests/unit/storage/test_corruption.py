@@ -26,6 +26,7 @@ from indexer.storage.folder import (
     IndexFolder,
 )
 from indexer.storage.info import FORMAT_VERSION, IndexInfo
+from indexer.storage.vector_blocks import VECTOR_BLOCKS_FILE
 from indexer.storage.verify import verify_index
 from indexer.versions import medsearch_version
 from search_api import create_app
@@ -74,10 +75,15 @@ def test_a_published_index_records_checksums_and_passes_the_deep_check(
     info = IndexFolder(sample_index_dir).read_info()
     assert info.format_version == FORMAT_VERSION == 2
     assert info.written_by == medsearch_version()
-    # the ANN index, the vectors, the null scores and the group vectors of the sample DICOMs'
-    # series and studies
+    # the ANN index, the vectors and their block digests, the null scores and the group vectors
+    # of the sample DICOMs' series and studies
     grouped = {name for name in info.checksums if name.startswith(f"{GROUPS_DIR}/")}
-    assert set(info.checksums) - grouped == {FAISS_FILE, VECTORS_FILE, NULL_SCORES_FILE}
+    assert set(info.checksums) - grouped == {
+        FAISS_FILE,
+        VECTORS_FILE,
+        VECTOR_BLOCKS_FILE,
+        NULL_SCORES_FILE,
+    }
     assert {name.split("/")[1].split("-")[0] for name in grouped} == {"series_key", "study_key"}
     assert all(value.startswith("sha256:") for value in info.checksums.values())
     assert info.vector_rows == info.count  # ids 1..32, none deleted
@@ -149,6 +155,7 @@ def test_a_format_1_index_is_read_and_brought_up_to_date_on_the_next_run(
     assert {name for name in migrated.checksums if "/" not in name} == {
         FAISS_FILE,
         VECTORS_FILE,
+        VECTOR_BLOCKS_FILE,
         NULL_SCORES_FILE,
     }
     assert _invoke("verify", index_dir, "--deep")[0] == 0
