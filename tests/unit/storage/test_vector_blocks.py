@@ -105,7 +105,8 @@ def test_rows_are_checked_as_they_are_read_and_a_damaged_block_refuses_the_versi
     with contextlib.closing(retriever):
         state = retriever.vector_check()
         assert state is not None and state.unchecked == state.blocks  # nothing hashed at open
-        assert retriever.search(image_id=2, k=3).hits  # its block (the first) is sound
+        # reading a row checks its block (the first, sound) and no other
+        assert retriever.vectors_for([2]).shape == (1, retriever.encoder.dim)
         state = retriever.vector_check()
         assert state is not None and state.unchecked == state.blocks - 1 and state.damage is None
 
