@@ -1,14 +1,14 @@
 /**
  * What the page says must be true: filter counts under the filters chosen and the score cut-off,
  * the values an empty answer suggests (web/static/state.js, render/results.js),
- * the model the index was built with (web/static/lib/models.js) and the sentence of a failed
+ * the model the index was built with and how it runs (web/static/lib/models.js) and the sentence of a failed
  * image search (web/static/render/results.js). Run by `node --test`.
  */
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { modelTitle } from '../../web/static/lib/models.js';
+import { modelTitle, runtimeFact } from '../../web/static/lib/models.js';
 import { emptyState } from '../../web/static/lib/urlstate.js';
 import {
   errorSentence,
@@ -171,6 +171,22 @@ describe('the model named', () => {
     assert.equal(modelTitle({ name: 'clip', model: 'C:\\models\\mine' }), 'mine');
     assert.equal(modelTitle({ name: 'clip' }), 'clip');
     assert.equal(modelTitle(undefined), '');
+  });
+});
+
+describe('how the model runs', () => {
+  test('says nothing of the PyTorch runtime', () => {
+    assert.equal(runtimeFact({ runtime: 'torch', precision: 'bf16' }), '');
+    assert.equal(runtimeFact({}), '');
+  });
+
+  test('names an int8 runtime with its figures against fp32', () => {
+    const fidelity = { mean_cosine: '0.99937', min_cosine: '0.99799', top10_overlap: '0.9730' };
+    assert.equal(
+      runtimeFact({ runtime: 'onnx', precision: 'int8', fidelity }),
+      'int8 on onnx (against fp32: mean cosine 0.99937, minimum 0.99799, top-10 overlap 0.9730)',
+    );
+    assert.equal(runtimeFact({ runtime: 'onnx', precision: 'fp32', fidelity: null }), 'fp32 on onnx');
   });
 });
 

@@ -25,3 +25,22 @@ export function modelTitle(encoder) {
   const lastPart = model.split(/[\\/]/).filter(Boolean).pop();
   return lastPart ?? name;
 }
+
+/**
+ * How the served model runs, when it is not plain PyTorch: the runtime and precision, with the
+ * int8 guard's figures against fp32 PyTorch (so a fast, unfaithful model cannot hide).
+ * @param {{runtime?: unknown, precision?: unknown, fidelity?: any} | null | undefined} encoder
+ * @returns {string} '' for the PyTorch runtime
+ */
+export function runtimeFact(encoder) {
+  const runtime = String(encoder?.runtime ?? 'torch');
+  if (runtime === 'torch') return '';
+  const precision = String(encoder?.precision ?? '');
+  const fact = `${precision ? `${precision} ` : ''}on ${runtime}`;
+  const fidelity = encoder?.fidelity;
+  if (!fidelity || typeof fidelity !== 'object') return fact;
+  return (
+    `${fact} (against fp32: mean cosine ${fidelity.mean_cosine}, ` +
+    `minimum ${fidelity.min_cosine}, top-10 overlap ${fidelity.top10_overlap})`
+  );
+}

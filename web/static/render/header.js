@@ -1,10 +1,10 @@
 /**
- * The header's facts about the index searched (encoder, image count, the random-weights badge)
- * and the index pickers.
+ * The header's facts about the index searched (encoder, image count, how the model runs, the
+ * random-weights badge) and the index pickers.
  */
 
 import { h } from '../lib/dom.js';
-import { modelTitle } from '../lib/models.js';
+import { modelTitle, runtimeFact } from '../lib/models.js';
 
 /**
  * Show the /api/info answer in the header.
@@ -30,6 +30,8 @@ export function renderInfo(els, info) {
   const failed = Number(info.failed);
   if (Number.isFinite(failed) && failed > 0) parts.push(h('span', {}, `${failed} failed`));
   if (info.index_type) parts.push(h('span', {}, `${info.index_type} index`));
+  const runtime = runtimeFact(encoder);
+  if (runtime) parts.push(h('span', { 'data-runtime': String(encoder.runtime) }, runtime));
   els.info.classList.remove('is-error');
   els.info.replaceChildren(...parts.flatMap((part, i) => (i ? [' · ', part] : [part])));
   const details = [encoder.name, encoder.model, encoder.fingerprint && `fingerprint ${encoder.fingerprint}`];
