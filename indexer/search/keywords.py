@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import InvalidRequestError
 from ..records import Facets, GroupSummary, Hit, MetadataValue, SearchResult
 from ..storage import keyword_index
+from ..storage.filters import Filters
 from ..storage.metadata_db import Store
 from .collapse import NEXT_SHOWN, RankedGroup, matches, rank_groups
 from .modes import DENSE, HYBRID, KEYWORD, MODES
@@ -44,7 +45,6 @@ RRF_K = 60
 HYBRID_DEPTH = 100
 
 Ranking = tuple[np.ndarray, np.ndarray]
-Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
 #: the dense ranking of the query text: (want, allowed ids or None) -> (scores, ids), best first
 DenseTop = Callable[[int, np.ndarray | None], Ranking]
 #: hits of (scores, ids) with their group summaries

@@ -21,10 +21,8 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -36,8 +34,6 @@ from ..query_cache import QueryCache
 from ..records import (
     Facets,
     GroupListing,
-    GroupSummary,
-    Hit,
     ImageRecord,
     LabelProbability,
     MetadataValue,
@@ -47,19 +43,18 @@ from ..settings import Settings
 from ..sources.base import CorpusSource
 from ..sources.registry import indexed_source
 from ..storage.block_guard import BlockCheckState
-from ..storage.copies import checksums_of, images_with_checksums
+from ..storage.filters import Filters
 from ..storage.folder import IndexFolder, require_same_encoder
 from ..storage.info import EncoderRecord
 from ..storage.metadata_db import Store
-from ..storage.null_scores import NullSample
 from . import keywords, levels
 from .calibration import index_calibration
-from .collapse import GroupScorer, collapsed_ranking, matches
 from .cutoff import CutOff, cut_count, null_for, query_kind, with_standing
-from .dedupe import FoldRequest, FoldSource, folded_page
 from .duplicate_finder import DuplicateFinder
 from .duplicate_threshold import AdaptiveThreshold
 from .duplicates import DuplicateReport
+from .group_search import GroupSearch
+from .image_search import ImageSearch, hits_of
 from .info import RetrieverInfo
 from .query_parts import QueryPart, excluded_ids, judged_as
 from .query_vectors import QueryEmbedder
@@ -67,8 +62,6 @@ from .snapshot import Snapshot
 
 #: image ids the results of recent score cut-offs may hold in memory together (8 bytes each)
 _FLOOR_CACHE_IDS = 4_000_000
-
-Filters = Mapping[str, MetadataValue | Sequence[MetadataValue]]
 
 
 class Retriever:
@@ -317,9 +310,8 @@ class Retriever:
             request = levels.GroupRequest(
                 k, offset, self.store.ids_matching(filters) if filters else None, None
             )
-            return self._search_groups(
-                level, group, queries, request, filters, started, collapse, cut, null
-            )
+            at_level = GroupSearch(self.store, self._snapshot, self._queries.embed, cut, null)
+            return at_level.run(level, group, queries, request, filters, started, collapse)
         query = self._queries.embed(
             text=text, image=image, vector=vector, image_id=image_id, parts=parts
         )
@@ -331,16 +323,13 @@ class Retriever:
         excluded = {*exclude_ids, *([image_id] if image_id is not None else [])}
         excluded.update(excluded_ids(parts))
         exclude = np.asarray(sorted({int(i) for i in excluded}), dtype=np.int64)
-        min_score = cut.floor(lambda: self._best_score(snapshot, query, allowed, exclude), null)
-        search = _Search(snapshot, query, allowed, exclude, min_score)
+        search = ImageSearch(self.store, snapshot, query, allowed, exclude)
+        min_score = cut.floor(search.best_score, null)
+        search = dataclasses.replace(search, min_score=min_score)
         if collapse is not None:
-            hits, total = self._collapsed(search, collapse, k, offset, total, filters)
+            hits, total = search.collapsed(collapse, k, offset, total, filters)
         else:
-            fold = FoldRequest(query, k, offset, dedupe, total, allowed, exclude, min_score)
-            page = folded_page(self._fold_source(snapshot, query, allowed), fold)
-            ids = np.asarray([result.id for result in page], dtype=np.int64)
-            scores = np.asarray([result.score for result in page], dtype=np.float32)
-            hits = self._hits(scores, ids, copies={r.id: r.copies for r in page})
+            hits = search.folded(k, offset, dedupe, total, self.ids_scoring_at_least)
         # a filter value in the wrong case is the usual reason for finding nothing
         suggestions = self.store.case_variants(filters) if filters and not total else {}
         searched = time.perf_counter()
@@ -355,18 +344,6 @@ class Retriever:
         hits = with_standing(hits, null)
         return SearchResult(hits, total, timings, suggestions, facets, below)
 
-    def _best_score(
-        self,
-        snapshot: Snapshot,
-        query: np.ndarray,
-        allowed: np.ndarray | None,
-        exclude: np.ndarray,
-    ) -> float | None:
-        """The best score of the query's eligible images (None: there is none)."""
-        scores, ids = snapshot.top(query, 1 + len(exclude), allowed)
-        scores, _ = matches(scores, ids, exclude, None)
-        return float(scores[0]) if len(scores) else None
-
     def _search_words(self, request: keywords.WordRequest) -> SearchResult:
         """A keyword or hybrid search (:mod:`indexer.search.keywords`)."""
         if request.collapse is not None:
@@ -376,7 +353,9 @@ class Retriever:
         def dense_top(want: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
             return snapshot.top(self.embed_text(request.text), want, allowed)
 
-        return keywords.search(self.store, request, dense_top, self._hits)
+        return keywords.search(
+            self.store, request, dense_top, functools.partial(hits_of, self.store)
+        )
 
     def _facets_scoring(
         self,
@@ -391,59 +370,6 @@ class Retriever:
         above = self.ids_scoring_at_least(query, min_score)
         return self.store.facets(filters=filters, within=np.setdiff1d(above, exclude))
 
-    def _search_groups(
-        self,
-        level: str,
-        group: MetadataValue,
-        queries: dict[str, Any],
-        request: levels.GroupRequest,
-        filters: Filters | None,
-        started: float,
-        collapse: str | None,
-        cut: CutOff,
-        null: NullSample | None,
-    ) -> SearchResult:
-        """The groups of ``level`` best matching the query, or ``group``'s own vector; with
-        ``collapse``, the best group per value of that field of their representative images."""
-        snapshot = self._snapshot
-        published = levels.groups_of_level(snapshot.groups, level)
-        if group is None:
-            query = self._queries.embed(**queries)
-        else:
-            given = [name for name, value in queries.items() if value is not None]
-            if given:
-                raise InvalidRequestError(
-                    f"give exactly one of text, image, image_id, vector, group, not "
-                    f"{' and '.join(given)} and group"
-                )
-            first = levels.group_number(published, group)
-            request = dataclasses.replace(request, first=first)
-            query = published.table.vectors[first]
-        embedded = time.perf_counter()
-
-        def best_score() -> float | None:
-            top = dataclasses.replace(request, k=1, offset=0)
-            first, _ = levels.rank_groups(published, query, top)
-            return first[0][1] if first else None
-
-        request = dataclasses.replace(request, min_score=cut.floor(best_score, null))
-        if collapse is None:
-            ranked, total = levels.rank_groups(published, query, request)
-        else:
-
-            def values_of(ids: list[int]) -> dict[int, MetadataValue]:
-                return self.store.groups.values_of(collapse, ids)
-
-            ranked, total = levels.collapse_groups(published, query, request, values_of)
-        hits = levels.group_hits(
-            published, ranked, query, request, self.store.get_many, snapshot.vectors.read
-        )
-        suggestions = self.store.case_variants(filters) if filters and not total else {}
-        below = cut_count(cut, k=request.k, offset=request.offset, available=total, shown=len(hits))
-        return SearchResult(
-            with_standing(hits, null), total, _timings(started, embedded), suggestions, None, below
-        )
-
     def embed_text(self, text: str) -> np.ndarray:
         """The unit vector of a text query (recent queries are cached)."""
         return self._queries.embed_text(text)
@@ -455,78 +381,6 @@ class Retriever:
     def check_vector(self, vector: Sequence[float] | np.ndarray) -> np.ndarray:
         """The query vector scaled to unit length; it must fit this index's encoder."""
         return self._queries.check_vector(vector)
-
-    def _collapsed(
-        self,
-        search: _Search,
-        field: str,
-        k: int,
-        offset: int,
-        eligible: int,
-        filters: Filters | None,
-    ) -> tuple[list[Hit], int]:
-        """The page of groups of a collapsed search, and how many groups are eligible."""
-        group_total = self.store.groups.count(field, filters)
-        wanted = min(k + offset, group_total)
-        if wanted == 0 or eligible == 0:
-            return [], group_total
-        snapshot, query, allowed = search.snapshot, search.query, search.allowed
-
-        groups = collapsed_ranking(
-            top=lambda want: snapshot.top(query, want, allowed),
-            exact=lambda: snapshot.exact_ranking(query, allowed, self.store.ids),
-            values_of=lambda ids: self.store.groups.values_of(field, ids.tolist()),
-            wanted=wanted,
-            eligible=eligible,
-            exclude=search.exclude,
-            min_score=search.min_score,
-        )
-        scorer = GroupScorer(
-            self.store, snapshot.vectors, field, query, allowed, search.exclude, search.min_score
-        )
-        # a page's groups in the order of their exact best scores (an ANN ranking may have
-        # found a group through another of its images)
-        best = sorted(scorer.summaries(groups[offset : offset + k]), key=lambda b: -b[1])
-        ids = np.asarray([image for image, _, _ in best], dtype=np.int64)
-        scores = np.asarray([score for _, score, _ in best], dtype=np.float32)
-        hits = self._hits(scores, ids, {image: summary for image, _, summary in best})
-        return hits, group_total
-
-    def _fold_source(
-        self, snapshot: Snapshot, query: np.ndarray, allowed: np.ndarray | None
-    ) -> FoldSource:
-        engine = self.store.engine
-        return FoldSource(
-            top=lambda want: snapshot.top(query, want, allowed),
-            exact=lambda: snapshot.exact_ranking(query, allowed, self.store.ids),
-            vectors_of=lambda ids: snapshot.vectors.read(np.asarray(ids, dtype=np.int64)),
-            checksums_of=lambda ids: checksums_of(engine, ids),
-            images_with=lambda sums: images_with_checksums(engine, sums),
-            within=self.ids_scoring_at_least,
-        )
-
-    def _hits(
-        self,
-        scores: np.ndarray,
-        ids: np.ndarray,
-        groups: Mapping[int, GroupSummary] | None = None,
-        copies: Mapping[int, tuple[tuple[int, float], ...]] | None = None,
-    ) -> list[Hit]:
-        records = self.store.get_many(ids.tolist())
-        return [
-            Hit(
-                id=int(i),
-                score=float(s),
-                path=records[int(i)].path,
-                caption=records[int(i)].caption,
-                metadata=records[int(i)].metadata(),
-                group=groups.get(int(i)) if groups is not None else None,
-                copies=copies.get(int(i), ()) if copies is not None else (),
-            )
-            for s, i in zip(scores, ids, strict=True)
-            # an id published in the ANN index but pruned since is skipped
-            if int(i) in records
-        ]
 
     # -- zero-shot classification --------------------------------------------------------------
 
@@ -562,27 +416,6 @@ class Retriever:
 
 
 __all__ = ["Retriever", "NotFoundError"]
-
-
-@dataclass(frozen=True)
-class _Search:
-    """What one search ranks: the query, the eligible ids (None: all), those left out."""
-
-    snapshot: Snapshot
-    query: np.ndarray
-    allowed: np.ndarray | None
-    exclude: np.ndarray
-    min_score: float | None
-
-
-def _timings(started: float, embedded: float) -> dict[str, float]:
-    """Milliseconds spent embedding, searching, and in all, of a search that ends now."""
-    finished = time.perf_counter()
-    return {
-        "embed": (embedded - started) * 1000,
-        "search": (finished - embedded) * 1000,
-        "total": (finished - started) * 1000,
-    }
 
 
 def load_recorded_encoder(recorded: EncoderRecord, settings: Settings) -> Encoder:

@@ -10,7 +10,8 @@ import pytest
 from indexer.errors import InvalidRequestError, NotFoundError
 from indexer.records import MetadataValue
 from indexer.search.levels import level_field
-from indexer.search.retriever import Filters, Retriever
+from indexer.search.retriever import Retriever
+from indexer.storage.filters import Filters
 from indexer.storage.folder import IndexFolder
 from indexer.storage.group_files import load_groups
 from tests.support.ct_series import CT_STUDY_COUNT
