@@ -10,16 +10,18 @@ never in memory together.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import InvalidRequestError, ModelUnavailableError
 from ..runtime.freed_memory import return_freed_memory
 from ..runtime.packed_linear import plain_linear_layers
 from ..runtime.torch_encoder import TorchEncoder
 from .calibration import Calibration
-from .encoder import OnnxEncoder
 from .export import IMAGE_FILE, TEXT_FILE, cache_folder, cached, default_cache, export_towers
 from .fidelity import compare_with_reference, reference_embeddings, require_faithful
-from .quantize import quantize_image_tower, quantize_text_tower, stacked
+
+if TYPE_CHECKING:
+    from .encoder import OnnxEncoder
 
 PRECISIONS = ("fp32", "int8")
 
@@ -69,7 +71,7 @@ def load_onnx(
     if precision == "fp32":
         reference.release_weights()
         return_freed_memory()
-        return OnnxEncoder(reference, fp32, "fp32")
+        return _running(reference, fp32, "fp32")
     assert calibration is not None
     # The fp32 model's own figures first: then it goes, before the int8 towers are made or loaded,
     # so that the two are never in memory together (int8 peaks no higher than bf16).
@@ -78,6 +80,8 @@ def load_onnx(
     return_freed_memory()
 
     def quantize(folder: Path) -> None:
+        from .quantize import quantize_image_tower, quantize_text_tower, stacked
+
         if not expected.prepared:
             raise InvalidRequestError(
                 "int8 is calibrated on images of the corpus, and it has no readable image yet: "
@@ -89,7 +93,15 @@ def load_onnx(
 
     int8 = cached(cache_folder(root, reference.fingerprint, "int8"), quantize)
     return_freed_memory()  # what calibrating the image tower held
-    encoder = OnnxEncoder(reference, int8, "int8")
+    encoder = _running(reference, int8, "int8")
     encoder.fidelity = compare_with_reference(encoder, expected, calibration)
     require_faithful(encoder.fidelity, reference.model_ref)
     return encoder
+
+
+def _running(reference: TorchEncoder, folder: Path, precision: str) -> OnnxEncoder:
+    """The towers in ``folder`` in ONNX Runtime, imported only now (with its quantiser, some tens
+    of MB): not beside the PyTorch model while it loads, the moment memory peaks."""
+    from .encoder import OnnxEncoder
+
+    return OnnxEncoder(reference, folder, precision)
