@@ -4,6 +4,7 @@ PyTorch encoder of the same model (so both embed into the same space, same finge
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,24 @@ from ..runtime.torch_encoder import TorchEncoder
 from .export import IMAGE_FILE, TEXT_FILE
 from .fidelity import FidelityReport
 
+#: threads of the text tower's session: a query of a few tokens is a handful of small products,
+#: which a second thread splits into pieces smaller than the cost of handing them over, and one
+#: thread leaves the other cores to the requests' other work (tokens, search, HTTP)
+TEXT_THREADS = 1
 
-def _session(path: Path) -> onnxruntime.InferenceSession:
+
+def _session(path: Path, threads: int, *, spinning: bool) -> onnxruntime.InferenceSession:
+    """A CPU session of ``threads`` threads, the graph fully optimised, one operator at a time.
+
+    ``spinning``: idle pool threads spin for the next operator rather than sleep, which a batch of
+    images gains from; between short text queries it only burns a core that other work needs.
+    """
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = torch.get_num_threads()
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -41,8 +55,12 @@ class OnnxEncoder(TorchEncoder):
         self.family, self.name = shared.family, shared.name
         self.dim, self.image_size = shared.dim, shared.image_size
         self.fingerprint = shared.fingerprint
-        self._image_session = self._model_thread.run(_session, folder / IMAGE_FILE)
-        self._text_session = self._model_thread.run(_session, folder / TEXT_FILE)
+        self._image_session = self._model_thread.run(
+            partial(_session, spinning=True), folder / IMAGE_FILE, torch.get_num_threads()
+        )
+        self._text_session = self._model_thread.run(
+            partial(_session, spinning=False), folder / TEXT_FILE, TEXT_THREADS
+        )
         self._text_names = {item.name for item in self._text_session.get_inputs()}
         self._image_tower = self._run_image_tower
         #: the guard's figures, for an int8 model (:mod:`.fidelity`)

@@ -14,10 +14,10 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 import torch
 from torch import nn
 
@@ -41,7 +41,7 @@ def default_cache() -> Path:
 
 def cache_folder(cache: Path, fingerprint: str, precision: str) -> Path:
     """Where the towers of the model ``fingerprint`` at ``precision`` are cached."""
-    return cache / fingerprint / f"onnxruntime-{onnxruntime.__version__}" / precision
+    return cache / fingerprint / f"onnxruntime-{version('onnxruntime')}" / precision
 
 
 def cached(folder: Path, make: Callable[[Path], None]) -> Path:

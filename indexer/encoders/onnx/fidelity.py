@@ -66,16 +66,44 @@ class FidelityReport:
         }
 
 
+@dataclass(frozen=True)
+class ReferenceEmbeddings:
+    """The fp32 PyTorch model's embeddings of a calibration set, kept so that the model itself
+    can be let go before the candidate is loaded (only one of the two is in memory at a time)."""
+
+    names: tuple[str, ...]
+    prepared: tuple[np.ndarray, ...]
+    texts: tuple[str, ...]
+    #: the images' unit vectors, then the texts'
+    vectors: np.ndarray
+
+
+def reference_embeddings(reference: Encoder, calibration: Calibration) -> ReferenceEmbeddings:
+    """Embed ``calibration`` with ``reference`` (the fp32 PyTorch model)."""
+    names, prepared = calibration.prepared(reference)
+    texts = list(calibration.texts)
+    vectors = np.concatenate([reference.encode_prepared(prepared), reference.encode_texts(texts)])
+    return ReferenceEmbeddings(tuple(names), tuple(prepared), tuple(texts), vectors)
+
+
 def measure_fidelity(
     candidate: Encoder, reference: Encoder, calibration: Calibration
 ) -> FidelityReport:
     """Compare ``candidate`` with ``reference`` (the fp32 PyTorch model) on ``calibration``."""
-    names, prepared = calibration.prepared(reference)
-    texts = list(calibration.texts)
+    return compare_with_reference(
+        candidate, reference_embeddings(reference, calibration), calibration
+    )
+
+
+def compare_with_reference(
+    candidate: Encoder, expected: ReferenceEmbeddings, calibration: Calibration
+) -> FidelityReport:
+    """Compare ``candidate`` with the reference's embeddings ``expected`` of ``calibration``."""
+    prepared, texts = list(expected.prepared), list(expected.texts)
     got = np.concatenate([candidate.encode_prepared(prepared), candidate.encode_texts(texts)])
-    want = np.concatenate([reference.encode_prepared(prepared), reference.encode_texts(texts)])
+    want = expected.vectors
     cosines = np.sum(got * want, axis=1)
-    items = [f"image {name}" for name in names] + [f"text {text!r}" for text in texts]
+    items = [f"image {name}" for name in expected.names] + [f"text {text!r}" for text in texts]
     worst = tuple(f"{items[i]}: {cosines[i]:.4f}" for i in np.argsort(cosines)[:_WORST])
     images = len(prepared)
     index = calibration.index_vectors

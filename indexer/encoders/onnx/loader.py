@@ -2,21 +2,26 @@
 
 fp32 runs the exported towers as they are; int8 needs images of the corpus (a
 :class:`~.calibration.Calibration`) to calibrate the image tower when it is made, and to check it,
-against the fp32 PyTorch model, every time it is loaded (:mod:`.fidelity`).
+against the fp32 PyTorch model, every time it is loaded (:mod:`.fidelity`). The PyTorch model
+embeds the check's images and texts first and is let go before the ONNX towers load, so the two are
+never in memory together.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import InvalidRequestError, ModelUnavailableError
+from ..runtime.freed_memory import return_freed_memory
 from ..runtime.packed_linear import plain_linear_layers
 from ..runtime.torch_encoder import TorchEncoder
 from .calibration import Calibration
-from .encoder import OnnxEncoder
 from .export import IMAGE_FILE, TEXT_FILE, cache_folder, cached, default_cache, export_towers
-from .fidelity import measure_fidelity, require_faithful
-from .quantize import quantize_image_tower, quantize_text_tower, stacked
+from .fidelity import compare_with_reference, reference_embeddings, require_faithful
+
+if TYPE_CHECKING:
+    from .encoder import OnnxEncoder
 
 PRECISIONS = ("fp32", "int8")
 
@@ -64,25 +69,39 @@ def load_onnx(
         lambda folder: export_towers(reference, folder),
     )
     if precision == "fp32":
-        encoder = OnnxEncoder(reference, fp32, "fp32")
         reference.release_weights()
-        return encoder
+        return_freed_memory()
+        return _running(reference, fp32, "fp32")
     assert calibration is not None
+    # The fp32 model's own figures first: then it goes, before the int8 towers are made or loaded,
+    # so that the two are never in memory together (int8 peaks no higher than bf16).
+    expected = reference_embeddings(reference, calibration)
+    reference.release_weights()
+    return_freed_memory()
 
     def quantize(folder: Path) -> None:
-        _, prepared = calibration.prepared(reference)
-        if not prepared:
+        from .quantize import quantize_image_tower, quantize_text_tower, stacked
+
+        if not expected.prepared:
             raise InvalidRequestError(
                 "int8 is calibrated on images of the corpus, and it has no readable image yet: "
                 "index some images with the default runtime first, or add images"
             )
-        pixels = stacked([p.numpy() for p in reference.pixels(prepared)])
+        pixels = stacked([p.numpy() for p in reference.pixels(list(expected.prepared))])
         quantize_image_tower(fp32 / IMAGE_FILE, folder / IMAGE_FILE, pixels)
         quantize_text_tower(fp32 / TEXT_FILE, folder / TEXT_FILE)
 
     int8 = cached(cache_folder(root, reference.fingerprint, "int8"), quantize)
-    encoder = OnnxEncoder(reference, int8, "int8")
-    encoder.fidelity = measure_fidelity(encoder, reference, calibration)
+    return_freed_memory()  # what calibrating the image tower held
+    encoder = _running(reference, int8, "int8")
+    encoder.fidelity = compare_with_reference(encoder, expected, calibration)
     require_faithful(encoder.fidelity, reference.model_ref)
-    reference.release_weights()
     return encoder
+
+
+def _running(reference: TorchEncoder, folder: Path, precision: str) -> OnnxEncoder:
+    """The towers in ``folder`` in ONNX Runtime, imported only now (with its quantiser, some tens
+    of MB): not beside the PyTorch model while it loads, the moment memory peaks."""
+    from .encoder import OnnxEncoder
+
+    return OnnxEncoder(reference, folder, precision)

@@ -20,7 +20,7 @@ from indexer.encoders import Encoder
 from indexer.imaging.decode import decode_image_bytes
 from indexer.storage.metadata_db import Store
 from medsearch_bench.query_bench import UPLOAD_SIDE, sample_uploads
-from medsearch_bench.report import index_lines, scale_lines
+from medsearch_bench.report import index_lines, query_lines, scale_lines
 from medsearch_bench.samples import DEFAULT_SAMPLE_IMAGES
 from medsearch_bench.scale_bench import CHUNK, clustered_vectors
 from medsearch_bench.scale_serving import FILTERS
@@ -310,6 +310,31 @@ def test_bench_index_int8_reports_runtime_and_fidelity(
     assert result["pipeline_runs"][0]["embedded"] == 12
     header = index_lines(result)[0]
     assert header.startswith("12 images, int8 on cpu")
+    assert f"(onnx runtime); fidelity to fp32: mean cosine {fidelity['mean_cosine']}" in header
+
+
+@pytest.mark.slow
+def test_bench_query_int8_reports_fidelity_beside_the_speed(
+    sample_index_dir: Path, onnx_cache: Path
+) -> None:
+    result = bench_json(
+        "query",
+        "--index",
+        sample_index_dir,
+        "--device",
+        "cpu",
+        *("--runtime", "onnx", "--precision", "int8", "--onnx-cache", onnx_cache),
+        *("--clients", "2", "--duration", "0.5", "--quick", "--source", SAMPLE_IMAGES),
+    )
+    assert (result["runtime"], result["precision"]) == ("onnx", "int8")
+    fidelity = result["fidelity"]
+    assert float(fidelity["mean_cosine"]) >= 0.995 and float(fidelity["min_cosine"]) >= 0.98
+    assert float(fidelity["top10_overlap"]) >= 0.9
+    assert result["errors"] == result["concurrent_errors"] == 0
+    assert result["concurrent_text_qps"] > 0
+    assert 0 < result["concurrent_text_p50_ms"] <= result["concurrent_text_p99_ms"]
+    header = query_lines(result)[0]
+    assert header.startswith("32 vectors (flat), int8 on cpu")
     assert f"(onnx runtime); fidelity to fp32: mean cosine {fidelity['mean_cosine']}" in header
 
 

@@ -4,10 +4,13 @@ the wrong combinations of runtime and precision are refused."""
 
 from __future__ import annotations
 
+import gc
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from indexer.encoders import Encoder, load_encoder
@@ -95,6 +98,38 @@ def test_int8_is_faithful_on_the_sample_corpus(
     assert record is not None and float(record["mean_cosine"]) == pytest.approx(
         report.mean_cosine, abs=1e-5
     )
+
+
+def _torch_weights_reachable_from(root: object) -> list[tuple[int, ...]]:
+    """Shapes of the parameters and the tensors of 1,024 numbers or more that ``root``'s objects
+    refer to, directly or not (classes, modules and functions, which reach every global, are not
+    followed)."""
+    seen: set[int] = set()
+    pending, found = [root], []
+    while pending:
+        item = pending.pop()
+        if id(item) in seen or isinstance(item, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen.add(id(item))
+        if isinstance(item, torch.Tensor):
+            if isinstance(item, torch.nn.Parameter) or item.numel() >= 1024:
+                found.append(tuple(item.shape))
+            continue
+        pending.extend(gc.get_referents(item))
+    return found
+
+
+@pytest.mark.slow
+def test_an_int8_model_lets_the_pytorch_model_go_once_checked(
+    tiny_encoder: Encoder, onnx_cache: Path, sample_calibration: Calibration
+) -> None:
+    onnx = _onnx(tiny_encoder, "int8", onnx_cache, sample_calibration)
+    assert isinstance(onnx, OnnxEncoder) and onnx.fidelity is not None
+    assert _torch_weights_reachable_from(onnx) == []
+    # the weights went, not what the towers' inputs are made with
+    cosines = np.sum(onnx.encode_texts(TEXTS) * tiny_encoder.encode_texts(TEXTS), 1)
+    assert cosines.min() >= onnx.fidelity.min_cosine - 1e-3
+    assert _torch_weights_reachable_from(tiny_encoder) != []  # the walk does find a model
 
 
 @pytest.mark.slow
