@@ -9,6 +9,9 @@ happens. The points:
     a batch's vectors are on disk, its SQLite transaction is not yet committed
 ``publish:after-faiss``
     the new ``index.faiss`` is in place, ``index_info.json`` still describes the previous version
+``publish:after-recent``
+    the new ``index-recent.faiss`` is in place, ``index_info.json`` still describes the previous
+    version
 ``atomic:before-rename``
     a file is completely written beside its target, not yet renamed over it
 """
@@ -22,7 +25,9 @@ from collections import Counter
 from .errors import SettingsError
 
 FAULT_POINT_VARIABLE = "MEDSEARCH_FAULT_POINT"
-FAULT_POINTS = frozenset({"batch:after-vectors", "publish:after-faiss", "atomic:before-rename"})
+FAULT_POINTS = frozenset(
+    {"batch:after-vectors", "publish:after-faiss", "publish:after-recent", "atomic:before-rename"}
+)
 
 _reached: Counter[str] = Counter()
 

@@ -6,13 +6,15 @@ checkpoints and at each: it appends ``rows`` synthetic rows and vectors in batch
 batch one unit of work as the write stage commits it, then publishes with the run's
 :class:`~indexer.storage.run_publications.RunPublications`, as the pipeline's checkpoint does;
 ``checkpoints`` times over. The first checkpoint of a run reads back the published vectors to
-check them; the later ones show what a checkpoint costs in the middle of a run. It only runs on
-a folder ``bench scale --out`` made, whose rows are synthetic, and it adds rows to it.
+check them; the later ones show what a checkpoint costs in the middle of a run. Each step says
+which of the ANN index's files it wrote: ``index.faiss`` (whole), or only its recent part. It only
+runs on a folder ``bench scale --out`` made, whose rows are synthetic, and it adds rows to it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import numpy as np
 
 from indexer.errors import InvalidRequestError
 from indexer.settings import Settings
-from indexer.storage.folder import IndexFolder
+from indexer.storage.folder import FAISS_FILE, RECENT_FILE, IndexFolder
 from indexer.storage.publish import publish
 from indexer.storage.run_publications import RunPublications
 
@@ -65,15 +67,28 @@ def run_checkpoint_bench(
                 with store.writer() as w:
                     w.insert_rows([synthetic_row(int(i), now) for i in ids])
             written = time.perf_counter() - started
-            started = time.perf_counter()
+            started, before = time.perf_counter(), info.checksums
             info = publish(folder, store, info, settings.index_type, settings.index_memory, run=run)
+            seconds = time.perf_counter() - started
             steps.append(
                 {
                     "images_before": first - 1,
                     "write_seconds": round(written, 2),
                     "write_ms_per_batch": round(written / -(-rows // BATCH) * 1000, 2),
-                    "publish_seconds": round(time.perf_counter() - started, 2),
+                    "publish_seconds": round(seconds, 2),
                     "index_type": info.index_type,
+                    "index_files_written": _written(before, info.checksums),
+                    "recent_file_mb": _size_mb(folder.recent_path),
                 }
             )
     return {"index": str(index_dir), "rows": rows, "checkpoints": steps, "machine": machine_facts()}
+
+
+def _written(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """The ANN index's files a publication wrote (their checksums changed)."""
+    files = (FAISS_FILE, RECENT_FILE)
+    return [name for name in files if name in after and after[name] != before.get(name)]
+
+
+def _size_mb(path: Path) -> float:
+    return round(path.stat().st_size / 2**20, 1) if path.is_file() else 0.0

@@ -10,14 +10,14 @@ calibrated at build time so recall@10 against exact search reaches :data:`TARGET
 from __future__ import annotations
 
 from ..errors import InvalidRequestError
-from ..storage.folder import FAISS_FILE, IndexFolder
+from ..storage.folder import FAISS_FILE, RECENT_FILE, IndexFolder
 from ..storage.info import IndexInfo
 from ..storage.vectors import Rows, VectorFile
 from .auto import AUTO_FLAT_MAX, choose_index_type
 from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable, id_selector
 from .calibration import RERANK_START, TARGET_RECALL, calibrate
 from .exact import EXACT_BLOCK, exact_top_k, ids_scoring_at_least, recall_at_k, sample_queries
-from .files import load, save
+from .files import load, load_recent, save, save_recent
 from .ivf import ivf_list_count
 from .registry import INDEX_TYPES, family
 
@@ -41,9 +41,11 @@ __all__ = [
     "ivf_list_count",
     "load",
     "load_published",
+    "load_recent",
     "recall_at_k",
     "sample_queries",
     "save",
+    "save_recent",
 ]
 
 
@@ -90,12 +92,15 @@ def load_published(
     vectors: VectorFile | None = None,
 ) -> AnnIndex:
     """The published index of ``folder`` with the knobs ``info`` records, re-ranking (where
-    its type does) from ``vectors``, by default the folder's vector file. ``checked``: against
-    the recorded checksum."""
+    its type does) from ``vectors``, by default the folder's vector file, with its recent part
+    where the info records one. ``checked``: against the recorded checksums."""
     checksum = info.checksums.get(FAISS_FILE) if checked else None
     ann = load(
         folder.faiss_path, info.search_param, checksum, rerank_factor=info.rerank_factor or 0
     )
+    if RECENT_FILE in info.checksums:
+        recent_checksum = info.checksums[RECENT_FILE] if checked else None
+        load_recent(ann, folder.recent_path, recent_checksum)
     if ann.family.reranks:
         ann.table = (vectors or folder.vector_file(info.dim)).row_table()
     return ann

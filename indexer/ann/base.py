@@ -4,6 +4,12 @@ Families (:mod:`indexer.ann.registry`) say how an index type is built, searched 
 :class:`AnnIndex` is what every caller holds. A family that stores compressed codes re-ranks
 ``k * rerank_factor`` candidates exactly against the float16 vector file, read through a
 mapping whose resident pages are bounded (:mod:`indexer.storage.row_table`).
+
+An index of a family with trained inverted lists can hold its newest vectors apart, in a
+*recent* part: a FAISS index of the same clustering and codec, holding only the vectors added
+since the main part was last saved. A checkpoint of a long run then saves the recent part, whose
+size does not grow with the index, and leaves the main file as it is; searches ask both parts
+and merge (:mod:`indexer.storage.publish` decides when the parts are folded into one).
 """
 
 from __future__ import annotations
@@ -86,6 +92,15 @@ class IndexFamily:
     def ids(self, index: Any) -> IdArray:
         return np.asarray(faiss.vector_to_array(index.id_map), dtype=np.int64)
 
+    def empty_like(self, index: Any) -> Any | None:
+        """An empty index trained as ``index`` is, whose vectors can later be folded into it
+        (:meth:`fold`), or None where the type cannot keep a recent part."""
+        return None
+
+    def fold(self, index: Any, recent: Any) -> None:
+        """Move every vector of ``recent`` (made by :meth:`empty_like`) into ``index``."""
+        raise NotImplementedError(f"a {self.name} index keeps no recent part")
+
 
 @dataclass
 class AnnIndex:
@@ -99,8 +114,12 @@ class AnnIndex:
     rerank_factor: int = 0
     #: the vectors re-ranked against (re-ranking types only)
     table: VectorTable | None = None
+    #: the vectors added since the main part was saved, apart (see the module docstring)
+    recent: Any | None = None
     #: the selector of the last read-only ``allowed`` array searched, with that array
     _last_selector: tuple[IdArray, Any] | None = field(default=None, repr=False, compare=False)
+    #: every id held, sorted, once asked for (kept up to date by add and remove)
+    _sorted_ids: IdArray | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -108,12 +127,27 @@ class AnnIndex:
 
     @property
     def ntotal(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) + self.recent_count
+
+    @property
+    def recent_count(self) -> int:
+        """Vectors in the recent part (0 without one)."""
+        return int(self.recent.ntotal) if self.recent is not None else 0
 
     @property
     def memory_bytes(self) -> int:
         """Memory the index itself takes (the mapped vector file is not counted)."""
-        return self.family.memory_bytes(self.index)
+        return self.family.memory_bytes(self.index) + self.recent_bytes
+
+    @property
+    def recent_bytes(self) -> int:
+        """Memory the recent part takes (0 without one)."""
+        return self.family.memory_bytes(self.recent) if self.recent is not None else 0
+
+    @property
+    def keeps_recent(self) -> bool:
+        """Whether this type of index can hold its newest vectors in a recent part."""
+        return self.family.inverted_lists
 
     @property
     def supports_removal(self) -> bool:
@@ -127,18 +161,50 @@ class AnnIndex:
         return int(faiss.extract_index_ivf(self.index).nlist)
 
     def ids(self) -> IdArray:
-        """Every id in the index (sorted)."""
-        return np.sort(self.family.ids(self.index))
+        """Every id in the index (sorted; the array is shared, do not change it)."""
+        if self._sorted_ids is None:
+            parts = [self.family.ids(part) for part in self._parts()]
+            self._sorted_ids = np.sort(np.concatenate(parts))
+            self._sorted_ids.flags.writeable = False
+        return self._sorted_ids
 
     def add(self, ids: IdArray, vectors: RowSource) -> None:
-        """Add ``vectors`` (row i under ``ids[i]``), a chunk at a time."""
+        """Add ``vectors`` (row i under ``ids[i]``), a chunk at a time, to the recent part
+        where there is one."""
+        target = self.recent if self.recent is not None else self.index
         for start in range(0, len(ids), ADD_CHUNK):
             chunk = np.ascontiguousarray(vectors[start : start + ADD_CHUNK], dtype=np.float32)
-            self.index.add_with_ids(chunk, ids[start : start + ADD_CHUNK])
+            target.add_with_ids(chunk, ids[start : start + ADD_CHUNK])
+        if self._sorted_ids is not None and len(ids):
+            known = self._sorted_ids
+            added = np.sort(np.asarray(ids, dtype=np.int64))
+            if len(known) and added[0] <= known[-1]:
+                self._sorted_ids = np.union1d(known, added)
+            else:  # new images have the highest ids: no need to sort again
+                self._sorted_ids = np.concatenate([known, added])
+            self._sorted_ids.flags.writeable = False
 
     def remove(self, ids: IdArray) -> None:
-        if len(ids):
-            self.index.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
+        if not len(ids):
+            return
+        for part in self._parts():
+            part.remove_ids(faiss.IDSelectorBatch(len(ids), faiss.swig_ptr(ids)))
+        self._sorted_ids = None
+
+    def start_recent(self) -> bool:
+        """Keep the vectors added from now on in a recent part; False where the type cannot."""
+        if self.recent is None and self.keeps_recent:
+            self.recent = self.family.empty_like(self.index)
+        return self.recent is not None
+
+    def fold_recent(self) -> None:
+        """Move the recent part's vectors into the main part."""
+        if self.recent is not None:
+            self.family.fold(self.index, self.recent)
+            self.recent = None
+
+    def _parts(self) -> list[Any]:
+        return [self.index] if self.recent is None else [self.index, self.recent]
 
     def search(
         self, queries: FloatArray, k: int, allowed: IdArray | None = None
@@ -151,20 +217,35 @@ class AnnIndex:
         k = max(1, min(k, self.ntotal)) if self.ntotal else 1
         fetch = min(self.ntotal, k * self.rerank_factor) if self.family.reranks else k
         params = self._params(allowed)
-        if len(queries) > 1:
-            scores, ids = self.index.search(queries, max(fetch, k), params=params)
-        else:
-            # One query gains nothing from FAISS's OpenMP team, whose idle spinning afterwards
-            # takes a core from the model's; the thread count is per calling thread.
-            threads = faiss.omp_get_max_threads()
-            faiss.omp_set_num_threads(1)
-            try:
-                scores, ids = self.index.search(queries, max(fetch, k), params=params)
-            finally:
-                faiss.omp_set_num_threads(threads)
+        fetch = max(fetch, k)
+        scores, ids = self._search_part(self.index, queries, fetch, params)
+        if self.recent is not None:
+            # the parts share their clustering, so both probe the same lists: the best of
+            # the two candidate lists are the candidates one index holding all would give
+            recent = self._search_part(self.recent, queries, fetch, params)
+            scores, ids = _best_of_merged(
+                np.concatenate([scores, recent[0]], axis=1),
+                np.concatenate([ids, recent[1]], axis=1),
+                fetch,
+            )
         if self.family.reranks:
             return self._rerank(queries, ids, k)
         return scores, ids
+
+    @staticmethod
+    def _search_part(
+        part: Any, queries: FloatArray, fetch: int, params: Any
+    ) -> tuple[FloatArray, IdArray]:
+        if len(queries) > 1:
+            return part.search(queries, fetch, params=params)
+        # One query gains nothing from FAISS's OpenMP team, whose idle spinning afterwards
+        # takes a core from the model's; the thread count is per calling thread.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return part.search(queries, fetch, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     def ids_scoring_at_least(self, query: FloatArray, min_score: float) -> IdArray:
         """Ids of every vector whose inner product with ``query`` is at least ``min_score``,
@@ -176,8 +257,11 @@ class AnnIndex:
         radius = float(np.nextafter(score_cut(min_score), np.float32(-np.inf)))
         queries = np.ascontiguousarray(query[None, :], dtype=np.float32)
         params = self.family.range_parameters(self.index)
-        limits, _, ids = self.index.range_search(queries, radius, params=params)
-        return np.sort(np.asarray(ids[limits[0] : limits[1]], dtype=np.int64))
+        found = []
+        for part in self._parts():
+            limits, _, ids = part.range_search(queries, radius, params=params)
+            found.append(np.asarray(ids[limits[0] : limits[1]], dtype=np.int64))
+        return np.sort(np.concatenate(found))
 
     def _rerank(
         self, queries: FloatArray, candidates: IdArray, k: int
@@ -210,6 +294,14 @@ class AnnIndex:
         if not allowed.flags.writeable:
             self._last_selector = (allowed, selector)
         return selector
+
+
+def _best_of_merged(scores: FloatArray, ids: IdArray, k: int) -> tuple[FloatArray, IdArray]:
+    """The best ``k`` of each row of two parts' results side by side, ties by ascending id;
+    missing results (id -1) last."""
+    keyed = np.where(ids >= 0, scores, -np.inf)
+    order = np.lexsort((ids, -keyed), axis=1)[:, :k]
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
 
 
 def score_cut(min_score: float) -> np.float32:

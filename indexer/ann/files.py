@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from ..errors import IndexCorruptError
 from ..storage import checksums
@@ -13,11 +14,23 @@ from .registry import family_of
 
 
 def save(ann: AnnIndex, path: Path) -> str:
-    """Write the index beside ``path`` and move it into place in one durable, atomic step.
+    """Write the index (its main part) beside ``path`` and move it into place in one durable,
+    atomic step.
 
     Returns the checksum of the bytes written. They go through Python file writes, so a full
     disk raises :class:`~indexer.errors.DiskFullError` instead of leaving a cut file behind.
     """
+    return _write(ann.index, path)
+
+
+def save_recent(ann: AnnIndex, path: Path) -> str:
+    """Write the index's recent part as :func:`save` writes its main part."""
+    if ann.recent is None:
+        raise ValueError("the index has no recent part")
+    return _write(ann.recent, path)
+
+
+def _write(index: object, path: Path) -> str:
     digest = hashlib.sha256()
 
     def write(tmp: Path) -> None:
@@ -27,7 +40,7 @@ def save(ann: AnnIndex, path: Path) -> str:
                 digest.update(chunk)
                 return handle.write(chunk)
 
-            faiss.write_index(ann.index, faiss.PyCallbackIOWriter(sink))
+            faiss.write_index(index, faiss.PyCallbackIOWriter(sink))
 
     with reporting_disk_full(path.name):
         write_atomic(path, write, durable=True)
@@ -49,16 +62,7 @@ def load(
     :class:`~indexer.errors.IndexCorruptError`. ``table`` is the vector file a re-ranking type
     scores its candidates against.
     """
-    try:
-        with open(path, "rb") as handle:
-            if checksum is not None and checksums.file_checksum(handle) != checksum:
-                raise IndexCorruptError(
-                    checksums.mismatch_message(path.name, "run `medsearch index` to rebuild it")
-                )
-            handle.seek(0)
-            index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
-    except (RuntimeError, OSError) as exc:
-        raise IndexCorruptError(f"cannot read {path}: {exc}") from exc
+    index = _read(path, checksum)
     family = family_of(index)
     if family.reranks and rerank_factor < 1:
         raise IndexCorruptError(
@@ -66,3 +70,27 @@ def load(
             "run `medsearch index` to rebuild it"
         )
     return AnnIndex(index, family, search_param, rerank_factor, table)
+
+
+def load_recent(ann: AnnIndex, path: Path, checksum: str | None = None) -> None:
+    """Read ``ann``'s recent part from ``path`` (checked as :func:`load` checks)."""
+    recent = _read(path, checksum)
+    if family_of(recent) is not ann.family or recent.d != ann.index.d:
+        raise IndexCorruptError(
+            f"{path.name} is not a recent part of the {ann.kind} index: run `medsearch index` "
+            "to rebuild it"
+        )
+    ann.recent = recent
+
+
+def _read(path: Path, checksum: str | None) -> Any:
+    try:
+        with open(path, "rb") as handle:
+            if checksum is not None and checksums.file_checksum(handle) != checksum:
+                raise IndexCorruptError(
+                    checksums.mismatch_message(path.name, "run `medsearch index` to rebuild it")
+                )
+            handle.seek(0)
+            return faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+    except (RuntimeError, OSError) as exc:
+        raise IndexCorruptError(f"cannot read {path}: {exc}") from exc

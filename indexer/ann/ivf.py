@@ -100,6 +100,24 @@ class InvertedListsFamily(IndexFamily):
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
+    def empty_like(self, index: Any) -> Any:
+        # a copy of the trained index without its lists: they are set aside while it is
+        # cloned (cloning them would copy the whole index)
+        ivf = faiss.extract_index_ivf(index)
+        lists, owned = ivf.invlists, ivf.own_invlists
+        ivf.own_invlists = False  # so that replace_invlists does not free them
+        empty = faiss.ArrayInvertedLists(ivf.nlist, ivf.code_size)  # Python frees it
+        ivf.replace_invlists(empty, False)
+        try:
+            recent = faiss.clone_index(index)
+        finally:
+            ivf.replace_invlists(lists, owned)
+        recent.reset()
+        return recent
+
+    def fold(self, index: Any, recent: Any) -> None:
+        faiss.extract_index_ivf(index).merge_from(faiss.extract_index_ivf(recent), 0)
+
 
 class IvfFlatFamily(InvertedListsFamily):
     name = "ivf"

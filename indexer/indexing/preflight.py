@@ -21,6 +21,7 @@ from ..storage.folder import (
     GROUPS_DIR,
     LOCK_FILE,
     NULL_SCORES_FILE,
+    RECENT_FILE,
     VECTORS_FILE,
     IndexFolder,
 )
@@ -37,6 +38,7 @@ INDEX_ENTRIES = frozenset(
         f"{DB_FILE}-journal",
         VECTORS_FILE,
         FAISS_FILE,
+        RECENT_FILE,
         LOCK_FILE,
         GROUP_KEY_FILE,
         GROUPS_DIR,

@@ -1,9 +1,10 @@
 """The index folder on disk and how a new version of it is published.
 
 ``meta.sqlite`` (metadata, the source of truth for which images are indexed), ``vectors.f16``
-(raw embeddings by id), ``index.faiss`` (the ANN index, derived from the two) and
-``index_info.json`` (encoder, dim, index type, count, versions, and a generation number that
-grows with every publication). Files are written aside and moved into place atomically.
+(raw embeddings by id), ``index.faiss`` (the ANN index, derived from the two, with
+``index-recent.faiss`` where there is one: its newest vectors) and ``index_info.json``
+(encoder, dim, index type, count, versions, and a generation number that grows with every
+publication). Files are written aside and moved into place atomically.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from .metadata_db import Store
 from .vectors import VectorFile
 
 FAISS_FILE = "index.faiss"
+#: the ANN index's vectors added since ``index.faiss`` was written (:mod:`indexer.ann.base`)
+RECENT_FILE = "index-recent.faiss"
 DB_FILE = "meta.sqlite"
 VECTORS_FILE = "vectors.f16"
 LOCK_FILE = ".write.lock"
@@ -38,6 +41,7 @@ class IndexFolder:
         self.path = Path(path)
         self.info_path = self.path / INFO_FILE
         self.faiss_path = self.path / FAISS_FILE
+        self.recent_path = self.path / RECENT_FILE
         self.db_path = self.path / DB_FILE
         self.vectors_path = self.path / VECTORS_FILE
 

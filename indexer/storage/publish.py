@@ -16,13 +16,17 @@ vectors stop the run, since no later run could repair them. An info of an older 
 to date even when nothing else changed. A checkpoint's work beyond what changed is kept small:
 the published vectors are hashed once per run and the saved index kept for the next
 checkpoint (:mod:`.run_publications`), and the ids to
-add and remove are found by binary search over the sorted id lists.
+add and remove are found by binary search over the sorted id lists. Where the index type has
+inverted lists, the vectors a checkpoint adds go to the index's recent part
+(``index-recent.faiss``, :mod:`indexer.ann.base`), so that a checkpoint writes what was added
+since ``index.faiss`` was, not the whole index; once the recent part passes
+:data:`RECENT_MAX_BYTES`, or ids are removed, the two are folded and ``index.faiss`` written again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +39,7 @@ from ..settings import Settings
 from ..versions import library_versions, medsearch_version
 from . import checksums
 from .block_digests import publish_vector_blocks
-from .folder import FAISS_FILE, VECTORS_FILE, IndexFolder
+from .folder import FAISS_FILE, RECENT_FILE, VECTORS_FILE, IndexFolder
 from .group_publish import group_fields_of, publish_groups
 from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
@@ -45,6 +49,9 @@ from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
 IVF_RETRAIN_GROWTH = 4.0
+#: the most memory an index's recent part takes before it is folded into the main part: what a
+#: checkpoint writes at most, whatever the size of the index (a fold writes the whole index)
+RECENT_MAX_BYTES = 128 * 2**20
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,14 @@ class _Synced:
     index: ann.AnnIndex
     #: vectors its clustering was trained on (for IVF types)
     trained_on: int
-    #: whether it differs from the published file (or there is none)
-    changed: bool
+    #: whether its main part differs from the published ``index.faiss`` (or there is none)
+    main_changed: bool
+    #: whether its recent part differs from the published one
+    recent_changed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.main_changed or self.recent_changed
 
 
 def publish(
@@ -89,9 +102,9 @@ def publish(
     vector_rows = int(db_ids.max()) if len(db_ids) else 0
     vectors_checksum = _vectors_checksum(vectors, info, vector_rows, run)
     synced = _synced_index(folder, info, kind, db_ids, vectors, memory, run)
-    faiss_checksum = _saved_index_checksum(folder, info, synced)
+    index_checksums = _saved_index_checksums(folder, info, synced)
     if run is not None:
-        run.keep_index(faiss_checksum, synced.index)
+        run.keep_index(_files_key(index_checksums), synced.index, folder.faiss_path)
     failed = store.failure_count()
     fields = group_fields_of(info, group_fields, store)
     groups = publish_groups(folder, store, info, fields, vectors, memory)
@@ -114,7 +127,7 @@ def publish(
         count=len(db_ids),
         failed=failed,
         published={
-            FAISS_FILE: faiss_checksum,
+            **index_checksums,
             VECTORS_FILE: vectors_checksum,
             **groups,
             **nulls,
@@ -124,6 +137,8 @@ def publish(
     )
     info = dataclasses.replace(info, group_fields=fields or None)
     folder.write_info(info)
+    if RECENT_FILE not in info.checksums:
+        folder.recent_path.unlink(missing_ok=True)  # folded into index.faiss
     return info
 
 
@@ -147,18 +162,41 @@ def _synced_index(
     """The published index with the removed ids taken out and the new ones added, or a new
     index of every id when it cannot be updated (another type, no removal, or a trained
     clustering the corpus has outgrown)."""
-    current = _published_index(folder, info, run)
+    current, main_intact = _published_index(folder, info, run)
     trained_on = info.trained_count or 0
     have = current.ids() if current is not None else np.zeros(0, dtype=np.int64)
-    gone = _not_in(have, db_ids)
-    if current is not None and _can_update(current, kind, len(gone), len(db_ids), trained_on):
-        current.remove(gone)
-        new_ids = _not_in(db_ids, have)
-        current.add(new_ids, vectors.rows_of(new_ids))
-        changed = len(new_ids) > 0 or len(have) != len(db_ids)
-        return _Synced(current, trained_on, changed or not folder.faiss_path.is_file())
-    index = ann.build(kind, info.dim, db_ids, vectors.rows_of(db_ids), memory=memory)
-    return _Synced(index, len(db_ids), changed=True)
+    gone, new_ids = _changes(have, db_ids)
+    if current is None or not _can_update(current, kind, len(gone), len(db_ids), trained_on):
+        index = ann.build(kind, info.dim, db_ids, vectors.rows_of(db_ids), memory=memory)
+        return _Synced(index, len(db_ids), main_changed=True)
+    had_recent = current.recent is not None
+    current.remove(gone)
+    if len(gone):
+        current.fold_recent()  # the main part changes anyway: one file again
+    elif len(new_ids):
+        current.start_recent()
+    current.add(new_ids, vectors.rows_of(new_ids))
+    if current.recent_bytes > RECENT_MAX_BYTES:
+        current.fold_recent()
+    main_changed = (
+        (len(new_ids) > 0 and current.recent is None)
+        or len(gone) > 0
+        or (had_recent and current.recent is None)
+        or not main_intact
+    )
+    recent_changed = current.recent is not None and (len(new_ids) > 0 or not had_recent)
+    return _Synced(current, trained_on, main_changed, recent_changed)
+
+
+def _changes(
+    have: npt.NDArray[np.int64], db_ids: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The ids to remove from an index holding ``have`` and the ids to add, to hold ``db_ids``
+    (both sorted): a run's checkpoint only adds images with ids above every published one,
+    which one comparison finds."""
+    if len(db_ids) >= len(have) and np.array_equal(db_ids[: len(have)], have):
+        return np.zeros(0, dtype=np.int64), db_ids[len(have) :]
+    return _not_in(have, db_ids), _not_in(db_ids, have)
 
 
 def _not_in(ids: npt.NDArray[np.int64], others: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -176,13 +214,29 @@ def _can_update(current: ann.AnnIndex, kind: str, gone: int, count: int, trained
     return current.kind == kind and (current.supports_removal or gone == 0) and not outgrown
 
 
-def _saved_index_checksum(folder: IndexFolder, info: IndexInfo, synced: _Synced) -> str:
-    """Save a changed index in place of the published one; the checksum of what is published."""
-    if synced.changed:
-        checksum = ann.save(synced.index, folder.faiss_path)
+def _saved_index_checksums(folder: IndexFolder, info: IndexInfo, synced: _Synced) -> dict[str, str]:
+    """Save the changed parts of the index in place of the published ones; the checksums of
+    what is published (``index.faiss``, and ``index-recent.faiss`` where there is a recent part)."""
+    recorded = info.checksums
+    if synced.main_changed:
+        published = {FAISS_FILE: ann.save(synced.index, folder.faiss_path)}
         fault_point("publish:after-faiss")
-        return checksum
-    return info.checksums.get(FAISS_FILE) or checksums.path_checksum(folder.faiss_path)
+    else:
+        published = {
+            FAISS_FILE: recorded.get(FAISS_FILE) or checksums.path_checksum(folder.faiss_path)
+        }
+    if synced.index.recent is not None:
+        if synced.recent_changed or RECENT_FILE not in recorded:
+            published[RECENT_FILE] = ann.save_recent(synced.index, folder.recent_path)
+            fault_point("publish:after-recent")
+        else:
+            published[RECENT_FILE] = recorded[RECENT_FILE]
+    return published
+
+
+def _files_key(index_checksums: Mapping[str, str]) -> str:
+    """One key for the published index files' checksums (what a kept index is matched by)."""
+    return f"{index_checksums.get(FAISS_FILE)} {index_checksums.get(RECENT_FILE)}"
 
 
 def _is_current(info: IndexInfo, count: int, failed: int) -> bool:
@@ -224,20 +278,22 @@ def _next_version(
 
 def _published_index(
     folder: IndexFolder, info: IndexInfo, run: RunPublications | None
-) -> ann.AnnIndex | None:
+) -> tuple[ann.AnnIndex | None, bool]:
     """The published ANN index to update (the one ``run`` saved last, while it is the one
-    published), or None to build one (missing, or not as recorded)."""
+    published), or None to build one (missing, or not as recorded); and whether
+    ``index.faiss`` holds its main part as saved (else it is written again)."""
     if not folder.faiss_path.is_file():
-        return None
-    kept = run.take_index(info.checksums.get(FAISS_FILE)) if run is not None else None
+        return None, False
+    kept = run.take_index(_files_key(info.checksums), folder.faiss_path) if run else None
     if kept is not None:
-        if kept.family.reranks:  # the vector file has grown since it was mapped
-            kept.table = folder.vector_file(info.dim).memmap()
-        return kept
+        index, main_intact = kept
+        if index.family.reranks:  # the vector file has grown since it was mapped
+            index.table = folder.vector_file(info.dim).memmap()
+        return index, main_intact
     try:
-        return ann.load_published(folder, info)
+        return ann.load_published(folder, info), True
     except IndexCorruptError:
-        return None
+        return None, False
 
 
 def _vectors_checksum(

@@ -12,7 +12,7 @@ afresh, and a publication without one (a library caller's) checks every publishe
 
 Likewise the ANN index a checkpoint saved stays in memory for the next one, which updates it
 instead of reading and hashing ``index.faiss`` again (hundreds of megabytes at a million
-vectors); it is used only while the published checksum is the one it was saved with.
+vectors); it is used only while the published checksums are the ones it was saved with.
 """
 
 from __future__ import annotations
@@ -33,20 +33,26 @@ class RunPublications:
         #: (device, inode) -> (rows, checksum, digest of those rows)
         self._digests: dict[tuple[int, int], tuple[int, str, PrefixDigest]] = {}
         self._lock = threading.Lock()
-        #: the checksum the index was saved with, and the index
-        self._index: tuple[str, ann.AnnIndex] | None = None
+        #: the checksums of the files the index was saved to (one key), the index, and the
+        #: signature of its main file
+        self._index: tuple[str, ann.AnnIndex, tuple[int, ...] | None] | None = None
 
-    def take_index(self, checksum: str | None) -> ann.AnnIndex | None:
-        """The index saved with ``checksum``, handed over (a failed publication that changed
-        it must not leave it here), or None."""
+    def take_index(self, files_key: str, main_file: Path) -> tuple[ann.AnnIndex, bool] | None:
+        """The index saved to files of these checksums, handed over (a failed publication that
+        changed it must not leave it here), and whether ``main_file`` is still the file it was
+        saved to (not replaced nor written since; a checkpoint that only adds to the recent part
+        would otherwise keep publishing a damaged main file); or None."""
         with self._lock:
             kept, self._index = self._index, None
-        return kept[1] if kept is not None and kept[0] == checksum else None
+        if kept is None or kept[0] != files_key:
+            return None
+        return kept[1], kept[2] == _signature(main_file)
 
-    def keep_index(self, checksum: str, index: ann.AnnIndex) -> None:
-        """Keep ``index``, published with ``checksum``, for the next checkpoint."""
+    def keep_index(self, files_key: str, index: ann.AnnIndex, main_file: Path) -> None:
+        """Keep ``index``, published to files of these checksums, its main part in
+        ``main_file``, for the next checkpoint."""
         with self._lock:
-            self._index = (checksum, index)
+            self._index = (files_key, index, _signature(main_file))
 
     def remembered(self, path: Path, rows: int, checksum: str) -> PrefixDigest | None:
         """A copy of the digest of the first ``rows`` rows of the file at ``path``, if one was
@@ -64,6 +70,15 @@ class RunPublications:
         if key is not None:
             with self._lock:
                 self._digests[key] = (rows, digest.checksum(), digest.copy())
+
+
+def _signature(path: Path) -> tuple[int, ...] | None:
+    """What changes when a file is replaced or written: its inode, size and modification time."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -95,11 +95,12 @@ def test_a_run_updates_the_index_it_saved_without_reading_it_back(tmp_path: Path
     assert info.trained_count == 300
     _append(folder, store, 301, 100)
     # index.faiss damaged on disk: a run that kept the index it saved updates that one and
-    # writes it whole again; another run would find the damage and train a new one
+    # writes it whole again; another run finds the damage and trains a new one
     (folder.faiss_path).write_bytes(b"damaged")
     updated = publish(folder, store, info, "ivf", MEMORY, run=run)
     assert updated.trained_count == 300 and updated.count == 400
-    rebuilt = publish(folder, store, info, "ivf", MEMORY, run=RunPublications())
+    (folder.faiss_path).write_bytes(b"damaged")
+    rebuilt = publish(folder, store, updated, "ivf", MEMORY, run=RunPublications())
     assert rebuilt.trained_count == 400
     loaded = load_published(folder, rebuilt)
     assert loaded.ntotal == 400
