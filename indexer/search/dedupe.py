@@ -92,10 +92,21 @@ def folded_page(source: FoldSource, request: FoldRequest) -> list[FoldedResult]:
         want = request.eligible if len(found_ids) < want else want * CANDIDATE_GROWTH
     kept_ids = [int(ids[i]) for i in kept]
     page = kept_ids[request.offset : wanted]
+    if not page:
+        return []
+    # what every result's copies need, read once for the page
+    page_vectors = source.vectors_of(page)
+    page_sums = [checksums[i] for i in page if i in checksums]
+    twins = source.images_with(page_sums) if page_sums else {}
     return [
-        FoldedResult(image_id, score, _copies(source, request, kept_ids, position))
-        for position, (image_id, score) in enumerate(
-            zip(page, _scores(source, request.query, page), strict=True), start=request.offset
+        FoldedResult(
+            image_id,
+            score,
+            _copies(source, request, kept_ids, position, checksums, twins, own_vector),
+        )
+        for position, (image_id, score, own_vector) in enumerate(
+            zip(page, _scores(page_vectors, request.query), page_vectors, strict=True),
+            start=request.offset,
         )
     ]
 
@@ -141,24 +152,28 @@ def _kept(
     return kept
 
 
-def _scores(source: FoldSource, query: np.ndarray, ids: Sequence[int]) -> list[float]:
-    """Scores of ``ids`` from their stored vectors, each row summed on its own so that an
-    image's score does not depend on which other images share its page."""
-    if not ids:
-        return []
-    products = source.vectors_of(list(ids)).astype(np.float64) * query.astype(np.float64)
+def _scores(vectors: np.ndarray, query: np.ndarray) -> list[float]:
+    """Scores of stored vectors, each row summed on its own so that an image's score does not
+    depend on which other images share its page."""
+    products = vectors.astype(np.float64) * query.astype(np.float64)
     return [float(np.float32(s)) for s in products.sum(axis=1)]
 
 
 def _copies(
-    source: FoldSource, request: FoldRequest, kept: list[int], position: int
+    source: FoldSource,
+    request: FoldRequest,
+    kept: list[int],
+    position: int,
+    checksums: dict[int, str],
+    images_with: dict[str, list[int]],
+    own_vector: np.ndarray,
 ) -> tuple[Copy, ...]:
-    """The eligible images folded into the kept result at ``position``, best first."""
+    """The eligible images folded into the kept result at ``position``, best first
+    (``checksums``: of the kept results at least; ``images_with``: the images of the page's
+    checksums; ``own_vector``: the result's stored vector)."""
     own = kept[position]
-    checksums = source.checksums_of(kept[: position + 1])
-    twins = source.images_with([checksums[own]]).get(checksums[own], []) if own in checksums else []
+    twins = images_with.get(checksums[own], []) if own in checksums else []
     candidates = set(twins)
-    own_vector = source.vectors_of([own])[0]
     if request.threshold is not None:
         candidates.update(source.within(own_vector, request.threshold).tolist())
     candidates -= set(kept)
