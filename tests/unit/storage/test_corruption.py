@@ -195,8 +195,9 @@ def test_a_newer_format_is_refused_naming_the_version_that_reads_it(
     _write_raw_info(index_dir, data)
     code, output = _invoke("info", index_dir)
     assert code == 1
-    assert output.startswith(f"Error: {index_dir / 'index_info.json'} has format 3, written by")
-    assert "MedSearch 9.4.0" in output and "reads formats 1 to 2" in output
+    newer = FORMAT_VERSION + 1
+    assert output.startswith(f"Error: {index_dir / 'index_info.json'} has format {newer}, written")
+    assert "MedSearch 9.4.0" in output and f"reads formats 1 to {FORMAT_VERSION}" in output
     with pytest.raises(IndexFormatError, match="written by MedSearch 9.4.0"):
         Retriever.open(Settings(index_dir=index_dir, device="cpu"))
     code, output = _invoke("verify", index_dir)
