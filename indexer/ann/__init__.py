@@ -17,7 +17,7 @@ from .auto import AUTO_FLAT_MAX, choose_index_type
 from .base import ADD_CHUNK, AnnIndex, FloatArray, IdArray, RowSource, VectorTable, id_selector
 from .calibration import RERANK_START, TARGET_RECALL, calibrate
 from .exact import EXACT_BLOCK, exact_top_k, ids_scoring_at_least, recall_at_k, sample_queries
-from .files import load, load_recent, save, save_recent
+from .files import load, load_recent, save, save_recent, with_knobs
 from .ivf import ivf_list_count
 from .registry import INDEX_TYPES, family
 
@@ -46,6 +46,7 @@ __all__ = [
     "sample_queries",
     "save",
     "save_recent",
+    "with_knobs",
 ]
 
 
@@ -90,14 +91,34 @@ def load_published(
     *,
     checked: bool = True,
     vectors: VectorFile | None = None,
+    previous: AnnIndex | None = None,
+    previous_info: IndexInfo | None = None,
 ) -> AnnIndex:
     """The published index of ``folder`` with the knobs ``info`` records, re-ranking (where
     its type does) from ``vectors``, by default the folder's vector file, with its recent part
-    where the info records one. ``checked``: against the recorded checksums."""
-    checksum = info.checksums.get(FAISS_FILE) if checked else None
-    ann = load(
-        folder.faiss_path, info.search_param, checksum, rerank_factor=info.rerank_factor or 0
+    where the info records one. ``checked``: against the recorded checksums.
+
+    ``previous``, the index of the version ``previous_info`` describes, lends its main part when
+    ``index.faiss`` is the same file (same checksum): a new version that only changed the recent
+    part is then loaded without reading the main file again, nor holding it twice.
+    """
+    recorded = info.checksums.get(FAISS_FILE)
+    same_main = (
+        previous is not None
+        and previous_info is not None
+        and recorded is not None
+        and previous_info.checksums.get(FAISS_FILE) == recorded
     )
+    rerank = info.rerank_factor or 0
+    if same_main and previous is not None:
+        ann = with_knobs(previous.index, FAISS_FILE, info.search_param, rerank)
+    else:
+        ann = load(
+            folder.faiss_path,
+            info.search_param,
+            recorded if checked else None,
+            rerank_factor=rerank,
+        )
     if RECENT_FILE in info.checksums:
         recent_checksum = info.checksums[RECENT_FILE] if checked else None
         load_recent(ann, folder.recent_path, recent_checksum)

@@ -62,11 +62,21 @@ def load(
     :class:`~indexer.errors.IndexCorruptError`. ``table`` is the vector file a re-ranking type
     scores its candidates against.
     """
-    index = _read(path, checksum)
+    return with_knobs(_read(path, checksum), path.name, search_param, rerank_factor, table)
+
+
+def with_knobs(
+    index: Any,
+    name: str,
+    search_param: int,
+    rerank_factor: int = 0,
+    table: VectorTable | None = None,
+) -> AnnIndex:
+    """The FAISS ``index`` (read from the file ``name``) with its search knobs."""
     family = family_of(index)
     if family.reranks and rerank_factor < 1:
         raise IndexCorruptError(
-            f"{path.name} is a {family.name} index, but no rerank_factor is recorded for it: "
+            f"{name} is a {family.name} index, but no rerank_factor is recorded for it: "
             "run `medsearch index` to rebuild it"
         )
     return AnnIndex(index, family, search_param, rerank_factor, table)

@@ -56,7 +56,13 @@ class Snapshot:
         recorded = info.checksums
         guard = guard_of(folder, info, previous.vectors.guard if previous else None)
         vectors = VectorFile(folder.vectors_path, info.dim, guard)
-        index = ann.load_published(folder, info, vectors=vectors)
+        index = ann.load_published(
+            folder,
+            info,
+            vectors=vectors,
+            previous=previous.index if previous else None,
+            previous_info=previous.info if previous else None,
+        )
         digest = None
         # a version published before block digests is hashed whole
         if guard is None and VECTORS_FILE in recorded and info.vector_rows is not None:

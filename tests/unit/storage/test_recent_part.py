@@ -13,6 +13,7 @@ import pytest
 
 from indexer import ann
 from indexer.fault_points import FAULT_POINT_VARIABLE
+from indexer.search.snapshot import Snapshot
 from indexer.storage import publish as publish_module
 from indexer.storage.folder import FAISS_FILE, RECENT_FILE, IndexFolder
 from indexer.storage.info import IndexInfo
@@ -178,4 +179,26 @@ def test_killed_after_the_recent_part_is_written_the_next_run_repairs(tmp_path: 
     store = folder.open_store()
     info = publish(folder, store, folder.read_info(), "ivf", MEMORY, run=RunPublications())
     assert info.count == 500 and verify_index(folder.path, deep=True) == []
+    store.close()
+
+
+def test_a_new_version_with_the_same_main_file_reuses_the_loaded_one(tmp_path: Path) -> None:
+    folder, store, info, run = _ivf_run(tmp_path)
+    first = Snapshot.load(folder, None)
+    _append(folder, store, 401, 50)
+    info = publish(folder, store, info, "ivf", MEMORY, run=run)
+    second = Snapshot.load(folder, first)
+    # only the recent part was read: the main part is the one already in memory
+    assert second.index.index is first.index.index
+    assert (second.index.recent_count, second.index.ntotal) == (50, 450)
+    queries = _unit(10, 5)
+    second.index.search_param = second.index.family.param_limit(second.index.index)
+    assert (second.index.search(queries, 5)[1] == _exact_top(folder, store, queries, 5)).all()
+    # a version whose main file changed is read from the file
+    with store.writer() as writer:
+        writer.delete_images([7])
+    publish(folder, store, info, "ivf", MEMORY, run=run)
+    third = Snapshot.load(folder, second)
+    assert third.index.index is not second.index.index and third.index.recent is None
+    assert third.index.ntotal == 449
     store.close()
