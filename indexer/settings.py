@@ -27,7 +27,7 @@ from .sizes import DEFAULT_MAX_PIXELS, default_index_memory
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 #: runtimes, one per entry of indexer.encoders.runtimes.RUNTIMES
-RuntimeName = Literal["torch", "onnx"]
+RuntimeName = Literal["torch", "onnx", "openvino"]
 IndexType = Literal["auto", "flat", "hnsw", "ivf", "ivfsq", "ivfpq"]
 #: indexing engines, one per entry of indexer.indexing.engines.ENGINES
 EngineName = Literal["threaded", "ray"]
@@ -58,20 +58,21 @@ class Settings:
         default="auto",
         metadata=about(
             "Numeric precision of the model (auto: bf16 where the hardware has it; fp32 on "
-            "onnx). int8 runs on the onnx runtime only, checked against fp32 on the corpus."
+            "onnx and openvino). int8 runs on the onnx or openvino runtime only, checked against "
+            "fp32 on the corpus."
         ),
     )
     runtime: RuntimeName = field(
         default="torch",
         metadata=about(
-            "What runs the model's towers: PyTorch (torch) or ONNX Runtime on the CPU (onnx, "
-            "fp32 or int8; the towers are exported once and cached)."
+            "What runs the model's towers: PyTorch (torch), or on the CPU ONNX Runtime (onnx) or "
+            "OpenVINO (openvino), fp32 or int8; the towers are exported once and cached."
         ),
     )
     onnx_cache: Path | None = field(
         default=None,
         metadata=about(
-            "Folder of the exported and quantised ONNX towers, by model and ONNX Runtime version.",
+            "Folder of the exported and quantised towers, by model, runtime and its version.",
             default_text="~/.cache/medsearch/onnx",
             metavar="DIR",
         ),

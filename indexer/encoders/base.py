@@ -54,7 +54,7 @@ class Encoder(ABC):
     random_weights: bool
     #: torch device the model runs on
     device: torch.device
-    #: "fp32", "bf16" or "fp16" ("int8" on the onnx runtime)
+    #: "fp32", "bf16" or "fp16" ("int8" on the onnx and openvino runtimes)
     precision: str
     #: what runs the towers (:mod:`indexer.encoders.runtimes`)
     runtime: str = "torch"

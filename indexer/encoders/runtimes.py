@@ -1,6 +1,7 @@
-"""The runtimes a model's towers can run in: PyTorch (any device and precision but int8) and ONNX
-Runtime (the CPU, fp32 or int8; :mod:`.onnx`). Preprocessing, tokenisation and the family registry
-are the same in both; a runtime is only how the towers run. Another runtime is one entry here.
+"""The runtimes a model's towers can run in: PyTorch (any device and precision but int8), ONNX
+Runtime (the CPU, fp32 or int8; :mod:`.onnx`) and OpenVINO (the same; :mod:`.openvino`).
+Preprocessing, tokenisation and the family registry are the same in all; a runtime is only how the
+towers run. Another runtime is one entry here.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def load_torch(
     """The model's own family loads it into PyTorch (see :func:`indexer.encoders.load_encoder`)."""
     if precision == "int8":
         raise InvalidRequestError(
-            "int8 runs on the onnx runtime only: add --runtime onnx (MEDSEARCH_RUNTIME=onnx), "
-            "or use bf16 or fp32 with torch"
+            "int8 runs on the onnx or openvino runtime only: add --runtime onnx or --runtime "
+            "openvino (MEDSEARCH_RUNTIME), or use bf16 or fp32 with torch"
         )
     reference = expand_alias(model)
     family = family_for(reference)
@@ -63,11 +64,12 @@ def load_torch(
 RUNTIMES: dict[str, RuntimeLoader] = {
     "torch": load_torch,
     "onnx": ImportedOnCall("indexer.encoders.onnx.loader", "load_onnx"),
+    "openvino": ImportedOnCall("indexer.encoders.openvino.loader", "load_openvino"),
 }
 
 
 def runtime_loader(name: str) -> RuntimeLoader:
     """The loader of the runtime called ``name``."""
     if name not in RUNTIMES:
-        raise InvalidRequestError(f"unknown runtime {name!r}: use {' or '.join(RUNTIMES)}")
+        raise InvalidRequestError(f"unknown runtime {name!r}: use {', '.join(RUNTIMES)}")
     return RUNTIMES[name]

@@ -255,7 +255,7 @@ def _info_schema() -> Schema:
             "random_weights": {"type": "boolean"},
             "device": {"type": "string"},
             "precision": {"type": "string"},
-            "runtime": {"type": "string", "enum": ["torch", "onnx"]},
+            "runtime": {"type": "string", "enum": ["torch", "onnx", "openvino"]},
             "fidelity": {
                 "type": ["object", "null"],
                 "description": "int8: the guard's figures against fp32 PyTorch, checked at start",

@@ -1,10 +1,10 @@
 """Exporting a model's towers to ONNX (fp32) and the cache that holds them.
 
-A cached set of towers lives in ``CACHE/<model fingerprint>/onnxruntime-<version>/<precision>/``:
-a new model (its weights' digest is in the fingerprint) or a new ONNX Runtime finds no folder and
-makes its own, so a cache is never used for another model or runtime. A folder is written under a
-temporary name and renamed when complete, so a crash or a concurrent maker never leaves a half
-written one in place.
+A cached set of towers lives in ``CACHE/<model fingerprint>/<package>-<version>/<precision>/``,
+the package being the runtime's (``onnxruntime-1.32.0``, ``openvino-2026.4.1``): a new model (its
+weights' digest is in the fingerprint) or a new runtime finds no folder and makes its own, so a
+cache is never used for another model or runtime. A folder is written under a temporary name and
+renamed when complete, so a crash or a concurrent maker never leaves a half written one in place.
 """
 
 from __future__ import annotations
@@ -39,9 +39,10 @@ def default_cache() -> Path:
     return Path(base) / "medsearch" / "onnx"
 
 
-def cache_folder(cache: Path, fingerprint: str, precision: str) -> Path:
-    """Where the towers of the model ``fingerprint`` at ``precision`` are cached."""
-    return cache / fingerprint / f"onnxruntime-{version('onnxruntime')}" / precision
+def cache_folder(cache: Path, fingerprint: str, precision: str, package: str) -> Path:
+    """Where the towers of the model ``fingerprint`` at ``precision`` are cached for the runtime
+    of the installed distribution ``package`` (``onnxruntime``, ``openvino``)."""
+    return cache / fingerprint / f"{package}-{version(package)}" / precision
 
 
 def cached(folder: Path, make: Callable[[Path], None]) -> Path:

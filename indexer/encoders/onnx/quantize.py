@@ -9,7 +9,7 @@ attention and the normalisations stay in fp32.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,8 @@ from onnxruntime.quantization import (
     quantize_dynamic,
     quantize_static,
 )
+
+from .export import IMAGE_FILE, TEXT_FILE
 
 _WEIGHT_OPS = ["MatMul", "Gemm", "Conv"]
 #: images per calibration batch
@@ -82,6 +84,8 @@ def quantize_text_tower(fp32: Path, int8: Path) -> None:
         )
 
 
-def stacked(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    """Calibration pixels as one float32 array."""
-    return np.ascontiguousarray(np.stack(arrays), dtype=np.float32)
+def quantize_towers(fp32: Path, int8: Path, pixels: np.ndarray) -> None:
+    """The int8 towers of the fp32 folder ``fp32`` written into ``int8``, the image tower
+    calibrated on ``pixels``."""
+    quantize_image_tower(fp32 / IMAGE_FILE, int8 / IMAGE_FILE, pixels)
+    quantize_text_tower(fp32 / TEXT_FILE, int8 / TEXT_FILE)

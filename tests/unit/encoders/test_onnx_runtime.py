@@ -1,6 +1,6 @@
-"""The onnx runtime on tiny real models of every family: the fp32 export matches PyTorch fp32, the
-int8 towers pass the fidelity guard on the sample corpus, the cache is made once and reused, and
-the wrong combinations of runtime and precision are refused."""
+"""The runtimes of exported towers (onnx and openvino) on tiny real models of every family: the
+fp32 export matches PyTorch fp32, the int8 towers pass the fidelity guard on the sample corpus, the
+cache is made once and reused, and the wrong combinations of runtime and precision are refused."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from indexer.encoders.onnx.calibration import (
     calibration_of,
     file_images,
 )
-from indexer.encoders.onnx.encoder import OnnxEncoder
-from indexer.encoders.onnx.export import COMPLETE_MARKER, IMAGE_FILE, cache_folder, cached
+from indexer.encoders.onnx.export import COMPLETE_MARKER, cache_folder, cached
+from indexer.encoders.onnx.exported_encoder import ExportedEncoder
 from indexer.errors import InvalidRequestError
 from indexer.imaging.decode import load_image
 from indexer.settings import Settings
@@ -36,23 +36,39 @@ TEXTS = [
 ]
 
 
+#: each runtime of exported towers: its name, the package naming its cache folder, and the file
+#: of the int8 image tower
+RUNTIMES = {"onnx": ("onnxruntime", "image.onnx"), "openvino": ("openvino", "image.xml")}
+
+
 @pytest.fixture(scope="session")
 def sample_calibration() -> Calibration:
     return calibration_of(file_images(sorted(SAMPLE_IMAGES.iterdir())), [])
 
 
-def _onnx(
-    reference: Encoder, precision: str, cache: Path, calibration: Calibration | None
-) -> Encoder:
-    return load_encoder(
+@pytest.fixture(params=list(RUNTIMES))
+def runtime(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _exported(
+    reference: Encoder,
+    precision: str,
+    cache: Path,
+    calibration: Calibration | None,
+    runtime: str,
+) -> ExportedEncoder:
+    encoder = load_encoder(
         reference.model_ref,
         device="cpu",
         precision=precision,
-        runtime="onnx",
+        runtime=runtime,
         cache=cache,
         calibration=calibration,
         trust_remote_code=True,
     )
+    assert isinstance(encoder, ExportedEncoder) and encoder.runtime == runtime
+    return encoder
 
 
 def _sample_images() -> list[Image.Image]:
@@ -60,9 +76,10 @@ def _sample_images() -> list[Image.Image]:
 
 
 @pytest.mark.slow
-def test_fp32_export_embeds_as_pytorch_fp32(family_encoder: Encoder, onnx_cache: Path) -> None:
-    onnx = _onnx(family_encoder, "fp32", onnx_cache, None)
-    assert isinstance(onnx, OnnxEncoder)
+def test_fp32_export_embeds_as_pytorch_fp32(
+    family_encoder: Encoder, onnx_cache: Path, runtime: str
+) -> None:
+    onnx = _exported(family_encoder, "fp32", onnx_cache, None, runtime)
     assert (onnx.fingerprint, onnx.dim, onnx.precision) == (
         family_encoder.fingerprint,
         family_encoder.dim,
@@ -80,12 +97,12 @@ def test_fp32_export_embeds_as_pytorch_fp32(family_encoder: Encoder, onnx_cache:
 
 @pytest.mark.slow
 def test_int8_is_faithful_on_the_sample_corpus(
-    family_encoder: Encoder, onnx_cache: Path, sample_calibration: Calibration
+    family_encoder: Encoder, onnx_cache: Path, sample_calibration: Calibration, runtime: str
 ) -> None:
-    onnx = _onnx(family_encoder, "int8", onnx_cache, sample_calibration)
-    assert isinstance(onnx, OnnxEncoder) and onnx.fidelity is not None
+    onnx = _exported(family_encoder, "int8", onnx_cache, sample_calibration, runtime)
+    assert onnx.fidelity is not None
     report = onnx.fidelity
-    assert report.faithful and report.precision == "int8"
+    assert report.faithful and (report.precision, report.runtime) == ("int8", runtime)
     assert report.mean_cosine >= 0.995 and report.min_cosine >= 0.98
     assert report.top10_overlap >= 0.9
     # the figures are those of the images and texts as this test embeds them itself
@@ -121,10 +138,10 @@ def _torch_weights_reachable_from(root: object) -> list[tuple[int, ...]]:
 
 @pytest.mark.slow
 def test_an_int8_model_lets_the_pytorch_model_go_once_checked(
-    tiny_encoder: Encoder, onnx_cache: Path, sample_calibration: Calibration
+    tiny_encoder: Encoder, onnx_cache: Path, sample_calibration: Calibration, runtime: str
 ) -> None:
-    onnx = _onnx(tiny_encoder, "int8", onnx_cache, sample_calibration)
-    assert isinstance(onnx, OnnxEncoder) and onnx.fidelity is not None
+    onnx = _exported(tiny_encoder, "int8", onnx_cache, sample_calibration, runtime)
+    assert onnx.fidelity is not None
     assert _torch_weights_reachable_from(onnx) == []
     # the weights went, not what the towers' inputs are made with
     cosines = np.sum(onnx.encode_texts(TEXTS) * tiny_encoder.encode_texts(TEXTS), 1)
@@ -134,13 +151,14 @@ def test_an_int8_model_lets_the_pytorch_model_go_once_checked(
 
 @pytest.mark.slow
 def test_the_cache_is_made_once_and_reused(
-    tiny_encoder: Encoder, onnx_cache: Path, sample_calibration: Calibration
+    tiny_encoder: Encoder, onnx_cache: Path, sample_calibration: Calibration, runtime: str
 ) -> None:
-    _onnx(tiny_encoder, "int8", onnx_cache, sample_calibration)
-    folder = cache_folder(onnx_cache, tiny_encoder.fingerprint, "int8")
-    made = (folder / IMAGE_FILE).stat().st_mtime_ns
-    _onnx(tiny_encoder, "int8", onnx_cache, sample_calibration)
-    assert (folder / IMAGE_FILE).stat().st_mtime_ns == made
+    package, image_file = RUNTIMES[runtime]
+    _exported(tiny_encoder, "int8", onnx_cache, sample_calibration, runtime)
+    folder = cache_folder(onnx_cache, tiny_encoder.fingerprint, "int8", package)
+    made = (folder / image_file).stat().st_mtime_ns
+    _exported(tiny_encoder, "int8", onnx_cache, sample_calibration, runtime)
+    assert (folder / image_file).stat().st_mtime_ns == made
     assert sorted(p.name for p in folder.parent.iterdir()) == ["fp32", "int8"]  # no temporaries
 
 
@@ -169,18 +187,27 @@ def test_a_cache_folder_is_made_once_and_atomically(tmp_path: Path) -> None:
 
 def test_the_cache_key_holds_the_model_runtime_version_and_precision(tmp_path: Path) -> None:
     import onnxruntime
+    import openvino
 
-    folder = cache_folder(tmp_path, "biomedclip-0123", "int8")
+    folder = cache_folder(tmp_path, "biomedclip-0123", "int8", "onnxruntime")
     assert (
         folder == tmp_path / "biomedclip-0123" / f"onnxruntime-{onnxruntime.__version__}" / "int8"
     )
-    assert cache_folder(tmp_path, "biomedclip-4567", "int8") != folder
-    assert cache_folder(tmp_path, "biomedclip-0123", "fp32") != folder
+    assert cache_folder(tmp_path, "biomedclip-4567", "int8", "onnxruntime") != folder
+    assert cache_folder(tmp_path, "biomedclip-0123", "fp32", "onnxruntime") != folder
+    assert cache_folder(tmp_path, "biomedclip-0123", "int8", "openvino") == (
+        tmp_path / "biomedclip-0123" / f"openvino-{openvino.__version__.split('-')[0]}" / "int8"
+    )
 
 
-def test_int8_needs_the_onnx_runtime(tiny_model_dir: Path) -> None:
-    with pytest.raises(InvalidRequestError, match="--runtime onnx"):
+def test_int8_needs_the_onnx_or_openvino_runtime(tiny_model_dir: Path) -> None:
+    with pytest.raises(InvalidRequestError, match="--runtime onnx or --runtime openvino"):
         load_encoder(str(tiny_model_dir), device="cpu", precision="int8")
+
+
+def test_an_unknown_runtime_is_refused_with_the_known_ones(tiny_model_dir: Path) -> None:
+    with pytest.raises(InvalidRequestError, match="use torch, onnx, openvino"):
+        load_encoder(str(tiny_model_dir), device="cpu", runtime="tensorrt")
 
 
 @pytest.mark.parametrize(
@@ -191,18 +218,18 @@ def test_int8_needs_the_onnx_runtime(tiny_model_dir: Path) -> None:
         ("cpu", "int8", None, "images of the corpus"),
     ],
 )
-def test_the_onnx_runtime_refuses_what_it_cannot_run(
-    tiny_model_dir: Path, device: str, precision: str, calibration: None, message: str
+def test_an_exported_runtime_refuses_what_it_cannot_run(
+    tiny_model_dir: Path, device: str, precision: str, calibration: None, message: str, runtime: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=message):
         load_encoder(
-            str(tiny_model_dir), device=device, precision=precision, runtime="onnx", cache=None
+            str(tiny_model_dir), device=device, precision=precision, runtime=runtime, cache=None
         )
 
 
-def test_runtime_and_precision_settings() -> None:
-    settings = Settings.from_env({"MEDSEARCH_RUNTIME": "onnx", "MEDSEARCH_PRECISION": "int8"})
-    assert (settings.runtime, settings.precision) == ("onnx", "int8")
+def test_runtime_and_precision_settings(runtime: str) -> None:
+    settings = Settings.from_env({"MEDSEARCH_RUNTIME": runtime, "MEDSEARCH_PRECISION": "int8"})
+    assert (settings.runtime, settings.precision) == (runtime, "int8")
     assert Settings().runtime == "torch"
 
 
