@@ -47,16 +47,30 @@ def _quiet() -> Iterator[None]:
 
 
 def quantize_image_tower(core: ov.Core, fp32: Path, int8: Path, pixels: np.ndarray) -> None:
-    """NNCF int8 of the ONNX image tower ``fp32`` (transformer preset, symmetric activations),
-    its ranges measured on ``pixels`` one image at a time, saved at ``int8`` (``.xml``)."""
+    """NNCF int8 of the ONNX image tower ``fp32``, its ranges measured on ``pixels`` one image at
+    a time, saved at ``int8`` (``.xml``).
+
+    The recipe is ONNX Runtime's: asymmetric activations (the MIXED preset), ranges from the
+    minimum and maximum over the calibration images, and no SmoothQuant, which NNCF applies to
+    transformers by default and which moved a small model's embeddings far from fp32
+    (docs/benchmarks.md)."""
     import nncf
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        AdvancedSmoothQuantParameters,
+    )
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     model = nncf.quantize(
         core.read_model(str(fp32)),
         nncf.Dataset([pixels[i : i + 1] for i in range(len(pixels))]),
-        preset=nncf.QuantizationPreset.PERFORMANCE,
+        preset=nncf.QuantizationPreset.MIXED,
         model_type=nncf.ModelType.TRANSFORMER,
         subset_size=min(_SUBSET_SIZE, len(pixels)),
+        advanced_parameters=AdvancedQuantizationParameters(
+            smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1, convolution=-1),
+            activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX,
+        ),
     )
     ov.save_model(model, str(int8), compress_to_fp16=False)
 
