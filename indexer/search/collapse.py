@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ann
+from ..id_sets import in_sorted
 from ..records import GroupSummary, MetadataValue
 from ..storage.metadata_db import Store
 from ..storage.vectors import VectorFile
@@ -128,7 +129,7 @@ class GroupScorer:
         members = np.asarray([image.id for image in listing.images], dtype=np.int64)
         members.sort()
         if self.allowed is not None:
-            members = members[np.isin(members, self.allowed)]
+            members = members[in_sorted(members, self.allowed)]
         members = members[~np.isin(members, self.exclude)]
         # every member is needed to count those above a score floor; else only the best few
         depth = len(members) if self.min_score is not None else NEXT_SHOWN + 1

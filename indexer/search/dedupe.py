@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..id_sets import in_sorted
 from .collapse import CANDIDATE_GROWTH, Ranking, matches
 
 #: (id, score) of a result folded into a kept one
@@ -72,7 +73,9 @@ def folded_page(source: FoldSource, request: FoldRequest) -> list[FoldedResult]:
     wanted = request.k + request.offset
     if wanted == 0 or request.eligible == 0:
         return []
-    want = CANDIDATE_GROWTH * wanted + len(request.exclude)
+    # as many candidates as the page needs: a compressed index re-ranks rerank_factor rows for
+    # each, and results rarely fold; the loop asks for more when some do
+    want = wanted + len(request.exclude)
     while True:
         exhausted = want >= request.eligible
         found_scores, found_ids = source.exact() if exhausted else source.top(want)
@@ -90,14 +93,14 @@ def folded_page(source: FoldSource, request: FoldRequest) -> list[FoldedResult]:
         if len(kept) >= wanted or exhausted or floor_reached:
             break
         want = request.eligible if len(found_ids) < want else want * CANDIDATE_GROWTH
-    kept_ids = [int(ids[i]) for i in kept]
+    kept_sums = {checksums[int(ids[i])] for i in kept if int(ids[i]) in checksums}
+    # what every result's copies need, read once for the page
+    twins = source.images_with(sorted(kept_sums)) if kept_sums else {}
+    kept_ids = [_first_twin(int(ids[i]), request, checksums, twins) for i in kept]
     page = kept_ids[request.offset : wanted]
     if not page:
         return []
-    # what every result's copies need, read once for the page
     page_vectors = source.vectors_of(page)
-    page_sums = [checksums[i] for i in page if i in checksums]
-    twins = source.images_with(page_sums) if page_sums else {}
     return [
         FoldedResult(
             image_id,
@@ -109,6 +112,26 @@ def folded_page(source: FoldSource, request: FoldRequest) -> list[FoldedResult]:
             start=request.offset,
         )
     ]
+
+
+def _first_twin(
+    image_id: int, request: FoldRequest, checksums: dict[int, str], twins: dict[str, list[int]]
+) -> int:
+    """The kept result as the lowest eligible id among its exact copies. They hold one vector,
+    so they tie, and ties rank by id: a copy with a lower id may lie past the candidates the
+    index gave (``checksums`` learns the id's checksum)."""
+    checksum = checksums.get(image_id)
+    if checksum is None:
+        return image_id
+    others = np.asarray(twins.get(checksum, []), dtype=np.int64)
+    others = others[(others < image_id) & ~in_sorted(others, request.exclude)]
+    if request.allowed is not None:
+        others = others[in_sorted(others, request.allowed)]
+    if not len(others):
+        return image_id
+    first = int(others.min())
+    checksums[first] = checksum
+    return first
 
 
 def _copies_tied(scores: np.ndarray, ids: np.ndarray, checksums: dict[int, str]) -> np.ndarray:
@@ -178,8 +201,9 @@ def _copies(
         candidates.update(source.within(own_vector, request.threshold).tolist())
     candidates -= set(kept)
     candidates -= set(request.exclude.tolist())
-    if request.allowed is not None:
-        candidates &= set(request.allowed.tolist())
+    if candidates and request.allowed is not None:
+        listed = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+        candidates = set(listed[in_sorted(listed, request.allowed)].tolist())
     if not candidates:
         return ()
     ids = sorted(candidates)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from .. import ann
 from ..errors import InvalidRequestError, NotFoundError
+from ..id_sets import in_sorted
 from ..records import GroupSummary, Hit, ImageRecord, MetadataValue
 from ..storage.group_files import PublishedGroups
 from ..storage.group_vectors import value_key
@@ -99,7 +100,7 @@ def allowed_groups(published: PublishedGroups, allowed_images: IdArray | None) -
     if allowed_images is None:
         return None
     table = published.table
-    hit = np.isin(table.members, allowed_images)
+    hit = in_sorted(table.members, allowed_images)
     return np.unique(table.group_of_members()[hit])
 
 
@@ -205,7 +206,7 @@ def _summary(
     table = published.table
     members = table.member_ids(group)
     if request.allowed is not None:
-        members = members[np.isin(members, request.allowed)]
+        members = members[in_sorted(members, request.allowed)]
     scores = image_vectors(members) @ query if len(members) else np.zeros(0, np.float32)
     if request.min_score is not None:
         keep = scores >= request.min_score

@@ -29,6 +29,7 @@ from PIL import Image
 
 from ..encoders import Encoder, encoder_from_settings
 from ..errors import InvalidRequestError, MedSearchError, NotFoundError
+from ..id_sets import in_sorted
 from ..prompts import DEFAULT_TEMPLATE, check_template, fill_template
 from ..query_cache import QueryCache
 from ..records import (
@@ -339,7 +340,7 @@ class Retriever:
             facets = self._facets_scoring(query, filters, min_score, exclude)
             timings["facets"] = (time.perf_counter() - searched) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
-        left_out = len(exclude) if allowed is None else int(np.isin(exclude, allowed).sum())
+        left_out = len(exclude) if allowed is None else int(in_sorted(exclude, allowed).sum())
         below = cut_count(cut, k=k, offset=offset, available=total - left_out, shown=len(hits))
         hits = with_standing(hits, null)
         return SearchResult(hits, total, timings, suggestions, facets, below)

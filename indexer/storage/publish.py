@@ -35,6 +35,7 @@ import numpy.typing as npt
 from .. import ann
 from ..errors import IndexCorruptError
 from ..fault_points import fault_point
+from ..id_sets import not_in_sorted
 from ..settings import Settings
 from ..versions import library_versions, medsearch_version
 from . import checksums
@@ -196,16 +197,7 @@ def _changes(
     which one comparison finds."""
     if len(db_ids) >= len(have) and np.array_equal(db_ids[: len(have)], have):
         return np.zeros(0, dtype=np.int64), db_ids[len(have) :]
-    return _not_in(have, db_ids), _not_in(db_ids, have)
-
-
-def _not_in(ids: npt.NDArray[np.int64], others: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The ids not among ``others``, both sorted and without repeats: a binary search each
-    (``np.setdiff1d`` would sort both again at every checkpoint)."""
-    if not len(others):
-        return ids
-    at = np.minimum(np.searchsorted(others, ids), len(others) - 1)
-    return ids[others[at] != ids]
+    return not_in_sorted(have, db_ids), not_in_sorted(db_ids, have)
 
 
 def _can_update(current: ann.AnnIndex, kind: str, gone: int, count: int, trained_on: int) -> bool:

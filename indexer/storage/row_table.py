@@ -1,14 +1,15 @@
-"""Rows of ``vectors.f16`` read through a memory map whose resident pages are given back.
+"""Rows of ``vectors.f16`` read without leaving the file resident in the process.
 
 Every page of a mapped file that a read touches stays in the process's resident set, and the
 kernel maps the whole page-cache folio around it (up to :data:`FOLIO_BYTES`): re-ranking a few
 thousand random rows per query would leave most of the file resident after a while. A
-:class:`RowTable` reads rows in chunks, counts the folios each chunk may have mapped, and once
-that passes half of its budget (:data:`MAPPED_BUDGET_BYTES`) drops the mapping's pages from the
-process with ``madvise(MADV_DONTNEED)``, so the resident pages of the mapping stay under the
-budget. The pages stay in the kernel's page cache: the next read maps them again for the cost of
-a minor fault, not a disk read, which is cheaper than one ``pread`` per row (measured in
-docs/benchmarks.md, "Serving ten million vectors: start-up and memory").
+:class:`RowTable` therefore reads scattered rows (a re-rank's candidates: about a folio mapped
+per row) with one ``pread`` each into the result, which maps nothing, and dense ones (slices,
+rows close together) through a memory map in chunks, counting the folios each chunk may have
+mapped; once that passes half of its budget (:data:`MAPPED_BUDGET_BYTES`) it drops the mapping's
+pages from the process with ``madvise(MADV_DONTNEED)``. The pages stay in the kernel's page
+cache either way. At ten million rows a re-rank's 3,200 rows took 6 ms by ``pread`` against
+tens of milliseconds of faults through the mapping (docs/benchmarks.md).
 
 Rows are checked against the published block digests by the version's
 :class:`~indexer.storage.block_guard.BlockGuard`, when it has one, before they are read.
@@ -17,6 +18,7 @@ Rows are checked against the published block digests by the version's
 from __future__ import annotations
 
 import mmap
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ MAPPED_BUDGET_BYTES = 256 << 20
 #: the most one fault maps: a page-cache folio as large as a page-table leaf of 4 KiB pages
 FOLIO_BYTES = 2 << 20
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+#: mapped bytes per row above which rows are read one ``pread`` each rather than mapped
+SCATTERED_BYTES_PER_ROW = 64 << 10
 
 
 class RowTable:
@@ -56,9 +60,11 @@ class RowTable:
         self._mapped = 0
         self._map: mmap.mmap | None = None
         self._array: npt.NDArray[np.float16] = np.zeros((0, dim), dtype=F16)
+        self._fd: int | None = None
         if rows:
             with open(path, "rb") as handle:
                 self._map = mmap.mmap(handle.fileno(), rows * self._row_bytes, prot=mmap.PROT_READ)
+                self._fd = os.dup(handle.fileno())
             self._array = np.frombuffer(self._map, dtype=F16).reshape(rows, dim)
 
     def __len__(self) -> int:
@@ -74,6 +80,11 @@ class RowTable:
             self._guard.check_rows(flat)
         out = np.empty((flat.size, self.shape[1]), dtype=F16)
         mapped = self._mapped_through(flat)
+        if flat.size and int(mapped[-1]) > max(
+            self._chunk_bytes, SCATTERED_BYTES_PER_ROW * flat.size
+        ):
+            self._read_each(flat, out)
+            return out.reshape(*rows.shape, self.shape[1])
         start = 0
         while start < flat.size:
             before = int(mapped[start - 1]) if start else 0
@@ -83,6 +94,26 @@ class RowTable:
             self._count(int(mapped[end - 1]) - before)
             start = end
         return out.reshape(*rows.shape, self.shape[1])
+
+    def _read_each(self, rows: npt.NDArray[np.int64], out: npt.NDArray[np.float16]) -> None:
+        """``rows`` into ``out``, one ``pread`` each (nothing is mapped into the process)."""
+        if self._fd is None or rows.min() < 0 or rows.max() >= self.shape[0]:
+            out[:] = self._array[rows]  # the array's own bounds error, or nothing to read
+            return
+        view = out.data.cast("B")
+        size = self._row_bytes
+        for i, row in enumerate(rows.tolist()):
+            if os.preadv(self._fd, [view[i * size : (i + 1) * size]], row * size) != size:
+                raise OSError(f"row {row} of the vector file could not be read whole")
+
+    def close(self) -> None:
+        """Let the file go (the mapping goes with the last array that views it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
 
     def release(self) -> None:
         """Give the mapping's resident pages back (they stay in the page cache)."""

@@ -11,11 +11,12 @@ import pytest
 
 from indexer.ann import load_published
 from indexer.errors import IndexCorruptError
+from indexer.id_sets import in_sorted, not_in_sorted
 from indexer.storage.checksums import PrefixDigest
 from indexer.storage.folder import VECTORS_FILE, IndexFolder, new_info
 from indexer.storage.info import EncoderRecord, IndexInfo
 from indexer.storage.metadata_db import Store
-from indexer.storage.publish import _not_in, publish
+from indexer.storage.publish import publish
 from indexer.storage.run_publications import RunPublications
 from tests.unit.storage.test_writer import _row
 
@@ -83,8 +84,9 @@ def test_ids_to_add_and_remove_equal_a_set_difference() -> None:
     for _ in range(200):
         a = np.unique(rng.integers(1, 400, rng.integers(0, 120)))
         b = np.unique(rng.integers(1, 400, rng.integers(0, 120)))
-        assert _not_in(a, b).tolist() == np.setdiff1d(a, b).tolist()
-        assert _not_in(b, a).tolist() == np.setdiff1d(b, a).tolist()
+        assert not_in_sorted(a, b).tolist() == np.setdiff1d(a, b).tolist()
+        assert not_in_sorted(b, a).tolist() == np.setdiff1d(b, a).tolist()
+        assert (in_sorted(a, b) == np.isin(a, b)).all()
 
 
 def test_a_run_updates_the_index_it_saved_without_reading_it_back(tmp_path: Path) -> None:

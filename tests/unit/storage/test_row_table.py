@@ -110,3 +110,21 @@ def test_a_rerank_checks_the_blocks_it_reads_and_refuses_a_damaged_one(tmp_path:
     with pytest.raises(IndexDamagedError):  # and so is every later read
         index.search(queries[:1], 5)
     assert guard.state().damage is not None
+
+
+@pytest.mark.skipif(not SMAPS.is_file(), reason="reads the resident pages from /proc")
+def test_scattered_rows_are_read_without_mapping_them(tmp_path: Path) -> None:
+    dim, rows = 512, 16_384  # a 16 MiB file, rows of 1 KiB
+    path = tmp_path / "big.f16"
+    data = np.random.default_rng(2).standard_normal((rows, dim)).astype("<f2")
+    path.write_bytes(data.tobytes())
+    table = RowTable(path, dim, rows, budget=4 << 20)
+    scattered = np.arange(0, rows, 1024)  # one row per MiB: a re-rank's candidates
+    np.testing.assert_array_equal(table[scattered], data[scattered])
+    np.testing.assert_array_equal(table[scattered[::-1]], data[scattered[::-1]])
+    assert _resident_kib(path) == 0
+    dense = table[100:600]  # close together: through the mapping
+    np.testing.assert_array_equal(dense, data[100:600])
+    with pytest.raises(IndexError):
+        table[np.array([0, rows])]
+    table.close()
