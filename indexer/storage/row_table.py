@@ -8,8 +8,8 @@ per row) with one ``pread`` each into the result, which maps nothing, and dense 
 rows close together) through a memory map in chunks, counting the folios each chunk may have
 mapped; once that passes half of its budget (:data:`MAPPED_BUDGET_BYTES`) it drops the mapping's
 pages from the process with ``madvise(MADV_DONTNEED)``. The pages stay in the kernel's page
-cache either way. At ten million rows a re-rank's 3,200 rows took 6 ms by ``pread`` against
-tens of milliseconds of faults through the mapping (docs/benchmarks.md).
+cache either way; a re-rank's rows read by ``pread`` cost a fraction of the faults the mapping
+took for them (docs/benchmarks.md, "Ten million vectors, measured").
 
 Rows are checked against the published block digests by the version's
 :class:`~indexer.storage.block_guard.BlockGuard`, when it has one, before they are read.
