@@ -192,8 +192,8 @@ def _copies(
     own_vector: np.ndarray,
 ) -> tuple[Copy, ...]:
     """The eligible images folded into the kept result at ``position``, best first
-    (``checksums``: of the kept results at least; ``images_with``: the images of the page's
-    checksums; ``own_vector``: the result's stored vector)."""
+    (``checksums``: of the kept results at least; ``images_with``: the images holding each
+    kept result's checksum; ``own_vector``: the result's stored vector)."""
     own = kept[position]
     twins = images_with.get(checksums[own], []) if own in checksums else []
     candidates = set(twins)
