@@ -16,6 +16,12 @@ queries that describe none of its images, per kind of query:
 A result's standing is its ``z`` (``(score - mean) / sd`` of the pooled null scores, sd the
 population deviation) and its ``percentile`` (the share of null scores strictly below it, in
 percent). The file's checksum is recorded in ``index_info.json`` like any other published file.
+
+The scores are measured again only when the index's count has moved by more than
+:data:`REMEASURE_SHARE` since they were measured (their ``count`` says on how many images): the
+top scores of unrelated queries move with the size of the index, not with each checkpoint's few
+thousand images, and measuring them costs a search of the whole index that would otherwise grow
+every checkpoint of a long run with the rows already indexed.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ NULL_OF_QUERY = {
     "group": "image",
     "vector": "random",
 }
+#: the share by which the index's count may move before its null scores are measured again
+REMEASURE_SHARE = 0.05
 #: a null whose scores spread less than this gives no z (every score alike)
 _MIN_SD = 1e-9
 
@@ -202,18 +210,20 @@ def publish_null_scores(
     """The checksum of the null scores of the version being published, by file name (nothing
     for an empty index).
 
-    The published file is kept while the index is unchanged and holds every kind
-    ``query_sets`` can measure; otherwise the scores are measured again and written aside and
-    renamed into place."""
+    The published file is kept while it holds every kind ``query_sets`` can measure and the
+    index is unchanged or its count within :data:`REMEASURE_SHARE` of the count the scores were
+    measured on; otherwise the scores are measured again and written aside and renamed into
+    place."""
     if index.ntotal == 0:
         return {}
     sets = [*query_sets, random_queries(info.dim)]
-    if not index_changed:
-        try:
-            previous = load_null_scores(folder, info)
-        except IndexCorruptError:
-            previous = None
-        if previous is not None and {s.kind for s in sets} <= set(previous.samples):
+    try:
+        previous = load_null_scores(folder, info)
+    except IndexCorruptError:
+        previous = None
+    if previous is not None and {s.kind for s in sets} <= set(previous.samples):
+        moved = abs(index.ntotal - previous.count)
+        if not index_changed or moved <= REMEASURE_SHARE * previous.count:
             return {NULL_SCORES_FILE: info.checksums[NULL_SCORES_FILE]}
     content = json.dumps(measure(index, sets, NULL_TOP_K).to_json(), sort_keys=True).encode()
     with reporting_disk_full(NULL_SCORES_FILE):

@@ -16,6 +16,7 @@ from indexer.storage.checksums import PrefixDigest
 from indexer.storage.folder import VECTORS_FILE, IndexFolder, new_info
 from indexer.storage.info import EncoderRecord, IndexInfo
 from indexer.storage.metadata_db import Store
+from indexer.storage.null_scores import REMEASURE_SHARE, load_null_scores
 from indexer.storage.publish import publish
 from indexer.storage.run_publications import RunPublications
 from tests.unit.storage.test_writer import _row
@@ -107,4 +108,30 @@ def test_a_run_updates_the_index_it_saved_without_reading_it_back(tmp_path: Path
     loaded = load_published(folder, rebuilt)
     assert loaded.ntotal == 400
     assert sorted(loaded.ids().tolist()) == list(range(1, 401))
+    store.close()
+
+
+def test_null_scores_are_measured_again_only_when_the_count_has_moved(tmp_path: Path) -> None:
+    folder, store, info = _new_index(tmp_path / "index")
+    _append(folder, store, 1, 1000)
+    info = publish(folder, store, info, "flat", MEMORY)
+    measured = load_null_scores(folder, info)
+    assert measured is not None and measured.count == 1000
+    # a checkpoint's few rows: the index changes, its null scores are kept as measured
+    small = int(REMEASURE_SHARE * 1000)
+    _append(folder, store, 1001, small)
+    info = publish(folder, store, info, "flat", MEMORY)
+    assert info.count == 1000 + small
+    kept = load_null_scores(folder, info)
+    assert kept is not None and kept.to_json() == measured.to_json()
+    # past the share, and after removals past it, they are measured on the index as it is
+    _append(folder, store, 1001 + small, 10)
+    info = publish(folder, store, info, "flat", MEMORY)
+    grown = load_null_scores(folder, info)
+    assert grown is not None and grown.count == info.count == 1010 + small
+    with store.writer() as w:
+        w.delete_images(range(1, 201))
+    info = publish(folder, store, info, "flat", MEMORY)
+    shrunk = load_null_scores(folder, info)
+    assert shrunk is not None and shrunk.count == info.count == 810 + small
     store.close()
