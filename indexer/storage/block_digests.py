@@ -1,4 +1,4 @@
-"""Publishing and loading ``vector_blocks.json``, and the block guard of a served version.
+"""Publishing and loading ``vector_blocks.bin``, and the block guard of a served version.
 
 The file holds the :class:`~indexer.storage.vector_blocks.VectorBlocks` of the rows a version
 publishes; ``index_info.json`` records its checksum like every other published file's, so a
@@ -8,18 +8,25 @@ service checks the small file whole at start and the blocks of ``vectors.f16`` o
 
 from __future__ import annotations
 
-import json
 import os
 
+import numpy as np
+
 from ..errors import IndexCorruptError
-from ..typed_json import read_record, write_record
 from . import checksums
 from .atomic import reporting_disk_full, write_atomic
 from .block_guard import BlockGuard
 from .folder import IndexFolder
 from .info import IndexInfo
 from .row_table import F16
-from .vector_blocks import BLOCK_BYTES, VECTOR_BLOCKS_FILE, VectorBlocks, block_digest, read_block
+from .vector_blocks import (
+    BLOCK_BYTES,
+    VECTOR_BLOCKS_FILE,
+    VectorBlocks,
+    block_digest,
+    digest_array,
+    read_blocks,
+)
 
 
 def guard_of(
@@ -50,16 +57,16 @@ def publish_vector_blocks(
         previous = None
     if previous is not None and (previous.block_bytes, previous.length) == (block_bytes, length):
         return {VECTOR_BLOCKS_FILE: info.checksums[VECTOR_BLOCKS_FILE]}
-    kept: tuple[str, ...] = ()
+    kept = np.zeros((0, 32), np.uint8)
     if previous is not None and previous.block_bytes == block_bytes:
         kept = previous.digests[: min(previous.length, length) // block_bytes]
-    digests = list(kept)
-    blocks = VectorBlocks(block_bytes, length, ())
+    blocks = VectorBlocks(block_bytes, length, kept)
+    digests = []
     fd = os.open(folder.vectors_path, os.O_RDONLY) if length else -1
     try:
-        for block in range(len(kept), -(-length // block_bytes)):
-            content = read_block(fd, blocks, block)
-            if len(content) != blocks.span(block)[1] - blocks.span(block)[0]:
+        for block, content in read_blocks(fd, blocks, len(kept), -(-length // block_bytes)):
+            start, end = blocks.span(block)
+            if len(content) != end - start:
                 raise IndexCorruptError(
                     f"{folder.vectors_path.name} is shorter than the {length} bytes published"
                 )
@@ -67,11 +74,11 @@ def publish_vector_blocks(
     finally:
         if fd >= 0:
             os.close(fd)
-    record = VectorBlocks(block_bytes, length, tuple(digests))
-    content = json.dumps(write_record(record), sort_keys=True).encode()
+    record = VectorBlocks(block_bytes, length, np.concatenate((kept, digest_array(digests))))
+    encoded = record.to_bytes()
     with reporting_disk_full(VECTOR_BLOCKS_FILE):
-        write_atomic(folder.path / VECTOR_BLOCKS_FILE, content, durable=True)
-    return {VECTOR_BLOCKS_FILE: checksums.content_checksum(content)}
+        write_atomic(folder.path / VECTOR_BLOCKS_FILE, encoded, durable=True)
+    return {VECTOR_BLOCKS_FILE: checksums.content_checksum(encoded)}
 
 
 def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | None:
@@ -80,8 +87,8 @@ def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | N
     recorded = info.checksums.get(VECTOR_BLOCKS_FILE)
     if recorded is None:
         return None
-    data = checksums.checked_json(folder.path / VECTOR_BLOCKS_FILE, recorded)
-    blocks = read_record(VectorBlocks, data, VECTOR_BLOCKS_FILE, "")
+    content = checksums.checked_bytes(folder.path / VECTOR_BLOCKS_FILE, recorded)
+    blocks = VectorBlocks.from_bytes(content)
     expected = (info.vector_rows or 0) * info.dim * F16.itemsize
     whole = -(-blocks.length // max(blocks.block_bytes, 1))
     if blocks.block_bytes < 1 or blocks.length != expected or len(blocks) != whole:

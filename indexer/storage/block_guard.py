@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import IndexDamagedError
-from .vector_blocks import VECTOR_BLOCKS_FILE, VectorBlocks, read_block
+from .vector_blocks import VECTOR_BLOCKS_FILE, VectorBlocks, read_blocks
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +78,13 @@ class BlockGuard:
             return
         wanted = self.blocks.blocks_of_rows(np.asarray(rows, dtype=np.int64), self._row_bytes)
         wanted = wanted[wanted < len(self.blocks)]
-        for block in wanted[~self._checked[wanted]].tolist():
-            self._check(block)
+        self._check(wanted[~self._checked[wanted]])
 
     def check_all(self) -> None:
         """Check every block not checked yet, now (:class:`IndexDamagedError` at the first
         damaged one)."""
         self.raise_if_damaged()
-        for block in np.flatnonzero(~self._checked).tolist():
-            self._check(block)
+        self._check(np.flatnonzero(~self._checked))
 
     def continue_from(self, previous: BlockGuard) -> None:
         """Take over what ``previous`` (the served version before) checked of the blocks whose
@@ -99,9 +97,7 @@ class BlockGuard:
             carried = same & previous._checked[: len(same)]
             self._checked[: len(same)] |= carried
             self._unchecked = int(len(self._checked) - self._checked.sum())
-        changed = np.flatnonzero(~same)
-        for block in [*changed.tolist(), *range(len(same), len(self.blocks))]:
-            self._check(block)
+        self._check(np.concatenate((np.flatnonzero(~same), np.arange(len(same), len(self.blocks)))))
 
     def check_in_background(self) -> None:
         """Check every block not checked yet in a daemon thread (once)."""
@@ -126,36 +122,42 @@ class BlockGuard:
         except (AttributeError, OSError):  # not Linux, or not allowed: check at full priority
             pass
         try:
-            for block in range(len(self.blocks)):
-                if self._stop.is_set() or self._damage is not None:
-                    break
-                if not self._checked[block]:
-                    self._check(block)
+            self._check(np.flatnonzero(~self._checked), stop=self._stop)
         except IndexDamagedError as exc:
             log.error("%s", exc.message)
         finally:
             self._finished.set()
 
-    def _check(self, block: int) -> None:
-        """Read and hash ``block``; flag the version damaged when it does not match."""
+    def _check(self, blocks: npt.NDArray[np.int64], stop: threading.Event | None = None) -> None:
+        """Read and hash the (sorted) ``blocks``, runs of consecutive ones read together; flag
+        the version damaged at the first that does not match. ``stop`` ends the check early."""
+        if len(blocks) == 0:
+            return
         try:
             fd = os.open(self.path, os.O_RDONLY)
-            try:
-                content = read_block(fd, self.blocks, block)
-            finally:
-                os.close(fd)
         except OSError as exc:
             self._flag(f"{self.path.name} cannot be read ({exc.strerror})")
-        if not self.blocks.matches(block, content):
-            start, end = self.blocks.span(block)
-            self._flag(
-                f"{self.path.name} bytes {start} to {end} do not match the digest "
-                f"{VECTOR_BLOCKS_FILE} records"
-            )
-        with self._lock:
-            if not self._checked[block]:
-                self._checked[block] = True
-                self._unchecked -= 1
+        try:
+            for first, end in _runs(blocks):
+                for block, content in read_blocks(fd, self.blocks, first, end):
+                    if stop is not None and (stop.is_set() or self._damage is not None):
+                        return
+                    if self._checked[block]:
+                        continue
+                    if not self.blocks.matches(block, content):
+                        start, end_byte = self.blocks.span(block)
+                        self._flag(
+                            f"{self.path.name} bytes {start} to {end_byte} do not match the "
+                            f"digest {VECTOR_BLOCKS_FILE} records"
+                        )
+                    with self._lock:
+                        if not self._checked[block]:
+                            self._checked[block] = True
+                            self._unchecked -= 1
+        except OSError as exc:
+            self._flag(f"{self.path.name} cannot be read ({exc.strerror})")
+        finally:
+            os.close(fd)
 
     def _flag(self, what: str) -> NoReturn:
         message = (
@@ -174,4 +176,12 @@ def _same_digests(previous: VectorBlocks, current: VectorBlocks) -> npt.NDArray[
     shared = min(len(previous), len(current))
     if previous.block_bytes != current.block_bytes:
         return np.zeros(shared, dtype=bool)
-    return np.array(previous.digests[:shared]) == np.array(current.digests[:shared])
+    return np.all(previous.digests[:shared] == current.digests[:shared], axis=1)
+
+
+def _runs(blocks: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
+    """The sorted ``blocks`` as runs [first, end) of consecutive blocks."""
+    breaks = np.flatnonzero(np.diff(blocks) != 1) + 1
+    starts = np.concatenate(([0], breaks))
+    ends = np.concatenate((breaks, [len(blocks)]))
+    return [(int(blocks[a]), int(blocks[b - 1]) + 1) for a, b in zip(starts, ends, strict=True)]

@@ -39,15 +39,22 @@ def content_checksum(content: bytes) -> str:
     return f"{ALGORITHM}:{hashlib.sha256(content).hexdigest()}"
 
 
-def checked_json(path: Path, recorded: str) -> Any:
-    """The parsed content of the published JSON file at ``path``, which must match the
-    ``recorded`` checksum (:class:`IndexCorruptError` if not, or if it cannot be read)."""
+def checked_bytes(path: Path, recorded: str) -> bytes:
+    """The content of the published file at ``path``, which must match the ``recorded``
+    checksum (:class:`IndexCorruptError` if not, or if it cannot be read)."""
     try:
         content = path.read_bytes()
     except OSError as exc:
         raise IndexCorruptError(f"cannot read {path.name}: {exc.strerror}") from exc
     if content_checksum(content) != recorded:
         raise IndexCorruptError(mismatch_message(path.name, "run `medsearch index` again"))
+    return content
+
+
+def checked_json(path: Path, recorded: str) -> Any:
+    """The parsed content of the published JSON file at ``path``, checked as
+    :func:`checked_bytes` checks it."""
+    content = checked_bytes(path, recorded)
     try:
         return json.loads(content)
     except ValueError as exc:

@@ -46,6 +46,7 @@ from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .null_scores import NullQuerySet, publish_null_scores
 from .run_publications import RunPublications
+from .vector_blocks import LEGACY_BLOCKS_FILE
 from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
@@ -140,6 +141,7 @@ def publish(
     folder.write_info(info)
     if RECENT_FILE not in info.checksums:
         folder.recent_path.unlink(missing_ok=True)  # folded into index.faiss
+    (folder.path / LEGACY_BLOCKS_FILE).unlink(missing_ok=True)  # replaced by VECTOR_BLOCKS_FILE
     return info
 
 

@@ -13,7 +13,7 @@ from indexer import ann
 from indexer.errors import IndexDamagedError
 from indexer.storage.block_guard import BlockGuard
 from indexer.storage.row_table import FOLIO_BYTES, RowTable
-from indexer.storage.vector_blocks import VectorBlocks
+from indexer.storage.vector_blocks import VectorBlocks, digest_array
 from indexer.storage.vectors import VectorFile
 from tests.unit.ann.test_ann import DIM, clustered_vectors
 
@@ -73,11 +73,11 @@ def test_resident_pages_stay_under_the_budget_and_grow_without_one(tmp_path: Pat
 def _guarded(path: Path, rows: int, block_bytes: int) -> BlockGuard:
     """A guard of ``path``'s first ``rows`` rows with digests of its bytes as they are now."""
     data = path.read_bytes()[: rows * DIM * 2]
-    digests = tuple(
-        hashlib.sha256(data[start : start + block_bytes]).hexdigest()
+    digests = [
+        hashlib.sha256(data[start : start + block_bytes]).digest()
         for start in range(0, len(data), block_bytes)
-    )
-    return BlockGuard(path, VectorBlocks(block_bytes, len(data), digests), DIM * 2)
+    ]
+    return BlockGuard(path, VectorBlocks(block_bytes, len(data), digest_array(digests)), DIM * 2)
 
 
 def test_a_rerank_checks_the_blocks_it_reads_and_refuses_a_damaged_one(tmp_path: Path) -> None:

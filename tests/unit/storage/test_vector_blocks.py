@@ -20,7 +20,14 @@ from indexer.settings import Settings
 from indexer.storage.block_digests import load_vector_blocks, publish_vector_blocks
 from indexer.storage.folder import IndexFolder
 from indexer.storage.info import IndexInfo
-from indexer.storage.vector_blocks import BLOCK_BYTES, VECTOR_BLOCKS_FILE
+from indexer.storage.publish import publish
+from indexer.storage.vector_blocks import (
+    BLOCK_BYTES,
+    HEADER,
+    LEGACY_BLOCKS_FILE,
+    VECTOR_BLOCKS_FILE,
+    VectorBlocks,
+)
 from indexer.storage.verify import verify_index
 from search_api import create_app
 from tests.api.test_api_metrics import scrape
@@ -46,11 +53,15 @@ def _small_blocks(sample_index_dir: Path, tmp_path: Path) -> Path:
     return index_dir
 
 
-def _sha256_blocks(data: bytes, block_bytes: int) -> list[str]:
+def _sha256_blocks(data: bytes, block_bytes: int) -> list[bytes]:
     return [
-        hashlib.sha256(data[start : start + block_bytes]).hexdigest()
+        hashlib.sha256(data[start : start + block_bytes]).digest()
         for start in range(0, len(data), block_bytes)
     ]
+
+
+def _digests(blocks: VectorBlocks) -> list[bytes]:
+    return [row.tobytes() for row in blocks.digests]
 
 
 def _row_offset(index_dir: Path, image_id: int) -> int:
@@ -69,12 +80,12 @@ def test_publish_records_the_sha256_of_every_block_of_the_published_rows(
     blocks = load_vector_blocks(folder, info)
     published = folder.vectors_path.read_bytes()[: (info.vector_rows or 0) * info.dim * 2]
     assert blocks is not None and blocks.block_bytes == BLOCK_BYTES
-    assert list(blocks.digests) == _sha256_blocks(published, BLOCK_BYTES)
+    assert _digests(blocks) == _sha256_blocks(published, BLOCK_BYTES)
 
     small = IndexFolder(_small_blocks(sample_index_dir, tmp_path))
     blocks = load_vector_blocks(small, small.read_info())
     assert blocks is not None and len(blocks) == -(-len(published) // SMALL_BLOCK) > 4
-    assert list(blocks.digests) == _sha256_blocks(published, SMALL_BLOCK)
+    assert _digests(blocks) == _sha256_blocks(published, SMALL_BLOCK)
 
 
 def test_a_new_version_keeps_the_whole_blocks_digests_and_hashes_the_rows_it_adds(
@@ -90,9 +101,9 @@ def test_a_new_version_keeps_the_whole_blocks_digests_and_hashes_the_rows_it_add
     blocks = load_vector_blocks(IndexFolder(index_dir), later)
     assert blocks is not None
     # the whole blocks were not read again; the partly published one and the new ones were
-    assert list(blocks.digests) == _sha256_blocks(original, SMALL_BLOCK)
+    assert _digests(blocks) == _sha256_blocks(original, SMALL_BLOCK)
     whole = 18 * info.dim * 2 // SMALL_BLOCK
-    assert blocks.digests[whole] != _sha256_blocks(original[: 18 * info.dim * 2], SMALL_BLOCK)[-1]
+    assert _digests(blocks)[whole] != _sha256_blocks(original[: 18 * info.dim * 2], SMALL_BLOCK)[-1]
 
 
 def test_rows_are_checked_as_they_are_read_and_a_damaged_block_refuses_the_version(
@@ -184,9 +195,9 @@ def test_deep_verify_finds_block_digests_that_disagree_with_sound_rows(
     index_dir = _copy(sample_index_dir, tmp_path)
     folder = IndexFolder(index_dir)
     info = folder.read_info()
-    data = json.loads((index_dir / VECTOR_BLOCKS_FILE).read_text())
-    data["digests"][0] = "0" * 64
-    content = json.dumps(data, sort_keys=True).encode()
+    content = bytearray((index_dir / VECTOR_BLOCKS_FILE).read_bytes())
+    content[HEADER.size] ^= 0xFF  # the first block's digest
+    content = bytes(content)
     (index_dir / VECTOR_BLOCKS_FILE).write_bytes(content)
     checksum = f"sha256:{hashlib.sha256(content).hexdigest()}"
     folder.write_info(
@@ -214,3 +225,40 @@ def test_a_new_version_takes_over_the_checked_blocks_and_checks_the_changed_ones
         # block 0 carried over; the partial block 4 and the new 5 to 7 checked at reload
         assert state is not None and state.blocks == 8
         assert state.unchecked == 3 and state.damage is None
+
+
+def test_the_next_publication_replaces_the_older_json_block_list(
+    sample_index_dir: Path, tmp_path: Path
+) -> None:
+    index_dir = _copy(sample_index_dir, tmp_path)
+    folder = IndexFolder(index_dir)
+    info = folder.read_info()
+    published = folder.vectors_path.read_bytes()[: (info.vector_rows or 0) * info.dim * 2]
+    # the block list as earlier versions published it: JSON, 4 MiB blocks, hex digests
+    legacy_block = 4 << 20
+    legacy = {
+        "block_bytes": legacy_block,
+        "length": len(published),
+        "digests": [digest.hex() for digest in _sha256_blocks(published, legacy_block)],
+    }
+    content = json.dumps(legacy, sort_keys=True).encode()
+    (index_dir / LEGACY_BLOCKS_FILE).write_bytes(content)
+    (index_dir / VECTOR_BLOCKS_FILE).unlink()
+    checksums = {k: v for k, v in info.checksums.items() if k != VECTOR_BLOCKS_FILE}
+    checksums[LEGACY_BLOCKS_FILE] = f"sha256:{hashlib.sha256(content).hexdigest()}"
+    folder.write_info(dataclasses.replace(info, checksums=checksums))
+    # still served and verified, its vectors hashed whole at open
+    assert verify_index(index_dir, deep=True) == []
+    retriever = Retriever.open(_settings(index_dir))
+    with contextlib.closing(retriever):
+        assert retriever.vector_check() is None
+        assert retriever.search(text="chest x-ray", k=2).hits
+
+    with folder.open_store() as store:
+        republished = publish(folder, store, folder.read_info())
+    assert republished.generation == info.generation + 1
+    assert LEGACY_BLOCKS_FILE not in republished.checksums
+    assert not (index_dir / LEGACY_BLOCKS_FILE).exists()
+    blocks = load_vector_blocks(folder, republished)
+    assert blocks is not None and _digests(blocks) == _sha256_blocks(published, BLOCK_BYTES)
+    assert verify_index(index_dir, deep=True) == []
