@@ -231,8 +231,7 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
     """
     # imported here so that importing search_api stays light (torch loads with the index)
     from indexer.encoders import Encoder
-    from indexer.search.retriever import Retriever, load_recorded_encoder
-    from indexer.storage.folder import IndexFolder
+    from indexer.search.retriever import Retriever
 
     check_names([name for name, _ in named_dirs])
     encoders: dict[str, Encoder] = {}
@@ -241,12 +240,7 @@ def open_indexes(settings: Settings, named_dirs: Sequence[tuple[str, Path]]) -> 
         for name, folder in named_dirs:
             index_settings = settings.replace(index_dir=folder)
             try:
-                recorded = IndexFolder(folder).read_info().encoder
-                encoder = encoders.get(recorded.fingerprint)
-                if encoder is None:
-                    encoder = load_recorded_encoder(recorded, index_settings)
-                    encoders[recorded.fingerprint] = encoder
-                retriever = Retriever.open(index_settings, encoder=encoder)
+                retriever = Retriever.open(index_settings, encoders=encoders)
                 retriever.check_vectors_in_background()
             except MedSearchError as exc:
                 raise IndexOpenError(folder, exc) from exc

@@ -22,6 +22,7 @@ import functools
 import threading
 import time
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +69,21 @@ _FLOOR_CACHE_IDS = 4_000_000
 class Retriever:
     """Search by text, image, vector or indexed id, with filters, offset and a score floor."""
 
-    def __init__(self, settings: Settings, encoder: Encoder, store: Store, folder: IndexFolder):
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: Encoder,
+        store: Store,
+        folder: IndexFolder,
+        snapshot: Snapshot | None = None,
+    ):
         self.settings = settings
         self.encoder = encoder
         self.store = store
         self.folder = folder
         self._lock = threading.Lock()
         self._check_in_background = False
-        self._snapshot = Snapshot.load(folder, None)
+        self._snapshot = snapshot if snapshot is not None else Snapshot.load(folder, None)
         #: mtime of an index_info.json that could not be loaded, not to be tried again
         self._rejected_mtime: float | None = None
         self._queries = QueryEmbedder(encoder, store, self.vectors_for)
@@ -84,15 +92,33 @@ class Retriever:
         self._last_check = time.monotonic()
 
     @classmethod
-    def open(cls, settings: Settings, encoder: Encoder | None = None) -> Retriever:
-        """Open the index in ``settings.index_dir`` with the encoder it was built with."""
+    def open(
+        cls,
+        settings: Settings,
+        encoder: Encoder | None = None,
+        *,
+        encoders: dict[str, Encoder] | None = None,
+    ) -> Retriever:
+        """Open the index in ``settings.index_dir`` with the encoder it was built with:
+        ``encoder``, else the one ``encoders`` (loaded encoders by fingerprint, shared by the
+        indexes of a service) holds for it, else the model the index records, loaded while the
+        index version loads and added to ``encoders``."""
         folder = IndexFolder(settings.index_dir)
         info = folder.read_info()
         recorded = info.encoder
+        if encoder is None and encoders is not None:
+            encoder = encoders.get(recorded.fingerprint)
+        snapshot = None
         if encoder is None:
-            encoder = load_recorded_encoder(recorded, settings)
+            # both mostly read files and run native code, so they share the start-up time
+            with ThreadPoolExecutor(1, thread_name_prefix="load index") as pool:
+                loading = pool.submit(Snapshot.load, folder, None)
+                encoder = load_recorded_encoder(recorded, settings)
+                snapshot = loading.result()
+            if encoders is not None:
+                encoders[recorded.fingerprint] = encoder
         require_same_encoder(info, encoder.fingerprint, encoder.model_ref, folder.path)
-        return cls(settings, encoder, folder.open_store(), folder)
+        return cls(settings, encoder, folder.open_store(), folder, snapshot)
 
     # -- snapshots -----------------------------------------------------------------------------
 
