@@ -29,6 +29,7 @@ from ...preparation import ImagePreparation
 from ...runtime.class_token import use_class_token_last_block
 from ...runtime.compiled import CompiledTower
 from ...runtime.packed_linear import can_pack, pack_linear_layers
+from ...runtime.skip_init import no_random_fill
 from ...runtime.torch_encoder import TorchEncoder
 from .folder import BIOMEDCLIP_TEXT_TOWERS, ModelFolder, locate_model
 
@@ -126,7 +127,8 @@ def build_stock_model(folder: ModelFolder, device: torch.device) -> tuple[Any, A
         text_cfg["hf_model_pretrained"] = False
         overrides["text_cfg"] = text_cfg
     try:
-        with warnings.catch_warnings():
+        # the folder always has weights (locate_model) and open_clip loads them strictly
+        with warnings.catch_warnings(), no_random_fill():
             warnings.simplefilter("ignore")  # library deprecation chatter, not our concern here
             model, _, preprocess = open_clip.create_model_and_transforms(
                 f"local-dir:{folder.path}",
