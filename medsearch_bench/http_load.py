@@ -78,6 +78,16 @@ class LoadResult:
     def requests(self) -> int:
         return len(self.latencies_ms) + self.errors
 
+    def extend(self, other: LoadResult) -> None:
+        """Count ``other``'s requests in this phase too."""
+        self.latencies_ms += other.latencies_ms
+        self.server_ms += other.server_ms
+        self.finished_at += other.finished_at
+        self.errors_at += other.errors_at
+        self.errors += other.errors
+        self.error_examples = (self.error_examples + other.error_examples)[:5]
+        self.seconds += other.seconds
+
     def note_error(self, message: str) -> None:
         self.errors += 1
         self.errors_at.append(time.perf_counter())

@@ -182,8 +182,14 @@ def _served_rows(result: dict[str, Any]) -> list[list[Any]]:
             f"anonymous {result['serve_rss_anon_mb']}, mapped files {result['serve_rss_file_mb']}",
         ],
         [
-            "serve startup (first query answered)",
-            f"{result['serve_startup_s']} s ({result['serve_ready_s']} s)",
+            "serve startup (first query answered; vector file checked)",
+            f"{result['serve_startup_s']} s ({result['serve_ready_s']} s; "
+            f"{result['serve_checked_s']} s)",
+        ],
+        [
+            "HTTP text p50 / p99 while the vector file is checked",
+            f"{p50_p99('http_text_during_check')} "
+            f"({result['http_text_during_check_queries']} queries)",
         ],
         ["HTTP text p50 / p99", p50_p99("http_text")],
         ["HTTP text, 1% filter p50 / p99", p50_p99("http_filter_1pct")],

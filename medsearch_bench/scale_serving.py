@@ -12,7 +12,10 @@ Every text is different, so the embedding cache answers none. The first filtered
 first facets request are timed apart: they fill the service's caches of field names and counts.
 The service's resident memory is read after the timed requests. ``serve_ready_s`` is the time
 from starting the process to the answer of its first text query (``serve_startup_s``: to its
-first answer of ``/api/health``).
+first answer of ``/api/health``). Until the service has checked every block of the vector file
+against its digest (``serve_checked_s``, read from ``GET /metrics``), a query also hashes the
+blocks of the rows it reads: text queries are sent one after another until then
+(``http_text_during_check_*``), and the timed requests start after it.
 """
 
 from __future__ import annotations
@@ -20,20 +23,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from indexer.errors import MedSearchError
 from indexer.settings import Settings
 from search_api.process import run_service
 
 from . import LogFn, no_log
-from .http_load import Request, json_request, run_sequential
+from .http_load import Client, LoadResult, Request, json_request, run_sequential
 from .stats import process_memory_mb, summarize_ms
 from .texts import query_texts
 
+#: the longest the measurement waits for the service to have checked its vector file
+CHECK_TIMEOUT_S = 600
 #: filters of the synthetic rows, by the share of the images they select
 FILTERS: dict[str, dict[str, str]] = {"1pct": {"cohort": "c00"}, "50pct": {"arm": "a"}}
 
@@ -113,11 +120,19 @@ def measure_service(
         def get(path: str) -> Request:
             return Request("GET", path, b"", {})
 
+        started = time.monotonic() - server.startup_s
         first = run_sequential(port, [search()])
         ready_s = server.startup_s + sum(first.latencies_ms) / 1000 if not first.errors else None
+        during_check = LoadResult()
+        while _unchecked_blocks(port) and time.monotonic() - started < CHECK_TIMEOUT_S:
+            during_check.extend(run_sequential(port, [search()]))
+        checked_s = time.monotonic() - started
         run_sequential(port, [search() for _ in range(4)])
         log(f"HTTP: {queries} text queries, unfiltered and with each filter")
-        phases = {"http_text": run_sequential(port, [search() for _ in range(queries)])}
+        phases = {
+            "http_text_during_check": during_check,
+            "http_text": run_sequential(port, [search() for _ in range(queries)]),
+        }
         for name, filters in FILTERS.items():
             phases[f"http_filter_{name}_first"] = run_sequential(port, [search(filters)])
             phases[f"http_filter_{name}"] = run_sequential(
@@ -137,6 +152,8 @@ def measure_service(
         "serve_rss_file_mb": memory.get("rss_file_mb"),
         "serve_startup_s": round(startup_s, 2),
         "serve_ready_s": round(ready_s, 2) if ready_s is not None else None,
+        "serve_checked_s": round(checked_s, 2),
+        "http_text_during_check_queries": len(during_check.latencies_ms),
         "http_queries": queries,
         "http_errors": sum(load.errors for load in phases.values()),
         "http_error_examples": [e for load in phases.values() for e in load.error_examples][:5],
@@ -149,3 +166,22 @@ def measure_service(
             result[f"{name}_p50_ms"] = summary["p50_ms"]
             result[f"{name}_p99_ms"] = summary["p99_ms"]
     return result
+
+
+def _unchecked_blocks(port: int) -> int:
+    """Blocks of the served vector file not checked yet, as ``GET /metrics`` reports them."""
+    client = Client(port)
+    try:
+        status, body = client.send(Request("GET", "/metrics", b"", {}))
+    finally:
+        client.close()
+    if status != 200:
+        raise MeasureError(f"GET /metrics answered {status}")
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples
+            if sample.name == "medsearch_index_vector_blocks_unchecked"
+        )
+    )

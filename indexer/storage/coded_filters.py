@@ -67,7 +67,7 @@ class CodedFilters:
                 length = min(len(matches), len(found))
                 matches = matches[:length] & found[:length]
         assert matches is not None
-        return np.flatnonzero(matches).astype(np.int64)
+        return np.flatnonzero(matches).astype(np.int64, copy=False)
 
     def ids_with_value(self, field: str) -> IdArray | None:
         """Ascending ids of the images that have a value of ``field``, or None when it has no
@@ -75,7 +75,7 @@ class CodedFilters:
         covered: frozenset[str] = self._cached("coded-fields", self._covered_fields)
         if field not in covered:
             return None
-        return np.flatnonzero(self.field_codes(field)).astype(np.int64)
+        return np.flatnonzero(self.field_codes(field)).astype(np.int64, copy=False)
 
     def field_codes(self, field: str) -> Codes:
         """The code of ``field`` of every id (index = id; 0: no value), kept until the

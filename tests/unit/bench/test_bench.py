@@ -138,6 +138,9 @@ def test_bench_scale_then_query(tiny_model_dir: Path, tmp_path: Path) -> None:
     split = scale["serve_rss_anon_mb"] + scale["serve_rss_file_mb"]
     assert abs(split - scale["serve_rss_mb"]) <= 0.02 * scale["serve_rss_mb"] + 1
     assert scale["serve_ready_s"] > scale["serve_startup_s"] > 0
+    # the timed queries start once every block of the vector file has been checked
+    assert scale["serve_checked_s"] >= scale["serve_startup_s"]
+    assert scale["http_text_during_check_queries"] >= 0
     for name in ("text", "filter_1pct", "filter_50pct", "facets", "record"):
         assert 0 < scale[f"http_{name}_p50_ms"] <= scale[f"http_{name}_p99_ms"], name
     assert scale["http_filter_1pct_first_ms"] > 0 and scale["http_facets_first_ms"] > 0
