@@ -41,6 +41,8 @@ from .texts import query_texts
 
 #: the longest the measurement waits for the service to have checked its vector file
 CHECK_TIMEOUT_S = 600
+#: text queries sent at most while it checks
+CHECK_QUERIES_MAX = 2000
 #: filters of the synthetic rows, by the share of the images they select
 FILTERS: dict[str, dict[str, str]] = {"1pct": {"cohort": "c00"}, "50pct": {"arm": "a"}}
 
@@ -99,7 +101,7 @@ def measure_service(
 
     ``queries`` requests per kind (text, each filter, facets, image records).
     """
-    texts = iter(query_texts(4 * queries + 20, seed=seed))
+    texts = iter(query_texts(4 * queries + 20 + CHECK_QUERIES_MAX, seed=seed))
     rng = np.random.default_rng([seed, 5])
     env: dict[str, str] = {
         "MEDSEARCH_DEVICE": settings.device,
@@ -124,8 +126,14 @@ def measure_service(
         first = run_sequential(port, [search()])
         ready_s = server.startup_s + sum(first.latencies_ms) / 1000 if not first.errors else None
         during_check = LoadResult()
-        while _unchecked_blocks(port) and time.monotonic() - started < CHECK_TIMEOUT_S:
+        while (
+            _unchecked_blocks(port)
+            and len(during_check.latencies_ms) < CHECK_QUERIES_MAX
+            and time.monotonic() - started < CHECK_TIMEOUT_S
+        ):
             during_check.extend(run_sequential(port, [search()]))
+        while _unchecked_blocks(port) and time.monotonic() - started < CHECK_TIMEOUT_S:
+            time.sleep(0.5)
         checked_s = time.monotonic() - started
         run_sequential(port, [search() for _ in range(4)])
         log(f"HTTP: {queries} text queries, unfiltered and with each filter")

@@ -10,6 +10,7 @@ import logging
 import click
 from waitress import create_server
 
+from indexer.blas_threads import limit_blas_threads
 from indexer.cli.options import reports_errors, settings_from
 from indexer.cli.setting_options import setting_options
 from indexer.errors import MedSearchError, SettingsError
@@ -53,6 +54,7 @@ def serve(index_dirs: tuple[str, ...], host: str, port: int) -> None:
     except IndexNameError as exc:
         raise click.UsageError(exc.message) from exc
     settings = settings_from(index_dir=named_dirs[0][1])
+    limit_blas_threads()
     try:
         indexes = open_indexes(settings, named_dirs)
         app = create_app(settings, indexes=indexes)
