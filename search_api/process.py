@@ -23,7 +23,7 @@ from indexer.errors import MedSearchError
 
 HOST = "127.0.0.1"
 #: seconds between two looks at /api/health while the service starts
-_POLL_S = 0.25
+_POLL_S = 0.05
 # loopback only, never through a proxy from the environment
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
