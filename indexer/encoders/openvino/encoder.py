@@ -1,11 +1,14 @@
 """An encoder whose towers run in OpenVINO on the CPU
 (:class:`~indexer.encoders.onnx.exported_encoder.ExportedEncoder`).
 
-The image tower is compiled for latency (one request runs a whole batch) on the threads torch
-uses; the text tower for latency on one thread and one stream, as a short query gains nothing
-from a second thread and leaves the other cores to the request's other work. fp32 asks for f32
-inference explicitly (OpenVINO would otherwise run bf16 on a CPU that has it); int8 keeps
-OpenVINO's default for the parts left in float.
+Both towers are compiled for latency (one request runs a whole batch, or a micro-batch of
+queries) on the threads torch uses, the text tower in one stream. fp32 asks for f32 inference
+explicitly (OpenVINO would otherwise run bf16 on a CPU that has it); int8 keeps OpenVINO's
+default for the parts left in float. The int8 text tower, whose weights alone are int8
+(:mod:`.quantize`), also quantises its activations as it runs, in groups of
+:data:`TEXT_ACTIVATION_GROUP` values, so that its products run on the CPU's int8 units: a query
+embeds in about half the time of the bf16 PyTorch path (docs/benchmarks.md, "Ten million
+vectors: the last targets"), and the fidelity guard holds it to the same thresholds.
 """
 
 from __future__ import annotations
@@ -23,21 +26,29 @@ from ..onnx.export import IMAGE_FILE, TEXT_FILE
 from ..onnx.exported_encoder import ExportedEncoder
 from .quantize import IMAGE_MODEL, TEXT_MODEL
 
-#: threads of the text tower (see the module's docstring)
-TEXT_THREADS = 1
+#: values per group of the int8 text tower's activations quantised at run time
+TEXT_ACTIVATION_GROUP = 256
 
 
 def _compiled(
-    core: ov.Core, path: Path, threads: int, precision: str, streams: int | None = None
+    core: ov.Core,
+    path: Path,
+    threads: int,
+    precision: str,
+    streams: int | None = None,
+    activation_group: int | None = None,
 ) -> ov.CompiledModel:
     """``path`` compiled for the CPU, one request at a time on ``threads`` threads (and
-    ``streams`` streams, else OpenVINO's choice)."""
+    ``streams`` streams, else OpenVINO's choice; activations of int8 weights quantised in
+    groups of ``activation_group`` values, else as OpenVINO decides)."""
     config: dict[Any, Any] = {
         hints.performance_mode: hints.PerformanceMode.LATENCY,
         props.inference_num_threads: threads,
     }
     if streams is not None:
         config[props.num_streams] = streams
+    if activation_group is not None:
+        config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = activation_group
     if precision == "fp32":
         config[hints.inference_precision] = ov.Type.f32
     return core.compile_model(str(path), "CPU", config)
@@ -75,9 +86,10 @@ class OpenVinoEncoder(ExportedEncoder):
             _compiled,
             core,
             folder / (TEXT_MODEL if int8 else TEXT_FILE),
-            TEXT_THREADS,
+            torch.get_num_threads(),
             self.precision,
             1,
+            TEXT_ACTIVATION_GROUP if int8 else None,
         )
         self._image = _Tower(image)
         self._text = _Tower(text)
