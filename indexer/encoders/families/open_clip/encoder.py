@@ -47,10 +47,13 @@ class OpenClipEncoder(TorchEncoder):
         compile_images: bool = False,
     ) -> None:
         self._start(folder.ref, folder.random_weights, device, precision)
-        self.model: Any
-        self.model, self._preprocess, self._logit_scale = self._model_thread.run(
+        building = self._model_thread.submit(
             _build, folder, self.device, self._dtype, compile_images
         )
+        # hashing the weights (most of a second for BiomedCLIP) runs while the model is built
+        self.fingerprint = fingerprint(folder)
+        self.model: Any
+        self.model, self._preprocess, self._logit_scale = building.result()
         self._resize_and_crop, self._normalize = _split_at_to_tensor(self._preprocess)
         self._image_tower: Callable[[torch.Tensor], torch.Tensor] = (
             CompiledTower(self.model.visual, self.device) if compile_images else self.model.visual
@@ -60,7 +63,6 @@ class OpenClipEncoder(TorchEncoder):
         self.dim = int(folder.config["model_cfg"]["embed_dim"])
         self.image_size = _image_side(folder.config["model_cfg"]["vision_cfg"])
         self.name = model_kind(folder)
-        self.fingerprint = fingerprint(folder)
         # Only a Hugging Face text tower masks its padding; open_clip's own text transformer
         # adds position embeddings for the whole context, so its tokens keep their full length.
         text_tower = getattr(self.model, "text", None)
