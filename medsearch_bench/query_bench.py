@@ -23,6 +23,7 @@ from typing import Any
 
 from PIL import Image
 
+from indexer.blas_threads import limit_blas_threads
 from indexer.encoders.runtime.speed_probe import speed_probe_gflops
 from indexer.errors import InvalidRequestError
 from indexer.imaging.decode import decode_image_bytes, load_image, sniff_file
@@ -188,6 +189,7 @@ def _measure_in_process(
 ) -> tuple[RetrieverInfo, int | None, dict[str, str] | None]:
     """The in-process phases (a :class:`Retriever` answering directly); the index's info and
     the encoder's JPEG draft size."""
+    limit_blas_threads()  # as `medsearch serve` runs them
     retriever = Retriever.open(plan.settings)
     texts, uploads, k = plan.texts, plan.uploads, plan.k
     try:
