@@ -64,6 +64,13 @@ def _digests(blocks: VectorBlocks) -> list[bytes]:
     return [row.tobytes() for row in blocks.digests]
 
 
+def _publish_file(folder: IndexFolder, info: IndexInfo, name: str, content: bytes) -> None:
+    """Write ``content`` as the file ``name`` of ``info``'s version, its checksum recorded."""
+    (folder.path / name).write_bytes(content)
+    checksum = f"sha256:{hashlib.sha256(content).hexdigest()}"
+    folder.write_info(dataclasses.replace(info, checksums={**info.checksums, name: checksum}))
+
+
 def _row_offset(index_dir: Path, image_id: int) -> int:
     return (image_id - 1) * IndexFolder(index_dir).read_info().dim * 2
 
@@ -197,12 +204,7 @@ def test_deep_verify_finds_block_digests_that_disagree_with_sound_rows(
     info = folder.read_info()
     content = bytearray((index_dir / VECTOR_BLOCKS_FILE).read_bytes())
     content[HEADER.size] ^= 0xFF  # the first block's digest
-    content = bytes(content)
-    (index_dir / VECTOR_BLOCKS_FILE).write_bytes(content)
-    checksum = f"sha256:{hashlib.sha256(content).hexdigest()}"
-    folder.write_info(
-        dataclasses.replace(info, checksums={**info.checksums, VECTOR_BLOCKS_FILE: checksum})
-    )
+    _publish_file(folder, info, VECTOR_BLOCKS_FILE, bytes(content))
     problems = verify_index(index_dir, deep=True)
     assert any("vectors.f16 bytes 0 to" in problem for problem in problems), problems
 
@@ -241,12 +243,12 @@ def test_the_next_publication_replaces_the_older_json_block_list(
         "length": len(published),
         "digests": [digest.hex() for digest in _sha256_blocks(published, legacy_block)],
     }
-    content = json.dumps(legacy, sort_keys=True).encode()
-    (index_dir / LEGACY_BLOCKS_FILE).write_bytes(content)
     (index_dir / VECTOR_BLOCKS_FILE).unlink()
     checksums = {k: v for k, v in info.checksums.items() if k != VECTOR_BLOCKS_FILE}
-    checksums[LEGACY_BLOCKS_FILE] = f"sha256:{hashlib.sha256(content).hexdigest()}"
-    folder.write_info(dataclasses.replace(info, checksums=checksums))
+    content = json.dumps(legacy, sort_keys=True).encode()
+    _publish_file(
+        folder, dataclasses.replace(info, checksums=checksums), LEGACY_BLOCKS_FILE, content
+    )
     # still served and verified, its vectors hashed whole at open
     assert verify_index(index_dir, deep=True) == []
     retriever = Retriever.open(_settings(index_dir))
