@@ -21,6 +21,7 @@ from .info import IndexInfo
 from .row_table import F16
 from .vector_blocks import (
     BLOCK_BYTES,
+    DIGEST_BYTES,
     VECTOR_BLOCKS_FILE,
     VectorBlocks,
     block_digest,
@@ -57,7 +58,7 @@ def publish_vector_blocks(
         previous = None
     if previous is not None and (previous.block_bytes, previous.length) == (block_bytes, length):
         return {VECTOR_BLOCKS_FILE: info.checksums[VECTOR_BLOCKS_FILE]}
-    kept = np.zeros((0, 32), np.uint8)
+    kept = np.zeros((0, DIGEST_BYTES), np.uint8)
     if previous is not None and previous.block_bytes == block_bytes:
         kept = previous.digests[: min(previous.length, length) // block_bytes]
     blocks = VectorBlocks(block_bytes, length, kept)

@@ -98,12 +98,6 @@ def digest_array(digests: list[bytes]) -> npt.NDArray[np.uint8]:
     return np.frombuffer(b"".join(digests), np.uint8).reshape(-1, DIGEST_BYTES)
 
 
-def read_block(fd: int, blocks: VectorBlocks, block: int) -> bytes:
-    """The bytes of ``block`` as the file holds them now (shorter when the file was cut)."""
-    start, end = blocks.span(block)
-    return os.pread(fd, end - start, start)
-
-
 def read_blocks(
     fd: int, blocks: VectorBlocks, first: int, end: int
 ) -> Iterator[tuple[int, memoryview]]:
