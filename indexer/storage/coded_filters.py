@@ -4,8 +4,9 @@ A field's codes come back from SQLite as a few thousand blobs and become one arr
 image id; a filter compares that array with the codes of its values (any of them) and keeps the
 ids where every field matches. That takes milliseconds however many images match, where reading
 the matching ids from SQLite takes about a second per million. Each field's array is kept until
-the database changes. A filter on a field without codes (or on an index made before them) is
-answered by SQLite instead: :meth:`CodedFilters.ids_matching` returns None.
+the database changes, and then only the chunks written since are read again
+(:mod:`.value_code_stamps`). A filter on a field without codes (or on an index made before them)
+is answered by SQLite instead: :meth:`CodedFilters.ids_matching` returns None.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ..records import MetadataValue
+from . import value_code_stamps as stamps
 from .sql import IdArray
 from .value_codes import (
     CHUNK_IDS,
@@ -41,6 +43,8 @@ class CodedFilters:
     def __init__(self, engine: Engine, cached: Cached) -> None:
         self.engine = engine
         self._cached = cached
+        #: each field's codes as last read, with where the chunks stood before that read
+        self._kept: dict[str, tuple[stamps.Stamp, Codes]] = {}
 
     def ids_matching(self, typed: Mapping[str, Sequence[MetadataValue]]) -> IdArray | None:
         """Ascending ids of the images whose every field equals one of its values (already
@@ -100,16 +104,26 @@ class CodedFilters:
             return sorted(int(code) for (code,) in connection.execute(query))
 
     def _read_codes(self, field: str) -> Codes:
-        query = (
-            select(chunks_table.c.chunk, chunks_table.c.codes)
-            .where(chunks_table.c.field == field)
-            .order_by(chunks_table.c.chunk)
+        """The field's codes now: from those read before, with the chunks written since read
+        again (:mod:`.value_code_stamps`), or from every chunk."""
+        query = select(chunks_table.c.chunk, chunks_table.c.codes).where(
+            chunks_table.c.field == field
         )
         with self.engine.connect() as connection:
-            blobs = connection.execute(query).all()
-        size = (int(blobs[-1][0]) + 1) * CHUNK_IDS if blobs else 0
+            stamp = stamps.current(connection)  # before the chunks: a later write is read again
+            kept = self._kept.get(field)
+            if stamp is not None and kept is not None and kept[0].epoch == stamp.epoch:
+                query = query.where(chunks_table.c.stamp > kept[0].stamp)
+                start = kept[1]
+            else:
+                start = np.zeros(0, dtype=CODE)
+            blobs = connection.execute(query.order_by(chunks_table.c.chunk)).all()
+        size = max(len(start), (int(blobs[-1][0]) + 1) * CHUNK_IDS if blobs else 0)
         codes = np.zeros(size, dtype=CODE)
+        codes[: len(start)] = start
         for chunk, blob in blobs:
             codes[chunk * CHUNK_IDS : (chunk + 1) * CHUNK_IDS] = np.frombuffer(blob, dtype=CODE)
         codes.setflags(write=False)
+        if stamp is not None:
+            self._kept[field] = (stamp, codes)
         return codes

@@ -43,6 +43,7 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from . import value_code_stamps as stamps
 from .schema import COLUMN_FIELDS, SIZE_FIELDS, ImageRow
 from .sql import IN_CHUNK
 
@@ -77,12 +78,15 @@ keys_table = Table(
 )
 #: the codes of :data:`CHUNK_IDS` consecutive ids of one field (id ``chunk * CHUNK_IDS + i``)
 chunks_table = Table(
-    "value_code_chunks",
+    stamps.CHUNKS,
     metadata,
     Column("field", String, primary_key=True),
     Column("chunk", Integer, primary_key=True),
     Column("codes", LargeBinary, nullable=False),
+    # set by triggers: which chunks a reader must read again (:mod:`.value_code_stamps`)
+    Column("stamp", Integer, nullable=False, server_default="0"),
     Index("ix_value_code_chunks_chunk", "chunk"),
+    Index(stamps.STAMP_INDEX, "field", "stamp"),
 )
 
 
@@ -90,11 +94,13 @@ chunks_table = Table(
 #: writes) and the count the codes were last brought in line with: codes are read only while
 #: the two are equal, so that rows written by an older MedSearch never go unseen
 state_table = Table(
-    "value_code_state",
+    stamps.STATE,
     metadata,
     Column("id", Integer, primary_key=True),
     Column("writes", Integer, nullable=False),
     Column("coded", Integer, nullable=False),
+    Column("stamp", Integer, nullable=False, server_default="0"),
+    Column("epoch", Integer, nullable=False, server_default="0"),
 )
 _FIELD_COLUMNS = ", ".join(COLUMN_FIELDS + SIZE_FIELDS + ("extra",))
 _TRIGGERS = {
@@ -156,12 +162,16 @@ def create_if_new(engine: Engine) -> None:
     again."""
     with engine.begin() as connection:
         if has_codes(connection):
+            stamps.add_if_missing(connection)
             return
         for trigger in _TRIGGERS:
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
         metadata.drop_all(connection)
         metadata.create_all(connection)
-        connection.execute(insert(state_table).values(id=1, writes=0, coded=0))
+        connection.execute(
+            insert(state_table).values(id=1, writes=0, coded=0, epoch=stamps.new_epoch())
+        )
+        stamps.create_triggers(connection)
         for trigger, when in _TRIGGERS.items():
             connection.exec_driver_sql(
                 f"CREATE TRIGGER {trigger} {when} "
@@ -320,7 +330,7 @@ def _change_codes(
     listed = sorted(wanted)
     for start in range(0, len(listed), IN_CHUNK):
         part = listed[start : start + IN_CHUNK]
-        query = select(chunks_table).where(
+        query = select(chunks_table.c.field, chunks_table.c.chunk, chunks_table.c.codes).where(
             chunks_table.c.field.in_({f for f, _ in part}),
             chunks_table.c.chunk.in_({c for _, c in part}),
         )

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event, select
 
 from indexer.records import MetadataValue
+from indexer.storage import value_code_stamps as stamps
 from indexer.storage import value_codes
 from indexer.storage.filters import Filters
 from indexer.storage.metadata_db import Store
@@ -173,9 +174,66 @@ def test_rows_another_writer_wrote_are_never_missed(tmp_path: Path) -> None:
     with Store(db) as read_only:
         assert assert_same_as_sql(read_only, filters) == 0
         assert 101 in read_only.ids_matching({"arm": "a"}).tolist()
-    with Store(db, create=True) as opened_for_writing:
-        assert assert_same_as_sql(opened_for_writing, filters) > 15
-        assert 101 in opened_for_writing.ids_matching({"arm": "a"}).tolist()
+        with Store(db, create=True) as opened_for_writing:
+            assert assert_same_as_sql(opened_for_writing, filters) > 15
+            assert 101 in opened_for_writing.ids_matching({"arm": "a"}).tolist()
+        # a reader that kept the codes of the tables made again reads them whole
+        assert assert_same_as_sql(read_only, filters) > 15
+
+
+def test_a_reader_reads_again_only_the_chunks_written_since(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    db = tmp_path / "meta.sqlite"
+    filters = filters_to_try(rng, 60)
+    with Store(db, create=True) as writing, Store(db) as reader:
+        with writing.writer() as w:
+            w.add_images(random_rows(rng, 0, 100))
+        assert assert_same_as_sql(reader, filters) > 15
+        with sqlite3.connect(db) as connection:  # chunk 0 of each field changed unseen
+            connection.execute("UPDATE value_code_chunks SET codes = zeroblob(length(codes))")
+            connection.execute("UPDATE value_code_chunks SET stamp = 0")
+        with writing.writer() as w:  # a chunk of its own
+            w.insert_rows(
+                [
+                    {**r, "id": 2 * value_codes.CHUNK_IDS + i, "indexed_at": 0.0}
+                    for i, r in enumerate(random_rows(rng, 500, 30))
+                ]
+            )
+        # the reader read the new chunk alone: it still finds chunk 0's ids, as SQLite does
+        assert assert_same_as_sql(reader, filters) > 15
+        with Store(db) as fresh:
+            assert fresh.ids(from_codes=True).tolist() == [
+                2 * value_codes.CHUNK_IDS + i for i in range(30)
+            ]
+        with writing.writer() as w:  # a chunk deleted: every chunk is read again
+            w.delete_images(list(range(2 * value_codes.CHUNK_IDS, 2 * value_codes.CHUNK_IDS + 30)))
+        assert reader.ids(from_codes=True).tolist() == []
+
+
+def test_codes_kept_before_the_stamps_are_read_whole_then_given_stamps(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    db = tmp_path / "meta.sqlite"
+    with Store(db, create=True) as store, store.writer() as w:
+        w.add_images(random_rows(rng, 0, 150))
+    with sqlite3.connect(db) as connection:  # as the MedSearch before the stamps left it
+        for trigger in stamps.TRIGGERS:
+            connection.execute(f"DROP TRIGGER {trigger}")
+        connection.execute(f"DROP INDEX {stamps.STAMP_INDEX}")
+        connection.execute("ALTER TABLE value_code_chunks DROP COLUMN stamp")
+        connection.execute("ALTER TABLE value_code_state DROP COLUMN stamp")
+        connection.execute("ALTER TABLE value_code_state DROP COLUMN epoch")
+    filters = filters_to_try(rng, 60)
+    with Store(db) as old:
+        assert assert_same_as_sql(old, filters) > 15
+        with Store(db, create=True) as opened_for_writing:
+            with opened_for_writing.writer() as w:
+                w.delete_images(list(range(1, 40)))
+                w.add_images(random_rows(rng, 200, 30))
+            assert assert_same_as_sql(opened_for_writing, filters) > 15
+        assert assert_same_as_sql(old, filters) > 15
+    with sqlite3.connect(db) as connection:
+        stamped = connection.execute("SELECT min(stamp) FROM value_code_chunks").fetchone()[0]
+    assert stamped > 0
 
 
 def test_incremental_runs_of_the_real_command(tmp_path: Path, tiny_model_dir: Path) -> None:
