@@ -1,8 +1,9 @@
-"""Publishing and loading ``vector_blocks.bin``, and the block guard of a served version.
+"""Publishing and loading ``vector_blocks.bin`` (and its recent part), and the block guard of a
+served version.
 
-The file holds the :class:`~indexer.storage.vector_blocks.VectorBlocks` of the rows a version
-publishes; ``index_info.json`` records its checksum like every other published file's, so a
-service checks the small file whole at start and the blocks of ``vectors.f16`` one by one
+The files hold the :class:`~indexer.storage.vector_blocks.VectorBlocks` of the rows a version
+publishes; ``index_info.json`` records their checksums like every other published file's, so a
+service checks the small files whole at start and the blocks of ``vectors.f16`` one by one
 (:mod:`indexer.storage.block_guard`).
 """
 
@@ -21,13 +22,18 @@ from .info import IndexInfo
 from .row_table import F16
 from .vector_blocks import (
     BLOCK_BYTES,
-    DIGEST_BYTES,
+    NO_DIGESTS,
+    RECENT_BLOCKS_FILE,
+    RECENT_MAX_DIGESTS,
     VECTOR_BLOCKS_FILE,
+    Digests,
     VectorBlocks,
     block_digest,
     digest_array,
     read_blocks,
 )
+
+_BLOCK_FILES = (VECTOR_BLOCKS_FILE, RECENT_BLOCKS_FILE)
 
 
 def guard_of(
@@ -48,24 +54,50 @@ def guard_of(
 def publish_vector_blocks(
     folder: IndexFolder, info: IndexInfo, rows: int, *, block_bytes: int = BLOCK_BYTES
 ) -> dict[str, str]:
-    """The checksum, by file name, of the digests of the ``block_bytes`` blocks of the first
-    ``rows`` rows of ``vectors.f16``, written unless ``info``'s version published the same; the
-    whole blocks of that version keep their recorded digests."""
+    """The checksums, by file name, of the digests of the ``block_bytes`` blocks of the first
+    ``rows`` rows of ``vectors.f16``, written unless ``info``'s version published the same.
+
+    The whole blocks of that version keep their recorded digests. Those after the main file's
+    whole blocks are written to the recent file alone, while they number at most
+    :data:`RECENT_MAX_DIGESTS`; else every digest goes to the main file and there is no recent
+    one (:mod:`indexer.storage.vector_blocks`).
+    """
     length = rows * info.dim * F16.itemsize
+
+    def record(digests: Digests) -> VectorBlocks:
+        return VectorBlocks(block_bytes, length, digests)
+
     try:
-        previous = load_vector_blocks(folder, info)
+        main, recent = _published_files(folder, info)
     except IndexCorruptError:
-        previous = None
-    if previous is not None and (previous.block_bytes, previous.length) == (block_bytes, length):
-        return {VECTOR_BLOCKS_FILE: info.checksums[VECTOR_BLOCKS_FILE]}
-    kept = np.zeros((0, DIGEST_BYTES), np.uint8)
-    if previous is not None and previous.block_bytes == block_bytes:
-        kept = previous.digests[: min(previous.length, length) // block_bytes]
-    blocks = VectorBlocks(block_bytes, length, kept)
+        main = recent = None
+    if main is None or main.block_bytes != block_bytes:
+        digests = _hashed(folder, 0, length, block_bytes)
+        return {VECTOR_BLOCKS_FILE: _written(folder, VECTOR_BLOCKS_FILE, record(digests))}
+    covered = (recent or main).length
+    if covered == length:
+        return {name: info.checksums[name] for name in _BLOCK_FILES if name in info.checksums}
+    kept = min(covered, length) // block_bytes  # the previous version's blocks still whole
+    after = main.whole_blocks()
+    if kept >= after and -(-length // block_bytes) - after <= RECENT_MAX_DIGESTS:
+        recent_kept = NO_DIGESTS if recent is None else recent.digests[: kept - after]
+        digests = np.concatenate((recent_kept, _hashed(folder, kept, length, block_bytes)))
+        return {
+            VECTOR_BLOCKS_FILE: info.checksums[VECTOR_BLOCKS_FILE],
+            RECENT_BLOCKS_FILE: _written(folder, RECENT_BLOCKS_FILE, record(digests)),
+        }
+    previous = main if recent is None else main.followed_by(recent)
+    digests = np.concatenate((previous.digests[:kept], _hashed(folder, kept, length, block_bytes)))
+    return {VECTOR_BLOCKS_FILE: _written(folder, VECTOR_BLOCKS_FILE, record(digests))}
+
+
+def _hashed(folder: IndexFolder, first: int, length: int, block_bytes: int) -> Digests:
+    """The digests of the blocks from ``first`` on of the first ``length`` bytes."""
+    blocks = VectorBlocks(block_bytes, length, NO_DIGESTS)
     digests = []
     fd = os.open(folder.vectors_path, os.O_RDONLY) if length else -1
     try:
-        for block, content in read_blocks(fd, blocks, len(kept), -(-length // block_bytes)):
+        for block, content in read_blocks(fd, blocks, first, -(-length // block_bytes)):
             start, end = blocks.span(block)
             if len(content) != end - start:
                 raise IndexCorruptError(
@@ -75,21 +107,24 @@ def publish_vector_blocks(
     finally:
         if fd >= 0:
             os.close(fd)
-    record = VectorBlocks(block_bytes, length, np.concatenate((kept, digest_array(digests))))
-    encoded = record.to_bytes()
-    with reporting_disk_full(VECTOR_BLOCKS_FILE):
-        write_atomic(folder.path / VECTOR_BLOCKS_FILE, encoded, durable=True)
-    return {VECTOR_BLOCKS_FILE: checksums.content_checksum(encoded)}
+    return digest_array(digests)
+
+
+def _written(folder: IndexFolder, name: str, blocks: VectorBlocks) -> str:
+    """Write ``blocks`` as the file ``name``; its checksum."""
+    encoded = blocks.to_bytes()
+    with reporting_disk_full(name):
+        write_atomic(folder.path / name, encoded, durable=True)
+    return checksums.content_checksum(encoded)
 
 
 def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | None:
-    """The block digests ``info``'s version published, checked against their checksum; None for
-    a version that records none (published before they existed)."""
-    recorded = info.checksums.get(VECTOR_BLOCKS_FILE)
-    if recorded is None:
+    """The block digests ``info``'s version published, checked against their checksums; None
+    for a version that records none (published before they existed)."""
+    main, recent = _published_files(folder, info)
+    if main is None:
         return None
-    content = checksums.checked_bytes(folder.path / VECTOR_BLOCKS_FILE, recorded)
-    blocks = VectorBlocks.from_bytes(content)
+    blocks = main if recent is None else main.followed_by(recent)
     expected = (info.vector_rows or 0) * info.dim * F16.itemsize
     whole = -(-blocks.length // max(blocks.block_bytes, 1))
     if blocks.block_bytes < 1 or blocks.length != expected or len(blocks) != whole:
@@ -98,3 +133,26 @@ def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | N
             f"version publishes {expected} bytes of vectors"
         )
     return blocks
+
+
+def _published_files(
+    folder: IndexFolder, info: IndexInfo
+) -> tuple[VectorBlocks | None, VectorBlocks | None]:
+    """The main and recent block files of ``info``'s version, each checked against its
+    checksum; None for a file it does not record."""
+    main = _checked_record(folder, info, VECTOR_BLOCKS_FILE)
+    recent = _checked_record(folder, info, RECENT_BLOCKS_FILE)
+    if recent is not None and (
+        main is None
+        or recent.block_bytes != main.block_bytes
+        or recent.length < main.whole_blocks() * main.block_bytes
+    ):
+        raise IndexCorruptError(f"{RECENT_BLOCKS_FILE} does not follow {VECTOR_BLOCKS_FILE}")
+    return main, recent
+
+
+def _checked_record(folder: IndexFolder, info: IndexInfo, name: str) -> VectorBlocks | None:
+    recorded = info.checksums.get(name)
+    if recorded is None:
+        return None
+    return VectorBlocks.from_bytes(checksums.checked_bytes(folder.path / name, recorded), name)

@@ -28,8 +28,9 @@ from ..typed_json import write_record as _write
 
 INFO_FILE = "index_info.json"
 #: the layout this MedSearch writes; 2 added checksums and written_by, 3 the ANN index's recent
-#: part (``index-recent.faiss``), which a reader of 2 would leave out
-FORMAT_VERSION = 3
+#: part (``index-recent.faiss``), which a reader of 2 would leave out, 4 the block digests'
+#: recent part (``vector_blocks-recent.bin``), without which a reader of 3 would refuse the rows
+FORMAT_VERSION = 4
 #: the oldest layout it still reads (and brings up to date on the next publication)
 MIN_FORMAT_VERSION = 1
 #: how ``created_at`` and ``updated_at`` are written: ISO 8601, UTC, to the second

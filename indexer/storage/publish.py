@@ -46,7 +46,7 @@ from .info import FORMAT_VERSION, IndexInfo, utc_timestamp
 from .metadata_db import Store
 from .null_scores import NullQuerySet, publish_null_scores
 from .run_publications import RunPublications
-from .vector_blocks import LEGACY_BLOCKS_FILE
+from .vector_blocks import LEGACY_BLOCKS_FILE, RECENT_BLOCKS_FILE
 from .vectors import VectorFile
 
 #: rebuild an IVF-type index once the corpus has grown this much since its clustering was trained
@@ -141,6 +141,8 @@ def publish(
     folder.write_info(info)
     if RECENT_FILE not in info.checksums:
         folder.recent_path.unlink(missing_ok=True)  # folded into index.faiss
+    if RECENT_BLOCKS_FILE not in info.checksums:
+        (folder.path / RECENT_BLOCKS_FILE).unlink(missing_ok=True)  # folded into the main file
     (folder.path / LEGACY_BLOCKS_FILE).unlink(missing_ok=True)  # replaced by VECTOR_BLOCKS_FILE
     return info
 

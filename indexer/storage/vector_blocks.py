@@ -9,6 +9,13 @@ rows in it, and the rest in the background (:mod:`indexer.storage.block_guard`).
 rows never change, so the next publication keeps the digests of the previous version's whole
 blocks and hashes only the blocks the new rows reach.
 
+Rewriting every digest at each checkpoint of a long run would cost more and more (20 MB at ten
+million vectors), so, like the ANN index's recent part, the digests after the main file's whole
+blocks go to ``vector_blocks-recent.bin``, the only file a checkpoint writes, until it holds
+:data:`RECENT_MAX_DIGESTS`; the next publication then writes them all to the main file again.
+The recent file has the same layout: its header's length is the length both files cover, and
+its first digest is that of the block after the main file's last whole one.
+
 The blocks are small so that checking a query's rows costs little more than reading them: a
 re-rank reads a few thousand scattered rows, and each costs the hashing of the one block that
 holds it. The digests are therefore binary, 32 bytes each after a fixed header
@@ -34,6 +41,11 @@ from ..errors import IndexCorruptError
 
 #: the published file and its name in ``index_info.json``'s checksums
 VECTOR_BLOCKS_FILE = "vector_blocks.bin"
+#: the digests of the blocks after the main file's whole ones, while they are few
+RECENT_BLOCKS_FILE = "vector_blocks-recent.bin"
+#: digests the recent file may hold before a publication folds them into the main one (1 MiB of
+#: digests, the blocks of 512 MiB of vectors)
+RECENT_MAX_DIGESTS = 32768
 #: the file of 4 MiB blocks in JSON that earlier versions published (removed at the next one)
 LEGACY_BLOCKS_FILE = "vector_blocks.json"
 #: bytes of ``vectors.f16`` one digest covers
@@ -45,6 +57,11 @@ DIGEST_BYTES = 32
 #: bytes read at once when many consecutive blocks are hashed
 READ_BYTES = 4 << 20
 
+#: block digests, one row of :data:`DIGEST_BYTES` bytes each
+Digests = npt.NDArray[np.uint8]
+NO_DIGESTS: Digests = np.zeros((0, DIGEST_BYTES), np.uint8)
+NO_DIGESTS.setflags(write=False)
+
 
 @dataclass(frozen=True, eq=False)
 class VectorBlocks:
@@ -53,7 +70,7 @@ class VectorBlocks:
 
     block_bytes: int
     length: int
-    digests: npt.NDArray[np.uint8]
+    digests: Digests
 
     def __len__(self) -> int:
         return len(self.digests)
@@ -69,6 +86,15 @@ class VectorBlocks:
         first = rows * row_bytes // self.block_bytes
         last = ((rows + 1) * row_bytes - 1) // self.block_bytes
         return np.unique(np.concatenate((first, last)))
+
+    def whole_blocks(self) -> int:
+        """The blocks this record covers whole (all but a shorter last one)."""
+        return self.length // self.block_bytes
+
+    def followed_by(self, recent: VectorBlocks) -> VectorBlocks:
+        """The record of this main part's whole blocks and ``recent``, the digests after them."""
+        digests = np.concatenate((self.digests[: self.whole_blocks()], recent.digests))
+        return VectorBlocks(self.block_bytes, recent.length, digests)
 
     def matches(self, block: int, content: bytes | memoryview) -> bool:
         return block_digest(content) == self.digests[block].tobytes()
@@ -93,7 +119,7 @@ def block_digest(content: bytes | memoryview) -> bytes:
     return hashlib.sha256(content).digest()
 
 
-def digest_array(digests: list[bytes]) -> npt.NDArray[np.uint8]:
+def digest_array(digests: list[bytes]) -> Digests:
     """``digests`` as rows of :class:`VectorBlocks`'s array."""
     return np.frombuffer(b"".join(digests), np.uint8).reshape(-1, DIGEST_BYTES)
 

@@ -12,6 +12,7 @@ import pytest
 from indexer.ann import load_published
 from indexer.errors import IndexCorruptError
 from indexer.id_sets import in_sorted, not_in_sorted
+from indexer.storage import block_digests
 from indexer.storage.checksums import PrefixDigest
 from indexer.storage.folder import VECTORS_FILE, IndexFolder, new_info
 from indexer.storage.info import EncoderRecord, IndexInfo
@@ -19,6 +20,8 @@ from indexer.storage.metadata_db import Store
 from indexer.storage.null_scores import REMEASURE_SHARE, load_null_scores
 from indexer.storage.publish import publish
 from indexer.storage.run_publications import RunPublications
+from indexer.storage.vector_blocks import BLOCK_BYTES, RECENT_BLOCKS_FILE, VECTOR_BLOCKS_FILE
+from indexer.storage.verify import verify_index
 from tests.unit.storage.test_writer import _row
 
 DIM = 16
@@ -134,4 +137,29 @@ def test_null_scores_are_measured_again_only_when_the_count_has_moved(tmp_path: 
     info = publish(folder, store, info, "flat", MEMORY)
     shrunk = load_null_scores(folder, info)
     assert shrunk is not None and shrunk.count == info.count == 810 + small
+    store.close()
+
+
+def test_checkpoints_write_the_recent_block_digests_until_they_are_folded_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, store, info = _new_index(tmp_path / "index")
+    run = RunPublications()
+    per_block = BLOCK_BYTES // (DIM * 2)
+    _append(folder, store, 1, per_block + 100)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
+    main = info.checksums[VECTOR_BLOCKS_FILE]
+    assert RECENT_BLOCKS_FILE not in info.checksums
+    _append(folder, store, per_block + 101, per_block)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
+    # the main file's one whole block stays; the digests after it are the recent file's
+    assert info.checksums[VECTOR_BLOCKS_FILE] == main and RECENT_BLOCKS_FILE in info.checksums
+    assert verify_index(folder.path, deep=True) == []
+
+    monkeypatch.setattr(block_digests, "RECENT_MAX_DIGESTS", 2)
+    _append(folder, store, 2 * per_block + 101, per_block)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
+    assert info.checksums[VECTOR_BLOCKS_FILE] != main and RECENT_BLOCKS_FILE not in info.checksums
+    assert not (folder.path / RECENT_BLOCKS_FILE).exists()
+    assert verify_index(folder.path, deep=True) == []
     store.close()

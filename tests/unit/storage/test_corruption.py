@@ -73,7 +73,7 @@ def test_a_published_index_records_checksums_and_passes_the_deep_check(
     sample_index_dir: Path, tmp_path: Path
 ) -> None:
     info = IndexFolder(sample_index_dir).read_info()
-    assert info.format_version == FORMAT_VERSION == 3
+    assert info.format_version == FORMAT_VERSION == 4
     assert info.written_by == medsearch_version()
     # the ANN index, the vectors and their block digests, the null scores and the group vectors
     # of the sample DICOMs' series and studies

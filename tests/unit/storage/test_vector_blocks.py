@@ -17,7 +17,9 @@ from flask import Flask
 from indexer.errors import IndexCorruptError, IndexDamagedError
 from indexer.search.retriever import Retriever
 from indexer.settings import Settings
+from indexer.storage import block_digests
 from indexer.storage.block_digests import load_vector_blocks, publish_vector_blocks
+from indexer.storage.block_guard import BlockGuard
 from indexer.storage.folder import IndexFolder
 from indexer.storage.info import IndexInfo
 from indexer.storage.publish import publish
@@ -25,6 +27,7 @@ from indexer.storage.vector_blocks import (
     BLOCK_BYTES,
     HEADER,
     LEGACY_BLOCKS_FILE,
+    RECENT_BLOCKS_FILE,
     VECTOR_BLOCKS_FILE,
     VectorBlocks,
 )
@@ -35,13 +38,15 @@ from tests.unit.storage.test_corruption import _copy, _flip_byte
 
 #: a small block, so that the 32-row sample index spans several
 SMALL_BLOCK = 1024
+BLOCK_FILES = (VECTOR_BLOCKS_FILE, RECENT_BLOCKS_FILE)
 
 
 def _republish_blocks(index_dir: Path, info: IndexInfo, rows: int, block_bytes: int) -> IndexInfo:
     """Record the block digests of ``rows`` rows at ``block_bytes`` as the published ones."""
     folder = IndexFolder(index_dir)
     published = publish_vector_blocks(folder, info, rows, block_bytes=block_bytes)
-    info = dataclasses.replace(info, vector_rows=rows, checksums={**info.checksums, **published})
+    others = {k: v for k, v in info.checksums.items() if k not in BLOCK_FILES}
+    info = dataclasses.replace(info, vector_rows=rows, checksums={**others, **published})
     folder.write_info(info)
     return info
 
@@ -111,6 +116,49 @@ def test_a_new_version_keeps_the_whole_blocks_digests_and_hashes_the_rows_it_add
     assert _digests(blocks) == _sha256_blocks(original, SMALL_BLOCK)
     whole = 18 * info.dim * 2 // SMALL_BLOCK
     assert _digests(blocks)[whole] != _sha256_blocks(original[: 18 * info.dim * 2], SMALL_BLOCK)[-1]
+
+
+def test_checkpoints_write_the_recent_digests_alone_until_they_are_folded_in(
+    sample_index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(block_digests, "RECENT_MAX_DIGESTS", 4)
+    index_dir = _copy(sample_index_dir, tmp_path)
+    folder = IndexFolder(index_dir)
+    info = folder.read_info()
+    row_bytes = info.dim * 2
+    original = folder.vectors_path.read_bytes()[: 32 * row_bytes]
+    main_blocks = 10 * row_bytes // SMALL_BLOCK
+    info = _republish_blocks(index_dir, info, 10, SMALL_BLOCK)
+    main = (index_dir / VECTOR_BLOCKS_FILE).read_bytes()
+    for rows in (12, 14, 11):  # fewer rows too: ids past the last image deleted
+        info = _republish_blocks(index_dir, info, rows, SMALL_BLOCK)
+        assert set(BLOCK_FILES) <= set(info.checksums)
+        assert (index_dir / VECTOR_BLOCKS_FILE).read_bytes() == main
+        recent = VectorBlocks.from_bytes((index_dir / RECENT_BLOCKS_FILE).read_bytes())
+        assert recent.length == rows * row_bytes
+        assert len(recent) == -(-rows * row_bytes // SMALL_BLOCK) - main_blocks
+        blocks = load_vector_blocks(folder, info)
+        assert blocks is not None
+        assert _digests(blocks) == _sha256_blocks(original[: rows * row_bytes], SMALL_BLOCK)
+        _guard(folder, info).check_all()
+
+    # a row the recent digests cover is checked by them
+    _flip_byte(folder.vectors_path, 10 * row_bytes + 1)
+    with pytest.raises(IndexDamagedError, match="vectors.f16 bytes"):
+        _guard(folder, info).check_all()
+    _flip_byte(folder.vectors_path, 10 * row_bytes + 1)
+
+    # past RECENT_MAX_DIGESTS digests after the main file's, every digest goes to the main file
+    info = _republish_blocks(index_dir, info, 32, SMALL_BLOCK)
+    assert RECENT_BLOCKS_FILE not in info.checksums
+    blocks = load_vector_blocks(folder, info)
+    assert blocks is not None and _digests(blocks) == _sha256_blocks(original, SMALL_BLOCK)
+
+
+def _guard(folder: IndexFolder, info: IndexInfo) -> BlockGuard:
+    guard = block_digests.guard_of(folder, info, None)
+    assert guard is not None
+    return guard
 
 
 def test_rows_are_checked_as_they_are_read_and_a_damaged_block_refuses_the_version(
