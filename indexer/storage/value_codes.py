@@ -8,7 +8,8 @@ filter reads its fields' blobs in one query each and compares codes with numpy
 (:mod:`indexer.storage.coded_filters`).
 
 The writer sets an image's codes when it inserts the row, and clears or resets them when it
-deletes or rewrites it, in the same transaction. Values are keyed as SQLite compares them
+deletes or rewrites it, in the same transaction; triggers stamp each blob written, so that a
+reader reads again only the blobs written since its last read (:mod:`.value_code_stamps`). Values are keyed as SQLite compares them
 (:func:`value_key`): numbers by their value (``13`` equals ``13.0``, ``true`` equals ``1``),
 text as text. A field with more than :data:`MAX_CODES` distinct values, or holding a list or
 an object, is given up (its codes are dropped; filters on it read SQLite, where its value
