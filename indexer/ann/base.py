@@ -21,6 +21,8 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
+from ..id_sets import GrowingIds
+
 # faiss's partial SWIG stubs disagree with its runtime API (SearchParameters keywords ...)
 faiss: Any = _faiss
 
@@ -119,7 +121,7 @@ class AnnIndex:
     #: the selector of the last read-only ``allowed`` array searched, with that array
     _last_selector: tuple[IdArray, Any] | None = field(default=None, repr=False, compare=False)
     #: every id held, sorted, once asked for (kept up to date by add and remove)
-    _sorted_ids: IdArray | None = field(default=None, repr=False, compare=False)
+    _sorted_ids: GrowingIds | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -164,9 +166,8 @@ class AnnIndex:
         """Every id in the index (sorted; the array is shared, do not change it)."""
         if self._sorted_ids is None:
             parts = [self.family.ids(part) for part in self._parts()]
-            self._sorted_ids = np.sort(np.concatenate(parts))
-            self._sorted_ids.flags.writeable = False
-        return self._sorted_ids
+            self._sorted_ids = GrowingIds(np.sort(np.concatenate(parts)))
+        return self._sorted_ids.view()
 
     def add(self, ids: IdArray, vectors: RowSource) -> None:
         """Add ``vectors`` (row i under ``ids[i]``), a chunk at a time, to the recent part
@@ -176,13 +177,12 @@ class AnnIndex:
             chunk = np.ascontiguousarray(vectors[start : start + ADD_CHUNK], dtype=np.float32)
             target.add_with_ids(chunk, ids[start : start + ADD_CHUNK])
         if self._sorted_ids is not None and len(ids):
-            known = self._sorted_ids
+            known = self._sorted_ids.view()
             added = np.sort(np.asarray(ids, dtype=np.int64))
             if len(known) and added[0] <= known[-1]:
-                self._sorted_ids = np.union1d(known, added)
-            else:  # new images have the highest ids: no need to sort again
-                self._sorted_ids = np.concatenate([known, added])
-            self._sorted_ids.flags.writeable = False
+                self._sorted_ids = GrowingIds(np.union1d(known, added))
+            else:  # new images have the highest ids: appended, the others not copied
+                self._sorted_ids.append(added)
 
     def remove(self, ids: IdArray) -> None:
         if not len(ids):

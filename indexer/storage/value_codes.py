@@ -9,13 +9,13 @@ filter reads its fields' blobs in one query each and compares codes with numpy
 
 The writer sets an image's codes when it inserts the row, and clears or resets them when it
 deletes or rewrites it, in the same transaction; triggers stamp each blob written, so that a
-reader reads again only the blobs written since its last read (:mod:`.value_code_stamps`). Values are keyed as SQLite compares them
-(:func:`value_key`): numbers by their value (``13`` equals ``13.0``, ``true`` equals ``1``),
-text as text. A field with more than :data:`MAX_CODES` distinct values, or holding a list or
-an object, is given up (its codes are dropped; filters on it read SQLite, where its value
-index finds a few ids quickly). An index made before these tables existed gets them, filled by
-one pass over its rows, in one transaction the first time it is opened for writing; until then
-filters read SQLite.
+reader reads again only the blobs written since its last read (:mod:`.value_code_stamps`).
+Values are keyed as SQLite compares them (:func:`value_key`): numbers by their value (``13``
+equals ``13.0``, ``true`` equals ``1``), text as text. A field with more than :data:`MAX_CODES`
+distinct values, or holding a list or an object, is given up (its codes are dropped; filters on
+it read SQLite, where its value index finds a few ids quickly). An index made before these
+tables existed gets them, filled by one pass over its rows, in one transaction the first time it
+is opened for writing; until then filters read SQLite.
 """
 
 from __future__ import annotations

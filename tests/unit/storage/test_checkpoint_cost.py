@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.ann import load_published
+from indexer.ann import build, load_published
 from indexer.errors import IndexCorruptError
 from indexer.id_sets import in_sorted, not_in_sorted
 from indexer.storage import block_digests
@@ -163,3 +163,18 @@ def test_checkpoints_write_the_recent_block_digests_until_they_are_folded_in(
     assert not (folder.path / RECENT_BLOCKS_FILE).exists()
     assert verify_index(folder.path, deep=True) == []
     store.close()
+
+
+def test_the_index_ids_grow_in_place_and_an_array_handed_out_never_changes() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((400, DIM)).astype(np.float32)
+    index = build("flat", DIM, np.arange(1, 101, dtype=np.int64), vectors[:100])
+    first = index.ids()
+    for start in range(101, 400, 60):  # a checkpoint's new images have the highest ids
+        added = np.arange(start, min(start + 60, 400), dtype=np.int64)
+        index.add(added, vectors[added - 1])
+    later = index.ids()
+    assert first.tolist() == list(range(1, 101)) and later.tolist() == list(range(1, 400))
+    assert not later.flags.writeable
+    index.add(np.array([0], dtype=np.int64), vectors[:1])  # a lower id: sorted in
+    assert index.ids().tolist() == list(range(0, 400)) and later[-1] == 399
