@@ -20,6 +20,7 @@ from .block_guard import BlockGuard
 from .folder import IndexFolder
 from .info import IndexInfo
 from .row_table import F16
+from .run_publications import RunPublications
 from .vector_blocks import (
     BLOCK_BYTES,
     NO_DIGESTS,
@@ -52,7 +53,12 @@ def guard_of(
 
 
 def publish_vector_blocks(
-    folder: IndexFolder, info: IndexInfo, rows: int, *, block_bytes: int = BLOCK_BYTES
+    folder: IndexFolder,
+    info: IndexInfo,
+    rows: int,
+    *,
+    block_bytes: int = BLOCK_BYTES,
+    run: RunPublications | None = None,
 ) -> dict[str, str]:
     """The checksums, by file name, of the digests of the ``block_bytes`` blocks of the first
     ``rows`` rows of ``vectors.f16``, written unless ``info``'s version published the same.
@@ -60,20 +66,27 @@ def publish_vector_blocks(
     The whole blocks of that version keep their recorded digests. Those after the main file's
     whole blocks are written to the recent file alone, while they number at most
     :data:`RECENT_MAX_DIGESTS`; else every digest goes to the main file and there is no recent
-    one (:mod:`indexer.storage.vector_blocks`).
+    one (:mod:`indexer.storage.vector_blocks`). ``run`` keeps the main file from one
+    checkpoint to the next (:mod:`indexer.storage.run_publications`).
     """
     length = rows * info.dim * F16.itemsize
 
     def record(digests: Digests) -> VectorBlocks:
         return VectorBlocks(block_bytes, length, digests)
 
+    def written_main(digests: Digests) -> dict[str, str]:
+        main = record(digests)
+        checksum = _written(folder, VECTOR_BLOCKS_FILE, main)
+        if run is not None:
+            run.keep_file(folder.path / VECTOR_BLOCKS_FILE, checksum, main)
+        return {VECTOR_BLOCKS_FILE: checksum}
+
     try:
-        main, recent = _published_files(folder, info)
+        main, recent = _published_files(folder, info, run)
     except IndexCorruptError:
         main = recent = None
     if main is None or main.block_bytes != block_bytes:
-        digests = _hashed(folder, 0, length, block_bytes)
-        return {VECTOR_BLOCKS_FILE: _written(folder, VECTOR_BLOCKS_FILE, record(digests))}
+        return written_main(_hashed(folder, 0, length, block_bytes))
     covered = (recent or main).length
     if covered == length:
         return {name: info.checksums[name] for name in _BLOCK_FILES if name in info.checksums}
@@ -87,8 +100,9 @@ def publish_vector_blocks(
             RECENT_BLOCKS_FILE: _written(folder, RECENT_BLOCKS_FILE, record(digests)),
         }
     previous = main if recent is None else main.followed_by(recent)
-    digests = np.concatenate((previous.digests[:kept], _hashed(folder, kept, length, block_bytes)))
-    return {VECTOR_BLOCKS_FILE: _written(folder, VECTOR_BLOCKS_FILE, record(digests))}
+    return written_main(
+        np.concatenate((previous.digests[:kept], _hashed(folder, kept, length, block_bytes)))
+    )
 
 
 def _hashed(folder: IndexFolder, first: int, length: int, block_bytes: int) -> Digests:
@@ -136,11 +150,17 @@ def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | N
 
 
 def _published_files(
-    folder: IndexFolder, info: IndexInfo
+    folder: IndexFolder, info: IndexInfo, run: RunPublications | None = None
 ) -> tuple[VectorBlocks | None, VectorBlocks | None]:
     """The main and recent block files of ``info``'s version, each checked against its
-    checksum; None for a file it does not record."""
-    main = _checked_record(folder, info, VECTOR_BLOCKS_FILE)
+    checksum (or the main one as ``run`` kept it); None for a file it does not record."""
+    path, recorded = folder.path / VECTOR_BLOCKS_FILE, info.checksums.get(VECTOR_BLOCKS_FILE)
+    kept = run.kept_file(path, recorded) if run is not None and recorded else None
+    main = kept if isinstance(kept, VectorBlocks) else None
+    if main is None:
+        main = _checked_record(folder, info, VECTOR_BLOCKS_FILE)
+        if main is not None and run is not None and recorded:
+            run.keep_file(path, recorded, main)
     recent = _checked_record(folder, info, RECENT_BLOCKS_FILE)
     if recent is not None and (
         main is None

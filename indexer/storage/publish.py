@@ -117,7 +117,7 @@ def publish(
         folder, info, synced.index, null_queries, index_changed=synced.changed
     )
     same_nulls = all(info.checksums.get(name) == checksum for name, checksum in nulls.items())
-    blocks = publish_vector_blocks(folder, info, vector_rows)
+    blocks = publish_vector_blocks(folder, info, vector_rows, run=run)
     unchanged = same_groups and same_nulls and blocks.items() <= info.checksums.items()
     if not synced.changed and unchanged and _is_current(info, len(db_ids), failed):
         # nothing to publish: a new generation would make every running service reload

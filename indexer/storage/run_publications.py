@@ -12,7 +12,9 @@ afresh, and a publication without one (a library caller's) checks every publishe
 
 Likewise the ANN index a checkpoint saved stays in memory for the next one, which updates it
 instead of reading and hashing ``index.faiss`` again (hundreds of megabytes at a million
-vectors); it is used only while the published checksums are the ones it was saved with.
+vectors); it is used only while the published checksums are the ones it was saved with. Other
+published files a checkpoint carries over unchanged (the main file of block digests, 20 MB at
+ten million vectors) are kept the same way, while the file is the one read or written.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class RunPublications:
         #: the checksums of the files the index was saved to (one key), the index, and the
         #: signature of its main file
         self._index: tuple[str, ann.AnnIndex, tuple[int, ...] | None] | None = None
+        #: path -> (checksum, signature, what the file holds), for :meth:`kept_file`
+        self._files: dict[Path, tuple[str, tuple[int, ...] | None, object]] = {}
 
     def take_index(self, files_key: str, main_file: Path) -> tuple[ann.AnnIndex, bool] | None:
         """The index saved to files of these checksums, handed over (a failed publication that
@@ -53,6 +57,21 @@ class RunPublications:
         ``main_file``, for the next checkpoint."""
         with self._lock:
             self._index = (files_key, index, _signature(main_file))
+
+    def kept_file(self, path: Path, checksum: str) -> object | None:
+        """What :meth:`keep_file` kept of the file at ``path`` with ``checksum``, while that
+        file is neither replaced nor written since; else None."""
+        with self._lock:
+            kept = self._files.get(path)
+        if kept is None or kept[0] != checksum or kept[1] != _signature(path):
+            return None
+        return kept[2]
+
+    def keep_file(self, path: Path, checksum: str, content: object) -> None:
+        """Keep ``content``, read from or written to the file at ``path`` (of ``checksum``),
+        so that the next checkpoint need not read and check that file again."""
+        with self._lock:
+            self._files[path] = (checksum, _signature(path), content)
 
     def remembered(self, path: Path, rows: int, checksum: str) -> PrefixDigest | None:
         """A copy of the digest of the first ``rows`` rows of the file at ``path``, if one was

@@ -12,7 +12,7 @@ import pytest
 from indexer.ann import build, load_published
 from indexer.errors import IndexCorruptError
 from indexer.id_sets import in_sorted, not_in_sorted
-from indexer.storage import block_digests
+from indexer.storage import block_digests, checksums
 from indexer.storage.checksums import PrefixDigest
 from indexer.storage.folder import VECTORS_FILE, IndexFolder, new_info
 from indexer.storage.info import EncoderRecord, IndexInfo
@@ -22,6 +22,7 @@ from indexer.storage.publish import publish
 from indexer.storage.run_publications import RunPublications
 from indexer.storage.vector_blocks import BLOCK_BYTES, RECENT_BLOCKS_FILE, VECTOR_BLOCKS_FILE
 from indexer.storage.verify import verify_index
+from tests.unit.storage.test_corruption import _flip_byte
 from tests.unit.storage.test_writer import _row
 
 DIM = 16
@@ -150,14 +151,33 @@ def test_checkpoints_write_the_recent_block_digests_until_they_are_folded_in(
     info = publish(folder, store, info, "flat", MEMORY, run=run)
     main = info.checksums[VECTOR_BLOCKS_FILE]
     assert RECENT_BLOCKS_FILE not in info.checksums
+    read: list[str] = []
+    checked_bytes = checksums.checked_bytes
+
+    def reading(path: Path, recorded: str) -> bytes:
+        read.append(path.name)
+        return checked_bytes(path, recorded)
+
+    monkeypatch.setattr(checksums, "checked_bytes", reading)
     _append(folder, store, per_block + 101, per_block)
     info = publish(folder, store, info, "flat", MEMORY, run=run)
-    # the main file's one whole block stays; the digests after it are the recent file's
+    # the main file's one whole block stays, not read again; the digests after it are the
+    # recent file's
     assert info.checksums[VECTOR_BLOCKS_FILE] == main and RECENT_BLOCKS_FILE in info.checksums
+    assert VECTOR_BLOCKS_FILE not in read
     assert verify_index(folder.path, deep=True) == []
+    # a main file written since is read again: damaged, its digests are made again
+    _flip_byte(folder.path / VECTOR_BLOCKS_FILE, -1)
+    _append(folder, store, 2 * per_block + 101, 10)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
+    assert VECTOR_BLOCKS_FILE in read and verify_index(folder.path, deep=True) == []
 
-    monkeypatch.setattr(block_digests, "RECENT_MAX_DIGESTS", 2)
-    _append(folder, store, 2 * per_block + 101, per_block)
+    _append(folder, store, 2 * per_block + 111, per_block)
+    info = publish(folder, store, info, "flat", MEMORY, run=run)
+    main = info.checksums[VECTOR_BLOCKS_FILE]
+    assert RECENT_BLOCKS_FILE in info.checksums
+    monkeypatch.setattr(block_digests, "RECENT_MAX_DIGESTS", 0)
+    _append(folder, store, 3 * per_block + 111, 10)
     info = publish(folder, store, info, "flat", MEMORY, run=run)
     assert info.checksums[VECTOR_BLOCKS_FILE] != main and RECENT_BLOCKS_FILE not in info.checksums
     assert not (folder.path / RECENT_BLOCKS_FILE).exists()
