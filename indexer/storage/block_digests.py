@@ -9,6 +9,7 @@ service checks the small files whole at start and the blocks of ``vectors.f16`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -75,16 +76,17 @@ def publish_vector_blocks(
         return VectorBlocks(block_bytes, length, digests)
 
     def written_main(digests: Digests) -> dict[str, str]:
-        main = record(digests)
-        checksum = _written(folder, VECTOR_BLOCKS_FILE, main)
+        blocks = record(digests)
+        checksum = _written(folder, VECTOR_BLOCKS_FILE, blocks)
         if run is not None:
-            run.keep_file(folder.path / VECTOR_BLOCKS_FILE, checksum, main)
+            run.keep_file(folder.path / VECTOR_BLOCKS_FILE, checksum, blocks)
         return {VECTOR_BLOCKS_FILE: checksum}
 
-    try:
-        main, recent = _published_files(folder, info, run)
-    except IndexCorruptError:
-        main = recent = None
+    # a damaged file (or one a killed publication replaced) is made again from the vectors
+    main = recent = None
+    with contextlib.suppress(IndexCorruptError):
+        main = _main_file(folder, info, run)
+        recent = _recent_file(folder, info, main) if main is not None else None
     if main is None or main.block_bytes != block_bytes:
         return written_main(_hashed(folder, 0, length, block_bytes))
     covered = (recent or main).length
@@ -135,9 +137,10 @@ def _written(folder: IndexFolder, name: str, blocks: VectorBlocks) -> str:
 def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | None:
     """The block digests ``info``'s version published, checked against their checksums; None
     for a version that records none (published before they existed)."""
-    main, recent = _published_files(folder, info)
+    main = _main_file(folder, info)
     if main is None:
         return None
+    recent = _recent_file(folder, info, main)
     blocks = main if recent is None else main.followed_by(recent)
     expected = (info.vector_rows or 0) * info.dim * F16.itemsize
     whole = -(-blocks.length // max(blocks.block_bytes, 1))
@@ -149,26 +152,33 @@ def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | N
     return blocks
 
 
-def _published_files(
+def _main_file(
     folder: IndexFolder, info: IndexInfo, run: RunPublications | None = None
-) -> tuple[VectorBlocks | None, VectorBlocks | None]:
-    """The main and recent block files of ``info``'s version, each checked against its
-    checksum (or the main one as ``run`` kept it); None for a file it does not record."""
+) -> VectorBlocks | None:
+    """The main block file of ``info``'s version, checked against its checksum (or as ``run``
+    kept it); None for a version that records none."""
     path, recorded = folder.path / VECTOR_BLOCKS_FILE, info.checksums.get(VECTOR_BLOCKS_FILE)
-    kept = run.kept_file(path, recorded) if run is not None and recorded else None
-    main = kept if isinstance(kept, VectorBlocks) else None
-    if main is None:
-        main = _checked_record(folder, info, VECTOR_BLOCKS_FILE)
-        if main is not None and run is not None and recorded:
-            run.keep_file(path, recorded, main)
+    if recorded is None:
+        return None
+    kept = run.kept_file(path, recorded) if run is not None else None
+    if isinstance(kept, VectorBlocks):
+        return kept
+    main = _checked_record(folder, info, VECTOR_BLOCKS_FILE)
+    if main is not None and run is not None:
+        run.keep_file(path, recorded, main)
+    return main
+
+
+def _recent_file(folder: IndexFolder, info: IndexInfo, main: VectorBlocks) -> VectorBlocks | None:
+    """The recent block file of ``info``'s version, checked against its checksum and against
+    ``main``, which it follows; None for a version that records none."""
     recent = _checked_record(folder, info, RECENT_BLOCKS_FILE)
     if recent is not None and (
-        main is None
-        or recent.block_bytes != main.block_bytes
+        recent.block_bytes != main.block_bytes
         or recent.length < main.whole_blocks() * main.block_bytes
     ):
         raise IndexCorruptError(f"{RECENT_BLOCKS_FILE} does not follow {VECTOR_BLOCKS_FILE}")
-    return main, recent
+    return recent
 
 
 def _checked_record(folder: IndexFolder, info: IndexInfo, name: str) -> VectorBlocks | None:

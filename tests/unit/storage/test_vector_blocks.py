@@ -148,6 +148,15 @@ def test_checkpoints_write_the_recent_digests_alone_until_they_are_folded_in(
         _guard(folder, info).check_all()
     _flip_byte(folder.vectors_path, 10 * row_bytes + 1)
 
+    # a recent file that does not match (as a publication killed after writing it leaves it)
+    # is made again; the main file stays
+    _flip_byte(index_dir / RECENT_BLOCKS_FILE, -1)
+    info = _republish_blocks(index_dir, info, 13, SMALL_BLOCK)
+    assert (index_dir / VECTOR_BLOCKS_FILE).read_bytes() == main
+    blocks = load_vector_blocks(folder, info)
+    assert blocks is not None
+    assert _digests(blocks) == _sha256_blocks(original[: 13 * row_bytes], SMALL_BLOCK)
+
     # past RECENT_MAX_DIGESTS digests after the main file's, every digest goes to the main file
     info = _republish_blocks(index_dir, info, 32, SMALL_BLOCK)
     assert RECENT_BLOCKS_FILE not in info.checksums
