@@ -11,13 +11,16 @@ is answered by SQLite instead: :meth:`CodedFilters.ids_matching` returns None.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from ..id_sets import GrowingIds
 from ..records import MetadataValue
 from . import value_code_stamps as stamps
 from .sql import IdArray
@@ -44,7 +47,8 @@ class CodedFilters:
         self.engine = engine
         self._cached = cached
         #: each field's codes as last read, with where the chunks stood before that read
-        self._kept: dict[str, tuple[stamps.Stamp, Codes]] = {}
+        self._kept: dict[str, _Kept] = {}
+        self._lock = threading.Lock()
 
     def ids_matching(self, typed: Mapping[str, Sequence[MetadataValue]]) -> IdArray | None:
         """Ascending ids of the images whose every field equals one of its values (already
@@ -79,7 +83,14 @@ class CodedFilters:
         covered: frozenset[str] = self._cached("coded-fields", self._covered_fields)
         if field not in covered:
             return None
-        return np.flatnonzero(self.field_codes(field)).astype(np.int64, copy=False)
+        codes = self.field_codes(field)
+        with self._lock:
+            kept = self._kept.get(field)
+            if kept is None or kept.codes is not codes:  # read without stamps
+                return np.flatnonzero(codes).astype(np.int64, copy=False)
+            if kept.ids is None:  # from now on kept up to date with the codes
+                kept.ids = GrowingIds(np.flatnonzero(codes))
+            return kept.ids.view()
 
     def field_codes(self, field: str) -> Codes:
         """The code of ``field`` of every id (index = id; 0: no value), kept until the
@@ -109,21 +120,48 @@ class CodedFilters:
         query = select(chunks_table.c.chunk, chunks_table.c.codes).where(
             chunks_table.c.field == field
         )
-        with self.engine.connect() as connection:
+        with self._lock, self.engine.connect() as connection:
             stamp = stamps.current(connection)  # before the chunks: a later write is read again
             kept = self._kept.get(field)
-            if stamp is not None and kept is not None and kept[0].epoch == stamp.epoch:
-                query = query.where(chunks_table.c.stamp > kept[0].stamp)
-                start = kept[1]
+            if kept is None or stamp is None or kept.stamp.epoch != stamp.epoch:
+                kept = None
             else:
-                start = np.zeros(0, dtype=CODE)
+                query = query.where(chunks_table.c.stamp > kept.stamp.stamp)
             blobs = connection.execute(query.order_by(chunks_table.c.chunk)).all()
-        size = max(len(start), (int(blobs[-1][0]) + 1) * CHUNK_IDS if blobs else 0)
-        codes = np.zeros(size, dtype=CODE)
-        codes[: len(start)] = start
-        for chunk, blob in blobs:
-            codes[chunk * CHUNK_IDS : (chunk + 1) * CHUNK_IDS] = np.frombuffer(blob, dtype=CODE)
-        codes.setflags(write=False)
-        if stamp is not None:
-            self._kept[field] = (stamp, codes)
+            start = kept.codes if kept is not None else np.zeros(0, dtype=CODE)
+            size = max(len(start), (int(blobs[-1][0]) + 1) * CHUNK_IDS if blobs else 0)
+            codes = np.zeros(size, dtype=CODE)
+            codes[: len(start)] = start
+            for chunk, blob in blobs:
+                codes[chunk * CHUNK_IDS : (chunk + 1) * CHUNK_IDS] = np.frombuffer(blob, CODE)
+            codes.setflags(write=False)
+            if stamp is not None:
+                ids = kept.ids if kept is not None else None
+                if ids is not None and blobs:
+                    ids = _ids_updated(ids, codes, int(blobs[0][0]) * CHUNK_IDS)
+                self._kept[field] = _Kept(stamp, codes, ids)
         return codes
+
+
+@dataclass
+class _Kept:
+    """A field's codes as last read, where the chunks stood before that read, and (once asked
+    for) the ids that have a value, kept up to date with the codes."""
+
+    stamp: stamps.Stamp
+    codes: Codes
+    ids: GrowingIds | None = None
+
+
+def _ids_updated(ids: GrowingIds, codes: Codes, start: int) -> GrowingIds:
+    """``ids`` (of the images with a value) brought in line with ``codes``, which changed from
+    id ``start`` on: appended to where the ids from ``start`` only gained higher ones (new
+    images), else made again from the unchanged ones before ``start``."""
+    held = ids.view()
+    cut = int(np.searchsorted(held, start))
+    tail = np.flatnonzero(codes[start:]) + start
+    before = held[cut:]
+    if len(tail) >= len(before) and np.array_equal(tail[: len(before)], before):
+        ids.append(tail[len(before) :])
+        return ids
+    return GrowingIds(np.concatenate((held[:cut], tail)))

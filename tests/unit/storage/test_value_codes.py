@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import event, select
 
@@ -108,6 +109,32 @@ def test_codes_match_sqlite_through_inserts_deletes_and_rewrites(store: Store) -
     assert assert_same_as_sql(store, filters) > 0
     with sqlite3.connect(store.path) as connection:
         assert connection.execute("SELECT count(*) FROM value_code_chunks").fetchone() == (0,)
+
+
+def test_the_ids_of_new_images_are_appended_to_those_listed_before(store: Store) -> None:
+    rng = random.Random(9)
+    with store.writer() as w:
+        w.add_images(random_rows(rng, 0, 100))
+    first = store.ids(from_codes=True)
+    listed = [first.tolist()]
+    for start in (100, 110, 120):  # as a run's checkpoints add them
+        with store.writer() as w:
+            w.add_images(random_rows(rng, start, 10))
+        listed.append(store.ids(from_codes=True).tolist())
+        assert listed[-1] == store.ids().tolist()
+    later = store.ids(from_codes=True)
+    assert first.tolist() == listed[0] and len(later) == 130 and not later.flags.writeable
+    with store.writer() as w:
+        w.add_images(random_rows(rng, 130, 10))
+    # written after the ids already listed: the same memory, which no listed array sees change
+    assert np.shares_memory(store.ids(from_codes=True), later) and len(later) == 130
+    with store.writer() as w:  # images removed: listed again from the first one removed
+        w.delete_images([5, 60])
+    assert (
+        store.ids(from_codes=True).tolist()
+        == store.ids().tolist()
+        == [i for i in range(1, 141) if i not in (5, 60)]
+    )
 
 
 def test_a_field_with_lists_or_too_many_values_is_read_from_sqlite(
