@@ -26,6 +26,8 @@ import pytest
 from search_api.process import ServiceProcess
 from tests.support.serving import serve
 
+pytestmark = pytest.mark.first  # minutes: started first (tests/conftest.py)
+
 #: test cases per operation and phase (Schemathesis' default): enough to reach every field and
 #: its limits, bounded in time (the coverage phase derives its cases from the document, whatever
 #: this number)

@@ -28,6 +28,8 @@ from medsearch_bench.stats import summarize_ms
 from medsearch_bench.texts import distinct_count, query_texts
 from tests.support.helpers import SAMPLE_IMAGES
 
+pytestmark = pytest.mark.first  # minutes: started first (tests/conftest.py)
+
 #: a few quick-to-decode samples covering JPEG, PNG, TIFF and DICOM sources
 SOURCES = ("cxr_01.jpg", "cxr_09.jpg", "fundus_02.png", "dcm_ct_small.dcm", "dcm_us_echo.dcm")
 
