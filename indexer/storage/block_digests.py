@@ -101,7 +101,7 @@ def publish_vector_blocks(
             VECTOR_BLOCKS_FILE: info.checksums[VECTOR_BLOCKS_FILE],
             RECENT_BLOCKS_FILE: _written(folder, RECENT_BLOCKS_FILE, record(digests)),
         }
-    previous = main if recent is None else main.followed_by(recent)
+    previous = _joined(main, recent)
     return written_main(
         np.concatenate((previous.digests[:kept], _hashed(folder, kept, length, block_bytes)))
     )
@@ -141,7 +141,7 @@ def load_vector_blocks(folder: IndexFolder, info: IndexInfo) -> VectorBlocks | N
     if main is None:
         return None
     recent = _recent_file(folder, info, main)
-    blocks = main if recent is None else main.followed_by(recent)
+    blocks = _joined(main, recent)
     expected = (info.vector_rows or 0) * info.dim * F16.itemsize
     whole = -(-blocks.length // max(blocks.block_bytes, 1))
     if blocks.block_bytes < 1 or blocks.length != expected or len(blocks) != whole:
@@ -179,6 +179,11 @@ def _recent_file(folder: IndexFolder, info: IndexInfo, main: VectorBlocks) -> Ve
     ):
         raise IndexCorruptError(f"{RECENT_BLOCKS_FILE} does not follow {VECTOR_BLOCKS_FILE}")
     return recent
+
+
+def _joined(main: VectorBlocks, recent: VectorBlocks | None) -> VectorBlocks:
+    """The record of every block a version publishes, from its main and recent files."""
+    return main if recent is None else main.followed_by(recent)
 
 
 def _checked_record(folder: IndexFolder, info: IndexInfo, name: str) -> VectorBlocks | None:

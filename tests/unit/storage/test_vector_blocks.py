@@ -20,6 +20,7 @@ from indexer.settings import Settings
 from indexer.storage import block_digests
 from indexer.storage.block_digests import load_vector_blocks, publish_vector_blocks
 from indexer.storage.block_guard import BlockGuard
+from indexer.storage.checksums import content_checksum
 from indexer.storage.folder import IndexFolder
 from indexer.storage.info import IndexInfo
 from indexer.storage.publish import publish
@@ -72,7 +73,7 @@ def _digests(blocks: VectorBlocks) -> list[bytes]:
 def _publish_file(folder: IndexFolder, info: IndexInfo, name: str, content: bytes) -> None:
     """Write ``content`` as the file ``name`` of ``info``'s version, its checksum recorded."""
     (folder.path / name).write_bytes(content)
-    checksum = f"sha256:{hashlib.sha256(content).hexdigest()}"
+    checksum = content_checksum(content)
     folder.write_info(dataclasses.replace(info, checksums={**info.checksums, name: checksum}))
 
 
